@@ -1,0 +1,39 @@
+"""The ``inkwell`` command: the editor, or one of the subcommands below.
+
+``inkwell [FILE]`` opens the editor. Subcommands are imported only when used, so that the
+editor's process never imports torch (export and training load it in their own processes).
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+# name -> (module:function taking argv, one-line help)
+SUBCOMMANDS: dict[str, tuple[str, str]] = {
+    "export": ("model.export:main", "export a Hugging Face GPT-2 checkpoint to an Inkwell model bundle"),
+}
+
+
+def _usage() -> str:
+    lines = ["usage: inkwell [FILE]", "       inkwell COMMAND [ARGS...]", "", "commands:"]
+    lines += [f"  {name:<10} {help_}" for name, (_, help_) in SUBCOMMANDS.items()]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] in ("-h", "--help"):
+        print(_usage())
+        return 0
+    if argv and argv[0] in SUBCOMMANDS:
+        target, _ = SUBCOMMANDS[argv[0]]
+        module, func = target.split(":")
+        return int(getattr(importlib.import_module(module), func)(argv[1:]) or 0)
+    from app.gui import run
+
+    return run(argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

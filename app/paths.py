@@ -1,0 +1,57 @@
+"""Where Inkwell keeps things, via platformdirs (app name "Inkwell").
+
+``INKWELL_HOME`` puts every folder under one directory instead: tests use it, and so can a
+portable install.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import platformdirs
+
+APP_NAME = "Inkwell"
+RESOURCES = Path(__file__).resolve().parent.parent / "resources"
+
+
+def _dir(kind: str) -> Path:
+    home = os.environ.get("INKWELL_HOME")
+    if home:
+        path = Path(home) / kind
+    else:
+        path = Path(getattr(platformdirs, f"user_{kind}_dir")(APP_NAME, appauthor=False))
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def config_dir() -> Path:
+    return _dir("config")
+
+
+def data_dir() -> Path:
+    return _dir("data")
+
+
+def state_dir() -> Path:
+    return _dir("state")
+
+
+def log_dir() -> Path:
+    return _dir("log")
+
+
+def models_dir() -> Path:
+    path = data_dir() / "models"
+    path.mkdir(exist_ok=True)
+    return path
+
+
+def runs_dir() -> Path:
+    path = data_dir() / "runs"
+    path.mkdir(exist_ok=True)
+    return path
+
+
+def bundled_models_dir() -> Path:
+    return RESOURCES / "models"

@@ -1,0 +1,34 @@
+"""Shared fixtures. Qt runs offscreen, and every test gets its own Inkwell folders."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+import pytest
+
+TINY = dict(n_layer=2, n_embd=64, n_head=4, n_positions=256)
+
+
+@pytest.fixture(autouse=True)
+def inkwell_home(tmp_path, monkeypatch):
+    """Settings, models, autosaves and logs of each test live in a temporary folder."""
+    home = tmp_path / "inkwell-home"
+    monkeypatch.setenv("INKWELL_HOME", str(home))
+    return home
+
+
+@pytest.fixture(scope="session")
+def tiny_hf_dir(tmp_path_factory):
+    """A tiny randomly initialised GPT-2 (GPT-2 vocabulary) saved in Hugging Face format."""
+    import torch
+
+    from model.config import GPT2Config
+    from model.gpt2 import GPT2
+    from model.hf import save_gpt2
+
+    torch.manual_seed(1234)
+    folder = tmp_path_factory.mktemp("tiny-hf")
+    save_gpt2(GPT2(GPT2Config(**TINY)).eval(), folder)
+    return folder
