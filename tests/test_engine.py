@@ -44,6 +44,11 @@ def full_logits(decoder, tokens):
     return logits
 
 
+def prompt_logits(engine):
+    """The logits after the last request's prompt, as the engine computed them (with its cache)."""
+    return engine._snapshots[0].logits
+
+
 @pytest.mark.parametrize("variant, tolerance", [("fp32", 1e-5), ("int8", 0.05)])
 def test_prefix_reuse_gives_the_logits_of_a_full_recompute(tiny_bundle, variant, tolerance):
     engine = Engine.load(tiny_bundle, provider="cpu", variant=variant)
@@ -52,7 +57,7 @@ def test_prefix_reuse_gives_the_logits_of_a_full_recompute(tiny_bundle, variant,
     result = engine.generate(longer, GenerationParams(max_new_tokens=4, **GREEDY))
     prompt = encode(longer)
     assert result.prefill_tokens == len(prompt) - len(encode(TEXT))  # only the new tokens ran
-    reused = engine._prompt_logits[1]
+    reused = prompt_logits(engine)
     recomputed = full_logits(engine.decoder, prompt)
     # fp32 agrees to rounding; int8 quantizes activations per call, so the rows run together matter
     np.testing.assert_allclose(reused, recomputed, atol=tolerance, rtol=0)
@@ -66,7 +71,7 @@ def test_rewinding_to_a_shorter_prefix(fp32):
     edited = TEXT + "and so"  # the user deleted back and typed something else
     result = fp32.generate(edited, GenerationParams(max_new_tokens=4, **GREEDY))
     assert result.prefill_tokens <= 3
-    np.testing.assert_allclose(fp32._prompt_logits[1], full_logits(fp32.decoder, encode(edited)), atol=1e-5)
+    np.testing.assert_allclose(prompt_logits(fp32), full_logits(fp32.decoder, encode(edited)), atol=1e-5)
 
 
 def test_typing_one_character_costs_a_few_tokens_of_prefill(engine):
@@ -76,6 +81,12 @@ def test_typing_one_character_costs_a_few_tokens_of_prefill(engine):
         text += char
         result = engine.generate(text, GenerationParams(max_new_tokens=8))
         assert result.prefill_tokens <= 2
+
+
+def test_accepting_a_suggestion_reuses_its_cache(engine):
+    first = engine.generate(TEXT, GenerationParams(max_new_tokens=8, heal=False, stop_at_eot=False))
+    accepted = engine.generate(TEXT + first.text, GenerationParams(max_new_tokens=8, heal=False))
+    assert accepted.prefill_tokens <= 2
 
 
 def test_same_seed_same_text_other_seed_differs(tiny_bundle):
