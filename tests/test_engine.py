@@ -83,12 +83,6 @@ def test_typing_one_character_costs_a_few_tokens_of_prefill(engine):
         assert result.prefill_tokens <= 2
 
 
-def test_accepting_a_suggestion_reuses_its_cache(engine):
-    first = engine.generate(TEXT, GenerationParams(max_new_tokens=8, heal=False, stop_at_eot=False))
-    accepted = engine.generate(TEXT + first.text, GenerationParams(max_new_tokens=8, heal=False))
-    assert accepted.prefill_tokens <= 2
-
-
 def test_same_seed_same_text_other_seed_differs(tiny_bundle):
     params = GenerationParams(max_new_tokens=12, temperature=1.0, seed=42)
     first = Engine.load(tiny_bundle, provider="cpu").generate(TEXT, params)
@@ -184,6 +178,15 @@ def forced_engine(tiny_bundle, tokens):
     engine = Engine.load(tiny_bundle, provider="cpu")
     engine.decoder = Forced(engine.decoder, tokens)
     return engine
+
+
+def test_accepting_a_suggestion_reuses_its_cache(tiny_bundle):
+    suggestion = encode(" on his first entering a neighbourhood")
+    engine = forced_engine(tiny_bundle, suggestion)
+    first = engine.generate(TEXT, GenerationParams(max_new_tokens=len(suggestion), heal=False))
+    assert first.text == " on his first entering a neighbourhood"
+    accepted = engine.generate(TEXT + first.text, GenerationParams(max_new_tokens=4, heal=False))
+    assert accepted.prefill_tokens == 1  # the suggestion's last token: it was sampled, never run
 
 
 def test_utf8_streaming_never_shows_half_a_character(tiny_bundle):

@@ -17,6 +17,7 @@ import onnxruntime as ort
 
 from app.engine.results import EngineStatus
 from app.engine.session import Decoder, first_line
+from model.bundle import Bundle, sha256_file
 from model.errors import ModelError
 
 PROVIDERS = ("auto", "cpu", "cuda")
@@ -26,8 +27,6 @@ _CPU = "CPUExecutionProvider"
 
 def open_decoder(folder: Path, provider: str, threads: int, variant: str | None) -> tuple[Decoder, EngineStatus, int]:
     """(Decoder, EngineStatus, context length) for a bundle folder."""
-    from model.bundle import Bundle  # noqa: PLC0415 - keeps ``import app.engine`` light
-
     if provider not in PROVIDERS:
         raise ValueError(f"provider must be one of {', '.join(PROVIDERS)} (got {provider!r})")
     if isinstance(threads, bool) or not isinstance(threads, int) or threads < 0:
@@ -66,14 +65,12 @@ def open_decoder(folder: Path, provider: str, threads: int, variant: str | None)
     return decoder, EngineStatus("cpu", name, bundle.name, message), context_length
 
 
-def _verified(bundle, name: str) -> Path:
+def _verified(bundle: Bundle, name: str) -> Path:
     """The variant's ONNX file, after checking its sha256 against the manifest.
 
     Only the file that will run is hashed (the hf/ checkpoint is for fine-tuning, and hashing
     it would slow every start).
     """
-    from model.bundle import sha256_file  # noqa: PLC0415
-
     path = Path(bundle.variant_path(name))
     try:
         digest = sha256_file(path)
