@@ -1,0 +1,327 @@
+"""Training text: read files (any common encoding), tokenize once (cached on disk), split off a
+held-out part, and cut both parts into fixed-length windows in a seeded, resumable order.
+
+Torch-free, so the fine-tune wizard can check a user's files before it starts a training process.
+"""
+
+from __future__ import annotations
+
+import codecs
+import hashlib
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from model.errors import ModelError
+from model.tokenizer import EOT_TOKEN, TOKENIZER_ID, get_encoding
+
+TEXT_SUFFIXES = (".txt", ".md", ".text", ".markdown")
+# Bump when tokenization changes, so old cache entries are not reused.
+CACHE_VERSION = 1
+# Control characters other than tab, line feed, form feed and carriage return: real prose has
+# next to none, binary data has plenty.
+_CONTROL = bytes(c for c in range(32) if c not in (9, 10, 12, 13)) + b"\x7f"
+_BOMS = (
+    (codecs.BOM_UTF32_LE, "utf-32"),
+    (codecs.BOM_UTF32_BE, "utf-32"),
+    (codecs.BOM_UTF8, "utf-8-sig"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+)
+
+
+class DataError(ModelError):
+    """A training file or the training text as a whole cannot be used."""
+
+
+@dataclass(frozen=True)
+class TextFile:
+    path: Path
+    text: str
+    encoding: str
+    sha256: str
+
+
+def expand_inputs(inputs: list[str | Path]) -> list[Path]:
+    """Files as given, plus the text files (by suffix) directly inside given folders, sorted."""
+    if not inputs:
+        raise DataError("no training files given")
+    files: list[Path] = []
+    for item in inputs:
+        path = Path(item)
+        if path.is_dir():
+            found = sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() in TEXT_SUFFIXES)
+            if not found:
+                raise DataError(f"{path}: folder holds no text files ({', '.join(TEXT_SUFFIXES)})")
+            files.extend(found)
+        elif path.is_file():
+            files.append(path)
+        else:
+            raise DataError(f"{path}: no such file or folder")
+    seen: set[Path] = set()
+    unique = []
+    for f in files:
+        if f.resolve() not in seen:
+            seen.add(f.resolve())
+            unique.append(f)
+    return unique
+
+
+def decode_text(data: bytes, source: str | Path) -> tuple[str, str]:
+    """(text, encoding name) of a text file's bytes, or ``DataError`` for binary or empty data.
+
+    UTF-8 is the norm; a byte-order mark selects UTF-8/16/32; UTF-16 without a mark is recognised
+    by its zero bytes; other bytes that are not UTF-8 are read as Windows-1252 (which covers
+    Latin-1's printable range), unless they look binary.
+    """
+    if not data.strip():
+        raise DataError(f"{source}: the file is empty")
+    for bom, name in _BOMS:
+        if data.startswith(bom):
+            try:
+                text = data.decode(name)
+            except UnicodeDecodeError as exc:
+                raise DataError(f"{source}: starts with a {name.upper()} byte-order mark but is not valid {name.upper()} ({exc.reason} at byte {exc.start})") from None
+            return _checked_text(text, source), name.removesuffix("-sig")
+    if b"\x00" in data:
+        guess = _utf16_without_bom(data)
+        if guess:
+            try:
+                return _checked_text(data.decode(guess), source), guess
+            except UnicodeDecodeError:
+                pass
+        raise DataError(f"{source}: this is a binary file, not text (it contains zero bytes)")
+    try:
+        return _checked_text(data.decode("utf-8"), source), "utf-8"
+    except UnicodeDecodeError:
+        pass
+    if _control_ratio(data) > 0.01:
+        raise DataError(f"{source}: this is a binary file, not text (neither UTF-8 nor Windows-1252)")
+    text = data.decode("cp1252", errors="strict") if _cp1252_ok(data) else data.decode("latin-1")
+    return _checked_text(text, source), "cp1252"
+
+
+def _utf16_without_bom(data: bytes) -> str | None:
+    sample = data[: 1 << 16]
+    if len(sample) < 4:
+        return None
+    even, odd = sample[0::2], sample[1::2]
+    if odd.count(0) > 0.3 * len(odd) and even.count(0) < 0.05 * len(even):
+        return "utf-16-le"
+    if even.count(0) > 0.3 * len(even) and odd.count(0) < 0.05 * len(odd):
+        return "utf-16-be"
+    return None
+
+
+def _cp1252_ok(data: bytes) -> bool:
+    try:
+        data.decode("cp1252")
+        return True
+    except UnicodeDecodeError:
+        return False
+
+
+def _control_ratio(data: bytes) -> float:
+    sample = data[: 1 << 16]
+    return sum(sample.count(c) for c in _CONTROL) / len(sample)
+
+
+def _checked_text(text: str, source: str | Path) -> str:
+    if not text.strip():
+        raise DataError(f"{source}: the file holds no text (only white space)")
+    sample = text[: 1 << 16]
+    controls = sum(1 for ch in sample if ord(ch) < 32 and ch not in "\t\n\f\r")
+    if controls > 0.01 * len(sample):
+        raise DataError(f"{source}: this is a binary file, not text (it is full of control characters)")
+    return text
+
+
+def read_text_file(path: Path) -> TextFile:
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise DataError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    text, encoding = decode_text(data, path)
+    return TextFile(path, text, encoding, hashlib.sha256(data).hexdigest())
+
+
+def tokenize_cached(text: TextFile, cache_dir: Path | None) -> np.ndarray:
+    """The file's GPT-2 tokens (uint16), from the cache when the same bytes were seen before.
+
+    The key is the file's sha256, the tokenizer and the cache version, so an edited file or a
+    different tokenizer never reuses stale tokens. Entries are written atomically.
+    """
+    key = hashlib.sha256(f"{text.sha256}:{TOKENIZER_ID}:{CACHE_VERSION}".encode()).hexdigest()[:32]
+    path = cache_dir / f"{key}.npy" if cache_dir else None
+    if path is not None and path.is_file():
+        try:
+            return np.load(path, allow_pickle=False)
+        except (OSError, ValueError):
+            pass  # a damaged entry is rebuilt below
+    # encode_ordinary: "<|endoftext|>" in a user's text is plain text, not the separator token.
+    tokens = np.asarray(get_encoding().encode_ordinary(text.text), dtype=np.uint16)
+    if path is not None:
+        try:
+            cache_dir.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=cache_dir, suffix=".tmp")
+            with os.fdopen(fd, "wb") as f:
+                np.save(f, tokens, allow_pickle=False)
+            os.replace(tmp, path)
+        except OSError:
+            # The cache only saves time; training goes on without it.
+            try:
+                os.unlink(tmp)
+            except (OSError, UnboundLocalError):
+                pass
+    return tokens
+
+
+@dataclass
+class Corpus:
+    train: np.ndarray          # uint16 tokens, documents separated by EOT
+    val: np.ndarray
+    files: list[dict]          # per file: path, encoding, sha256, tokens
+    holdout: str               # what was held out, in words
+
+    @property
+    def fingerprint(self) -> str:
+        """Identifies the training text; a checkpoint refuses to resume on different text."""
+        h = hashlib.sha256()
+        for f in self.files:
+            h.update(f["sha256"].encode())
+        h.update(f"{len(self.train)}:{len(self.val)}".encode())
+        return h.hexdigest()[:16]
+
+
+def load_corpus(inputs: list[str | Path], holdout: dict, cache_dir: Path | None) -> Corpus:
+    """Read, tokenize and split the training text.
+
+    ``holdout``: {"fraction": f} holds out the last fraction of every file (at least one token
+    window's worth is not guaranteed: see ``check_sizes``); {"file": name, "from": text} holds
+    out the named file from the first line that starts with ``text`` to its end (e.g. the last
+    chapters of one novel), and nothing of the others.
+    """
+    files = expand_inputs(inputs)
+    texts = [read_text_file(p) for p in files]
+    train_parts: list[np.ndarray] = []
+    val_parts: list[np.ndarray] = []
+    described = _describe_holdout(holdout)
+    target = holdout.get("file")
+    if target is not None and not any(t.path.name == target or str(t.path) == target for t in texts):
+        raise DataError(f"holdout.file: {target!r} is not among the training files")
+    eot = np.array([EOT_TOKEN], dtype=np.uint16)
+    infos = []
+    for t in texts:
+        if target is not None:
+            if t.path.name == target or str(t.path) == target:
+                cut = _line_starting_with(t.text, holdout["from"], t.path)
+                head, tail = t.text[:cut], t.text[cut:]
+                head_tokens = tokenize_cached(TextFile(t.path, head, t.encoding, _sha(head)), cache_dir)
+                tail_tokens = tokenize_cached(TextFile(t.path, tail, t.encoding, _sha(tail)), cache_dir)
+            else:
+                head_tokens, tail_tokens = tokenize_cached(t, cache_dir), np.zeros(0, np.uint16)
+        else:
+            tokens = tokenize_cached(t, cache_dir)
+            n_val = int(round(len(tokens) * float(holdout.get("fraction", 0.0))))
+            head_tokens, tail_tokens = tokens[: len(tokens) - n_val], tokens[len(tokens) - n_val:]
+        train_parts += [head_tokens, eot]
+        if len(tail_tokens):
+            val_parts += [tail_tokens, eot]
+        infos.append({"path": str(t.path), "encoding": t.encoding, "sha256": t.sha256,
+                      "tokens": int(len(head_tokens) + len(tail_tokens))})
+    train = np.concatenate(train_parts) if train_parts else np.zeros(0, np.uint16)
+    val = np.concatenate(val_parts) if val_parts else np.zeros(0, np.uint16)
+    return Corpus(train, val, infos, described)
+
+
+def _sha(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _line_starting_with(text: str, marker: str, path: Path) -> int:
+    if not marker:
+        raise DataError("holdout.from: give the text of the line where the held-out part starts")
+    pos = 0
+    for line in text.splitlines(keepends=True):
+        if line.strip().startswith(marker):
+            return pos
+        pos += len(line)
+    raise DataError(f"{path}: no line starts with {marker!r} (holdout.from)")
+
+
+def _describe_holdout(holdout: dict) -> str:
+    if "file" in holdout:
+        return f"{holdout['file']} from the line starting {holdout.get('from', '')!r} to the end"
+    fraction = float(holdout.get("fraction", 0.0))
+    if not 0.0 <= fraction < 1.0:
+        raise DataError(f"holdout.fraction must be at least 0 and below 1, got {fraction}")
+    return f"the last {fraction:.0%} of every file" if fraction else "nothing"
+
+
+def check_sizes(corpus: Corpus, batch_size: int, seq_len: int) -> None:
+    need = batch_size * (seq_len + 1)
+    if len(corpus.train) < need:
+        raise DataError(
+            f"not enough training text: {len(corpus.train)} tokens, but one batch of {batch_size} "
+            f"x {seq_len} tokens needs {need}; add more text or lower batch_size or seq_len"
+        )
+
+
+class WindowSampler:
+    """Non-overlapping windows of ``seq_len + 1`` tokens, shuffled per epoch from the seed.
+
+    The position (epoch, index) is all a checkpoint needs to continue with the same batches.
+    Each epoch starts the windows at a different offset, so boundaries move between epochs.
+    """
+
+    def __init__(self, tokens: np.ndarray, seq_len: int, seed: int):
+        self.tokens = tokens
+        self.seq_len = seq_len
+        self.seed = seed
+        self.epoch = 0
+        self.index = 0
+        self._order: np.ndarray | None = None
+
+    @property
+    def windows_per_epoch(self) -> int:
+        return (len(self.tokens) - 1) // self.seq_len - 1 if len(self.tokens) > 2 * self.seq_len + 1 else 1
+
+    def _epoch_order(self) -> np.ndarray:
+        rng = np.random.default_rng([self.seed, self.epoch])
+        span = len(self.tokens) - (self.seq_len + 1)
+        offset = int(rng.integers(0, min(self.seq_len, span) + 1)) if span > 0 else 0
+        starts = offset + self.seq_len * np.arange(self.windows_per_epoch)
+        return starts[starts <= span][rng.permutation(int((starts <= span).sum()))]
+
+    def next_batch(self, batch_size: int) -> np.ndarray:
+        """[batch_size, seq_len + 1] int64 token windows."""
+        rows = []
+        while len(rows) < batch_size:
+            if self._order is None:
+                self._order = self._epoch_order()
+            if self.index >= len(self._order):
+                self.epoch, self.index, self._order = self.epoch + 1, 0, None
+                continue
+            start = int(self._order[self.index])
+            rows.append(self.tokens[start: start + self.seq_len + 1])
+            self.index += 1
+        return np.stack(rows).astype(np.int64)
+
+    def state(self) -> dict:
+        return {"epoch": self.epoch, "index": self.index}
+
+    def load_state(self, state: dict) -> None:
+        self.epoch, self.index, self._order = int(state["epoch"]), int(state["index"]), None
+
+
+def eval_windows(tokens: np.ndarray, seq_len: int) -> list[np.ndarray]:
+    """The held-out tokens as consecutive windows (the last one may be shorter), each scored once."""
+    windows = []
+    for start in range(0, max(len(tokens) - 1, 0), seq_len):
+        w = tokens[start: start + seq_len + 1]
+        if len(w) >= 2:
+            windows.append(w.astype(np.int64))
+    return windows
