@@ -107,6 +107,13 @@ def export_bundle(
             f"{src / 'config.json'}: vocab_size {cfg.vocab_size} is smaller than the GPT-2 "
             f"tokenizer's {n_vocab} tokens"
         )
+    if perplexity is None or provenance is None:
+        # A run folder of model.train carries its held-out perplexity and recipe into the manifest.
+        from model.train import training_metadata
+
+        trained_ppl, trained_provenance = training_metadata(src)
+        perplexity = trained_ppl if perplexity is None else perplexity
+        provenance = trained_provenance if provenance is None else provenance
     weights_file = find_weights(src)
     tensors = read_tensors(weights_file)
     source_dtype = _float_dtype(tensors)

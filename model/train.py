@@ -79,6 +79,9 @@ class Job:
     checkpoint_every: int = 200
     cache_dir: str | None = None        # token cache; default: Inkwell's cache folder
     name: str | None = None
+    # After training, export the result to a model bundle: {"dest": folder, "variants": ["int8"],
+    # "hf_dtype": "float16", "licence": "..."}; the manifest gets the held-out perplexity and recipe.
+    export: dict[str, Any] | None = None
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], source: str) -> "Job":
@@ -124,6 +127,9 @@ class Job:
             raise TrainError("out: give the output folder")
         if not isinstance(self.holdout, dict) or not ({"fraction"} >= set(self.holdout) or {"file", "from"} == set(self.holdout)):
             raise TrainError('holdout must be {"fraction": F} or {"file": NAME, "from": LINE START}')
+        if self.export is not None and (not isinstance(self.export, dict) or not self.export.get("dest")
+                                        or set(self.export) - {"dest", "variants", "hf_dtype", "licence"}):
+            raise TrainError('export must be {"dest": FOLDER, "variants": [...], "hf_dtype": ..., "licence": ...}')
         if not isinstance(self.sample_prompts, list) or not all(isinstance(p, str) and p for p in self.sample_prompts):
             raise TrainError("sample_prompts must be a list of non-empty strings")
 
@@ -275,6 +281,10 @@ class Trainer:
         job = self.job
         job.validate()
         self._check_out()
+        if job.export:
+            from model.bundle import check_destination
+
+            check_destination(Path(job.export["dest"]).absolute(), False)  # before hours of training
         device, precision = self._device()
         if job.threads:
             torch.set_num_threads(job.threads)
@@ -303,9 +313,8 @@ class Trainer:
         elapsed_before = 0.0
         if self.resume:
             step, history, elapsed_before = self._restore(model, optimizer, sampler, corpus, device)
-        else:
-            self.out.mkdir(parents=True, exist_ok=True)
-            self._write_job()
+        self.out.mkdir(parents=True, exist_ok=True)
+        self._write_job()  # on resume too: a later --resume continues with the settings in force
 
         tokens_per_step = job.batch_size * job.grad_accum * job.seq_len
         self.events.emit(
@@ -390,7 +399,26 @@ class Trainer:
 
         elapsed = elapsed_before + time.monotonic() - run_start
         summary = self._finish(model, corpus, history, last_val, elapsed, precision, device)
+        bundle = self._export() if job.export else None
+        val_ppl = summary["val_ppl"]
+        self.events.emit("done", output=str(self.out), val_ppl=round(val_ppl, 3) if val_ppl else None,
+                         val_loss=last_val, steps=job.steps, training_time_s=round(elapsed, 1),
+                         **({"bundle": bundle} if bundle else {}))
+        self.events.log(f"done: {self.out} (held-out perplexity {val_ppl if val_ppl is None else round(val_ppl, 2)}, "
+                        f"{_duration(elapsed)})" + (f"; model bundle {bundle}" if bundle else ""))
         return summary
+
+    def _export(self) -> str:
+        from model.export import export_bundle
+
+        spec = self.job.export
+        self.events.log(f"exporting to {spec['dest']} ...")
+        bundle = export_bundle(
+            self.out, spec["dest"], variants=spec.get("variants", ["int8"]), name=self.job.name,
+            hf_dtype=spec.get("hf_dtype", "float16"), licence=spec.get("licence", "unspecified"),
+            progress=lambda e: self.events.log(f"export: {e.get('message', e['event'])}") if e["event"] == "progress" else None,
+        )
+        return str(bundle.folder)
 
     def _optimizer(self, model, device):
         import torch
@@ -525,11 +553,33 @@ class Trainer:
             _atomic_text(self.out / SUMMARY, json.dumps(summary, indent=2) + "\n")
         except OSError as exc:
             raise _disk_error(exc, self.out) from None
-        self.events.emit("done", output=str(self.out), val_ppl=round(val_ppl, 3) if val_ppl else None,
-                         val_loss=last_val, steps=self.job.steps, training_time_s=round(elapsed, 1))
-        self.events.log(f"done: {self.out} (held-out perplexity {val_ppl if val_ppl is None else round(val_ppl, 2)}, "
-                        f"{_duration(elapsed)})")
         return summary
+
+
+def training_metadata(run_dir: str | Path) -> tuple[dict[str, Any] | None, dict[str, Any]]:
+    """(perplexity, provenance) for a bundle exported from a run folder written by this module;
+    (None, {}) for a checkpoint that was not trained here. Torch-free."""
+    path = Path(run_dir) / SUMMARY
+    try:
+        summary = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None, {}
+    if not isinstance(summary, dict) or "job" not in summary:
+        return None, {}
+    job = dict(summary["job"])
+    for private in ("out", "cache_dir"):
+        job.pop(private, None)
+    job["data"] = [{"file": Path(f["path"]).name, "sha256": f["sha256"], "tokens": f["tokens"]}
+                   for f in summary.get("files", [])]
+    perplexity = None
+    if summary.get("val_ppl") is not None:
+        perplexity = {"value": round(summary["val_ppl"], 3), "loss": round(summary["val_loss"], 5),
+                      "dataset": f"held out from training: {summary['holdout']}",
+                      "tokens": summary["val_tokens"], "context": job.get("seq_len")}
+    training = {"recipe": job, "train_tokens": summary.get("train_tokens"), "tokens_seen": summary.get("tokens_seen"),
+                "training_time_s": summary.get("training_time_s"), "device": summary.get("device"),
+                "precision": summary.get("precision"), "trained_by": "inkwell (model.train)"}
+    return perplexity, {"training": training}
 
 
 def sample_text(model, prompt: str, n_tokens: int, seed: int, device=None, temperature: float = 0.8,
@@ -613,6 +663,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
     p.add_argument("--holdout-fraction", type=float, help="hold out the last fraction of every file")
     p.add_argument("--prompt", action="append", dest="sample_prompts", help="sample prompt (repeat for more)")
+    p.add_argument("--export", metavar="BUNDLE", help="after training, export a model bundle to this folder")
     for name, kind in _FLAGS.items():
         p.add_argument("--" + name.replace("_", "-"), type=kind, dest=name)
     return p
@@ -632,6 +683,8 @@ def _job_from_args(args: argparse.Namespace) -> tuple[Job, bool]:
         data["out"] = args.out
     if args.holdout_fraction is not None:
         data["holdout"] = {"fraction": args.holdout_fraction}
+    if args.export:
+        data["export"] = {**(data.get("export") or {}), "dest": args.export}
     if args.sample_prompts:
         data["sample_prompts"] = args.sample_prompts
     for name in _FLAGS:

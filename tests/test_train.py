@@ -71,7 +71,7 @@ def losses(events):
     return [e["loss"] for e in events if e["event"] == "progress"]
 
 
-def cli(*args, timeout=120):
+def cli(*args, timeout=600):
     return subprocess.run([sys.executable, "-m", "model.train", *map(str, args)], cwd=ROOT,
                           capture_output=True, text=True, timeout=timeout)
 
@@ -240,7 +240,7 @@ def test_sigterm_leaves_a_loadable_checkpoint_and_resume_continues(corpus, tmp_p
             if event["event"] == "progress" and event["step"] >= 3:
                 proc.send_signal(signal.SIGTERM)
                 break
-        rest, err = proc.communicate(timeout=60)
+        rest, err = proc.communicate(timeout=600)
     finally:
         proc.kill()
     assert proc.returncode == 128 + signal.SIGTERM, err
