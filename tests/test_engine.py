@@ -83,6 +83,22 @@ def test_typing_one_character_costs_a_few_tokens_of_prefill(engine):
         assert result.prefill_tokens <= 2
 
 
+def test_typing_when_the_editor_passes_only_a_tail_of_the_document(engine):
+    """Editors may pass the last few thousand characters, not the whole document: the window
+    start must not move with the caller's cut, or every keystroke would re-run the context."""
+    document = (TEXT + " ") * 40
+    prefills = []
+    params = GenerationParams(max_new_tokens=64)  # a budget of 192 tokens: a slide every ~96
+    for end in range(4000, 4600, 2):  # two characters a keystroke, to reach a slide quickly
+        stop = threading.Event()  # only the prefill matters here: stop after the first token
+        result = engine.generate(document[max(0, end - 1500) : end], params,
+                                 on_token=lambda i, p, stop=stop: stop.set(), cancel=stop)
+        prefills.append(result.prefill_tokens)
+    slides = [p for p in prefills[1:] if p > 8]
+    assert 1 <= len(slides) <= 3  # the window slid by a large step ...
+    assert sorted(prefills[1:])[len(prefills) // 2] <= 2  # ... and typing cost a token or two
+
+
 def test_same_seed_same_text_other_seed_differs(tiny_bundle):
     params = GenerationParams(max_new_tokens=12, temperature=1.0, seed=42)
     first = Engine.load(tiny_bundle, provider="cpu").generate(TEXT, params)
