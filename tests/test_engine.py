@@ -11,7 +11,8 @@ import onnx
 import onnxruntime as ort
 import pytest
 
-from app.engine import Engine, GenerationParams, ModelError
+from app.engine import Engine, GenerationParams, ModelError, providers
+from app.engine.session import Decoder
 from model.tokenizer import EOT_TOKEN, decode, encode, token_bytes
 
 TEXT = (
@@ -322,6 +323,50 @@ def test_cuda_that_fails_to_start_falls_back_to_cpu(tiny_bundle, monkeypatch):
     engine = Engine.load(tiny_bundle, provider="auto")
     assert engine.status.provider == "cpu" and engine.status.variant == "int8"
     assert engine.status.message.startswith("CUDA could not be used")
+
+
+class FakeCuda(Decoder):
+    """Pretends that the CUDA provider started (it runs on the CPU); ``fail`` makes it fail."""
+
+    attempts: list = []
+    fail: str | None = None
+
+    def __init__(self, path, providers, threads, **shape):
+        FakeCuda.attempts.append((path.name, providers[0]))
+        super().__init__(path, ["CPUExecutionProvider"], threads, **shape)
+        if providers[0] == "CUDAExecutionProvider":
+            self.provider = "CUDAExecutionProvider"
+
+    def run(self, *args):
+        if self.provider == "CUDAExecutionProvider" and FakeCuda.fail:
+            raise RuntimeError(FakeCuda.fail)
+        return super().run(*args)
+
+
+@pytest.fixture
+def fake_cuda(monkeypatch):
+    monkeypatch.setattr(ort, "get_available_providers", lambda: ["CUDAExecutionProvider", "CPUExecutionProvider"])
+    monkeypatch.setattr(providers, "Decoder", FakeCuda)
+    FakeCuda.attempts, FakeCuda.fail = [], None
+    return FakeCuda
+
+
+def test_cuda_runs_the_fp16_variant(tiny_bundle, fake_cuda):
+    engine = Engine.load(tiny_bundle, provider="auto")
+    assert (engine.status.provider, engine.status.variant, engine.status.message) == ("cuda", "fp16", "")
+    assert fake_cuda.attempts == [("model.fp16.onnx", "CUDAExecutionProvider")]
+    assert engine.decoder.kv_dtype == np.float16  # the fp16 cache goes through prefill, reuse, alternatives
+    engine.generate(TEXT, GenerationParams(max_new_tokens=4))
+    result = engine.generate(TEXT + " in", GenerationParams(max_new_tokens=4, num_alternatives=2))
+    assert result.prefill_tokens <= 2 and len(result.alternatives) == 2
+
+
+def test_cuda_failing_its_first_run_falls_back_to_cpu(tiny_bundle, fake_cuda):
+    fake_cuda.fail = "CUDA failure 2: out of memory"
+    engine = Engine.load(tiny_bundle, provider="cuda")
+    assert (engine.status.provider, engine.status.variant) == ("cpu", "int8")
+    assert engine.status.message == "CUDA could not be used (CUDA failure 2: out of memory); running on the CPU"
+    assert [name for name, _ in fake_cuda.attempts] == ["model.fp16.onnx", "model.int8.onnx"]
 
 
 def copy_bundle(tiny_bundle, tmp_path):
