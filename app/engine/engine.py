@@ -30,7 +30,7 @@ from app.engine.stopping import SuggestionText
 from model.tokenizer import EOT_TOKEN, token_bytes
 
 # Prompt tokens per forward pass when filling the cache: bounds the time until a cancel is seen.
-PREFILL_CHUNK = 128
+PREFILL_CHUNK = 64
 
 
 OnToken = Callable[[int, str], None]
