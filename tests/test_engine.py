@@ -12,6 +12,7 @@ import onnxruntime as ort
 import pytest
 
 from app.engine import Engine, GenerationParams, ModelError, providers
+from app.engine.engine import PREFILL_CHUNK
 from app.engine.session import Decoder
 from model.tokenizer import EOT_TOKEN, decode, encode, token_bytes
 
@@ -255,6 +256,24 @@ def test_cancel_takes_effect_within_one_decode_step(fp32, tiny_bundle):
     again = engine.generate(TEXT + " and", follow)
     fresh = Engine.load(tiny_bundle, provider="cpu", variant="fp32").generate(TEXT + " and", follow)
     assert again.alternatives[0].token_ids == fresh.alternatives[0].token_ids
+
+
+def test_cancel_during_prefill_keeps_the_work_done(tiny_bundle):
+    engine = Engine.load(tiny_bundle, provider="cpu")
+    cancel = threading.Event()
+    run = engine.decoder.run
+
+    def run_then_cancel(*args):  # the user types while the prompt is being read
+        cancel.set()
+        return run(*args)
+
+    engine.decoder.run = run_then_cancel
+    text = (TEXT + " ") * 3
+    result = engine.generate(text, GenerationParams(max_new_tokens=4, heal=False), cancel=cancel)
+    assert result.cancelled and result.prefill_tokens == PREFILL_CHUNK and result.alternatives == []
+    engine.decoder.run = run
+    again = engine.generate(text, GenerationParams(max_new_tokens=4, heal=False))
+    assert again.prefill_tokens == len(encode(text)) - PREFILL_CHUNK
 
 
 def test_cancelled_before_start_returns_at_once(engine):
