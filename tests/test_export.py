@@ -333,3 +333,56 @@ def test_interrupted_export_leaves_nothing(tiny_hf_dir, tmp_path, monkeypatch):
     monkeypatch.setattr(graph, "build_graph", fail_on_int8)
     assert export.main([str(tiny_hf_dir), str(tmp_path / "out")]) == 130
     assert list(tmp_path.iterdir()) == []
+
+
+class _Payload:
+    """Unpickling this would run code: a checkpoint must never be able to do that."""
+
+    def __reduce__(self):
+        return (os.system, ("echo pwned > /tmp/inkwell-pwned",))
+
+
+def test_bad_input_bin_with_code_is_refused(tiny_hf_dir, tmp_path, capsys):
+    src = tmp_path / "src"
+    src.mkdir()
+    shutil.copy(tiny_hf_dir / "config.json", src)
+    torch.save({"wte.weight": torch.zeros(2), "evil": _Payload()}, src / "pytorch_model.bin")
+    assert export.main([str(src), str(tmp_path / "out")]) == 1
+    err = capsys.readouterr().err
+    assert str(src / "pytorch_model.bin") in err and "Traceback" not in err
+    assert not Path("/tmp/inkwell-pwned").exists() and not (tmp_path / "out").exists()
+
+
+def test_bad_input_missing_tensor(tiny_hf_dir, tmp_path, capsys):
+    from safetensors.torch import load_file, save_file
+
+    src = _copy(tiny_hf_dir, tmp_path / "src")
+    tensors = load_file(str(src / "model.safetensors"))
+    del tensors["transformer.h.1.mlp.c_fc.weight"]
+    save_file(tensors, str(src / "model.safetensors"))
+    assert export.main([str(src), str(tmp_path / "out")]) == 1
+    err = capsys.readouterr().err
+    assert "model.safetensors: missing tensors h.1.mlp.c_fc.weight" in err
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("n_embd, n_head", [(40, 4), (96, 3)])
+def test_int8_with_any_width(n_embd, n_head):
+    """Block quantization for widths that are not a multiple of 128 (padded last block)."""
+    from model.config import GPT2Config
+    from model.gpt2 import GPT2
+    from model.onnx_graph import GraphSpec, QuantOptions, block_size_for, build_graph
+
+    cfg = GPT2Config(n_layer=2, n_embd=n_embd, n_head=n_head, n_positions=64)
+    torch.manual_seed(0)
+    model = GPT2(cfg).eval()
+    weights = {k: v.numpy() for k, v in model.state_dict().items()}
+    spec = GraphSpec(cfg.n_layer, cfg.n_head, cfg.n_embd, cfg.vocab_size, cfg.n_positions)
+    checker = export._Checker(model, cfg, 0)
+    for variant in ("fp32", "int8"):
+        graph = build_graph(spec, weights, variant, QuantOptions(block_size=block_size_for(n_embd)))
+        session = ort.InferenceSession(graph.SerializeToString(), providers=["CPUExecutionProvider"])
+        if variant == "fp32":
+            assert checker.parity(session) <= export.PARITY_TOLERANCE
+        else:
+            assert checker.agreement(session, np.float32) >= 0.9
