@@ -277,12 +277,13 @@ def test_bad_input_truncated_weights(tiny_hf_dir, tmp_path):
     _assert_clean_failure(r, tmp_path / "out", str(w), "truncated or corrupt")
 
 
-@pytest.mark.parametrize("name", ["model.safetensors", "pytorch_model.bin"])
-def test_bad_input_corrupt_weights(tiny_hf_dir, tmp_path, name):
+@pytest.mark.parametrize("name, seed", [("model.safetensors", 0), ("pytorch_model.bin", 0), ("pytorch_model.bin", 1),
+                                        ("pytorch_model.bin", 2)])
+def test_bad_input_corrupt_weights(tiny_hf_dir, tmp_path, name, seed):
     src = tmp_path / "src"
     src.mkdir()
     shutil.copy(tiny_hf_dir / "config.json", src)
-    (src / name).write_bytes(os.urandom(4096))
+    (src / name).write_bytes(np.random.default_rng(seed).bytes(4096))
     r = _run(src, tmp_path / "out")
     _assert_clean_failure(r, tmp_path / "out", str(src / name), "truncated or corrupt")
 
@@ -350,6 +351,7 @@ def test_bad_input_bin_with_code_is_refused(tiny_hf_dir, tmp_path, capsys):
     assert export.main([str(src), str(tmp_path / "out")]) == 1
     err = capsys.readouterr().err
     assert str(src / "pytorch_model.bin") in err and "Traceback" not in err
+    assert "could run code" in err
     assert not Path("/tmp/inkwell-pwned").exists() and not (tmp_path / "out").exists()
 
 
