@@ -61,7 +61,6 @@ def export_bundle(
     licence: str = "unspecified",
     perplexity: dict[str, Any] | None = None,
     provenance: dict[str, Any] | None = None,
-    reduce_range: bool = False,
     seed: int = 0,
 ) -> Bundle:
     """Export the checkpoint folder ``src`` to a bundle at ``out``; returns the loaded bundle.
@@ -72,7 +71,7 @@ def export_bundle(
 
     from model.config import GPT2Config
     from model.hf import build_gpt2, find_weights, read_tensors
-    from model.onnx_graph import GraphSpec, QuantOptions, build_graph
+    from model.onnx_graph import GraphSpec, QuantOptions, block_size_for, build_graph
 
     emit = progress or (lambda event: None)
     variants = _check_variants(variants)
@@ -116,7 +115,7 @@ def export_bundle(
 
     spec = GraphSpec(cfg.n_layer, cfg.n_head, cfg.n_embd, cfg.vocab_size, cfg.n_positions, cfg.layer_norm_epsilon)
     weights = {k: v.detach().float().numpy() for k, v in model.state_dict().items()}
-    quant = QuantOptions(reduce_range=reduce_range)
+    quant = QuantOptions(block_size=block_size_for(cfg.n_embd))
     checker = _Checker(model, cfg, seed)
     results: dict[str, dict[str, Any]] = {}
 
@@ -175,8 +174,9 @@ def export_bundle(
                 "torch": torch.__version__,
                 "onnxruntime": _ort_version(),
                 "graph": "fused (MultiHeadAttention, SkipLayerNormalization, FastGelu), opset 17",
-                "int8_quantization": {"weights": "int8 symmetric, per output channel", "activations": "uint8 dynamic",
-                                      "reduce_range": reduce_range},
+                "int8_quantization": {"weights": "8-bit symmetric, one scale per block (MatMulNBits)",
+                                      "block_size": quant.block_size,
+                                      "activations": "int8 per block, on the fly (accuracy_level 4)"},
                 "fp32_max_abs_logit_diff": results["fp32"]["max_abs_diff"],
                 **(provenance or {}),
             },
@@ -331,8 +331,6 @@ def _parser() -> argparse.ArgumentParser:
                    help="store the Hugging Face checkpoint in hf/ as float32 or float16, 'auto' keeps the "
                         "source's precision, 'none' leaves it out (default: %(default)s)")
     p.add_argument("--licence", default="unspecified", help="licence of the weights, recorded in the manifest")
-    p.add_argument("--reduce-range", action="store_true",
-                   help="7-bit int8 weights, for exact int8 results on CPUs without AVX512-VNNI/AVX-VNNI")
     p.add_argument("--json", action="store_true", help="JSON-lines progress events on stdout")
     return p
 
@@ -362,7 +360,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         export_bundle(
             args.src, args.out, variants=args.variants.split(","), name=args.name, force=args.force,
-            hf_dtype=args.hf_dtype, progress=emit, licence=args.licence, reduce_range=args.reduce_range,
+            hf_dtype=args.hf_dtype, progress=emit, licence=args.licence,
         )
     except ModelError as exc:
         return _fail(str(exc), args.json)

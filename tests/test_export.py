@@ -128,9 +128,14 @@ def test_reduced_precision_agrees_with_pytorch(sessions, torch_model, tiny_bundl
 
 
 def test_int8_stores_the_tied_embedding_once(tiny_bundle):
+    """The token embedding and the LM head share one 8-bit matrix (plus its scales)."""
+    from onnx import numpy_helper
+
     m = onnx.load(str(tiny_bundle / "model.int8.onnx"))
-    vocab_sized = [t for t in m.graph.initializer if 50257 in t.dims and len(t.dims) == 2]
-    assert len(vocab_sized) == 1 and vocab_sized[0].data_type == onnx.TensorProto.INT8
+    vocab_sized = [numpy_helper.to_array(t) for t in m.graph.initializer if 50257 in t.dims]
+    eight_bit = [a for a in vocab_sized if a.dtype in (np.uint8, np.int8)]
+    assert len(eight_bit) == 1 and eight_bit[0].size == 50257 * 64
+    assert sum(a.nbytes for a in vocab_sized) < 50257 * 64 * 1.2
     fp32 = (tiny_bundle / "model.fp32.onnx").stat().st_size
     assert (tiny_bundle / "model.int8.onnx").stat().st_size < fp32 * 0.3
 
@@ -272,12 +277,13 @@ def test_bad_input_truncated_weights(tiny_hf_dir, tmp_path):
     _assert_clean_failure(r, tmp_path / "out", str(w), "truncated or corrupt")
 
 
-@pytest.mark.parametrize("name", ["model.safetensors", "pytorch_model.bin"])
-def test_bad_input_corrupt_weights(tiny_hf_dir, tmp_path, name):
+@pytest.mark.parametrize("name, seed", [("model.safetensors", 0), ("pytorch_model.bin", 0), ("pytorch_model.bin", 1),
+                                        ("pytorch_model.bin", 2)])
+def test_bad_input_corrupt_weights(tiny_hf_dir, tmp_path, name, seed):
     src = tmp_path / "src"
     src.mkdir()
     shutil.copy(tiny_hf_dir / "config.json", src)
-    (src / name).write_bytes(os.urandom(4096))
+    (src / name).write_bytes(np.random.default_rng(seed).bytes(4096))
     r = _run(src, tmp_path / "out")
     _assert_clean_failure(r, tmp_path / "out", str(src / name), "truncated or corrupt")
 
@@ -328,3 +334,57 @@ def test_interrupted_export_leaves_nothing(tiny_hf_dir, tmp_path, monkeypatch):
     monkeypatch.setattr(graph, "build_graph", fail_on_int8)
     assert export.main([str(tiny_hf_dir), str(tmp_path / "out")]) == 130
     assert list(tmp_path.iterdir()) == []
+
+
+class _Payload:
+    """Unpickling this would run code: a checkpoint must never be able to do that."""
+
+    def __reduce__(self):
+        return (os.system, ("echo pwned > /tmp/inkwell-pwned",))
+
+
+def test_bad_input_bin_with_code_is_refused(tiny_hf_dir, tmp_path, capsys):
+    src = tmp_path / "src"
+    src.mkdir()
+    shutil.copy(tiny_hf_dir / "config.json", src)
+    torch.save({"wte.weight": torch.zeros(2), "evil": _Payload()}, src / "pytorch_model.bin")
+    assert export.main([str(src), str(tmp_path / "out")]) == 1
+    err = capsys.readouterr().err
+    assert str(src / "pytorch_model.bin") in err and "Traceback" not in err
+    assert "could run code" in err
+    assert not Path("/tmp/inkwell-pwned").exists() and not (tmp_path / "out").exists()
+
+
+def test_bad_input_missing_tensor(tiny_hf_dir, tmp_path, capsys):
+    from safetensors.torch import load_file, save_file
+
+    src = _copy(tiny_hf_dir, tmp_path / "src")
+    tensors = load_file(str(src / "model.safetensors"))
+    del tensors["transformer.h.1.mlp.c_fc.weight"]
+    save_file(tensors, str(src / "model.safetensors"))
+    assert export.main([str(src), str(tmp_path / "out")]) == 1
+    err = capsys.readouterr().err
+    assert "model.safetensors: missing tensors h.1.mlp.c_fc.weight" in err
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("n_embd, n_head", [(40, 4), (96, 3)])
+def test_int8_with_any_width(n_embd, n_head):
+    """Block quantization for widths that are not a multiple of 128 (padded last block)."""
+    from model.config import GPT2Config
+    from model.gpt2 import GPT2
+    from model.onnx_graph import GraphSpec, QuantOptions, block_size_for, build_graph
+
+    cfg = GPT2Config(n_layer=2, n_embd=n_embd, n_head=n_head, n_positions=64)
+    torch.manual_seed(0)
+    model = GPT2(cfg).eval()
+    weights = {k: v.numpy() for k, v in model.state_dict().items()}
+    spec = GraphSpec(cfg.n_layer, cfg.n_head, cfg.n_embd, cfg.vocab_size, cfg.n_positions)
+    checker = export._Checker(model, cfg, 0)
+    for variant in ("fp32", "int8"):
+        graph = build_graph(spec, weights, variant, QuantOptions(block_size=block_size_for(n_embd)))
+        session = ort.InferenceSession(graph.SerializeToString(), providers=["CPUExecutionProvider"])
+        if variant == "fp32":
+            assert checker.parity(session) <= export.PARITY_TOLERANCE
+        else:
+            assert checker.agreement(session, np.float32) >= 0.9
