@@ -51,7 +51,7 @@ def prompt_logits(engine):
     return engine._snapshots[0].logits
 
 
-@pytest.mark.parametrize("variant, tolerance", [("fp32", 1e-5), ("int8", 0.05)])
+@pytest.mark.parametrize("variant, tolerance", [("fp32", 0.0), ("int8", 0.02)])
 def test_prefix_reuse_gives_the_logits_of_a_full_recompute(tiny_bundle, variant, tolerance):
     engine = Engine.load(tiny_bundle, provider="cpu", variant=variant)
     engine.generate(TEXT, GenerationParams(max_new_tokens=8, **GREEDY))
@@ -61,7 +61,8 @@ def test_prefix_reuse_gives_the_logits_of_a_full_recompute(tiny_bundle, variant,
     assert result.prefill_tokens == len(prompt) - len(encode(TEXT))  # only the new tokens ran
     reused = prompt_logits(engine)
     recomputed = full_logits(engine.decoder, prompt)
-    # fp32 agrees to rounding; int8 quantizes activations per call, so the rows run together matter
+    # fp32 is bit-exact; int8 quantizes activations per forward pass (one scale for all the rows
+    # run together), so which tokens ran in one pass shifts its logits slightly
     np.testing.assert_allclose(reused, recomputed, atol=tolerance, rtol=0)
     cold = Engine.load(tiny_bundle, provider="cpu", variant=variant)
     assert cold.generate(longer, GenerationParams(max_new_tokens=4, **GREEDY)).alternatives[0].token_ids == \
@@ -73,7 +74,7 @@ def test_rewinding_to_a_shorter_prefix(fp32):
     edited = TEXT + "and so"  # the user deleted back and typed something else
     result = fp32.generate(edited, GenerationParams(max_new_tokens=4, **GREEDY))
     assert result.prefill_tokens <= 3
-    np.testing.assert_allclose(prompt_logits(fp32), full_logits(fp32.decoder, encode(edited)), atol=1e-5)
+    np.testing.assert_array_equal(prompt_logits(fp32), full_logits(fp32.decoder, encode(edited)))
 
 
 def test_typing_one_character_costs_a_few_tokens_of_prefill(engine):
