@@ -329,6 +329,12 @@ def test_bad_engine_options(tiny_bundle):
         Engine.load(tiny_bundle, variant="int4")
 
 
+def test_thread_count(tiny_bundle):
+    engine = Engine.load(tiny_bundle, provider="cpu", threads=1)
+    assert engine.decoder.session.get_session_options().intra_op_num_threads == 1
+    assert len(engine.generate(TEXT, GenerationParams(max_new_tokens=3)).alternatives[0].token_ids) == 3
+
+
 def test_missing_cuda_falls_back_to_cpu_and_says_why(tiny_bundle, monkeypatch):
     monkeypatch.setattr(ort, "get_available_providers", lambda: ["CPUExecutionProvider"])
     engine = Engine.load(tiny_bundle, provider="cuda")
