@@ -26,6 +26,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from app.engine import Engine, GenerationParams  # noqa: E402
+from app.engine.session import Decoder  # noqa: E402
+from model.bundle import Bundle  # noqa: E402
 from model.tokenizer import decode, encode  # noqa: E402
 
 CACHE = Path.home() / ".cache" / "inkwell-bench"
@@ -139,6 +141,7 @@ def measure(bundle: Path, rounds: int, threads: int) -> tuple[dict[str, list[flo
     of a quiet moment on a shared machine."""
     int8 = Engine.load(bundle, provider="cpu", threads=threads, variant="int8")
     fp32 = Engine.load(bundle, provider="cpu", threads=threads, variant="fp32") if "fp32" in bundle_variants(bundle) else None
+    spinning = Engine(_spinning_decoder(int8, bundle, threads), int8.status, int8.context_length)
     m: dict[str, list[float]] = {}
 
     def add(key: str, *values: float) -> None:
@@ -148,6 +151,7 @@ def measure(bundle: Path, rounds: int, threads: int) -> tuple[dict[str, list[flo
         add("d64", decode_rate(int8, 64, 1))
         add("d512", decode_rate(int8, 512, 1))
         add("bare64", bare_rate(int8, 64, 1))
+        add("spin64", bare_rate(spinning, 64, 1))
         add("bare512", bare_rate(int8, 512, 1))
         add("naive512", naive_rate(int8, 512, 1))
         if fp32 is not None:
@@ -178,6 +182,8 @@ def main(argv: list[str] | None = None) -> int:
                      f"{value / base:.2f}x", f">= {TARGET_RATIO}x"))
     rows.append(("decode tok/s, 64 ctx, int8", f"{best['d64']:.1f}", f"bare ORT loop {best['bare64']:.1f}",
                  f"{best['d64'] / best['bare64']:.2f}x", "engine overhead"))
+    rows.append(("bare loop tok/s, 64 ctx, threads sleep", f"{best['bare64']:.1f}",
+                 f"threads spin {best['spin64']:.1f}", f"{best['bare64'] / best['spin64']:.2f}x", "idle threads"))
     rows.append(("bare loop tok/s, 512 ctx, IOBinding", f"{best['bare512']:.1f}",
                  f"numpy session.run {best['naive512']:.1f}", f"{best['bare512'] / best['naive512']:.2f}x",
                  "cache passing"))
@@ -206,9 +212,15 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def bundle_variants(bundle: Path) -> list[str]:
-    from model.bundle import Bundle
+def _spinning_decoder(engine: Engine, bundle: Path, threads: int) -> Decoder:
+    """The engine's decoder again, with ONNX Runtime's default of spinning idle threads."""
+    d = engine.decoder
+    path = Bundle.load(bundle).variant_path(engine.status.variant)
+    return Decoder(path, ["CPUExecutionProvider"], threads, d.n_layer, d.n_head, d.head_dim, d.vocab_size,
+                   spinning=True)
 
+
+def bundle_variants(bundle: Path) -> list[str]:
     return Bundle.load(bundle).variants
 
 
