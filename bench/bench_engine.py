@@ -13,6 +13,7 @@ machine class (quoted: llama.cpp is not installed here).
 from __future__ import annotations
 
 import argparse
+import hashlib
 import os
 import statistics
 import subprocess
@@ -30,9 +31,14 @@ from app.engine.session import Decoder  # noqa: E402
 from model.bundle import Bundle  # noqa: E402
 from model.tokenizer import decode, encode  # noqa: E402
 
+ROOT = Path(__file__).resolve().parent.parent
 CACHE = Path.home() / ".cache" / "inkwell-bench"
-BUNDLE = CACHE / "gpt2-124m-random"
-CORPUS = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "corpus" / "austen"
+# Keyed by the exporter's source, so that a changed graph is exported afresh.
+_EXPORTER = hashlib.sha256(b"".join((ROOT / "model" / f).read_bytes() for f in ("export.py", "onnx_graph.py")))
+BUNDLE = CACHE / f"gpt2-124m-random-{_EXPORTER.hexdigest()[:12]}"
+# The project's shared data sits beside the checkout (or beside the folder of worktrees).
+CORPUS = next((p / "shared" / "data" / "corpus" / "austen" for p in (ROOT.parent, ROOT.parent.parent)
+               if (p / "shared" / "data" / "corpus" / "austen").is_dir()), None)
 LLAMA_CPP_Q8_0 = {64: 200.0, 512: 158.0}  # tokens/s, quoted
 TARGET_RATIO = 1.25
 TARGET_KEYSTROKE_MS = 60.0
@@ -51,17 +57,16 @@ def ensure_bundle() -> Path:
     if (BUNDLE / "inkwell-model.json").exists():
         return BUNDLE
     CACHE.mkdir(parents=True, exist_ok=True)
-    root = Path(__file__).resolve().parent.parent
     print(f"exporting GPT-2 124M (random weights) to {BUNDLE} (once) ...", file=sys.stderr)
     with tempfile.TemporaryDirectory(dir=CACHE) as tmp:
-        subprocess.run([sys.executable, "-c", _MAKE_CHECKPOINT, tmp], check=True, cwd=root)
+        subprocess.run([sys.executable, "-c", _MAKE_CHECKPOINT, tmp], check=True, cwd=ROOT)
         subprocess.run([sys.executable, "-m", "model.export", tmp, str(BUNDLE), "--variants", "int8,fp32",
-                        "--hf-dtype", "none", "--name", "gpt2-124m-random"], check=True, cwd=root)
+                        "--hf-dtype", "none", "--name", "gpt2-124m-random"], check=True, cwd=ROOT)
     return BUNDLE
 
 
 def context_text(n_tokens: int) -> str:
-    files = sorted(CORPUS.glob("*.txt"))
+    files = sorted(CORPUS.glob("*.txt")) if CORPUS else []
     source = files[0].read_text(encoding="utf-8")[20000:120000] if files else "The quick brown fox. " * 4000
     return decode(encode(source)[:n_tokens])
 
