@@ -1,0 +1,34 @@
+"""What the engine reports: its status, and the result of a request."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class EngineStatus:
+    provider: str  # "cpu" or "cuda": where the model runs
+    variant: str  # the bundle variant in use: "int8", "fp16" or "fp32"
+    model_name: str
+    message: str = ""  # why the engine is not running as asked (e.g. CUDA fell back to CPU)
+
+
+@dataclass
+class Suggestion:
+    text: str  # what to insert at the cursor
+    token_ids: list[int]  # the generated tokens (the first may begin with healed text)
+    probs: list[float]  # the model's probability of each token (softmax of its raw logits)
+
+
+@dataclass
+class GenerationResult:
+    alternatives: list[Suggestion] = field(default_factory=list)
+    cancelled: bool = False
+    prefill_ms: float = 0.0  # time to bring the cache up to the prompt
+    prefill_tokens: int = 0  # prompt tokens that had to run (the rest came from the cache)
+    decode_tokens_per_s: float = 0.0  # decode steps per second (each step extends every alternative)
+    total_ms: float = 0.0
+
+    @property
+    def text(self) -> str:
+        return self.alternatives[0].text if self.alternatives else ""

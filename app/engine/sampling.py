@@ -1,0 +1,179 @@
+"""Logits processors and sampling, in numpy, with Hugging Face's semantics.
+
+Order (the order of ``transformers``' ``generate`` with sampling):
+  1. repetition penalty over the last ``repetition_window`` tokens (context + generated)
+  2. no-repeat n-gram ban over all tokens seen (context + generated)
+  3. constraints: token healing's allowed first tokens, end-of-text suppressed without stop_at_eot
+  4. temperature (temperature 0: greedy, argmax of the scores after steps 1-3, no warpers)
+  5. top-k   6. top-p   7. min-p
+then one token is drawn from the softmax of what is left. Each function takes ``scores``
+[batch, vocab] float32 and returns it changed (in place where possible); filtered tokens get -inf.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from app.engine.params import GenerationParams
+
+NEG_INF = np.float32(-np.inf)
+
+
+def repetition_penalty(scores: np.ndarray, histories: Sequence[np.ndarray], penalty: float) -> np.ndarray:
+    """Tokens already seen: positive scores divided by ``penalty``, negative ones multiplied."""
+    if penalty == 1.0:
+        return scores
+    for row, history in enumerate(histories):
+        ids = np.unique(history)
+        seen = scores[row, ids]
+        scores[row, ids] = np.where(seen < 0, seen * penalty, seen / penalty)
+    return scores
+
+
+def no_repeat_ngram(scores: np.ndarray, histories: Sequence[np.ndarray], size: int) -> np.ndarray:
+    """Ban every token that would repeat an n-gram of ``size`` tokens already in the history."""
+    if size <= 0:
+        return scores
+    for row, history in enumerate(histories):
+        if len(history) < size:
+            continue
+        windows = np.lib.stride_tricks.sliding_window_view(history, size)
+        prefix = history[len(history) - size + 1 :]
+        match = (windows[:, :-1] == prefix).all(axis=1)
+        scores[row, windows[match, -1]] = NEG_INF
+    return scores
+
+
+def temperature(scores: np.ndarray, value: float) -> np.ndarray:
+    if value != 1.0:
+        scores /= np.float32(value)
+    return scores
+
+
+def top_k(scores: np.ndarray, k: int) -> np.ndarray:
+    """Keep the ``k`` highest scores (and any tied with the k-th), like ``TopKLogitsWarper``."""
+    vocab = scores.shape[-1]
+    if k <= 0 or k >= vocab:
+        return scores
+    kth = np.partition(scores, vocab - k, axis=-1)[:, vocab - k : vocab - k + 1]
+    scores[scores < kth] = NEG_INF
+    return scores
+
+
+def top_p(scores: np.ndarray, p: float) -> np.ndarray:
+    """Keep the smallest set of most likely tokens whose probability reaches ``p``
+    (``TopPLogitsWarper``: drop tokens whose ascending cumulative probability is <= 1 - p)."""
+    if p >= 1.0:
+        return scores
+    for row in scores:
+        live = np.flatnonzero(np.isfinite(row))
+        order = live[np.argsort(row[live], kind="stable")]
+        cumulative = np.cumsum(_softmax(row[order]))
+        drop = cumulative <= 1.0 - p
+        drop[-1] = False
+        row[order[drop]] = NEG_INF
+    return scores
+
+
+def min_p(scores: np.ndarray, p: float) -> np.ndarray:
+    """Drop tokens less likely than ``p`` times the most likely one (``MinPLogitsWarper``)."""
+    if p <= 0.0:
+        return scores
+    for row in scores:
+        live = np.flatnonzero(np.isfinite(row))
+        probs = _softmax(row[live])
+        drop = probs < p * probs.max()
+        drop[np.argmax(probs)] = False
+        row[live[drop]] = NEG_INF
+    return scores
+
+
+def constrain(scores: np.ndarray, allowed: np.ndarray | None, banned: Sequence[int] = ()) -> np.ndarray:
+    """Only ``allowed`` token ids (all when None) and none of ``banned``."""
+    if allowed is not None:
+        keep = scores[:, allowed].copy()
+        scores[:] = NEG_INF
+        scores[:, allowed] = keep
+    if banned:
+        scores[:, list(banned)] = NEG_INF
+    return scores
+
+
+def _softmax(x: np.ndarray) -> np.ndarray:
+    e = np.exp(x - x.max())
+    return e / e.sum()
+
+
+def probabilities(scores: np.ndarray) -> np.ndarray:
+    """Softmax over the last axis; -inf scores get probability 0."""
+    e = np.exp(scores - scores.max(axis=-1, keepdims=True))
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+class Sampler:
+    """Applies the processors of one request and draws tokens with its own random generator."""
+
+    def __init__(self, params: GenerationParams, banned: Sequence[int] = ()):
+        self.params = params
+        self.banned = tuple(banned)
+        self.rng = np.random.default_rng(params.seed)
+
+    def constrained(
+        self, logits: np.ndarray, histories: Sequence[np.ndarray], allowed: np.ndarray | None = None
+    ) -> np.ndarray:
+        """Scores after steps 1-3 (penalties and constraints); ``logits`` is left untouched."""
+        p = self.params
+        scores = np.array(logits, dtype=np.float32)
+        window = p.repetition_window
+        repetition_penalty(scores, [h[-window:] if window else h for h in histories], p.repetition_penalty)
+        no_repeat_ngram(scores, histories, p.no_repeat_ngram_size)
+        return constrain(scores, allowed, self.banned)
+
+    def warp(self, scores: np.ndarray) -> np.ndarray:
+        """Steps 4-7 on a copy (nothing when greedy)."""
+        p = self.params
+        if p.temperature == 0:
+            return scores
+        scores = temperature(scores.copy(), p.temperature)
+        return min_p(top_p(top_k(scores, p.top_k), p.top_p), p.min_p)
+
+    def process(
+        self, logits: np.ndarray, histories: Sequence[np.ndarray], allowed: np.ndarray | None = None
+    ) -> np.ndarray:
+        """Scores after all the steps, the distribution tokens are drawn from."""
+        return self.warp(self.constrained(logits, histories, allowed))
+
+    def sample(self, scores: np.ndarray) -> np.ndarray:
+        """One token per row: argmax when greedy, else a draw from softmax(scores)."""
+        if self.params.temperature == 0:
+            return np.argmax(scores, axis=-1)
+        return np.array([self._draw(row) for row in scores], dtype=np.int64)
+
+    def sample_distinct(self, constrained: np.ndarray, n: int) -> np.ndarray:
+        """``n`` different tokens from one row of constrained scores, so that alternatives
+        start differently.
+
+        Sampling draws without replacement (Gumbel top-k) from the warped distribution; greedy
+        takes the ``n`` best. When the warpers leave fewer than ``n`` tokens, the rest are the
+        best of those they filtered out (still allowed by the constraints).
+        """
+        row = self.warp(constrained)[0]
+        live = np.flatnonzero(np.isfinite(row))
+        keys = row[live]
+        if self.params.temperature != 0:
+            keys = keys - np.log(-np.log(self.rng.random(len(live))))
+        chosen = live[np.argsort(-keys, kind="stable")[:n]]
+        if len(chosen) < n:
+            rest = constrained[0].copy()
+            rest[chosen] = NEG_INF
+            live = np.flatnonzero(np.isfinite(rest))
+            chosen = np.concatenate([chosen, live[np.argsort(-rest[live], kind="stable")[: n - len(chosen)]]])
+        return chosen.astype(np.int64)
+
+    def _draw(self, row: np.ndarray) -> int:
+        live = np.flatnonzero(np.isfinite(row))
+        cumulative = np.cumsum(_softmax(row[live]))
+        index = int(np.searchsorted(cumulative, self.rng.random() * cumulative[-1], side="right"))
+        return int(live[min(index, len(live) - 1)])

@@ -1,0 +1,118 @@
+"""Sampling processors against hand-computed distributions and Hugging Face's own processors."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from app.engine import GenerationParams
+from app.engine import sampling as s
+
+P = np.array([0.5, 0.25, 0.125, 0.125])
+
+
+def dist(scores: np.ndarray) -> np.ndarray:
+    return s.probabilities(scores)[0]
+
+
+def logits() -> np.ndarray:
+    return np.log(P).astype(np.float32)[None].copy()
+
+
+def test_temperature_reshapes_the_distribution():
+    expected = np.sqrt(P) / np.sqrt(P).sum()  # T = 2: p ** (1 / 2), renormalised
+    np.testing.assert_allclose(dist(s.temperature(logits(), 2.0)), expected, rtol=1e-6)
+
+
+@pytest.mark.parametrize(
+    "apply, expected",
+    [
+        (lambda x: s.top_k(x, 2), [2 / 3, 1 / 3, 0, 0]),
+        (lambda x: s.top_k(x, 3), [0.5, 0.25, 0.125, 0.125]),  # ties with the k-th stay, as in HF
+        (lambda x: s.top_p(x, 0.6), [2 / 3, 1 / 3, 0, 0]),  # ascending cumsum .125 .25 | .5 1
+        (lambda x: s.top_p(x, 0.5), [1, 0, 0, 0]),  # cumsum .5 <= 1 - .5 drops the .25 too
+        (lambda x: s.top_p(x, 0.76), [4 / 7, 2 / 7, 0, 1 / 7]),  # the first of the tied .125 goes
+        (lambda x: s.min_p(x, 0.3), [2 / 3, 1 / 3, 0, 0]),  # below 0.3 * 0.5
+        (lambda x: s.min_p(x, 0.25), [0.5, 0.25, 0.125, 0.125]),  # 0.125 is not below 0.125
+    ],
+)
+def test_filters(apply, expected):
+    np.testing.assert_allclose(dist(apply(logits())), expected, rtol=1e-6, atol=1e-9)
+
+
+def test_repetition_penalty_divides_positive_and_multiplies_negative_scores():
+    scores = np.array([[2.0, 1.0, 0.5, -1.0]], dtype=np.float32)
+    out = s.repetition_penalty(scores, [np.array([0, 3, 3])], 2.0)
+    np.testing.assert_allclose(out, [[1.0, 1.0, 0.5, -2.0]])
+
+
+@pytest.mark.parametrize(
+    "history, size, banned",
+    [([5, 7, 5], 2, [7]), ([1, 2, 3, 1, 2], 3, [3]), ([1, 2, 3, 1, 2], 2, [3]), ([4, 4], 1, [4]), ([1, 2], 3, [])],
+)
+def test_no_repeat_ngram_bans_the_token_that_would_repeat_an_ngram(history, size, banned):
+    scores = np.zeros((1, 10), dtype=np.float32)
+    out = s.no_repeat_ngram(scores, [np.array(history)], size)
+    assert sorted(np.flatnonzero(np.isinf(out[0]))) == banned
+
+
+def test_greedy_takes_the_best_token_after_penalties():
+    sampler = s.Sampler(GenerationParams(temperature=0, repetition_penalty=4.0))
+    scores = sampler.process(np.array([[3.0, 2.0, 0.0]], np.float32), [np.array([0])])
+    assert sampler.sample(scores).tolist() == [1]
+
+
+def test_draws_follow_the_processed_distribution():
+    params = GenerationParams(temperature=1.0, top_k=3, top_p=1.0, repetition_penalty=1.0, seed=7)
+    sampler = s.Sampler(params)
+    raw = np.log(np.array([[0.4, 0.3, 0.2, 0.1]], np.float32))
+    scores = sampler.process(raw, [np.array([], np.int64)])
+    draws = np.array([sampler.sample(scores)[0] for _ in range(20000)])
+    freq = np.bincount(draws, minlength=4) / len(draws)
+    np.testing.assert_allclose(freq, [4 / 9, 3 / 9, 2 / 9, 0], atol=0.015)
+
+
+def test_same_seed_same_draws_and_other_seed_differs():
+    def draws(seed):
+        sampler = s.Sampler(GenerationParams(temperature=1.0, top_k=0, top_p=1.0, seed=seed))
+        scores = np.zeros((1, 1000), np.float32)
+        return [int(sampler.sample(scores)[0]) for _ in range(20)]
+
+    assert draws(3) == draws(3)
+    assert draws(3) != draws(4)
+
+
+def test_distinct_first_tokens_for_alternatives():
+    sampler = s.Sampler(GenerationParams(temperature=0.8, top_k=2, seed=1))
+    constrained = sampler.constrained(logits(), [np.array([], np.int64)])
+    picks = sampler.sample_distinct(constrained, 3)
+    assert len(set(picks.tolist())) == 3
+    assert set(picks[:2].tolist()) == {0, 1}  # the two the filters keep, then the best of the rest
+    greedy = s.Sampler(GenerationParams(temperature=0))
+    assert greedy.sample_distinct(constrained, 3).tolist() == [0, 1, 2]
+
+
+def test_constraint_keeps_only_allowed_tokens_and_drops_banned():
+    out = s.constrain(logits(), np.array([1, 2]), banned=[2])
+    assert np.isfinite(out[0]).tolist() == [False, True, False, False]
+
+
+def test_matches_hugging_face_processors_in_order():
+    torch = pytest.importorskip("torch")
+    gen = pytest.importorskip("transformers.generation.logits_process")
+    rng = np.random.default_rng(0)
+    raw = (rng.standard_normal((2, 500)) * 3).astype(np.float32)
+    history = rng.integers(0, 500, (2, 80))
+    params = GenerationParams(temperature=0.7, top_k=50, top_p=0.9, min_p=0.05, repetition_penalty=1.3,
+                              repetition_window=0, no_repeat_ngram_size=2)
+    ours = s.Sampler(params).process(raw, list(history))
+    hf = gen.LogitsProcessorList([
+        gen.RepetitionPenaltyLogitsProcessor(1.3),
+        gen.NoRepeatNGramLogitsProcessor(2),
+        gen.TemperatureLogitsWarper(0.7),
+        gen.TopKLogitsWarper(50),
+        gen.TopPLogitsWarper(0.9),
+        gen.MinPLogitsWarper(0.05),
+    ])(torch.tensor(history), torch.tensor(raw)).numpy()
+    assert (np.isfinite(ours) == np.isfinite(hf)).all()
+    np.testing.assert_allclose(ours[np.isfinite(ours)], hf[np.isfinite(hf)], rtol=1e-5)

@@ -1,0 +1,174 @@
+"""Stop conditions, UTF-8 streaming, token healing, long-document windows, parameter checks."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import pytest
+
+from app.engine import GenerationParams
+from app.engine import context
+from app.engine.healing import heal
+from app.engine.stopping import SuggestionText, find_end
+from model.tokenizer import decode, encode, token_bytes
+
+AUSTEN = Path("/work/shared/data/corpus/austen")
+
+
+@pytest.mark.parametrize(
+    "text, length, expected",
+    [
+        (" mat sat", "word", " mat"),
+        ("t the", "word", "t"),  # healing: the rest of the word only
+        (" mat.\nNext", "word", " mat."),
+        (" the end\nof", "line", " the end"),
+        ("\n\nChapter 2\nIt", "line", "\n\nChapter 2"),  # a suggestion may start on the next line
+        (" Mr. Darcy came in. He", "sentence", " Mr. Darcy came in."),
+        (" it was 3.14 exactly! Then", "sentence", " it was 3.14 exactly!"),
+        (' he said." Then', "sentence", ' he said."'),
+        (" no end yet", "sentence", None),
+        (" a b c", "tokens", None),
+    ],
+)
+def test_length_modes(text, length, expected):
+    end = find_end(text, length)
+    assert (None if end is None else text[:end]) == expected
+
+
+def test_stop_string_cuts_before_it():
+    assert find_end(" one two STOP three", "tokens", ("STOP",)) == len(" one two ")
+
+
+def stream(pieces: list[bytes], **kw) -> tuple[list[str], str]:
+    out = SuggestionText(kw.pop("length", "tokens"), **kw)
+    shown = [out.push(p) for p in pieces] + [out.finish()]
+    return shown, out.text
+
+
+def test_streaming_never_splits_a_character():
+    text = "naïve 🦊 emoji 中文"
+    tokens = encode(text)
+    assert any(token_bytes(t).decode("utf-8", "ignore") != token_bytes(t).decode("utf-8", "replace")
+               for t in tokens)  # some token ends inside a character
+    shown, final = stream([token_bytes(t) for t in tokens])
+    assert "".join(shown) == text == final
+    assert all("\ufffd" not in piece for piece in shown)
+
+
+def test_streaming_holds_back_a_possible_stop_string():
+    shown, final = stream([b" one", b" ST", b"OP", b" two"], stop_strings=("STOP",))
+    assert shown[:3] == [" one", " ", ""] and final == " one "
+    shown, final = stream([b" one", b" ST", b"AR"], stop_strings=("STOP",))
+    assert "".join(shown) == final == " one STAR"
+
+
+def test_streamed_text_is_always_a_prefix_of_the_final_text():
+    pieces = [b" Mr", b".", b" Darcy", b" smiled", b".", b" Then"]
+    shown, final = stream(pieces, length="sentence")
+    assert "".join(shown) == final == " Mr. Darcy smiled."
+
+
+def test_healing_skips_the_backed_off_bytes():
+    shown, final = stream([b" quick", b" brown"], length="word", skip=b" qu")
+    assert final == "ick" and "".join(shown) == "ick"
+
+
+def test_heal_backs_off_the_partial_word_and_constrains_the_first_token():
+    tokens = encode("The quick brown fo")
+    healed = heal(tokens)
+    assert healed.prompt == tokens[:-1] and healed.prefix == b" fo"
+    allowed = {decode([int(t)]) for t in healed.allowed}
+    assert {" fox", " for", " fo"} <= allowed
+    assert all(word.startswith(" fo") for word in allowed)
+    assert heal(tokens, enabled=False).allowed is None
+    assert heal([]).prompt == []
+
+
+def austen() -> str:
+    files = sorted(AUSTEN.glob("*.txt"))
+    if not files:
+        pytest.skip("Austen corpus not available")
+    return files[0].read_text(encoding="utf-8")
+
+
+def test_window_tokens_are_the_tail_of_the_full_tokenization():
+    text = austen()[:60000]
+    full = encode(text)
+    start, tokens = context.window(text, 500)
+    assert 200 <= len(tokens) <= 500
+    assert tokens == full[-len(tokens):]
+    assert decode(tokens) == text[start:]
+
+
+def test_typing_keeps_the_window_start_until_it_slides_a_large_step():
+    text = austen()[:80000]
+    starts, sizes = [], []
+    for end in range(60000, 66000, 7):  # about 850 keystrokes
+        start, tokens = context.window(text[:end], 500)
+        starts.append(start)
+        sizes.append(len(tokens))
+    slides = [b - a for a, b in zip(starts, starts[1:]) if b != a]
+    assert 1 <= len(slides) <= 8  # moves rarely ...
+    assert min(slides) >= 500  # ... and by hundreds of characters
+    assert min(sizes) >= 200 and max(sizes) <= 500  # never far under half full
+
+
+def test_long_document_is_not_tokenized_in_full(monkeypatch):
+    text = austen()
+    big = text * (10_000_000 // len(text) + 1)
+    seen = []
+    real = context.encode
+    monkeypatch.setattr(context, "encode", lambda s: (seen.append(len(s)), real(s))[1])
+    start, tokens = context.window(big, 1000)
+    assert len(big) > 10_000_000 and len(tokens) > 500
+    assert sum(seen) < 20_000  # characters tokenized for this request
+
+
+def test_dense_text_still_fills_the_window():
+    text = "中文字符" * 3000  # no spaces: about a token per character
+    start, tokens = context.window(text, 300)
+    assert 75 <= len(tokens) <= 300 and decode(tokens).endswith(text[-20:])
+
+
+def test_short_text_is_used_whole():
+    assert context.window("Hello there", 100) == (0, encode("Hello there"))
+    assert context.window("", 100) == (0, [])
+
+
+@pytest.mark.parametrize(
+    "field, value, words",
+    [
+        ("temperature", -0.5, "temperature must be at least 0"),
+        ("top_p", 1.5, "top_p must be"),
+        ("top_p", 0.0, "top_p must be above 0"),
+        ("max_new_tokens", 0, "max_new_tokens must be at least 1"),
+        ("max_new_tokens", 2.5, "max_new_tokens must be a whole number"),
+        ("top_k", -1, "top_k must be at least 0"),
+        ("min_p", 2.0, "min_p must be"),
+        ("repetition_penalty", 0.0, "repetition_penalty must be above 0"),
+        ("num_alternatives", 0, "num_alternatives must be between"),
+        ("length", "paragraph", "length must be one of"),
+        ("stop_strings", ("",), "stop_strings must be"),
+        ("seed", -3, "seed must be at least 0"),
+        ("temperature", float("nan"), "temperature must be a finite number"),
+        ("heal", "yes", "heal must be true or false"),
+    ],
+)
+def test_bad_parameters_are_named(field, value, words):
+    with pytest.raises(ValueError, match=words):
+        dataclasses.replace(GenerationParams(), **{field: value}).validate()
+
+
+def test_default_parameters_are_valid():
+    GenerationParams().validate()
+    GenerationParams(temperature=0, top_k=0, top_p=1.0, stop_strings=["\n\n"]).validate()
+
+
+def test_engine_does_not_import_torch_or_qt():
+    import subprocess
+    import sys
+
+    code = "import sys, app.engine; print(sorted(m for m in ('torch', 'PySide6') if m in sys.modules))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=Path(__file__).parent.parent)
+    assert out.stdout.strip() == "[]"
