@@ -38,7 +38,7 @@ SPECS: dict[str, Spec] = {
     # sampling (the keys a preset sets)
     "temperature": Spec(0.8, float, 0.0, 2.0),
     "top_k": Spec(40, int, 0, 1000),
-    "top_p": Spec(0.95, float, 0.0, 1.0),
+    "top_p": Spec(0.95, float, 0.05, 1.0),  # 0 would leave no token to sample
     "min_p": Spec(0.0, float, 0.0, 1.0),
     "repetition_penalty": Spec(1.1, float, 1.0, 2.0),
     # lengths and sampling extras

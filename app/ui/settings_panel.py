@@ -171,7 +171,7 @@ class SettingsPanel(QDockWidget):
         form.addRow("Preset", row)
         form.addRow("Temperature", self._spin("temperature", 0, 2, 0.05, 2, special="0 (greedy)"))
         form.addRow("Top-k", self._spin("top_k", 0, 1000, 5, special="off"))
-        form.addRow("Top-p", self._spin("top_p", 0, 1, 0.01, 2))
+        form.addRow("Top-p", self._spin("top_p", 0.05, 1, 0.01, 2))
         form.addRow("Min-p", self._spin("min_p", 0, 1, 0.01, 2, special="off"))
         form.addRow("Repetition penalty", self._spin("repetition_penalty", 1, 2, 0.05, 2, special="off"))
         form.addRow("Suggestion length", self._spin("suggestion_tokens", 1, 128, suffix=" tokens"))
