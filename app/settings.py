@@ -58,7 +58,7 @@ SPECS: dict[str, Spec] = {
     "threads": Spec(0, int, 0, 256),
     # editor
     "font_family": Spec("", str),  # "" = a serif face chosen at start-up
-    "font_size": Spec(13, int, 6, 72),
+    "font_size": Spec(14, int, 6, 72),
     "theme": Spec("light", str, choices=("light", "dark")),
     "wrap": Spec(True, bool),
     "column_chars": Spec(72, int, 0, 400),  # width of the text column; 0 = the whole window

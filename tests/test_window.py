@@ -243,7 +243,3 @@ def test_open_and_recent_files(qtbot, open_window, tmp_path):
     assert window.settings["recent_files"][:2] == [str(latin), str(first)]
     assert [a.text() for a in window.recent_menu.actions()][:2] == ["two.txt", "one.txt"]
 
-
-@pytest.fixture(scope="session")
-def tiny_bundle():  # TEMPORARY until the shared fixture lands
-    return Path("/tmp/tinybundle/tiny")

@@ -22,12 +22,13 @@ from PySide6.QtGui import (
     QKeyEvent,
     QKeySequence,
     QPalette,
+    QResizeEvent,
     QTextCharFormat,
     QTextCursor,
     QTextFormat,
     QTextLayout,
 )
-from PySide6.QtWidgets import QFrame, QPlainTextEdit, QTextEdit, QWidget
+from PySide6.QtWidgets import QApplication, QFrame, QPlainTextEdit, QTextEdit, QWidget
 
 GHOST_KEYS = ("accept", "accept_word", "dismiss", "next_alternative", "previous_alternative")
 _NEXT_WORD = re.compile(r"\s*[^\s]+")
@@ -68,6 +69,8 @@ class GhostEditor(QPlainTextEdit):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setFrameShape(QFrame.Shape.NoFrame)
+        self.document().setDocumentMargin(28)  # room to breathe around the text
+        self.document().setModified(False)  # (changing the margin counts as a change)
         self.auto_suggest = True
         self.column_chars = 72
         self.keymap: dict[str, QKeySequence] = {
@@ -105,8 +108,9 @@ class GhostEditor(QPlainTextEdit):
         self._update_margins()
 
     def resizeEvent(self, event) -> None:
+        # Margins first: the base class then lays the text out for the viewport's new width.
+        self._set_margins()
         super().resizeEvent(event)
-        self._update_margins()
 
     def changeEvent(self, event) -> None:
         super().changeEvent(event)
@@ -114,15 +118,23 @@ class GhostEditor(QPlainTextEdit):
             self._update_margins()
 
     def _update_margins(self) -> None:
-        """Centre a column of ``column_chars`` characters: long lines are hard to read."""
+        if self._set_margins():
+            # The text is laid out again only on a resize of the whole widget.
+            QApplication.sendEvent(self, QResizeEvent(self.size(), self.size()))
+
+    def _set_margins(self) -> bool:
+        """Centre a column of ``column_chars`` characters (long lines are hard to read);
+        True when the margins changed."""
         side = 0
         if self.column_chars and self.lineWrapMode() != QPlainTextEdit.LineWrapMode.NoWrap:
             column = self.fontMetrics().averageCharWidth() * self.column_chars
             scrollbar = self.verticalScrollBar().sizeHint().width()
             side = max(0, (self.width() - scrollbar - column) // 2)
         margins = self.viewportMargins()
-        if margins.left() != side or margins.right() != side:
-            self.setViewportMargins(side, 0, side, 0)
+        if margins.left() == side and margins.right() == side:
+            return False
+        self.setViewportMargins(side, 0, side, 0)
+        return True
 
     # ghost text: state -----------------------------------------------------------------------
 

@@ -53,6 +53,7 @@ class StoryBar(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("storyBar")
+        self.setAttribute(Qt.WidgetAttribute.WA_StyledBackground, True)
         row = QHBoxLayout(self)
         row.setContentsMargins(16, 4, 16, 4)
         self.label = QLabel("")
@@ -185,8 +186,13 @@ class MainWindow(QMainWindow):
         self.words_label.setObjectName("wordsLabel")
         self.cursor_label = QLabel("")
         self.cursor_label.setObjectName("cursorLabel")
-        for label in (self.model_label, self.speed_label, self.words_label, self.cursor_label):
-            label.setContentsMargins(10, 0, 10, 0)
+        for index, label in enumerate((self.model_label, self.speed_label, self.words_label,
+                                       self.cursor_label)):
+            if index:
+                dot = QLabel("·")
+                dot.setObjectName("statusSeparator")
+                bar.addPermanentWidget(dot)
+            label.setContentsMargins(6, 0, 6, 0)
             bar.addPermanentWidget(label)
 
     def _action(self, text: str, slot, key: str | None = None, checkable: bool = False,
@@ -539,7 +545,7 @@ class MainWindow(QMainWindow):
             self._ghost_shown(bool(self.editor.ghost_text))
         if not result.cancelled and request_id in self._first_piece_ms:
             first = self._first_piece_ms[request_id]
-            self.speed_label.setText(f"{first:.0f} ms · {result.decode_tokens_per_s:.0f} tok/s")
+            self.speed_label.setText(f"latency {first:.0f} ms, {result.decode_tokens_per_s:.0f} tok/s")
 
     def _failed(self, request_id: int, message: str) -> None:
         if request_id == self._story_request:

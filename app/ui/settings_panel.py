@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
 
 from app import models
 from app.settings import SAMPLING_KEYS, Settings
+from app.ui.theme import default_editor_font
 
 # action name -> label; the defaults live in app.ui.actions
 KEY_LABELS = {
@@ -57,6 +58,7 @@ class SettingsPanel(QDockWidget):
         self.settings = settings
         self.default_keys = default_keys
         self._refreshers: dict[str, Callable[[], None]] = {}
+        self._form: QFormLayout | None = None
         self._updating = False
 
         body = QWidget()
@@ -88,22 +90,22 @@ class SettingsPanel(QDockWidget):
     # building ---------------------------------------------------------------------------------
 
     def _section(self, title: str) -> QFormLayout:
+        """A heading in the panel's one form (one form, so that all fields line up)."""
+        if self._form is None:
+            self._form = QFormLayout()
+            self._form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+            self._form.setLabelAlignment(Qt.AlignmentFlag.AlignLeft)
+            self._form.setHorizontalSpacing(12)
+            self._form.setVerticalSpacing(6)
+            self._layout.addLayout(self._form)
         label = QLabel(title)
         font = label.font()
         font.setBold(True)
         font.setPointSizeF(font.pointSizeF() * 1.08)
         label.setFont(font)
-        if self._layout.count():
-            self._layout.addSpacing(14)
-        self._layout.addWidget(label)
-        form = QFormLayout()
-        form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
-        form.setLabelAlignment(Qt.AlignmentFlag.AlignLeft)
-        form.setHorizontalSpacing(12)
-        form.setVerticalSpacing(6)
-        form.setContentsMargins(0, 4, 0, 0)
-        self._layout.addLayout(form)
-        return form
+        label.setContentsMargins(0, 14 if self._form.rowCount() else 0, 0, 2)
+        self._form.addRow(label)
+        return self._form
 
     def _bind(self, key: str, widget: QWidget, read: Callable[[], Any], write: Callable[[Any], None],
               changed) -> QWidget:
@@ -212,7 +214,7 @@ class SettingsPanel(QDockWidget):
         form = self._section("Editor")
         font = QFontComboBox()
         self._bind("font_family", font, lambda: font.currentFont().family(),
-                   lambda family: font.setCurrentFont(QFont(family)) if family else None,
+                   lambda family: font.setCurrentFont(QFont(family) if family else default_editor_font(12)),
                    font.currentFontChanged)
         form.addRow("Font", font)
         form.addRow("Size", self._spin("font_size", 6, 72, suffix=" pt"))
@@ -223,6 +225,9 @@ class SettingsPanel(QDockWidget):
         form.addRow("Autosave every", self._spin("autosave_s", 1, 3600, 5, suffix=" s"))
 
     def _build_keys(self) -> None:
+        # A form of its own: its long labels would push every field above out of the panel.
+        self._form = None
+        self._layout.addSpacing(14)
         form = self._section("Keys")
         self.key_edits: dict[str, QKeySequenceEdit] = {}
         for name, label in KEY_LABELS.items():
@@ -284,9 +289,15 @@ class SettingsPanel(QDockWidget):
         for model in installed:
             value = "" if model == default else str(model.folder)
             self.model_box.addItem(model.label, value)
-        if not installed:
+        chosen = self.settings["model"]
+        if chosen and self.model_box.findData(chosen) < 0:
+            # a model used from its own folder, outside the two model folders
+            active, _ = models.active_model(chosen)
+            if active is not None and str(active.folder) == chosen:
+                self.model_box.addItem(active.label, chosen)
+        if not self.model_box.count():
             self.model_box.addItem("No model installed", "")
-        index = self.model_box.findData(self.settings["model"])
+        index = self.model_box.findData(chosen)
         self.model_box.setCurrentIndex(max(0, index))
         self.model_box.blockSignals(False)
 
