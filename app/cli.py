@@ -12,6 +12,7 @@ import sys
 # name -> (module:function taking argv, one-line help)
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "export": ("model.export:main", "export a Hugging Face GPT-2 checkpoint to an Inkwell model bundle"),
+    "generate": ("app.engine.cli:main", "continue a prompt with the model (offline story generation)"),
 }
 
 

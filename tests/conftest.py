@@ -32,3 +32,16 @@ def tiny_hf_dir(tmp_path_factory):
     folder = tmp_path_factory.mktemp("tiny-hf")
     save_gpt2(GPT2(GPT2Config(**TINY)).eval(), folder)
     return folder
+
+
+@pytest.fixture(scope="session")
+def tiny_bundle(tiny_hf_dir, tmp_path_factory):
+    """``tiny_hf_dir`` exported to an Inkwell model bundle (fp32, int8 and fp16 variants, hf/).
+
+    Session-scoped and shared: tests must not modify it (copy it first).
+    """
+    from model.export import export_bundle
+
+    folder = tmp_path_factory.mktemp("tiny-bundle") / "tiny"
+    export_bundle(tiny_hf_dir, folder, name="tiny-test")
+    return folder

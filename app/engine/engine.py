@@ -1,8 +1,13 @@
 """The engine: text before the cursor in, suggestions out, reusing the previous request's cache.
 
-One ``Engine`` serves one thread at a time (the GUI's worker thread). Its state between requests
-is the KV cache of the last request and the tokens it holds: a new request keeps the longest
-common token prefix and runs only the tokens after it (at least one, for fresh logits).
+One ``Engine`` serves one thread at a time (the GUI's worker thread). Between requests it keeps
+two KV caches of the last request: its prompt (with the logits after it) and its prompt plus
+the suggestion. The graph returns a new cache each step and leaves its input alone, so the
+prompt's cache survives decoding at no cost. A new request starts from whichever shares the
+longer token prefix with its prompt and runs only the tokens after that. Typing at the end of
+the text extends the prompt (or, inside a healed word, repeats it: no model run at all), and
+accepting a suggestion extends prompt plus suggestion; only edits further back cost a copy of
+the cache cut to the common prefix (a rewind).
 """
 
 from __future__ import annotations
@@ -10,6 +15,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -18,16 +24,25 @@ from app.engine import context, healing
 from app.engine.params import GenerationParams
 from app.engine.providers import open_decoder
 from app.engine.results import EngineStatus, GenerationResult, Suggestion
-from app.engine.sampling import Sampler, probabilities
+from app.engine.sampling import Sampler
 from app.engine.session import Decoder, cache_to_numpy
 from app.engine.stopping import SuggestionText
 from model.tokenizer import EOT_TOKEN, token_bytes
 
 # Prompt tokens per forward pass when filling the cache: bounds the time until a cancel is seen.
-PREFILL_CHUNK = 128
+PREFILL_CHUNK = 64
 
 
 OnToken = Callable[[int, str], None]
+
+
+@dataclass
+class _Snapshot:
+    """A KV cache and the tokens it holds; it may hold stale positions after ``tokens``."""
+
+    tokens: list[int]
+    cache: list
+    logits: np.ndarray | None = None  # the logits after ``tokens``, when known
 
 
 class Engine:
@@ -35,9 +50,8 @@ class Engine:
         self.decoder = decoder
         self.status = status
         self.context_length = context_length
-        self._cache = decoder.empty_cache()
-        self._tokens: list[int] = []  # what the cache holds (it may hold more, which is stale)
-        self._prompt_logits: tuple[list[int], np.ndarray] | None = None
+        self._snapshots: list[_Snapshot] = []
+        self._window = context.ContextWindow()
 
     @classmethod
     def load(
@@ -53,7 +67,8 @@ class Engine:
 
     def reset(self) -> None:
         """Forget the cache (the next request runs its whole prompt)."""
-        self._cache, self._tokens, self._prompt_logits = self.decoder.empty_cache(), [], None
+        self._snapshots = []
+        self._window.reset()
 
     def generate(
         self,
@@ -71,31 +86,34 @@ class Engine:
             )
         cancel = cancel or threading.Event()
         result = GenerationResult()
-        _, tokens = context.window(text_before_cursor, budget)
+        tokens = self._window.tokens(text_before_cursor, budget)
         healed = healing.heal(tokens, params.heal)
         prompt = healed.prompt or [EOT_TOKEN]
 
-        logits = self._prefill(prompt, cancel, result)
+        snapshot = self._prefill(prompt, cancel, result)
         result.prefill_ms = (time.perf_counter() - started) * 1e3
-        if logits is not None:
-            self._decode(prompt, logits, healed, params, on_token, cancel, result)
+        if snapshot is not None:
+            self._decode(snapshot, healed, params, on_token, cancel, result)
         result.total_ms = (time.perf_counter() - started) * 1e3
         return result
 
     # -- the cache -----------------------------------------------------------------------------
 
-    def _prefill(self, prompt: list[int], cancel: threading.Event, result: GenerationResult) -> np.ndarray | None:
-        """Logits after ``prompt``, running only what the cache lacks; None when cancelled."""
-        common = _common_prefix(self._tokens, prompt)
-        if common == len(prompt) and self._prompt_logits is not None and self._prompt_logits[0] == prompt:
-            # The same prompt again (the cursor is inside the same healed word): no model run.
-            self._cache = self._truncated(len(prompt))
-            self._tokens = list(prompt)
-            return self._prompt_logits[1]
-        keep = min(common, len(prompt) - 1)
-        cache, self._cache, self._tokens = self._truncated(keep), None, []
-        pos = keep
-        logits = None
+    def _prefill(self, prompt: list[int], cancel: threading.Event, result: GenerationResult) -> _Snapshot | None:
+        """The cache and logits after ``prompt``, running only what no snapshot has; None when
+        cancelled (the tokens run so far stay cached)."""
+        best, keep = None, 0
+        for snap in self._snapshots:
+            common = _common_prefix(snap.tokens, prompt)
+            if common == len(prompt) == len(snap.tokens) and snap.logits is not None:
+                self._snapshots = [snap]
+                return snap  # the same prompt again: nothing to run
+            common = min(common, len(prompt) - 1)  # the last prompt token runs, for its logits
+            if best is None or common > keep or (common == keep and _cache_len(snap.cache) == keep):
+                best, keep = snap, common
+        cache = self.decoder.empty_cache() if best is None or keep == 0 else self._cut(best.cache, keep)
+        self._snapshots = []
+        pos, logits = keep, None
         try:
             while pos < len(prompt):
                 if cancel.is_set():
@@ -107,28 +125,28 @@ class Engine:
                 pos += len(chunk)
                 result.prefill_tokens += len(chunk)
         finally:
-            self._cache, self._tokens = cache, prompt[:pos]
-        self._prompt_logits = (list(prompt), logits)
-        return logits
+            self._snapshots = [_Snapshot(prompt[:pos], cache, logits if pos == len(prompt) else None)]
+        return self._snapshots[0]
 
-    def _truncated(self, keep: int) -> list:
-        """The cache cut to its first ``keep`` positions (unchanged when it holds exactly that)."""
-        if _cache_len(self._cache) == keep:
-            return self._cache
-        return [self.decoder.to_device(a[:, :, :keep]) for a in cache_to_numpy(self._cache)]
+    def _cut(self, cache: list, keep: int) -> list:
+        """``cache`` holding only its first ``keep`` positions: itself when it holds exactly those,
+        else a copy (the graph wants contiguous tensors)."""
+        if _cache_len(cache) == keep:
+            return cache
+        return [self.decoder.to_device(a[:, :, :keep]) for a in cache_to_numpy(cache)]
 
     # -- decoding ------------------------------------------------------------------------------
 
     def _decode(
         self,
-        prompt: list[int],
-        logits: np.ndarray,
+        start: _Snapshot,
         healed: healing.Healed,
         params: GenerationParams,
         on_token: OnToken | None,
         cancel: threading.Event,
         result: GenerationResult,
     ) -> None:
+        prompt, logits = start.tokens, start.logits
         sampler = Sampler(params, banned=() if params.stop_at_eot else (EOT_TOKEN,))
         n = params.num_alternatives
         history = np.array(prompt, dtype=np.int64)
@@ -143,7 +161,7 @@ class Engine:
         probs: list[list[float]] = [[] for _ in range(n)]
         active = [True] * n
         fed0 = 0  # tokens of alternative 0 that went through the model while it was active
-        cache = self._cache
+        cache = self._cut(start.cache, len(prompt))
         if n > 1:
             cache = [self.decoder.to_device(np.repeat(a, n, axis=0)) for a in cache_to_numpy(cache)]
         pos = len(prompt)
@@ -181,7 +199,8 @@ class Engine:
                 steps += 1
                 decode_time += time.perf_counter() - t0
         finally:
-            self._keep_row0(cache, prompt + generated[0][:fed0], n)
+            if n == 1 and fed0:  # (with alternatives, splitting off row 0 would cost a copy)
+                self._snapshots.append(_Snapshot(prompt + generated[0][:fed0], cache))
         for row in range(n):
             piece = texts[row].finish()
             if piece and on_token and not result.cancelled:
@@ -193,11 +212,6 @@ class Engine:
             seen.add(texts[row].text)
             result.alternatives.append(Suggestion(texts[row].text, generated[row], probs[row]))
         result.decode_tokens_per_s = steps / decode_time if decode_time > 0 else 0.0
-
-    def _keep_row0(self, cache: list, tokens: list[int], n: int) -> None:
-        if n > 1:
-            cache = [self.decoder.to_device(a[:1].copy()) for a in cache_to_numpy(cache)]
-        self._cache, self._tokens = cache, tokens
 
 
 def _token_probs(logits: np.ndarray, tokens: np.ndarray) -> np.ndarray:

@@ -1,0 +1,151 @@
+"""``inkwell generate``: write a continuation of a prompt offline, from the command line."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from app.engine.params import LENGTHS, GenerationParams
+from app.paths import bundled_models_dir
+from model.errors import ModelError
+
+# CLI option -> GenerationParams field (the rest of the options configure the engine).
+_OPTIONS = {
+    "max_new_tokens": "--max-new-tokens", "temperature": "--temperature", "top_k": "--top-k",
+    "top_p": "--top-p", "min_p": "--min-p", "repetition_penalty": "--repetition-penalty",
+    "repetition_window": "--repetition-window", "no_repeat_ngram_size": "--no-repeat-ngram-size",
+    "seed": "--seed", "num_alternatives": "--alternatives", "length": "--length",
+    "stop_strings": "--stop", "stop_at_eot": "--no-stop-at-eot", "heal": "--no-heal",
+}
+
+
+def _parser() -> argparse.ArgumentParser:
+    d = GenerationParams()
+    p = argparse.ArgumentParser(
+        prog="inkwell generate", description="Continue a prompt with the model (offline story generation)."
+    )
+    p.add_argument("prompt", nargs="?", help="the text to continue (or use --prompt-file)")
+    p.add_argument("--prompt-file", type=Path, help="read the prompt from this UTF-8 text file")
+    p.add_argument("--model", type=Path, help="model bundle folder (default: the bundled model)")
+    p.add_argument("--provider", choices=("auto", "cpu", "cuda"), default="auto")
+    p.add_argument("--threads", type=int, default=0, help="CPU threads (0: one per core)")
+    p.add_argument("--variant", choices=("int8", "fp16", "fp32"), help="model variant (default: by provider)")
+    p.add_argument("--max-new-tokens", type=int, default=200, help="tokens to generate (default 200)")
+    p.add_argument("--temperature", type=float, default=d.temperature, help="0 = greedy")
+    p.add_argument("--top-k", type=int, default=d.top_k, help="0 = off")
+    p.add_argument("--top-p", type=float, default=d.top_p, help="1 = off")
+    p.add_argument("--min-p", type=float, default=d.min_p, help="0 = off")
+    p.add_argument("--repetition-penalty", type=float, default=d.repetition_penalty, help="1 = off")
+    p.add_argument("--repetition-window", type=int, default=d.repetition_window,
+                   help="tokens the penalty looks back over (0 = all)")
+    p.add_argument("--no-repeat-ngram-size", type=int, default=d.no_repeat_ngram_size, help="0 = off")
+    p.add_argument("--seed", type=int, help="random seed, for reproducible output")
+    p.add_argument("--alternatives", type=int, default=1, help="how many different continuations")
+    p.add_argument("--length", choices=LENGTHS, default="tokens", help="end at a word, line or sentence")
+    p.add_argument("--stop", action="append", default=[], metavar="TEXT", help="stop before TEXT (repeatable)")
+    p.add_argument("--no-stop-at-eot", action="store_true", help="never end at the model's end-of-text")
+    p.add_argument("--no-heal", action="store_true", help="do not complete the prompt's last word")
+    p.add_argument("--stream", action="store_true", help="print the text as it is generated")
+    p.add_argument("-v", "--verbose", action="store_true", help="print the provider and timings on stderr")
+    return p
+
+
+class _Failure(Exception):
+    """A user error: its message is printed as it is, with a non-zero exit."""
+
+
+def default_model() -> Path:
+    bundles = sorted(bundled_models_dir().glob("*/inkwell-model.json"))
+    if not bundles:
+        raise _Failure("no model given and no bundled model installed: pass --model BUNDLE_DIR")
+    return bundles[0].parent
+
+
+def _read_prompt(args: argparse.Namespace) -> str:
+    if args.prompt is not None and args.prompt_file is not None:
+        raise _Failure("give the prompt either as an argument or with --prompt-file, not both")
+    if args.prompt_file is not None:
+        try:
+            prompt = args.prompt_file.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            raise _Failure(f"{args.prompt_file}: no such prompt file") from None
+        except UnicodeDecodeError:
+            raise _Failure(f"{args.prompt_file}: the prompt file is not UTF-8 text") from None
+        except OSError as exc:
+            raise _Failure(f"{args.prompt_file}: cannot read the prompt file ({exc.strerror})") from None
+    elif args.prompt is not None:
+        prompt = args.prompt
+    else:
+        raise _Failure("no prompt: give the text to continue, or --prompt-file FILE")
+    if not prompt.strip():
+        raise _Failure("the prompt is empty")
+    return prompt
+
+
+def _params(args: argparse.Namespace) -> GenerationParams:
+    params = GenerationParams(
+        max_new_tokens=args.max_new_tokens, temperature=args.temperature, top_k=args.top_k, top_p=args.top_p,
+        min_p=args.min_p, repetition_penalty=args.repetition_penalty, repetition_window=args.repetition_window,
+        no_repeat_ngram_size=args.no_repeat_ngram_size, seed=args.seed, num_alternatives=args.alternatives,
+        length=args.length, stop_strings=tuple(args.stop), stop_at_eot=not args.no_stop_at_eot,
+        heal=not args.no_heal,
+    )
+    try:
+        return params.validate()
+    except ValueError as exc:
+        field = str(exc).split(" ", 1)[0]
+        raise _Failure(f"{_OPTIONS.get(field, field)}: {exc}") from None
+
+
+def main(argv: list[str]) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        prompt = _read_prompt(args)
+        params = _params(args)
+        if args.threads < 0:
+            raise _Failure(f"--threads: must be 0 (automatic) or more (got {args.threads})")
+        return _run(args, prompt, params)
+    except (_Failure, ModelError) as exc:
+        print(f"inkwell generate: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(file=sys.stderr)
+        return 130
+
+
+def _run(args: argparse.Namespace, prompt: str, params: GenerationParams) -> int:
+    from app.engine.engine import Engine  # onnxruntime loads only once the arguments are good
+
+    model = args.model if args.model is not None else default_model()
+    if not model.is_dir():
+        raise _Failure(f"{model}: no such model folder")
+    engine = Engine.load(model, provider=args.provider, threads=args.threads, variant=args.variant)
+    if engine.status.message:
+        print(f"inkwell generate: {engine.status.message}", file=sys.stderr)
+    if params.max_new_tokens >= engine.context_length:
+        raise _Failure(f"--max-new-tokens: must be less than the model's context length ({engine.context_length})")
+    many = params.num_alternatives > 1
+    stream = args.stream and not many  # alternatives are decoded together: streaming would interleave them
+    out = sys.stdout
+
+    def on_token(_index: int, piece: str) -> None:
+        out.write(piece)
+        out.flush()
+
+    result = engine.generate(prompt, params, on_token=on_token if stream else None)
+    if not stream:
+        for i, alt in enumerate(result.alternatives):
+            if many:
+                out.write(("\n" if i else "") + f"--- alternative {i + 1} ---\n")
+            out.write(alt.text)
+    out.write("\n")
+    out.flush()
+    if args.verbose:
+        s = engine.status
+        print(
+            f"{s.model_name} ({s.variant} on {s.provider}): prompt {result.prefill_tokens} tokens in "
+            f"{result.prefill_ms:.0f} ms, {result.decode_tokens_per_s:.1f} tokens/s",
+            file=sys.stderr,
+        )
+    return 0

@@ -1,0 +1,389 @@
+"""Export a Hugging Face GPT-2 checkpoint to an Inkwell model bundle.
+
+    python -m model.export SRC OUT [--variants fp32,int8,fp16] [--name NAME] [--force] [--json]
+    inkwell export SRC OUT ...
+
+Every ONNX file is checked before the bundle is written: the fp32 graph against the PyTorch
+model on random inputs, with an empty past and with a past (max abs logit difference at most
+``PARITY_TOLERANCE``, or the export fails); the int8 and fp16 graphs by how often their top-1
+token agrees with PyTorch's along a passage of text, decoded token by token through the KV
+cache as the editor does (recorded in the manifest). The bundle is built in a temporary folder
+beside OUT and moved into place at the end.
+
+With ``--json`` progress goes to stdout as JSON lines (``start``, ``progress``, ``verify``,
+``done``, ``error``), for a GUI driving the export through QProcess; otherwise it is printed
+for people on stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as _dt
+import json
+import signal
+import sys
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from model.bundle import KV_DTYPES, VARIANT_FILES, Bundle, BundleWriter, check_destination
+from model.errors import ModelError
+
+PARITY_TOLERANCE = 1e-4
+DEFAULT_VARIANTS = ("fp32", "int8", "fp16")
+HF_DTYPES = ("auto", "float32", "float16", "none")
+# Public-domain prose (Jane Austen, "Pride and Prejudice", chapter 1) for the top-1 agreement
+# of the reduced-precision variants: real text exercises a trained model as the editor will.
+AGREEMENT_TEXT = (
+    "It is a truth universally acknowledged, that a single man in possession of a good fortune, "
+    "must be in want of a wife. However little known the feelings or views of such a man may be "
+    "on his first entering a neighbourhood, this truth is so well fixed in the minds of the "
+    "surrounding families, that he is considered as the rightful property of some one or other "
+    "of their daughters. \"My dear Mr. Bennet,\" said his lady to him one day, \"have you heard "
+    "that Netherfield Park is let at last?\" Mr. Bennet replied that he had not. \"But it is,\" "
+    "returned she; \"for Mrs. Long has just been here, and she told me all about it.\" Mr. Bennet "
+    "made no answer. \"Do not you want to know who has taken it?\" cried his wife impatiently."
+)
+
+Progress = Callable[[dict[str, Any]], None]
+
+
+def export_bundle(
+    src: str | Path,
+    out: str | Path,
+    variants: tuple[str, ...] | list[str] = DEFAULT_VARIANTS,
+    name: str | None = None,
+    force: bool = False,
+    hf_dtype: str = "auto",
+    progress: Progress | None = None,
+    licence: str = "unspecified",
+    perplexity: dict[str, Any] | None = None,
+    provenance: dict[str, Any] | None = None,
+    seed: int = 0,
+) -> Bundle:
+    """Export the checkpoint folder ``src`` to a bundle at ``out``; returns the loaded bundle.
+
+    Raises ``ModelError`` (message for the user) on bad input; ``out`` is then untouched.
+    """
+    import torch
+
+    from model.config import GPT2Config
+    from model.hf import build_gpt2, find_weights, read_tensors
+    from model.onnx_graph import GraphSpec, QuantOptions, block_size_for, build_graph
+
+    emit = progress or (lambda event: None)
+    variants = _check_variants(variants)
+    if hf_dtype not in HF_DTYPES:
+        raise ModelError(f"--hf-dtype: expected one of {', '.join(HF_DTYPES)}, got {hf_dtype!r}")
+    src, out = Path(src), Path(out).absolute()
+    check_destination(out, force)  # fail before the slow part
+
+    steps = ["load"] + [f"build {v}" for v in variants] + (["build fp32"] if "fp32" not in variants else [])
+    steps += (["save hf"] if hf_dtype != "none" else []) + ["write"]
+    total = len(steps)
+    done = 0
+    started = time.monotonic()
+    emit({"event": "start", "source": str(src), "output": str(out), "variants": list(variants), "total_steps": total})
+
+    def step(stage: str, message: str) -> None:
+        nonlocal done
+        done += 1
+        emit({"event": "progress", "step": done, "total_steps": total, "stage": stage, "message": message,
+              "elapsed_s": round(time.monotonic() - started, 2)})
+
+    if not src.exists():
+        raise ModelError(f"{src}: no such folder")
+    if not src.is_dir():
+        raise ModelError(f"{src}: expected a folder with config.json and model weights")
+    cfg = GPT2Config.load(src / "config.json")
+    from model.tokenizer import get_encoding
+
+    n_vocab = get_encoding().n_vocab
+    if cfg.vocab_size < n_vocab:
+        raise ModelError(
+            f"{src / 'config.json'}: vocab_size {cfg.vocab_size} is smaller than the GPT-2 "
+            f"tokenizer's {n_vocab} tokens"
+        )
+    weights_file = find_weights(src)
+    tensors = read_tensors(weights_file)
+    source_dtype = _float_dtype(tensors)
+    model = build_gpt2(cfg, tensors, str(weights_file))
+    del tensors
+    step("load", f"loaded {weights_file.name} ({cfg.num_parameters() / 1e6:.1f}M parameters)")
+
+    spec = GraphSpec(cfg.n_layer, cfg.n_head, cfg.n_embd, cfg.vocab_size, cfg.n_positions, cfg.layer_norm_epsilon)
+    weights = {k: v.detach().float().numpy() for k, v in model.state_dict().items()}
+    quant = QuantOptions(block_size=block_size_for(cfg.n_embd))
+    checker = _Checker(model, cfg, seed)
+    results: dict[str, dict[str, Any]] = {}
+
+    with BundleWriter(out, force=force) as writer:
+        # fp32 first: it is the reference the others are compared with, and the export fails
+        # on it before spending time on the rest.
+        order = ["fp32"] + [v for v in variants if v != "fp32"]
+        for variant in order:
+            graph = build_graph(spec, weights, variant, quant, name=name or src.name)
+            keep = variant in variants
+            path = writer.path(VARIANT_FILES[variant]) if keep else writer.tmp / "check.fp32.onnx"
+            _save_onnx(graph, path)
+            del graph
+            session = _session(path)
+            if variant == "fp32":
+                diff = checker.parity(session)
+                emit({"event": "verify", "variant": "fp32", "max_abs_diff": diff, "tolerance": PARITY_TOLERANCE})
+                if not diff <= PARITY_TOLERANCE:
+                    raise ModelError(
+                        f"{src}: the exported ONNX graph disagrees with PyTorch (max logit "
+                        f"difference {diff:.3g} > {PARITY_TOLERANCE}); nothing was written"
+                    )
+                results[variant] = {"max_abs_diff": diff}
+            else:
+                agreement = checker.agreement(session, np.float16 if variant == "fp16" else np.float32)
+                emit({"event": "verify", "variant": variant, "top1_agreement": agreement})
+                results[variant] = {"top1_agreement": agreement}
+            del session
+            if keep:
+                extra = {"top1_agreement": results[variant]["top1_agreement"]} if variant != "fp32" else {}
+                writer.add_variant(variant, KV_DTYPES[variant], **extra)
+            else:
+                path.unlink()
+            step(f"build {variant}", f"{variant}: " + ", ".join(f"{k} {v:.3g}" for k, v in results[variant].items()))
+
+        if hf_dtype != "none":
+            from model.hf import save_gpt2
+
+            dtype = {"auto": source_dtype, "float32": torch.float32, "float16": torch.float16}[hf_dtype]
+            save_gpt2(model, writer.path("hf"), dtype=dtype)
+            for f in sorted(writer.path("hf").iterdir()):
+                writer.add_file(f"hf/{f.name}")
+            step("save hf", f"Hugging Face checkpoint saved as {str(dtype).removeprefix('torch.')}")
+
+        manifest = {
+            "name": name or src.absolute().name,
+            "architecture": {"n_layer": cfg.n_layer, "n_head": cfg.n_head, "n_embd": cfg.n_embd,
+                             "n_positions": cfg.n_positions, "vocab_size": cfg.vocab_size},
+            "tokenizer": "gpt2",
+            "context_length": cfg.n_positions,
+            "provenance": {
+                "source": str(src.absolute()),
+                "source_weights": weights_file.name,
+                "exported_by": f"inkwell {_version()} (model.export)",
+                "created": _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat(),
+                "torch": torch.__version__,
+                "onnxruntime": _ort_version(),
+                "graph": "fused (MultiHeadAttention, SkipLayerNormalization, FastGelu), opset 17",
+                "int8_quantization": {"weights": "8-bit symmetric, one scale per block (MatMulNBits)",
+                                      "block_size": quant.block_size,
+                                      "activations": "int8 per block, on the fly (accuracy_level 4)"},
+                "fp32_max_abs_logit_diff": results["fp32"]["max_abs_diff"],
+                **(provenance or {}),
+            },
+            "perplexity": perplexity,
+            "licence": licence,
+            "parameters": cfg.num_parameters(),
+        }
+        bundle = writer.commit(manifest)
+        step("write", f"wrote {out}")
+    size = sum(p.stat().st_size for p in out.rglob("*") if p.is_file())
+    emit({"event": "done", "output": str(out), "bytes": size, "variants": list(variants),
+          "elapsed_s": round(time.monotonic() - started, 2)})
+    return bundle
+
+
+def _check_variants(variants: tuple[str, ...] | list[str]) -> tuple[str, ...]:
+    names = tuple(dict.fromkeys(v.strip() for v in variants if v.strip()))
+    if not names:
+        raise ModelError("--variants: give at least one of " + ", ".join(VARIANT_FILES))
+    for v in names:
+        if v not in VARIANT_FILES:
+            raise ModelError(f"--variants: unknown variant {v!r} (expected {', '.join(DEFAULT_VARIANTS)})")
+    return names
+
+
+def _float_dtype(tensors: dict) -> Any:
+    import torch
+
+    for t in tensors.values():
+        if t.is_floating_point():
+            return torch.float16 if t.dtype in (torch.float16, torch.bfloat16) else torch.float32
+    return torch.float32
+
+
+def _save_onnx(graph: Any, path: Path) -> None:
+    import onnx
+
+    try:
+        onnx.save_model(graph, str(path))
+    except ValueError as exc:  # over protobuf's 2 GB: keep the weights beside the graph
+        raise ModelError(f"{path}: the model is too large for a single ONNX file ({exc})") from None
+
+
+def _session(path: Path, threads: int = 0) -> Any:
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.log_severity_level = 3
+    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+
+
+def _ort_version() -> str:
+    import onnxruntime
+
+    return onnxruntime.__version__
+
+
+def _version() -> str:
+    try:
+        from importlib.metadata import version
+
+        return version("inkwell")
+    except Exception:  # not installed (running from a source tree)
+        return "dev"
+
+
+class _Checker:
+    """Compares ONNX sessions with the PyTorch model the graphs were built from."""
+
+    def __init__(self, model: Any, cfg: Any, seed: int):
+        self.model = model
+        self.cfg = cfg
+        self.rng = np.random.default_rng(seed)
+
+    def _feeds(self, ids: np.ndarray, start: int, past: list | None, dtype: Any) -> dict[str, np.ndarray]:
+        b, s = ids.shape
+        cfg = self.cfg
+        feeds = {"input_ids": ids.astype(np.int64),
+                 "position_ids": np.tile(np.arange(start, start + s, dtype=np.int64), (b, 1))}
+        for i in range(cfg.n_layer):
+            if past is None:
+                k = v = np.zeros((b, cfg.n_head, 0, cfg.head_dim), dtype)
+            else:
+                k, v = (np.asarray(t, dtype) for t in past[i])
+            feeds[f"past_key_values.{i}.key"] = k
+            feeds[f"past_key_values.{i}.value"] = v
+        return feeds
+
+    def _torch(self, ids: np.ndarray) -> tuple[np.ndarray, list]:
+        import torch
+
+        with torch.no_grad():
+            logits, presents = self.model(torch.from_numpy(ids.astype(np.int64)))
+        return logits.numpy(), [(k.numpy(), v.numpy()) for k, v in presents]
+
+    def parity(self, session: Any) -> float:
+        """Max abs difference of logits and cache between ONNX and PyTorch over: a prompt with an
+        empty past (batch 2), a continuation of several tokens with a past, and a one-token step."""
+        cfg = self.cfg
+        total = min(24, cfg.n_positions)
+        ids = self.rng.integers(0, cfg.vocab_size, size=(2, total))
+        ref_logits, ref_presents = self._torch(ids)
+        worst = 0.0
+        for start, stop in ((0, total // 2), (total // 2, total - 1), (total - 1, total)):
+            past = None if start == 0 else [(k[:, :, :start], v[:, :, :start]) for k, v in ref_presents]
+            out = session.run(None, self._feeds(ids[:, start:stop], start, past, np.float32))
+            worst = max(worst, float(np.abs(out[0] - ref_logits[:, stop - 1]).max()))
+            for i in range(cfg.n_layer):
+                for j in range(2):
+                    got, want = out[1 + 2 * i + j], ref_presents[i][j][:, :, :stop]
+                    if got.shape != want.shape:
+                        raise ModelError(f"present.{i} has shape {got.shape}, expected {want.shape}")
+                    worst = max(worst, float(np.abs(got - want).max()))
+        return worst
+
+    def agreement(self, session: Any, kv_dtype: Any) -> float:
+        """Fraction of positions of ``AGREEMENT_TEXT`` where the session's top-1 token equals
+        PyTorch's, prefilling a few tokens and then decoding one at a time through the cache."""
+        from model.tokenizer import encode
+
+        tokens = np.array([encode(AGREEMENT_TEXT)[: min(160, self.cfg.n_positions)]], dtype=np.int64)
+        ref_logits, _ = self._torch(tokens)
+        ref_top = ref_logits[0].argmax(-1)
+        prefill = 8
+        out = session.run(None, self._feeds(tokens[:, :prefill], 0, None, kv_dtype))
+        hits = int(out[0][0].argmax() == ref_top[prefill - 1])
+        past = [(out[1 + 2 * i], out[2 + 2 * i]) for i in range(self.cfg.n_layer)]
+        n = tokens.shape[1]
+        for pos in range(prefill, n):
+            out = session.run(None, self._feeds(tokens[:, pos:pos + 1], pos, past, kv_dtype))
+            hits += int(out[0][0].argmax() == ref_top[pos])
+            past = [(out[1 + 2 * i], out[2 + 2 * i]) for i in range(self.cfg.n_layer)]
+        return round(hits / (n - prefill + 1), 4)
+
+
+# --- command line -------------------------------------------------------------------------------
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="inkwell export",
+        description="Export a Hugging Face GPT-2 checkpoint folder to an Inkwell model bundle.",
+    )
+    p.add_argument("src", metavar="SRC", help="folder with config.json and model.safetensors or pytorch_model.bin")
+    p.add_argument("out", metavar="OUT", help="bundle folder to create")
+    p.add_argument("--variants", default=",".join(DEFAULT_VARIANTS),
+                   help="comma-separated ONNX variants to write: fp32, int8, fp16 (default: %(default)s)")
+    p.add_argument("--name", help="model name shown in Inkwell (default: the name of SRC)")
+    p.add_argument("--force", action="store_true", help="replace OUT if it is an existing Inkwell model")
+    p.add_argument("--hf-dtype", choices=HF_DTYPES, default="auto",
+                   help="store the Hugging Face checkpoint in hf/ as float32 or float16, 'auto' keeps the "
+                        "source's precision, 'none' leaves it out (default: %(default)s)")
+    p.add_argument("--licence", default="unspecified", help="licence of the weights, recorded in the manifest")
+    p.add_argument("--json", action="store_true", help="JSON-lines progress events on stdout")
+    return p
+
+
+def _human(event: dict[str, Any]) -> None:
+    kind = event["event"]
+    if kind == "start":
+        line = f"exporting {event['source']} -> {event['output']} ({', '.join(event['variants'])})"
+    elif kind == "progress":
+        line = f"[{event['step']}/{event['total_steps']}] {event['message']}"
+    elif kind == "done":
+        line = f"done: {event['output']} ({event['bytes'] / 1e6:.1f} MB, {event['elapsed_s']:.1f} s)"
+    else:
+        return
+    print(line, file=sys.stderr, flush=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+
+    def emit_json(event: dict[str, Any]) -> None:
+        print(json.dumps(event), flush=True)
+
+    emit = emit_json if args.json else _human
+    # QProcess.terminate() sends SIGTERM: unwind normally so the temporary folder is removed.
+    previous = signal.signal(signal.SIGTERM, _raise_interrupt)
+    try:
+        export_bundle(
+            args.src, args.out, variants=args.variants.split(","), name=args.name, force=args.force,
+            hf_dtype=args.hf_dtype, progress=emit, licence=args.licence,
+        )
+    except ModelError as exc:
+        return _fail(str(exc), args.json)
+    except OSError as exc:
+        where = exc.filename or args.out
+        return _fail(f"{where}: {exc.strerror or exc}", args.json)
+    except KeyboardInterrupt:
+        return _fail("export cancelled; nothing was written", args.json, code=130)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    return 0
+
+
+def _raise_interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
+
+
+def _fail(message: str, as_json: bool, code: int = 1) -> int:
+    if as_json:
+        print(json.dumps({"event": "error", "message": message}), flush=True)
+    print(f"inkwell export: error: {message}", file=sys.stderr, flush=True)
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

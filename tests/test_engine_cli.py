@@ -1,0 +1,87 @@
+"""``inkwell generate``: output, reproducibility, streaming and one clear error per bad input."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from app.cli import main
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def run(capsys, *argv):
+    code = main(["generate", *map(str, argv)])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_generates_and_same_seed_repeats(tiny_bundle, capsys):
+    args = ("--model", tiny_bundle, "Once upon a time", "--seed", 7, "--max-new-tokens", 12)
+    code, first, err = run(capsys, *args)
+    assert code == 0 and first.strip() and err == ""
+    assert run(capsys, *args)[1] == first
+    assert run(capsys, *args[:-4], "--seed", 8, "--max-new-tokens", 12)[1] != first
+
+
+def test_stream_prints_the_same_text(tiny_bundle, capsys):
+    args = ("--model", tiny_bundle, "Once upon a time", "--seed", 7, "--max-new-tokens", 12)
+    assert run(capsys, *args, "--stream")[1] == run(capsys, *args)[1]
+
+
+def test_prompt_file_and_alternatives(tiny_bundle, tmp_path, capsys):
+    prompt = tmp_path / "prompt.txt"
+    prompt.write_text("It was a dark and stormy night", encoding="utf-8")
+    code, out, _ = run(capsys, "--model", tiny_bundle, "--prompt-file", prompt, "--alternatives", 3,
+                       "--max-new-tokens", 5, "--seed", 1, "-v")
+    assert code == 0 and [line for line in out.splitlines() if line.startswith("--- alternative")] == [
+        "--- alternative 1 ---", "--- alternative 2 ---", "--- alternative 3 ---"]
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["   "], "the prompt is empty"),
+        (["Hi", "--top-p", "1.5"], "--top-p: top_p must be"),
+        (["Hi", "--temperature", "-1"], "--temperature: temperature must be at least 0"),
+        (["Hi", "--max-new-tokens", "0"], "--max-new-tokens: max_new_tokens must be at least 1"),
+        (["Hi", "--max-new-tokens", "256"], "--max-new-tokens: must be less than the model's context length"),
+        (["Hi", "--alternatives", "99"], "--alternatives: num_alternatives must be between"),
+        ([], "no prompt"),
+        (["--prompt-file", "missing.txt"], "missing.txt: no such prompt file"),
+        (["Hi", "--threads", "-1"], "--threads"),
+    ],
+)
+def test_bad_input_gets_one_clear_message(tiny_bundle, capsys, argv, message):
+    code, out, err = run(capsys, "--model", tiny_bundle, *argv)
+    assert code != 0 and out == ""
+    assert message in err and "Traceback" not in err
+
+
+def test_missing_model(tmp_path, capsys):
+    code, _, err = run(capsys, "--model", tmp_path / "nope", "Hi")
+    assert code == 1 and "nope: no such model folder" in err
+    (tmp_path / "empty").mkdir()
+    code, _, err = run(capsys, "--model", tmp_path / "empty", "Hi")
+    assert code == 1 and "inkwell-model.json" in err
+
+
+def test_no_bundled_model_asks_for_one(monkeypatch, tmp_path, capsys):
+    monkeypatch.setattr("app.engine.cli.bundled_models_dir", lambda: tmp_path)
+    code, _, err = run(capsys, "Hi")
+    assert code == 1 and "--model" in err
+
+
+def test_runs_as_a_real_command(tiny_bundle):
+    out = subprocess.run(
+        [sys.executable, "-m", "app.cli", "generate", "--model", str(tiny_bundle), "Hello", "--seed", "1",
+         "--max-new-tokens", "4"], capture_output=True, text=True, cwd=ROOT, timeout=120,
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip()
+    bad = subprocess.run([sys.executable, "-m", "app.cli", "generate", "--model", str(tiny_bundle), ""],
+                         capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert bad.returncode == 1 and "the prompt is empty" in bad.stderr and "Traceback" not in bad.stderr
