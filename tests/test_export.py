@@ -388,3 +388,17 @@ def test_int8_with_any_width(n_embd, n_head):
             assert checker.parity(session) <= export.PARITY_TOLERANCE
         else:
             assert checker.agreement(session, np.float32) >= 0.9
+
+
+def test_large_models_keep_weights_beside_the_graph(tiny_hf_dir, tmp_path, monkeypatch):
+    """Over protobuf's 2 GB the weights go to <file>.data (simulated with a zero threshold)."""
+    monkeypatch.setattr(export, "EXTERNAL_DATA_BYTES", 0)
+    out = tmp_path / "big"
+    b = export.export_bundle(tiny_hf_dir, out, variants=["int8"], hf_dtype="none")
+    assert sorted(p.name for p in out.iterdir()) == [MANIFEST, "model.int8.onnx", "model.int8.onnx.data"]
+    assert b.manifest["files"].keys() == {"model.int8.onnx.data"}
+    assert (out / "model.int8.onnx").stat().st_size < 100_000
+    b.verify()
+    session = ort.InferenceSession(str(b.variant_path("int8")), providers=["CPUExecutionProvider"])
+    model = load_gpt2(tiny_hf_dir)
+    assert export._Checker(model, model.config, 0).agreement(session, np.float32) >= 0.9
