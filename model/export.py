@@ -25,6 +25,7 @@ import datetime as _dt
 import json
 import signal
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any, Callable
@@ -140,9 +141,20 @@ def export_bundle(
             extra_files = _save_onnx(graph, path)
             del graph
             stage(f"verify {variant}", f"checking the {variant} graph against PyTorch")
-            session = _session(path)
+            try:
+                session = _session(path)
+                diff = checker.parity(session) if variant == "fp32" else None
+                agreement = None if variant == "fp32" else checker.agreement(
+                    session, np.float16 if variant == "fp16" else np.float32)
+            except ModelError:
+                raise
+            except Exception as exc:  # onnxruntime's own errors (e.g. a version without an operator)
+                reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+                raise ModelError(
+                    f"{VARIANT_FILES[variant]}: onnxruntime {_ort_version()} cannot run the exported "
+                    f"{variant} graph ({reason})"
+                ) from None
             if variant == "fp32":
-                diff = checker.parity(session)
                 emit({"event": "verify", "variant": "fp32", "max_abs_diff": diff, "tolerance": PARITY_TOLERANCE})
                 if not diff <= PARITY_TOLERANCE:
                     raise ModelError(
@@ -151,7 +163,6 @@ def export_bundle(
                     )
                 results[variant] = {"max_abs_diff": diff}
             else:
-                agreement = checker.agreement(session, np.float16 if variant == "fp16" else np.float32)
                 emit({"event": "verify", "variant": variant, "top1_agreement": agreement})
                 results[variant] = {"top1_agreement": agreement}
             del session
@@ -380,7 +391,8 @@ def main(argv: list[str] | None = None) -> int:
 
     emit = emit_json if args.json else _human
     # QProcess.terminate() sends SIGTERM: unwind normally so the temporary folder is removed.
-    previous = signal.signal(signal.SIGTERM, _raise_interrupt)
+    in_main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _raise_interrupt) if in_main_thread else None
     try:
         export_bundle(
             args.src, args.out, variants=args.variants.split(","), name=args.name, force=args.force,
@@ -394,7 +406,8 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         return _fail("export cancelled; nothing was written", args.json, code=130)
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        if in_main_thread:
+            signal.signal(signal.SIGTERM, previous)
     return 0
 
 

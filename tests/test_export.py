@@ -422,3 +422,20 @@ def test_large_models_keep_weights_beside_the_graph(tiny_hf_dir, tmp_path, monke
     session = ort.InferenceSession(str(b.variant_path("int8")), providers=["CPUExecutionProvider"])
     model = load_gpt2(tiny_hf_dir)
     assert export._Checker(model, model.config, 0).agreement(session, np.float32) >= 0.9
+
+
+def test_a_graph_onnxruntime_cannot_run_is_reported(tiny_hf_dir, tmp_path, monkeypatch, run_main):
+    """E.g. an onnxruntime too old for an operator: a clear message, nothing written."""
+    import model.onnx_graph as graph
+
+    real = graph.build_graph
+
+    def unknown_op_in_int8(spec, weights, variant="fp32", *a, **k):
+        model = real(spec, weights, variant, *a, **k)
+        if variant == "int8":
+            next(n for n in model.graph.node if n.op_type == "MatMulNBits").op_type = "MatMulNoSuchBits"
+        return model
+
+    monkeypatch.setattr(graph, "build_graph", unknown_op_in_int8)
+    r = run_main(tiny_hf_dir, tmp_path / "out")
+    _assert_clean_failure(r, tmp_path / "out", "model.int8.onnx: onnxruntime", "cannot run the exported int8 graph")
