@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import random
 from pathlib import Path
 
 import pytest
@@ -13,7 +14,6 @@ from app.engine.healing import heal
 from app.engine.stopping import SuggestionText, find_end
 from model.tokenizer import decode, encode, token_bytes
 
-AUSTEN = Path("/work/shared/data/corpus/austen")
 
 
 @pytest.mark.parametrize(
@@ -85,15 +85,24 @@ def test_heal_backs_off_the_partial_word_and_constrains_the_first_token():
     assert heal([]).prompt == []
 
 
-def austen() -> str:
-    files = sorted(AUSTEN.glob("*.txt"))
-    if not files:
-        pytest.skip("Austen corpus not available")
-    return files[0].read_text(encoding="utf-8")
+def prose(chars: int = 100_000, seed: int = 0) -> str:
+    """English-looking text: sentences of common GPT-2 words, in paragraphs, with some dialogue."""
+    rng = random.Random(seed)
+    words = [w.strip() for w in (decode([t]) for t in range(256, 20000)) if w.startswith(" ") and w[1:].isalpha()
+             and w[1:].islower()]
+    out, size = [], 0
+    while size < chars:
+        sentence = " ".join(rng.choice(words) for _ in range(rng.randint(4, 24)))
+        sentence = sentence[0].upper() + sentence[1:] + rng.choice([".", ".", ".", "!", "?", ","])
+        if rng.random() < 0.1:
+            sentence = f'"{sentence}" said {rng.choice(words).title()}.'
+        out.append(sentence + ("\n\n" if rng.random() < 0.15 else " "))
+        size += len(out[-1])
+    return "".join(out)
 
 
 def test_window_tokens_are_the_tail_of_the_full_tokenization():
-    text = austen()[:60000]
+    text = prose()[:60000]
     full = encode(text)
     tokens = context.window(text, 500)
     assert 200 <= len(tokens) <= 500
@@ -113,7 +122,7 @@ def typing(text: str, begin: int, end: int, budget: int, tail: int | None = None
 
 @pytest.mark.parametrize("tail", [None, 6000])
 def test_typing_keeps_the_window_start_until_it_slides_a_large_step(tail):
-    text = austen()[:80000]
+    text = prose()[:80000]
     windows = typing(text, 60000, 66000, 500, tail)
     starts = [decode(w[:8]) for w in windows]
     slides = sum(a != b for a, b in zip(starts, starts[1:]))
@@ -129,7 +138,7 @@ def test_typing_keeps_the_window_start_until_it_slides_a_large_step(tail):
 
 
 def test_long_document_is_not_tokenized_in_full(monkeypatch):
-    text = austen()
+    text = prose(1_000_000)
     big = text * (10_000_000 // len(text) + 1)
     seen = []
     real = context.encode
