@@ -1,4 +1,4 @@
-"""Start the desktop application."""
+"""Start the desktop application: ``inkwell [FILE]``."""
 
 from __future__ import annotations
 
@@ -6,13 +6,21 @@ import sys
 
 
 def run(argv: list[str]) -> int:
-    from PySide6.QtWidgets import QApplication, QLabel, QMainWindow
+    from PySide6.QtGui import QIcon
+    from PySide6.QtWidgets import QApplication
 
-    app = QApplication.instance() or QApplication([sys.argv[0], *argv])
+    from app.ui.main_window import MainWindow
+
+    if len(argv) > 1 or (argv and argv[0].startswith("-")):
+        print("usage: inkwell [FILE]", file=sys.stderr)
+        return 2
+    app = QApplication.instance() or QApplication([sys.argv[0]])
     app.setApplicationName("Inkwell")
-    window = QMainWindow()
-    window.setWindowTitle("Inkwell")
-    window.setCentralWidget(QLabel("Inkwell"))
-    window.resize(900, 640)
+    app.setApplicationDisplayName("Inkwell")
+    app.setDesktopFileName("inkwell")
+    app.setWindowIcon(QIcon.fromTheme("accessories-text-editor"))
+    window = MainWindow()
     window.show()
+    # The model loads on the worker thread once the window is up; the file opens right away.
+    window.start(argv[0] if argv else None)
     return app.exec()

@@ -10,9 +10,12 @@ token agrees with PyTorch's along a passage of text, decoded token by token thro
 cache as the editor does (recorded in the manifest). The bundle is built in a temporary folder
 beside OUT and moved into place at the end.
 
-With ``--json`` progress goes to stdout as JSON lines (``start``, ``progress``, ``verify``,
-``done``, ``error``), for a GUI driving the export through QProcess; otherwise it is printed
-for people on stderr.
+With ``--json`` progress goes to stdout as JSON lines, for a GUI driving the export through
+QProcess; otherwise it is printed for people on stderr. Events:
+``start`` (source, output, variants, total_steps); ``stage`` (stage, message: a slow part
+begins); ``progress`` (step, total_steps, stage, message, elapsed_s: a part is done);
+``verify`` (variant, max_abs_diff or top1_agreement); ``done`` (output, bytes, variants,
+elapsed_s); ``error`` (message, also printed on stderr; the exit code is then non-zero).
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ import datetime as _dt
 import json
 import signal
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any, Callable
@@ -32,6 +36,7 @@ from model.bundle import KV_DTYPES, VARIANT_FILES, Bundle, BundleWriter, check_d
 from model.errors import ModelError
 
 PARITY_TOLERANCE = 1e-4
+EXTERNAL_DATA_BYTES = 1_800_000_000
 DEFAULT_VARIANTS = ("fp32", "int8", "fp16")
 HF_DTYPES = ("auto", "float32", "float16", "none")
 # Public-domain prose (Jane Austen, "Pride and Prejudice", chapter 1) for the top-1 agreement
@@ -61,7 +66,6 @@ def export_bundle(
     licence: str = "unspecified",
     perplexity: dict[str, Any] | None = None,
     provenance: dict[str, Any] | None = None,
-    reduce_range: bool = False,
     seed: int = 0,
 ) -> Bundle:
     """Export the checkpoint folder ``src`` to a bundle at ``out``; returns the loaded bundle.
@@ -72,7 +76,7 @@ def export_bundle(
 
     from model.config import GPT2Config
     from model.hf import build_gpt2, find_weights, read_tensors
-    from model.onnx_graph import GraphSpec, QuantOptions, build_graph
+    from model.onnx_graph import GraphSpec, QuantOptions, block_size_for, build_graph
 
     emit = progress or (lambda event: None)
     variants = _check_variants(variants)
@@ -87,6 +91,11 @@ def export_bundle(
     done = 0
     started = time.monotonic()
     emit({"event": "start", "source": str(src), "output": str(out), "variants": list(variants), "total_steps": total})
+
+    def stage(name: str, message: str) -> None:
+        """Announce a slow part, so a progress display can say what is going on."""
+        emit({"event": "stage", "stage": name, "message": message, "step": done, "total_steps": total,
+              "elapsed_s": round(time.monotonic() - started, 2)})
 
     def step(stage: str, message: str) -> None:
         nonlocal done
@@ -123,7 +132,7 @@ def export_bundle(
 
     spec = GraphSpec(cfg.n_layer, cfg.n_head, cfg.n_embd, cfg.vocab_size, cfg.n_positions, cfg.layer_norm_epsilon)
     weights = {k: v.detach().float().numpy() for k, v in model.state_dict().items()}
-    quant = QuantOptions(reduce_range=reduce_range)
+    quant = QuantOptions(block_size=block_size_for(cfg.n_embd))
     checker = _Checker(model, cfg, seed)
     results: dict[str, dict[str, Any]] = {}
 
@@ -132,14 +141,27 @@ def export_bundle(
         # on it before spending time on the rest.
         order = ["fp32"] + [v for v in variants if v != "fp32"]
         for variant in order:
+            stage(f"build {variant}", f"building the {variant} graph")
             graph = build_graph(spec, weights, variant, quant, name=name or src.name)
             keep = variant in variants
             path = writer.path(VARIANT_FILES[variant]) if keep else writer.tmp / "check.fp32.onnx"
-            _save_onnx(graph, path)
+            extra_files = _save_onnx(graph, path)
             del graph
-            session = _session(path)
+            stage(f"verify {variant}", f"checking the {variant} graph against PyTorch")
+            try:
+                session = _session(path)
+                diff = checker.parity(session) if variant == "fp32" else None
+                agreement = None if variant == "fp32" else checker.agreement(
+                    session, np.float16 if variant == "fp16" else np.float32)
+            except ModelError:
+                raise
+            except Exception as exc:  # onnxruntime's own errors (e.g. a version without an operator)
+                reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+                raise ModelError(
+                    f"{VARIANT_FILES[variant]}: onnxruntime {_ort_version()} cannot run the exported "
+                    f"{variant} graph ({reason})"
+                ) from None
             if variant == "fp32":
-                diff = checker.parity(session)
                 emit({"event": "verify", "variant": "fp32", "max_abs_diff": diff, "tolerance": PARITY_TOLERANCE})
                 if not diff <= PARITY_TOLERANCE:
                     raise ModelError(
@@ -148,21 +170,24 @@ def export_bundle(
                     )
                 results[variant] = {"max_abs_diff": diff}
             else:
-                agreement = checker.agreement(session, np.float16 if variant == "fp16" else np.float32)
                 emit({"event": "verify", "variant": variant, "top1_agreement": agreement})
                 results[variant] = {"top1_agreement": agreement}
             del session
             if keep:
                 extra = {"top1_agreement": results[variant]["top1_agreement"]} if variant != "fp32" else {}
                 writer.add_variant(variant, KV_DTYPES[variant], **extra)
+                for rel in extra_files:
+                    writer.add_file(rel)
             else:
-                path.unlink()
+                for p in [path, *(path.parent / rel for rel in extra_files)]:
+                    p.unlink()
             step(f"build {variant}", f"{variant}: " + ", ".join(f"{k} {v:.3g}" for k, v in results[variant].items()))
 
         if hf_dtype != "none":
             from model.hf import save_gpt2
 
             dtype = {"auto": source_dtype, "float32": torch.float32, "float16": torch.float16}[hf_dtype]
+            stage("save hf", "saving the Hugging Face checkpoint")
             save_gpt2(model, writer.path("hf"), dtype=dtype)
             for f in sorted(writer.path("hf").iterdir()):
                 writer.add_file(f"hf/{f.name}")
@@ -182,8 +207,9 @@ def export_bundle(
                 "torch": torch.__version__,
                 "onnxruntime": _ort_version(),
                 "graph": "fused (MultiHeadAttention, SkipLayerNormalization, FastGelu), opset 17",
-                "int8_quantization": {"weights": "int8 symmetric, per output channel", "activations": "uint8 dynamic",
-                                      "reduce_range": reduce_range},
+                "int8_quantization": {"weights": "8-bit symmetric, one scale per block (MatMulNBits)",
+                                      "block_size": quant.block_size,
+                                      "activations": "int8 per block, on the fly (accuracy_level 4)"},
                 "fp32_max_abs_logit_diff": results["fp32"]["max_abs_diff"],
                 **(provenance or {}),
             },
@@ -218,13 +244,20 @@ def _float_dtype(tensors: dict) -> Any:
     return torch.float32
 
 
-def _save_onnx(graph: Any, path: Path) -> None:
+def _save_onnx(graph: Any, path: Path) -> list[str]:
+    """Write ``graph``; returns the names of any files written beside it. Protobuf cannot hold
+    more than 2 GB, so the weights of large models (GPT-2 large and XL in fp32) go to
+    ``<file>.data``, which onnxruntime finds next to the graph."""
     import onnx
 
-    try:
+    weight_bytes = sum(len(t.raw_data) for t in graph.graph.initializer)
+    if weight_bytes < EXTERNAL_DATA_BYTES:
         onnx.save_model(graph, str(path))
-    except ValueError as exc:  # over protobuf's 2 GB: keep the weights beside the graph
-        raise ModelError(f"{path}: the model is too large for a single ONNX file ({exc})") from None
+        return []
+    data = path.name + ".data"
+    onnx.save_model(graph, str(path), save_as_external_data=True, all_tensors_to_one_file=True,
+                    location=data, size_threshold=1024)
+    return [data]
 
 
 def _session(path: Path, threads: int = 0) -> Any:
@@ -338,8 +371,6 @@ def _parser() -> argparse.ArgumentParser:
                    help="store the Hugging Face checkpoint in hf/ as float32 or float16, 'auto' keeps the "
                         "source's precision, 'none' leaves it out (default: %(default)s)")
     p.add_argument("--licence", default="unspecified", help="licence of the weights, recorded in the manifest")
-    p.add_argument("--reduce-range", action="store_true",
-                   help="7-bit int8 weights, for exact int8 results on CPUs without AVX512-VNNI/AVX-VNNI")
     p.add_argument("--json", action="store_true", help="JSON-lines progress events on stdout")
     return p
 
@@ -348,6 +379,8 @@ def _human(event: dict[str, Any]) -> None:
     kind = event["event"]
     if kind == "start":
         line = f"exporting {event['source']} -> {event['output']} ({', '.join(event['variants'])})"
+    elif kind == "stage":
+        line = f"      {event['message']}..."
     elif kind == "progress":
         line = f"[{event['step']}/{event['total_steps']}] {event['message']}"
     elif kind == "done":
@@ -365,11 +398,12 @@ def main(argv: list[str] | None = None) -> int:
 
     emit = emit_json if args.json else _human
     # QProcess.terminate() sends SIGTERM: unwind normally so the temporary folder is removed.
-    previous = signal.signal(signal.SIGTERM, _raise_interrupt)
+    in_main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _raise_interrupt) if in_main_thread else None
     try:
         export_bundle(
             args.src, args.out, variants=args.variants.split(","), name=args.name, force=args.force,
-            hf_dtype=args.hf_dtype, progress=emit, licence=args.licence, reduce_range=args.reduce_range,
+            hf_dtype=args.hf_dtype, progress=emit, licence=args.licence,
         )
     except ModelError as exc:
         return _fail(str(exc), args.json)
@@ -379,7 +413,8 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         return _fail("export cancelled; nothing was written", args.json, code=130)
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        if in_main_thread:
+            signal.signal(signal.SIGTERM, previous)
     return 0
 
 

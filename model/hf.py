@@ -9,11 +9,9 @@ from __future__ import annotations
 
 import json
 import pickle
-import zipfile
 from pathlib import Path
 
 import torch
-from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from model.config import GPT2Config
@@ -57,8 +55,16 @@ def read_tensors(path: str | Path) -> dict[str, torch.Tensor]:
         state = torch.load(str(path), map_location="cpu", weights_only=True)
     except ModelError:
         raise
-    except (SafetensorError, RuntimeError, EOFError, OSError, ValueError, KeyError,
-            pickle.UnpicklingError, zipfile.BadZipFile, json.JSONDecodeError) as exc:
+    except pickle.UnpicklingError as exc:
+        if "unsupported global" in str(exc).lower():
+            raise ModelError(
+                f"{path}: the file holds Python objects besides tensors; Inkwell does not open such "
+                "files because loading them could run code (save the checkpoint as model.safetensors)"
+            ) from None
+        raise ModelError(f"{path}: cannot read weights, the file is truncated or corrupt") from None
+    except MemoryError:
+        raise ModelError(f"{path}: not enough memory to load these weights") from None
+    except Exception as exc:  # a damaged file can fail anywhere inside the parsers
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise ModelError(f"{path}: cannot read weights, the file is truncated or corrupt ({reason})") from None
     if isinstance(state, dict) and "state_dict" in state and isinstance(state["state_dict"], dict):

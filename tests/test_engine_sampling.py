@@ -116,3 +116,14 @@ def test_matches_hugging_face_processors_in_order():
     ])(torch.tensor(history), torch.tensor(raw)).numpy()
     assert (np.isfinite(ours) == np.isfinite(hf)).all()
     np.testing.assert_allclose(ours[np.isfinite(ours)], hf[np.isfinite(hf)], rtol=1e-5)
+
+
+@pytest.mark.parametrize("finite, kept", [(10, 10), (100, 40), (50257, 40)])
+def test_top_k_after_a_constraint_filtered_most_tokens(finite, kept):
+    rng = np.random.default_rng(1)
+    scores = np.full((1, 50257), s.NEG_INF, dtype=np.float32)
+    ids = rng.choice(50257, finite, replace=False)
+    scores[0, ids] = rng.standard_normal(finite)
+    expected = set(ids[np.argsort(-scores[0, ids])[:kept]].tolist())
+    out = s.top_k(scores, 40)
+    assert set(np.flatnonzero(np.isfinite(out[0])).tolist()) == expected

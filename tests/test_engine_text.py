@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import random
 from pathlib import Path
 
 import pytest
@@ -13,7 +14,6 @@ from app.engine.healing import heal
 from app.engine.stopping import SuggestionText, find_end
 from model.tokenizer import decode, encode, token_bytes
 
-AUSTEN = Path("/work/shared/data/corpus/austen")
 
 
 @pytest.mark.parametrize(
@@ -85,55 +85,80 @@ def test_heal_backs_off_the_partial_word_and_constrains_the_first_token():
     assert heal([]).prompt == []
 
 
-def austen() -> str:
-    files = sorted(AUSTEN.glob("*.txt"))
-    if not files:
-        pytest.skip("Austen corpus not available")
-    return files[0].read_text(encoding="utf-8")
+def prose(chars: int = 100_000, seed: int = 0) -> str:
+    """English-looking text: sentences of common GPT-2 words, in paragraphs, with some dialogue."""
+    rng = random.Random(seed)
+    words = [w.strip() for w in (decode([t]) for t in range(256, 20000)) if w.startswith(" ") and w[1:].isalpha()
+             and w[1:].islower()]
+    out, size = [], 0
+    while size < chars:
+        sentence = " ".join(rng.choice(words) for _ in range(rng.randint(4, 24)))
+        sentence = sentence[0].upper() + sentence[1:] + rng.choice([".", ".", ".", "!", "?", ","])
+        if rng.random() < 0.1:
+            sentence = f'"{sentence}" said {rng.choice(words).title()}.'
+        out.append(sentence + ("\n\n" if rng.random() < 0.15 else " "))
+        size += len(out[-1])
+    return "".join(out)
 
 
 def test_window_tokens_are_the_tail_of_the_full_tokenization():
-    text = austen()[:60000]
+    text = prose()[:60000]
     full = encode(text)
-    start, tokens = context.window(text, 500)
+    tokens = context.window(text, 500)
     assert 200 <= len(tokens) <= 500
     assert tokens == full[-len(tokens):]
-    assert decode(tokens) == text[start:]
 
 
-def test_typing_keeps_the_window_start_until_it_slides_a_large_step():
-    text = austen()[:80000]
-    starts, sizes = [], []
-    for end in range(60000, 66000, 7):  # about 850 keystrokes
-        start, tokens = context.window(text[:end], 500)
-        starts.append(start)
-        sizes.append(len(tokens))
-    slides = [b - a for a, b in zip(starts, starts[1:]) if b != a]
-    assert 1 <= len(slides) <= 8  # moves rarely ...
-    assert min(slides) >= 500  # ... and by hundreds of characters
-    assert min(sizes) >= 200 and max(sizes) <= 500  # never far under half full
+def typing(text: str, begin: int, end: int, budget: int, tail: int | None = None):
+    """Windows while typing ``text[begin:end]`` a character at a time; ``tail`` cuts what the
+    caller passes to its last characters, as an editor that does not copy the whole document."""
+    window = context.ContextWindow()
+    seen = []
+    for stop in range(begin, end):
+        shown = text[:stop] if tail is None else text[max(0, stop - tail) : stop]
+        seen.append(window.tokens(shown, budget))
+    return seen
+
+
+@pytest.mark.parametrize("tail", [None, 6000])
+def test_typing_keeps_the_window_start_until_it_slides_a_large_step(tail):
+    text = prose()[:80000]
+    windows = typing(text, 60000, 66000, 500, tail)
+    starts = [decode(w[:8]) for w in windows]
+    slides = sum(a != b for a, b in zip(starts, starts[1:]))
+    assert 1 <= slides <= 12  # about one slide per 250 tokens typed
+    for before, after in zip(windows, windows[1:]):
+        if decode(before[:8]) == decode(after[:8]):  # same start: the old window is a prefix,
+            common = next((i for i, (a, b) in enumerate(zip(before, after)) if a != b), len(before))
+            text_before = decode(before)
+            # all but the word being typed (its tokens change as it grows)
+            assert len(decode(before[:common])) >= text_before.rstrip().rfind(" ")
+    sizes = [len(w) for w in windows]
+    assert min(sizes) >= 240 and max(sizes) <= 500
 
 
 def test_long_document_is_not_tokenized_in_full(monkeypatch):
-    text = austen()
+    text = prose(1_000_000)
     big = text * (10_000_000 // len(text) + 1)
     seen = []
     real = context.encode
     monkeypatch.setattr(context, "encode", lambda s: (seen.append(len(s)), real(s))[1])
-    start, tokens = context.window(big, 1000)
-    assert len(big) > 10_000_000 and len(tokens) > 500
-    assert sum(seen) < 20_000  # characters tokenized for this request
+    window = context.ContextWindow()
+    tokens = window.tokens(big, 1000)
+    tokens = window.tokens(big + "x", 1000)
+    assert len(big) > 10_000_000 and len(tokens) >= 500
+    assert sum(seen) < 40_000  # characters tokenized for these two requests
 
 
 def test_dense_text_still_fills_the_window():
     text = "中文字符" * 3000  # no spaces: about a token per character
-    start, tokens = context.window(text, 300)
-    assert 75 <= len(tokens) <= 300 and decode(tokens).endswith(text[-20:])
+    tokens = context.window(text, 300)
+    assert 140 <= len(tokens) <= 300 and decode(tokens).endswith(text[-20:])
 
 
 def test_short_text_is_used_whole():
-    assert context.window("Hello there", 100) == (0, encode("Hello there"))
-    assert context.window("", 100) == (0, [])
+    assert context.window("Hello there", 100) == encode("Hello there")
+    assert context.window("", 100) == []
 
 
 @pytest.mark.parametrize(

@@ -128,9 +128,14 @@ def test_reduced_precision_agrees_with_pytorch(sessions, torch_model, tiny_bundl
 
 
 def test_int8_stores_the_tied_embedding_once(tiny_bundle):
+    """The token embedding and the LM head share one 8-bit matrix (plus its scales)."""
+    from onnx import numpy_helper
+
     m = onnx.load(str(tiny_bundle / "model.int8.onnx"))
-    vocab_sized = [t for t in m.graph.initializer if 50257 in t.dims and len(t.dims) == 2]
-    assert len(vocab_sized) == 1 and vocab_sized[0].data_type == onnx.TensorProto.INT8
+    vocab_sized = [numpy_helper.to_array(t) for t in m.graph.initializer if 50257 in t.dims]
+    eight_bit = [a for a in vocab_sized if a.dtype in (np.uint8, np.int8)]
+    assert len(eight_bit) == 1 and eight_bit[0].size == 50257 * 64
+    assert sum(a.nbytes for a in vocab_sized) < 50257 * 64 * 1.2
     fp32 = (tiny_bundle / "model.fp32.onnx").stat().st_size
     assert (tiny_bundle / "model.int8.onnx").stat().st_size < fp32 * 0.3
 
@@ -187,12 +192,31 @@ def test_force_replaces_an_existing_bundle(tiny_hf_dir, tiny_bundle, tmp_path):
 # --- command line, through real processes ------------------------------------------------------
 
 
+class _Result:
+    def __init__(self, returncode, stdout, stderr):
+        self.returncode, self.stdout, self.stderr = returncode, stdout, stderr
+
+
+@pytest.fixture
+def run_main(capsys):
+    """``model.export.main`` in this process (fast); the subprocess tests cover the real CLI."""
+
+    def run(*args):
+        capsys.readouterr()
+        code = export.main([str(a) for a in args])
+        out = capsys.readouterr()
+        return _Result(code, out.out, out.err)
+
+    return run
+
+
 def _run(*args, module="model.export"):
     env = dict(os.environ, PYTHONPATH=str(REPO))
     return subprocess.run([sys.executable, "-m", module, *map(str, args)], capture_output=True, text=True,
                           cwd=REPO, env=env, timeout=300)
 
 
+@pytest.mark.slow
 def test_cli_json_progress(tiny_hf_dir, tmp_path):
     out = tmp_path / "bundle"
     r = _run(tiny_hf_dir, out, "--variants", "int8", "--json", "--name", "CLI model")
@@ -205,6 +229,7 @@ def test_cli_json_progress(tiny_hf_dir, tmp_path):
     assert b.name == "CLI model"
 
 
+@pytest.mark.slow
 def test_inkwell_export_subcommand(tiny_hf_dir, tmp_path):
     out = tmp_path / "bundle"
     r = _run("export", tiny_hf_dir, out, "--variants", "fp32", "--hf-dtype", "none", module="app.cli")
@@ -236,18 +261,18 @@ def test_bad_input_missing_folder(tmp_path):
     _assert_clean_failure(r, tmp_path / "out", str(tmp_path / "nope"), "no such folder")
 
 
-def test_bad_input_no_weights(tiny_hf_dir, tmp_path):
+def test_bad_input_no_weights(run_main, tiny_hf_dir, tmp_path):
     src = tmp_path / "src"
     src.mkdir()
     shutil.copy(tiny_hf_dir / "config.json", src)
-    r = _run(src, tmp_path / "out")
+    r = run_main(src, tmp_path / "out")
     _assert_clean_failure(r, tmp_path / "out", str(src), "no weights found")
 
 
-def test_bad_input_missing_config(tiny_hf_dir, tmp_path):
+def test_bad_input_missing_config(run_main, tiny_hf_dir, tmp_path):
     src = _copy(tiny_hf_dir, tmp_path / "src")
     (src / "config.json").unlink()
-    r = _run(src, tmp_path / "out")
+    r = run_main(src, tmp_path / "out")
     _assert_clean_failure(r, tmp_path / "out", str(src / "config.json"), "file not found")
 
 
@@ -257,10 +282,10 @@ def test_bad_input_missing_config(tiny_hf_dir, tmp_path):
     ({"model_type": "gpt2", "n_layer": 2, "n_embd": 64, "n_head": 5}, "must be divisible by n_head"),
     ({"model_type": "gpt2", "n_layer": 2, "n_embd": 64, "n_head": 4, "vocab_size": 1000}, "smaller than the GPT-2"),
 ])
-def test_bad_input_config(tiny_hf_dir, tmp_path, config, problem):
+def test_bad_input_config(run_main, tiny_hf_dir, tmp_path, config, problem):
     src = _copy(tiny_hf_dir, tmp_path / "src")
     (src / "config.json").write_text(config if isinstance(config, str) else json.dumps(config))
-    r = _run(src, tmp_path / "out")
+    r = run_main(src, tmp_path / "out")
     _assert_clean_failure(r, tmp_path / "out", str(src / "config.json"), problem)
 
 
@@ -272,29 +297,30 @@ def test_bad_input_truncated_weights(tiny_hf_dir, tmp_path):
     _assert_clean_failure(r, tmp_path / "out", str(w), "truncated or corrupt")
 
 
-@pytest.mark.parametrize("name", ["model.safetensors", "pytorch_model.bin"])
-def test_bad_input_corrupt_weights(tiny_hf_dir, tmp_path, name):
+@pytest.mark.parametrize("name, seed", [("model.safetensors", 0), ("pytorch_model.bin", 0), ("pytorch_model.bin", 1),
+                                        ("pytorch_model.bin", 2)])
+def test_bad_input_corrupt_weights(run_main, tiny_hf_dir, tmp_path, name, seed):
     src = tmp_path / "src"
     src.mkdir()
     shutil.copy(tiny_hf_dir / "config.json", src)
-    (src / name).write_bytes(os.urandom(4096))
-    r = _run(src, tmp_path / "out")
+    (src / name).write_bytes(np.random.default_rng(seed).bytes(4096))
+    r = run_main(src, tmp_path / "out")
     _assert_clean_failure(r, tmp_path / "out", str(src / name), "truncated or corrupt")
 
 
-def test_bad_input_shapes_disagree_with_config(tiny_hf_dir, tmp_path):
+def test_bad_input_shapes_disagree_with_config(run_main, tiny_hf_dir, tmp_path):
     src = _copy(tiny_hf_dir, tmp_path / "src")
     cfg = json.loads((src / "config.json").read_text())
     cfg.update(n_embd=128, n_head=4)
     (src / "config.json").write_text(json.dumps(cfg))
-    r = _run(src, tmp_path / "out")
+    r = run_main(src, tmp_path / "out")
     _assert_clean_failure(r, tmp_path / "out", str(src / "model.safetensors"), "has shape", "config.json")
 
 
-def test_bad_input_output_exists(tiny_hf_dir, tiny_bundle, tmp_path):
+def test_bad_input_output_exists(run_main, tiny_hf_dir, tiny_bundle, tmp_path):
     out = _copy(tiny_bundle, tmp_path / "out")
     before = (out / MANIFEST).read_bytes()
-    r = _run(tiny_hf_dir, out, "--json")
+    r = run_main(tiny_hf_dir, out, "--json")
     assert r.returncode == 1 and "already exists (use --force" in r.stderr and "Traceback" not in r.stderr
     assert json.loads(r.stdout.strip().splitlines()[-1])["event"] == "error"
     assert (out / MANIFEST).read_bytes() == before
@@ -310,8 +336,8 @@ def test_bad_input_output_not_writable(tiny_hf_dir, tmp_path):
     _assert_clean_failure(r, None, "/proc/inkwell-out", "cannot write the model here")
 
 
-def test_bad_variant_name(tiny_hf_dir, tmp_path):
-    r = _run(tiny_hf_dir, tmp_path / "out", "--variants", "int4")
+def test_bad_variant_name(run_main, tiny_hf_dir, tmp_path):
+    r = run_main(tiny_hf_dir, tmp_path / "out", "--variants", "int4")
     _assert_clean_failure(r, tmp_path / "out", "--variants", "unknown variant 'int4'")
 
 
@@ -328,3 +354,88 @@ def test_interrupted_export_leaves_nothing(tiny_hf_dir, tmp_path, monkeypatch):
     monkeypatch.setattr(graph, "build_graph", fail_on_int8)
     assert export.main([str(tiny_hf_dir), str(tmp_path / "out")]) == 130
     assert list(tmp_path.iterdir()) == []
+
+
+class _Payload:
+    """Unpickling this would run code: a checkpoint must never be able to do that."""
+
+    def __reduce__(self):
+        return (os.system, ("echo pwned > /tmp/inkwell-pwned",))
+
+
+def test_bad_input_bin_with_code_is_refused(tiny_hf_dir, tmp_path, capsys):
+    src = tmp_path / "src"
+    src.mkdir()
+    shutil.copy(tiny_hf_dir / "config.json", src)
+    torch.save({"wte.weight": torch.zeros(2), "evil": _Payload()}, src / "pytorch_model.bin")
+    assert export.main([str(src), str(tmp_path / "out")]) == 1
+    err = capsys.readouterr().err
+    assert str(src / "pytorch_model.bin") in err and "Traceback" not in err
+    assert "could run code" in err
+    assert not Path("/tmp/inkwell-pwned").exists() and not (tmp_path / "out").exists()
+
+
+def test_bad_input_missing_tensor(tiny_hf_dir, tmp_path, capsys):
+    from safetensors.torch import load_file, save_file
+
+    src = _copy(tiny_hf_dir, tmp_path / "src")
+    tensors = load_file(str(src / "model.safetensors"))
+    del tensors["transformer.h.1.mlp.c_fc.weight"]
+    save_file(tensors, str(src / "model.safetensors"))
+    assert export.main([str(src), str(tmp_path / "out")]) == 1
+    err = capsys.readouterr().err
+    assert "model.safetensors: missing tensors h.1.mlp.c_fc.weight" in err
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("n_embd, n_head", [(40, 4), (96, 3)])
+def test_int8_with_any_width(n_embd, n_head):
+    """Block quantization for widths that are not a multiple of 128 (padded last block)."""
+    from model.config import GPT2Config
+    from model.gpt2 import GPT2
+    from model.onnx_graph import GraphSpec, QuantOptions, block_size_for, build_graph
+
+    cfg = GPT2Config(n_layer=2, n_embd=n_embd, n_head=n_head, n_positions=64)
+    torch.manual_seed(0)
+    model = GPT2(cfg).eval()
+    weights = {k: v.numpy() for k, v in model.state_dict().items()}
+    spec = GraphSpec(cfg.n_layer, cfg.n_head, cfg.n_embd, cfg.vocab_size, cfg.n_positions)
+    checker = export._Checker(model, cfg, 0)
+    for variant in ("fp32", "int8"):
+        graph = build_graph(spec, weights, variant, QuantOptions(block_size=block_size_for(n_embd)))
+        session = ort.InferenceSession(graph.SerializeToString(), providers=["CPUExecutionProvider"])
+        if variant == "fp32":
+            assert checker.parity(session) <= export.PARITY_TOLERANCE
+        else:
+            assert checker.agreement(session, np.float32) >= 0.9
+
+
+def test_large_models_keep_weights_beside_the_graph(tiny_hf_dir, tmp_path, monkeypatch):
+    """Over protobuf's 2 GB the weights go to <file>.data (simulated with a zero threshold)."""
+    monkeypatch.setattr(export, "EXTERNAL_DATA_BYTES", 0)
+    out = tmp_path / "big"
+    b = export.export_bundle(tiny_hf_dir, out, variants=["int8"], hf_dtype="none")
+    assert sorted(p.name for p in out.iterdir()) == [MANIFEST, "model.int8.onnx", "model.int8.onnx.data"]
+    assert b.manifest["files"].keys() == {"model.int8.onnx.data"}
+    assert (out / "model.int8.onnx").stat().st_size < 100_000
+    b.verify()
+    session = ort.InferenceSession(str(b.variant_path("int8")), providers=["CPUExecutionProvider"])
+    model = load_gpt2(tiny_hf_dir)
+    assert export._Checker(model, model.config, 0).agreement(session, np.float32) >= 0.9
+
+
+def test_a_graph_onnxruntime_cannot_run_is_reported(tiny_hf_dir, tmp_path, monkeypatch, run_main):
+    """E.g. an onnxruntime too old for an operator: a clear message, nothing written."""
+    import model.onnx_graph as graph
+
+    real = graph.build_graph
+
+    def unknown_op_in_int8(spec, weights, variant="fp32", *a, **k):
+        model = real(spec, weights, variant, *a, **k)
+        if variant == "int8":
+            next(n for n in model.graph.node if n.op_type == "MatMulNBits").op_type = "MatMulNoSuchBits"
+        return model
+
+    monkeypatch.setattr(graph, "build_graph", unknown_op_in_int8)
+    r = run_main(tiny_hf_dir, tmp_path / "out")
+    _assert_clean_failure(r, tmp_path / "out", "model.int8.onnx: onnxruntime", "cannot run the exported int8 graph")

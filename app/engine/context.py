@@ -1,14 +1,16 @@
 """Which tokens of a long text the model sees: the end of it, in a window that slides in steps.
 
-The window starts at an anchor on a fixed grid of character offsets (every ``step`` chars,
-nudged to the next token boundary), and it is the earliest grid anchor whose text still fits
-the token budget. Typing at the end therefore keeps the same start, and so the same token
-prefix (the KV cache stays valid), until the window is full; then the start jumps a whole grid
-step ahead. Only the text from the window start on is tokenized: about ``budget + step``
-tokens, however long the document is.
+The window is the text from a start position to the end, at most ``budget`` tokens. The start
+stays where it was (found again by the text that follows it, so it does not matter where the
+caller's text begins: a whole document or its last few thousand characters) for as long as
+the window fits, so typing at the end keeps the same token prefix and the KV cache stays
+valid. When the window is full, or the old start is gone (the cursor moved, text was edited),
+a new start is chosen that fills half the budget: the window then slides only after another
+half budget of typing. Only the end of the text is ever tokenized (about eight characters per
+budget token at most), however long the document is.
 
-Token boundaries: GPT-2's pre-tokenizer never joins a whitespace character that has
-non-space on both sides to what comes before it, so the tokens of ``text[a:]`` at such an
+Starts sit on token boundaries: GPT-2's pre-tokenizer never joins a whitespace character that
+has non-space on both sides to what comes before it, so the tokens of ``text[a:]`` at such an
 ``a`` are exactly the tail of the tokens of ``text``.
 """
 
@@ -16,11 +18,12 @@ from __future__ import annotations
 
 import re
 
-from model.tokenizer import encode
+from model.tokenizer import encode, token_bytes
 
 _BOUNDARY = re.compile(r"(?<=\S)[ \n](?=\S)")
-_SCAN = 256  # how far past a grid point to look for a boundary before cutting there anyway
-_MIN_STEP = 32
+_SCAN = 256  # how far past a position to look for a boundary before cutting there anyway
+_KEY = 64  # characters after the start that identify it in the next request's text
+_CHARS_PER_TOKEN = 8  # generous: English averages about 4
 
 
 def anchor_at(text: str, pos: int) -> int:
@@ -31,38 +34,64 @@ def anchor_at(text: str, pos: int) -> int:
     return m.start() if m else pos
 
 
-def window(text: str, budget: int, step: int | None = None) -> tuple[int, list[int]]:
-    """(start offset, tokens of ``text[start:]``), at most ``budget`` tokens.
+class ContextWindow:
+    """Chooses the window for each request, remembering where the previous one started."""
 
-    ``step`` (chars) defaults to about half the budget in English text, so the window is
-    between half and wholly full; it is halved while the text is so dense (code, CJK) that
-    the window would come out under a quarter full.
-    """
-    step = step or max(_MIN_STEP, 2 * budget)
-    while True:
-        start, tokens = _window(text, budget, step)
-        if start == 0 or len(tokens) >= budget // 4 or step <= _MIN_STEP:
-            break
-        step //= 2
-    return start, tokens[-budget:]
+    def __init__(self) -> None:
+        self._key: str | None = None  # text at the previous start
+        self._distance = 0  # how far the previous start was from the end of the text
+
+    def reset(self) -> None:
+        self._key = None
+
+    def tokens(self, text: str, budget: int) -> list[int]:
+        """The tokens of the window (at most ``budget``)."""
+        start, tokens = self._previous(text, budget)
+        if start is None:
+            start = self._new_start(text, budget)
+            tokens = encode(text[start:])[-budget:]  # a single over-long word could still overflow
+        self._key = text[start : start + _KEY]
+        self._distance = len(text) - start
+        return tokens
+
+    def _previous(self, text: str, budget: int) -> tuple[int | None, list[int]]:
+        """The previous start, if it is still in ``text`` and its window still fits.
+
+        Of several places holding the same text (repetitive documents), the one as far from the
+        end as the previous start was is taken: that distance, unlike the offset, does not
+        change when the caller's text begins further on.
+        """
+        if not self._key:
+            return None, []
+        lowest = max(0, len(text) - budget * _CHARS_PER_TOKEN)
+        expected = len(text) - self._distance
+        start, found = None, text.find(self._key, lowest)
+        while found >= 0:
+            if start is None or abs(found - expected) < abs(start - expected):
+                start = found
+            found = text.find(self._key, found + 1)
+        if start is None or (start > 0 and len(self._key) < _KEY):
+            return None, []
+        tokens = encode(text[start:])
+        return (start, tokens) if len(tokens) <= budget else (None, [])
+
+    def _new_start(self, text: str, budget: int) -> int:
+        """A boundary about ``budget // 2`` tokens before the end (0 when the text is shorter)."""
+        target = max(1, budget // 2)
+        span = target * _CHARS_PER_TOKEN
+        while True:
+            region = anchor_at(text, len(text) - span)
+            tokens = encode(text[region:])
+            if len(tokens) >= target or region == 0:
+                break
+            span *= 4
+        if len(tokens) <= target:
+            return region
+        skipped = b"".join(token_bytes(t) for t in tokens[: len(tokens) - target])
+        offset = len(skipped.decode("utf-8", errors="ignore"))
+        return anchor_at(text, region + offset)
 
 
-def _window(text: str, budget: int, step: int) -> tuple[int, list[int]]:
-    end = len(text)
-    start = end
-    count = 0
-    k = end // step
-    while k >= 0:
-        a = anchor_at(text, k * step)
-        k -= 1
-        if a >= start:
-            continue
-        count += len(encode(text[a:start]))
-        if count > budget:
-            break
-        start = a
-        if start == 0:
-            break
-    if start == end and end > 0:
-        start = anchor_at(text, (end // step) * step)  # the last grid cell alone is over budget
-    return start, encode(text[start:])
+def window(text: str, budget: int) -> list[int]:
+    """The window of ``text`` without history (one-off requests)."""
+    return ContextWindow().tokens(text, budget)

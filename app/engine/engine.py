@@ -30,7 +30,7 @@ from app.engine.stopping import SuggestionText
 from model.tokenizer import EOT_TOKEN, token_bytes
 
 # Prompt tokens per forward pass when filling the cache: bounds the time until a cancel is seen.
-PREFILL_CHUNK = 128
+PREFILL_CHUNK = 64
 
 
 OnToken = Callable[[int, str], None]
@@ -51,6 +51,7 @@ class Engine:
         self.status = status
         self.context_length = context_length
         self._snapshots: list[_Snapshot] = []
+        self._window = context.ContextWindow()
 
     @classmethod
     def load(
@@ -67,6 +68,7 @@ class Engine:
     def reset(self) -> None:
         """Forget the cache (the next request runs its whole prompt)."""
         self._snapshots = []
+        self._window.reset()
 
     def generate(
         self,
@@ -84,7 +86,7 @@ class Engine:
             )
         cancel = cancel or threading.Event()
         result = GenerationResult()
-        _, tokens = context.window(text_before_cursor, budget)
+        tokens = self._window.tokens(text_before_cursor, budget)
         healed = healing.heal(tokens, params.heal)
         prompt = healed.prompt or [EOT_TOKEN]
 

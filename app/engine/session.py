@@ -30,7 +30,7 @@ class Decoder:
 
     def __init__(
         self, path: Path, providers: list[str], threads: int, n_layer: int, n_head: int, head_dim: int,
-        vocab_size: int,
+        vocab_size: int, spinning: bool = False,
     ):
         self.path = Path(path)
         self.n_layer, self.n_head, self.head_dim, self.vocab_size = n_layer, n_head, head_dim, vocab_size
@@ -41,6 +41,10 @@ class Decoder:
         options.intra_op_num_threads = max(0, int(threads))
         options.inter_op_num_threads = 1
         options.log_severity_level = 3
+        # Idle worker threads sleep instead of spinning: spinning takes the cores from the GUI
+        # thread and from other programs, and when the CPU is shared it halves decoding speed
+        # (bench/bench_engine.py measures both).
+        options.add_session_config_entry("session.intra_op.allow_spinning", "1" if spinning else "0")
         try:
             self.session = ort.InferenceSession(str(self.path), options, providers=providers)
         except Exception as exc:  # noqa: BLE001 - onnxruntime raises several unrelated types

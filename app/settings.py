@@ -1,0 +1,252 @@
+"""The user's settings: one JSON file in the config dir, validated on load, written atomically.
+
+A file that cannot be read or parsed, or that holds invalid values, never stops the editor: the
+bad values fall back to their defaults, the file is kept beside it as a backup, and ``notice``
+says what happened so the window can show it.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from app import paths
+
+FILE_NAME = "settings.json"
+VERSION = 1
+
+
+@dataclass(frozen=True)
+class Spec:
+    default: Any
+    kind: type | tuple[type, ...]
+    low: float | None = None
+    high: float | None = None
+    choices: tuple | None = None
+
+
+SAMPLING_KEYS = ("temperature", "top_k", "top_p", "min_p", "repetition_penalty")
+
+SPECS: dict[str, Spec] = {
+    # sampling (the keys a preset sets)
+    "temperature": Spec(0.8, float, 0.0, 2.0),
+    "top_k": Spec(40, int, 0, 1000),
+    "top_p": Spec(0.95, float, 0.05, 1.0),  # 0 would leave no token to sample
+    "min_p": Spec(0.0, float, 0.0, 1.0),
+    "repetition_penalty": Spec(1.1, float, 1.0, 2.0),
+    # lengths and sampling extras
+    "suggestion_tokens": Spec(16, int, 1, 128),
+    "story_tokens": Spec(120, int, 8, 1024),
+    "alternatives": Spec(3, int, 1, 5),
+    "seed": Spec(None, (int, type(None)), 0, 2**31 - 1),
+    "preset": Spec("Balanced", str),
+    "user_presets": Spec({}, dict),
+    # suggestion behaviour
+    "auto_suggest": Spec(True, bool),
+    "delay_ms": Spec(250, int, 0, 5000),
+    "length": Spec("sentence", str, choices=("word", "line", "sentence", "tokens")),
+    # model
+    "model": Spec("", str),  # folder of the active model; "" = the bundled default
+    "provider": Spec("auto", str, choices=("auto", "cpu", "cuda")),
+    "threads": Spec(0, int, 0, 256),
+    # editor
+    "font_family": Spec("", str),  # "" = a serif face chosen at start-up
+    "font_size": Spec(14, int, 6, 72),
+    "theme": Spec("light", str, choices=("light", "dark")),
+    "wrap": Spec(True, bool),
+    "column_chars": Spec(72, int, 0, 400),  # width of the text column; 0 = the whole window
+    "autosave_s": Spec(30, int, 1, 3600),
+    "keys": Spec({}, dict),  # action name -> key sequence (portable text); missing = default
+    # window
+    "geometry": Spec("", str),
+    "window_state": Spec("", str),
+    "recent_files": Spec([], list),
+}
+
+BUILTIN_PRESETS: dict[str, dict[str, float | int]] = {
+    "Precise": {"temperature": 0.3, "top_k": 20, "top_p": 0.9, "min_p": 0.0, "repetition_penalty": 1.15},
+    "Balanced": {"temperature": 0.8, "top_k": 40, "top_p": 0.95, "min_p": 0.0, "repetition_penalty": 1.1},
+    "Creative": {"temperature": 1.05, "top_k": 0, "top_p": 0.98, "min_p": 0.05, "repetition_penalty": 1.05},
+}
+# Settings that "reset to defaults" leaves alone: they are the user's things, not preferences.
+KEPT_ON_RESET = ("user_presets", "geometry", "window_state", "recent_files")
+MAX_RECENT = 10
+
+
+def _check(key: str, value: Any) -> Any:
+    """``value`` as stored for ``key``; ValueError naming the key when it does not fit."""
+    spec = SPECS[key]
+    if spec.kind is float and isinstance(value, int) and not isinstance(value, bool):
+        value = float(value)
+    if isinstance(value, bool) and spec.kind is not bool:
+        raise ValueError(f"{key}: expected {_kind_name(spec)}, got {value!r}")
+    if not isinstance(value, spec.kind):
+        raise ValueError(f"{key}: expected {_kind_name(spec)}, got {value!r}")
+    if value is not None and not isinstance(value, (str, bool, dict, list)):
+        if spec.low is not None and value < spec.low or spec.high is not None and value > spec.high:
+            raise ValueError(f"{key}: {value!r} is outside {spec.low}..{spec.high}")
+    if spec.choices and value not in spec.choices:
+        raise ValueError(f"{key}: {value!r} is not one of {', '.join(spec.choices)}")
+    if key == "user_presets":
+        for name, preset in value.items():
+            if not isinstance(preset, dict) or set(preset) != set(SAMPLING_KEYS):
+                raise ValueError(f"user_presets: preset {name!r} must set exactly {', '.join(SAMPLING_KEYS)}")
+            for k, v in preset.items():
+                _check(k, v)
+    if key in ("keys", "recent_files"):
+        items = value.values() if isinstance(value, dict) else value
+        if not all(isinstance(item, str) for item in items):
+            raise ValueError(f"{key}: every entry must be text")
+    return copy.deepcopy(value)
+
+
+def _kind_name(spec: Spec) -> str:
+    kinds = spec.kind if isinstance(spec.kind, tuple) else (spec.kind,)
+    names = {int: "a whole number", float: "a number", str: "text", bool: "true or false",
+             dict: "an object", list: "a list", type(None): "null"}
+    return " or ".join(names[k] for k in kinds)
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` so that a reader sees the old file or the new one, never half."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+class Settings:
+    """Current values, with change listeners; every change is saved at once."""
+
+    def __init__(self, path: Path | None = None):
+        self.path = path or paths.config_dir() / FILE_NAME
+        self.values: dict[str, Any] = {k: copy.deepcopy(s.default) for k, s in SPECS.items()}
+        self.notice: str | None = None
+        self._listeners: list[Callable[[str, Any], None]] = []
+
+    @classmethod
+    def load(cls, path: Path | None = None) -> "Settings":
+        settings = cls(path)
+        settings._read()
+        return settings
+
+    def _read(self) -> None:
+        try:
+            raw = self.path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return
+        except (OSError, UnicodeDecodeError) as exc:
+            self._survive(f"could not be read ({exc})")
+            return
+        try:
+            data = json.loads(raw)
+        except json.JSONDecodeError as exc:
+            self._survive(f"is not valid JSON (line {exc.lineno}: {exc.msg})")
+            return
+        if not isinstance(data, dict):
+            self._survive("does not hold a JSON object")
+            return
+        bad = []
+        for key, value in data.items():
+            if key == "version" or key not in SPECS:
+                continue  # unknown keys come from newer versions: ignore, keep going
+            try:
+                self.values[key] = _check(key, value)
+            except ValueError as exc:
+                bad.append(str(exc))
+        if bad:
+            self._survive("had invalid values, reset to defaults: " + "; ".join(bad))
+
+    def _survive(self, problem: str) -> None:
+        backup = self.path.with_name(f"{self.path.name}.bad-{time.strftime('%Y%m%d-%H%M%S')}")
+        try:
+            os.replace(self.path, backup)
+            kept = f"; the old file was kept as {backup}"
+        except OSError:
+            kept = ""
+        self.notice = f"Settings file {self.path} {problem}{kept}."
+        self.save()
+
+    def __getitem__(self, key: str) -> Any:
+        return self.values[key]
+
+    def set(self, key: str, value: Any) -> None:
+        value = _check(key, value)
+        if self.values.get(key) == value:
+            return
+        self.values[key] = value
+        self.save()
+        for listener in list(self._listeners):
+            listener(key, value)
+
+    def update(self, changes: dict[str, Any]) -> None:
+        for key, value in changes.items():
+            self.set(key, value)
+
+    def on_change(self, listener: Callable[[str, Any], None]) -> None:
+        self._listeners.append(listener)
+
+    def save(self) -> None:
+        data = {"version": VERSION, **self.values}
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(self.path, json.dumps(data, indent=2, sort_keys=True) + "\n")
+
+    def reset(self) -> None:
+        self.update({k: copy.deepcopy(s.default) for k, s in SPECS.items() if k not in KEPT_ON_RESET})
+
+    # presets ---------------------------------------------------------------------------------
+
+    def presets(self) -> dict[str, dict]:
+        return {**BUILTIN_PRESETS, **self["user_presets"]}
+
+    def apply_preset(self, name: str) -> None:
+        values = self.presets()[name]
+        self.update({k: values[k] for k in SAMPLING_KEYS if k in values})
+        self.set("preset", name)
+
+    def save_preset(self, name: str) -> None:
+        name = name.strip()
+        if not name:
+            raise ValueError("preset name: must not be empty")
+        if name in BUILTIN_PRESETS:
+            raise ValueError(f"preset name: {name!r} is a built-in preset")
+        user = dict(self["user_presets"])
+        user[name] = {k: self[k] for k in SAMPLING_KEYS}
+        self.set("user_presets", user)
+        self.set("preset", name)
+
+    def delete_preset(self, name: str) -> None:
+        user = dict(self["user_presets"])
+        user.pop(name, None)
+        self.set("user_presets", user)
+        if self["preset"] == name:
+            self.set("preset", self.matching_preset())
+
+    def matching_preset(self) -> str:
+        """The name of the preset the sampling values equal, or "" when they match none."""
+        current = self["preset"]
+        presets = self.presets()
+        names = ([current] if current in presets else []) + list(presets)
+        for name in names:
+            if all(abs(presets[name].get(k, SPECS[k].default) - self[k]) < 1e-9 for k in SAMPLING_KEYS):
+                return name
+        return ""
+
+    # recent files ----------------------------------------------------------------------------
+
+    def add_recent(self, path: str) -> None:
+        recent = [p for p in self["recent_files"] if p != path]
+        self.set("recent_files", [path, *recent][:MAX_RECENT])

@@ -1,0 +1,532 @@
+"""The prose editor: a QPlainTextEdit that shows suggestions as grey "ghost text" at the cursor.
+
+The ghost text is laid out through the block's pre-edit area, the slot Qt keeps for text an input
+method has not committed yet: it is drawn inline at the cursor, in the text's own font, pushes the
+rest of the line aside and wraps over as many lines as it needs, yet it is not in the document, so
+undo history, the modified flag and the saved text never see it. It sits at a document position
+(``anchor``); any edit or cursor move that leaves that position removes it at once, except typing
+that matches its start, which keeps the rest.
+
+The editor also inserts longer model-written continuations (story mode) as one undo step and marks
+them with a soft background until the writer edits them.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from PySide6.QtCore import QEvent, QRect, Qt, QTimer, Signal
+from PySide6.QtGui import (
+    QColor,
+    QKeyEvent,
+    QKeySequence,
+    QPalette,
+    QResizeEvent,
+    QTextCharFormat,
+    QTextCursor,
+    QTextFormat,
+    QTextLayout,
+)
+from PySide6.QtWidgets import QApplication, QFrame, QPlainTextEdit, QTextEdit, QWidget
+
+GHOST_KEYS = ("accept", "accept_word", "dismiss", "next_alternative", "previous_alternative")
+_NEXT_WORD = re.compile(r"\s*[^\s]+")
+# Suggestions are asked for only where text may follow: not in the middle of a word.
+_WORD_CHAR = re.compile(r"\w")
+PROMPT_CHARS = 6000  # the engine keeps the tail that fits its context; this bounds the copy
+
+
+def _undo_barrier(cursor: QTextCursor) -> None:
+    """End the open edit block's text so that typing after it is not merged into it.
+
+    Qt merges a typed insertion into a directly preceding inserted edit block (so undo would
+    remove both). Inserting and deleting a zero-width space inside the block leaves the block's
+    last command a removal, which nothing typed can merge with; the text is unchanged.
+    """
+    cursor.insertText("\u200b")
+    cursor.deletePreviousChar()
+
+
+@dataclass
+class Ghost:
+    request_id: int
+    anchor: int
+    alternatives: list[str]
+    index: int = 0
+
+    @property
+    def text(self) -> str:
+        return self.alternatives[self.index] if self.index < len(self.alternatives) else ""
+
+
+class GhostEditor(QPlainTextEdit):
+    suggestion_wanted = Signal()  # the writer paused where a suggestion may go
+    ghost_cleared = Signal()  # the pending or shown suggestion is no longer wanted
+    ghost_changed = Signal(bool)  # a suggestion is shown (True) or not
+    user_edited = Signal()  # the writer changed the text (not the model, not undo of model text)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setFrameShape(QFrame.Shape.NoFrame)
+        self.document().setDocumentMargin(28)  # room to breathe around the text
+        self.document().setModified(False)  # (changing the margin counts as a change)
+        self.auto_suggest = True
+        self.column_chars = 72
+        self.keymap: dict[str, QKeySequence] = {
+            "accept": QKeySequence(Qt.Key.Key_Tab),
+            "accept_word": QKeySequence("Ctrl+Right"),
+            "dismiss": QKeySequence(Qt.Key.Key_Escape),
+            "next_alternative": QKeySequence("Alt+]"),
+            "previous_alternative": QKeySequence("Alt+["),
+        }
+        self._ghost: Ghost | None = None
+        self._ghost_color = QColor("#9a9a9a")
+        self._mark_color = QColor("#fbf3d9")
+        self._marks: list[QTextCursor] = []
+        self._mark_spans: list[tuple[int, int]] = []  # the marks as they were before an edit
+        self._generating: QTextCursor | None = None  # where model text is being inserted
+        self._own_edit = False
+        self._debounce = QTimer(self, singleShot=True, interval=250)
+        self._debounce.timeout.connect(self._pause_elapsed)
+        self.document().contentsChange.connect(self._contents_changed)
+        self.cursorPositionChanged.connect(self._cursor_moved)
+
+    # appearance ------------------------------------------------------------------------------
+
+    def set_colors(self, ghost: QColor, mark: QColor) -> None:
+        self._ghost_color = QColor(ghost)
+        self._mark_color = QColor(mark)
+        self._show_ghost()
+        self._update_marks()
+
+    def set_delay(self, ms: int) -> None:
+        self._debounce.setInterval(ms)
+
+    def set_column(self, chars: int) -> None:
+        self.column_chars = chars
+        self._update_margins()
+
+    def resizeEvent(self, event) -> None:
+        # Margins first: the base class then lays the text out for the viewport's new width.
+        self._set_margins()
+        super().resizeEvent(event)
+
+    def changeEvent(self, event) -> None:
+        super().changeEvent(event)
+        if event.type() == QEvent.Type.FontChange:
+            self._update_margins()
+
+    def _update_margins(self) -> None:
+        if self._set_margins():
+            # The text is laid out again only on a resize of the whole widget.
+            QApplication.sendEvent(self, QResizeEvent(self.size(), self.size()))
+
+    def _set_margins(self) -> bool:
+        """Centre a column of ``column_chars`` characters (long lines are hard to read);
+        True when the margins changed."""
+        side = 0
+        if self.column_chars and self.lineWrapMode() != QPlainTextEdit.LineWrapMode.NoWrap:
+            column = self.fontMetrics().averageCharWidth() * self.column_chars
+            scrollbar = self.verticalScrollBar().sizeHint().width()
+            side = max(0, (self.width() - scrollbar - column) // 2)
+        margins = self.viewportMargins()
+        if margins.left() == side and margins.right() == side:
+            return False
+        self.setViewportMargins(side, 0, side, 0)
+        return True
+
+    # ghost text: state -----------------------------------------------------------------------
+
+    @property
+    def ghost_text(self) -> str:
+        return self._ghost.text if self._ghost else ""
+
+    @property
+    def ghost_alternatives(self) -> list[str]:
+        return list(self._ghost.alternatives) if self._ghost else []
+
+    @property
+    def ghost_index(self) -> int:
+        return self._ghost.index if self._ghost else 0
+
+    @property
+    def pending_request(self) -> int | None:
+        return self._ghost.request_id if self._ghost else None
+
+    def can_suggest(self) -> bool:
+        cursor = self.textCursor()
+        if cursor.hasSelection() or self.isReadOnly() or self._generating is not None:
+            return False
+        block = cursor.block()
+        after = block.text()[cursor.positionInBlock():cursor.positionInBlock() + 1]
+        return not _WORD_CHAR.match(after) and bool(self.text_before_cursor().strip())
+
+    def text_before_cursor(self) -> str:
+        end = self.textCursor().position()
+        cursor = QTextCursor(self.document())
+        cursor.setPosition(max(0, end - PROMPT_CHARS))
+        cursor.setPosition(end, QTextCursor.MoveMode.KeepAnchor)
+        # selectedText() uses U+2029 between paragraphs
+        return cursor.selectedText().replace("\u2029", "\n")
+
+    def expect_suggestion(self, request_id: int) -> None:
+        """A suggestion for the cursor's position has been asked for; pieces will follow."""
+        self._remove_ghost()
+        self._ghost = Ghost(request_id, self.textCursor().position(), [])
+
+    def add_piece(self, request_id: int, alternative: int, piece: str) -> None:
+        ghost = self._ghost
+        if ghost is None or ghost.request_id != request_id:
+            return
+        while len(ghost.alternatives) <= alternative:
+            ghost.alternatives.append("")
+        ghost.alternatives[alternative] += piece
+        if alternative == ghost.index:
+            self._show_ghost()
+
+    def finish_suggestion(self, request_id: int) -> None:
+        ghost = self._ghost
+        if ghost is None or ghost.request_id != request_id:
+            return
+        # Alternatives that came out empty, or the same as another, are no use to cycle through.
+        seen, unique = set(), []
+        current = ghost.text
+        for text in ghost.alternatives:
+            if text.strip() and text not in seen:
+                seen.add(text)
+                unique.append(text)
+        ghost.alternatives = unique
+        ghost.index = unique.index(current) if current in unique else 0
+        if not unique:
+            self.clear_ghost()
+        else:
+            self._show_ghost()
+
+    def clear_ghost(self) -> None:
+        had = self._ghost is not None
+        self._remove_ghost()
+        self._ghost = None
+        if had:
+            self.ghost_cleared.emit()
+            self.ghost_changed.emit(False)
+
+    # ghost text: actions ---------------------------------------------------------------------
+
+    def accept(self) -> bool:
+        text = self.ghost_text
+        if not text:
+            return False
+        self.clear_ghost()
+        self._insert_as_writer(text)
+        return True
+
+    def accept_word(self) -> bool:
+        ghost = self._ghost
+        match = _NEXT_WORD.match(self.ghost_text)
+        if ghost is None or not match:
+            return False
+        word = match.group(0)
+        # The other alternatives stay only where they begin with the same word.
+        rest = [alt[len(word):] for alt in ghost.alternatives if alt.startswith(word) and alt[len(word):]]
+        self._remove_ghost()
+        self._ghost = None
+        self._insert_as_writer(word)
+        if rest:
+            current = ghost.text[len(word):]
+            self._ghost = Ghost(ghost.request_id, self.textCursor().position(), rest,
+                                rest.index(current) if current in rest else 0)
+            self._show_ghost()
+        else:
+            self.ghost_cleared.emit()
+            self.ghost_changed.emit(False)
+        return True
+
+    def cycle(self, step: int) -> bool:
+        ghost = self._ghost
+        count = len([a for a in ghost.alternatives if a]) if ghost else 0
+        if count < 2:
+            return False
+        ghost.index = (ghost.index + step) % len(ghost.alternatives)
+        while not ghost.alternatives[ghost.index]:
+            ghost.index = (ghost.index + step) % len(ghost.alternatives)
+        self._show_ghost()
+        return True
+
+    def choose(self, index: int) -> None:
+        if self._ghost and 0 <= index < len(self._ghost.alternatives):
+            self._ghost.index = index
+            self._show_ghost()
+
+    def ask_now(self) -> None:
+        self._debounce.stop()
+        if self.can_suggest():
+            self.suggestion_wanted.emit()
+
+    def _insert_as_writer(self, text: str) -> None:
+        cursor = self.textCursor()
+        self._own_edit = True
+        try:
+            # An edit block of its own: otherwise Qt merges it into the typing before it.
+            cursor.beginEditBlock()
+            cursor.insertText(text)
+            _undo_barrier(cursor)
+            cursor.endEditBlock()
+        finally:
+            self._own_edit = False
+        self.setTextCursor(cursor)
+        self.ensureCursorVisible()
+
+    # ghost text: drawing ---------------------------------------------------------------------
+
+    def _show_ghost(self) -> None:
+        self._remove_ghost(changed=False)
+        ghost = self._ghost
+        text = ghost.text if ghost else ""
+        if text:
+            block = self.document().findBlock(ghost.anchor)
+            layout = block.layout()
+            start = ghost.anchor - block.position()
+            # A suggestion of several lines is shown on one: the pre-edit area holds no breaks.
+            shown = text.replace("\n", " ⏎ ")
+            layout.setPreeditArea(start, shown)
+            style = QTextLayout.FormatRange()
+            style.start, style.length = start, len(shown)
+            fmt = QTextCharFormat()
+            fmt.setForeground(self._ghost_color)
+            style.format = fmt
+            layout.setFormats([style])
+            self.document().markContentsDirty(block.position(), block.length())
+        self.ghost_changed.emit(bool(text))
+
+    def _remove_ghost(self, changed: bool = True, span: tuple[int, int] | None = None) -> None:
+        """Take the ghost text out of the layout of whichever block holds it now."""
+        if self._ghost is None:
+            return
+        doc = self.document()
+        low, high = (self._ghost.anchor, self._ghost.anchor) if span is None else span
+        block = doc.findBlock(max(0, min(low, doc.characterCount() - 1)))
+        last = doc.findBlock(max(0, min(high, doc.characterCount() - 1)))
+        while block.isValid():
+            layout = block.layout()
+            if layout.preeditAreaText():
+                layout.setPreeditArea(-1, "")
+                layout.clearFormats()
+                doc.markContentsDirty(block.position(), block.length())
+            if block == last:
+                break
+            block = block.next()
+
+    # keys ------------------------------------------------------------------------------------
+
+    def _ghost_action(self, event: QKeyEvent) -> str | None:
+        if not self.ghost_text:
+            return None
+        pressed = QKeySequence(event.keyCombination())
+        for name in GHOST_KEYS:
+            if self.keymap.get(name) and self.keymap[name].matches(pressed) == QKeySequence.SequenceMatch.ExactMatch:
+                return name
+        return None
+
+    def event(self, event) -> bool:
+        # While a suggestion shows, its keys belong to it (Tab would otherwise insert a tab, and a
+        # window shortcut could take Esc); with none shown they keep their usual meaning.
+        if event.type() == QEvent.Type.ShortcutOverride and self._ghost_action(event):
+            event.accept()
+            return True
+        return super().event(event)
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        action = self._ghost_action(event)
+        if action is not None:
+            {
+                "accept": self.accept,
+                "accept_word": self.accept_word,
+                "dismiss": self.clear_ghost,
+                "next_alternative": lambda: self.cycle(1),
+                "previous_alternative": lambda: self.cycle(-1),
+            }[action]()
+            event.accept()
+            return
+        super().keyPressEvent(event)
+
+    def inputMethodEvent(self, event) -> None:
+        self.clear_ghost()  # an input method needs the pre-edit area for itself
+        super().inputMethodEvent(event)
+
+    # reacting to edits and moves -------------------------------------------------------------
+
+    def _contents_changed(self, position: int, removed: int, added: int) -> None:
+        self._track_marks(position, removed, added)
+        ghost = self._ghost
+        if ghost is not None:
+            typed = self._typed_into_ghost(position, removed, added)
+            if typed:
+                self._remove_ghost(span=(position, position + added))
+                ghost.anchor += len(typed)
+                ghost.alternatives = [a[len(typed):] for a in ghost.alternatives]
+                if ghost.text:
+                    self._show_ghost()
+                else:
+                    self._ghost = None
+                    self.ghost_changed.emit(False)
+            else:
+                self._remove_ghost(span=(position, position + added))
+                self._ghost = None
+                self.ghost_cleared.emit()
+                self.ghost_changed.emit(False)
+        if not self._own_edit:
+            self.user_edited.emit()
+            if self.auto_suggest and self._generating is None:
+                self._debounce.start()
+            else:
+                self._debounce.stop()
+
+    def _typed_into_ghost(self, position: int, removed: int, added: int) -> str:
+        ghost = self._ghost
+        if self._own_edit or removed or not added or position != ghost.anchor or not ghost.text:
+            return ""
+        cursor = QTextCursor(self.document())
+        cursor.setPosition(position)
+        cursor.setPosition(position + added, QTextCursor.MoveMode.KeepAnchor)
+        typed = cursor.selectedText()
+        if not ghost.text.startswith(typed):
+            return ""
+        # Keep only the alternatives that still agree with what was typed.
+        keep = [a for a in ghost.alternatives if a.startswith(typed)]
+        ghost.index = keep.index(ghost.text)
+        ghost.alternatives = keep
+        return typed
+
+    def _cursor_moved(self) -> None:
+        ghost = self._ghost
+        if ghost is None:
+            return
+        cursor = self.textCursor()
+        if cursor.hasSelection() or cursor.position() != ghost.anchor:
+            self.clear_ghost()
+
+    def _pause_elapsed(self) -> None:
+        if self.auto_suggest and self._ghost is None and self.can_suggest():
+            self.suggestion_wanted.emit()
+
+    # model-written text (story mode) ---------------------------------------------------------
+
+    @property
+    def generating(self) -> bool:
+        return self._generating is not None
+
+    def begin_generated(self, replace: tuple[int, int] | None = None) -> None:
+        """Start inserting model text at the cursor, or in place of ``replace`` (start, end)."""
+        self.clear_ghost()
+        self._debounce.stop()
+        cursor = QTextCursor(self.textCursor())
+        cursor.clearSelection()
+        self._own_edit = True
+        try:
+            cursor.beginEditBlock()
+            if replace is not None:
+                self._marks = [m for m in self._marks if (m.selectionStart(), m.selectionEnd()) != replace]
+                cursor.setPosition(replace[0])
+                cursor.setPosition(replace[1], QTextCursor.MoveMode.KeepAnchor)
+                cursor.removeSelectedText()
+            cursor.endEditBlock()
+        finally:
+            self._own_edit = False
+        self.setTextCursor(cursor)
+        self._generating = QTextCursor(cursor)  # collapsed at the insertion point
+        self._generated_start = cursor.position()
+        self._joined = replace is not None  # the removal opened the undo step the text joins
+
+    def append_generated(self, text: str) -> None:
+        cursor = self._generating
+        if cursor is None or not text:
+            return
+        self._own_edit = True
+        try:
+            if self._joined:
+                cursor.joinPreviousEditBlock()
+            else:
+                cursor.beginEditBlock()
+                self._joined = True
+            cursor.insertText(text)
+            cursor.endEditBlock()
+        finally:
+            self._own_edit = False
+        mark = self._current_mark()
+        if mark is None:
+            mark = QTextCursor(self.document())
+            self._marks.append(mark)
+        mark.setPosition(self._generated_start)
+        mark.setPosition(cursor.position(), QTextCursor.MoveMode.KeepAnchor)
+        self._update_marks()
+        self.ensureCursorVisible()
+
+    def _current_mark(self) -> QTextCursor | None:
+        for mark in self._marks:
+            if mark.selectionStart() == self._generated_start:
+                return mark
+        return None
+
+    def end_generated(self) -> tuple[int, int] | None:
+        """Stop inserting; the (start, end) of what was written, or None when nothing was."""
+        cursor, self._generating = self._generating, None
+        if cursor is None:
+            return None
+        if self._joined:
+            self._own_edit = True
+            try:
+                cursor.joinPreviousEditBlock()
+                _undo_barrier(cursor)
+                cursor.endEditBlock()
+            finally:
+                self._own_edit = False
+        mark = self._current_mark()
+        return (mark.selectionStart(), mark.selectionEnd()) if mark else None
+
+    def generated_ranges(self) -> list[tuple[int, int]]:
+        return [(m.selectionStart(), m.selectionEnd()) for m in self._marks]
+
+    def _track_marks(self, position: int, removed: int, added: int) -> None:
+        if not self._marks:
+            return
+        if not self._own_edit:
+            kept = []
+            for mark, (start, end) in zip(self._marks, self._mark_spans):
+                # (start, end) are from before this change, as are position and removed.
+                if removed and position < end and position + removed > start:
+                    continue  # part of the model's text was deleted or replaced
+                if not removed and start < position < end:
+                    continue  # the writer typed into it
+                if not removed and position == end:
+                    # Typing straight after the model's text is new writing, not an edit of it.
+                    mark.setPosition(mark.selectionStart())
+                    mark.setPosition(position, QTextCursor.MoveMode.KeepAnchor)
+                kept.append(mark)
+            self._marks = kept
+        self._update_marks()
+
+    def _update_marks(self) -> None:
+        self._mark_spans = [(m.selectionStart(), m.selectionEnd()) for m in self._marks]
+        selections = []
+        for mark in self._marks:
+            if mark.hasSelection():
+                selection = QTextEdit.ExtraSelection()
+                selection.cursor = mark
+                selection.format.setBackground(self._mark_color)
+                selection.format.setProperty(QTextFormat.Property.FullWidthSelection, False)
+                selections.append(selection)
+        self.setExtraSelections(selections)
+
+    def clear_marks(self) -> None:
+        self._marks = []
+        self._update_marks()
+
+    # misc ------------------------------------------------------------------------------------
+
+    def ghost_rect(self) -> QRect:
+        """Where the suggestion starts on screen, in viewport coordinates."""
+        return self.cursorRect()
+
+    def set_palette_colors(self, palette: QPalette) -> None:
+        self.setPalette(palette)

@@ -1,0 +1,82 @@
+"""Opening and saving text files: encodings, refusals, atomic saves."""
+
+from __future__ import annotations
+
+import codecs
+
+import pytest
+from PySide6.QtCore import QSaveFile
+
+from app.documents import DocumentError, read_text, save_text
+
+
+def test_utf8_and_bom_variants(tmp_path):
+    plain = tmp_path / "a.txt"
+    plain.write_bytes("Naïve café\r\nsecond".encode("utf-8"))
+    loaded = read_text(plain)
+    assert loaded.text == "Naïve café\nsecond" and not loaded.converted
+    bom = tmp_path / "b.md"
+    bom.write_bytes(codecs.BOM_UTF8 + "# Title".encode())
+    assert read_text(bom).text == "# Title"
+    utf16 = tmp_path / "c.txt"
+    utf16.write_bytes("Grüße".encode("utf-16"))
+    loaded = read_text(utf16)
+    assert loaded.text == "Grüße" and loaded.converted and loaded.encoding_name == "UTF-16"
+
+
+def test_windows_1252_is_recognised(tmp_path):
+    path = tmp_path / "old.txt"
+    path.write_bytes("“Quoted” café".encode("cp1252"))
+    loaded = read_text(path)
+    assert loaded.text == "“Quoted” café" and loaded.encoding_name == "Windows-1252"
+
+
+@pytest.mark.parametrize("data, message", [
+    (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "binary"),
+    (b"abc \x81\x8d\x8f\x90\x9d", "not UTF-8"),
+])
+def test_unreadable_files_are_refused_clearly(tmp_path, data, message):
+    path = tmp_path / "bad.txt"
+    path.write_bytes(data)
+    with pytest.raises(DocumentError, match=message) as info:
+        read_text(path)
+    assert str(path) in str(info.value)
+
+
+def test_missing_file_and_folder(tmp_path):
+    with pytest.raises(DocumentError, match="cannot be opened"):
+        read_text(tmp_path / "nope.txt")
+    with pytest.raises(DocumentError, match="folder"):
+        read_text(tmp_path)
+
+
+def test_save_replaces_the_file_whole(tmp_path):
+    path = tmp_path / "story.txt"
+    path.write_text("old text", encoding="utf-8")
+    with open(path, encoding="utf-8") as reader:  # opened before the save
+        save_text(path, "new text ✓")
+        # the reader still sees the complete old file: the new one was renamed into place,
+        # not written over the old one
+        assert reader.read() == "old text"
+    assert path.read_text(encoding="utf-8") == "new text ✓"
+
+
+def test_failed_save_leaves_old_file_untouched(tmp_path, monkeypatch):
+    path = tmp_path / "story.txt"
+    path.write_text("precious", encoding="utf-8")
+    real_write = QSaveFile.write
+
+    def half_write(self, data):
+        real_write(self, bytes(data)[: len(data) // 2])
+        return len(data) // 2  # as a full disk would
+
+    monkeypatch.setattr(QSaveFile, "write", half_write)
+    with pytest.raises(DocumentError, match="cannot be saved"):
+        save_text(path, "a much longer replacement text")
+    assert path.read_text(encoding="utf-8") == "precious"
+    assert [p.name for p in tmp_path.iterdir()] == ["story.txt"]  # no temporary file left
+
+
+def test_save_into_missing_folder_is_refused(tmp_path):
+    with pytest.raises(DocumentError, match="nowhere"):
+        save_text(tmp_path / "nowhere" / "x.txt", "text")

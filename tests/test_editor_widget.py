@@ -1,0 +1,180 @@
+"""The ghost-text editor widget on its own: suggestions are fed in directly, as the worker would."""
+
+from __future__ import annotations
+
+import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QTextCursor
+
+from app.ui.editor import GhostEditor
+
+
+@pytest.fixture
+def editor(qtbot):
+    widget = GhostEditor()
+    widget.auto_suggest = False
+    qtbot.addWidget(widget)
+    widget.resize(500, 300)
+    widget.show()
+    qtbot.waitExposed(widget)
+    widget.setFocus()
+    return widget
+
+
+def type_text(qtbot, editor, text):
+    qtbot.keyClicks(editor, text)
+
+
+def show_ghost(editor, *alternatives, request_id=1):
+    editor.expect_suggestion(request_id)
+    for index, text in enumerate(alternatives):
+        for piece in (text[: len(text) // 2], text[len(text) // 2 :]):
+            editor.add_piece(request_id, index, piece)
+    editor.finish_suggestion(request_id)
+
+
+def preedit(editor):
+    block = editor.textCursor().block()
+    return block.layout().preeditAreaText()
+
+
+def test_ghost_is_painted_not_inserted(qtbot, editor):
+    type_text(qtbot, editor, "It was a truth")
+    editor.document().setModified(False)
+    undo_steps = editor.document().availableUndoSteps()
+    show_ghost(editor, " universally acknowledged")
+    assert editor.ghost_text == " universally acknowledged"
+    assert preedit(editor) == " universally acknowledged"
+    assert editor.toPlainText() == "It was a truth"
+    assert not editor.document().isModified()
+    assert editor.document().availableUndoSteps() == undo_steps
+
+
+def test_tab_accepts_as_one_undo_step(qtbot, editor):
+    type_text(qtbot, editor, "It was a truth")
+    show_ghost(editor, " universally acknowledged")
+    qtbot.keyClick(editor, Qt.Key.Key_Tab)
+    assert editor.toPlainText() == "It was a truth universally acknowledged"
+    assert editor.ghost_text == "" and preedit(editor) == ""
+    type_text(qtbot, editor, " by")
+    editor.undo()
+    assert editor.toPlainText() == "It was a truth universally acknowledged"
+    editor.undo()
+    assert editor.toPlainText() == "It was a truth"
+
+
+def test_tab_without_suggestion_inserts_tab(qtbot, editor):
+    type_text(qtbot, editor, "a")
+    qtbot.keyClick(editor, Qt.Key.Key_Tab)
+    assert editor.toPlainText() == "a\t"
+
+
+def test_ctrl_right_accepts_next_word_and_keeps_rest(qtbot, editor):
+    type_text(qtbot, editor, "It was")
+    show_ghost(editor, " a truth universally")
+    qtbot.keyClick(editor, Qt.Key.Key_Right, Qt.KeyboardModifier.ControlModifier)
+    assert editor.toPlainText() == "It was a"
+    assert editor.ghost_text == " truth universally"
+    qtbot.keyClick(editor, Qt.Key.Key_Right, Qt.KeyboardModifier.ControlModifier)
+    assert editor.toPlainText() == "It was a truth"
+
+
+def test_esc_and_cursor_move_dismiss(qtbot, editor):
+    type_text(qtbot, editor, "It was a truth")
+    show_ghost(editor, " universally")
+    with qtbot.waitSignal(editor.ghost_cleared, timeout=1000):
+        qtbot.keyClick(editor, Qt.Key.Key_Escape)
+    assert editor.ghost_text == "" and preedit(editor) == ""
+    show_ghost(editor, " universally", request_id=2)
+    qtbot.keyClick(editor, Qt.Key.Key_Left)
+    assert editor.ghost_text == ""
+    assert all(b.layout().preeditAreaText() == "" for b in _blocks(editor))
+    assert editor.toPlainText() == "It was a truth"
+
+
+def _blocks(editor):
+    block = editor.document().firstBlock()
+    while block.isValid():
+        yield block
+        block = block.next()
+
+
+def test_typing_through_keeps_the_rest(qtbot, editor):
+    type_text(qtbot, editor, "It was a")
+    show_ghost(editor, " truth universally", " fine day")
+    type_text(qtbot, editor, " tr")
+    assert editor.ghost_text == "uth universally"
+    assert editor.ghost_alternatives == ["uth universally"]
+    assert preedit(editor) == "uth universally"
+    type_text(qtbot, editor, "x")
+    assert editor.ghost_text == ""
+    assert editor.toPlainText() == "It was a trx"
+
+
+def test_alternatives_cycle(qtbot, editor):
+    type_text(qtbot, editor, "She said")
+    show_ghost(editor, " yes", " no", " nothing")
+    assert editor.ghost_text == " yes"
+    qtbot.keyClick(editor, Qt.Key.Key_BracketRight, Qt.KeyboardModifier.AltModifier)
+    assert editor.ghost_text == " no"
+    qtbot.keyClick(editor, Qt.Key.Key_BracketRight, Qt.KeyboardModifier.AltModifier)
+    qtbot.keyClick(editor, Qt.Key.Key_BracketRight, Qt.KeyboardModifier.AltModifier)
+    assert editor.ghost_text == " yes"
+    qtbot.keyClick(editor, Qt.Key.Key_BracketLeft, Qt.KeyboardModifier.AltModifier)
+    assert editor.ghost_text == " nothing"
+    qtbot.keyClick(editor, Qt.Key.Key_Tab)
+    assert editor.toPlainText() == "She said nothing"
+
+
+def test_ghost_mid_paragraph_wraps_and_moves_text(qtbot, editor):
+    editor.setPlainText("First line here.\nSecond paragraph.")
+    cursor = editor.textCursor()
+    cursor.setPosition(len("First line here."))
+    editor.setTextCursor(cursor)
+    long = " and then a long suggestion that surely wraps over more than one line of this narrow editor"
+    show_ghost(editor, long)
+    layout = editor.document().firstBlock().layout()
+    qtbot.waitUntil(lambda: layout.lineCount() > 1)
+    assert editor.toPlainText() == "First line here.\nSecond paragraph."
+
+
+def test_generated_text_is_one_undo_step_and_marked(qtbot, editor):
+    type_text(qtbot, editor, "Once upon a time")
+    editor.begin_generated()
+    for piece in (" there", " was", " a", " king."):
+        editor.append_generated(piece)
+    span = editor.end_generated()
+    assert editor.toPlainText() == "Once upon a time there was a king."
+    assert span == (16, 34) and editor.generated_ranges() == [span]
+    # typing after it is new writing: the mark stays as it was
+    type_text(qtbot, editor, " Yes")
+    assert editor.generated_ranges() == [(16, 34)]
+    editor.undo()
+    assert editor.toPlainText() == "Once upon a time there was a king."
+    editor.undo()
+    assert editor.toPlainText() == "Once upon a time"
+
+
+def test_editing_generated_text_removes_mark(qtbot, editor):
+    type_text(qtbot, editor, "Once")
+    editor.begin_generated()
+    editor.append_generated(" upon a time")
+    editor.end_generated()
+    cursor = editor.textCursor()
+    cursor.setPosition(7)
+    editor.setTextCursor(cursor)
+    type_text(qtbot, editor, "X")
+    assert editor.generated_ranges() == []
+
+
+def test_retry_replaces_last_generated_text(qtbot, editor):
+    type_text(qtbot, editor, "Once")
+    editor.begin_generated()
+    editor.append_generated(" upon a time")
+    span = editor.end_generated()
+    editor.begin_generated(replace=span)
+    editor.append_generated(" more")
+    assert editor.end_generated() == (4, 9)
+    assert editor.toPlainText() == "Once more"
+    editor.undo()
+    assert editor.toPlainText() == "Once upon a time"

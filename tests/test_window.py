@@ -1,0 +1,245 @@
+"""The main window with the tiny model: suggestions, keys, story mode, settings, files."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QMessageBox
+
+from app.settings import Settings
+from app.ui.main_window import MainWindow
+
+
+@pytest.fixture
+def open_window(qtbot):
+    windows = []
+
+    def make(model: Path | str | None = None, wait_model: bool = True, **values) -> MainWindow:
+        settings = Settings.load()
+        if model is not None:
+            values.setdefault("delay_ms", 30)
+            values.setdefault("temperature", 0.0)  # greedy: the same text for the same prompt
+            values["model"] = str(model)
+        settings.update(values)
+        window = MainWindow(settings)  # closed below, not by qtbot: that close would prompt to save
+        window.show()
+        qtbot.waitExposed(window)
+        if wait_model and model is not None:
+            with qtbot.waitSignal(window.generator.loaded, timeout=30000):
+                window.start()
+        else:
+            window.start()
+        window.editor.setFocus()
+        windows.append(window)
+        return window
+
+    yield make
+    for window in windows:
+        window.editor.document().setModified(False)  # no unsaved-changes prompt at teardown
+        window.close()
+        window.deleteLater()
+
+
+def type_and_wait_for_ghost(qtbot, window, text):
+    qtbot.keyClicks(window.editor, text)
+    qtbot.waitUntil(lambda: window.editor.ghost_text != "" and not window.generator.busy, timeout=10000)
+    return window.editor.ghost_text
+
+
+def test_typing_brings_ghost_text(qtbot, open_window, tiny_bundle):
+    window = open_window(tiny_bundle)
+    assert "tiny-test" in window.model_label.text()
+    ghost = type_and_wait_for_ghost(qtbot, window, "It was a truth")
+    assert window.editor.toPlainText() == "It was a truth"
+    assert not window.editor.document().isModified() or window.editor.toPlainText() == "It was a truth"
+    assert window.speed_label.text().endswith("tok/s")
+    # painted, not inserted: saving writes only what was typed
+    assert ghost not in window.editor.toPlainText()
+
+
+def test_tab_accepts_as_one_undo_step(qtbot, open_window, tiny_bundle):
+    window = open_window(tiny_bundle)
+    ghost = type_and_wait_for_ghost(qtbot, window, "It was a truth")
+    qtbot.keyClick(window.editor, Qt.Key.Key_Tab)
+    assert window.editor.toPlainText() == "It was a truth" + ghost
+    window.editor.undo()
+    assert window.editor.toPlainText() == "It was a truth"
+
+
+def test_esc_and_cursor_move_dismiss(qtbot, open_window, tiny_bundle):
+    window = open_window(tiny_bundle)
+    type_and_wait_for_ghost(qtbot, window, "It was a truth")
+    qtbot.keyClick(window.editor, Qt.Key.Key_Escape)
+    assert window.editor.ghost_text == ""
+    window.editor.ask_now()
+    qtbot.waitUntil(lambda: window.editor.ghost_text != "", timeout=10000)
+    qtbot.keyClick(window.editor, Qt.Key.Key_Home)
+    assert window.editor.ghost_text == ""
+    assert window.editor.toPlainText() == "It was a truth"
+
+
+def test_typing_through_a_suggestion_needs_no_new_request(qtbot, open_window, tiny_bundle):
+    window = open_window(tiny_bundle, length="tokens", suggestion_tokens=8)
+    ghost = type_and_wait_for_ghost(qtbot, window, "It was a truth")
+    requests = []
+    window.generator._generate.connect(requests.append)
+    qtbot.keyClicks(window.editor, ghost[:2])
+    assert window.editor.ghost_text == ghost[2:]
+    qtbot.wait(window.settings["delay_ms"] * 3)
+    assert requests == [] and window.editor.ghost_text == ghost[2:]
+
+
+def test_alternatives_cycle_and_list(qtbot, open_window, tiny_bundle):
+    window = open_window(tiny_bundle, temperature=1.0, alternatives=3, seed=7)
+    first = type_and_wait_for_ghost(qtbot, window, "She said")
+    alternatives = window.editor.ghost_alternatives
+    assert len(alternatives) == 3 and len(set(alternatives)) == 3
+    qtbot.keyClick(window.editor, Qt.Key.Key_BracketRight, Qt.KeyboardModifier.AltModifier)
+    assert window.editor.ghost_text == alternatives[1]
+    qtbot.keyClick(window.editor, Qt.Key.Key_BracketLeft, Qt.KeyboardModifier.AltModifier)
+    assert window.editor.ghost_text == first
+    window.show_alternatives()
+    menu = window.alternatives_menu
+    assert len(menu.actions()) == 3
+    menu.actions()[2].trigger()
+    assert window.editor.toPlainText() == "She said" + alternatives[2]
+
+
+def test_no_model_editing_and_files_still_work(qtbot, open_window, tmp_path):
+    window = open_window(tmp_path / "missing-model", wait_model=False)
+    qtbot.keyClicks(window.editor, "Plain writing")
+    assert window.editor.toPlainText() == "Plain writing"
+    assert "model" in window.model_label.text().lower()
+    target = tmp_path / "plain.txt"
+    window._write(str(target))
+    assert target.read_text(encoding="utf-8") == "Plain writing"
+
+
+def test_broken_model_is_reported(qtbot, open_window, tiny_bundle, tmp_path):
+    import shutil
+
+    broken = tmp_path / "broken"
+    shutil.copytree(tiny_bundle, broken)
+    (broken / "model.int8.onnx").write_bytes(b"not a model")
+    window = open_window(broken, wait_model=False)
+    with qtbot.waitSignal(window.generator.load_failed, timeout=30000) as blocker:
+        window.load_model()
+    assert "model.int8.onnx" in blocker.args[0]
+    assert window.model_label.text() == "Model not loaded"
+    assert "model.int8.onnx" in window.model_label.toolTip()
+    qtbot.keyClicks(window.editor, "Still writing")
+    assert window.editor.toPlainText() == "Still writing"
+
+
+def test_story_continue_stop_and_retry(qtbot, open_window, tiny_bundle):
+    window = open_window(tiny_bundle, auto_suggest=False, story_tokens=200, temperature=0.9)
+    qtbot.keyClicks(window.editor, "Once upon a time")
+    qtbot.keyClick(window.editor, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)
+    assert window.story_bar.isVisible() and window.story_bar.stop_button.isVisible()
+    qtbot.waitUntil(lambda: len(window.editor.toPlainText()) > len("Once upon a time") + 5, timeout=10000)
+    window.story_bar.stop_button.click()
+    assert not window.editor.generating
+    stopped = window.editor.toPlainText()
+    qtbot.wait(50)
+    assert window.editor.toPlainText() == stopped  # nothing more arrives after Stop
+    span = window.editor.generated_ranges()
+    assert span == [(len("Once upon a time"), len(stopped))]
+    assert window.story_bar.retry_button.isVisible()
+    # Retry writes a new sample in its place, as one undo step back to the first one
+    with qtbot.waitSignal(window.generator.finished, timeout=20000):
+        window.story_retry()
+    retried = window.editor.toPlainText()
+    assert retried.startswith("Once upon a time") and retried != stopped
+    window.editor.undo()
+    assert window.editor.toPlainText() == stopped
+    window.editor.undo()
+    assert window.editor.toPlainText() == "Once upon a time"
+
+
+def test_editing_story_text_ends_the_mark(qtbot, open_window, tiny_bundle):
+    window = open_window(tiny_bundle, auto_suggest=False, story_tokens=20)
+    qtbot.keyClicks(window.editor, "Once upon a time")
+    with qtbot.waitSignal(window.generator.finished, timeout=20000):
+        window.story_continue()
+    assert len(window.editor.generated_ranges()) == 1
+    cursor = window.editor.textCursor()
+    cursor.setPosition(len("Once upon a time") + 2)
+    window.editor.setTextCursor(cursor)
+    qtbot.keyClicks(window.editor, "x")
+    assert window.editor.generated_ranges() == []
+    assert not window.act_retry.isEnabled()
+
+
+def test_settings_persist_across_windows(qtbot, open_window, inkwell_home):
+    window = open_window(None, wait_model=False)
+    panel = window.panel
+    panel.findChild(type(panel.preset_box), "setting_theme").setCurrentIndex(1)  # Dark
+    temperature = panel.findChild(type(panel.findChild(object, "setting_temperature")), "setting_temperature")
+    temperature.setValue(1.25)
+    window.settings.apply_preset("Creative")
+    window.panel.show()
+    window.close()
+    data = json.loads((inkwell_home / "config" / "settings.json").read_text())
+    assert data["theme"] == "dark" and data["preset"] == "Creative" and data["temperature"] == 1.05
+    again = open_window(None, wait_model=False)
+    assert again.settings["theme"] == "dark"
+    assert again.panel.isVisible()  # open panels come back
+    assert again.panel.preset_box.currentText() == "Creative"
+
+
+def test_corrupt_settings_file_is_survived(qtbot, open_window, inkwell_home):
+    path = inkwell_home / "config" / "settings.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text('{"theme": "dark", "temperature": ', encoding="utf-8")
+    window = open_window(None, wait_model=False)
+    assert window.settings["theme"] == "light"
+    assert window.notice_bar.isVisible() and "not valid JSON" in window.notice_bar.label.text()
+    backups = list(path.parent.glob("settings.json.bad-*"))
+    assert len(backups) == 1 and backups[0].read_text() == '{"theme": "dark", "temperature": '
+    assert json.loads(path.read_text())["version"] == 1
+
+
+def test_unsaved_changes_prompt(qtbot, open_window, monkeypatch, tmp_path):
+    window = open_window(None, wait_model=False)
+    qtbot.keyClicks(window.editor, "Draft")
+    asked = []
+
+    def answer(result):
+        def warning(*args, **kwargs):
+            asked.append(args[2])
+            return result
+        return warning
+
+    monkeypatch.setattr(QMessageBox, "warning", answer(QMessageBox.StandardButton.Cancel))
+    window.new_file()
+    assert window.editor.toPlainText() == "Draft" and len(asked) == 1
+    assert not window.close()  # Cancel keeps the window
+    monkeypatch.setattr(QMessageBox, "warning", answer(QMessageBox.StandardButton.Discard))
+    window.new_file()
+    assert window.editor.toPlainText() == "" and len(asked) == 3
+    qtbot.keyClicks(window.editor, "Second draft")
+    target = tmp_path / "draft.md"
+    monkeypatch.setattr("app.ui.main_window.QFileDialog.getSaveFileName", lambda *a, **k: (str(target), ""))
+    monkeypatch.setattr(QMessageBox, "warning", answer(QMessageBox.StandardButton.Save))
+    window.new_file()
+    assert target.read_text(encoding="utf-8") == "Second draft"
+    assert window.editor.toPlainText() == ""
+
+
+def test_open_and_recent_files(qtbot, open_window, tmp_path):
+    first = tmp_path / "one.txt"
+    first.write_text("First file", encoding="utf-8")
+    latin = tmp_path / "two.txt"
+    latin.write_bytes("Café crème".encode("cp1252"))
+    window = open_window(None, wait_model=False)
+    assert window.load_file(str(first))
+    assert window.editor.toPlainText() == "First file" and window.windowTitle().startswith("one.txt")
+    assert window.load_file(str(latin))
+    assert window.editor.toPlainText() == "Café crème"
+    assert "Windows-1252" in window.notice_bar.label.text()
+    assert window.settings["recent_files"][:2] == [str(latin), str(first)]
+    assert [a.text() for a in window.recent_menu.actions()][:2] == ["two.txt", "one.txt"]
+
