@@ -30,7 +30,9 @@ from model.config import GPT2Config  # noqa: E402
 from model.gpt2 import GPT2  # noqa: E402
 from model.train import Events, Job, Trainer  # noqa: E402
 
-CORPUS = ROOT.parent / "shared" / "data" / "corpus" / "austen"
+# The corpus sits beside the checkout (../shared/data); a git worktree is one level deeper.
+CORPUS = next((p / "shared" / "data" / "corpus" / "austen" for p in (ROOT.parent, ROOT.parent.parent)
+               if (p / "shared" / "data" / "corpus" / "austen").is_dir()), ROOT.parent / "shared" / "data" / "corpus" / "austen")
 WARMUP = 2
 
 
@@ -44,13 +46,14 @@ def load_tokens(recipe: dict, cache: Path) -> tuple[list[str], np.ndarray]:
         path = cache / "prose.txt"
         path.write_text(text, encoding="utf-8")
         data = [str(path)]
-    holdout = recipe["holdout"] if CORPUS.is_dir() else {"fraction": 0.05}
-    return data, load_corpus(data, holdout, cache / "tokens").train
+    if not CORPUS.is_dir():
+        recipe["holdout"] = {"fraction": 0.05}
+    return data, load_corpus(data, recipe["holdout"], cache / "tokens").train
 
 
 def time_model_train(recipe: dict, data: list[str], steps: int, precision: str, work: Path, run: int) -> float:
     """Tokens/s of Trainer.run over steps WARMUP..steps (the final evaluation and save are outside)."""
-    job = {k: v for k, v in recipe.items() if not k.startswith("_")}
+    job = {k: v for k, v in recipe.items() if not k.startswith("_") and k != "export"}
     job.update(data=data, out=str(work / f"run-{precision}-{run}"), steps=steps, precision=precision,
                cache_dir=str(work / "tokens"), log_every=1, eval_every=10**9, sample_every=10**9,
                checkpoint_every=10**9, eval_max_windows=1, sample_tokens=0, warmup_steps=min(recipe["warmup_steps"], steps))

@@ -126,6 +126,7 @@ def test_gradient_accumulation_matches_a_larger_batch(corpus, tmp_path):
     assert losses(acc) == pytest.approx(losses(big), rel=1e-4)
 
 
+@pytest.mark.slow
 def test_same_seed_same_curve_other_seed_other_curve(corpus, tmp_path):
     job = job_dict(corpus, tmp_path / "a", steps=12, eval_every=100, sample_every=100, checkpoint_every=100)
     _, first = run_in_process(job)
@@ -184,6 +185,7 @@ def test_sampler_resumes_with_the_same_batches():
 
 # --- events ---------------------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_cli_events_are_json_lines_and_logs_go_to_stderr(corpus, tmp_path):
     job = tmp_path / "job.json"
     job.write_text(json.dumps(job_dict(corpus, tmp_path / "run", steps=10, log_every=5, eval_every=5,
@@ -202,6 +204,7 @@ def test_cli_events_are_json_lines_and_logs_go_to_stderr(corpus, tmp_path):
 
 # --- checkpoints and resume -----------------------------------------------------------------
 
+@pytest.mark.slow
 def test_interrupted_and_resumed_run_equals_an_uninterrupted_one(corpus, tmp_path):
     from model.train import _StopRequest
 
