@@ -10,9 +10,12 @@ token agrees with PyTorch's along a passage of text, decoded token by token thro
 cache as the editor does (recorded in the manifest). The bundle is built in a temporary folder
 beside OUT and moved into place at the end.
 
-With ``--json`` progress goes to stdout as JSON lines (``start``, ``progress``, ``verify``,
-``done``, ``error``), for a GUI driving the export through QProcess; otherwise it is printed
-for people on stderr.
+With ``--json`` progress goes to stdout as JSON lines, for a GUI driving the export through
+QProcess; otherwise it is printed for people on stderr. Events:
+``start`` (source, output, variants, total_steps); ``stage`` (stage, message: a slow part
+begins); ``progress`` (step, total_steps, stage, message, elapsed_s: a part is done);
+``verify`` (variant, max_abs_diff or top1_agreement); ``done`` (output, bytes, variants,
+elapsed_s); ``error`` (message, also printed on stderr; the exit code is then non-zero).
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ import datetime as _dt
 import json
 import signal
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any, Callable
@@ -32,6 +36,7 @@ from model.bundle import KV_DTYPES, VARIANT_FILES, Bundle, BundleWriter, check_d
 from model.errors import ModelError
 
 PARITY_TOLERANCE = 1e-4
+EXTERNAL_DATA_BYTES = 1_800_000_000
 DEFAULT_VARIANTS = ("fp32", "int8", "fp16")
 HF_DTYPES = ("auto", "float32", "float16", "none")
 # Public-domain prose (Jane Austen, "Pride and Prejudice", chapter 1) for the top-1 agreement
@@ -87,6 +92,11 @@ def export_bundle(
     started = time.monotonic()
     emit({"event": "start", "source": str(src), "output": str(out), "variants": list(variants), "total_steps": total})
 
+    def stage(name: str, message: str) -> None:
+        """Announce a slow part, so a progress display can say what is going on."""
+        emit({"event": "stage", "stage": name, "message": message, "step": done, "total_steps": total,
+              "elapsed_s": round(time.monotonic() - started, 2)})
+
     def step(stage: str, message: str) -> None:
         nonlocal done
         done += 1
@@ -124,14 +134,27 @@ def export_bundle(
         # on it before spending time on the rest.
         order = ["fp32"] + [v for v in variants if v != "fp32"]
         for variant in order:
+            stage(f"build {variant}", f"building the {variant} graph")
             graph = build_graph(spec, weights, variant, quant, name=name or src.name)
             keep = variant in variants
             path = writer.path(VARIANT_FILES[variant]) if keep else writer.tmp / "check.fp32.onnx"
-            _save_onnx(graph, path)
+            extra_files = _save_onnx(graph, path)
             del graph
-            session = _session(path)
+            stage(f"verify {variant}", f"checking the {variant} graph against PyTorch")
+            try:
+                session = _session(path)
+                diff = checker.parity(session) if variant == "fp32" else None
+                agreement = None if variant == "fp32" else checker.agreement(
+                    session, np.float16 if variant == "fp16" else np.float32)
+            except ModelError:
+                raise
+            except Exception as exc:  # onnxruntime's own errors (e.g. a version without an operator)
+                reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+                raise ModelError(
+                    f"{VARIANT_FILES[variant]}: onnxruntime {_ort_version()} cannot run the exported "
+                    f"{variant} graph ({reason})"
+                ) from None
             if variant == "fp32":
-                diff = checker.parity(session)
                 emit({"event": "verify", "variant": "fp32", "max_abs_diff": diff, "tolerance": PARITY_TOLERANCE})
                 if not diff <= PARITY_TOLERANCE:
                     raise ModelError(
@@ -140,21 +163,24 @@ def export_bundle(
                     )
                 results[variant] = {"max_abs_diff": diff}
             else:
-                agreement = checker.agreement(session, np.float16 if variant == "fp16" else np.float32)
                 emit({"event": "verify", "variant": variant, "top1_agreement": agreement})
                 results[variant] = {"top1_agreement": agreement}
             del session
             if keep:
                 extra = {"top1_agreement": results[variant]["top1_agreement"]} if variant != "fp32" else {}
                 writer.add_variant(variant, KV_DTYPES[variant], **extra)
+                for rel in extra_files:
+                    writer.add_file(rel)
             else:
-                path.unlink()
+                for p in [path, *(path.parent / rel for rel in extra_files)]:
+                    p.unlink()
             step(f"build {variant}", f"{variant}: " + ", ".join(f"{k} {v:.3g}" for k, v in results[variant].items()))
 
         if hf_dtype != "none":
             from model.hf import save_gpt2
 
             dtype = {"auto": source_dtype, "float32": torch.float32, "float16": torch.float16}[hf_dtype]
+            stage("save hf", "saving the Hugging Face checkpoint")
             save_gpt2(model, writer.path("hf"), dtype=dtype)
             for f in sorted(writer.path("hf").iterdir()):
                 writer.add_file(f"hf/{f.name}")
@@ -211,13 +237,20 @@ def _float_dtype(tensors: dict) -> Any:
     return torch.float32
 
 
-def _save_onnx(graph: Any, path: Path) -> None:
+def _save_onnx(graph: Any, path: Path) -> list[str]:
+    """Write ``graph``; returns the names of any files written beside it. Protobuf cannot hold
+    more than 2 GB, so the weights of large models (GPT-2 large and XL in fp32) go to
+    ``<file>.data``, which onnxruntime finds next to the graph."""
     import onnx
 
-    try:
+    weight_bytes = sum(len(t.raw_data) for t in graph.graph.initializer)
+    if weight_bytes < EXTERNAL_DATA_BYTES:
         onnx.save_model(graph, str(path))
-    except ValueError as exc:  # over protobuf's 2 GB: keep the weights beside the graph
-        raise ModelError(f"{path}: the model is too large for a single ONNX file ({exc})") from None
+        return []
+    data = path.name + ".data"
+    onnx.save_model(graph, str(path), save_as_external_data=True, all_tensors_to_one_file=True,
+                    location=data, size_threshold=1024)
+    return [data]
 
 
 def _session(path: Path, threads: int = 0) -> Any:
@@ -339,6 +372,8 @@ def _human(event: dict[str, Any]) -> None:
     kind = event["event"]
     if kind == "start":
         line = f"exporting {event['source']} -> {event['output']} ({', '.join(event['variants'])})"
+    elif kind == "stage":
+        line = f"      {event['message']}..."
     elif kind == "progress":
         line = f"[{event['step']}/{event['total_steps']}] {event['message']}"
     elif kind == "done":
@@ -356,7 +391,8 @@ def main(argv: list[str] | None = None) -> int:
 
     emit = emit_json if args.json else _human
     # QProcess.terminate() sends SIGTERM: unwind normally so the temporary folder is removed.
-    previous = signal.signal(signal.SIGTERM, _raise_interrupt)
+    in_main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _raise_interrupt) if in_main_thread else None
     try:
         export_bundle(
             args.src, args.out, variants=args.variants.split(","), name=args.name, force=args.force,
@@ -370,7 +406,8 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         return _fail("export cancelled; nothing was written", args.json, code=130)
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        if in_main_thread:
+            signal.signal(signal.SIGTERM, previous)
     return 0
 
 

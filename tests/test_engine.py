@@ -428,6 +428,16 @@ def test_onnx_with_wrong_inputs_is_refused(tiny_bundle, tmp_path):
         Engine.load(folder, provider="cpu")
 
 
+def test_manifest_cache_type_must_match_the_graph(tiny_bundle, tmp_path):
+    folder = copy_bundle(tiny_bundle, tmp_path)
+    manifest_path = folder / "inkwell-model.json"
+    manifest = json.loads(manifest_path.read_text())
+    manifest["variants"]["int8"]["kv_dtype"] = "float16"
+    manifest_path.write_text(json.dumps(manifest))
+    with pytest.raises(ModelError, match=r"model\.int8\.onnx: the graph's cache is float32, the manifest says float16"):
+        Engine.load(folder, provider="cpu")
+
+
 def test_missing_bundle(tmp_path):
     with pytest.raises(ModelError):
         Engine.load(tmp_path / "nothing-here")

@@ -192,12 +192,31 @@ def test_force_replaces_an_existing_bundle(tiny_hf_dir, tiny_bundle, tmp_path):
 # --- command line, through real processes ------------------------------------------------------
 
 
+class _Result:
+    def __init__(self, returncode, stdout, stderr):
+        self.returncode, self.stdout, self.stderr = returncode, stdout, stderr
+
+
+@pytest.fixture
+def run_main(capsys):
+    """``model.export.main`` in this process (fast); the subprocess tests cover the real CLI."""
+
+    def run(*args):
+        capsys.readouterr()
+        code = export.main([str(a) for a in args])
+        out = capsys.readouterr()
+        return _Result(code, out.out, out.err)
+
+    return run
+
+
 def _run(*args, module="model.export"):
     env = dict(os.environ, PYTHONPATH=str(REPO))
     return subprocess.run([sys.executable, "-m", module, *map(str, args)], capture_output=True, text=True,
                           cwd=REPO, env=env, timeout=300)
 
 
+@pytest.mark.slow
 def test_cli_json_progress(tiny_hf_dir, tmp_path):
     out = tmp_path / "bundle"
     r = _run(tiny_hf_dir, out, "--variants", "int8", "--json", "--name", "CLI model")
@@ -210,6 +229,7 @@ def test_cli_json_progress(tiny_hf_dir, tmp_path):
     assert b.name == "CLI model"
 
 
+@pytest.mark.slow
 def test_inkwell_export_subcommand(tiny_hf_dir, tmp_path):
     out = tmp_path / "bundle"
     r = _run("export", tiny_hf_dir, out, "--variants", "fp32", "--hf-dtype", "none", module="app.cli")
@@ -241,18 +261,18 @@ def test_bad_input_missing_folder(tmp_path):
     _assert_clean_failure(r, tmp_path / "out", str(tmp_path / "nope"), "no such folder")
 
 
-def test_bad_input_no_weights(tiny_hf_dir, tmp_path):
+def test_bad_input_no_weights(run_main, tiny_hf_dir, tmp_path):
     src = tmp_path / "src"
     src.mkdir()
     shutil.copy(tiny_hf_dir / "config.json", src)
-    r = _run(src, tmp_path / "out")
+    r = run_main(src, tmp_path / "out")
     _assert_clean_failure(r, tmp_path / "out", str(src), "no weights found")
 
 
-def test_bad_input_missing_config(tiny_hf_dir, tmp_path):
+def test_bad_input_missing_config(run_main, tiny_hf_dir, tmp_path):
     src = _copy(tiny_hf_dir, tmp_path / "src")
     (src / "config.json").unlink()
-    r = _run(src, tmp_path / "out")
+    r = run_main(src, tmp_path / "out")
     _assert_clean_failure(r, tmp_path / "out", str(src / "config.json"), "file not found")
 
 
@@ -262,10 +282,10 @@ def test_bad_input_missing_config(tiny_hf_dir, tmp_path):
     ({"model_type": "gpt2", "n_layer": 2, "n_embd": 64, "n_head": 5}, "must be divisible by n_head"),
     ({"model_type": "gpt2", "n_layer": 2, "n_embd": 64, "n_head": 4, "vocab_size": 1000}, "smaller than the GPT-2"),
 ])
-def test_bad_input_config(tiny_hf_dir, tmp_path, config, problem):
+def test_bad_input_config(run_main, tiny_hf_dir, tmp_path, config, problem):
     src = _copy(tiny_hf_dir, tmp_path / "src")
     (src / "config.json").write_text(config if isinstance(config, str) else json.dumps(config))
-    r = _run(src, tmp_path / "out")
+    r = run_main(src, tmp_path / "out")
     _assert_clean_failure(r, tmp_path / "out", str(src / "config.json"), problem)
 
 
@@ -279,28 +299,28 @@ def test_bad_input_truncated_weights(tiny_hf_dir, tmp_path):
 
 @pytest.mark.parametrize("name, seed", [("model.safetensors", 0), ("pytorch_model.bin", 0), ("pytorch_model.bin", 1),
                                         ("pytorch_model.bin", 2)])
-def test_bad_input_corrupt_weights(tiny_hf_dir, tmp_path, name, seed):
+def test_bad_input_corrupt_weights(run_main, tiny_hf_dir, tmp_path, name, seed):
     src = tmp_path / "src"
     src.mkdir()
     shutil.copy(tiny_hf_dir / "config.json", src)
     (src / name).write_bytes(np.random.default_rng(seed).bytes(4096))
-    r = _run(src, tmp_path / "out")
+    r = run_main(src, tmp_path / "out")
     _assert_clean_failure(r, tmp_path / "out", str(src / name), "truncated or corrupt")
 
 
-def test_bad_input_shapes_disagree_with_config(tiny_hf_dir, tmp_path):
+def test_bad_input_shapes_disagree_with_config(run_main, tiny_hf_dir, tmp_path):
     src = _copy(tiny_hf_dir, tmp_path / "src")
     cfg = json.loads((src / "config.json").read_text())
     cfg.update(n_embd=128, n_head=4)
     (src / "config.json").write_text(json.dumps(cfg))
-    r = _run(src, tmp_path / "out")
+    r = run_main(src, tmp_path / "out")
     _assert_clean_failure(r, tmp_path / "out", str(src / "model.safetensors"), "has shape", "config.json")
 
 
-def test_bad_input_output_exists(tiny_hf_dir, tiny_bundle, tmp_path):
+def test_bad_input_output_exists(run_main, tiny_hf_dir, tiny_bundle, tmp_path):
     out = _copy(tiny_bundle, tmp_path / "out")
     before = (out / MANIFEST).read_bytes()
-    r = _run(tiny_hf_dir, out, "--json")
+    r = run_main(tiny_hf_dir, out, "--json")
     assert r.returncode == 1 and "already exists (use --force" in r.stderr and "Traceback" not in r.stderr
     assert json.loads(r.stdout.strip().splitlines()[-1])["event"] == "error"
     assert (out / MANIFEST).read_bytes() == before
@@ -316,8 +336,8 @@ def test_bad_input_output_not_writable(tiny_hf_dir, tmp_path):
     _assert_clean_failure(r, None, "/proc/inkwell-out", "cannot write the model here")
 
 
-def test_bad_variant_name(tiny_hf_dir, tmp_path):
-    r = _run(tiny_hf_dir, tmp_path / "out", "--variants", "int4")
+def test_bad_variant_name(run_main, tiny_hf_dir, tmp_path):
+    r = run_main(tiny_hf_dir, tmp_path / "out", "--variants", "int4")
     _assert_clean_failure(r, tmp_path / "out", "--variants", "unknown variant 'int4'")
 
 
@@ -388,3 +408,34 @@ def test_int8_with_any_width(n_embd, n_head):
             assert checker.parity(session) <= export.PARITY_TOLERANCE
         else:
             assert checker.agreement(session, np.float32) >= 0.9
+
+
+def test_large_models_keep_weights_beside_the_graph(tiny_hf_dir, tmp_path, monkeypatch):
+    """Over protobuf's 2 GB the weights go to <file>.data (simulated with a zero threshold)."""
+    monkeypatch.setattr(export, "EXTERNAL_DATA_BYTES", 0)
+    out = tmp_path / "big"
+    b = export.export_bundle(tiny_hf_dir, out, variants=["int8"], hf_dtype="none")
+    assert sorted(p.name for p in out.iterdir()) == [MANIFEST, "model.int8.onnx", "model.int8.onnx.data"]
+    assert b.manifest["files"].keys() == {"model.int8.onnx.data"}
+    assert (out / "model.int8.onnx").stat().st_size < 100_000
+    b.verify()
+    session = ort.InferenceSession(str(b.variant_path("int8")), providers=["CPUExecutionProvider"])
+    model = load_gpt2(tiny_hf_dir)
+    assert export._Checker(model, model.config, 0).agreement(session, np.float32) >= 0.9
+
+
+def test_a_graph_onnxruntime_cannot_run_is_reported(tiny_hf_dir, tmp_path, monkeypatch, run_main):
+    """E.g. an onnxruntime too old for an operator: a clear message, nothing written."""
+    import model.onnx_graph as graph
+
+    real = graph.build_graph
+
+    def unknown_op_in_int8(spec, weights, variant="fp32", *a, **k):
+        model = real(spec, weights, variant, *a, **k)
+        if variant == "int8":
+            next(n for n in model.graph.node if n.op_type == "MatMulNBits").op_type = "MatMulNoSuchBits"
+        return model
+
+    monkeypatch.setattr(graph, "build_graph", unknown_op_in_int8)
+    r = run_main(tiny_hf_dir, tmp_path / "out")
+    _assert_clean_failure(r, tmp_path / "out", "model.int8.onnx: onnxruntime", "cannot run the exported int8 graph")

@@ -53,7 +53,7 @@ def open_decoder(folder: Path, provider: str, threads: int, variant: str | None)
             try:
                 with warnings.catch_warnings():  # the reason goes into the status, not a warning
                     warnings.simplefilter("ignore")
-                    decoder = Decoder(path, [_CUDA, _CPU], threads, **shape)
+                    decoder = _checked_cache_type(Decoder(path, [_CUDA, _CPU], threads, **shape), bundle, name)
                 if decoder.provider != _CUDA:
                     raise RuntimeError("the CUDA provider did not start (are the CUDA libraries installed?)")
                 _smoke_test(decoder)
@@ -61,8 +61,16 @@ def open_decoder(folder: Path, provider: str, threads: int, variant: str | None)
             except Exception as exc:  # noqa: BLE001 - any CUDA failure means: use the CPU
                 message = f"CUDA could not be used ({first_line(exc)}); running on the CPU"
     name = variant or bundle.preferred_variant("cpu")
-    decoder = Decoder(_verified(bundle, name), [_CPU], threads, **shape)
+    decoder = _checked_cache_type(Decoder(_verified(bundle, name), [_CPU], threads, **shape), bundle, name)
     return decoder, EngineStatus("cpu", name, bundle.name, message), context_length
+
+
+def _checked_cache_type(decoder: Decoder, bundle: Bundle, name: str) -> Decoder:
+    declared = bundle.variant_info(name).get("kv_dtype")
+    actual = np.dtype(decoder.kv_dtype).name
+    if declared and declared != actual:
+        raise ModelError(f"{decoder.path}: the graph's cache is {actual}, the manifest says {declared}")
+    return decoder
 
 
 def _verified(bundle: Bundle, name: str) -> Path:
