@@ -324,3 +324,21 @@ sys.exit(cli.main(sys.argv[1:]))
     assert out.returncode == 0, out.stderr
     text, title = out.stdout.strip().splitlines()[-2:]
     assert text == repr("# Chapter one\n\nIt begins.") and title.startswith("chapter.md")
+
+
+def test_esc_stops_the_story(qtbot, open_window, tiny_bundle):
+    # longer than the tiny model's context (256): the story is cut to fit, not refused
+    window = open_window(tiny_bundle, auto_suggest=False, story_tokens=1000, temperature=1.0)
+    qtbot.keyClicks(window.editor, "Once upon a time")
+    results = []
+    window.generator.finished.connect(lambda rid, result: results.append(result))
+    window.story_continue()
+    assert window.act_stop.isEnabled()
+    qtbot.keyClick(window.editor, Qt.Key.Key_Escape)
+    assert not window.editor.generating and not window.act_stop.isEnabled()
+    qtbot.wait(100)
+    assert window.editor.toPlainText() == "Once upon a time"  # nothing arrives after Stop
+    with qtbot.waitSignal(window.generator.finished, timeout=20000) as done:
+        window.story_continue()
+    assert not done.args[1].cancelled
+    assert 100 < len(done.args[1].alternatives[0].token_ids) <= 128
