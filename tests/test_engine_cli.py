@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -9,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from app.cli import main
+from app.paths import models_dir
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -69,10 +71,13 @@ def test_missing_model(tmp_path, capsys):
     assert code == 1 and "inkwell-model.json" in err
 
 
-def test_no_bundled_model_asks_for_one(monkeypatch, tmp_path, capsys):
-    monkeypatch.setattr("app.engine.cli.bundled_models_dir", lambda: tmp_path)
+def test_default_model_is_an_installed_one(monkeypatch, tmp_path, tiny_bundle, capsys):
+    monkeypatch.setattr("app.paths.bundled_models_dir", lambda: tmp_path / "no-bundled-models")
     code, _, err = run(capsys, "Hi")
-    assert code == 1 and "--model" in err
+    assert code == 1 and "none installed: pass --model" in err
+    shutil.copytree(tiny_bundle, models_dir() / "tiny")
+    code, out, err = run(capsys, "Hi", "--max-new-tokens", 3, "-v")
+    assert code == 0 and "tiny-test (int8 on cpu)" in err
 
 
 def test_runs_as_a_real_command(tiny_bundle):

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from app.engine.params import LENGTHS, GenerationParams
-from app.paths import bundled_models_dir
+from app.models import default_model
 from model.errors import ModelError
 
 # CLI option -> GenerationParams field (the rest of the options configure the engine).
@@ -27,7 +27,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     p.add_argument("prompt", nargs="?", help="the text to continue (or use --prompt-file)")
     p.add_argument("--prompt-file", type=Path, help="read the prompt from this UTF-8 text file")
-    p.add_argument("--model", type=Path, help="model bundle folder (default: the bundled model)")
+    p.add_argument("--model", type=Path, help="model bundle folder (default: the bundled model, else an installed one)")
     p.add_argument("--provider", choices=("auto", "cpu", "cuda"), default="auto")
     p.add_argument("--threads", type=int, default=0, help="CPU threads (0: one per core)")
     p.add_argument("--variant", choices=("int8", "fp16", "fp32"), help="model variant (default: by provider)")
@@ -55,11 +55,11 @@ class _Failure(Exception):
     """A user error: its message is printed as it is, with a non-zero exit."""
 
 
-def default_model() -> Path:
-    bundles = sorted(bundled_models_dir().glob("*/inkwell-model.json"))
-    if not bundles:
-        raise _Failure("no model given and no bundled model installed: pass --model BUNDLE_DIR")
-    return bundles[0].parent
+def _default_model() -> Path:
+    model = default_model()
+    if model is None:
+        raise _Failure("no model given and none installed: pass --model BUNDLE_DIR")
+    return model.folder
 
 
 def _read_prompt(args: argparse.Namespace) -> str:
@@ -117,7 +117,7 @@ def main(argv: list[str]) -> int:
 def _run(args: argparse.Namespace, prompt: str, params: GenerationParams) -> int:
     from app.engine.engine import Engine  # onnxruntime loads only once the arguments are good
 
-    model = args.model if args.model is not None else default_model()
+    model = args.model if args.model is not None else _default_model()
     if not model.is_dir():
         raise _Failure(f"{model}: no such model folder")
     engine = Engine.load(model, provider=args.provider, threads=args.threads, variant=args.variant)
