@@ -176,6 +176,8 @@ def test_progress_events(tiny_hf_dir, tmp_path):
     export.export_bundle(tiny_hf_dir, tmp_path / "out", variants=["fp32"], hf_dtype="none", progress=events.append)
     kinds = [e["event"] for e in events]
     assert kinds[0] == "start" and kinds[-1] == "done" and "verify" in kinds
+    stages = [e["stage"] for e in events if e["event"] == "stage"]
+    assert stages == ["load", "build fp32", "verify fp32"]
     steps = [e for e in events if e["event"] == "progress"]
     assert [e["step"] for e in steps] == list(range(1, steps[0]["total_steps"] + 1))
 
