@@ -192,12 +192,15 @@ def test_settings_persist_across_windows(qtbot, open_window, inkwell_home):
     temperature.setValue(1.25)
     window.settings.apply_preset("Creative")
     window.panel.show()
+    window.resize(700, 500)  # within the offscreen screen (800x600): Qt keeps windows on screen
+    qtbot.waitUntil(lambda: window.width() == 700)
     window.close()
     data = json.loads((inkwell_home / "config" / "settings.json").read_text())
     assert data["theme"] == "dark" and data["preset"] == "Creative" and data["temperature"] == 1.05
     again = open_window(None, wait_model=False)
     assert again.settings["theme"] == "dark"
     assert again.panel.isVisible()  # open panels come back
+    assert (again.width(), again.height()) == (700, 500)
     assert again.panel.preset_box.currentText() == "Creative"
 
 
