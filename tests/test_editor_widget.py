@@ -178,3 +178,16 @@ def test_retry_replaces_last_generated_text(qtbot, editor):
     assert editor.toPlainText() == "Once more"
     editor.undo()
     assert editor.toPlainText() == "Once upon a time"
+
+
+def test_accepting_after_generated_text_does_not_grow_its_mark(qtbot, editor):
+    type_text(qtbot, editor, "Once")
+    editor.begin_generated()
+    editor.append_generated(" upon a time")
+    span = editor.end_generated()
+    show_ghost(editor, " there was")
+    qtbot.keyClick(editor, Qt.Key.Key_Tab)
+    assert editor.toPlainText() == "Once upon a time there was"
+    assert editor.generated_ranges() == [span]
+    selections = editor.extraSelections()
+    assert [(s.cursor.selectionStart(), s.cursor.selectionEnd()) for s in selections] == [span]

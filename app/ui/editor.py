@@ -490,21 +490,28 @@ class GhostEditor(QPlainTextEdit):
     def _track_marks(self, position: int, removed: int, added: int) -> None:
         if not self._marks:
             return
-        if not self._own_edit:
-            kept = []
-            for mark, (start, end) in zip(self._marks, self._mark_spans):
-                # (start, end) are from before this change, as are position and removed.
+        kept, trimmed = [], False
+        for mark, (start, end) in zip(self._marks, self._mark_spans):
+            # (start, end) are from before this change, as are position and removed.
+            if not self._own_edit:
                 if removed and position < end and position + removed > start:
                     continue  # part of the model's text was deleted or replaced
                 if not removed and start < position < end:
                     continue  # the writer typed into it
-                if not removed and position == end:
-                    # Typing straight after the model's text is new writing, not an edit of it.
-                    mark.setPosition(mark.selectionStart())
-                    mark.setPosition(position, QTextCursor.MoveMode.KeepAnchor)
-                kept.append(mark)
+            if not removed and position == end:
+                # Text added straight after the model's (typed, or an accepted suggestion) is
+                # new writing, not part of it; a story's own growth re-marks itself.
+                mark.setPosition(mark.selectionStart())
+                mark.setPosition(position, QTextCursor.MoveMode.KeepAnchor)
+                trimmed = True
+            kept.append(mark)
+        if len(kept) != len(self._marks) or trimmed:
             self._marks = kept
-        self._update_marks()
+            self._update_marks()
+        else:
+            # The shown selections follow the edit by themselves (their cursors are the
+            # document's); only the spans to compare the next edit with need updating.
+            self._mark_spans = [(m.selectionStart(), m.selectionEnd()) for m in self._marks]
 
     def _update_marks(self) -> None:
         self._mark_spans = [(m.selectionStart(), m.selectionEnd()) for m in self._marks]
