@@ -192,8 +192,11 @@ class MainWindow(QMainWindow):
                 dot = QLabel("·")
                 dot.setObjectName("statusSeparator")
                 bar.addPermanentWidget(dot)
+                if label is self.speed_label:
+                    self._speed_dot = dot
             label.setContentsMargins(6, 0, 6, 0)
             bar.addPermanentWidget(label)
+        self._show_speed("")
 
     def _action(self, text: str, slot, key: str | None = None, checkable: bool = False,
                 name: str | None = None) -> QAction:
@@ -545,7 +548,7 @@ class MainWindow(QMainWindow):
             self._ghost_shown(bool(self.editor.ghost_text))
         if not result.cancelled and request_id in self._first_piece_ms:
             first = self._first_piece_ms[request_id]
-            self.speed_label.setText(f"latency {first:.0f} ms, {result.decode_tokens_per_s:.0f} tok/s")
+            self._show_speed(f"latency {first:.0f} ms, {result.decode_tokens_per_s:.0f} tok/s")
 
     def _failed(self, request_id: int, message: str) -> None:
         if request_id == self._story_request:
@@ -804,6 +807,11 @@ class MainWindow(QMainWindow):
 
     def show_notice(self, text: str) -> None:
         self.notice_bar.add(text)
+
+    def _show_speed(self, text: str) -> None:
+        self.speed_label.setText(text)
+        self.speed_label.setVisible(bool(text))  # (no empty field between two separators)
+        self._speed_dot.setVisible(bool(text))
 
     def _update_cursor_label(self) -> None:
         cursor = self.editor.textCursor()
