@@ -127,15 +127,22 @@ def test_broken_model_is_reported(qtbot, open_window, tiny_bundle, tmp_path):
 
     broken = tmp_path / "broken"
     shutil.copytree(tiny_bundle, broken)
-    (broken / "model.int8.onnx").write_bytes(b"not a model")
+    onnx = broken / "model.int8.onnx"
+    onnx.write_bytes(b"x" * onnx.stat().st_size)  # same size, so only loading it finds out
     window = open_window(broken, wait_model=False)
     with qtbot.waitSignal(window.generator.load_failed, timeout=30000) as blocker:
         window.load_model()
     assert "model.int8.onnx" in blocker.args[0]
     assert window.model_label.text() == "Model not loaded"
     assert "model.int8.onnx" in window.model_label.toolTip()
+    assert "model.int8.onnx" in window.notice_bar.label.text()
     qtbot.keyClicks(window.editor, "Still writing")
     assert window.editor.toPlainText() == "Still writing"
+    # a bundle whose files do not match its manifest is not even tried: the notice says why
+    onnx.write_bytes(b"short")
+    window.notice_bar.dismiss()
+    window.load_model()
+    assert "model.int8.onnx" in window.notice_bar.label.text()
 
 
 def test_story_continue_stop_and_retry(qtbot, open_window, tiny_bundle):

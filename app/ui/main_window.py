@@ -561,16 +561,22 @@ class MainWindow(QMainWindow):
         menu = QMenu(self)
         menu.setObjectName("alternativesMenu")
         metrics = menu.fontMetrics()
+        group = QActionGroup(menu)  # one of them is the shown one: radio marks, not check boxes
         for index, text in enumerate(alternatives):
             shown = metrics.elidedText(text.strip().replace("\n", " ⏎ "), Qt.TextElideMode.ElideRight, 480)
             action = menu.addAction(shown.replace("&", "&&"))
             action.setCheckable(True)
             action.setChecked(index == self.editor.ghost_index)
             action.triggered.connect(lambda _=False, i=index: self._pick_alternative(i))
+            group.addAction(action)
         menu.aboutToHide.connect(menu.deleteLater)
-        rect = self.editor.cursorRect()
+        # below the paragraph, so that the suggestion itself stays readable
+        e = self.editor
+        block = e.textCursor().block()
+        top = e.blockBoundingGeometry(block).translated(e.contentOffset()).top()
+        bottom = int(top + block.layout().boundingRect().bottom()) + 6
         self.alternatives_menu = menu
-        menu.popup(self.editor.viewport().mapToGlobal(QPoint(rect.left(), rect.bottom() + 4)))
+        menu.popup(e.viewport().mapToGlobal(QPoint(e.cursorRect().left(), bottom)))
 
     def _pick_alternative(self, index: int) -> None:
         self.editor.choose(index)
