@@ -191,3 +191,13 @@ def test_accepting_after_generated_text_does_not_grow_its_mark(qtbot, editor):
     assert editor.generated_ranges() == [span]
     selections = editor.extraSelections()
     assert [(s.cursor.selectionStart(), s.cursor.selectionEnd()) for s in selections] == [span]
+
+
+def test_edit_elsewhere_removes_the_ghost_from_its_paragraph(qtbot, editor):
+    editor.setPlainText("First paragraph.\nSecond one")
+    editor.moveCursor(QTextCursor.MoveOperation.End)
+    show_ghost(editor, " goes on")
+    cursor = QTextCursor(editor.document())
+    cursor.insertText("New start.\n")  # an edit far from the cursor (as undo or a script makes)
+    assert editor.ghost_text == ""
+    assert all(b.layout().preeditAreaText() == "" for b in _blocks(editor))

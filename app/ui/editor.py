@@ -360,9 +360,12 @@ class GhostEditor(QPlainTextEdit):
         self._track_marks(position, removed, added)
         ghost = self._ghost
         if ghost is not None:
+            # The blocks that may hold the ghost now: those of the change and of the anchor,
+            # which an insertion before it has pushed on by up to ``added`` characters.
+            span = (min(position, max(0, ghost.anchor - removed)), max(position + added, ghost.anchor + added))
             typed = self._typed_into_ghost(position, removed, added)
             if typed:
-                self._remove_ghost(span=(position, position + added))
+                self._remove_ghost(span=span)
                 ghost.anchor += len(typed)
                 ghost.alternatives = [a[len(typed):] for a in ghost.alternatives]
                 if ghost.text:
@@ -371,7 +374,7 @@ class GhostEditor(QPlainTextEdit):
                     self._ghost = None
                     self.ghost_changed.emit(False)
             else:
-                self._remove_ghost(span=(position, position + added))
+                self._remove_ghost(span=span)
                 self._ghost = None
                 self.ghost_cleared.emit()
                 self.ghost_changed.emit(False)
