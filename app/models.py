@@ -1,18 +1,17 @@
 """The installed models: bundles shipped under resources/models and the user's in models_dir().
 
 The active model is the ``model`` setting (a bundle folder); empty means the bundled default.
-Torch-free: only the manifests are read here; the engine loads the model itself.
+Torch-free: bundles are read with model.bundle (manifest and file sizes); the engine loads them.
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from app import paths
-
-MANIFEST = "inkwell-model.json"
+from model.bundle import MANIFEST, Bundle
+from model.errors import ModelError
 
 
 @dataclass(frozen=True)
@@ -32,12 +31,10 @@ class InstalledModel:
 
 def _read(folder: Path, bundled: bool) -> InstalledModel:
     try:
-        manifest = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
-        if not isinstance(manifest, dict) or manifest.get("format") != "inkwell-model":
-            raise ValueError("not an Inkwell model manifest")
-    except (OSError, ValueError) as exc:
-        return InstalledModel(folder, folder.name, bundled, {}, f"{folder / MANIFEST}: {exc}")
-    return InstalledModel(folder, str(manifest.get("name") or folder.name), bundled, manifest)
+        bundle = Bundle.load(folder)  # manifest and files checked; checksums only when loaded
+    except ModelError as exc:
+        return InstalledModel(folder, folder.name, bundled, {}, str(exc))
+    return InstalledModel(folder, bundle.name, bundled, bundle.manifest)
 
 
 def installed_models() -> list[InstalledModel]:

@@ -17,7 +17,8 @@ first call (the whole prompt, empty cache), "decode" the one-token steps after i
   ``quantize_dynamic``: the usual recipe, for reference (``--no-plain`` skips it).
 
 Threads: ONNX Runtime sessions use ``intra_op_num_threads=--threads`` (2: the laptop this is
-for), one inter-op thread; PyTorch uses ``torch.set_num_threads(--threads)``. Each figure is
+for), one inter-op thread and no spinning (as the engine); PyTorch uses
+``torch.set_num_threads(--threads)``. Each figure is
 the best of ``--repeats`` runs (the median is printed beside it), because other programs on the
 machine only ever make a run slower; "PyTorch, no cache" runs once.
 """
@@ -56,6 +57,9 @@ class OnnxRunner:
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        # As the engine does: spinning worker threads steal the CPU from the other thread
+        # whenever anything else runs (the GUI, or another program), halving decode speed.
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         started = time.perf_counter()
         self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
         self.load_ms = (time.perf_counter() - started) * 1e3

@@ -60,6 +60,13 @@ def main(out: str) -> int:
     wait(lambda: editor.ghost_text and not window.generator.busy)
     QTest.qWait(300)
     window.grab().save(str(folder / "ghost-text.png"))
+    if len(editor.ghost_alternatives) > 1:
+        window.show_alternatives()
+        QTest.qWait(300)
+        # the list is a window of its own: take the screen
+        screen = app.primaryScreen().grabWindow(0)
+        screen.copy(window.frameGeometry()).save(str(folder / "alternatives.png"))
+        window.alternatives_menu.close()
 
     editor.clear_ghost()
     type_text(editor, STORY)

@@ -124,6 +124,7 @@ def export_bundle(
         perplexity = trained_ppl if perplexity is None else perplexity
         provenance = trained_provenance if provenance is None else provenance
     weights_file = find_weights(src)
+    stage("load", f"reading {weights_file.name}")
     tensors = read_tensors(weights_file)
     source_dtype = _float_dtype(tensors)
     model = build_gpt2(cfg, tensors, str(weights_file))
@@ -181,7 +182,11 @@ def export_bundle(
             else:
                 for p in [path, *(path.parent / rel for rel in extra_files)]:
                     p.unlink()
-            step(f"build {variant}", f"{variant}: " + ", ".join(f"{k} {v:.3g}" for k, v in results[variant].items()))
+            if variant == "fp32":
+                message = f"fp32 matches PyTorch (max logit difference {results[variant]['max_abs_diff']:.2g})"
+            else:
+                message = f"{variant}: top-1 agreement with PyTorch {results[variant]['top1_agreement']:.1%}"
+            step(f"build {variant}", message)
 
         if hf_dtype != "none":
             from model.hf import save_gpt2

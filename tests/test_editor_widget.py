@@ -178,3 +178,26 @@ def test_retry_replaces_last_generated_text(qtbot, editor):
     assert editor.toPlainText() == "Once more"
     editor.undo()
     assert editor.toPlainText() == "Once upon a time"
+
+
+def test_accepting_after_generated_text_does_not_grow_its_mark(qtbot, editor):
+    type_text(qtbot, editor, "Once")
+    editor.begin_generated()
+    editor.append_generated(" upon a time")
+    span = editor.end_generated()
+    show_ghost(editor, " there was")
+    qtbot.keyClick(editor, Qt.Key.Key_Tab)
+    assert editor.toPlainText() == "Once upon a time there was"
+    assert editor.generated_ranges() == [span]
+    selections = editor.extraSelections()
+    assert [(s.cursor.selectionStart(), s.cursor.selectionEnd()) for s in selections] == [span]
+
+
+def test_edit_elsewhere_removes_the_ghost_from_its_paragraph(qtbot, editor):
+    editor.setPlainText("First paragraph.\nSecond one")
+    editor.moveCursor(QTextCursor.MoveOperation.End)
+    show_ghost(editor, " goes on")
+    cursor = QTextCursor(editor.document())
+    cursor.insertText("New start.\n")  # an edit far from the cursor (as undo or a script makes)
+    assert editor.ghost_text == ""
+    assert all(b.layout().preeditAreaText() == "" for b in _blocks(editor))

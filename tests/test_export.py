@@ -176,6 +176,8 @@ def test_progress_events(tiny_hf_dir, tmp_path):
     export.export_bundle(tiny_hf_dir, tmp_path / "out", variants=["fp32"], hf_dtype="none", progress=events.append)
     kinds = [e["event"] for e in events]
     assert kinds[0] == "start" and kinds[-1] == "done" and "verify" in kinds
+    stages = [e["stage"] for e in events if e["event"] == "stage"]
+    assert stages == ["load", "build fp32", "verify fp32"]
     steps = [e for e in events if e["event"] == "progress"]
     assert [e["step"] for e in steps] == list(range(1, steps[0]["total_steps"] + 1))
 
@@ -439,3 +441,24 @@ def test_a_graph_onnxruntime_cannot_run_is_reported(tiny_hf_dir, tmp_path, monke
     monkeypatch.setattr(graph, "build_graph", unknown_op_in_int8)
     r = run_main(tiny_hf_dir, tmp_path / "out")
     _assert_clean_failure(r, tmp_path / "out", "model.int8.onnx: onnxruntime", "cannot run the exported int8 graph")
+
+
+def test_transformers_checkpoint_end_to_end(tmp_path):
+    """A checkpoint saved by transformers' GPT2LMHeadModel, exported: the ONNX graph gives the
+    reference implementation's logits, through the cache."""
+    transformers = pytest.importorskip("transformers")
+    torch.manual_seed(3)
+    ref = transformers.GPT2LMHeadModel(transformers.GPT2Config(n_layer=2, n_embd=64, n_head=4, n_positions=64)).eval()
+    ref.save_pretrained(tmp_path / "hf")
+    b = export.export_bundle(tmp_path / "hf", tmp_path / "bundle", variants=["fp32"], hf_dtype="none")
+    session = ort.InferenceSession(str(b.variant_path("fp32")), providers=["CPUExecutionProvider"])
+    ids = np.random.default_rng(3).integers(0, 50257, size=(2, 16))
+    with torch.no_grad():
+        want = ref(torch.from_numpy(ids)).logits.numpy()
+    cfg = load_gpt2(tmp_path / "hf").config
+    out = session.run(None, _feeds(cfg, ids[:, :10], 0))
+    assert np.abs(out[0] - want[:, 9]).max() <= 1e-4
+    for pos in range(10, 16):
+        past = [(out[1 + 2 * i], out[2 + 2 * i]) for i in range(cfg.n_layer)]
+        out = session.run(None, _feeds(cfg, ids[:, pos:pos + 1], pos, past))
+        assert np.abs(out[0] - want[:, pos]).max() <= 1e-4

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QMessageBox
+from PySide6.QtGui import QKeySequence
+from PySide6.QtWidgets import QCheckBox, QMessageBox, QSpinBox
 
 from app.settings import Settings
 from app.ui.main_window import MainWindow
@@ -127,15 +131,22 @@ def test_broken_model_is_reported(qtbot, open_window, tiny_bundle, tmp_path):
 
     broken = tmp_path / "broken"
     shutil.copytree(tiny_bundle, broken)
-    (broken / "model.int8.onnx").write_bytes(b"not a model")
+    onnx = broken / "model.int8.onnx"
+    onnx.write_bytes(b"x" * onnx.stat().st_size)  # same size, so only loading it finds out
     window = open_window(broken, wait_model=False)
     with qtbot.waitSignal(window.generator.load_failed, timeout=30000) as blocker:
         window.load_model()
     assert "model.int8.onnx" in blocker.args[0]
     assert window.model_label.text() == "Model not loaded"
     assert "model.int8.onnx" in window.model_label.toolTip()
+    assert "model.int8.onnx" in window.notice_bar.label.text()
     qtbot.keyClicks(window.editor, "Still writing")
     assert window.editor.toPlainText() == "Still writing"
+    # a bundle whose files do not match its manifest is not even tried: the notice says why
+    onnx.write_bytes(b"short")
+    window.notice_bar.dismiss()
+    window.load_model()
+    assert "model.int8.onnx" in window.notice_bar.label.text()
 
 
 def test_story_continue_stop_and_retry(qtbot, open_window, tiny_bundle):
@@ -185,12 +196,15 @@ def test_settings_persist_across_windows(qtbot, open_window, inkwell_home):
     temperature.setValue(1.25)
     window.settings.apply_preset("Creative")
     window.panel.show()
+    window.resize(700, 500)  # within the offscreen screen (800x600): Qt keeps windows on screen
+    qtbot.waitUntil(lambda: window.width() == 700)
     window.close()
     data = json.loads((inkwell_home / "config" / "settings.json").read_text())
     assert data["theme"] == "dark" and data["preset"] == "Creative" and data["temperature"] == 1.05
     again = open_window(None, wait_model=False)
     assert again.settings["theme"] == "dark"
     assert again.panel.isVisible()  # open panels come back
+    assert (again.width(), again.height()) == (700, 500)
     assert again.panel.preset_box.currentText() == "Creative"
 
 
@@ -247,3 +261,98 @@ def test_open_and_recent_files(qtbot, open_window, tmp_path):
     assert window.settings["recent_files"][:2] == [str(latin), str(first)]
     assert [a.text() for a in window.recent_menu.actions()][:2] == ["two.txt", "one.txt"]
 
+
+
+def test_keys_keep_their_meaning_without_suggestion(qtbot, open_window):
+    window = open_window(None, wait_model=False)
+    qtbot.keyClicks(window.editor, "one two")
+    qtbot.keyClick(window.editor, Qt.Key.Key_Home)
+    qtbot.keyClick(window.editor, Qt.Key.Key_Right, Qt.KeyboardModifier.ControlModifier)
+    assert window.editor.textCursor().position() == len("one ")
+    qtbot.keyClick(window.editor, Qt.Key.Key_Tab)
+    assert window.editor.toPlainText() == "one \ttwo"
+
+
+def test_ask_now_and_automatic_toggle(qtbot, open_window, tiny_bundle):
+    window = open_window(tiny_bundle, auto_suggest=False)
+    qtbot.keyClicks(window.editor, "The sea was")
+    qtbot.wait(window.settings["delay_ms"] * 3)
+    assert window.editor.pending_request is None  # automatic suggestions are off
+    window.act_suggest.trigger()  # Ctrl+Space
+    qtbot.waitUntil(lambda: window.editor.ghost_text != "", timeout=10000)
+    window.act_auto.trigger()
+    assert window.settings["auto_suggest"] is True and window.act_auto.isChecked()
+    qtbot.keyClick(window.editor, Qt.Key.Key_Escape)
+    qtbot.keyClicks(window.editor, " calm")
+    qtbot.waitUntil(lambda: window.editor.ghost_text != "", timeout=10000)
+
+
+def test_settings_panel_changes_apply_at_once(qtbot, open_window):
+    window = open_window(None, wait_model=False)
+    panel = window.panel
+    size = panel.findChild(QSpinBox, "setting_font_size")
+    size.setValue(20)
+    assert window.editor.font().pointSize() == 20
+    panel.findChild(QCheckBox, "setting_wrap").setChecked(False)
+    assert window.editor.lineWrapMode() == window.editor.LineWrapMode.NoWrap
+    delay = panel.findChild(QSpinBox, "setting_delay_ms")
+    delay.setValue(900)
+    assert window.editor._debounce.interval() == 900
+    # a remapped key: accept with Ctrl+J; Tab is a plain tab again
+    edit = panel.key_edits["accept"]
+    edit.setKeySequence(QKeySequence("Ctrl+J"))
+    edit.editingFinished.emit()
+    assert window.settings["keys"] == {"accept": "Ctrl+J"}
+    window.editor.setPlainText("It was")
+    window.editor.moveCursor(window.editor.textCursor().MoveOperation.End)
+    window.editor.expect_suggestion(99)
+    window.editor.add_piece(99, 0, " late")
+    qtbot.keyClick(window.editor, Qt.Key.Key_J, Qt.KeyboardModifier.ControlModifier)
+    assert window.editor.toPlainText() == "It was late"
+    assert "Ctrl+J" in window.ghost_actions["accept"].text()
+
+
+def test_inkwell_file_opens_the_file(tmp_path):
+    # `inkwell FILE` in a process of its own: app.cli.main runs the real event loop.
+    path = tmp_path / "chapter.md"
+    path.write_text("# Chapter one\n\nIt begins.", encoding="utf-8")
+    code = """
+import sys
+from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import QApplication
+app = QApplication([])
+from app import cli
+from app.ui.main_window import MainWindow
+
+def look_and_quit():
+    window = next(w for w in QApplication.topLevelWidgets() if isinstance(w, MainWindow))
+    print(repr(window.editor.toPlainText()), window.windowTitle(), sep="\\n")
+    window.close()
+
+QTimer.singleShot(200, look_and_quit)
+sys.exit(cli.main(sys.argv[1:]))
+"""
+    out = subprocess.run([sys.executable, "-c", code, str(path)], cwd=Path(__file__).resolve().parent.parent,
+                         capture_output=True, text=True, timeout=60,
+                         env={**os.environ, "QT_QPA_PLATFORM": "offscreen"})
+    assert out.returncode == 0, out.stderr
+    text, title = out.stdout.strip().splitlines()[-2:]
+    assert text == repr("# Chapter one\n\nIt begins.") and title.startswith("chapter.md")
+
+
+def test_esc_stops_the_story(qtbot, open_window, tiny_bundle):
+    # longer than the tiny model's context (256): the story is cut to fit, not refused
+    window = open_window(tiny_bundle, auto_suggest=False, story_tokens=1000, temperature=1.0)
+    qtbot.keyClicks(window.editor, "Once upon a time")
+    results = []
+    window.generator.finished.connect(lambda rid, result: results.append(result))
+    window.story_continue()
+    assert window.act_stop.isEnabled()
+    qtbot.keyClick(window.editor, Qt.Key.Key_Escape)
+    assert not window.editor.generating and not window.act_stop.isEnabled()
+    qtbot.wait(100)
+    assert window.editor.toPlainText() == "Once upon a time"  # nothing arrives after Stop
+    with qtbot.waitSignal(window.generator.finished, timeout=20000) as done:
+        window.story_continue()
+    assert not done.args[1].cancelled
+    assert 100 < len(done.args[1].alternatives[0].token_ids) <= 128

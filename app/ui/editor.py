@@ -360,9 +360,12 @@ class GhostEditor(QPlainTextEdit):
         self._track_marks(position, removed, added)
         ghost = self._ghost
         if ghost is not None:
+            # The blocks that may hold the ghost now: those of the change and of the anchor,
+            # which an insertion before it has pushed on by up to ``added`` characters.
+            span = (min(position, max(0, ghost.anchor - removed)), max(position + added, ghost.anchor + added))
             typed = self._typed_into_ghost(position, removed, added)
             if typed:
-                self._remove_ghost(span=(position, position + added))
+                self._remove_ghost(span=span)
                 ghost.anchor += len(typed)
                 ghost.alternatives = [a[len(typed):] for a in ghost.alternatives]
                 if ghost.text:
@@ -371,7 +374,7 @@ class GhostEditor(QPlainTextEdit):
                     self._ghost = None
                     self.ghost_changed.emit(False)
             else:
-                self._remove_ghost(span=(position, position + added))
+                self._remove_ghost(span=span)
                 self._ghost = None
                 self.ghost_cleared.emit()
                 self.ghost_changed.emit(False)
@@ -490,21 +493,28 @@ class GhostEditor(QPlainTextEdit):
     def _track_marks(self, position: int, removed: int, added: int) -> None:
         if not self._marks:
             return
-        if not self._own_edit:
-            kept = []
-            for mark, (start, end) in zip(self._marks, self._mark_spans):
-                # (start, end) are from before this change, as are position and removed.
+        kept, trimmed = [], False
+        for mark, (start, end) in zip(self._marks, self._mark_spans):
+            # (start, end) are from before this change, as are position and removed.
+            if not self._own_edit:
                 if removed and position < end and position + removed > start:
                     continue  # part of the model's text was deleted or replaced
                 if not removed and start < position < end:
                     continue  # the writer typed into it
-                if not removed and position == end:
-                    # Typing straight after the model's text is new writing, not an edit of it.
-                    mark.setPosition(mark.selectionStart())
-                    mark.setPosition(position, QTextCursor.MoveMode.KeepAnchor)
-                kept.append(mark)
+            if not removed and position == end:
+                # Text added straight after the model's (typed, or an accepted suggestion) is
+                # new writing, not part of it; a story's own growth re-marks itself.
+                mark.setPosition(mark.selectionStart())
+                mark.setPosition(position, QTextCursor.MoveMode.KeepAnchor)
+                trimmed = True
+            kept.append(mark)
+        if len(kept) != len(self._marks) or trimmed:
             self._marks = kept
-        self._update_marks()
+            self._update_marks()
+        else:
+            # The shown selections follow the edit by themselves (their cursors are the
+            # document's); only the spans to compare the next edit with need updating.
+            self._mark_spans = [(m.selectionStart(), m.selectionEnd()) for m in self._marks]
 
     def _update_marks(self) -> None:
         self._mark_spans = [(m.selectionStart(), m.selectionEnd()) for m in self._marks]

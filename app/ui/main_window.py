@@ -192,8 +192,11 @@ class MainWindow(QMainWindow):
                 dot = QLabel("·")
                 dot.setObjectName("statusSeparator")
                 bar.addPermanentWidget(dot)
+                if label is self.speed_label:
+                    self._speed_dot = dot
             label.setContentsMargins(6, 0, 6, 0)
             bar.addPermanentWidget(label)
+        self._show_speed("")
 
     def _action(self, text: str, slot, key: str | None = None, checkable: bool = False,
                 name: str | None = None) -> QAction:
@@ -545,7 +548,7 @@ class MainWindow(QMainWindow):
             self._ghost_shown(bool(self.editor.ghost_text))
         if not result.cancelled and request_id in self._first_piece_ms:
             first = self._first_piece_ms[request_id]
-            self.speed_label.setText(f"latency {first:.0f} ms, {result.decode_tokens_per_s:.0f} tok/s")
+            self._show_speed(f"latency {first:.0f} ms, {result.decode_tokens_per_s:.0f} tok/s")
 
     def _failed(self, request_id: int, message: str) -> None:
         if request_id == self._story_request:
@@ -561,16 +564,22 @@ class MainWindow(QMainWindow):
         menu = QMenu(self)
         menu.setObjectName("alternativesMenu")
         metrics = menu.fontMetrics()
+        group = QActionGroup(menu)  # one of them is the shown one: radio marks, not check boxes
         for index, text in enumerate(alternatives):
             shown = metrics.elidedText(text.strip().replace("\n", " ⏎ "), Qt.TextElideMode.ElideRight, 480)
             action = menu.addAction(shown.replace("&", "&&"))
             action.setCheckable(True)
             action.setChecked(index == self.editor.ghost_index)
             action.triggered.connect(lambda _=False, i=index: self._pick_alternative(i))
+            group.addAction(action)
         menu.aboutToHide.connect(menu.deleteLater)
-        rect = self.editor.cursorRect()
+        # below the paragraph, so that the suggestion itself stays readable
+        e = self.editor
+        block = e.textCursor().block()
+        top = e.blockBoundingGeometry(block).translated(e.contentOffset()).top()
+        bottom = int(top + block.layout().boundingRect().bottom()) + 6
         self.alternatives_menu = menu
-        menu.popup(self.editor.viewport().mapToGlobal(QPoint(rect.left(), rect.bottom() + 4)))
+        menu.popup(e.viewport().mapToGlobal(QPoint(e.cursorRect().left(), bottom)))
 
     def _pick_alternative(self, index: int) -> None:
         self.editor.choose(index)
@@ -798,6 +807,11 @@ class MainWindow(QMainWindow):
 
     def show_notice(self, text: str) -> None:
         self.notice_bar.add(text)
+
+    def _show_speed(self, text: str) -> None:
+        self.speed_label.setText(text)
+        self.speed_label.setVisible(bool(text))  # (no empty field between two separators)
+        self._speed_dot.setVisible(bool(text))
 
     def _update_cursor_label(self) -> None:
         cursor = self.editor.textCursor()

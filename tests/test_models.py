@@ -1,0 +1,39 @@
+"""The installed-model registry: bundled models, the user's, the active one."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+from app import models, paths
+
+
+def test_user_models_are_listed_and_broken_ones_say_why(tiny_bundle):
+    good = paths.models_dir() / "mine"
+    shutil.copytree(tiny_bundle, good)
+    broken = paths.models_dir() / "broken"
+    broken.mkdir()
+    (broken / "inkwell-model.json").write_text("{not json", encoding="utf-8")
+    found = {m.folder.name: m for m in models.installed_models() if not m.bundled}
+    assert found["mine"].name == "tiny-test" and found["mine"].problem is None
+    assert "not valid JSON" in found["broken"].problem
+    assert "tiny-test" in found["mine"].label
+
+
+def test_active_model_setting_and_fallback(tiny_bundle, tmp_path):
+    model, notice = models.active_model(str(tiny_bundle))
+    assert model.folder == tiny_bundle and notice is None
+    model, notice = models.active_model(str(tmp_path / "gone"))
+    assert "gone" in notice and "not found" in notice
+    assert model == models.default_model()
+
+
+def test_default_is_the_bundled_model(tiny_bundle, monkeypatch, tmp_path):
+    bundled = tmp_path / "resources-models"
+    shutil.copytree(tiny_bundle, bundled / "default")
+    manifest = json.loads((bundled / "default" / "inkwell-model.json").read_text())
+    monkeypatch.setattr(paths, "bundled_models_dir", lambda: bundled)
+    shutil.copytree(tiny_bundle, paths.models_dir() / "user")
+    default = models.default_model()
+    assert default.bundled and default.folder == bundled / "default" and default.name == manifest["name"]
+    assert models.active_model("") == (default, None)
