@@ -16,12 +16,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from PySide6.QtCore import QEvent, QRect, Qt, QTimer, Signal
+from PySide6.QtCore import QEvent, Qt, QTimer, Signal
 from PySide6.QtGui import (
     QColor,
     QKeyEvent,
     QKeySequence,
-    QPalette,
     QResizeEvent,
     QTextCharFormat,
     QTextCursor,
@@ -86,6 +85,8 @@ class GhostEditor(QPlainTextEdit):
         self._marks: list[QTextCursor] = []
         self._mark_spans: list[tuple[int, int]] = []  # the marks as they were before an edit
         self._generating: QTextCursor | None = None  # where model text is being inserted
+        self._generated_start = 0  # where the text being inserted begins
+        self._joined = False  # whether the insertion has opened its undo step yet
         self._own_edit = False
         self._debounce = QTimer(self, singleShot=True, interval=250)
         self._debounce.timeout.connect(self._pause_elapsed)
@@ -531,12 +532,3 @@ class GhostEditor(QPlainTextEdit):
     def clear_marks(self) -> None:
         self._marks = []
         self._update_marks()
-
-    # misc ------------------------------------------------------------------------------------
-
-    def ghost_rect(self) -> QRect:
-        """Where the suggestion starts on screen, in viewport coordinates."""
-        return self.cursorRect()
-
-    def set_palette_colors(self, palette: QPalette) -> None:
-        self.setPalette(palette)

@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 
 from PySide6.QtCore import QByteArray, QPoint, Qt, QTimer, QUrl
-from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QDesktopServices, QFont, QKeySequence
+from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QColor, QDesktopServices, QFont, QKeySequence
 from PySide6.QtWidgets import (
     QApplication,
     QFileDialog,
@@ -376,7 +376,7 @@ class MainWindow(QMainWindow):
         s = self.settings
         if key == "theme":
             theme = themes.apply(QApplication.instance(), s["theme"])
-            self.editor.set_colors(themes.QColor(theme.ghost), themes.QColor(theme.mark))
+            self.editor.set_colors(QColor(theme.ghost), QColor(theme.mark))
             self.theme_actions[s["theme"]].setChecked(True)
             self.statusBar().setStyleSheet(f"QStatusBar {{ color: {theme.muted}; }}")
             self.story_bar.setStyleSheet(f"#storyBar {{ background: {theme.mark}; }}")
