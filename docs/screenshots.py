@@ -13,7 +13,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # this checkout's app/, not another
 
-from PySide6.QtCore import Qt  # noqa: E402
+from PySide6.QtCore import QEventLoop, Qt, QTimer  # noqa: E402
 from PySide6.QtTest import QTest  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
@@ -21,7 +21,7 @@ OPENING = (
     "The rain had not stopped for three days, and the river at the bottom of the garden was "
     "higher than anyone in the village could remember.\n\n"
     "Margaret stood at the kitchen window with her coffee going cold in her hands. She had "
-    "promised her sister she would leave before dark, but the road"
+    "promised her sister she would leave before dark, but she"
 )
 STORY = "\n\nWhen the knock came at the door, she"
 
@@ -30,7 +30,17 @@ def type_text(widget, text: str) -> None:
     for index, line in enumerate(text.split("\n")):
         if index:
             QTest.keyClick(widget, Qt.Key.Key_Return)
-        QTest.keyClicks(widget, line, delay=2)
+        for char in line:
+            QTest.keyClick(widget, char)
+            spin(2)
+
+
+def spin(ms: int) -> None:
+    """Run the real event loop: QTest.qWait keeps the interpreter lock while it sleeps, which
+    would starve the model's thread and make the status bar's figures look slow."""
+    loop = QEventLoop()
+    QTimer.singleShot(ms, loop.quit)
+    loop.exec()
 
 
 def wait(condition, seconds: float = 30) -> None:
@@ -38,7 +48,7 @@ def wait(condition, seconds: float = 30) -> None:
     while not condition():
         if time.monotonic() > deadline:
             raise TimeoutError("the window did not get there in time")
-        QTest.qWait(20)
+        spin(20)
 
 
 def main(out: str) -> int:
@@ -58,11 +68,18 @@ def main(out: str) -> int:
     editor.setFocus()
     type_text(editor, OPENING)
     wait(lambda: editor.ghost_text and not window.generator.busy)
-    QTest.qWait(300)
+    # A suggestion of a few words on the line shows the feature best; a lone "." does not.
+    for _ in range(12):
+        if len(editor.ghost_text.split()) >= 4 and "\n" not in editor.ghost_text:
+            break
+        editor.clear_ghost()
+        editor.ask_now()
+        wait(lambda: editor.ghost_text and not window.generator.busy)
+    spin(300)
     window.grab().save(str(folder / "ghost-text.png"))
     if len(editor.ghost_alternatives) > 1:
         window.show_alternatives()
-        QTest.qWait(300)
+        spin(300)
         # the list is a window of its own: take the screen
         screen = app.primaryScreen().grabWindow(0)
         screen.copy(window.frameGeometry()).save(str(folder / "alternatives.png"))
@@ -73,14 +90,14 @@ def main(out: str) -> int:
     editor.clear_ghost()
     window.story_continue()
     wait(lambda: not window.editor.generating, 60)
-    QTest.qWait(200)
+    spin(200)
     window.grab().save(str(folder / "story-mode.png"))
 
     window.panel.show()
-    QTest.qWait(300)
+    spin(300)
     window.grab().save(str(folder / "settings-panel.png"))
     window.settings.set("theme", "dark")
-    QTest.qWait(300)
+    spin(300)
     window.grab().save(str(folder / "dark-theme.png"))
     window.settings.set("theme", "light")
     window.panel.hide()
