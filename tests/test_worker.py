@@ -45,9 +45,13 @@ def test_newest_request_cancels_older(qtbot, tiny_bundle):
             generator.load(str(tiny_bundle))
         finished = {}
         generator.finished.connect(lambda rid, result: finished.__setitem__(rid, result))
+        # The tiny model can write a whole story before the next request is made: hold the worker at
+        # its first streamed piece until the newer request exists, so the race is decided, not timed.
+        gate = threading.Event()
+        generator._worker.piece.connect(lambda *a: gate.wait(10), type=Qt.ConnectionType.DirectConnection)
         first = generator.request("story", "Once upon a time", STORY)
-        qtbot.waitUntil(lambda: generator._current.id == first)
         second = generator.request("suggestion", "Once upon a time there", dict(max_new_tokens=4))
+        gate.set()
         qtbot.waitUntil(lambda: second in finished, timeout=20000)
         assert not finished[second].cancelled
         # the first either never ran (superseded in the queue) or stopped early, cancelled
