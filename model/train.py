@@ -185,20 +185,7 @@ def atomic_save(obj: Any, path: Path) -> None:
     import torch
 
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save(obj, f)
-            f.flush()
-            os.fsync(f.fileno())
-        _umask_mode(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    _atomic_write(path, lambda f: torch.save(obj, f))
 
 
 def _disk_error(exc: OSError, what: Path) -> TrainError:
@@ -616,10 +603,18 @@ def sample_text(model, prompt: str, n_tokens: int, seed: int, device=None, tempe
 
 
 def _atomic_text(path: Path, text: str) -> None:
+    _atomic_write(path, lambda f: f.write(text.encode("utf-8")))
+
+
+def _atomic_write(path: Path, write: Callable[[Any], Any]) -> None:
+    """Write through ``write(binary_file)`` into a temporary file beside ``path``, fsync, and
+    rename it over ``path``; on any failure the temporary file is removed and ``path`` untouched."""
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
+        with os.fdopen(fd, "wb") as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
         _umask_mode(tmp)
         os.replace(tmp, path)
     except BaseException:
