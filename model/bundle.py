@@ -17,6 +17,7 @@ import tempfile
 from pathlib import Path, PurePosixPath
 from typing import Any, Callable
 
+from model.config import read_json
 from model.errors import ModelError
 
 MANIFEST = "inkwell-model.json"
@@ -62,15 +63,9 @@ class Bundle:
         if not folder.is_dir():
             raise ModelError(f"{folder}: no such model folder")
         try:
-            text = path.read_text(encoding="utf-8")
+            manifest = read_json(path)
         except FileNotFoundError:
             raise ModelError(f"{folder}: not an Inkwell model ({MANIFEST} is missing)") from None
-        except (OSError, UnicodeDecodeError) as exc:
-            raise ModelError(f"{path}: cannot read ({exc})") from None
-        try:
-            manifest = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise ModelError(f"{path}: not valid JSON ({exc})") from None
         _check_manifest(manifest, str(path))
         bundle = cls(folder, manifest)
         for rel, entry in bundle._entries():

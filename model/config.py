@@ -18,6 +18,21 @@ _UNSUPPORTED = {
 _SUPPORTED_ACTIVATIONS = {"gelu_new", "gelu_pytorch_tanh"}
 
 
+def read_json(path: Path):
+    """The parsed contents of a JSON file, or a ModelError naming it. FileNotFoundError passes
+    through, so that each caller can say what the missing file means."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ModelError(f"{path}: cannot read ({exc})") from None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ModelError(f"{path}: not valid JSON ({exc})") from None
+
+
 @dataclass(frozen=True)
 class GPT2Config:
     vocab_size: int = 50257
@@ -115,15 +130,9 @@ class GPT2Config:
     def load(cls, path: str | Path) -> "GPT2Config":
         path = Path(path)
         try:
-            text = path.read_text(encoding="utf-8")
+            data = read_json(path)
         except FileNotFoundError:
             raise ModelError(f"{path}: file not found") from None
-        except (OSError, UnicodeDecodeError) as exc:
-            raise ModelError(f"{path}: cannot read ({exc})") from None
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise ModelError(f"{path}: not valid JSON ({exc})") from None
         return cls.from_hf_dict(data, source=str(path))
 
     def save(self, path: str | Path) -> None:
