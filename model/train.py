@@ -18,6 +18,7 @@ it with the same batches, learning rate and random state as an uninterrupted run
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import errno
 import json
@@ -313,7 +314,7 @@ class Trainer:
         self.events.log(f"model: {model.config.num_parameters() / 1e6:.2f}M parameters on {device.type} ({precision}); "
                         f"{job.steps} steps of {tokens_per_step:,} tokens, from step {step}")
         autocast = (lambda: torch.autocast(device.type, dtype=torch.bfloat16 if precision == "bf16" else torch.float16)) \
-            if precision in ("bf16", "fp16") else None
+            if precision in ("bf16", "fp16") else contextlib.nullcontext
         scaler = torch.amp.GradScaler("cuda") if precision == "fp16" else None
 
         window_loss, window_tokens, window_start = 0.0, 0, time.monotonic()
@@ -329,10 +330,7 @@ class Trainer:
             for _ in range(job.grad_accum):
                 batch = torch.from_numpy(sampler.next_batch(job.batch_size)).to(device, non_blocking=True)
                 x, y = batch[:, :-1], batch[:, 1:]
-                if autocast:
-                    with autocast():
-                        loss = model.loss(x, y)
-                else:
+                with autocast():
                     loss = model.loss(x, y)
                 loss = loss / job.grad_accum
                 (scaler.scale(loss) if scaler else loss).backward()
@@ -433,10 +431,7 @@ class Trainer:
             for g in groups:
                 batch = torch.from_numpy(g).to(device)
                 x, y = batch[:, :-1], batch[:, 1:]
-                if autocast:
-                    with autocast():
-                        loss = model.loss(x, y)
-                else:
+                with autocast():
                     loss = model.loss(x, y)
                 total += loss.item() * y.numel()
                 count += y.numel()
