@@ -288,7 +288,7 @@ class Trainer:
         if job.eval_max_windows:
             val_windows = val_windows[: job.eval_max_windows]
         for f in corpus.files:
-            if f["encoding"] not in ("utf-8",):
+            if f["encoding"] not in ("utf-8", "utf-8-sig"):
                 self.events.log(f"note: {f['path']} is not UTF-8; read it as {f['encoding']}")
         self.events.log(f"data: {len(corpus.files)} files, {len(corpus.train):,} training tokens, "
                         f"{len(corpus.val):,} held out ({corpus.holdout}); read in {time.monotonic() - t0:.1f}s")
