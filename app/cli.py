@@ -13,6 +13,7 @@ import sys
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "export": ("model.export:main", "export a Hugging Face GPT-2 checkpoint to an Inkwell model bundle"),
     "generate": ("app.engine.cli:main", "continue a prompt with the model (offline story generation)"),
+    "finetune": ("model.finetune:main", "fine-tune an installed model on your texts and install the result"),
     "train": ("model.train:main", "pre-train or fine-tune GPT-2 on text files (JSON-lines events on stdout)"),
 }
 

@@ -35,6 +35,7 @@ from typing import Any, Callable
 import numpy as np
 
 from model.errors import ModelError
+from model.finetune import PROGRESS_FILE, steps_for_epochs
 
 CHECKPOINT = "checkpoints/last.pt"
 SUMMARY = "training.json"
@@ -508,6 +509,11 @@ class Trainer:
             atomic_save(state, path)
         except OSError as exc:
             raise _disk_error(exc, path) from None
+        try:  # where the run stands, readable without torch (the wizard's list of runs)
+            _atomic_text(self.out / PROGRESS_FILE, json.dumps({"step": step, "total_steps": self.job.steps,
+                                                               "elapsed_s": round(elapsed, 1)}) + "\n")
+        except OSError as exc:
+            raise _disk_error(exc, self.out / PROGRESS_FILE) from None
         self.events.emit("checkpoint", step=step, path=str(path), reason=reason)
         self.events.log(f"checkpoint at step {step}: {path}")
 
@@ -615,12 +621,6 @@ def training_metadata(run_dir: str | Path) -> tuple[dict[str, Any] | None, dict[
                 "training_time_s": summary.get("training_time_s"), "device": summary.get("device"),
                 "precision": summary.get("precision"), "trained_by": "inkwell (model.train)"}
     return perplexity, {"training": training}
-
-
-def steps_for_epochs(epochs: float, train_tokens: int, seq_len: int, sequences_per_step: int) -> int:
-    """Optimizer steps for ``epochs`` passes over ``train_tokens`` (at least one step)."""
-    windows = max((train_tokens - 1) // seq_len, 1)
-    return max(1, math.ceil(epochs * windows / sequences_per_step))
 
 
 def sample_text(model, prompt: str, n_tokens: int, seed: int, device=None, temperature: float = 0.8,
