@@ -309,6 +309,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--job", help="a job file (as the wizard writes) instead of the settings above")
     p.add_argument("--resume", metavar="NAME", help="continue an unfinished fine-tune")
     p.add_argument("--estimate", action="store_true", help="only measure time and disk with a short warm-up")
+    p.add_argument("--compare", metavar="RUN", help="continue --prompt with a finished run's base model and with "
+                   "the fine-tuned one, side by side")
     p.add_argument("--no-use", action="store_true", help="install the model but do not make it the active one")
     p.add_argument("--json", action="store_true", help="JSON lines on stdout instead of a progress bar")
     return p
@@ -426,6 +428,13 @@ def _main(args: argparse.Namespace) -> int:
     from app import paths
     from model.train import Events, Job, Trainer, _StopRequest
 
+    if args.compare:
+        result = compare(Path(args.compare), args.prompt or "The")
+        if args.json:
+            print(json.dumps({"event": "compare", **result}, ensure_ascii=False), flush=True)
+        else:
+            print(f"prompt: {result['prompt']}\n  base:       {result['base']!r}\n  fine-tuned: {result['tuned']!r}")
+        return 0
     if args.resume:
         run = read_run(paths.runs_dir() / slug(args.resume))
         if run is None:
@@ -458,6 +467,20 @@ def _main(args: argparse.Namespace) -> int:
             print(f"\nprompt: {prompt}\n  before: {events.before.get(prompt, '')!r}\n  after:  {text!r}")
         print(f"\ninstalled {bundle}" + ("" if args.no_use else " (now the active model)"))
     return 0
+
+
+def compare(run_dir: Path, prompt: str, tokens: int = 40) -> dict[str, str]:
+    """The base model and the fine-tuned one continuing ``prompt`` with the same seed."""
+    from model.hf import load_gpt2
+    from model.train import sample_text
+
+    run = read_run(run_dir)
+    if run is None or not run.finished:
+        raise FinetuneError(f"{run_dir}: not a finished fine-tune")
+    seed = int(run.job.get("seed", 0))
+    base = sample_text(load_gpt2(run.job["init"]), prompt, tokens, seed=seed)
+    tuned = sample_text(load_gpt2(run_dir), prompt, tokens, seed=seed)
+    return {"prompt": prompt, "base": base, "tuned": tuned}
 
 
 def install(run_dir: Path, name: str, use: bool = True, progress=None) -> Path:
