@@ -22,7 +22,8 @@ CREDITS = [
      "Jane Austen's six novels (Emma, Mansfield Park, Northanger Abbey, Persuasion, Pride and Prejudice, "
      "Sense and Sensibility), public domain, from Project Gutenberg."),
     ("GPT-2 tokenizer files",
-     "encoder.json and vocab.bpe, OpenAI's GPT-2 byte-pair encoding, MIT licence (Copyright (c) 2019 OpenAI)."),
+     "encoder.json and vocab.bpe, OpenAI's GPT-2 byte-pair encoding, modified MIT licence (Copyright (c) 2019 OpenAI; "
+     "the full text is in resources/tokenizer/gpt2/LICENSE)."),
     ("Qt and PySide6", "The Qt Company, LGPLv3."),
     ("ONNX Runtime", "Microsoft, MIT licence."),
 ]
