@@ -39,6 +39,7 @@ KNOWN: dict[str, tuple[str, str]] = {
 WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")
 CHUNK = 1 << 20
 RETRIES = 4  # attempts per file after a dropped connection, each resuming where it stopped
+BACKOFF_S = 1.0  # wait before the first retry; doubles each time
 TIMEOUT_S = 30.0
 # Exporting a checkpoint of N fp32 parameters briefly needs about this many bytes per parameter
 # on disk: the temporary fp32 graph that checks the export, then int8 + fp16 graphs and the
@@ -222,8 +223,11 @@ class _Meter:
         self.started = time.monotonic()
         self.start_done = done
         self.last = 0.0
+        self.file = ""
 
     def add(self, n: int, name: str, force: bool = False) -> None:
+        force = force or name != self.file  # a new file shows at once
+        self.file = name
         self.done += n
         now = time.monotonic()
         if not force and now - self.last < 0.2:
@@ -307,7 +311,7 @@ def _download_file(p: RepoPlan, f: HubFile, folder: Path, meter: _Meter) -> None
                 have = part.stat().st_size if part.is_file() else 0
                 raise HubError(f"{error}. {human_bytes(have)} of {human_bytes(f.size)} kept; download "
                                "again to continue where it stopped") from None
-            time.sleep(min(2 ** (attempt - 1), 8))
+            time.sleep(min(BACKOFF_S * 2 ** (attempt - 1), 8))
             continue
         if part.is_file() and part.stat().st_size >= f.size:
             break

@@ -344,7 +344,7 @@ def _import_bundle(src: Path, dest: Path, name: str, emit: Emit) -> None:
 
 
 def download(name: str, revision: str = "main", display_name: str | None = None, emit: Emit | None = None,
-             plan_only: bool = False) -> Path | None:
+             plan_only: bool = False, variants: tuple[str, ...] = INSTALL_VARIANTS) -> Path | None:
     """Download ``name`` from the hub (continuing an earlier attempt) and install it."""
     emit = emit or (lambda e: None)
     repo = hub.repo_id(name)
@@ -364,7 +364,8 @@ def download(name: str, revision: str = "main", display_name: str | None = None,
         provenance = {"source": f"{plan.endpoint}/{repo}", "hub_repo": repo, "hub_revision": revision,
                       "hub_commit": plan.commit, "downloaded": _now(),
                       "hub_sha256": {f.name: f.sha256 for f in plan.files if f.sha256}}
-        _export(folder, dest, display_name, emit, provenance=provenance, licence=plan.licence or "unspecified")
+        _export(folder, dest, display_name, emit, variants=variants, provenance=provenance,
+                licence=plan.licence or "unspecified")
         shutil.rmtree(folder, ignore_errors=True)  # the bundle keeps the checkpoint in hf/
     emit({"event": "installed", "folder": str(dest), "name": display_name})
     return dest
@@ -395,6 +396,8 @@ def _parser() -> argparse.ArgumentParser:
     imp.add_argument("--size", metavar="SIZE", help=f"GPT-2 size of a bare weights file or ONNX graph: "
                      f"{', '.join(SIZES)} or a config.json file (read from a .safetensors header when left out)")
     imp.add_argument("--name", help="name shown in Inkwell")
+    imp.add_argument("--variants", default=",".join(INSTALL_VARIANTS),
+                     help="ONNX variants to write for a checkpoint: fp32, int8, fp16 (default: %(default)s)")
     imp.add_argument("--json", action="store_true", help="JSON-lines progress events on stdout")
     dl = sub.add_parser("download", help="download GPT-2 from the Hugging Face Hub (HF_ENDPOINT) and install it")
     dl.add_argument("model", metavar="MODEL", help=f"{', '.join(hub.KNOWN)} or a hub repository OWNER/NAME")
@@ -402,6 +405,8 @@ def _parser() -> argparse.ArgumentParser:
     dl.add_argument("--name", help="name shown in Inkwell")
     dl.add_argument("--plan", action="store_true", help="only show what would be downloaded and the disk needed")
     dl.add_argument("--discard", action="store_true", help="delete a partial download of MODEL")
+    dl.add_argument("--variants", default=",".join(INSTALL_VARIANTS),
+                    help="ONNX variants to write: fp32, int8, fp16 (default: %(default)s)")
     dl.add_argument("--json", action="store_true", help="JSON-lines progress events on stdout")
     rm = sub.add_parser("remove", help="delete an installed model (not the bundled one)")
     rm.add_argument("model", metavar="NAME|FOLDER")
@@ -493,13 +498,14 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "list":
             _list(as_json)
         elif args.command == "import":
-            install(args.src, size=args.size, name=args.name, emit=emit)
+            install(args.src, size=args.size, name=args.name, emit=emit, variants=_variants(args.variants))
         elif args.command == "download":
             if args.discard:
                 found = discard_download(args.model)
                 print(f"{'deleted' if found else 'no'} partial download of {args.model}", file=sys.stderr)
                 return 0
-            download(args.model, args.revision, args.name, emit, plan_only=args.plan)
+            download(args.model, args.revision, args.name, emit, plan_only=args.plan,
+                     variants=_variants(args.variants))
         elif args.command == "remove":
             model = models.find(args.model)
             models.remove(model)
@@ -509,13 +515,17 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as exc:
         return _fail(f"{exc.filename or 'file'}: {exc.strerror or exc}", as_json)
     except KeyboardInterrupt:
-        kept = " (the partial download is kept: run the same command to continue)" \
+        kept = "; the partial download is kept and continues when you download this model again" \
             if args.command == "download" else "; nothing was installed"
         return _fail(f"cancelled{kept}", as_json, code=130)
     finally:
         if in_main:
             signal.signal(signal.SIGTERM, previous)
     return 0
+
+
+def _variants(text: str) -> tuple[str, ...]:
+    return tuple(v.strip() for v in text.split(",") if v.strip())
 
 
 def _interrupt(signum: int, frame: Any) -> None:
