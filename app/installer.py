@@ -209,8 +209,12 @@ def _import_weights(src: Path, dest: Path, name: str, size: str | None, emit: Em
             os.link(src, link)  # no copy of gigabytes when on the same disk
         except OSError:
             os.symlink(src.absolute(), link)
-        _export(staging, dest, name, emit, variants=variants,
-                provenance={"source": str(src.absolute()), "source_weights": src.name, "gpt2_size": size})
+        try:
+            _export(staging, dest, name, emit, variants=variants,
+                    provenance={"source": str(src.absolute()), "source_weights": src.name, "gpt2_size": size})
+        except ModelError as exc:  # name the user's file, not the staging link
+            raise ModelError(str(exc).replace(str(link), str(src)).replace(
+                "config.json (", f"{size if size in PRESETS else 'the chosen config.json'} (")) from None
     finally:
         shutil.rmtree(staging, ignore_errors=True)
 
