@@ -1,19 +1,16 @@
-"""Running the PyTorch tools (``model.export``, ``model.train``) as subprocesses of the GUI.
+"""Whether the PyTorch tools (``model.export``, ``model.train``) can run in this installation.
 
-The GUI never imports torch: it starts these tools in their own processes (QProcess) and reads
-their JSON-lines events. ``tool_command`` says what to start, from a Python install and from the
-standalone build alike; ``torch_missing`` says, in words for the user, why they cannot run here.
+The GUI never imports torch: it starts these tools in their own processes as
+``sys.executable -m MODULE`` (the standalone build's program understands ``-m`` too, see
+packaging/inkwell_main.py). The standalone build leaves PyTorch out; ``torch_missing`` says, in
+words for the user, what to install instead. Checking costs no torch import.
 """
 
 from __future__ import annotations
 
 import importlib.util
-import sys
 
 from app.about import frozen
-
-# module -> the ``inkwell`` subcommand that runs it (the standalone build has no ``python -m``)
-TOOLS = {"model.export": "export", "model.train": "train"}
 
 PYTORCH_NEEDED = (
     "Importing PyTorch checkpoints and fine-tuning need PyTorch, which the standalone Inkwell "
@@ -31,10 +28,3 @@ def torch_missing() -> str | None:
         return PYTORCH_NEEDED
     return ("Importing PyTorch checkpoints and fine-tuning need PyTorch, which is not installed: "
             "pip install torch==2.13.0 (the CPU build is enough).")
-
-
-def tool_command(module: str, args: list[str]) -> tuple[str, list[str]]:
-    """Program and arguments that run ``python -m MODULE ARGS`` here (for QProcess.start)."""
-    if frozen():
-        return sys.executable, [TOOLS[module], *args]
-    return sys.executable, ["-m", module, *args]

@@ -4,6 +4,7 @@ build (PyInstaller) with its self-test run in the frozen program."""
 from __future__ import annotations
 
 import configparser
+import json
 import os
 import shutil
 import subprocess
@@ -99,12 +100,6 @@ def test_subcommand_says_which_package_is_missing(tmp_path, monkeypatch, capsys)
     assert f"inkwell y: {tools.PYTORCH_NEEDED}" in capsys.readouterr().err
 
 
-def test_tool_command_from_source_and_frozen(monkeypatch):
-    assert tools.tool_command("model.train", ["--resume"]) == (sys.executable, ["-m", "model.train", "--resume"])
-    monkeypatch.setattr(tools, "frozen", lambda: True)
-    assert tools.tool_command("model.export", ["a", "b"]) == (sys.executable, ["export", "a", "b"])
-
-
 def test_desktop_entry_metainfo_and_icons_agree():
     entry = configparser.ConfigParser(interpolation=None)
     entry.optionxform = str
@@ -167,6 +162,18 @@ def test_standalone_build_runs_its_self_test(tmp_path):
     export = subprocess.run([str(program), "export", "in", "out"], capture_output=True, text=True, env=env)
     assert export.returncode == 2 and tools.PYTORCH_NEEDED in export.stderr
     assert not (folder / "_internal" / "torch").exists()
+    # The app starts its helpers as `sys.executable -m MODULE`: the frozen program runs them too.
+    listed = subprocess.run([str(program), "-m", "app.installer", "list", "--json"], capture_output=True, text=True,
+                            env=env)
+    assert listed.returncode == 0 and '"name": "inkwell-austen"' in listed.stdout, listed.stderr
+    hf = folder / "_internal" / "resources" / "models" / "inkwell-austen" / "hf"
+    checkpoint = subprocess.run([str(program), "-m", "app.installer", "import", str(hf), "--json"],
+                                capture_output=True, text=True, env=env)
+    assert checkpoint.returncode != 0
+    assert json.loads(checkpoint.stdout.splitlines()[-1]) == {"event": "error", "message": tools.PYTORCH_NEEDED}
+    export = subprocess.run([str(program), "-m", "model.export", str(hf), str(tmp_path / "exported")],
+                            capture_output=True, text=True, env=env)
+    assert export.returncode == 2 and export.stderr.endswith(f"model.export: {tools.PYTORCH_NEEDED}\n")
 
     # install.sh puts it in a prefix with menu entry and icons, and takes all of it out again.
     prefix = tmp_path / "prefix"
