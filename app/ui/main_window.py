@@ -486,9 +486,16 @@ class MainWindow(QMainWindow):
             action.setChecked(self.settings["provider"] == value)
             action.triggered.connect(lambda _=False, v=value: self.settings.set("provider", v))
             providers.addAction(action)
+        menu.addAction("Manage models…", self.manage_models)
         menu.addAction("Reload model", self.load_model)
         menu.addAction("Open models folder",
                        lambda: QDesktopServices.openUrl(QUrl.fromLocalFile(str(paths.models_dir()))))
+
+    def manage_models(self) -> None:
+        from app.ui.models_dialog import ModelsDialog
+
+        ModelsDialog(self.settings, self).exec()
+        self.panel.refresh_models()  # installs, renames and deletions show in the panel's list
 
     # suggestions ---------------------------------------------------------------------------------
 
