@@ -147,6 +147,28 @@ class Decoder:
         return binding.get_outputs()[0].numpy()
 
 
+def check_in_place(decoder: Decoder, tokens: list[int]) -> np.ndarray:
+    """Run ``tokens`` at once and then again one at a time through one buffer, as the engine does;
+    a ModelError unless both give the same logits (a graph that does not update a fixed-size
+    cache in place would read the buffer's unused tail as past). Returns the logits."""
+    ids = np.array([tokens], dtype=np.int64)
+    try:
+        whole = decoder.run(ids, np.arange(len(tokens))[None], decoder.new_cache())
+        cache = decoder.new_cache()
+        for pos, token in enumerate(tokens):
+            stepped = decoder.run(ids[:, pos : pos + 1], np.array([[pos]]), cache)
+    except Exception as exc:  # noqa: BLE001 - onnxruntime raises several unrelated types
+        raise ModelError(f"{decoder.path}: ONNX Runtime cannot run the graph as Inkwell does, with a fixed-size KV "
+                         f"cache updated in place ({first_line(exc)}); export the model with Inkwell instead") from None
+    if whole.shape != (1, decoder.vocab_size) or not np.isfinite(whole).all():
+        raise ModelError(f"{decoder.path}: the graph's logits are not finite numbers of shape [1, {decoder.vocab_size}]")
+    scale = float(np.abs(whole).max()) or 1.0
+    if float(np.abs(whole - stepped).max()) > 1e-2 * scale:
+        raise ModelError(f"{decoder.path}: the graph does not update a fixed-size KV cache in place (Inkwell's "
+                         "graph contract); export the model with Inkwell instead")
+    return whole
+
+
 class KVCache:
     """One buffer per layer and kind, [rows, n_head, capacity, head_dim]; ``host`` holds the numpy
     arrays that back them on the CPU (None on a device)."""
