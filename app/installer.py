@@ -415,6 +415,7 @@ def _parser() -> argparse.ArgumentParser:
 def _human(event: dict[str, Any]) -> None:
     kind = event["event"]
     end = "\n"
+    tty = sys.stderr.isatty()  # a terminal gets one updating progress line, a log one line each
     if kind == "plan":
         line = (f"{event['repo']} @ {event['commit'][:12]}: {hub.human_bytes(event['total_bytes'])} "
                 f"({', '.join(f['name'] for f in event['files'])})")
@@ -423,10 +424,10 @@ def _human(event: dict[str, Any]) -> None:
         line += (f"; needs {hub.human_bytes(event['disk_needed'])} of disk, "
                  f"{hub.human_bytes(event['disk_free'])} free")
     elif kind == "download":
-        line = f"\r  {progress_text(event)}"
-        end = "" if sys.stderr.isatty() else "\n"
+        line = ("\r" if tty else "") + f"  {progress_text(event)}"
+        end = "" if tty else "\n"
     elif kind == "verified":
-        line = f"\n  {event['file']}: checksum matches the hub"
+        line = ("\n" if tty else "") + f"  {event['file']}: checksum matches the hub"
     elif kind == "stage":
         line = f"  {event['message']}…"
     elif kind == "export":
