@@ -286,18 +286,12 @@ def _check_session(path: Path, arch: dict[str, int]) -> None:
     run it once on a few tokens: a graph that passes is one the editor can use."""
     import numpy as np
 
-    from app.engine.session import Decoder
+    from app.engine.session import Decoder, check_in_place
 
     head_dim = arch["n_embd"] // arch["n_head"]
     decoder = Decoder(path, ["CPUExecutionProvider"], 0, arch["n_layer"], arch["n_head"], head_dim,
-                      arch["vocab_size"])
-    ids = np.array([[464, 3290, 318, 257]], dtype=np.int64)
-    try:
-        logits, _ = decoder.run(ids, np.arange(4, dtype=np.int64)[None], decoder.empty_cache(1))
-    except Exception as exc:  # noqa: BLE001 - onnxruntime raises several unrelated types
-        raise ModelError(f"{path}: ONNX Runtime cannot run the graph ({exc})") from None
-    if logits.shape != (1, arch["vocab_size"]) or not np.isfinite(logits).all():
-        raise ModelError(f"{path}: the graph's logits are not finite numbers of shape [1, {arch['vocab_size']}]")
+                      arch["vocab_size"], arch["n_positions"])
+    check_in_place(decoder, [464, 3290, 318, 257])
 
 
 def _import_onnx(src: Path, dest: Path, name: str, size: str | None, emit: Emit) -> None:
@@ -425,6 +419,7 @@ def _parser() -> argparse.ArgumentParser:
 def _human(event: dict[str, Any]) -> None:
     kind = event["event"]
     end = "\n"
+    tty = sys.stderr.isatty()  # a terminal gets one updating progress line, a log one line each
     if kind == "plan":
         line = (f"{event['repo']} @ {event['commit'][:12]}: {hub.human_bytes(event['total_bytes'])} "
                 f"({', '.join(f['name'] for f in event['files'])})")
@@ -433,10 +428,10 @@ def _human(event: dict[str, Any]) -> None:
         line += (f"; needs {hub.human_bytes(event['disk_needed'])} of disk, "
                  f"{hub.human_bytes(event['disk_free'])} free")
     elif kind == "download":
-        line = f"\r  {progress_text(event)}"
-        end = "" if sys.stderr.isatty() else "\n"
+        line = ("\r" if tty else "") + f"  {progress_text(event)}"
+        end = "" if tty else "\n"
     elif kind == "verified":
-        line = f"\n  {event['file']}: checksum matches the hub"
+        line = ("\n" if tty else "") + f"  {event['file']}: checksum matches the hub"
     elif kind == "stage":
         line = f"  {event['message']}…"
     elif kind == "export":

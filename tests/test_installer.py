@@ -136,9 +136,9 @@ def test_a_transformers_checkpoint_from_the_hub_matches_the_source_logits(tmp_pa
     assert bundle.name == "tiny-gpt2" and bundle.manifest["licence"] == "apache-2.0"
     arch = bundle.architecture
     decoder = Decoder(bundle.variant_path("fp32"), ["CPUExecutionProvider"], 1, arch["n_layer"], arch["n_head"],
-                      arch["n_embd"] // arch["n_head"], arch["vocab_size"])
+                      arch["n_embd"] // arch["n_head"], arch["vocab_size"], arch["n_positions"])
     ids = np.array([[464, 2068, 7586, 21831, 18045, 625, 262]], dtype=np.int64)
-    logits, _ = decoder.run(ids, np.arange(ids.shape[1])[None], decoder.empty_cache(1))
+    logits = decoder.run(ids, np.arange(ids.shape[1])[None], decoder.new_cache())
     with torch.no_grad():
         want = source(torch.from_numpy(ids)).logits[:, -1].numpy()
     assert np.abs(logits - want).max() < 1e-4
@@ -178,3 +178,30 @@ def test_command_line_list_import_and_remove(tiny_hf_dir, capsys):
     if bundled:
         assert installer.main(["remove", str(bundled[0].folder)]) == 1
         assert "cannot be deleted" in capsys.readouterr().err
+
+
+def test_a_graph_that_does_not_update_its_cache_in_place_is_refused(tiny_bundle, tmp_path):
+    """Right inputs and outputs, but attention that returns past + new as a new cache (how
+    MultiHeadAttention works): it would read a fixed-size buffer's unused tail as past."""
+    import onnx
+    from onnx import helper
+
+    model = onnx.load(str(tiny_bundle / "model.fp32.onnx"))
+    nodes = []
+    for node in model.graph.node:
+        if node.op_type != "GroupQueryAttention":
+            nodes.append(node)
+            continue
+        attrs = {a.name: helper.get_attribute_value(a) for a in node.attribute}
+        q, k, v = (f"{node.name}_{x}" for x in "qkv")
+        nodes.append(helper.make_node("Split", [node.input[0]], [q, k, v], axis=2, num_outputs=3))
+        nodes.append(helper.make_node(
+            "MultiHeadAttention", [q, k, v, "", "", "", node.input[3], node.input[4]], list(node.output),
+            domain="com.microsoft", num_heads=attrs["num_heads"], unidirectional=1, scale=attrs["scale"]))
+    del model.graph.node[:]
+    model.graph.node.extend(nodes)
+    model.opset_import[0].version = 18  # Split's num_outputs
+    onnx.save(model, str(tmp_path / "concat-cache.onnx"))
+    with pytest.raises(ModelError, match="fixed-size KV cache updated in place"):
+        installer.install(tmp_path / "concat-cache.onnx")
+    assert user_models() == [] and no_leftovers()

@@ -151,3 +151,27 @@ def test_the_dialog_and_installer_modules_do_not_import_torch():
             "print('torch' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_the_model_menu_opens_the_dialog_and_use_switches_the_model(qtbot, mine, monkeypatch):
+    from app.ui import models_dialog
+    from app.ui.main_window import MainWindow
+
+    window = MainWindow(Settings.load())
+    window.show()
+
+    def choose_mine(dialog):
+        dialog.table.selectRow(row_of(dialog, "tiny-test"))
+        dialog.use_button.click()
+        return 0
+
+    monkeypatch.setattr(models_dialog.ModelsDialog, "exec", choose_mine)
+    try:
+        window._fill_model_menu()
+        action = next(a for a in window.model_menu.actions() if a.text() == "Manage models…")
+        with qtbot.waitSignal(window.generator.loaded, timeout=30000):
+            action.trigger()
+        assert window.settings["model"] == str(mine) and window.model_label.text().startswith("tiny-test")
+    finally:
+        window.close()
+        window.deleteLater()
