@@ -6,6 +6,9 @@ Torch-free: bundles are read with model.bundle (manifest and file sizes); the en
 
 from __future__ import annotations
 
+import json
+import os
+import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -28,6 +31,39 @@ class InstalledModel:
         size = f" · {params / 1e6:.0f}M" if isinstance(params, (int, float)) and params >= 1e6 else ""
         return f"{self.name}{size}" + (" (bundled)" if self.bundled else "")
 
+    @property
+    def parameters(self) -> int | None:
+        value = self.manifest.get("parameters")
+        return value if isinstance(value, int) else None
+
+    @property
+    def variants(self) -> list[str]:
+        return list(self.manifest.get("variants", {}))
+
+    @property
+    def size_bytes(self) -> int:
+        """What the model takes on disk: every file in its folder."""
+        return sum(p.stat().st_size for p in self.folder.rglob("*") if p.is_file())
+
+    @property
+    def perplexity(self) -> float | None:
+        ppl = self.manifest.get("perplexity")
+        value = ppl.get("value") if isinstance(ppl, dict) else None
+        return float(value) if isinstance(value, (int, float)) else None
+
+    @property
+    def provenance(self) -> str:
+        """Where the model came from, in a few words."""
+        prov = self.manifest.get("provenance") or {}
+        if self.bundled:
+            return "bundled with Inkwell"
+        if prov.get("hub_repo"):
+            return f"downloaded: {prov['hub_repo']}"
+        if prov.get("training"):
+            return "fine-tuned in Inkwell"
+        source = prov.get("imported_from") or prov.get("source")
+        return f"imported: {Path(source).name}" if source else "unknown"
+
 
 def _read(folder: Path, bundled: bool) -> InstalledModel:
     try:
@@ -42,7 +78,9 @@ def installed_models() -> list[InstalledModel]:
     found = []
     for root, bundled in ((paths.bundled_models_dir(), True), (paths.models_dir(), False)):
         if root.is_dir():
-            found += [_read(m.parent, bundled) for m in sorted(root.glob(f"*/{MANIFEST}"))]
+            # Hidden folders are models being written or deleted: never list them.
+            found += [_read(m.parent, bundled) for m in sorted(root.glob(f"*/{MANIFEST}"))
+                      if not m.parent.name.startswith(".")]
     return found
 
 
@@ -69,3 +107,49 @@ def active_model(setting: str) -> tuple[InstalledModel | None, str | None]:
             notice += f"; using {fallback.name} instead"
         return fallback, notice
     return default_model(), None
+
+
+def rename(model: InstalledModel, name: str) -> InstalledModel:
+    """Give a user model a new display name (the folder keeps its name); the manifest is
+    replaced atomically, so a crash leaves the old name or the new one."""
+    name = name.strip()
+    if not name:
+        raise ModelError("a model's name cannot be empty")
+    if model.bundled:
+        raise ModelError(f"{model.name} comes with Inkwell and cannot be renamed")
+    path = model.folder / MANIFEST
+    manifest = json.loads(path.read_text(encoding="utf-8"))
+    manifest["name"] = name
+    tmp = path.with_name(f".{MANIFEST}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
+    return _read(model.folder, False)
+
+
+def remove(model: InstalledModel) -> None:
+    """Delete a user model. The folder is first renamed to a hidden one, so that a deletion
+    interrupted half-way never leaves a broken model in the list."""
+    if model.bundled:
+        raise ModelError(f"{model.name} comes with Inkwell and cannot be deleted")
+    if model.folder.resolve().parent != paths.models_dir().resolve():
+        raise ModelError(f"{model.folder}: not in Inkwell's models folder; not deleting it")
+    doomed = model.folder.with_name(f".{model.folder.name}.{os.getpid()}.deleting")
+    try:
+        os.replace(model.folder, doomed)
+    except OSError as exc:
+        raise ModelError(f"{model.folder}: cannot delete ({exc.strerror or exc})") from None
+    shutil.rmtree(doomed, ignore_errors=True)
+
+
+def find(key: str) -> InstalledModel:
+    """An installed model by folder path, folder name or display name (for the command line)."""
+    models = installed_models()
+    for test in (lambda m: str(m.folder) == key or m.folder == Path(key).absolute(),
+                 lambda m: m.folder.name == key, lambda m: m.name == key):
+        hits = [m for m in models if test(m)]
+        if len(hits) == 1:
+            return hits[0]
+        if len(hits) > 1:
+            raise ModelError(f"{key!r} names {len(hits)} models; give the folder instead: "
+                             + ", ".join(str(m.folder) for m in hits))
+    raise ModelError(f"{key!r}: no such installed model (see `inkwell models list`)")

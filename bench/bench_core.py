@@ -9,15 +9,16 @@ first call (the whole prompt, empty cache), "decode" the one-token steps after i
 
 - PyTorch, no cache: every step recomputes the whole sequence (what a cache saves).
 - PyTorch, KV cache: ``model.gpt2.GPT2`` with its cache. The baseline of the ratios.
-- ONNX fp32 / int8 / fp16: the bundle's fused graphs (MultiHeadAttention, SkipLayerNormalization,
-  FastGelu; int8 = MatMulNBits 8-bit blocks).
+- ONNX fp32 / int8 / fp16: the bundle's fused graphs (GroupQueryAttention updating the cache in
+  place, SkipLayerNormalization, FastGelu; int8 = MatMulNBits 8-bit blocks), run by the engine's
+  ``Decoder``.
 - ONNX int8 per-channel: the same fused graph with ``DynamicQuantizeMatMul`` (per-channel
   weights), the kernel that onnxruntime's ``quantize_dynamic`` produces.
 - ONNX int8 plain: ``torch.onnx.export`` of the PyTorch model with its cache, then
   ``quantize_dynamic``: the usual recipe, for reference (``--no-plain`` skips it).
 
 Threads: ONNX Runtime sessions use ``intra_op_num_threads=--threads`` (2: the laptop this is
-for), one inter-op thread and no spinning (as the engine); PyTorch uses
+for) and the engine's other session options (``app.engine.session.session_options``); PyTorch uses
 ``torch.set_num_threads(--threads)``. Each figure is
 the best of ``--repeats`` runs (the median is printed beside it), because other programs on the
 machine only ever make a run slower; "PyTorch, no cache" runs once.
@@ -40,6 +41,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import onnxruntime as ort  # noqa: E402
 import torch  # noqa: E402
 
+from app.engine.session import Decoder, session_options  # noqa: E402
 from model.bundle import Bundle  # noqa: E402
 from model.config import PRESETS  # noqa: E402
 from model.export import export_bundle  # noqa: E402
@@ -52,35 +54,51 @@ def _load() -> str:
 
 
 class OnnxRunner:
-    def __init__(self, path: Path, threads: int, n_layer: int, n_head: int, head_dim: int, kv_dtype=np.float32):
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = threads
-        options.inter_op_num_threads = 1
-        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        # As the engine does: spinning worker threads steal the CPU from the other thread
-        # whenever anything else runs (the GUI, or another program), halving decode speed.
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    """A graph run as the engine runs it: its session options and, for Inkwell's graphs, the cache
+    updated in place (``capacity``); a graph of another contract (``capacity=None``) gets a new
+    cache back from every step."""
+
+    def __init__(self, path: Path, threads: int, n_layer: int, n_head: int, head_dim: int, kv_dtype=np.float32,
+                 capacity: int | None = None):
         started = time.perf_counter()
-        self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        if capacity:
+            self.decoder = Decoder(path, ["CPUExecutionProvider"], threads, n_layer, n_head, head_dim,
+                                   PRESETS["gpt2"].vocab_size, capacity)
+            self.session = self.decoder.session
+        else:
+            self.decoder = None
+            self.session = ort.InferenceSession(str(path), session_options(threads), providers=["CPUExecutionProvider"])
         self.load_ms = (time.perf_counter() - started) * 1e3
         self.n_layer, self.n_head, self.head_dim, self.kv_dtype = n_layer, n_head, head_dim, kv_dtype
 
-    def generate(self, prompt: np.ndarray, new: int) -> tuple[float, float, list[int]]:
-        empty = np.zeros((1, self.n_head, 0, self.head_dim), self.kv_dtype)
-        past = [empty] * (2 * self.n_layer)
-        tokens: list[int] = []
-        ids, start = prompt[None, :], 0
-        times = []
-        for _ in range(new):
+    def _steps(self):
+        """A function (ids, start) -> logits that keeps the cache between calls."""
+        if self.decoder is not None:
+            cache = self.decoder.new_cache()
+            return lambda ids, start: self.decoder.run(ids, np.arange(start, start + ids.shape[1])[None], cache)
+        past = [np.zeros((1, self.n_head, 0, self.head_dim), self.kv_dtype)] * (2 * self.n_layer)
+
+        def step(ids, start):
+            nonlocal past
             feeds = {"input_ids": ids, "position_ids": np.arange(start, start + ids.shape[1], dtype=np.int64)[None]}
             for i in range(self.n_layer):
                 feeds[f"past_key_values.{i}.key"] = past[2 * i]
                 feeds[f"past_key_values.{i}.value"] = past[2 * i + 1]
+            logits, *past = self.session.run(None, feeds)
+            return logits
+
+        return step
+
+    def generate(self, prompt: np.ndarray, new: int) -> tuple[float, float, list[int]]:
+        step = self._steps()
+        tokens: list[int] = []
+        ids, start = prompt[None, :], 0
+        times = []
+        for _ in range(new):
             t = time.perf_counter()
-            out = self.session.run(None, feeds)
+            logits = step(ids, start)
             times.append(time.perf_counter() - t)
-            past = out[1:]
-            token = int(out[0][0].argmax())
+            token = int(logits[0].argmax())
             tokens.append(token)
             start += ids.shape[1]
             ids = np.array([[token]], dtype=np.int64)
@@ -194,14 +212,15 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  fp32 max |logit diff| vs PyTorch: {bundle.manifest['provenance']['fp32_max_abs_logit_diff']:.2e}")
 
         shape = (cfg.n_layer, cfg.n_head, cfg.head_dim)
+        ours = {"capacity": cfg.n_positions}  # Inkwell's graphs: the cache updated in place
         runners: list[tuple[str, object, int]] = [
             ("PyTorch, no cache", TorchRunner(model, cache=False), 1),
             ("PyTorch, KV cache", TorchRunner(model, cache=True), args.repeats),
-            ("ONNX fp32", OnnxRunner(bundle.variant_path("fp32"), args.threads, *shape), args.repeats),
-            ("ONNX fp16 (CPU)", OnnxRunner(bundle.variant_path("fp16"), args.threads, *shape, kv_dtype=np.float16),
+            ("ONNX fp32", OnnxRunner(bundle.variant_path("fp32"), args.threads, *shape, **ours), args.repeats),
+            ("ONNX fp16 (CPU)", OnnxRunner(bundle.variant_path("fp16"), args.threads, *shape, kv_dtype=np.float16, **ours),
              args.repeats),
-            ("ONNX int8 per-channel", OnnxRunner(per_channel_int8(model, work), args.threads, *shape), args.repeats),
-            ("ONNX int8 (bundle)", OnnxRunner(bundle.variant_path("int8"), args.threads, *shape), args.repeats),
+            ("ONNX int8 per-channel", OnnxRunner(per_channel_int8(model, work), args.threads, *shape, **ours), args.repeats),
+            ("ONNX int8 (bundle)", OnnxRunner(bundle.variant_path("int8"), args.threads, *shape, **ours), args.repeats),
         ]
         if not args.no_plain:
             runners.insert(2, ("ONNX int8 plain", OnnxRunner(plain_int8(model, work), args.threads, *shape), args.repeats))

@@ -22,7 +22,9 @@ from model.errors import ModelError
 
 MANIFEST = "inkwell-model.json"
 FORMAT = "inkwell-model"
-FORMAT_VERSION = 1
+# 2: the decoder graph updates a fixed-size cache in place (GroupQueryAttention); 1 returned a new
+# cache every step.
+FORMAT_VERSION = 2
 VARIANT_FILES = {"int8": "model.int8.onnx", "fp16": "model.fp16.onnx", "fp32": "model.fp32.onnx"}
 KV_DTYPES = {"int8": "float32", "fp32": "float32", "fp16": "float16"}
 # Which variant each kind of device runs when the bundle has several.
@@ -165,6 +167,9 @@ def _check_manifest(m: Any, source: str) -> None:
         raise bad("format_version is missing or not an integer")
     if version > FORMAT_VERSION:
         raise bad(f"format_version {version} is newer than this Inkwell understands ({FORMAT_VERSION}); update Inkwell")
+    if version < FORMAT_VERSION:
+        raise bad(f"format_version {version}: exported by an earlier Inkwell whose ONNX graph this version no "
+                  "longer runs; export the model again from its Hugging Face checkpoint (inkwell export)")
     if not isinstance(m.get("name"), str) or not m["name"].strip():
         raise bad("name is missing")
     arch = m.get("architecture")

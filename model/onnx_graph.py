@@ -1,17 +1,23 @@
 """Inkwell's ONNX decoder graph for GPT-2, written straight from the weights.
 
 The graph is built from ONNX Runtime's fused transformer operators rather than traced from
-PyTorch: one ``MultiHeadAttention`` per layer (causal, with the KV cache in and out),
-``SkipLayerNormalization`` for residual + LayerNorm + bias, ``FastGelu`` with the bias folded
-in. Decoding one token runs about nine kernels per layer instead of the ~40 of a traced graph,
-and kernel launches, not arithmetic, dominate a single-token step of a small model. The export
-checks every graph it builds against the PyTorch model (``model.export``), so this second
-description of GPT-2 cannot drift from the first unnoticed.
+PyTorch: one ``GroupQueryAttention`` per layer (causal, query/key/value packed, as many key/value
+heads as query heads), ``SkipLayerNormalization`` for residual + LayerNorm + bias, ``FastGelu``
+with the bias folded in. Decoding one token runs about nine kernels per layer instead of the ~40
+of a traced graph, and kernel launches, not arithmetic, dominate a single-token step of a small
+model. GroupQueryAttention (unlike MultiHeadAttention) can write the new keys and values into
+the past buffer itself when the caller binds the same buffer as past and present: the cache
+then stays in one fixed-size buffer instead of being copied into a new one at every step, which
+at 512 tokens of context is most of the memory traffic of a step. The export checks every graph
+it builds against the PyTorch model (``model.export``), so this second description of GPT-2
+cannot drift from the first unnoticed.
 
-Interface (CONTRACTS.md): inputs ``input_ids``, ``position_ids`` int64 [batch, seq] and
-``past_key_values.{i}.key/value`` [batch, n_head, past, head_dim]; outputs ``logits`` float32
-[batch, vocab] for the last position only and ``present.{i}.key/value``. Batch, seq and past are
-dynamic, and past may be 0.
+Interface (docs/architecture.md): inputs ``input_ids``, ``position_ids`` int64 [batch, seq] and
+``past_key_values.{i}.key/value`` [batch, n_head, past or capacity, head_dim]; outputs ``logits``
+float32 [batch, vocab] for the last position only and ``present.{i}.key/value``. Batch, seq and
+past are dynamic, and past may be 0. Rows hold positions 0..n-1, so each row's cache length is its
+last position id + 1; a past buffer may be longer (a fixed-size cache), and what lies beyond that
+length is ignored. Several new tokens after a non-empty past need batch 1 (an ONNX Runtime rule).
 
 Variants:
 - ``fp32``: the reference.
@@ -66,6 +72,17 @@ class QuantOptions:
     kernel: str = "nbits"
     block_size: int = 128
     reduce_range: bool = False
+
+
+def shape_problem(n_embd: int, n_head: int) -> str | None:
+    """Why the graph cannot be built for this width and head count, or None. ONNX Runtime's
+    GroupQueryAttention needs a head size that is a multiple of 8 (every GPT-2 size has 64)."""
+    if n_head < 1 or n_embd % n_head:
+        return f"n_embd ({n_embd}) must be divisible by n_head ({n_head})"
+    if (n_embd // n_head) % 8:
+        return (f"the head size n_embd / n_head = {n_embd // n_head} is not a multiple of 8, "
+                "which ONNX Runtime's attention kernel needs")
+    return None
 
 
 def input_names(n_layer: int) -> list[str]:
@@ -167,6 +184,9 @@ def build_graph(spec: GraphSpec, weights: dict[str, np.ndarray], variant: str = 
                 quant: QuantOptions = QuantOptions(), name: str = "inkwell-gpt2") -> onnx.ModelProto:
     if variant not in VARIANTS:
         raise ValueError(f"unknown variant {variant!r} (expected one of {', '.join(VARIANTS)})")
+    problem = shape_problem(spec.n_embd, spec.n_head)
+    if problem:
+        raise ValueError(problem)
     b = _Builder(variant, quant)
     n_head, head_dim = spec.n_head, spec.n_embd // spec.n_head
     eps = float(spec.layer_norm_epsilon)
@@ -219,17 +239,22 @@ def build_graph(spec: GraphSpec, weights: dict[str, np.ndarray], variant: str = 
     seq_end = b.const("slice_end", np.array([np.iinfo(np.int64).max], np.int64))
     axis_seq = b.const("axis_seq", np.array([1], np.int64))
 
+    # GroupQueryAttention wants each row's length minus one (int32) and the longest length. A row
+    # holds positions 0..n-1, so both follow from the last position id.
+    last_pos = b.op("Gather", ["position_ids", b.const("minus_one", np.array(-1, np.int64))], axis=1)[0]
+    seqlens_k = b.op("Cast", [last_pos], to=TensorProto.INT32)[0]
+    total_len = b.op("Add", [b.op("ReduceMax", [seqlens_k], keepdims=0)[0], b.const("one_i32", np.array(1, np.int32))])[0]
+
     for i in range(spec.n_layer):
         p = f"h.{i}"
         last = i == spec.n_layer - 1
         qkv = b.linear(h, w[f"{p}.attn.c_attn.weight"], f"{p}.attn.c_attn.weight")
-        q, k, v = b.op("Split", [qkv, b.const(f"{p}.split", np.array([spec.n_embd] * 3, np.int64))], 3, axis=2)
+        qkv = b.op("Add", [qkv, bias(f"{p}.attn.c_attn.bias")])[0]
         out = b.op(
-            "MultiHeadAttention",
-            [q, k, v, bias(f"{p}.attn.c_attn.bias"), "", "",
-             f"past_key_values.{i}.key", f"past_key_values.{i}.value"],
+            "GroupQueryAttention",
+            [qkv, "", "", f"past_key_values.{i}.key", f"past_key_values.{i}.value", seqlens_k, total_len],
             [f"{p}.attn.out", f"present.{i}.key", f"present.{i}.value"],
-            domain=MS_DOMAIN, num_heads=n_head, unidirectional=1, scale=float(head_dim ** -0.5),
+            domain=MS_DOMAIN, num_heads=n_head, kv_num_heads=n_head, scale=float(head_dim ** -0.5),
         )[0]
         if last:
             # Only the last position's logits leave the graph: the rest of the last layer runs

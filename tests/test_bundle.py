@@ -30,7 +30,7 @@ def _edit_manifest(folder, change):
 def test_load_reads_the_manifest(tiny_bundle):
     b = Bundle.load(tiny_bundle)
     assert b.name == "tiny-test"
-    assert b.manifest["format"] == "inkwell-model" and b.manifest["format_version"] == 1
+    assert b.manifest["format"] == "inkwell-model" and b.manifest["format_version"] == 2
     assert b.architecture == {"n_layer": 2, "n_head": 4, "n_embd": 64, "n_positions": 256, "vocab_size": 50257}
     assert b.context_length == 256 and b.manifest["tokenizer"] == "gpt2"
     assert set(b.variants) == {"fp32", "int8", "fp16"}
@@ -98,7 +98,8 @@ def test_manifest_not_json(bundle_copy):
     "change, message",
     [
         (lambda m: m.update(format="something"), "not an Inkwell model manifest"),
-        (lambda m: m.update(format_version=2), "format_version 2 is newer"),
+        (lambda m: m.update(format_version=3), "format_version 3 is newer"),
+        (lambda m: m.update(format_version=1), "format_version 1: exported by an earlier Inkwell"),
         (lambda m: m.pop("name"), "name is missing"),
         (lambda m: m["architecture"].update(n_head=0), "architecture.n_head must be a positive integer"),
         (lambda m: m.update(tokenizer="llama"), "tokenizer 'llama' is not supported"),

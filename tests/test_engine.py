@@ -42,13 +42,12 @@ def test_load_picks_int8_on_cpu(engine):
 
 
 def full_logits(decoder, tokens):
-    logits, _ = decoder.run(np.array([tokens]), np.arange(len(tokens))[None], decoder.empty_cache())
-    return logits
+    return decoder.run(np.array([tokens]), np.arange(len(tokens))[None], decoder.new_cache())
 
 
 def prompt_logits(engine):
     """The logits after the last request's prompt, as the engine computed them (with its cache)."""
-    return engine._snapshots[0].logits
+    return engine._prompt_logits
 
 
 @pytest.mark.parametrize("variant", ["fp32", "int8"])
@@ -182,13 +181,12 @@ class Forced:
     def __getattr__(self, name):
         return getattr(self.decoder, name)
 
-    def run(self, ids, positions, past):
-        logits, cache = self.decoder.run(ids, positions, past)
-        logits = logits.copy()
+    def run(self, ids, positions, cache):
+        logits = self.decoder.run(ids, positions, cache).copy()
         token = self.tokens[min(self.calls, len(self.tokens) - 1)]
         logits[:, token] += 1000.0
         self.calls += 1
-        return logits, cache
+        return logits
 
 
 def forced_engine(tiny_bundle, tokens):
@@ -441,3 +439,33 @@ def test_manifest_cache_type_must_match_the_graph(tiny_bundle, tmp_path):
 def test_missing_bundle(tmp_path):
     with pytest.raises(ModelError):
         Engine.load(tmp_path / "nothing-here")
+
+
+def test_cache_copies_for_alternatives_agree_on_host_and_device_paths(fp32):
+    """Alternatives start from copies of the prompt's cache rows: the device path (whole buffers
+    through the host) and the CPU path (only the filled prefix, in place) give the same rows."""
+    from app.engine.session import KVCache
+
+    decoder = fp32.decoder
+    prompt = encode(TEXT)
+    cache = decoder.new_cache()
+    decoder.run(np.array([prompt]), np.arange(len(prompt))[None], cache)
+    on_host = decoder.repeat(cache, len(prompt), 3)
+    as_device = decoder.repeat(KVCache(cache.values, None), len(prompt), 3, KVCache(decoder.new_cache(3).values, None))
+    assert on_host.rows == as_device.rows == 3
+    n = len(prompt)
+    for src, a, b in zip(cache.values, on_host.values, as_device.values):
+        want = np.repeat(src.numpy()[:1, :, :n], 3, axis=0)
+        np.testing.assert_array_equal(a.numpy()[:, :, :n], want)
+        np.testing.assert_array_equal(b.numpy()[:, :, :n], want)
+    again = decoder.repeat(cache, len(prompt), 3, on_host)
+    assert again is on_host  # the next request with alternatives reuses the allocation
+
+
+def test_decoding_writes_into_one_cache_in_place(fp32):
+    fp32.generate(TEXT, GenerationParams(max_new_tokens=6, **GREEDY))
+    cache = fp32._cache
+    pointers = [v.data_ptr() for v in cache.values]
+    fp32.generate(TEXT + " and", GenerationParams(max_new_tokens=6, **GREEDY))
+    assert fp32._cache is cache and [v.data_ptr() for v in cache.values] == pointers
+    assert cache.values[0].shape()[2] == fp32.context_length

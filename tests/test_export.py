@@ -85,9 +85,12 @@ def test_fp32_parity_empty_past_and_with_past(sessions, torch_model, batch):
         assert np.abs(out[1 + 2 * i] - ref_presents[i][0][:, :, :12]).max() <= 1e-5
         assert np.abs(out[2 + 2 * i] - ref_presents[i][1][:, :, :12]).max() <= 1e-5
 
-    # Several new tokens on top of the ONNX cache (queries fewer than keys: causal mask offset).
+    # Several new tokens on top of the ONNX cache (queries fewer than keys: causal mask offset),
+    # one row at a time: the contract allows batch > 1 there only for a single new token.
     past = [(out[1 + 2 * i], out[2 + 2 * i]) for i in range(cfg.n_layer)]
-    out = s.run(None, _feeds(cfg, ids[:, 12:19], 12, past))
+    rows = [s.run(None, _feeds(cfg, ids[r:r + 1, 12:19], 12, [(k[r:r + 1], v[r:r + 1]) for k, v in past]))
+            for r in range(batch)]
+    out = [np.concatenate([row[j] for row in rows]) for j in range(len(rows[0]))]
     assert np.abs(out[0] - ref_logits[:, 18]).max() <= 1e-4
 
     # One decode step.
@@ -390,7 +393,7 @@ def test_bad_input_missing_tensor(tiny_hf_dir, tmp_path, capsys):
     assert not (tmp_path / "out").exists()
 
 
-@pytest.mark.parametrize("n_embd, n_head", [(40, 4), (96, 3)])
+@pytest.mark.parametrize("n_embd, n_head", [(40, 5), (72, 3)])
 def test_int8_with_any_width(n_embd, n_head):
     """Block quantization for widths that are not a multiple of 128 (padded last block)."""
     from model.config import GPT2Config
@@ -462,3 +465,15 @@ def test_transformers_checkpoint_end_to_end(tmp_path):
         past = [(out[1 + 2 * i], out[2 + 2 * i]) for i in range(cfg.n_layer)]
         out = session.run(None, _feeds(cfg, ids[:, pos:pos + 1], pos, past))
         assert np.abs(out[0] - want[:, pos]).max() <= 1e-4
+
+
+def test_head_size_that_onnx_runtime_cannot_run_is_named(tmp_path):
+    from model.config import GPT2Config
+    from model.gpt2 import GPT2
+    from model.hf import save_gpt2
+
+    src = tmp_path / "odd"
+    save_gpt2(GPT2(GPT2Config(n_layer=1, n_embd=40, n_head=4, n_positions=32)).eval(), src)
+    with pytest.raises(ModelError, match=r"config.json: the head size n_embd / n_head = 10 is not a multiple of 8"):
+        export.export_bundle(src, tmp_path / "out", variants=["int8"], hf_dtype="none")
+    assert not (tmp_path / "out").exists()

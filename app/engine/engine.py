@@ -1,13 +1,12 @@
 """The engine: text before the cursor in, suggestions out, reusing the previous request's cache.
 
-One ``Engine`` serves one thread at a time (the GUI's worker thread). Between requests it keeps
-two KV caches of the last request: its prompt (with the logits after it) and its prompt plus
-the suggestion. The graph returns a new cache each step and leaves its input alone, so the
-prompt's cache survives decoding at no cost. A new request starts from whichever shares the
-longer token prefix with its prompt and runs only the tokens after that. Typing at the end of
-the text extends the prompt (or, inside a healed word, repeats it: no model run at all), and
-accepting a suggestion extends prompt plus suggestion; only edits further back cost a copy of
-the cache cut to the common prefix (a rewind).
+One ``Engine`` serves one thread at a time (the GUI's worker thread). It keeps one KV cache, a
+buffer as long as the model's context that the graph updates in place, and the tokens it holds:
+the last prompt followed by what was decoded after it, plus the logits after the prompt. A new
+request keeps the longest common token prefix and runs only the tokens after it; the rest of the
+buffer is simply overwritten. Typing at the end of the text extends the prompt (or, inside a
+healed word, repeats it: no model run at all), accepting a suggestion extends prompt plus
+suggestion, and an edit further back rewinds to the edit at no cost.
 """
 
 from __future__ import annotations
@@ -15,7 +14,6 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -25,7 +23,7 @@ from app.engine.params import GenerationParams
 from app.engine.providers import open_decoder
 from app.engine.results import EngineStatus, GenerationResult, Suggestion
 from app.engine.sampling import Sampler
-from app.engine.session import Decoder, cache_to_numpy
+from app.engine.session import Decoder, KVCache
 from app.engine.stopping import SuggestionText
 from model.tokenizer import EOT_TOKEN, token_bytes
 
@@ -36,21 +34,16 @@ PREFILL_CHUNK = 64
 OnToken = Callable[[int, str], None]
 
 
-@dataclass
-class _Snapshot:
-    """A KV cache and the tokens it holds; it may hold stale positions after ``tokens``."""
-
-    tokens: list[int]
-    cache: list
-    logits: np.ndarray | None = None  # the logits after ``tokens``, when known
-
-
 class Engine:
     def __init__(self, decoder: Decoder, status: EngineStatus, context_length: int):
         self.decoder = decoder
         self.status = status
         self.context_length = context_length
-        self._snapshots: list[_Snapshot] = []
+        self._cache: KVCache | None = None  # allocated on the first request
+        self._alternatives: KVCache | None = None  # rows for batched alternatives, kept for reuse
+        self._tokens: list[int] = []  # what the cache holds, from position 0
+        self._prompt_logits: np.ndarray | None = None  # the logits after self._tokens[:_prompt_len]
+        self._prompt_len = 0
         self._window = context.ContextWindow()
 
     @classmethod
@@ -67,7 +60,7 @@ class Engine:
 
     def reset(self) -> None:
         """Forget the cache (the next request runs its whole prompt)."""
-        self._snapshots = []
+        self._tokens, self._prompt_logits, self._prompt_len = [], None, 0
         self._window.reset()
 
     def generate(
@@ -90,63 +83,51 @@ class Engine:
         healed = healing.heal(tokens, params.heal)
         prompt = healed.prompt or [EOT_TOKEN]
 
-        snapshot = self._prefill(prompt, cancel, result)
+        logits = self._prefill(prompt, cancel, result)
         result.prefill_ms = (time.perf_counter() - started) * 1e3
-        if snapshot is not None:
-            self._decode(snapshot, healed, params, on_token, cancel, result)
+        if logits is not None:
+            self._decode(prompt, logits, healed, params, on_token, cancel, result)
         result.total_ms = (time.perf_counter() - started) * 1e3
         return result
 
     # -- the cache -----------------------------------------------------------------------------
 
-    def _prefill(self, prompt: list[int], cancel: threading.Event, result: GenerationResult) -> _Snapshot | None:
-        """The cache and logits after ``prompt``, running only what no snapshot has; None when
+    def _prefill(self, prompt: list[int], cancel: threading.Event, result: GenerationResult) -> np.ndarray | None:
+        """The logits after ``prompt``, running only the tokens the cache does not hold; None when
         cancelled (the tokens run so far stay cached)."""
-        best, keep = None, 0
-        for snap in self._snapshots:
-            common = _common_prefix(snap.tokens, prompt)
-            if common == len(prompt) == len(snap.tokens) and snap.logits is not None:
-                self._snapshots = [snap]
-                return snap  # the same prompt again: nothing to run
-            common = min(common, len(prompt) - 1)  # the last prompt token runs, for its logits
-            if best is None or common > keep or (common == keep and _cache_len(snap.cache) == keep):
-                best, keep = snap, common
-        cache = self.decoder.empty_cache() if best is None or keep == 0 else self._cut(best.cache, keep)
-        self._snapshots = []
-        pos, logits = keep, None
-        try:
-            while pos < len(prompt):
-                if cancel.is_set():
-                    result.cancelled = True
-                    return None
-                chunk = prompt[pos : pos + PREFILL_CHUNK]
-                ids = np.array([chunk], dtype=np.int64)
-                logits, cache = self.decoder.run(ids, np.arange(pos, pos + len(chunk))[None], cache)
-                pos += len(chunk)
-                result.prefill_tokens += len(chunk)
-        finally:
-            self._snapshots = [_Snapshot(prompt[:pos], cache, logits if pos == len(prompt) else None)]
-        return self._snapshots[0]
-
-    def _cut(self, cache: list, keep: int) -> list:
-        """``cache`` holding only its first ``keep`` positions: itself when it holds exactly those,
-        else a copy (the graph wants contiguous tensors)."""
-        if _cache_len(cache) == keep:
-            return cache
-        return [self.decoder.to_device(a[:, :, :keep]) for a in cache_to_numpy(cache)]
+        common = _common_prefix(self._tokens, prompt)
+        if common == len(prompt) == self._prompt_len and self._prompt_logits is not None:
+            return self._prompt_logits  # the same prompt again: nothing to run
+        if self._cache is None:
+            self._cache = self.decoder.new_cache()
+        pos = min(common, len(prompt) - 1)  # the last prompt token runs, for its logits
+        self._tokens, self._prompt_logits, self._prompt_len = self._tokens[:pos], None, 0
+        logits = None
+        while pos < len(prompt):
+            if cancel.is_set():
+                result.cancelled = True
+                return None
+            chunk = prompt[pos : pos + PREFILL_CHUNK]
+            logits = self.decoder.run(np.array([chunk], dtype=np.int64), np.arange(pos, pos + len(chunk))[None],
+                                      self._cache)
+            self._tokens += chunk
+            pos += len(chunk)
+            result.prefill_tokens += len(chunk)
+        self._prompt_logits, self._prompt_len = logits, len(prompt)
+        return logits
 
     # -- decoding ------------------------------------------------------------------------------
 
     def _decode(
         self,
-        start: _Snapshot,
+        prompt: list[int],
+        logits: np.ndarray,
         healed: healing.Healed,
         params: GenerationParams,
         on_token: OnToken | None,
         cancel: threading.Event,
         result: GenerationResult,
     ) -> None:
-        prompt, logits = start.tokens, start.logits
         sampler = Sampler(params, banned=() if params.stop_at_eot else (EOT_TOKEN,))
         n = params.num_alternatives
         history = np.array(prompt, dtype=np.int64)
@@ -160,47 +141,43 @@ class Engine:
         generated: list[list[int]] = [[] for _ in range(n)]
         probs: list[list[float]] = [[] for _ in range(n)]
         active = [True] * n
-        fed0 = 0  # tokens of alternative 0 that went through the model while it was active
-        cache = self._cut(start.cache, len(prompt))
-        if n > 1:
-            cache = [self.decoder.to_device(np.repeat(a, n, axis=0)) for a in cache_to_numpy(cache)]
+        if n == 1:
+            cache = self._cache
+        else:  # the prompt's cache stays as it is, for the next request
+            cache = self._alternatives = self.decoder.repeat(self._cache, len(prompt), n, self._alternatives)
         pos = len(prompt)
         steps, decode_time = 0, 0.0
-        try:
-            while True:
-                row_probs = _token_probs(logits, tokens)
-                for row in range(n):
-                    if not active[row]:
-                        continue
-                    token = int(tokens[row])
-                    if token == EOT_TOKEN and params.stop_at_eot:
-                        active[row] = False
-                        continue
-                    generated[row].append(token)
-                    probs[row].append(float(row_probs[row]))
-                    piece = texts[row].push(token_bytes(token))
-                    if piece and on_token:
-                        on_token(row, piece)
-                    if texts[row].done or len(generated[row]) >= params.max_new_tokens:
-                        active[row] = False
-                if not any(active) or pos >= self.context_length:
-                    break
-                if cancel.is_set():
-                    result.cancelled = True
-                    break
-                t0 = time.perf_counter()
-                ids = np.asarray(tokens, dtype=np.int64)[:, None]
-                logits, cache = self.decoder.run(ids, np.full((n, 1), pos, dtype=np.int64), cache)
-                if active[0]:
-                    fed0 += 1
-                pos += 1
-                histories = [np.concatenate([history, np.array(g, dtype=np.int64)]) for g in generated]
-                tokens = sampler.sample(sampler.process(logits, histories))
-                steps += 1
-                decode_time += time.perf_counter() - t0
-        finally:
-            if n == 1 and fed0:  # (with alternatives, splitting off row 0 would cost a copy)
-                self._snapshots.append(_Snapshot(prompt + generated[0][:fed0], cache))
+        while True:
+            row_probs = _token_probs(logits, tokens)
+            for row in range(n):
+                if not active[row]:
+                    continue
+                token = int(tokens[row])
+                if token == EOT_TOKEN and params.stop_at_eot:
+                    active[row] = False
+                    continue
+                generated[row].append(token)
+                probs[row].append(float(row_probs[row]))
+                piece = texts[row].push(token_bytes(token))
+                if piece and on_token:
+                    on_token(row, piece)
+                if texts[row].done or len(generated[row]) >= params.max_new_tokens:
+                    active[row] = False
+            if not any(active) or pos >= self.context_length:
+                break
+            if cancel.is_set():
+                result.cancelled = True
+                break
+            t0 = time.perf_counter()
+            ids = np.asarray(tokens, dtype=np.int64)[:, None]
+            logits = self.decoder.run(ids, np.full((n, 1), pos, dtype=np.int64), cache)
+            if n == 1:
+                self._tokens.append(int(tokens[0]))
+            pos += 1
+            histories = [np.concatenate([history, np.array(g, dtype=np.int64)]) for g in generated]
+            tokens = sampler.sample(sampler.process(logits, histories))
+            steps += 1
+            decode_time += time.perf_counter() - t0
         for row in range(n):
             piece = texts[row].finish()
             if piece and on_token and not result.cancelled:
@@ -220,10 +197,6 @@ def _token_probs(logits: np.ndarray, tokens: np.ndarray) -> np.ndarray:
     top = rows.max(axis=-1)
     chosen = rows[np.arange(len(tokens)), tokens]
     return np.exp(chosen - top) / np.exp(rows - top[:, None]).sum(axis=-1)
-
-
-def _cache_len(cache: list) -> int:
-    return int(cache[0].shape()[2]) if cache else 0
 
 
 def _common_prefix(a: list[int], b: list[int]) -> int:

@@ -40,6 +40,7 @@ def open_decoder(folder: Path, provider: str, threads: int, variant: str | None)
         head_dim=int(arch["n_embd"]) // int(arch["n_head"]), vocab_size=int(arch["vocab_size"]),
     )
     context_length = int(bundle.context_length)
+    shape["capacity"] = context_length
 
     message = ""
     if provider != "cpu":
@@ -90,6 +91,6 @@ def _verified(bundle: Bundle, name: str) -> Path:
 
 
 def _smoke_test(decoder: Decoder) -> None:
-    logits, _ = decoder.run(np.zeros((1, 1), np.int64), np.zeros((1, 1), np.int64), decoder.empty_cache())
+    logits = decoder.run(np.zeros((1, 1), np.int64), np.zeros((1, 1), np.int64), decoder.new_cache())
     if not np.isfinite(logits).all():
         raise RuntimeError("the first forward pass gave non-finite logits")

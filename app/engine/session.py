@@ -1,12 +1,15 @@
 """One ONNX Runtime session of a bundle's decoder graph, checked against the graph contract.
 
 The graph (see the model bundle contract): input_ids and position_ids int64 [batch, seq],
-past_key_values.{i}.key/value [batch, n_head, past, head_dim] -> logits float32 [batch, vocab]
-(last position) and present.{i}.key/value [batch, n_head, past + seq, head_dim].
+past_key_values.{i}.key/value [batch, n_head, capacity, head_dim] -> logits float32 [batch, vocab]
+(last position) and present.{i}.key/value. A row's positions are 0..n-1, so the graph takes the
+length of the cache from position_ids, and a past buffer may be longer than what it holds.
 
-The cache is a list of OrtValues kept where the provider put them (host memory on CPU, device
-memory on CUDA) and passed back through an IOBinding, so a decode step copies nothing on the way
-in or out; only the graph's own concatenation of past and new keys touches the whole cache.
+The cache is one fixed-size buffer per layer, as long as the model's context, kept where the
+provider put it and bound through an IOBinding as both the past input and the present output:
+the graph's attention then writes the new tokens' keys and values in place, so a decode step
+moves only what it adds instead of copying the whole cache, and forgetting the end of the cache
+(a rewind) costs nothing: the next run simply starts at an earlier position.
 """
 
 from __future__ import annotations
@@ -18,6 +21,8 @@ import onnxruntime as ort
 
 from model.errors import ModelError
 
+# When idle intra-op threads spin: never, during a run only, or always (ONNX Runtime's default).
+SPINNING = ("off", "run", "always")
 _ONNX_TYPES = {"tensor(int64)": np.int64, "tensor(float)": np.float32, "tensor(float16)": np.float16}
 
 
@@ -25,26 +30,38 @@ def _names(n_layer: int, prefix: str) -> list[str]:
     return [f"{prefix}.{i}.{kv}" for i in range(n_layer) for kv in ("key", "value")]
 
 
+def session_options(threads: int, spinning: str = "run") -> ort.SessionOptions:
+    """How the engine runs a decoder graph: ``threads`` intra-op threads (0: one per core), one
+    inter-op thread, all graph optimizations."""
+    if spinning not in SPINNING:
+        raise ValueError(f"spinning must be one of {', '.join(SPINNING)} (got {spinning!r})")
+    options = ort.SessionOptions()
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    options.intra_op_num_threads = max(0, int(threads))
+    options.inter_op_num_threads = 1
+    options.log_severity_level = 3
+    # Worker threads spin between the operators of one run (a decode step is ~100 short
+    # kernels, and waking a sleeping thread for each costs ~20% of the step) but stop as soon
+    # as the run returns, so that between steps and between requests they leave the cores
+    # to the GUI and to other programs. bench/bench_engine.py measures the three policies.
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0" if spinning == "off" else "1")
+    options.add_session_config_entry("session.force_spinning_stop", "1" if spinning == "run" else "0")
+    return options
+
+
 class Decoder:
     """The session plus the shapes the engine needs; ``run`` is one forward pass."""
 
     def __init__(
         self, path: Path, providers: list[str], threads: int, n_layer: int, n_head: int, head_dim: int,
-        vocab_size: int, spinning: bool = False,
+        vocab_size: int, capacity: int, spinning: str = "run",
     ):
         self.path = Path(path)
         self.n_layer, self.n_head, self.head_dim, self.vocab_size = n_layer, n_head, head_dim, vocab_size
+        self.capacity = capacity
         self.past_names = _names(n_layer, "past_key_values")
         self.present_names = _names(n_layer, "present")
-        options = ort.SessionOptions()
-        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        options.intra_op_num_threads = max(0, int(threads))
-        options.inter_op_num_threads = 1
-        options.log_severity_level = 3
-        # Idle worker threads sleep instead of spinning: spinning takes the cores from the GUI
-        # thread and from other programs, and when the CPU is shared it halves decoding speed
-        # (bench/bench_engine.py measures both).
-        options.add_session_config_entry("session.intra_op.allow_spinning", "1" if spinning else "0")
+        options = session_options(threads, spinning)
         try:
             self.session = ort.InferenceSession(str(self.path), options, providers=providers)
         except Exception as exc:  # noqa: BLE001 - onnxruntime raises several unrelated types
@@ -90,33 +107,79 @@ class Decoder:
                              + "; ".join(problems))
         return _ONNX_TYPES[kv_types.pop()]
 
-    def empty_cache(self, batch: int = 1) -> list[ort.OrtValue]:
-        empty = np.zeros((batch, self.n_head, 0, self.head_dim), dtype=self.kv_dtype)
-        return [self.to_device(empty) for _ in self.past_names]
+    def new_cache(self, batch: int = 1) -> KVCache:
+        """A zeroed cache for ``batch`` rows and the whole context."""
+        shape = (batch, self.n_head, self.capacity, self.head_dim)
+        if self.device == "cpu":
+            host = [np.zeros(shape, dtype=self.kv_dtype) for _ in self.past_names]
+            return KVCache([ort.OrtValue.ortvalue_from_numpy(a) for a in host], host)
+        values = [ort.OrtValue.ortvalue_from_shape_and_type(shape, self.kv_dtype, self.device, 0)
+                  for _ in self.past_names]
+        zeros = np.zeros(shape, dtype=self.kv_dtype)
+        for value in values:
+            value.update_inplace(zeros)
+        return KVCache(values, None)
 
-    def to_device(self, array: np.ndarray) -> ort.OrtValue:
-        return ort.OrtValue.ortvalue_from_numpy(np.ascontiguousarray(array), self.device, 0)
+    def repeat(self, cache: KVCache, length: int, rows: int, out: KVCache | None = None) -> KVCache:
+        """A cache of ``rows`` rows, each holding ``cache``'s first row up to ``length``, written into
+        ``out`` when it has that many rows (so alternatives reuse one allocation)."""
+        if out is None or out.rows != rows:
+            out = self.new_cache(rows)
+        if out.host is not None and cache.host is not None:
+            for src, dst in zip(cache.host, out.host):
+                dst[:, :, :length] = src[:1, :, :length]
+        else:  # device memory: through the host, whole buffers
+            for src, dst in zip(cache.values, out.values):
+                dst.update_inplace(np.ascontiguousarray(np.repeat(src.numpy()[:1], rows, axis=0)))
+        return out
 
-    def run(
-        self, input_ids: np.ndarray, position_ids: np.ndarray, past: list[ort.OrtValue]
-    ) -> tuple[np.ndarray, list[ort.OrtValue]]:
-        """Logits [batch, vocab] of the last position, and the cache including these tokens."""
+    def run(self, input_ids: np.ndarray, position_ids: np.ndarray, cache: KVCache) -> np.ndarray:
+        """Logits [batch, vocab] of the last position; the tokens' keys and values are written
+        into ``cache`` at their positions. Several new tokens after a past need batch 1."""
         binding = self.session.io_binding()
         binding.bind_cpu_input("input_ids", np.ascontiguousarray(input_ids, dtype=np.int64))
         binding.bind_cpu_input("position_ids", np.ascontiguousarray(position_ids, dtype=np.int64))
-        for name, value in zip(self.past_names, past):
-            binding.bind_ortvalue_input(name, value)
         binding.bind_output("logits", "cpu")
-        for name in self.present_names:
-            binding.bind_output(name, self.device)
+        for past, present, value in zip(self.past_names, self.present_names, cache.values):
+            binding.bind_ortvalue_input(past, value)
+            binding.bind_ortvalue_output(present, value)
         self.session.run_with_iobinding(binding)
-        outputs = binding.get_outputs()
-        return outputs[0].numpy(), list(outputs[1:])
+        return binding.get_outputs()[0].numpy()
 
 
-def cache_to_numpy(cache: list[ort.OrtValue]) -> list[np.ndarray]:
-    """Host arrays of the cache (views on CPU, copies from a device)."""
-    return [value.numpy() for value in cache]
+def check_in_place(decoder: Decoder, tokens: list[int]) -> np.ndarray:
+    """Run ``tokens`` at once and then again one at a time through one buffer, as the engine does;
+    a ModelError unless both give the same logits (a graph that does not update a fixed-size
+    cache in place would read the buffer's unused tail as past). Returns the logits."""
+    ids = np.array([tokens], dtype=np.int64)
+    try:
+        whole = decoder.run(ids, np.arange(len(tokens))[None], decoder.new_cache())
+        cache = decoder.new_cache()
+        for pos, token in enumerate(tokens):
+            stepped = decoder.run(ids[:, pos : pos + 1], np.array([[pos]]), cache)
+    except Exception as exc:  # noqa: BLE001 - onnxruntime raises several unrelated types
+        raise ModelError(f"{decoder.path}: ONNX Runtime cannot run the graph as Inkwell does, with a fixed-size KV "
+                         f"cache updated in place ({first_line(exc)}); export the model with Inkwell instead") from None
+    if whole.shape != (1, decoder.vocab_size) or not np.isfinite(whole).all():
+        raise ModelError(f"{decoder.path}: the graph's logits are not finite numbers of shape [1, {decoder.vocab_size}]")
+    scale = float(np.abs(whole).max()) or 1.0
+    if float(np.abs(whole - stepped).max()) > 1e-2 * scale:
+        raise ModelError(f"{decoder.path}: the graph does not update a fixed-size KV cache in place (Inkwell's "
+                         "graph contract); export the model with Inkwell instead")
+    return whole
+
+
+class KVCache:
+    """One buffer per layer and kind, [rows, n_head, capacity, head_dim]; ``host`` holds the numpy
+    arrays that back them on the CPU (None on a device)."""
+
+    def __init__(self, values: list[ort.OrtValue], host: list[np.ndarray] | None):
+        self.values = values
+        self.host = host
+
+    @property
+    def rows(self) -> int:
+        return int(self.values[0].shape()[0])
 
 
 def first_line(exc: BaseException) -> str:

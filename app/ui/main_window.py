@@ -486,6 +486,7 @@ class MainWindow(QMainWindow):
             action.setChecked(self.settings["provider"] == value)
             action.triggered.connect(lambda _=False, v=value: self.settings.set("provider", v))
             providers.addAction(action)
+        menu.addAction("Manage models…", self.manage_models)
         menu.addAction("Reload model", self.load_model)
         menu.addAction("Open models folder",
                        lambda: QDesktopServices.openUrl(QUrl.fromLocalFile(str(paths.models_dir()))))
@@ -504,6 +505,12 @@ class MainWindow(QMainWindow):
 
         self.finetune_wizard = FinetuneWizard(self.settings, document, self)
         self.finetune_wizard.show()
+
+    def manage_models(self) -> None:
+        from app.ui.models_dialog import ModelsDialog
+
+        ModelsDialog(self.settings, self).exec()
+        self.panel.refresh_models()  # installs, renames and deletions show in the panel's list
 
     # suggestions ---------------------------------------------------------------------------------
 
@@ -850,11 +857,9 @@ class MainWindow(QMainWindow):
                                 f"<table>{rows}</table><p>Change them in the settings panel.</p>")
 
     def _show_about(self) -> None:
-        QMessageBox.about(self, "About Inkwell",
-                          "<b>Inkwell</b><p>A writing assistant that runs GPT-2 on your own machine. "
-                          "Nothing you write leaves it.</p>"
-                          f"<p>Settings: {paths.config_dir()}<br>Models: {paths.models_dir()}<br>"
-                          f"Autosaves: {paths.state_dir()}</p>")
+        from app.about import about_html
+
+        QMessageBox.about(self, "About Inkwell", about_html())
 
     def closeEvent(self, event: QCloseEvent) -> None:
         if not self.maybe_save():

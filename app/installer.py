@@ -1,0 +1,546 @@
+"""Installing models: import from disk, download from the Hugging Face Hub, list, remove.
+
+    inkwell models list [--json]
+    inkwell models import SRC [--size gpt2|gpt2-medium|...] [--name NAME] [--json]
+    inkwell models download gpt2|gpt2-medium|gpt2-large|gpt2-xl|distilgpt2|OWNER/REPO
+                            [--plan] [--discard] [--name NAME] [--json]
+    inkwell models remove NAME|FOLDER
+
+SRC is a Hugging Face GPT-2 folder (config.json with model.safetensors or pytorch_model.bin), a
+bare weights file (.safetensors or .bin) of a GPT-2 size, an ONNX decoder graph following
+Inkwell's contract, or an Inkwell model folder. Checkpoints are exported to ONNX (this process
+then imports torch; the editor runs it as a subprocess). The result is a bundle in the models
+folder of the platformdirs data dir, written under a hidden name and moved into place only when
+complete, so nothing half-installed is ever listed.
+
+With ``--json`` events go to stdout as JSON lines for the Models dialog: ``plan`` (a download's
+files, sizes, bytes already here, disk needed and free); ``download`` (done, total, bytes_per_s,
+eta_s); ``verify``/``verified`` (a file's checksum); ``stage`` (a slow part begins: message);
+``export`` (step, total_steps, message); ``installed`` (folder, name); ``error`` (message; the
+exit code is then non-zero). Partial downloads stay in the data dir's ``downloads`` folder and the
+same command continues them; a finished install removes them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as _dt
+import json
+import os
+import re
+import shutil
+import signal
+import struct
+import sys
+import tempfile
+import threading
+from pathlib import Path
+from typing import Any, Callable
+
+from app import hub, models, paths
+from model.bundle import MANIFEST, VARIANT_FILES, Bundle, BundleWriter
+from model.config import PRESETS, GPT2Config
+from model.errors import ModelError
+
+Emit = Callable[[dict[str, Any]], None]
+SIZES = tuple(PRESETS)  # distilgpt2, gpt2, gpt2-medium, gpt2-large, gpt2-xl
+# What an import writes: int8 runs on CPUs, fp16 on GPUs; the fp32 graph is still built to check
+# the export, then dropped. The Hugging Face checkpoint in hf/ (for fine-tuning) is kept in fp16.
+INSTALL_VARIANTS = ("int8", "fp16")
+INSTALL_HF_DTYPE = "float16"
+WEIGHT_SUFFIXES = (".safetensors", ".bin")
+
+
+def downloads_dir() -> Path:
+    return paths.data_dir() / "downloads"
+
+
+# --- what is being imported ---------------------------------------------------------------------
+
+
+def detect(src: str | Path) -> str:
+    """``bundle``, ``hf`` (checkpoint folder), ``weights`` (a bare weights file) or ``onnx``."""
+    src = Path(src)
+    if not src.exists():
+        raise ModelError(f"{src}: no such file or folder")
+    if src.is_dir():
+        if (src / MANIFEST).is_file():
+            return "bundle"
+        if (src / "config.json").is_file():
+            return "hf"
+        raise ModelError(f"{src}: neither a Hugging Face checkpoint folder (no config.json) nor an "
+                         f"Inkwell model ({MANIFEST})")
+    if src.suffix == ".onnx":
+        return "onnx"
+    if src.suffix in WEIGHT_SUFFIXES:
+        return "weights"
+    raise ModelError(f"{src}: not a model file Inkwell can import (expected a folder, .safetensors, "
+                     ".bin or .onnx)")
+
+
+def guess_size(path: str | Path) -> str | None:
+    """The GPT-2 size whose shapes a ``.safetensors`` file has, read from its header (torch-free);
+    None when it matches none or is not a safetensors file."""
+    try:
+        with open(path, "rb") as f:
+            (n,) = struct.unpack("<Q", f.read(8))
+            if n > 100_000_000:
+                return None
+            header = json.loads(f.read(n))
+    except (OSError, ValueError, struct.error):
+        return None
+    shapes = {k.removeprefix("transformer."): v.get("shape") for k, v in header.items() if isinstance(v, dict)}
+    wte, wpe = shapes.get("wte.weight"), shapes.get("wpe.weight")
+    layers = {int(m[1]) for k in shapes if (m := re.match(r"h\.(\d+)\.", k))}
+    if not (wte and wpe):
+        return None
+    for name, cfg in PRESETS.items():
+        if (wte[1], wpe[0], len(layers)) == (cfg.n_embd, cfg.n_positions, cfg.n_layer):
+            return name
+    return None
+
+
+def default_name(src: str | Path, kind: str) -> str:
+    src = Path(src)
+    if kind == "bundle":
+        try:
+            return Bundle.load(src).name
+        except ModelError:
+            return src.name
+    return src.stem if kind in ("weights", "onnx") else src.absolute().name
+
+
+def target_folder(name: str) -> Path:
+    """A new folder in the models dir for ``name``: its slug, numbered if taken."""
+    slug = re.sub(r"[^A-Za-z0-9._-]+", "-", name).strip("-.") or "model"
+    root = paths.models_dir()
+    folder, n = root / slug, 2
+    while folder.exists():
+        folder, n = root / f"{slug}-{n}", n + 1
+    return folder
+
+
+# --- installing -----------------------------------------------------------------------------------
+
+
+class _InstallLock:
+    """One install at a time per data dir; the holder may clear leftovers of killed installs."""
+
+    def __enter__(self) -> "_InstallLock":
+        from filelock import FileLock, Timeout
+
+        self.lock = FileLock(str(paths.models_dir() / ".install.lock"))
+        try:
+            self.lock.acquire(timeout=0)
+        except Timeout:
+            raise ModelError("another model is being installed; wait until it is done") from None
+        _clear_leftovers()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.lock.release()
+
+
+def _clear_leftovers() -> None:
+    """Hidden folders of exports or deletions that were killed before they finished."""
+    for root in (paths.models_dir(), paths.data_dir() / "staging"):
+        if root.is_dir():
+            for p in root.iterdir():
+                if p.is_dir() and (p.name.endswith((".partial", ".deleting")) or root.name == "staging"):
+                    shutil.rmtree(p, ignore_errors=True)
+
+
+def install(src: str | Path, size: str | None = None, name: str | None = None, emit: Emit | None = None,
+            variants: tuple[str, ...] = INSTALL_VARIANTS) -> Path:
+    """Import ``src`` into the models folder; returns the new bundle's folder."""
+    emit = emit or (lambda e: None)
+    src = Path(src).expanduser()
+    kind = detect(src)
+    if size is not None and size not in PRESETS and not Path(size).is_file():
+        raise ModelError(f"--size: expected one of {', '.join(SIZES)} or a config.json file, got {size!r}")
+    name = (name or "").strip() or default_name(src, kind)
+    with _InstallLock():
+        dest = target_folder(name)
+        if kind == "hf":
+            _export(src, dest, name, emit, variants=variants)
+        elif kind == "weights":
+            _import_weights(src, dest, name, size, emit, variants)
+        elif kind == "onnx":
+            _import_onnx(src, dest, name, size, emit)
+        else:
+            _import_bundle(src, dest, name, emit)
+    emit({"event": "installed", "folder": str(dest), "name": name})
+    return dest
+
+
+def _export(src: Path, dest: Path, name: str, emit: Emit, variants: tuple[str, ...] = INSTALL_VARIANTS,
+            provenance: dict[str, Any] | None = None, licence: str = "unspecified") -> None:
+    from app.tools import torch_missing
+
+    if missing := torch_missing():  # the standalone build has no PyTorch: say so, not a traceback
+        raise ModelError(missing)
+    emit({"event": "stage", "message": "loading the exporter (PyTorch)"})
+    from model.export import export_bundle
+
+    def forward(event: dict[str, Any]) -> None:
+        kind = event["event"]
+        if kind == "start":
+            emit({"event": "export", "step": 0, "total_steps": event["total_steps"], "message": "starting the export"})
+        elif kind in ("stage", "progress"):
+            emit({"event": "export", "step": event["step"], "total_steps": event["total_steps"],
+                  "message": event["message"]})
+
+    export_bundle(src, dest, variants=variants, name=name, hf_dtype=INSTALL_HF_DTYPE, progress=forward,
+                  provenance=provenance, licence=licence)
+
+
+def _import_weights(src: Path, dest: Path, name: str, size: str | None, emit: Emit,
+                    variants: tuple[str, ...]) -> None:
+    """A bare weights file: put it beside the chosen size's config.json and export that. ``size``
+    is a GPT-2 size name or a config.json file."""
+    size = size or guess_size(src)
+    if size is None:
+        raise ModelError(f"{src}: choose the GPT-2 size of these weights ({', '.join(SIZES)}); "
+                         "it cannot be read from the file")
+    root = paths.data_dir() / "staging"
+    root.mkdir(exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix="import-", dir=root))
+    try:
+        config = PRESETS[size] if size in PRESETS else GPT2Config.load(size)
+        config.save(staging / "config.json")
+        link = staging / ("model.safetensors" if src.suffix == ".safetensors" else "pytorch_model.bin")
+        try:
+            os.link(src, link)  # no copy of gigabytes when on the same disk
+        except OSError:
+            os.symlink(src.absolute(), link)
+        try:
+            _export(staging, dest, name, emit, variants=variants,
+                    provenance={"source": str(src.absolute()), "source_weights": src.name, "gpt2_size": size})
+        except ModelError as exc:  # name the user's file, not the staging link
+            raise ModelError(str(exc).replace(str(link), str(src)).replace(
+                "config.json (", f"{size if size in PRESETS else 'the chosen config.json'} (")) from None
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def _onnx_architecture(path: Path, size: str | None) -> tuple[dict[str, int], str]:
+    """The architecture numbers and the variant of an ONNX decoder graph, read from its inputs,
+    outputs and position-embedding table."""
+    import onnx
+
+    try:
+        graph = onnx.load(str(path), load_external_data=False).graph
+    except Exception as exc:  # noqa: BLE001 - protobuf errors have many types
+        raise ModelError(f"{path}: not a readable ONNX file ({exc})") from None
+
+    def dims(value: Any) -> list[Any]:
+        return [d.dim_value if d.HasField("dim_value") else d.dim_param for d in value.type.tensor_type.shape.dim]
+
+    inputs = {i.name: i for i in graph.input}
+    outputs = {o.name: o for o in graph.output}
+    n_layer = sum(1 for n in inputs if re.fullmatch(r"past_key_values\.\d+\.key", n))
+    if not n_layer or "input_ids" not in inputs or "logits" not in outputs:
+        raise ModelError(f"{path}: not an Inkwell decoder graph (needs input_ids, position_ids, "
+                         "past_key_values.N.key/value inputs and logits, present.N.key/value outputs)")
+    kv = dims(inputs["past_key_values.0.key"])
+    vocab = dims(outputs["logits"])[-1]
+    n_head, head_dim = (kv[1], kv[3]) if len(kv) == 4 else (None, None)
+    wpe = next((list(t.dims) for t in graph.initializer if t.name == "wpe.weight"), None)
+    cfg = (PRESETS[size] if size in PRESETS else GPT2Config.load(size)) if size else None
+    arch = {"n_layer": n_layer, "n_head": n_head, "n_embd": n_head * head_dim
+            if isinstance(n_head, int) and isinstance(head_dim, int) else None,
+            "n_positions": wpe[0] if wpe else None, "vocab_size": vocab if isinstance(vocab, int) else None}
+    if cfg is not None:
+        want = {"n_layer": cfg.n_layer, "n_head": cfg.n_head, "n_embd": cfg.n_embd,
+                "n_positions": cfg.n_positions, "vocab_size": cfg.vocab_size}
+        for key, value in want.items():
+            if isinstance(arch[key], int) and arch[key] != value:
+                raise ModelError(f"{path}: the graph has {key}={arch[key]}, but {size} has {value}")
+        arch = want
+    missing = [k for k, v in arch.items() if not isinstance(v, int) or v <= 0]
+    if missing:
+        raise ModelError(f"{path}: cannot read {', '.join(missing)} from the graph; choose its GPT-2 size")
+    kv_type = inputs["past_key_values.0.key"].type.tensor_type.elem_type
+    if kv_type == onnx.TensorProto.FLOAT16:
+        variant = "fp16"
+    elif any(n.op_type in ("MatMulNBits", "MatMulInteger", "DynamicQuantizeLinear") for n in graph.node):
+        variant = "int8"
+    else:
+        variant = "fp32"
+    return arch, variant
+
+
+def _external_files(path: Path) -> list[str]:
+    import onnx
+
+    graph = onnx.load(str(path), load_external_data=False).graph
+    found = set()
+    for t in graph.initializer:
+        if t.data_location == onnx.TensorProto.EXTERNAL:
+            found.update(e.value for e in t.external_data if e.key == "location")
+    return sorted(found)
+
+
+def _check_session(path: Path, arch: dict[str, int]) -> None:
+    """Open the graph with ONNX Runtime, check its inputs and outputs against the contract and
+    run it once on a few tokens: a graph that passes is one the editor can use."""
+    import numpy as np
+
+    from app.engine.session import Decoder, check_in_place
+
+    head_dim = arch["n_embd"] // arch["n_head"]
+    decoder = Decoder(path, ["CPUExecutionProvider"], 0, arch["n_layer"], arch["n_head"], head_dim,
+                      arch["vocab_size"], arch["n_positions"])
+    check_in_place(decoder, [464, 3290, 318, 257])
+
+
+def _import_onnx(src: Path, dest: Path, name: str, size: str | None, emit: Emit) -> None:
+    emit({"event": "stage", "message": f"checking {src.name}"})
+    arch, variant = _onnx_architecture(src, size)
+    _check_session(src, arch)
+    externals = _external_files(src)
+    with BundleWriter(dest) as writer:
+        emit({"event": "stage", "message": f"copying {src.name}"})
+        shutil.copyfile(src, writer.path(VARIANT_FILES[variant]))
+        for rel in externals:
+            shutil.copyfile(src.parent / rel, writer.path(rel))
+            writer.add_file(rel)
+        writer.add_variant(variant)
+        cfg = GPT2Config(**arch)
+        writer.commit({
+            "name": name, "architecture": arch, "tokenizer": "gpt2", "context_length": arch["n_positions"],
+            "provenance": {"imported_from": str(src.absolute()), "imported": _now(),
+                           "note": "imported ONNX graph; no Hugging Face checkpoint, so it cannot be fine-tuned"},
+            "perplexity": None, "licence": "unspecified", "parameters": cfg.num_parameters(),
+        })
+
+
+def _import_bundle(src: Path, dest: Path, name: str, emit: Emit) -> None:
+    bundle = Bundle.load(src)
+    emit({"event": "stage", "message": f"verifying {bundle.name}"})
+    total = [0]
+
+    def progress(done: int, all_: int) -> None:
+        if done - total[0] >= 8 << 20 or done == all_:
+            total[0] = done
+            emit({"event": "export", "step": done, "total_steps": all_, "message": "verifying checksums"})
+
+    bundle.verify(progress)
+    for variant in bundle.variants:
+        emit({"event": "stage", "message": f"checking the {variant} graph with ONNX Runtime"})
+        _check_session(bundle.variant_path(variant), bundle.architecture)
+    with BundleWriter(dest) as writer:
+        emit({"event": "stage", "message": "copying the model"})
+        for variant, info in bundle.manifest["variants"].items():
+            shutil.copyfile(src / info["file"], writer.path(info["file"]))
+            extra = {k: v for k, v in info.items() if k not in ("file", "sha256", "bytes", "kv_dtype")}
+            writer.add_variant(variant, info["kv_dtype"], **extra)
+        for rel in bundle.manifest.get("files", {}):
+            shutil.copyfile(src / rel, writer.path(rel))
+            writer.add_file(rel)
+        manifest = {k: v for k, v in bundle.manifest.items() if k not in ("format", "format_version", "variants", "files")}
+        manifest["name"] = name
+        manifest["provenance"] = {**(manifest.get("provenance") or {}), "imported_from": str(src.absolute()),
+                                  "imported": _now()}
+        writer.commit(manifest)
+
+
+def download(name: str, revision: str = "main", display_name: str | None = None, emit: Emit | None = None,
+             plan_only: bool = False, variants: tuple[str, ...] = INSTALL_VARIANTS) -> Path | None:
+    """Download ``name`` from the hub (continuing an earlier attempt) and install it."""
+    emit = emit or (lambda e: None)
+    repo = hub.repo_id(name)
+    folder = hub.download_folder(downloads_dir(), repo)
+    plan = hub.plan(name, revision, folder)
+    emit(plan.to_event(folder))
+    if plan_only:
+        return None
+    with _InstallLock():
+        def check_config(path: Path) -> None:
+            if path.name == "config.json":  # before the big file: is this GPT-2 at all?
+                GPT2Config.load(path)
+
+        hub.download(plan, folder, emit, on_file=check_config)
+        display_name = (display_name or "").strip() or (name if name in hub.KNOWN else repo.split("/")[-1])
+        dest = target_folder(display_name)
+        provenance = {"source": f"{plan.endpoint}/{repo}", "hub_repo": repo, "hub_revision": revision,
+                      "hub_commit": plan.commit, "downloaded": _now(),
+                      "hub_sha256": {f.name: f.sha256 for f in plan.files if f.sha256}}
+        _export(folder, dest, display_name, emit, variants=variants, provenance=provenance,
+                licence=plan.licence or "unspecified")
+        shutil.rmtree(folder, ignore_errors=True)  # the bundle keeps the checkpoint in hf/
+    emit({"event": "installed", "folder": str(dest), "name": display_name})
+    return dest
+
+
+def discard_download(name: str) -> bool:
+    folder = hub.download_folder(downloads_dir(), hub.repo_id(name))
+    if not folder.exists():
+        return False
+    shutil.rmtree(folder)
+    return True
+
+
+def _now() -> str:
+    return _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat()
+
+
+# --- command line ---------------------------------------------------------------------------------
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="inkwell models", description="Manage Inkwell's installed models.")
+    sub = p.add_subparsers(dest="command", required=True)
+    ls = sub.add_parser("list", help="installed models")
+    ls.add_argument("--json", action="store_true", help="one JSON object per model")
+    imp = sub.add_parser("import", help="import a checkpoint folder, weights file, ONNX file or Inkwell model")
+    imp.add_argument("src", metavar="SRC")
+    imp.add_argument("--size", metavar="SIZE", help=f"GPT-2 size of a bare weights file or ONNX graph: "
+                     f"{', '.join(SIZES)} or a config.json file (read from a .safetensors header when left out)")
+    imp.add_argument("--name", help="name shown in Inkwell")
+    imp.add_argument("--variants", default=",".join(INSTALL_VARIANTS),
+                     help="ONNX variants to write for a checkpoint: fp32, int8, fp16 (default: %(default)s)")
+    imp.add_argument("--json", action="store_true", help="JSON-lines progress events on stdout")
+    dl = sub.add_parser("download", help="download GPT-2 from the Hugging Face Hub (HF_ENDPOINT) and install it")
+    dl.add_argument("model", metavar="MODEL", help=f"{', '.join(hub.KNOWN)} or a hub repository OWNER/NAME")
+    dl.add_argument("--revision", default="main")
+    dl.add_argument("--name", help="name shown in Inkwell")
+    dl.add_argument("--plan", action="store_true", help="only show what would be downloaded and the disk needed")
+    dl.add_argument("--discard", action="store_true", help="delete a partial download of MODEL")
+    dl.add_argument("--variants", default=",".join(INSTALL_VARIANTS),
+                    help="ONNX variants to write: fp32, int8, fp16 (default: %(default)s)")
+    dl.add_argument("--json", action="store_true", help="JSON-lines progress events on stdout")
+    rm = sub.add_parser("remove", help="delete an installed model (not the bundled one)")
+    rm.add_argument("model", metavar="NAME|FOLDER")
+    rm.add_argument("--json", action="store_true")
+    return p
+
+
+def _human(event: dict[str, Any]) -> None:
+    kind = event["event"]
+    end = "\n"
+    tty = sys.stderr.isatty()  # a terminal gets one updating progress line, a log one line each
+    if kind == "plan":
+        line = (f"{event['repo']} @ {event['commit'][:12]}: {hub.human_bytes(event['total_bytes'])} "
+                f"({', '.join(f['name'] for f in event['files'])})")
+        if event["have_bytes"]:
+            line += f", {hub.human_bytes(event['have_bytes'])} already downloaded"
+        line += (f"; needs {hub.human_bytes(event['disk_needed'])} of disk, "
+                 f"{hub.human_bytes(event['disk_free'])} free")
+    elif kind == "download":
+        line = ("\r" if tty else "") + f"  {progress_text(event)}"
+        end = "" if tty else "\n"
+    elif kind == "verified":
+        line = ("\n" if tty else "") + f"  {event['file']}: checksum matches the hub"
+    elif kind == "stage":
+        line = f"  {event['message']}…"
+    elif kind == "export":
+        line = f"  [{event['step']}/{event['total_steps']}] {event['message']}"
+    elif kind == "installed":
+        line = f"installed {event['name']} in {event['folder']}"
+    else:
+        return
+    print(line, end=end, file=sys.stderr, flush=True)
+
+
+def progress_text(event: dict[str, Any]) -> str:
+    """``12.0 MB of 548.1 MB · 10.2 MB/s · 52 s left`` for a ``download`` event."""
+    parts = [f"{hub.human_bytes(event['done'])} of {hub.human_bytes(event['total'])}"]
+    if event.get("bytes_per_s"):
+        parts.append(f"{hub.human_bytes(event['bytes_per_s'])}/s")
+    if event.get("eta_s") is not None and event["done"] < event["total"]:
+        parts.append(f"{duration_text(event['eta_s'])} left")
+    return " · ".join(parts)
+
+
+def duration_text(seconds: float) -> str:
+    seconds = int(round(seconds))
+    if seconds < 60:
+        return f"{seconds} s"
+    if seconds < 3600:
+        return f"{seconds // 60} min {seconds % 60:02d} s"
+    return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"
+
+
+def model_record(m: models.InstalledModel, active: models.InstalledModel | None) -> dict[str, Any]:
+    return {"name": m.name, "folder": str(m.folder), "bundled": m.bundled, "parameters": m.parameters,
+            "bytes": m.size_bytes, "variants": m.variants, "provenance": m.provenance,
+            "perplexity": m.perplexity, "active": active is not None and m.folder == active.folder,
+            "problem": m.problem}
+
+
+def _list(as_json: bool) -> None:
+    from app.settings import Settings
+
+    active, _ = models.active_model(Settings.load()["model"])
+    for m in models.installed_models():
+        r = model_record(m, active)
+        if as_json:
+            print(json.dumps(r), flush=True)
+            continue
+        params = f"{r['parameters'] / 1e6:.1f}M" if r["parameters"] else "?"
+        ppl = f"ppl {r['perplexity']:.1f}" if r["perplexity"] else "ppl -"
+        mark = "*" if r["active"] else " "
+        detail = r["problem"] or f"{params:>7}  {hub.human_bytes(r['bytes']):>9}  {','.join(r['variants']):<14} {ppl:<9} {r['provenance']}"
+        print(f"{mark} {r['name']:<24} {detail}\n    {r['folder']}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    as_json = getattr(args, "json", False)
+
+    def emit_json(event: dict[str, Any]) -> None:
+        print(json.dumps(event), flush=True)
+
+    emit = emit_json if as_json else _human
+    # QProcess.terminate() sends SIGTERM: unwind, so partial files are flushed and temporary
+    # folders removed.
+    in_main = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _interrupt) if in_main else None
+    try:
+        if args.command == "list":
+            _list(as_json)
+        elif args.command == "import":
+            install(args.src, size=args.size, name=args.name, emit=emit, variants=_variants(args.variants))
+        elif args.command == "download":
+            if args.discard:
+                found = discard_download(args.model)
+                print(f"{'deleted' if found else 'no'} partial download of {args.model}", file=sys.stderr)
+                return 0
+            download(args.model, args.revision, args.name, emit, plan_only=args.plan,
+                     variants=_variants(args.variants))
+        elif args.command == "remove":
+            model = models.find(args.model)
+            models.remove(model)
+            print(f"deleted {model.name} ({model.folder})", file=sys.stderr)
+    except (ModelError, hub.HubError) as exc:
+        return _fail(str(exc), as_json)
+    except OSError as exc:
+        return _fail(f"{exc.filename or 'file'}: {exc.strerror or exc}", as_json)
+    except KeyboardInterrupt:
+        kept = "; the partial download is kept and continues when you download this model again" \
+            if args.command == "download" else "; nothing was installed"
+        return _fail(f"cancelled{kept}", as_json, code=130)
+    finally:
+        if in_main:
+            signal.signal(signal.SIGTERM, previous)
+    return 0
+
+
+def _variants(text: str) -> tuple[str, ...]:
+    return tuple(v.strip() for v in text.split(",") if v.strip())
+
+
+def _interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
+
+
+def _fail(message: str, as_json: bool, code: int = 1) -> int:
+    if as_json:
+        print(json.dumps({"event": "error", "message": message}), flush=True)
+    print(f"inkwell models: error: {message}", file=sys.stderr, flush=True)
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

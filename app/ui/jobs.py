@@ -1,0 +1,100 @@
+"""A subprocess that reports JSON lines on stdout, driven through QProcess.
+
+Slow work that needs torch or the network (exports, downloads) runs in its own process, so the
+editor never imports torch, stays responsive, and cancelling is ending the process.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections import deque
+
+from PySide6.QtCore import QObject, QProcess, QTimer, Signal
+
+KILL_AFTER_MS = 5000  # after terminate(), how long a process may take to clean up
+
+
+class JsonProcess(QObject):
+    """``python -m MODULE ARGS...``; ``event`` per JSON line; ``finished(ok, message)`` once.
+
+    ``message`` is the process's own ``error`` event when it sent one, else what can be said
+    about how it ended (cancelled, killed, the last line it wrote on stderr).
+    """
+
+    event = Signal(dict)
+    finished = Signal(bool, str)
+
+    def __init__(self, module: str, args: list[str], parent: QObject | None = None, what: str = "the task"):
+        super().__init__(parent)
+        self.what = what
+        self.process = QProcess(self)
+        self.process.setProgram(sys.executable)
+        self.process.setArguments(["-m", module, *args])
+        self.process.readyReadStandardOutput.connect(self._stdout)
+        self.process.readyReadStandardError.connect(self._stderr)
+        self.process.finished.connect(self._finished)
+        self.process.errorOccurred.connect(self._error)
+        self._buffer = b""
+        self._stderr_lines: deque[str] = deque(maxlen=20)
+        self._error_message: str | None = None
+        self._cancelled = False
+        self._done = False
+        self._kill = QTimer(self, singleShot=True, interval=KILL_AFTER_MS)
+        self._kill.timeout.connect(self.process.kill)
+
+    def start(self) -> None:
+        self.process.start()
+
+    @property
+    def running(self) -> bool:
+        return self.process.state() != QProcess.ProcessState.NotRunning
+
+    def cancel(self) -> None:
+        """Ask the process to stop (SIGTERM: it removes its temporary files), then kill it."""
+        if self.running:
+            self._cancelled = True
+            self.process.terminate()
+            self._kill.start()
+
+    def _stdout(self) -> None:
+        self._buffer += bytes(self.process.readAllStandardOutput())
+        *lines, self._buffer = self._buffer.split(b"\n")
+        for line in lines:
+            try:
+                event = json.loads(line)
+            except ValueError:
+                continue  # a stray print from a library
+            if isinstance(event, dict) and "event" in event:
+                if event["event"] == "error":
+                    self._error_message = str(event.get("message", ""))
+                self.event.emit(event)
+
+    def _stderr(self) -> None:
+        text = bytes(self.process.readAllStandardError()).decode("utf-8", "replace")
+        self._stderr_lines.extend(line for line in text.splitlines() if line.strip())
+
+    def _error(self, error: QProcess.ProcessError) -> None:
+        if error == QProcess.ProcessError.FailedToStart:
+            self._finish(False, f"could not start {self.what} ({self.process.errorString()})")
+
+    def _finished(self, code: int, status: QProcess.ExitStatus) -> None:
+        self._kill.stop()
+        self._stdout()
+        if self._error_message is not None and not self._cancelled:
+            self._finish(code == 0, self._error_message)
+        elif self._cancelled:
+            self._finish(False, self._error_message or "cancelled")
+        elif status == QProcess.ExitStatus.CrashExit:
+            self._finish(False, f"{self.what} stopped unexpectedly (the process was killed); "
+                                "nothing was installed, you can start it again")
+        elif code != 0:
+            last = self._stderr_lines[-1] if self._stderr_lines else f"exit code {code}"
+            self._finish(False, f"{self.what} failed: {last}")
+        else:
+            self._finish(True, "")
+
+    def _finish(self, ok: bool, message: str) -> None:
+        if not self._done:
+            self._done = True
+            self.finished.emit(ok, message)

@@ -1,0 +1,177 @@
+"""The Models dialog with real subprocesses: list, use, rename, delete, import, download, cancel."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+
+import pytest
+from fake_hub import FakeHub
+from PySide6.QtWidgets import QInputDialog, QMessageBox
+
+from app import hub, installer, models, paths
+from app.settings import Settings
+from app.ui.models_dialog import COLUMNS, DownloadDialog, ModelsDialog
+
+JOB_TIMEOUT_MS = 180_000
+
+
+@pytest.fixture
+def settings():
+    return Settings.load()
+
+
+@pytest.fixture
+def mine(tiny_bundle):
+    folder = paths.models_dir() / "mine"
+    shutil.copytree(tiny_bundle, folder)
+    return folder
+
+
+def row_of(dialog: ModelsDialog, name: str) -> int:
+    return next(i for i, m in enumerate(dialog._rows) if m.name == name)
+
+
+def cell(dialog: ModelsDialog, row: int, column: str) -> str:
+    return dialog.table.item(row, COLUMNS.index(column)).text()
+
+
+def test_the_list_shows_each_model_and_the_active_one(qtbot, settings, mine):
+    dialog = ModelsDialog(settings)
+    qtbot.addWidget(dialog)
+    row = row_of(dialog, "tiny-test")
+    assert cell(dialog, row, "Variants") == "int8, fp16, fp32"
+    assert cell(dialog, row, "Parameters").endswith("M") and cell(dialog, row, "Size").endswith("MB")
+    assert cell(dialog, row, "Source").startswith("imported") and cell(dialog, row, "Perplexity") == "—"
+    assert cell(dialog, row, "Active") == ""
+    dialog.table.selectRow(row)
+    dialog.use_button.click()
+    assert settings["model"] == str(mine)
+    assert cell(dialog, row_of(dialog, "tiny-test"), "Active") == "✓"
+
+
+def test_the_bundled_model_cannot_be_deleted_or_renamed(qtbot, settings, mine, monkeypatch):
+    bundled = [m for m in models.installed_models() if m.bundled]
+    if not bundled:
+        pytest.skip("no bundled model in this checkout")
+    dialog = ModelsDialog(settings)
+    qtbot.addWidget(dialog)
+    dialog.table.selectRow(row_of(dialog, bundled[0].name))
+    assert not dialog.delete_button.isEnabled() and not dialog.rename_button.isEnabled()
+    assert dialog.use_button.isEnabled()
+
+
+def test_rename_and_delete(qtbot, settings, mine, monkeypatch):
+    settings.set("model", str(mine))
+    dialog = ModelsDialog(settings)
+    qtbot.addWidget(dialog)
+    dialog.table.selectRow(row_of(dialog, "tiny-test"))
+    monkeypatch.setattr(QInputDialog, "getText", lambda *a, **k: ("Renamed model", True))
+    dialog.rename_button.click()
+    assert models.find(str(mine)).name == "Renamed model"
+    assert dialog.selected().name == "Renamed model"
+    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.StandardButton.Yes)
+    dialog.delete_button.click()
+    assert not mine.exists() and settings["model"] == ""  # the active model was deleted: back to the default
+    assert "Renamed model" not in [m.name for m in dialog._rows]
+
+
+def test_import_runs_the_export_in_a_subprocess(qtbot, settings, tiny_hf_dir):
+    dialog = ModelsDialog(settings)
+    qtbot.addWidget(dialog)
+    seen = []
+    dialog.start_import(str(tiny_hf_dir))
+    dialog.job.event.connect(lambda e: seen.append(e["event"]))
+    assert not dialog.import_button.isEnabled() and dialog.job_panel.isVisibleTo(dialog)
+    qtbot.waitUntil(lambda: dialog.job is None, timeout=JOB_TIMEOUT_MS)
+    assert dialog.status.text().startswith("Installed tiny-hf"), dialog.status.text()
+    assert dialog.selected().name.startswith("tiny-hf") and "export" in seen
+    assert not dialog.job_panel.isVisibleTo(dialog)
+
+
+def test_a_killed_import_says_so_and_lists_nothing(qtbot, settings, tiny_hf_dir):
+    dialog = ModelsDialog(settings)
+    qtbot.addWidget(dialog)
+    dialog.start_import(str(tiny_hf_dir))
+    job = dialog.job
+    job.event.connect(lambda e: job.process.kill() if e["event"] == "export" and e["step"] >= 1 else None)
+    qtbot.waitUntil(lambda: dialog.job is None, timeout=JOB_TIMEOUT_MS)
+    assert "stopped unexpectedly" in dialog.status.text()
+    assert not [m for m in models.installed_models() if not m.bundled]
+
+
+@pytest.fixture
+def fake_hub(tiny_hf_dir, monkeypatch):
+    server = FakeHub().start()
+    server.add_folder("openai-community/gpt2", tiny_hf_dir)
+    monkeypatch.setenv("HF_ENDPOINT", server.url)
+    yield server
+    server.stop()
+
+
+def test_download_shows_the_size_first(qtbot, fake_hub, tiny_hf_dir):
+    chooser = DownloadDialog()
+    qtbot.addWidget(chooser)
+    assert not chooser.start_button.isEnabled()
+    chooser.list.setCurrentRow(list(hub.KNOWN).index("gpt2"))
+    qtbot.waitUntil(lambda: chooser.plan is not None, timeout=60_000)
+    size = hub.human_bytes((tiny_hf_dir / "model.safetensors").stat().st_size + (tiny_hf_dir / "config.json").stat().st_size)
+    assert f"{size} to download" in chooser.info.text() and "free" in chooser.info.text()
+    assert chooser.start_button.isEnabled() and not chooser.discard_button.isVisibleTo(chooser)
+    fake_hub.status = 500
+    chooser.list.setCurrentRow(list(hub.KNOWN).index("gpt2-xl"))
+    qtbot.waitUntil(lambda: "answered HTTP 500" in chooser.info.text(), timeout=60_000)
+    assert not chooser.start_button.isEnabled()
+
+
+def test_download_cancel_then_continue(qtbot, settings, fake_hub):
+    fake_hub.hold_after["model.safetensors"] = 4_000_000
+    dialog = ModelsDialog(settings)
+    qtbot.addWidget(dialog)
+    dialog.start_download("gpt2")
+    qtbot.waitUntil(lambda: "of 13.3 MB" in dialog.job_panel.detail.text(), timeout=60_000)
+    assert "/s" in dialog.job_panel.detail.text()
+    dialog.cancel_job()
+    qtbot.waitUntil(lambda: dialog.job is None, timeout=60_000)
+    assert dialog.status.text().startswith("Cancelled; the partial download is kept")
+    assert dialog.pending.isVisibleTo(dialog) and "gpt2" in dialog.pending.text()
+    assert not [m for m in models.installed_models() if not m.bundled]
+    fake_hub.release()
+    dialog.start_download("gpt2")
+    qtbot.waitUntil(lambda: dialog.job is None, timeout=JOB_TIMEOUT_MS)
+    assert dialog.status.text() == "Installed gpt2. Click Use to write with it."
+    assert fake_hub.ranges("model.safetensors")[-1] not in (None, "bytes=0-")  # continued, not restarted
+    assert not dialog.pending.isVisibleTo(dialog)
+    assert not installer.downloads_dir().exists() or not any(installer.downloads_dir().iterdir())
+
+
+def test_the_dialog_and_installer_modules_do_not_import_torch():
+    code = ("import sys, app.ui.models_dialog, app.installer, app.hub; "
+            "print('torch' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
+def test_the_model_menu_opens_the_dialog_and_use_switches_the_model(qtbot, mine, monkeypatch):
+    from app.ui import models_dialog
+    from app.ui.main_window import MainWindow
+
+    window = MainWindow(Settings.load())
+    window.show()
+
+    def choose_mine(dialog):
+        dialog.table.selectRow(row_of(dialog, "tiny-test"))
+        dialog.use_button.click()
+        return 0
+
+    monkeypatch.setattr(models_dialog.ModelsDialog, "exec", choose_mine)
+    try:
+        window._fill_model_menu()
+        action = next(a for a in window.model_menu.actions() if a.text() == "Manage models…")
+        with qtbot.waitSignal(window.generator.loaded, timeout=30000):
+            action.trigger()
+        assert window.settings["model"] == str(mine) and window.model_label.text().startswith("tiny-test")
+    finally:
+        window.close()
+        window.deleteLater()
