@@ -268,6 +268,16 @@ def test_the_open_document_can_be_added(qtbot, make_wizard):
     assert entry.usable and entry.path.read_text() == PROSE * 4 and entry.path.name.startswith("chapter-")
 
 
+def test_without_pytorch_the_wizard_says_what_to_install(qtbot, make_wizard, texts, monkeypatch):
+    import app.ui.finetune_wizard as fw
+
+    monkeypatch.setattr(fw, "torch_missing", lambda: "Fine-tuning needs PyTorch: pip install torch")
+    wizard = make_wizard()
+    wizard.texts_page.add_paths([texts])
+    assert wizard.texts_page.unavailable.isVisibleTo(wizard) and "pip install torch" in wizard.texts_page.unavailable.text()
+    assert not wizard.button(QWizard.WizardButton.NextButton).isEnabled()
+
+
 def test_the_wizard_does_not_import_torch():
     code = ("import sys; from PySide6.QtWidgets import QApplication; app = QApplication([]);"
             "from app.settings import Settings; from app.ui.finetune_wizard import FinetuneWizard;"

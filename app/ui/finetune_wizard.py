@@ -49,6 +49,7 @@ from PySide6.QtWidgets import (
 from app import models, paths
 from app.jsonl_process import JsonLinesProcess
 from app.settings import Settings
+from app.tools import torch_missing
 from app.ui.loss_chart import LossChart
 from model import finetune as ft
 from model.textfile import TEXT_SUFFIXES, TextFileError, read_file
@@ -164,6 +165,10 @@ class TextsPage(QWizardPage):
         layout.addWidget(self.summary)
         layout.addWidget(self.warning)
         layout.addWidget(self.runs_box)
+        self.unavailable = _error_label()
+        self.unavailable.setText(self.w.unavailable or "")
+        self.unavailable.setVisible(bool(self.w.unavailable))
+        layout.addWidget(self.unavailable)
         self.fill_runs()
         self._update()
 
@@ -268,6 +273,8 @@ class TextsPage(QWizardPage):
         self.completeChanged.emit()
 
     def isComplete(self) -> bool:  # noqa: N802 - Qt's name
+        if self.w.unavailable:
+            return False
         return self.w.resume_run is not None or self.total_tokens() >= MIN_TOKENS
 
     def nextId(self) -> int:  # noqa: N802 - Qt's name
@@ -293,7 +300,7 @@ class TextsPage(QWizardPage):
 
     def _resume(self) -> None:
         run = self._selected_run()
-        if run is not None and run.resumable:
+        if run is not None and run.resumable and not self.w.unavailable:
             self.w.resume_run = run
             self.w.job = dict(run.job)
             self.setCommitPage(True)
@@ -891,6 +898,7 @@ class FinetuneWizard(QWizard):
         self.summary: dict | None = None
         self.resume_run: ft.Run | None = None
         self.prefill: dict | None = None
+        self.unavailable = torch_missing()  # training needs PyTorch, which a standalone build leaves out
         self.setWindowTitle("Fine-tune on your texts")
         self.setWizardStyle(QWizard.WizardStyle.ClassicStyle)
         self.setOption(QWizard.WizardOption.NoBackButtonOnStartPage, True)
