@@ -37,7 +37,7 @@ def main() -> int:
     p = argparse.ArgumentParser()
     p.add_argument("out")
     p.add_argument("texts", nargs="+")
-    p.add_argument("--steps", type=int, default=40)
+    p.add_argument("--steps", type=int, help="train for this many steps (default: the wizard's epochs)")
     p.add_argument("--name", default="my-voice")
     args = p.parse_args()
     app = QApplication([sys.argv[0]])
@@ -63,14 +63,15 @@ def main() -> int:
     shot("2-base")
     wizard.next()
     method = wizard.method_page
-    method.by_steps.setChecked(True)
-    method.steps.setValue(args.steps)
+    if args.steps:
+        method.by_steps.setChecked(True)
+        method.steps.setValue(args.steps)
     method.name.setText(args.name)
     wait(lambda: method.estimate is not None, 600)
     shot("3-settings")
     wizard.next()
     page = wizard.training_page
-    wait(lambda: page.bar.value() >= args.steps * 0.6 or page.state != "running", 3600)
+    wait(lambda: page.bar.maximum() > 0 and page.bar.value() >= page.bar.maximum() * 0.6 or page.state != "running", 3600)
     shot("4-training")
     wait(lambda: page.state != "running", 3600)
     if page.state != "done":

@@ -96,7 +96,7 @@ def to_training(qtbot, wizard, texts, steps=6, name="my voice"):
 
 def wait_state(qtbot, page, state, timeout=LONG):
     qtbot.waitUntil(lambda: page.state != "running", timeout=timeout)
-    assert page.state == state, (page.state, page.outcome_message, page.process.log_tail[-10:])
+    assert page.state == state, (page.state, page.outcome_message, page.process.stderr_tail[-10:] if page.process else None)
 
 
 def test_a_real_fine_tune_through_the_wizard_ends_with_a_model_the_editor_uses(qtbot, make_wizard, tiny_installed, texts):

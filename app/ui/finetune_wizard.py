@@ -3,7 +3,7 @@ learned, and switch the editor to it.
 
 Pages: Texts -> Base model -> Method and settings -> Training -> Results. Training, the warm-up
 estimate, the side-by-side comparison and the export run as child processes
-(app.jsonl_process) so this process never imports torch and stays responsive. A run lives in
+(app.ui.jobs.JsonProcess) so this process never imports torch and stays responsive. A run lives in
 runs_dir()/NAME: stopping, a crash or closing the app keep its last checkpoint, and the Texts
 page offers to resume it (or to run it again with the same texts and settings).
 """
@@ -47,9 +47,9 @@ from PySide6.QtWidgets import (
 )
 
 from app import models, paths
-from app.jsonl_process import JsonLinesProcess
 from app.settings import Settings
 from app.tools import torch_missing
+from app.ui.jobs import JsonProcess
 from app.ui.loss_chart import LossChart
 from model import finetune as ft
 from model.textfile import TEXT_SUFFIXES, TextFileError, read_file
@@ -57,6 +57,9 @@ from model.textfile import TEXT_SUFFIXES, TextFileError, read_file
 TEXTS, BASE, METHOD, TRAINING, RESULTS = range(5)
 # Below this the Method page cannot make even one batch of a useful size: refuse early.
 MIN_TOKENS = 500
+# Stopping a training run lets it finish its step and write a checkpoint (a large model's takes a
+# while) before the process is killed.
+TRAINING_STOP_MS = 300_000
 WARNING_STYLE = "color: #a15c00;"
 ERROR_STYLE = "color: #b00020;"
 
@@ -99,6 +102,28 @@ def read_entry(path: Path, seen: dict[str, Path]) -> TextEntry:
     tokens = len(get_encoding().encode_ordinary(decoded.text))
     note = "" if decoded.is_utf8 else f"Read as {decoded.encoding_name}."
     return TextEntry(path, size, tokens, sha, None, note)
+
+
+def start_child(parent, module: str, args: list[str], on_event, on_end, what: str,
+                log_path: Path | None = None, kill_after_ms: int = 5000) -> JsonProcess:
+    """Start ``python -m module args``; ``on_end(process, outcome, message)`` with outcome "ok",
+    "stopped" (cancelled on request), "error" (it said what is wrong) or "crashed"."""
+    proc = JsonProcess(module, args, parent, what, log_path=log_path, kill_after_ms=kill_after_ms)
+    proc.event.connect(on_event)
+    proc.finished.connect(lambda _ok, message: on_end(
+        proc, {"cancelled": "stopped", None: "crashed"}.get(proc.outcome, proc.outcome), message))
+    proc.start()
+    return proc
+
+
+def running(proc: JsonProcess | None) -> bool:
+    return proc is not None and proc.running
+
+
+def end_now(proc: JsonProcess | None) -> None:
+    if running(proc):
+        proc.kill()
+        proc.process.waitForFinished(5000)
 
 
 def _human_size(n: int) -> str:
@@ -457,14 +482,14 @@ class MethodPage(QWizardPage):
         form.addRow("Sample prompt:", self.prompt)
         form.addRow(self.problem)
         estimate = QHBoxLayout()
-        estimate.addWidget(self.estimate_label, 1)
+        estimate.addWidget(self.estimate_busy, 1)
         estimate.addWidget(self.measure)
         form.addRow("Estimate:", estimate)
-        form.addRow(self.estimate_busy)
+        form.addRow(self.estimate_label)
+        for spin in (self.epochs, self.steps, self.lr, self.seq_len, self.batch, self.val_share, self.seed):
+            spin.setMaximumWidth(160)
 
-        self.process = JsonLinesProcess(self)
-        self.process.event.connect(self._estimate_event)
-        self.process.ended.connect(self._estimate_ended)
+        self.process: JsonProcess | None = None
         self.timer = QTimer(self)
         self.timer.setSingleShot(True)
         self.timer.setInterval(700)
@@ -535,7 +560,7 @@ class MethodPage(QWizardPage):
             self.timer.start()
         else:
             self.timer.stop()
-            self.process.kill()
+            end_now(self.process)
             self.estimate_label.setText("–")
             self.estimate_busy.hide()
 
@@ -561,21 +586,23 @@ class MethodPage(QWizardPage):
     def run_estimate(self) -> None:
         if self.size_problem() is not None:
             return
-        if self.process.running:
-            self.process.kill()
-            self.process.wait(5000)
+        end_now(self.process)
         self._job_file.write_text(json.dumps(self.job("estimate")), encoding="utf-8")
         self.estimate = None
         self.estimate_label.setText("Measuring with a short warm-up run…")
         self.estimate_busy.show()
-        self.process.start("model.finetune", ["--job", str(self._job_file), "--estimate", "--json"])
+        self.process = start_child(self, "model.finetune", ["--job", str(self._job_file), "--estimate", "--json"],
+                                   self._estimate_event, self._estimate_ended, "the warm-up run")
 
     def _estimate_event(self, event: dict) -> None:
         if event["event"] == "estimate":
+            self.estimate_busy.hide()
             self.estimate = event
             self.estimate_label.setText(ft.describe_estimate(event))
 
-    def _estimate_ended(self, outcome: str, message: str) -> None:
+    def _estimate_ended(self, proc: JsonProcess, outcome: str, message: str) -> None:
+        if proc is not self.process:
+            return  # one that was replaced by a newer measurement
         self.estimate_busy.hide()
         if outcome == "error":
             self.estimate_label.setText(f"The warm-up failed: {message}")
@@ -596,9 +623,7 @@ class MethodPage(QWizardPage):
 
     def stop_estimate(self) -> None:
         self.timer.stop()
-        if self.process.running:
-            self.process.kill()
-            self.process.wait(5000)
+        end_now(self.process)
 
 
 # --- Training -------------------------------------------------------------------------------
@@ -645,10 +670,7 @@ class TrainingPage(QWizardPage):
         layout.addWidget(self.message)
         layout.addLayout(buttons)
         layout.addWidget(self.log, 1)
-        self.process = JsonLinesProcess(self)
-        self.process.event.connect(self._event)
-        self.process.log_line.connect(self.log.appendPlainText)
-        self.process.ended.connect(self._ended)
+        self.process: JsonProcess | None = None
         self.state = "idle"         # idle | running | stopped | crashed | error | done
         self.last_checkpoint = 0
         self.outcome_message = ""
@@ -678,21 +700,23 @@ class TrainingPage(QWizardPage):
         self.state = "running"
         self.status.setText("Resuming from the last checkpoint…" if resume else "Reading your texts and the base model…")
         self._buttons()
-        self.process.start("model.train", args, self.log_path)
+        self.process = start_child(self, "model.train", args, self._event, self._ended, "the training",
+                                   self.log_path, TRAINING_STOP_MS)
+        self.process.log_line.connect(self.log.appendPlainText)
         self.completeChanged.emit()
 
     def stop(self) -> None:
-        if self.process.running:
+        if running(self.process):
             self.status.setText("Stopping at the end of this step; keeping a checkpoint…")
             self.stop_button.setEnabled(False)
-            self.process.stop()
+            self.process.cancel()
 
     def _buttons(self) -> None:
-        running = self.state == "running"
-        self.stop_button.setEnabled(running)
+        busy = self.state == "running"
+        self.stop_button.setEnabled(busy)
         self.stop_button.setVisible(self.state != "done")
         self.resume_button.setVisible(self.state in ("stopped", "crashed") and self._checkpoint_exists())
-        self.w.button(QWizard.WizardButton.CancelButton).setText("Close" if not running else "Cancel")
+        self.w.button(QWizard.WizardButton.CancelButton).setText("Close" if not busy else "Cancel")
 
     def _checkpoint_exists(self) -> bool:
         return (self.run_dir / "checkpoints" / "last.pt").is_file()
@@ -723,7 +747,7 @@ class TrainingPage(QWizardPage):
         elif kind == "done":
             self.w.summary = e
 
-    def _ended(self, outcome: str, message: str) -> None:
+    def _ended(self, proc: JsonProcess, outcome: str, message: str) -> None:
         self.state = {"ok": "done"}.get(outcome, outcome)
         if outcome == "ok":
             self.status.setText("Finished. Next: see what it learned.")
@@ -732,7 +756,7 @@ class TrainingPage(QWizardPage):
                                 "from there, now or later.")
         elif outcome == "crashed":
             self.status.setText("Training stopped unexpectedly.")
-            tail = "\n".join(line for line in self.process.log_tail[-3:] if line.strip())
+            tail = "\n".join(proc.stderr_tail[-3:])
             where = (f"Resume continues from the last checkpoint (step {self.last_checkpoint:,})."
                      if self._checkpoint_exists() else "No checkpoint was written yet; close and start again.")
             self.message.setText(f"The training process ended before finishing: {message}. The log is kept in "
@@ -800,12 +824,8 @@ class ResultsPage(QWizardPage):
         layout.addLayout(sides, 1)
         layout.addLayout(use)
         layout.addWidget(self.use_status)
-        self.compare_process = JsonLinesProcess(self)
-        self.compare_process.event.connect(self._compared)
-        self.compare_process.ended.connect(self._compare_ended)
-        self.export_process = JsonLinesProcess(self)
-        self.export_process.event.connect(self._export_event)
-        self.export_process.ended.connect(self._export_ended)
+        self.compare_process: JsonProcess | None = None
+        self.export_process: JsonProcess | None = None
         self.compare_button.clicked.connect(self.compare)
         self.prompt.returnPressed.connect(self.compare)
         self.use_button.clicked.connect(self.use_model)
@@ -834,20 +854,21 @@ class ResultsPage(QWizardPage):
         self.compare()
 
     def compare(self) -> None:
-        if self.compare_process.running:
+        if running(self.compare_process):
             return
         self.base_text.setPlainText("Writing…")
         self.tuned_text.setPlainText("Writing…")
         self.compare_button.setEnabled(False)
-        self.compare_process.start("model.finetune", ["--compare", str(self.run_dir), "--prompt",
-                                                      self.prompt.text() or "The", "--json"])
+        self.compare_process = start_child(self, "model.finetune", ["--compare", str(self.run_dir), "--prompt",
+                                                                    self.prompt.text() or "The", "--json"],
+                                           self._compared, self._compare_ended, "the comparison")
 
     def _compared(self, e: dict) -> None:
         if e["event"] == "compare":
             self.base_text.setPlainText(e["prompt"] + e["base"])
             self.tuned_text.setPlainText(e["prompt"] + e["tuned"])
 
-    def _compare_ended(self, outcome: str, message: str) -> None:
+    def _compare_ended(self, _proc: JsonProcess, outcome: str, message: str) -> None:
         self.compare_button.setEnabled(True)
         if outcome != "ok":
             self.base_text.setPlainText(f"The comparison failed: {message}")
@@ -861,9 +882,10 @@ class ResultsPage(QWizardPage):
         self.use_bar.setRange(0, 0)
         self.use_status.setText("Exporting to ONNX for the editor…")
         self._dest = dest
-        self.export_process.start("model.export", [str(self.run_dir), str(dest), "--variants", ",".join(ft.EXPORT_VARIANTS),
-                                                   "--hf-dtype", ft.EXPORT_HF_DTYPE, "--name", name, "--json"],
-                                  paths.log_dir() / f"finetune-{self.run_dir.name}.log")
+        self.export_process = start_child(
+            self, "model.export", [str(self.run_dir), str(dest), "--variants", ",".join(ft.EXPORT_VARIANTS),
+                                   "--hf-dtype", ft.EXPORT_HF_DTYPE, "--name", name, "--json"],
+            self._export_event, self._export_ended, "the export", paths.log_dir() / f"finetune-{self.run_dir.name}.log")
 
     def _export_event(self, e: dict) -> None:
         if e["event"] == "start":
@@ -872,7 +894,7 @@ class ResultsPage(QWizardPage):
             self.use_bar.setValue(e["step"])
             self.use_status.setText(e.get("message", ""))
 
-    def _export_ended(self, outcome: str, message: str) -> None:
+    def _export_ended(self, _proc: JsonProcess, outcome: str, message: str) -> None:
         self.use_bar.hide()
         if outcome == "ok":
             self.installed = self._dest
@@ -914,7 +936,7 @@ class FinetuneWizard(QWizard):
         self.setStartId(TEXTS)
 
     def busy(self) -> bool:
-        return self.training_page.process.running or self.results_page.export_process.running
+        return running(self.training_page.process) or running(self.results_page.export_process)
 
     def reject(self) -> None:
         if self.busy():
@@ -930,13 +952,11 @@ class FinetuneWizard(QWizard):
         """Stop every child process: training checkpoints first; the others have nothing to keep."""
         self.method_page.stop_estimate()
         for proc in (self.results_page.compare_process, self.results_page.export_process):
-            proc.kill()
-            proc.wait(5000)
-        if self.training_page.process.running:
-            self.training_page.process.stop()
-            if not self.training_page.process.wait(60000):
-                self.training_page.process.kill()
-                self.training_page.process.wait(5000)
+            end_now(proc)
+        training = self.training_page.process
+        if running(training):
+            training.cancel()  # it checkpoints, or is killed after TRAINING_STOP_MS
+            training.process.waitForFinished(TRAINING_STOP_MS + 5000)
 
     def done(self, result: int) -> None:
         self.shut_down()

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import sys
 from collections import deque
+from pathlib import Path
 
 from PySide6.QtCore import QObject, QProcess, QTimer, Signal
 
@@ -19,15 +20,23 @@ class JsonProcess(QObject):
     """``python -m MODULE ARGS...``; ``event`` per JSON line; ``finished(ok, message)`` once.
 
     ``message`` is the process's own ``error`` event when it sent one, else what can be said
-    about how it ended (cancelled, killed, the last line it wrote on stderr).
+    about how it ended (cancelled, killed, the last line it wrote on stderr); ``outcome`` says
+    the same in one word: "ok", "cancelled", "error" (its own error event) or "crashed".
+    With ``log_path`` its stderr is appended to that file as it comes (kept after a crash) and
+    each line is also sent as ``log_line``. ``kill_after_ms``: how long ``cancel`` waits for
+    the process to clean up (a training run writes a checkpoint) before killing it.
     """
 
     event = Signal(dict)
     finished = Signal(bool, str)
+    log_line = Signal(str)
 
-    def __init__(self, module: str, args: list[str], parent: QObject | None = None, what: str = "the task"):
+    def __init__(self, module: str, args: list[str], parent: QObject | None = None, what: str = "the task",
+                 log_path: Path | None = None, kill_after_ms: int = KILL_AFTER_MS):
         super().__init__(parent)
         self.what = what
+        self.log_path = log_path
+        self.outcome: str | None = None
         self.process = QProcess(self)
         self.process.setProgram(sys.executable)
         self.process.setArguments(["-m", module, *args])
@@ -40,11 +49,22 @@ class JsonProcess(QObject):
         self._error_message: str | None = None
         self._cancelled = False
         self._done = False
-        self._kill = QTimer(self, singleShot=True, interval=KILL_AFTER_MS)
+        self._kill = QTimer(self, singleShot=True, interval=kill_after_ms)
         self._kill.timeout.connect(self.process.kill)
 
     def start(self) -> None:
+        if self.log_path is not None:
+            self._append_log([f"--- python -m {' '.join(self.process.arguments()[1:])}"])
         self.process.start()
+
+    def kill(self) -> None:
+        """End the process now (it gets no chance to clean up); ``outcome`` is then "crashed"."""
+        if self.running:
+            self.process.kill()
+
+    @property
+    def stderr_tail(self) -> list[str]:
+        return list(self._stderr_lines)
 
     @property
     def running(self) -> bool:
@@ -72,26 +92,46 @@ class JsonProcess(QObject):
 
     def _stderr(self) -> None:
         text = bytes(self.process.readAllStandardError()).decode("utf-8", "replace")
-        self._stderr_lines.extend(line for line in text.splitlines() if line.strip())
+        lines = [line for line in text.splitlines() if line.strip()]
+        self._stderr_lines.extend(lines)
+        if self.log_path is not None:
+            self._append_log(lines)
+        for line in lines:
+            self.log_line.emit(line)
+
+    def _append_log(self, lines: list[str]) -> None:
+        try:
+            self.log_path.parent.mkdir(parents=True, exist_ok=True)
+            with open(self.log_path, "a", encoding="utf-8") as f:
+                f.writelines(line + "\n" for line in lines)
+        except OSError:
+            pass  # the log helps explain a failure; it is no reason for one
 
     def _error(self, error: QProcess.ProcessError) -> None:
         if error == QProcess.ProcessError.FailedToStart:
+            self.outcome = "crashed"
             self._finish(False, f"could not start {self.what} ({self.process.errorString()})")
 
     def _finished(self, code: int, status: QProcess.ExitStatus) -> None:
         self._kill.stop()
         self._stdout()
+        self._stderr()
         if self._error_message is not None and not self._cancelled:
+            self.outcome = "ok" if code == 0 else "error"
             self._finish(code == 0, self._error_message)
         elif self._cancelled:
+            self.outcome = "cancelled"
             self._finish(False, self._error_message or "cancelled")
         elif status == QProcess.ExitStatus.CrashExit:
+            self.outcome = "crashed"
             self._finish(False, f"{self.what} stopped unexpectedly (the process was killed); "
                                 "nothing was installed, you can start it again")
         elif code != 0:
+            self.outcome = "crashed"
             last = self._stderr_lines[-1] if self._stderr_lines else f"exit code {code}"
             self._finish(False, f"{self.what} failed: {last}")
         else:
+            self.outcome = "ok"
             self._finish(True, "")
 
     def _finish(self, ok: bool, message: str) -> None:
