@@ -17,6 +17,7 @@ import argparse
 import json
 import math
 import re
+import signal
 import sys
 import tempfile
 import time
@@ -428,6 +429,9 @@ def _main(args: argparse.Namespace) -> int:
     from app import paths
     from model.train import Events, Job, Trainer, _StopRequest
 
+    if args.compare or args.estimate:
+        # QProcess.terminate() sends SIGTERM: unwind, so the warm-up's temporary folder is removed.
+        signal.signal(signal.SIGTERM, _raise_interrupt)
     if args.compare:
         result = compare(Path(args.compare), args.prompt or "The")
         if args.json:
@@ -467,6 +471,10 @@ def _main(args: argparse.Namespace) -> int:
             print(f"\nprompt: {prompt}\n  before: {events.before.get(prompt, '')!r}\n  after:  {text!r}")
         print(f"\ninstalled {bundle}" + ("" if args.no_use else " (now the active model)"))
     return 0
+
+
+def _raise_interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
 
 
 def compare(run_dir: Path, prompt: str, tokens: int = 40) -> dict[str, str]:

@@ -286,3 +286,33 @@ def test_the_wizard_does_not_import_torch():
                          env={**__import__("os").environ, "QT_QPA_PLATFORM": "offscreen"})
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip().splitlines()[-1] == "False"
+
+
+def test_files_can_be_dropped_on_the_texts_page(qtbot, make_wizard, texts):
+    from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
+    from PySide6.QtGui import QDropEvent
+
+    wizard = make_wizard()
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(texts / "one.txt"))])
+    drop = QDropEvent(QPointF(10, 10), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
+                      Qt.KeyboardModifier.NoModifier)
+    wizard.texts_page.dropEvent(drop)
+    assert [e.path.name for e in wizard.texts_page.entries] == ["one.txt"]
+
+
+def test_a_cancelled_estimate_leaves_no_temporary_files(qtbot, make_wizard, tiny_installed, texts, tmp_path,
+                                                        monkeypatch):
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    monkeypatch.setenv("TMPDIR", str(scratch))  # the warm-up's temporary folder goes here
+    wizard = make_wizard()
+    wizard.texts_page.add_paths([texts])
+    wizard.next()
+    wizard.next()
+    fast_settings(wizard)
+    page = wizard.method_page
+    page.run_estimate()
+    qtbot.waitUntil(lambda: any(scratch.glob("inkwell-estimate-*")), timeout=LONG)
+    page.stop_estimate()
+    assert not page.process.running and not list(scratch.iterdir())

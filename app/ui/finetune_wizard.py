@@ -49,7 +49,7 @@ from PySide6.QtWidgets import (
 from app import models, paths
 from app.settings import Settings
 from app.tools import torch_missing
-from app.ui.jobs import JsonProcess
+from app.ui.jobs import KILL_AFTER_MS, JsonProcess
 from app.ui.loss_chart import LossChart
 from model import finetune as ft
 from model.textfile import TEXT_SUFFIXES, TextFileError, read_file
@@ -121,9 +121,10 @@ def running(proc: JsonProcess | None) -> bool:
 
 
 def end_now(proc: JsonProcess | None) -> None:
+    """Stop a warm-up, comparison or export: SIGTERM lets it remove its temporary files."""
     if running(proc):
-        proc.kill()
-        proc.process.waitForFinished(5000)
+        proc.cancel()
+        proc.process.waitForFinished(KILL_AFTER_MS + 2000)
 
 
 def _human_size(n: int) -> str:
