@@ -316,3 +316,20 @@ def test_a_cancelled_estimate_leaves_no_temporary_files(qtbot, make_wizard, tiny
     qtbot.waitUntil(lambda: any(scratch.glob("inkwell-estimate-*")), timeout=LONG)
     page.stop_estimate()
     assert not page.process.running and not list(scratch.iterdir())
+
+
+def test_switching_method_brings_its_learning_rate(qtbot, make_wizard, tiny_installed, texts, monkeypatch):
+    from model import finetune
+
+    wizard = make_wizard()
+    wizard.texts_page.add_paths([texts])
+    wizard.next()
+    wizard.next()
+    page = wizard.method_page
+    page.stop_estimate()
+    monkeypatch.setattr(finetune, "SMALL_MODEL", 0)  # treat the tiny model like GPT-2
+    page.lora.setChecked(True)
+    assert page.lr.value() == pytest.approx(1e-3)
+    page.full.setChecked(True)
+    assert page.lr.value() == pytest.approx(1e-4)
+    page.stop_estimate()

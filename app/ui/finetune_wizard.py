@@ -37,6 +37,7 @@ from PySide6.QtWidgets import (
     QProgressBar,
     QPushButton,
     QRadioButton,
+    QSizePolicy,
     QSpinBox,
     QTreeWidget,
     QTreeWidgetItem,
@@ -459,6 +460,7 @@ class MethodPage(QWizardPage):
         self.estimate_busy.setMaximumHeight(8)
         self.estimate_busy.setTextVisible(False)
         self.measure = QPushButton("Measure again")
+        self.measure.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Fixed)
         self.estimate: dict | None = None
 
         form = QFormLayout(self)
@@ -500,6 +502,7 @@ class MethodPage(QWizardPage):
             spin.valueChanged.connect(self._changed)
         for button in (self.full, self.lora, self.by_epochs, self.by_steps):
             button.toggled.connect(self._changed)
+        self.lora.toggled.connect(self._method_toggled)
         self.name.textChanged.connect(lambda _: self.completeChanged.emit())
         self._job_file = paths.state_dir() / "finetune-estimate.json"
 
@@ -516,12 +519,12 @@ class MethodPage(QWizardPage):
                      val_share=prefill.get("holdout", {}).get("fraction", s["val_share"]),
                      seed=prefill.get("seed", s["seed"]), lora_rank=prefill.get("lora_rank", s["lora_rank"]),
                      epochs=prefill.get("epochs") or s["epochs"], steps=None if prefill.get("epochs") else prefill.get("steps"))
-        (self.lora if s["method"] == "lora" else self.full).setChecked(True)
+        (self.lora if s["method"] == "lora" else self.full).setChecked(True)  # sets the method's rate...
         self.rank.setValue(s["lora_rank"])
         self.epochs.setValue(s["epochs"])
         self.steps.setValue(s["steps"] or 100)
         (self.by_steps if s["steps"] else self.by_epochs).setChecked(True)
-        self.lr.setValue(s["lr"])
+        self.lr.setValue(s["lr"])  # ...and this the one asked for
         self.seq_len.setRange(8, n_positions)
         self.seq_len.setValue(s["seq_len"])
         self.batch.setValue(s["batch_size"])
@@ -538,6 +541,13 @@ class MethodPage(QWizardPage):
             name, n = f"{base_name}-{n}", n + 1
         self.name.setText(name)
         self._changed()
+
+    def _method_toggled(self, lora: bool) -> None:
+        """Each method has its own learning rate (LoRA's adapters take larger steps)."""
+        base = self.w.base_page.selected()
+        if base is not None:
+            self.lr.setValue(ft.default_settings(int(base.manifest.get("parameters") or 0), 1024,
+                                                 "lora" if lora else "full")["lr"])
 
     def settings(self) -> dict:
         return {
