@@ -21,6 +21,8 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
 def _usage() -> str:
     lines = ["usage: inkwell [FILE]", "       inkwell COMMAND [ARGS...]", "", "commands:"]
     lines += [f"  {name:<10} {help_}" for name, (_, help_) in SUBCOMMANDS.items()]
+    lines += ["", "options:", "  --version    print the version and exit",
+              "  --self-test  load the bundled model, generate a few words offscreen, report what was checked"]
     return "\n".join(lines)
 
 
@@ -29,10 +31,29 @@ def main(argv: list[str] | None = None) -> int:
     if argv and argv[0] in ("-h", "--help"):
         print(_usage())
         return 0
+    if argv and argv[0] == "--version":
+        from app import __version__
+
+        print(f"inkwell {__version__}")
+        return 0
+    if argv and argv[0] == "--self-test":
+        from app.selftest import main as self_test
+
+        return self_test(argv[1:])
     if argv and argv[0] in SUBCOMMANDS:
         target, _ = SUBCOMMANDS[argv[0]]
         module, func = target.split(":")
-        return int(getattr(importlib.import_module(module), func)(argv[1:]) or 0)
+        try:
+            return int(getattr(importlib.import_module(module), func)(argv[1:]) or 0)
+        except ModuleNotFoundError as exc:  # e.g. torch, which the standalone build leaves out
+            if exc.name is None or exc.name.split(".")[0] in ("app", "model"):
+                raise  # our own module missing is a bug, not an install question
+            from app.tools import torch_missing
+
+            reason = torch_missing() if exc.name.split(".")[0] == "torch" else None
+            print(f"inkwell {argv[0]}: {reason or f'needs the Python package {exc.name!r}, which is not installed'}",
+                  file=sys.stderr)
+            return 2
     from app.gui import run
 
     return run(argv)

@@ -2,25 +2,72 @@
 
 from __future__ import annotations
 
+import os
 import sys
+import time
+
+from app import paths
+from app.about import APP_ID
+
+# Set by bench/bench_startup.py: print a line and quit once the window is first on screen.
+QUIT_WHEN_SHOWN = "INKWELL_QUIT_WHEN_SHOWN"
+
+
+def app_icon():
+    """The application icon: the PNG sizes (no SVG image plugin needed) plus the SVG."""
+    from PySide6.QtGui import QIcon
+
+    icon = QIcon()
+    for png in sorted((paths.icons_dir() / "hicolor").glob(f"*/apps/{APP_ID}.png")):
+        icon.addFile(str(png))
+    svg = paths.icons_dir() / "hicolor" / "scalable" / "apps" / f"{APP_ID}.svg"
+    if svg.is_file():
+        icon.addFile(str(svg))
+    return icon
 
 
 def run(argv: list[str]) -> int:
-    from PySide6.QtGui import QIcon
+    started = time.perf_counter()
     from PySide6.QtWidgets import QApplication
 
     from app.ui.main_window import MainWindow
 
     if len(argv) > 1 or (argv and argv[0].startswith("-")):
-        print("usage: inkwell [FILE]", file=sys.stderr)
+        print("usage: inkwell [FILE]   (inkwell --help lists the commands)", file=sys.stderr)
         return 2
     app = QApplication.instance() or QApplication([sys.argv[0]])
     app.setApplicationName("Inkwell")
     app.setApplicationDisplayName("Inkwell")
-    app.setDesktopFileName("inkwell")
-    app.setWindowIcon(QIcon.fromTheme("accessories-text-editor"))
+    # The desktop entry's name without ".desktop": Wayland's app id, so the dock shows our icon.
+    app.setDesktopFileName(APP_ID)
+    app.setWindowIcon(app_icon())
     window = MainWindow()
+    if os.environ.get(QUIT_WHEN_SHOWN):
+        _quit_when_shown(window, started)
     window.show()
     # The model loads on the worker thread once the window is up; the file opens right away.
     window.start(argv[0] if argv else None)
     return app.exec()
+
+
+def _quit_when_shown(window, started: float) -> None:
+    """Print 'inkwell: window shown' once the window has been exposed and painted, then quit."""
+    from PySide6.QtCore import QEvent, QObject, QTimer
+    from PySide6.QtWidgets import QApplication
+
+    class Watcher(QObject):
+        def eventFilter(self, obj, event) -> bool:  # noqa: N802 - Qt's name
+            if event.type() == QEvent.Type.Expose and obj.isExposed():
+                obj.removeEventFilter(self)
+                # The first frame is painted on the turn after the expose event.
+                QTimer.singleShot(0, done)
+            return False
+
+    def done() -> None:
+        print(f"inkwell: window shown ({(time.perf_counter() - started) * 1e3:.0f} ms after run())", flush=True)
+        window.close()
+        QApplication.instance().quit()
+
+    window.winId()  # creates the native window, so its QWindow exists to be watched
+    window._shown_watcher = Watcher(window)
+    window.windowHandle().installEventFilter(window._shown_watcher)

@@ -175,6 +175,10 @@ def install(src: str | Path, size: str | None = None, name: str | None = None, e
 
 def _export(src: Path, dest: Path, name: str, emit: Emit, variants: tuple[str, ...] = INSTALL_VARIANTS,
             provenance: dict[str, Any] | None = None, licence: str = "unspecified") -> None:
+    from app.tools import torch_missing
+
+    if missing := torch_missing():  # the standalone build has no PyTorch: say so, not a traceback
+        raise ModelError(missing)
     emit({"event": "stage", "message": "loading the exporter (PyTorch)"})
     from model.export import export_bundle
 

@@ -55,3 +55,7 @@ def runs_dir() -> Path:
 
 def bundled_models_dir() -> Path:
     return RESOURCES / "models"
+
+
+def icons_dir() -> Path:
+    return RESOURCES / "icons"

@@ -842,11 +842,9 @@ class MainWindow(QMainWindow):
                                 f"<table>{rows}</table><p>Change them in the settings panel.</p>")
 
     def _show_about(self) -> None:
-        QMessageBox.about(self, "About Inkwell",
-                          "<b>Inkwell</b><p>A writing assistant that runs GPT-2 on your own machine. "
-                          "Nothing you write leaves it.</p>"
-                          f"<p>Settings: {paths.config_dir()}<br>Models: {paths.models_dir()}<br>"
-                          f"Autosaves: {paths.state_dir()}</p>")
+        from app.about import about_html
+
+        QMessageBox.about(self, "About Inkwell", about_html())
 
     def closeEvent(self, event: QCloseEvent) -> None:
         if not self.maybe_save():
