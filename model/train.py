@@ -35,6 +35,7 @@ from typing import Any, Callable
 import numpy as np
 
 from model.errors import ModelError
+from model.finetune import PROGRESS_FILE, steps_for_epochs
 
 CHECKPOINT = "checkpoints/last.pt"
 SUMMARY = "training.json"
@@ -54,8 +55,14 @@ class Job:
     # A new model (architecture numbers) or an existing Hugging Face checkpoint to fine-tune.
     model: dict[str, int] = field(default_factory=lambda: {"n_layer": 4, "n_embd": 128, "n_head": 4, "n_positions": 256})
     init: str | None = None
+    # "full" trains every weight; "lora" trains low-rank adapters on the attention and MLP
+    # projections (model.lora), merged into the weights at the end.
+    method: str = "full"
+    lora_rank: int = 8
+    lora_alpha: float = 16.0
     holdout: dict[str, Any] = field(default_factory=lambda: {"fraction": 0.05})
     steps: int = 1000
+    epochs: float | None = None         # when set, replaces steps: passes over the training text
     batch_size: int = 8
     grad_accum: int = 1
     seq_len: int = 256
@@ -118,6 +125,15 @@ class Job:
                 raise TrainError(f"{name} must be at least 0 and below 1, got {getattr(self, name)!r}")
         if self.dropout is not None and not 0 <= self.dropout < 1:
             raise TrainError(f"dropout must be at least 0 and below 1, got {self.dropout!r}")
+        if self.method not in ("full", "lora"):
+            raise TrainError(f"method must be full or lora, got {self.method!r}")
+        if not isinstance(self.lora_rank, int) or isinstance(self.lora_rank, bool) or self.lora_rank <= 0:
+            raise TrainError(f"lora_rank must be a positive integer, got {self.lora_rank!r}")
+        if not isinstance(self.lora_alpha, (int, float)) or isinstance(self.lora_alpha, bool) or self.lora_alpha <= 0:
+            raise TrainError(f"lora_alpha must be above 0, got {self.lora_alpha!r}")
+        if self.epochs is not None and (not isinstance(self.epochs, (int, float)) or isinstance(self.epochs, bool)
+                                        or not math.isfinite(self.epochs) or self.epochs <= 0):
+            raise TrainError(f"epochs must be a number above 0, got {self.epochs!r}")
         if self.device not in ("auto", "cpu", "cuda"):
             raise TrainError(f"device must be auto, cpu or cuda, got {self.device!r}")
         if self.precision not in ("auto", "fp32", "bf16", "fp16"):
@@ -258,6 +274,10 @@ class Trainer:
                     m.attn_dropout = job.dropout
         if job.seq_len > cfg.n_positions:
             raise TrainError(f"seq_len ({job.seq_len}) exceeds the model's context length ({cfg.n_positions})")
+        if job.method == "lora":
+            from model.lora import apply_lora
+
+            apply_lora(model, job.lora_rank, job.lora_alpha)
         return model
 
     # --- the run ------------------------------------------------------------------------------
@@ -284,11 +304,13 @@ class Trainer:
         t0 = time.monotonic()
         corpus = load_corpus(job.data, job.holdout, cache)
         check_sizes(corpus, job.batch_size, job.seq_len)
+        if job.epochs is not None:
+            job.steps = steps_for_epochs(job.epochs, len(corpus.train), job.seq_len, job.batch_size * job.grad_accum)
         val_windows = eval_windows(corpus.val, job.seq_len)
         if job.eval_max_windows:
             val_windows = val_windows[: job.eval_max_windows]
         for f in corpus.files:
-            if f["encoding"] not in ("utf-8",):
+            if f["encoding"] not in ("utf-8", "utf-8-sig"):
                 self.events.log(f"note: {f['path']} is not UTF-8; read it as {f['encoding']}")
         self.events.log(f"data: {len(corpus.files)} files, {len(corpus.train):,} training tokens, "
                         f"{len(corpus.val):,} held out ({corpus.holdout}); read in {time.monotonic() - t0:.1f}s")
@@ -311,8 +333,9 @@ class Trainer:
             parameters=model.config.num_parameters(), train_tokens=int(len(corpus.train)), val_tokens=int(len(corpus.val)),
             tokens_per_step=tokens_per_step, files=corpus.files, holdout=corpus.holdout, output=str(self.out),
         )
-        self.events.log(f"model: {model.config.num_parameters() / 1e6:.2f}M parameters on {device.type} ({precision}); "
-                        f"{job.steps} steps of {tokens_per_step:,} tokens, from step {step}")
+        trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+        self.events.log(f"model: {model.config.num_parameters() / 1e6:.2f}M parameters on {device.type} ({precision}), "
+                        f"{job.method} ({trainable:,} trained); {job.steps} steps of {tokens_per_step:,} tokens, from step {step}")
         autocast = (lambda: torch.autocast(device.type, dtype=torch.bfloat16 if precision == "bf16" else torch.float16)) \
             if precision in ("bf16", "fp16") else contextlib.nullcontext
         scaler = torch.amp.GradScaler("cuda") if precision == "fp16" else None
@@ -322,6 +345,13 @@ class Trainer:
         run_start = time.monotonic()
         steps_done_here = 0
         last_val = history[-1]["val_loss"] if history else None
+        if job.init and step == 0 and val_windows:
+            # Fine-tuning: the base model's score and samples, the "before" of the comparison.
+            last_val = self._evaluate(model, val_windows, device, autocast)
+            history.append({"step": 0, "val_loss": last_val})
+            self.events.emit("eval", step=0, val_loss=round(last_val, 5), val_ppl=round(math.exp(last_val), 3))
+            self.events.log(f"eval before training: loss {last_val:.4f}, perplexity {math.exp(last_val):.2f}")
+            self._samples(model, 0, device)
         while step < job.steps:
             lr = lr_at(step, job)
             for group in optimizer.param_groups:
@@ -387,7 +417,9 @@ class Trainer:
         summary = self._finish(model, corpus, history, last_val, elapsed, precision, device)
         bundle = self._export() if job.export else None
         val_ppl = summary["val_ppl"]
+        before = summary["val_ppl_before"]
         self.events.emit("done", output=str(self.out), val_ppl=round(val_ppl, 3) if val_ppl else None,
+                         val_ppl_before=round(before, 3) if before else None,
                          val_loss=last_val, steps=job.steps, training_time_s=round(elapsed, 1),
                          **({"bundle": bundle} if bundle else {}))
         self.events.log(f"done: {self.out} (held-out perplexity {val_ppl if val_ppl is None else round(val_ppl, 2)}, "
@@ -413,6 +445,7 @@ class Trainer:
         # as in GPT-2's reference training set-ups.
         decay = [p for n, p in model.named_parameters() if p.dim() >= 2 and not n.startswith("wpe")]
         rest = [p for n, p in model.named_parameters() if p.dim() < 2 or n.startswith("wpe")]
+        decay, rest = [p for p in decay if p.requires_grad], [p for p in rest if p.requires_grad]  # LoRA: adapters only
         groups = [{"params": decay, "weight_decay": self.job.weight_decay}, {"params": rest, "weight_decay": 0.0}]
         kwargs = {"fused": True} if device.type == "cuda" else {}
         return torch.optim.AdamW(groups, lr=self.job.lr, betas=(self.job.beta1, self.job.beta2), **kwargs)
@@ -459,7 +492,8 @@ class Trainer:
         state = {
             "format": "inkwell-train-checkpoint", "version": 1,
             "step": step,
-            "model": model.state_dict(),
+            # LoRA: the adapters only (the base weights are the job's init again on resume)
+            "model": self._trained_state(model),
             "config": model.config.to_hf_dict(),
             "optimizer": optimizer.state_dict(),
             "rng_cpu": torch.get_rng_state(),
@@ -475,6 +509,11 @@ class Trainer:
             atomic_save(state, path)
         except OSError as exc:
             raise _disk_error(exc, path) from None
+        try:  # where the run stands, readable without torch (the wizard's list of runs)
+            _atomic_text(self.out / PROGRESS_FILE, json.dumps({"step": step, "total_steps": self.job.steps,
+                                                               "elapsed_s": round(elapsed, 1)}) + "\n")
+        except OSError as exc:
+            raise _disk_error(exc, self.out / PROGRESS_FILE) from None
         self.events.emit("checkpoint", step=step, path=str(path), reason=reason)
         self.events.log(f"checkpoint at step {step}: {path}")
 
@@ -492,8 +531,13 @@ class Trainer:
             raise TrainError(f"{path}: the training text has changed since this checkpoint was written; "
                              f"resume with the same files, or start a new run")
         try:
-            model.load_state_dict(state["model"])
-        except RuntimeError:
+            if self.job.method == "lora":
+                from model.lora import load_adapter_state
+
+                load_adapter_state(model, state["model"])
+            else:
+                model.load_state_dict(state["model"])
+        except (RuntimeError, ValueError):
             raise TrainError(f"{path}: the checkpoint's model does not match the job's model settings") from None
         optimizer.load_state_dict(state["optimizer"])
         sampler.load_state(state["sampler"])
@@ -503,10 +547,22 @@ class Trainer:
         self.events.log(f"resuming {path} at step {state['step']}")
         return int(state["step"]), list(state["history"]), float(state["elapsed_s"])
 
+    def _trained_state(self, model) -> dict[str, Any]:
+        if self.job.method == "lora":
+            from model.lora import adapter_state
+
+            return adapter_state(model)
+        return model.state_dict()
+
     def _finish(self, model, corpus, history, last_val, elapsed, precision, device) -> dict[str, Any]:
         from model.hf import save_gpt2
 
+        if self.job.method == "lora":
+            from model.lora import merge_lora
+
+            merge_lora(model)
         val_ppl = math.exp(last_val) if last_val is not None else None
+        before = history[0]["val_loss"] if self.job.init and history and history[0]["step"] == 0 else None
         summary = {
             "name": self.job.name,
             "job": dataclasses.asdict(self.job),
@@ -519,6 +575,8 @@ class Trainer:
             "tokens_seen": self.job.steps * self.job.batch_size * self.job.grad_accum * self.job.seq_len,
             "val_loss": last_val,
             "val_ppl": val_ppl,
+            "val_ppl_before": math.exp(before) if before is not None else None,
+            "method": self.job.method,
             "history": history,
             "training_time_s": round(elapsed, 1),
             "device": device.type,
@@ -641,7 +699,8 @@ _FLAGS = {
     "warmup_steps": int, "weight_decay": float, "grad_clip": float, "dropout": float, "seed": int,
     "device": str, "precision": str, "threads": int, "log_every": int, "eval_every": int,
     "eval_max_windows": int, "sample_every": int, "sample_tokens": int, "checkpoint_every": int,
-    "cache_dir": str, "name": str, "init": str,
+    "cache_dir": str, "name": str, "init": str, "method": str, "lora_rank": int, "lora_alpha": float,
+    "epochs": float,
 }
 
 

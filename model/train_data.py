@@ -6,7 +6,6 @@ Torch-free, so the fine-tune wizard can check a user's files before it starts a 
 
 from __future__ import annotations
 
-import codecs
 import hashlib
 import os
 import tempfile
@@ -16,23 +15,11 @@ from pathlib import Path
 import numpy as np
 
 from model.errors import ModelError
+from model.textfile import TEXT_SUFFIXES, TextFileError, decode_bytes
 from model.tokenizer import EOT_TOKEN, TOKENIZER_ID, get_encoding
 
-TEXT_SUFFIXES = (".txt", ".md", ".text", ".markdown")
 # Bump when tokenization changes, so old cache entries are not reused.
 CACHE_VERSION = 1
-# Control characters other than tab, line feed, form feed and carriage return: real prose has
-# next to none, binary data has plenty.
-_CONTROL = bytes(c for c in range(32) if c not in (9, 10, 12, 13)) + b"\x7f"
-_BOMS = (
-    (codecs.BOM_UTF32_LE, "utf-32"),
-    (codecs.BOM_UTF32_BE, "utf-32"),
-    (codecs.BOM_UTF8, "utf-8-sig"),
-    (codecs.BOM_UTF16_LE, "utf-16"),
-    (codecs.BOM_UTF16_BE, "utf-16"),
-)
-
-
 class DataError(ModelError):
     """A training file or the training text as a whole cannot be used."""
 
@@ -71,72 +58,13 @@ def expand_inputs(inputs: list[str | Path]) -> list[Path]:
 
 
 def decode_text(data: bytes, source: str | Path) -> tuple[str, str]:
-    """(text, encoding name) of a text file's bytes, or ``DataError`` for binary or empty data.
-
-    UTF-8 is the norm; a byte-order mark selects UTF-8/16/32; UTF-16 without a mark is recognised
-    by its zero bytes; other bytes that are not UTF-8 are read as Windows-1252 (which covers
-    Latin-1's printable range), unless they look binary.
-    """
-    if not data.strip():
-        raise DataError(f"{source}: the file is empty")
-    for bom, name in _BOMS:
-        if data.startswith(bom):
-            try:
-                text = data.decode(name)
-            except UnicodeDecodeError as exc:
-                raise DataError(f"{source}: starts with a {name.upper()} byte-order mark but is not valid {name.upper()} ({exc.reason} at byte {exc.start})") from None
-            return _checked_text(text, source), name.removesuffix("-sig")
-    if b"\x00" in data:
-        guess = _utf16_without_bom(data)
-        if guess:
-            try:
-                return _checked_text(data.decode(guess), source), guess
-            except UnicodeDecodeError:
-                pass
-        raise DataError(f"{source}: this is a binary file, not text (it contains zero bytes)")
+    """(text, encoding) of a training file's bytes (see model.textfile), or ``DataError`` for
+    binary, empty or unrecognised data."""
     try:
-        return _checked_text(data.decode("utf-8"), source), "utf-8"
-    except UnicodeDecodeError:
-        pass
-    if _control_ratio(data) > 0.01:
-        raise DataError(f"{source}: this is a binary file, not text (neither UTF-8 nor Windows-1252)")
-    text = data.decode("cp1252", errors="strict") if _cp1252_ok(data) else data.decode("latin-1")
-    return _checked_text(text, source), "cp1252"
-
-
-def _utf16_without_bom(data: bytes) -> str | None:
-    sample = data[: 1 << 16]
-    if len(sample) < 4:
-        return None
-    even, odd = sample[0::2], sample[1::2]
-    if odd.count(0) > 0.3 * len(odd) and even.count(0) < 0.05 * len(even):
-        return "utf-16-le"
-    if even.count(0) > 0.3 * len(even) and odd.count(0) < 0.05 * len(odd):
-        return "utf-16-be"
-    return None
-
-
-def _cp1252_ok(data: bytes) -> bool:
-    try:
-        data.decode("cp1252")
-        return True
-    except UnicodeDecodeError:
-        return False
-
-
-def _control_ratio(data: bytes) -> float:
-    sample = data[: 1 << 16]
-    return sum(sample.count(c) for c in _CONTROL) / len(sample)
-
-
-def _checked_text(text: str, source: str | Path) -> str:
-    if not text.strip():
-        raise DataError(f"{source}: the file holds no text (only white space)")
-    sample = text[: 1 << 16]
-    controls = sum(1 for ch in sample if ord(ch) < 32 and ch not in "\t\n\f\r")
-    if controls > 0.01 * len(sample):
-        raise DataError(f"{source}: this is a binary file, not text (it is full of control characters)")
-    return text
+        decoded = decode_bytes(data, source, allow_empty=False)
+    except TextFileError as exc:
+        raise DataError(str(exc)) from None
+    return decoded.text, decoded.encoding
 
 
 def read_text_file(path: Path) -> TextFile:

@@ -490,6 +490,21 @@ class MainWindow(QMainWindow):
         menu.addAction("Reload model", self.load_model)
         menu.addAction("Open models folder",
                        lambda: QDesktopServices.openUrl(QUrl.fromLocalFile(str(paths.models_dir()))))
+        menu.addSeparator()
+        menu.addAction("Fine-tune on your texts…", self.open_finetune_wizard)
+
+    def open_finetune_wizard(self) -> None:
+        from app.ui.finetune_wizard import FinetuneWizard  # torch-free; training runs in a child process
+
+        if getattr(self, "finetune_wizard", None) is not None and self.finetune_wizard.isVisible():
+            self.finetune_wizard.raise_()
+            return
+
+        def document() -> tuple[str, str]:
+            return Path(self.path).name if self.path else "Untitled", self.editor.toPlainText()
+
+        self.finetune_wizard = FinetuneWizard(self.settings, document, self)
+        self.finetune_wizard.show()
 
     def manage_models(self) -> None:
         from app.ui.models_dialog import ModelsDialog
@@ -851,6 +866,8 @@ class MainWindow(QMainWindow):
             event.ignore()
             return
         self._save_geometry()
+        if getattr(self, "finetune_wizard", None) is not None:
+            self.finetune_wizard.shut_down()  # a running fine-tune writes its checkpoint first
         self.story_stop()
         self.generator.shutdown()
         self._autosave.stop()

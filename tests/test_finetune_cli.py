@@ -1,0 +1,99 @@
+"""`inkwell finetune`: planning helpers, the warm-up estimate, and a whole fine-tune from the command line."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from test_train import PROSE
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def inkwell(home: Path, *args: str, timeout: int = 600) -> subprocess.CompletedProcess:
+    env = {**os.environ, "INKWELL_HOME": str(home)}
+    return subprocess.run([sys.executable, "-m", "app.cli", "finetune", *args], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.fixture
+def texts(tmp_path):
+    folder = tmp_path / "texts"
+    folder.mkdir()
+    (folder / "story.txt").write_text("The lighthouse keeper counted the ships.\n" + PROSE * 10, encoding="utf-8")
+    return folder
+
+
+def test_defaults_follow_the_base_model_size():
+    from model.finetune import default_settings
+
+    assert default_settings(7_000_000, 256)["method"] == "full"
+    big = default_settings(124_000_000, 1024)
+    assert big["method"] == "lora" and big["seq_len"] == 256 and big["lr"] > default_settings(7_000_000, 256)["lr"]
+    assert default_settings(7_000_000, 128)["seq_len"] == 128
+
+
+def test_names_and_prompts():
+    from model.finetune import name_problem, sample_prompt_from, slug
+
+    assert slug("  My voice / 2 ") == "My-voice-2"
+    assert "name" in name_problem(" ") and "letter or digit" in name_problem("///")
+    assert name_problem("fresh") is None
+    assert sample_prompt_from("# Title\n\nHi.\nThe lighthouse keeper counted the ships one by one.") == \
+        "The lighthouse keeper counted the ships one by"
+
+
+def test_estimate_is_measured_by_a_warm_up(tiny_bundle, texts, tmp_path):
+    proc = inkwell(tmp_path / "home", "--base", str(tiny_bundle), "--data", str(texts), "--seq-len", "32",
+                   "--batch-size", "4", "--steps", "40", "--estimate", "--json")
+    assert proc.returncode == 0, proc.stderr
+    e = json.loads(proc.stdout.splitlines()[-1])
+    assert e["event"] == "estimate" and e["steps"] == 40 and e["measured_steps"] == 3
+    assert e["seconds_per_step"] > 0 and e["total_s"] > 40 * e["seconds_per_step"]
+    assert e["checkpoint_bytes"] > e["model_bytes"] > 0 and e["disk_bytes"] > e["checkpoint_bytes"]
+    assert not (tmp_path / "home" / "data" / "runs" / "tiny-test-estimate").exists()
+
+
+def test_fine_tune_from_the_command_line_installs_a_model_that_generates(tiny_bundle, texts, tmp_path, monkeypatch):
+    home = tmp_path / "home"
+    proc = inkwell(home, "--base", str(tiny_bundle), "--data", str(texts), "--name", "My voice", "--method", "lora",
+                   "--steps", "6", "--seq-len", "32", "--batch-size", "4")
+    assert proc.returncode == 0, proc.stderr
+    assert "validation perplexity" in proc.stdout and "installed" in proc.stdout
+    assert "fine-tuning: 100%" in proc.stderr  # the progress bar
+    bundle = home / "data" / "models" / "My-voice"
+    settings = json.loads((home / "config" / "settings.json").read_text())
+    assert settings["model"] == str(bundle)
+    from app.engine import Engine, GenerationParams
+
+    monkeypatch.setenv("INKWELL_HOME", str(home))  # the registry reads the same folders
+    from app.models import installed_models
+
+    assert "My voice" in [m.name for m in installed_models()]
+    engine = Engine.load(bundle, provider="cpu")
+    assert engine.generate("The lighthouse", GenerationParams(max_new_tokens=5, temperature=0)).alternatives[0].token_ids
+    manifest = json.loads((bundle / "inkwell-model.json").read_text())
+    recipe = manifest["provenance"]["training"]["recipe"]
+    assert recipe["method"] == "lora" and [d["file"] for d in recipe["data"]] == ["story.txt"]
+    assert manifest["perplexity"]["value"] > 0
+    # The same name again is refused before any training.
+    again = inkwell(home, "--base", str(tiny_bundle), "--data", str(texts), "--name", "My voice", "--steps", "2")
+    assert again.returncode == 1 and "already installed" in again.stderr and "Traceback" not in again.stderr
+
+
+def test_a_base_without_weights_is_refused(tiny_bundle, texts, tmp_path):
+    import shutil
+
+    bare = tmp_path / "bare"
+    shutil.copytree(tiny_bundle, bare)
+    manifest = json.loads((bare / "inkwell-model.json").read_text())
+    manifest["files"] = {k: v for k, v in manifest["files"].items() if not k.startswith("hf/")}
+    (bare / "inkwell-model.json").write_text(json.dumps(manifest))
+    shutil.rmtree(bare / "hf")
+    proc = inkwell(tmp_path / "home", "--base", str(bare), "--data", str(texts), "--name", "x")
+    assert proc.returncode == 1 and "no Hugging Face weights" in proc.stderr
