@@ -175,10 +175,7 @@ def install(src: str | Path, size: str | None = None, name: str | None = None, e
 
 def _export(src: Path, dest: Path, name: str, emit: Emit, variants: tuple[str, ...] = INSTALL_VARIANTS,
             provenance: dict[str, Any] | None = None, licence: str = "unspecified") -> None:
-    from app.tools import torch_missing
-
-    if missing := torch_missing():  # the standalone build has no PyTorch: say so, not a traceback
-        raise ModelError(missing)
+    _require_torch()
     emit({"event": "stage", "message": "loading the exporter (PyTorch)"})
     from model.export import export_bundle
 
@@ -192,6 +189,14 @@ def _export(src: Path, dest: Path, name: str, emit: Emit, variants: tuple[str, .
 
     export_bundle(src, dest, variants=variants, name=name, hf_dtype=INSTALL_HF_DTYPE, progress=forward,
                   provenance=provenance, licence=licence)
+
+
+def _require_torch() -> None:
+    """The standalone build has no PyTorch: say what to install, before any download or traceback."""
+    from app.tools import torch_missing
+
+    if missing := torch_missing():
+        raise ModelError(missing)
 
 
 def _import_weights(src: Path, dest: Path, name: str, size: str | None, emit: Emit,
@@ -355,6 +360,7 @@ def download(name: str, revision: str = "main", display_name: str | None = None,
     emit(plan.to_event(folder))
     if plan_only:
         return None
+    _require_torch()  # every hub checkpoint is exported to ONNX once downloaded
     with _InstallLock():
         def check_config(path: Path) -> None:
             if path.name == "config.json":  # before the big file: is this GPT-2 at all?

@@ -15,8 +15,7 @@ from app.about import frozen
 PYTORCH_NEEDED = (
     "Importing PyTorch checkpoints and fine-tuning need PyTorch, which the standalone Inkwell "
     "leaves out to keep the download small. To use them, install Inkwell with pip from its source "
-    "folder (see Install in the README: pip install torch==2.13.0 .) and run 'inkwell export' or "
-    "'inkwell train' from that install."
+    "folder (see Install in the README: pip install torch==2.13.0 .) and use them from that install."
 )
 
 

@@ -160,24 +160,26 @@ class _Builder:
         self.nodes.append(helper.make_node(op_type, inputs, outputs, name=tag, domain=domain, **attrs))
         return outputs
 
-    def nbits(self, x: str, weight: np.ndarray, name: str, out: list[str] | None = None) -> str:
+    def nbits(self, x: str, weight: np.ndarray, name: str, bias: str = "") -> str:
         blob, scale = quantize_blocks(weight, self.quant.block_size)
         n, k = weight.shape
-        return self.op("MatMulNBits", [x, self.const(name + ".q", blob), self.const(name + ".scale", scale)],
-                       out or 1, domain=MS_DOMAIN, K=k, N=n, bits=8, block_size=self.quant.block_size,
-                       accuracy_level=4)[0]
+        inputs = [x, self.const(name + ".q", blob), self.const(name + ".scale", scale)]
+        if bias:  # inputs 3 and 4 (zero points, group index) stay empty
+            inputs += ["", "", bias]
+        return self.op("MatMulNBits", inputs, 1, domain=MS_DOMAIN, K=k, N=n, bits=8,
+                       block_size=self.quant.block_size, accuracy_level=4)[0]
 
-    def linear(self, x: str, weight: np.ndarray, name: str) -> str:
-        """``x @ weight.T`` for an nn.Linear weight [out, in]; the bias is left to the consumer,
-        which folds it into its own kernel."""
+    def linear(self, x: str, weight: np.ndarray, name: str, bias: str = "") -> str:
+        """``x @ weight.T`` for an nn.Linear weight [out, in], plus ``bias`` when given (else the
+        consumer folds the bias into its own kernel)."""
         if self.variant == "int8" and self.quant.kernel == "nbits":
-            return self.nbits(x, weight, name)
+            return self.nbits(x, weight, name, bias)
         if self.variant == "int8":
             q, scale = quantize_columns(weight.T, self.quant.reduce_range)
-            return self.op("DynamicQuantizeMatMul",
-                           [x, self.const(name + ".q", q), self.const(name + ".scale", scale)],
-                           domain=MS_DOMAIN)[0]
-        return self.op("MatMul", [x, self.weight(name, weight.T)])[0]
+            inputs = [x, self.const(name + ".q", q), self.const(name + ".scale", scale)]
+            return self.op("DynamicQuantizeMatMul", inputs + (["", bias] if bias else []), domain=MS_DOMAIN)[0]
+        y = self.op("MatMul", [x, self.weight(name, weight.T)])[0]
+        return self.op("Add", [y, bias])[0] if bias else y
 
 
 def build_graph(spec: GraphSpec, weights: dict[str, np.ndarray], variant: str = "fp32",
@@ -248,8 +250,7 @@ def build_graph(spec: GraphSpec, weights: dict[str, np.ndarray], variant: str = 
     for i in range(spec.n_layer):
         p = f"h.{i}"
         last = i == spec.n_layer - 1
-        qkv = b.linear(h, w[f"{p}.attn.c_attn.weight"], f"{p}.attn.c_attn.weight")
-        qkv = b.op("Add", [qkv, bias(f"{p}.attn.c_attn.bias")])[0]
+        qkv = b.linear(h, w[f"{p}.attn.c_attn.weight"], f"{p}.attn.c_attn.weight", bias(f"{p}.attn.c_attn.bias"))
         out = b.op(
             "GroupQueryAttention",
             [qkv, "", "", f"past_key_values.{i}.key", f"past_key_values.{i}.value", seqlens_k, total_len],
