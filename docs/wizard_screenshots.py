@@ -15,8 +15,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # this checkout's app/, not another
 
-from PySide6.QtCore import QEventLoop, Qt, QTimer  # noqa: E402
-from PySide6.QtGui import QImage  # noqa: E402
+from PySide6.QtCore import QEventLoop, QTimer  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
 
@@ -55,9 +54,7 @@ def main() -> int:
 
     def shot(name: str) -> None:
         spin(200)
-        # 256 colours without dithering: a fraction of the size, no visible loss for a dialog
-        image = wizard.grab().toImage().convertToFormat(QImage.Format.Format_Indexed8, Qt.ImageConversionFlag.AvoidDither)
-        image.save(str(out / f"finetune-{name}.png"))
+        wizard.grab().save(str(out / f"finetune-{name}.png"))
         print(f"saved {out / f'finetune-{name}.png'}")
 
     wizard.texts_page.add_paths([Path(t) for t in args.texts])

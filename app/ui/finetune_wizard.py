@@ -16,7 +16,7 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from PySide6.QtCore import Qt, QTimer
+from PySide6.QtCore import QProcess, Qt, QTimer
 from PySide6.QtGui import QFont
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -770,7 +770,9 @@ class TrainingPage(QWizardPage):
             tail = "\n".join(proc.stderr_tail[-3:])
             where = (f"Resume continues from the last checkpoint (step {self.last_checkpoint:,})."
                      if self._checkpoint_exists() else "No checkpoint was written yet; close and start again.")
-            self.message.setText(f"The training process ended before finishing: {message}. The log is kept in "
+            how = ("it was killed or crashed" if proc.process.exitStatus() == QProcess.ExitStatus.CrashExit
+                   else f"exit code {proc.process.exitCode()}")
+            self.message.setText(f"The training process ended before finishing ({how}). The log is kept in "
                                  f"{self.log_path}. {where}" + (f"\n\nLast lines of the log:\n{tail}" if tail else ""))
             self.log_button.setChecked(True)
         else:  # error: the trainer said what is wrong
