@@ -99,3 +99,28 @@ def test_a_base_without_weights_is_refused(tiny_bundle, texts, tmp_path):
     shutil.rmtree(bare / "hf")
     proc = inkwell(tmp_path / "home", "--base", str(bare), "--data", str(texts), "--name", "x")
     assert proc.returncode == 1 and "no Hugging Face weights" in proc.stderr
+
+
+def test_an_interrupted_fine_tune_resumes_from_the_command_line(tiny_bundle, texts, tmp_path, inkwell_home):
+    import io
+    import signal
+
+    from model.finetune import default_settings, list_runs, make_job
+    from model.train import Events, Job, Trainer, _StopRequest
+
+    settings = {**default_settings(0, 256), "steps": 8, "seq_len": 32, "batch_size": 4}
+    job = make_job("Later", tiny_bundle, [str(texts)], settings, 1000, "The lighthouse")
+    job["checkpoint_every"] = 2
+    stop = _StopRequest()
+    result = Trainer(Job.from_dict(job, "test"), Events(io.StringIO(), io.StringIO()), stop=stop,
+                     on_step=lambda s: setattr(stop, "signum", signal.SIGTERM) if s == 3 else None).run()
+    assert result["stopped"]
+    [run] = list_runs()
+    assert run.resumable and run.step == 3 and run.total_steps == 8 and "stopped at step 3 of 8" in run.label
+    proc = inkwell(inkwell_home, "--resume", "Later", "--no-use")
+    assert proc.returncode == 0, proc.stderr
+    assert (inkwell_home / "data" / "models" / "Later" / "inkwell-model.json").is_file()
+    [run] = list_runs()
+    assert run.finished and run.val_ppl and run.val_ppl_before
+    missing = inkwell(inkwell_home, "--resume", "Nothing")
+    assert missing.returncode == 1 and "no such fine-tune" in missing.stderr

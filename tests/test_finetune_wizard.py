@@ -147,6 +147,16 @@ def test_a_real_fine_tune_through_the_wizard_ends_with_a_model_the_editor_uses(q
     job = json.loads((paths.runs_dir() / "Harbour-voice" / "job.json").read_text())
     assert sorted(Path(p).name for p in job["data"]) == ["one.txt", "two.md"]
 
+    # Opened again later: the finished run leads back to its results.
+    wizard.settings.set("model", "")
+    again = make_wizard()
+    assert "Harbour voice (finished, perplexity" in again.texts_page.runs.currentText()
+    assert again.texts_page.resume_button.text() == "See results"
+    again.texts_page.resume_button.click()
+    assert again.currentId() == 4 and "after" in again.results_page.scores.text()
+    again.results_page.use_button.click()  # already installed: switches without exporting again
+    assert again.settings["model"] == str(dest) and again.results_page.export_process is None
+
 
 def test_stop_then_resume_after_the_app_was_closed(qtbot, make_wizard, tiny_installed, texts, frequent_checkpoints):
     wizard = make_wizard()

@@ -305,7 +305,9 @@ class TextsPage(QWizardPage):
         return self.w.resume_run is not None or self.total_tokens() >= MIN_TOKENS
 
     def nextId(self) -> int:  # noqa: N802 - Qt's name
-        return TRAINING if self.w.resume_run is not None else BASE
+        if self.w.resume_run is None:
+            return BASE
+        return RESULTS if self.w.resume_run.finished else TRAINING
 
     # earlier runs
     def fill_runs(self) -> None:
@@ -322,16 +324,18 @@ class TextsPage(QWizardPage):
 
     def _run_selected(self) -> None:
         run = self._selected_run()
-        self.resume_button.setEnabled(run is not None and run.resumable)
+        # A finished run opens its results (compare, install); an unfinished one resumes.
+        self.resume_button.setText("See results" if run is not None and run.finished else "Resume")
+        self.resume_button.setEnabled(run is not None and (run.resumable or run.finished))
         self.rerun_button.setEnabled(run is not None)
 
     def _resume(self) -> None:
         run = self._selected_run()
-        if run is not None and run.resumable and not self.w.unavailable:
+        if run is not None and (run.resumable or run.finished) and not self.w.unavailable:
             self.w.resume_run = run
             self.w.job = dict(run.job)
             self.setCommitPage(True)
-            self.setButtonText(QWizard.WizardButton.CommitButton, "Resume training")
+            self.setButtonText(QWizard.WizardButton.CommitButton, "See results" if run.finished else "Resume training")
             self.completeChanged.emit()
             self.w.next()
 
@@ -891,6 +895,10 @@ class ResultsPage(QWizardPage):
         name = self.w.job.get("name") or self.run_dir.name
         dest = paths.models_dir() / ft.slug(name)
         self.use_button.setEnabled(False)
+        self._dest = dest
+        if (dest / "inkwell-model.json").is_file():  # installed before (the wizard was opened again)
+            self._export_ended(None, "ok", "")
+            return
         self.use_bar.show()
         self.use_bar.setRange(0, 0)
         self.use_status.setText("Exporting to ONNX for the editor…")
