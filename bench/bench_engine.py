@@ -163,6 +163,7 @@ def measure(bundle: Path, rounds: int, threads: int) -> tuple[dict[str, list[flo
     fp32 = Engine.load(bundle, provider="cpu", threads=threads, variant="fp32") if "fp32" in bundle_variants(bundle) else None
     policies = {name: Engine(_decoder(int8, bundle, threads, name), int8.status, int8.context_length)
                 for name in ("off", "always")}
+    policies["one"] = Engine(_decoder(int8, bundle, 1, "run"), int8.status, int8.context_length)
     m: dict[str, list[float]] = {}
 
     def add(key: str, *values: float) -> None:
@@ -178,6 +179,7 @@ def measure(bundle: Path, rounds: int, threads: int) -> tuple[dict[str, list[flo
             add("busy_run64", bare_rate(int8, 64, 1))
             add("busy_off64", bare_rate(policies["off"], 64, 1))
             add("busy_always64", bare_rate(policies["always"], 64, 1))
+            add("busy_one64", bare_rate(policies["one"], 64, 1))
         add("bare512", bare_rate(int8, 512, 1))
         add("new512", new_cache_rate(int8, 512, 1))
         if fp32 is not None:
@@ -210,7 +212,8 @@ def main(argv: list[str] | None = None) -> int:
     for key, label in (("off64", "threads sleep"), ("always64", "threads always spin")):
         rows.append(("bare loop tok/s, 64 ctx, spin during runs", f"{best['bare64']:.1f}", f"{label} {best[key]:.1f}",
                      f"{best['bare64'] / best[key]:.2f}x", "idle threads"))
-    for key, label in (("busy_off64", "threads sleep"), ("busy_always64", "threads always spin")):
+    for key, label in (("busy_off64", "threads sleep"), ("busy_always64", "threads always spin"),
+                       ("busy_one64", "one thread")):
         rows.append(("same, another program busy on a core", f"{best['busy_run64']:.1f}", f"{label} {best[key]:.1f}",
                      f"{best['busy_run64'] / best[key]:.2f}x", "shared CPU"))
     rows.append(("bare loop tok/s, 512 ctx, cache in place", f"{best['bare512']:.1f}",
