@@ -344,3 +344,24 @@ def test_switching_method_brings_its_learning_rate(qtbot, make_wizard, tiny_inst
     page.full.setChecked(True)
     assert page.lr.value() == pytest.approx(1e-4)
     page.stop_estimate()
+
+
+def test_the_model_menu_opens_the_wizard_with_the_open_document(qtbot, tiny_installed):
+    from app.ui.main_window import MainWindow
+
+    window = MainWindow(Settings.load())
+    qtbot.addWidget(window)
+    window.show()
+    window.start()
+    window.editor.setPlainText(PROSE * 3)
+    window.model_menu.aboutToShow.emit()
+    [action] = [a for a in window.model_menu.actions() if a.text() == "Fine-tune on your texts…"]
+    action.trigger()
+    wizard = window.finetune_wizard
+    assert wizard.isVisible() and wizard.currentId() == 0
+    wizard.texts_page.add_document.click()
+    [entry] = wizard.texts_page.entries
+    assert entry.usable and entry.path.read_text() == PROSE * 3
+    wizard.reject()
+    window.editor.document().setModified(False)
+    window.close()
