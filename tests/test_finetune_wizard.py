@@ -344,3 +344,49 @@ def test_switching_method_brings_its_learning_rate(qtbot, make_wizard, tiny_inst
     page.full.setChecked(True)
     assert page.lr.value() == pytest.approx(1e-4)
     page.stop_estimate()
+
+
+def test_the_model_menu_opens_the_wizard_with_the_open_document(qtbot, tiny_installed):
+    from app.ui.main_window import MainWindow
+
+    window = MainWindow(Settings.load())
+    qtbot.addWidget(window)
+    window.show()
+    window.start()
+    window.editor.setPlainText(PROSE * 3)
+    window.model_menu.aboutToShow.emit()
+    [action] = [a for a in window.model_menu.actions() if a.text() == "Fine-tune on your texts…"]
+    action.trigger()
+    wizard = window.finetune_wizard
+    assert wizard.isVisible() and wizard.currentId() == 0
+    wizard.texts_page.add_document.click()
+    [entry] = wizard.texts_page.entries
+    assert entry.usable and entry.path.read_text() == PROSE * 3
+    wizard.reject()
+    window.editor.document().setModified(False)
+    window.close()
+
+
+def test_an_earlier_fine_tune_can_be_run_again_with_its_texts_and_settings(qtbot, make_wizard, tiny_installed, texts):
+    from model import finetune
+
+    settings = {**finetune.default_settings(0, 256), "method": "lora", "lr": 0.002, "seq_len": 64,
+                "batch_size": 2, "val_share": 0.2, "seed": 99, "steps": 17}
+    job = finetune.make_job("Old voice", tiny_installed, [str(texts / "one.txt")], settings, 5000, "Once upon")
+    Path(job["out"]).mkdir(parents=True)
+    Path(job["out"], "job.json").write_text(json.dumps(job))
+    wizard = make_wizard()
+    page = wizard.texts_page
+    assert page.runs.currentText() == "Old voice (stopped before its first checkpoint)"
+    assert not page.resume_button.isEnabled()
+    page.rerun_button.click()
+    assert [e.path.name for e in page.entries] == ["one.txt"]
+    wizard.next()
+    wizard.next()
+    method = wizard.method_page
+    method.stop_estimate()
+    assert method.lora.isChecked() and method.lr.value() == pytest.approx(0.002)
+    assert (method.seq_len.value(), method.batch.value(), method.val_share.value(), method.seed.value()) == (64, 2, 20, 99)
+    assert method.by_steps.isChecked() and method.steps.value() == 17
+    assert method.prompt.text() == "Once upon" and method.name.text() == "Old voice-2"
+    method.stop_estimate()
