@@ -25,6 +25,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
+from model.units import human_bytes
 
 DEFAULT_ENDPOINT = "https://huggingface.co"
 # The GPT-2 family: short name -> (repository, one-line description).
@@ -372,11 +373,3 @@ def _fetch(url: str, part: Path, offset: int, f: HubFile, digest: Any, meter: _M
                 digest.update(chunk)
                 meter.add(len(chunk), f.name)
             out.flush()
-
-
-def human_bytes(n: float) -> str:
-    for unit in ("bytes", "KB", "MB", "GB"):
-        if abs(n) < 1000 or unit == "GB":
-            return f"{n:.0f} {unit}" if unit == "bytes" else f"{n:.1f} {unit}"
-        n /= 1000
-    return f"{n:.1f} GB"

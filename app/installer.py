@@ -39,8 +39,10 @@ from typing import Any, Callable
 
 from app import hub, models, paths
 from model.bundle import MANIFEST, VARIANT_FILES, Bundle, BundleWriter
+from model.cli_support import fail, raise_interrupt
 from model.config import PRESETS, GPT2Config
 from model.errors import ModelError
+from model.units import human_bytes, human_duration
 
 Emit = Callable[[dict[str, Any]], None]
 SIZES = tuple(PRESETS)  # distilgpt2, gpt2, gpt2-medium, gpt2-large, gpt2-xl
@@ -289,8 +291,6 @@ def _external_files(path: Path) -> list[str]:
 def _check_session(path: Path, arch: dict[str, int]) -> None:
     """Open the graph with ONNX Runtime, check its inputs and outputs against the contract and
     run it once on a few tokens: a graph that passes is one the editor can use."""
-    import numpy as np
-
     from app.engine.session import Decoder, check_in_place
 
     head_dim = arch["n_embd"] // arch["n_head"]
@@ -427,12 +427,12 @@ def _human(event: dict[str, Any]) -> None:
     end = "\n"
     tty = sys.stderr.isatty()  # a terminal gets one updating progress line, a log one line each
     if kind == "plan":
-        line = (f"{event['repo']} @ {event['commit'][:12]}: {hub.human_bytes(event['total_bytes'])} "
+        line = (f"{event['repo']} @ {event['commit'][:12]}: {human_bytes(event['total_bytes'])} "
                 f"({', '.join(f['name'] for f in event['files'])})")
         if event["have_bytes"]:
-            line += f", {hub.human_bytes(event['have_bytes'])} already downloaded"
-        line += (f"; needs {hub.human_bytes(event['disk_needed'])} of disk, "
-                 f"{hub.human_bytes(event['disk_free'])} free")
+            line += f", {human_bytes(event['have_bytes'])} already downloaded"
+        line += (f"; needs {human_bytes(event['disk_needed'])} of disk, "
+                 f"{human_bytes(event['disk_free'])} free")
     elif kind == "download":
         line = ("\r" if tty else "") + f"  {progress_text(event)}"
         end = "" if tty else "\n"
@@ -451,21 +451,12 @@ def _human(event: dict[str, Any]) -> None:
 
 def progress_text(event: dict[str, Any]) -> str:
     """``12.0 MB of 548.1 MB · 10.2 MB/s · 52 s left`` for a ``download`` event."""
-    parts = [f"{hub.human_bytes(event['done'])} of {hub.human_bytes(event['total'])}"]
+    parts = [f"{human_bytes(event['done'])} of {human_bytes(event['total'])}"]
     if event.get("bytes_per_s"):
-        parts.append(f"{hub.human_bytes(event['bytes_per_s'])}/s")
+        parts.append(f"{human_bytes(event['bytes_per_s'])}/s")
     if event.get("eta_s") is not None and event["done"] < event["total"]:
-        parts.append(f"{duration_text(event['eta_s'])} left")
+        parts.append(f"{human_duration(event['eta_s'])} left")
     return " · ".join(parts)
-
-
-def duration_text(seconds: float) -> str:
-    seconds = int(round(seconds))
-    if seconds < 60:
-        return f"{seconds} s"
-    if seconds < 3600:
-        return f"{seconds // 60} min {seconds % 60:02d} s"
-    return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"
 
 
 def model_record(m: models.InstalledModel, active: models.InstalledModel | None) -> dict[str, Any]:
@@ -487,7 +478,7 @@ def _list(as_json: bool) -> None:
         params = f"{r['parameters'] / 1e6:.1f}M" if r["parameters"] else "?"
         ppl = f"ppl {r['perplexity']:.1f}" if r["perplexity"] else "ppl -"
         mark = "*" if r["active"] else " "
-        detail = r["problem"] or f"{params:>7}  {hub.human_bytes(r['bytes']):>9}  {','.join(r['variants']):<14} {ppl:<9} {r['provenance']}"
+        detail = r["problem"] or f"{params:>7}  {human_bytes(r['bytes']):>9}  {','.join(r['variants']):<14} {ppl:<9} {r['provenance']}"
         print(f"{mark} {r['name']:<24} {detail}\n    {r['folder']}")
 
 
@@ -502,7 +493,7 @@ def main(argv: list[str] | None = None) -> int:
     # QProcess.terminate() sends SIGTERM: unwind, so partial files are flushed and temporary
     # folders removed.
     in_main = threading.current_thread() is threading.main_thread()
-    previous = signal.signal(signal.SIGTERM, _interrupt) if in_main else None
+    previous = signal.signal(signal.SIGTERM, raise_interrupt) if in_main else None
     try:
         if args.command == "list":
             _list(as_json)
@@ -520,13 +511,13 @@ def main(argv: list[str] | None = None) -> int:
             models.remove(model)
             print(f"deleted {model.name} ({model.folder})", file=sys.stderr)
     except (ModelError, hub.HubError) as exc:
-        return _fail(str(exc), as_json)
+        return fail("inkwell models", str(exc), as_json)
     except OSError as exc:
-        return _fail(f"{exc.filename or 'file'}: {exc.strerror or exc}", as_json)
+        return fail("inkwell models", f"{exc.filename or 'file'}: {exc.strerror or exc}", as_json)
     except KeyboardInterrupt:
         kept = "; the partial download is kept and continues when you download this model again" \
             if args.command == "download" else "; nothing was installed"
-        return _fail(f"cancelled{kept}", as_json, code=130)
+        return fail("inkwell models", f"cancelled{kept}", as_json, code=130)
     finally:
         if in_main:
             signal.signal(signal.SIGTERM, previous)
@@ -535,17 +526,6 @@ def main(argv: list[str] | None = None) -> int:
 
 def _variants(text: str) -> tuple[str, ...]:
     return tuple(v.strip() for v in text.split(",") if v.strip())
-
-
-def _interrupt(signum: int, frame: Any) -> None:
-    raise KeyboardInterrupt
-
-
-def _fail(message: str, as_json: bool, code: int = 1) -> int:
-    if as_json:
-        print(json.dumps({"event": "error", "message": message}), flush=True)
-    print(f"inkwell models: error: {message}", file=sys.stderr, flush=True)
-    return code
 
 
 if __name__ == "__main__":

@@ -42,7 +42,6 @@ import onnxruntime as ort  # noqa: E402
 import torch  # noqa: E402
 
 from app.engine.session import Decoder, session_options  # noqa: E402
-from model.bundle import Bundle  # noqa: E402
 from model.config import PRESETS  # noqa: E402
 from model.export import export_bundle  # noqa: E402
 from model.gpt2 import GPT2  # noqa: E402
@@ -260,7 +259,7 @@ def main(argv: list[str] | None = None) -> int:
                       f"{max(decs):>8.1f} ({statistics.median(decs):>7.1f}) | {base_pf / min(pfs):>8.2f}x | "
                       f"{max(decs) / base_dec:>7.2f}x | {same:>5}/{len(ref_tokens):<5} |")
         print()
-        print(f"session load ms: " + ", ".join(f"{name} {r.load_ms:.0f}" for name, r, _ in runners
+        print("session load ms: " + ", ".join(f"{name} {r.load_ms:.0f}" for name, r, _ in runners
                                             if isinstance(r, OnnxRunner)))
         print(f"load average at end: {_load()}")
     finally:

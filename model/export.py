@@ -33,6 +33,7 @@ from typing import Any, Callable
 import numpy as np
 
 from model.bundle import KV_DTYPES, VARIANT_FILES, Bundle, BundleWriter, check_destination
+from model.cli_support import fail, raise_interrupt
 from model.errors import ModelError
 
 PARITY_TOLERANCE = 1e-4
@@ -410,34 +411,23 @@ def main(argv: list[str] | None = None) -> int:
     emit = emit_json if args.json else _human
     # QProcess.terminate() sends SIGTERM: unwind normally so the temporary folder is removed.
     in_main_thread = threading.current_thread() is threading.main_thread()
-    previous = signal.signal(signal.SIGTERM, _raise_interrupt) if in_main_thread else None
+    previous = signal.signal(signal.SIGTERM, raise_interrupt) if in_main_thread else None
     try:
         export_bundle(
             args.src, args.out, variants=args.variants.split(","), name=args.name, force=args.force,
             hf_dtype=args.hf_dtype, progress=emit, licence=args.licence,
         )
     except ModelError as exc:
-        return _fail(str(exc), args.json)
+        return fail("inkwell export", str(exc), args.json)
     except OSError as exc:
         where = exc.filename or args.out
-        return _fail(f"{where}: {exc.strerror or exc}", args.json)
+        return fail("inkwell export", f"{where}: {exc.strerror or exc}", args.json)
     except KeyboardInterrupt:
-        return _fail("export cancelled; nothing was written", args.json, code=130)
+        return fail("inkwell export", "export cancelled; nothing was written", args.json, code=130)
     finally:
         if in_main_thread:
             signal.signal(signal.SIGTERM, previous)
     return 0
-
-
-def _raise_interrupt(signum: int, frame: Any) -> None:
-    raise KeyboardInterrupt
-
-
-def _fail(message: str, as_json: bool, code: int = 1) -> int:
-    if as_json:
-        print(json.dumps({"event": "error", "message": message}), flush=True)
-    print(f"inkwell export: error: {message}", file=sys.stderr, flush=True)
-    return code
 
 
 if __name__ == "__main__":

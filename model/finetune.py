@@ -25,7 +25,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from model.cli_support import raise_interrupt
 from model.errors import ModelError
+from model.units import human_bytes, human_duration
 
 # Below this much text a fine-tune mostly memorises; the wizard warns, and explains.
 RECOMMENDED_TOKENS = 50_000
@@ -198,25 +200,6 @@ def _read_json_or_none(path: Path) -> dict | None:
     return data if isinstance(data, dict) else None
 
 
-def human_bytes(n: float) -> str:
-    for unit in ("bytes", "KB", "MB", "GB"):
-        if n < 1000 or unit == "GB":
-            return f"{n:.0f} {unit}" if unit == "bytes" else f"{n:.1f} {unit}"
-        n /= 1000
-    return f"{n:.1f} GB"
-
-
-def human_time(seconds: float | None) -> str:
-    if seconds is None:
-        return "?"
-    seconds = int(round(seconds))
-    if seconds < 60:
-        return f"{seconds} s"
-    if seconds < 3600:
-        return f"{seconds // 60} min {seconds % 60:02d} s"
-    return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"
-
-
 # --- the estimate (runs torch: a subprocess of the wizard) ---------------------------------
 
 def estimate(job_data: dict[str, Any], steps: int = ESTIMATE_STEPS) -> dict[str, Any]:
@@ -284,7 +267,7 @@ def estimate(job_data: dict[str, Any], steps: int = ESTIMATE_STEPS) -> dict[str,
 
 
 def describe_estimate(e: dict[str, Any]) -> str:
-    return (f"About {human_time(e['total_s'])} for {e['steps']:,} steps "
+    return (f"About {human_duration(e['total_s'])} for {e['steps']:,} steps "
             f"({e['seconds_per_step']:.2f} s a step, {e['tokens_per_s']:,.0f} tokens/s on {e['device']}), "
             f"and {human_bytes(e['disk_bytes'])} of disk (checkpoint {human_bytes(e['checkpoint_bytes'])}, "
             f"trained weights {human_bytes(e['model_bytes'])}, model for the editor {human_bytes(e['bundle_bytes'])}). "
@@ -434,7 +417,7 @@ def _main(args: argparse.Namespace) -> int:
 
     if args.compare or args.estimate:
         # QProcess.terminate() sends SIGTERM: unwind, so the warm-up's temporary folder is removed.
-        signal.signal(signal.SIGTERM, _raise_interrupt)
+        signal.signal(signal.SIGTERM, raise_interrupt)
     if args.compare:
         result = compare(Path(args.compare), args.prompt or "The")
         if args.json:
@@ -469,15 +452,11 @@ def _main(args: argparse.Namespace) -> int:
                      progress=None if args.json else lambda m: print(m, file=sys.stderr))
     if isinstance(events, _Bar):
         print(f"\nvalidation perplexity: {result['val_ppl_before'] or float('nan'):.2f} (base {Path(base_folder).name})"
-              f" -> {result['val_ppl']:.2f} (fine-tuned), {human_time(result['training_time_s'])}")
+              f" -> {result['val_ppl']:.2f} (fine-tuned), {human_duration(result['training_time_s'])}")
         for prompt, text in events.after.items():
             print(f"\nprompt: {prompt}\n  before: {events.before.get(prompt, '')!r}\n  after:  {text!r}")
         print(f"\ninstalled {bundle}" + ("" if args.no_use else " (now the active model)"))
     return 0
-
-
-def _raise_interrupt(signum: int, frame: Any) -> None:
-    raise KeyboardInterrupt
 
 
 def compare(run_dir: Path, prompt: str, tokens: int = 40) -> dict[str, str]:

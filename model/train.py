@@ -36,6 +36,7 @@ import numpy as np
 
 from model.errors import ModelError
 from model.finetune import PROGRESS_FILE, steps_for_epochs
+from model.units import human_duration
 
 CHECKPOINT = "checkpoints/last.pt"
 SUMMARY = "training.json"
@@ -394,7 +395,7 @@ class Trainer:
                                  lr=lr, tokens_per_s=round(tps, 1), eta_s=round(eta, 1) if eta is not None else None,
                                  epoch=sampler.epoch + sampler.index / max(sampler.windows_per_epoch, 1))
                 self.events.log(f"step {step}/{job.steps}  loss {window_loss / window_steps:.4f}  lr {lr:.2e}  "
-                                f"{tps:,.0f} tok/s  eta {_duration(eta)}")
+                                f"{tps:,.0f} tok/s  eta {human_duration(eta)}")
                 window_loss, window_tokens, window_steps, window_start = 0.0, 0, 0, time.monotonic()
             if (step % job.eval_every == 0 or step == job.steps) and val_windows:
                 last_val = self._evaluate(model, val_windows, device, autocast)
@@ -423,7 +424,7 @@ class Trainer:
                          val_loss=last_val, steps=job.steps, training_time_s=round(elapsed, 1),
                          **({"bundle": bundle} if bundle else {}))
         self.events.log(f"done: {self.out} (held-out perplexity {val_ppl if val_ppl is None else round(val_ppl, 2)}, "
-                        f"{_duration(elapsed)})" + (f"; model bundle {bundle}" if bundle else ""))
+                        f"{human_duration(elapsed)})" + (f"; model bundle {bundle}" if bundle else ""))
         return summary
 
     def _export(self) -> str:
@@ -683,13 +684,6 @@ def _umask_mode(path: str | Path) -> None:
     umask = os.umask(0)
     os.umask(umask)
     os.chmod(path, 0o666 & ~umask)
-
-
-def _duration(seconds: float | None) -> str:
-    if seconds is None:
-        return "?"
-    seconds = int(seconds)
-    return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m" if seconds >= 3600 else f"{seconds // 60}m{seconds % 60:02d}s"
 
 
 # --- command line ---------------------------------------------------------------------------

@@ -9,7 +9,6 @@ import pytest
 import torch
 
 from model.config import PRESETS, GPT2Config
-from model.errors import ModelError
 from model.gpt2 import GPT2, causal_mask
 from model.hf import load_gpt2, save_gpt2
 

@@ -13,6 +13,7 @@ from PySide6.QtWidgets import QInputDialog, QMessageBox
 from app import hub, installer, models, paths
 from app.settings import Settings
 from app.ui.models_dialog import COLUMNS, DownloadDialog, ModelsDialog
+from model.units import human_bytes
 
 JOB_TIMEOUT_MS = 180_000
 
@@ -97,7 +98,7 @@ def test_a_killed_import_says_so_and_lists_nothing(qtbot, settings, tiny_hf_dir)
     job = dialog.job
     job.event.connect(lambda e: job.process.kill() if e["event"] == "export" and e["step"] >= 1 else None)
     qtbot.waitUntil(lambda: dialog.job is None, timeout=JOB_TIMEOUT_MS)
-    assert "stopped unexpectedly" in dialog.status.text()
+    assert "stopped unexpectedly" in dialog.status.text() and "nothing was installed" in dialog.status.text()
     assert not [m for m in models.installed_models() if not m.bundled]
 
 
@@ -116,7 +117,7 @@ def test_download_shows_the_size_first(qtbot, fake_hub, tiny_hf_dir):
     assert not chooser.start_button.isEnabled()
     chooser.list.setCurrentRow(list(hub.KNOWN).index("gpt2"))
     qtbot.waitUntil(lambda: chooser.plan is not None, timeout=60_000)
-    size = hub.human_bytes((tiny_hf_dir / "model.safetensors").stat().st_size + (tiny_hf_dir / "config.json").stat().st_size)
+    size = human_bytes((tiny_hf_dir / "model.safetensors").stat().st_size + (tiny_hf_dir / "config.json").stat().st_size)
     assert f"{size} to download" in chooser.info.text() and "free" in chooser.info.text()
     assert chooser.start_button.isEnabled() and not chooser.discard_button.isVisibleTo(chooser)
     fake_hub.status = 500

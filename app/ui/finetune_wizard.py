@@ -54,6 +54,7 @@ from app.ui.jobs import KILL_AFTER_MS, JsonProcess
 from app.ui.loss_chart import LossChart
 from model import finetune as ft
 from model.textfile import TEXT_SUFFIXES, TextFileError, read_file
+from model.units import human_bytes, human_duration
 
 TEXTS, BASE, METHOD, TRAINING, RESULTS = range(5)
 # Below this the Method page cannot make even one batch of a useful size: refuse early.
@@ -126,10 +127,6 @@ def end_now(proc: JsonProcess | None) -> None:
     if running(proc):
         proc.cancel()
         proc.process.waitForFinished(KILL_AFTER_MS + 2000)
-
-
-def _human_size(n: int) -> str:
-    return ft.human_bytes(n)
 
 
 def _error_label(style: str = ERROR_STYLE) -> QLabel:
@@ -271,7 +268,7 @@ class TextsPage(QWizardPage):
     def _update(self) -> None:
         self.tree.clear()
         for e in self.entries:
-            item = QTreeWidgetItem([str(e.path), _human_size(e.size), f"{e.tokens:,}" if e.usable else "–",
+            item = QTreeWidgetItem([str(e.path), human_bytes(e.size), f"{e.tokens:,}" if e.usable else "–",
                                     e.problem or e.note])
             item.setToolTip(0, str(e.path))
             item.setToolTip(3, e.problem or e.note)
@@ -751,7 +748,7 @@ class TrainingPage(QWizardPage):
             self.bar.setValue(e["step"])
             self.chart.add_train(e["step"], e["loss"])
             self.stats.setText(f"Step {e['step']:,} of {e['total_steps']:,} · loss {e['loss']:.3f} · "
-                               f"{e['tokens_per_s']:,.0f} tokens/s · {ft.human_time(e.get('eta_s'))} left")
+                               f"{e['tokens_per_s']:,.0f} tokens/s · {human_duration(e.get('eta_s'))} left")
         elif kind == "eval":
             self.chart.add_val(e["step"], e["val_loss"])
         elif kind == "sample":

@@ -125,7 +125,7 @@ class JsonProcess(QObject):
         elif status == QProcess.ExitStatus.CrashExit:
             self.outcome = "crashed"
             self._finish(False, f"{self.what} stopped unexpectedly (the process was killed); "
-                                "nothing was installed, you can start it again")
+                                "you can start it again")
         elif code != 0:
             self.outcome = "crashed"
             last = self._stderr_lines[-1] if self._stderr_lines else f"exit code {code}"

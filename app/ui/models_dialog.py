@@ -38,6 +38,7 @@ from app.installer import SIZES, progress_text
 from app.settings import Settings
 from app.ui.jobs import JsonProcess
 from model.errors import ModelError
+from model.units import human_bytes
 
 COLUMNS = ("Name", "Parameters", "Size", "Variants", "Source", "Perplexity", "Active")
 _SOURCES = {
@@ -159,12 +160,12 @@ class DownloadDialog(QDialog):
             return
         self.plan = event
         total, have = event["total_bytes"], event["have_bytes"]
-        lines = [f"<b>{name}</b> ({event['repo']}): {hub.human_bytes(total)} to download"]
+        lines = [f"<b>{name}</b> ({event['repo']}): {human_bytes(total)} to download"]
         if have:
-            lines.append(f"{hub.human_bytes(have)} already downloaded: the download continues from there.")
+            lines.append(f"{human_bytes(have)} already downloaded: the download continues from there.")
         enough = event["disk_free"] >= event["disk_needed"]
-        lines.append(f"Needs {hub.human_bytes(event['disk_needed'])} of disk with the conversion; "
-                     f"{hub.human_bytes(event['disk_free'])} free" + ("." if enough else " — <b>not enough</b>."))
+        lines.append(f"Needs {human_bytes(event['disk_needed'])} of disk with the conversion; "
+                     f"{human_bytes(event['disk_free'])} free" + ("." if enough else " — <b>not enough</b>."))
         if event.get("licence"):
             lines.append(f"Licence: {event['licence']}.")
         self.info.setText("<br>".join(lines))
@@ -272,7 +273,7 @@ class ModelsDialog(QDialog):
         for row, m in enumerate(self._rows):
             is_active = active is not None and m.folder == active.folder
             if m.problem:
-                cells = [_item(m.name, m.problem), _item("—"), _item(hub.human_bytes(m.size_bytes), align_right=True),
+                cells = [_item(m.name, m.problem), _item("—"), _item(human_bytes(m.size_bytes), align_right=True),
                          _item("—"), _item(f"cannot be used: {m.problem}", m.problem), _item("—"), _item("")]
             else:
                 params = f"{m.parameters / 1e6:.1f}M" if m.parameters else "—"
@@ -282,7 +283,7 @@ class ModelsDialog(QDialog):
                 cells = [
                     _item(m.name + (" (bundled)" if m.bundled else ""), str(m.folder)),
                     _item(params, f"{m.parameters:,} parameters" if m.parameters else "", True),
-                    _item(hub.human_bytes(m.size_bytes), align_right=True),
+                    _item(human_bytes(m.size_bytes), align_right=True),
                     _item(", ".join(m.variants), "int8 runs on CPUs, fp16 on NVIDIA GPUs, fp32 is the reference"),
                     _item(m.provenance, self._provenance_tip(m)),
                     _item(f"{ppl:.1f}" if ppl else "—", ppl_tip, True),
@@ -319,7 +320,7 @@ class ModelsDialog(QDialog):
             for folder in sorted(root.iterdir()):
                 repo = folder.name.replace("--", "/", 1)
                 done = sum(p.stat().st_size for p in folder.iterdir() if p.is_file())
-                names.append(f"{by_repo.get(repo, repo)} ({hub.human_bytes(done)})")
+                names.append(f"{by_repo.get(repo, repo)} ({human_bytes(done)})")
         self.pending.setText("Unfinished downloads: " + ", ".join(names) +
                              ". Download… the same model again to continue." if names else "")
         self.pending.setVisible(bool(names))
@@ -371,7 +372,7 @@ class ModelsDialog(QDialog):
         if m is None or m.bundled:
             return
         answer = QMessageBox.question(
-            self, "Delete model", f"Delete {m.name} and its files ({hub.human_bytes(m.size_bytes)})?\n\n{m.folder}",
+            self, "Delete model", f"Delete {m.name} and its files ({human_bytes(m.size_bytes)})?\n\n{m.folder}",
             QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No, QMessageBox.StandardButton.No)
         if answer != QMessageBox.StandardButton.Yes:
             return
@@ -451,8 +452,8 @@ class ModelsDialog(QDialog):
         panel = self.job_panel
         if kind == "plan":
             have = event["have_bytes"]
-            panel.detail.setText(f"{hub.human_bytes(event['total_bytes'])} to download"
-                                 + (f", continuing from {hub.human_bytes(have)}" if have else ""))
+            panel.detail.setText(f"{human_bytes(event['total_bytes'])} to download"
+                                 + (f", continuing from {human_bytes(have)}" if have else ""))
         elif kind == "download":
             # Progress bars hold ints: count kilobytes so that multi-gigabyte files fit.
             panel.bar.setRange(0, max(1, event["total"] // 1024))
@@ -471,6 +472,8 @@ class ModelsDialog(QDialog):
             self._installed_folder = event["folder"]
 
     def _job_finished(self, ok: bool, message: str) -> None:
+        if self.job is not None and self.job.outcome == "crashed":
+            message += " (nothing was installed)"  # the installer moves a model into place only when complete
         self.job = None
         self.job_panel.hide()
         if ok:
