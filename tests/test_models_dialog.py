@@ -176,3 +176,25 @@ def test_the_model_menu_opens_the_dialog_and_use_switches_the_model(qtbot, mine,
     finally:
         window.close()
         window.deleteLater()
+
+
+def test_without_pytorch_only_onnx_and_inkwell_models_can_be_added(qtbot, settings, monkeypatch):
+    """The standalone build leaves PyTorch out: checkpoint imports and downloads (both converted
+    by model.export) are disabled up front, saying why; ONNX files and Inkwell folders stay."""
+    from app.ui import models_dialog
+
+    monkeypatch.setattr(models_dialog, "torch_missing", lambda: "Importing PyTorch checkpoints needs PyTorch")
+    dialog = ModelsDialog(settings)
+    qtbot.addWidget(dialog)
+    actions = {a.text(): a for a in dialog.import_button.menu().actions()}
+    assert not actions["Hugging Face checkpoint folder…"].isEnabled()
+    assert not actions["Weights file (.safetensors, .bin)…"].isEnabled()
+    assert "needs PyTorch" in actions["Weights file (.safetensors, .bin)…"].toolTip()
+    assert actions["ONNX file…"].isEnabled() and actions["Inkwell model folder…"].isEnabled()
+    assert not dialog.download_button.isEnabled() and "needs PyTorch" in dialog.download_button.toolTip()
+
+    monkeypatch.setattr(models_dialog, "torch_missing", lambda: None)
+    with_torch = ModelsDialog(settings)
+    qtbot.addWidget(with_torch)
+    assert with_torch.download_button.isEnabled()
+    assert all(a.isEnabled() for a in with_torch.import_button.menu().actions())

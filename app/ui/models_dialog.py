@@ -36,6 +36,7 @@ from PySide6.QtWidgets import (
 from app import hub, installer, models
 from app.installer import SIZES, progress_text
 from app.settings import Settings
+from app.tools import torch_missing
 from app.ui.jobs import JsonProcess
 from model.errors import ModelError
 from model.units import human_bytes
@@ -47,6 +48,7 @@ _SOURCES = {
     "onnx": "ONNX file…",
     "bundle": "Inkwell model folder…",
 }
+_NEEDS_TORCH = {"hf", "weights"}  # converted to ONNX by model.export; downloads too
 
 
 def _item(text: str, tooltip: str = "", align_right: bool = False) -> QTableWidgetItem:
@@ -221,8 +223,16 @@ class ModelsDialog(QDialog):
         self.import_button = QPushButton("Import…")
         self.download_button = QPushButton("Download…")
         import_menu = QMenu(self.import_button)
+        import_menu.setToolTipsVisible(True)
+        # Without PyTorch (the standalone build) checkpoints cannot be converted: say so up front.
+        self.torch_missing = torch_missing()
         for kind, label in _SOURCES.items():
-            import_menu.addAction(label, lambda k=kind: self.choose_import(k))
+            action = import_menu.addAction(label, lambda k=kind: self.choose_import(k))
+            if self.torch_missing and kind in _NEEDS_TORCH:
+                action.setEnabled(False)
+                action.setToolTip(self.torch_missing)
+        if self.torch_missing:
+            self.download_button.setToolTip(self.torch_missing)
         self.import_button.setMenu(import_menu)
         self.use_button.clicked.connect(self.use_selected)
         self.rename_button.clicked.connect(self.rename_selected)
@@ -340,7 +350,7 @@ class ModelsDialog(QDialog):
         self.delete_button.setToolTip("The bundled model cannot be deleted" if m is not None and m.bundled else "")
         self.folder_button.setEnabled(m is not None)
         self.import_button.setEnabled(not busy)
-        self.download_button.setEnabled(not busy)
+        self.download_button.setEnabled(not busy and not self.torch_missing)
 
     # actions on the selected model ------------------------------------------------------------
 
