@@ -47,13 +47,12 @@ def main(argv: list[str] | None = None) -> int:
         try:
             return int(getattr(importlib.import_module(module), func)(argv[1:]) or 0)
         except ModuleNotFoundError as exc:  # e.g. torch, which the standalone build leaves out
-            if exc.name is None or exc.name.split(".")[0] in ("app", "model"):
-                raise  # our own module missing is a bug, not an install question
-            from app.tools import torch_missing
+            from app.tools import missing_package
 
-            reason = torch_missing() if exc.name.split(".")[0] == "torch" else None
-            print(f"inkwell {argv[0]}: {reason or f'needs the Python package {exc.name!r}, which is not installed'}",
-                  file=sys.stderr)
+            message = missing_package(exc)
+            if message is None:
+                raise
+            print(f"inkwell {argv[0]}: {message}", file=sys.stderr)
             return 2
     from app.gui import run
 

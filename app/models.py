@@ -13,7 +13,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from app import paths
+from app.settings import atomic_write_text
 from model.bundle import MANIFEST, Bundle
+from model.config import read_json
 from model.errors import ModelError
 
 
@@ -118,11 +120,9 @@ def rename(model: InstalledModel, name: str) -> InstalledModel:
     if model.bundled:
         raise ModelError(f"{model.name} comes with Inkwell and cannot be renamed")
     path = model.folder / MANIFEST
-    manifest = json.loads(path.read_text(encoding="utf-8"))
+    manifest = read_json(path)
     manifest["name"] = name
-    tmp = path.with_name(f".{MANIFEST}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
+    atomic_write_text(path, json.dumps(manifest, indent=2) + "\n")
     return _read(model.folder, False)
 
 

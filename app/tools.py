@@ -27,3 +27,13 @@ def torch_missing() -> str | None:
         return PYTORCH_NEEDED
     return ("Importing PyTorch checkpoints and fine-tuning need PyTorch, which is not installed: "
             "pip install torch==2.13.0 (the CPU build is enough).")
+
+
+def missing_package(exc: ModuleNotFoundError) -> str | None:
+    """What to tell the user when a tool stopped on a package that is not installed (PyTorch in the
+    standalone build, above all); None when the missing module is Inkwell's own, which is a bug."""
+    top = (exc.name or "").split(".")[0]
+    if not top or top in ("app", "model"):
+        return None
+    return (torch_missing() if top == "torch" else None) or \
+        f"needs the Python package {exc.name!r}, which is not installed"

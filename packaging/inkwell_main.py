@@ -3,7 +3,7 @@
 The app starts its helpers as ``sys.executable -m MODULE ARGS`` (QProcess: model import and
 download, export, training). In the standalone build ``sys.executable`` is this program, so it
 runs ``-m MODULE`` as Python would; a helper that needs PyTorch, which this build leaves out,
-says so in one line on stderr (the line the app shows) instead of a traceback.
+(or any other missing package) says so in one line on stderr (the line the app shows) instead of a traceback.
 """
 
 import runpy
@@ -17,11 +17,12 @@ def run_module(module: str, args: list) -> int:
     try:
         runpy.run_module(module, run_name="__main__", alter_sys=True)
     except ModuleNotFoundError as exc:
-        if (exc.name or "").split(".")[0] != "torch":
-            raise
-        from app.tools import torch_missing
+        from app.tools import missing_package
 
-        print(f"{module}: {torch_missing()}", file=sys.stderr)
+        message = missing_package(exc)
+        if message is None:
+            raise
+        print(f"{module}: {message}", file=sys.stderr)
         return 2
     return 0
 
