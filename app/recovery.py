@@ -10,8 +10,10 @@ A clean close, a save or an explicit discard removes the snapshot.
 from __future__ import annotations
 
 import json
+import threading
 import time
 import uuid
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -57,8 +59,19 @@ class Snapshot:
         self._lock.unlock()
 
 
+def _snapshot_json(pieces: Iterable[str], document_path: str) -> Iterator[str]:
+    """The snapshot file's JSON, written a piece of the text at a time: escaping 50 MB in one
+    call would hold the interpreter (and with it the window) for a third of a second."""
+    head = json.dumps({"version": 1, "path": document_path, "saved_at": time.time()}, ensure_ascii=False)
+    yield head[:-1] + ', "text": "'
+    for piece in pieces:
+        yield json.dumps(piece, ensure_ascii=False)[1:-1]
+    yield '"}'
+
+
 class SnapshotSlot:
-    """This editor's snapshot slot."""
+    """This editor's snapshot slot. ``write`` may run on a worker thread while the window goes
+    on: a ``clear`` made meanwhile (the text was saved or replaced) wins, whichever ends first."""
 
     def __init__(self) -> None:
         self.id = uuid.uuid4().hex
@@ -67,13 +80,27 @@ class SnapshotSlot:
         self._lock = _lock(folder / f"{self.id}.lock")
         if not self._lock.tryLock(0):
             raise OSError(f"{folder}: cannot lock an autosave slot")
+        self._guard = threading.Lock()
+        self.generation = 0  # counts clears; a write begun before one is dropped
 
-    def write(self, text: str, document_path: str) -> None:
-        data = {"version": 1, "path": document_path, "saved_at": time.time(), "text": text}
-        atomic_write_text(self.file, json.dumps(data, ensure_ascii=False))
+    def write(self, text: str | Iterable[str], document_path: str, generation: int | None = None) -> bool:
+        """Snapshot ``text`` (or its pieces, in order); False when the slot was cleared since
+        ``generation`` (the default: now), and nothing is left of this write."""
+        generation = self.generation if generation is None else generation
+        pieces = [text] if isinstance(text, str) else text
+        if generation != self.generation:
+            return False
+        atomic_write_text(self.file, _snapshot_json(pieces, document_path))
+        with self._guard:
+            if generation == self.generation:
+                return True
+            self.file.unlink(missing_ok=True)  # a clear came while this was written
+            return False
 
     def clear(self) -> None:
-        self.file.unlink(missing_ok=True)
+        with self._guard:
+            self.generation += 1
+            self.file.unlink(missing_ok=True)
 
     def close(self) -> None:
         """A clean exit: nothing left to recover."""

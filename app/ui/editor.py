@@ -14,9 +14,10 @@ them with a soft background until the writer edits them.
 from __future__ import annotations
 
 import re
+from contextlib import contextmanager
 from dataclasses import dataclass
 
-from PySide6.QtCore import QEvent, Qt, QTimer, Signal
+from PySide6.QtCore import QEvent, QMimeData, Qt, QTimer, Signal
 from PySide6.QtGui import (
     QColor,
     QKeyEvent,
@@ -28,6 +29,8 @@ from PySide6.QtGui import (
     QTextLayout,
 )
 from PySide6.QtWidgets import QApplication, QFrame, QPlainTextEdit, QTextEdit, QWidget
+
+from app.bigtext import LineBreaker
 
 GHOST_KEYS = ("accept", "accept_word", "dismiss", "next_alternative", "previous_alternative")
 _NEXT_WORD = re.compile(r"\s*[^\s]+")
@@ -64,6 +67,7 @@ class GhostEditor(QPlainTextEdit):
     ghost_cleared = Signal()  # the pending or shown suggestion is no longer wanted
     ghost_changed = Signal(bool)  # a suggestion is shown (True) or not
     user_edited = Signal()  # the writer changed the text (not the model, not undo of model text)
+    long_lines_broken = Signal(int)  # pasted or dropped text had this many over-long lines (broken)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -258,6 +262,30 @@ class GhostEditor(QPlainTextEdit):
         if self._ghost and 0 <= index < len(self._ghost.alternatives):
             self._ghost.index = index
             self._show_ghost()
+
+    @contextmanager
+    def own_edit(self):
+        """Edits made inside are the program's (loading a text, say), not the writer's: they
+        bring no suggestion and no user_edited."""
+        before, self._own_edit = self._own_edit, True
+        try:
+            yield
+        finally:
+            self._own_edit = before
+
+    def insertFromMimeData(self, source) -> None:
+        # Pasted or dropped text: lines too long for Qt to edit at typing speed are broken, as
+        # when a file is opened (app.bigtext).
+        if source.hasText():
+            breaker = LineBreaker()
+            text = breaker.feed(source.text())
+            if breaker.broken:
+                plain = QMimeData()
+                plain.setText(text)
+                super().insertFromMimeData(plain)
+                self.long_lines_broken.emit(breaker.broken)
+                return
+        super().insertFromMimeData(source)
 
     def ask_now(self) -> None:
         self._debounce.stop()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import time
 from pathlib import Path
 
@@ -17,18 +16,23 @@ from PySide6.QtWidgets import (
     QMainWindow,
     QMenu,
     QMessageBox,
+    QProgressBar,
     QPushButton,
     QVBoxLayout,
     QWidget,
 )
 
 from app import models, paths
+from app.bigtext import LONG_LINE, break_long_lines, count_words
 from app.documents import FILE_FILTER, DocumentError, read_text, save_text
 from app.recovery import Snapshot, SnapshotSlot, orphaned_snapshots
 from app.settings import Settings
 from app.ui import theme as themes
+from app.ui.autosave import Autosaver
 from app.ui.editor import GHOST_KEYS, GhostEditor
+from app.ui.loading import FileReader, TextLoader, is_small_file
 from app.ui.settings_panel import KEY_LABELS, SettingsPanel
+from app.ui.wordcount import WordCounter
 from app.worker import Generator
 
 DEFAULT_KEYS = {
@@ -44,7 +48,6 @@ DEFAULT_KEYS = {
     "story_retry": "Ctrl+Shift+Return",
     "story_stop": "Esc",
 }
-_WORDS = re.compile(r"\S+")
 
 
 class StoryBar(QWidget):
@@ -122,7 +125,6 @@ class MainWindow(QMainWindow):
         self.settings = settings or Settings.load()
         self.path: str | None = None
         self._slot = SnapshotSlot()
-        self._snapshot_revision = -1
         self._requested_at: dict[int, float] = {}
         self._first_piece_ms: dict[int, float] = {}
         self._story_request: int | None = None
@@ -144,6 +146,11 @@ class MainWindow(QMainWindow):
         column.addWidget(self.editor, 1)
         column.addWidget(self.story_bar)
         self.setCentralWidget(central)
+        self.words = WordCounter(self.editor.document())
+        self.loader = TextLoader(self.editor)
+        self.reader = FileReader(self)
+        self._autosaver = Autosaver(self.editor.document(), self._slot)
+        self._opening = ("", 0)  # the name of the text being loaded, and its lines broken
 
         self.panel = SettingsPanel(self.settings, DEFAULT_KEYS, self)
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.panel)
@@ -152,8 +159,6 @@ class MainWindow(QMainWindow):
         self.generator = Generator(self)
         self._autosave = QTimer(self)
         self._autosave.timeout.connect(self.autosave)
-        self._counter = QTimer(self, singleShot=True, interval=200)
-        self._counter.timeout.connect(self._count_words)
         self._build_status_bar()
         self._build_actions()
         self._build_menus()
@@ -167,7 +172,7 @@ class MainWindow(QMainWindow):
         self._restore_geometry()
         self._update_title()
         self._update_cursor_label()
-        self._count_words()
+        self._show_words(self.words.total)
         self._update_story_actions()
         if self.settings.notice:
             self.show_notice(self.settings.notice)
@@ -186,6 +191,12 @@ class MainWindow(QMainWindow):
         self.words_label.setObjectName("wordsLabel")
         self.cursor_label = QLabel("")
         self.cursor_label.setObjectName("cursorLabel")
+        self.load_bar = QProgressBar()
+        self.load_bar.setObjectName("loadBar")
+        self.load_bar.setMaximumWidth(160)
+        self.load_bar.setFormat("Opening… %p%")
+        bar.addPermanentWidget(self.load_bar)
+        self.load_bar.hide()
         for index, label in enumerate((self.model_label, self.speed_label, self.words_label,
                                        self.cursor_label)):
             if index:
@@ -325,7 +336,13 @@ class MainWindow(QMainWindow):
         e.ghost_changed.connect(self._ghost_shown)
         e.user_edited.connect(self._user_edited)
         e.cursorPositionChanged.connect(self._update_cursor_label)
-        e.textChanged.connect(self._counter.start)
+        e.long_lines_broken.connect(self._pasted_long_lines)
+        self.words.changed.connect(self._show_words)
+        self.loader.progress.connect(self._load_progress)
+        self.loader.finished.connect(self._document_ready)
+        self.reader.done.connect(self._file_read)
+        self.reader.failed.connect(self._read_failed)
+        self._autosaver.failed.connect(lambda message: self.statusBar().showMessage(message, 10000))
         e.document().modificationChanged.connect(self._update_title)
         e.undoAvailable.connect(self.act_undo.setEnabled)
         e.redoAvailable.connect(self.act_redo.setEnabled)
@@ -501,7 +518,7 @@ class MainWindow(QMainWindow):
             return
 
         def document() -> tuple[str, str]:
-            return Path(self.path).name if self.path else "Untitled", self.editor.toPlainText()
+            return Path(self.path).name if self.path else "Untitled", self.document_text()
 
         self.finetune_wizard = FinetuneWizard(self.settings, document, self)
         self.finetune_wizard.show()
@@ -614,7 +631,7 @@ class MainWindow(QMainWindow):
     # story mode ----------------------------------------------------------------------------------
 
     def story_continue(self) -> None:
-        if self.editor.generating:
+        if self.editor.generating or self.editor.isReadOnly():
             return
         if not self.generator.ready:
             self.statusBar().showMessage(self._no_model_reason(), 5000)
@@ -710,31 +727,86 @@ class MainWindow(QMainWindow):
         self.load_file(path)
 
     def load_file(self, path: str) -> bool:
+        """Open ``path``: a small file at once; a big one is read on a worker thread and goes into
+        the editor in slices, with progress in the status bar (True: opened or opening)."""
+        if not is_small_file(path):
+            self.reader.read(path)  # answers with _file_read or _read_failed
+            self.statusBar().showMessage(f"Opening {Path(path).name}…")
+            self._update_busy()
+            return True
         try:
             loaded = read_text(path)
         except DocumentError as exc:
-            QMessageBox.warning(self, "Cannot open file", str(exc))
-            self.statusBar().showMessage(str(exc), 10000)
+            self._read_failed(path, str(exc))
             return False
-        self._set_document(loaded.text, str(Path(path).resolve()))
+        text, broken = break_long_lines(loaded.text)
+        self._file_read(path, loaded, broken, text)
+        return True
+
+    def _file_read(self, path: str, loaded, broken: int = 0, text: str | None = None) -> None:
+        self._set_document(loaded.text if text is None else text, str(Path(path).resolve()), broken=broken)
         self.settings.add_recent(self.path)
         if loaded.converted:
             self.show_notice(f"{Path(path).name} was read as {loaded.encoding_name}; "
                              "saving writes it as UTF-8.")
-        return True
 
-    def _set_document(self, text: str, path: str | None) -> None:
+    def _read_failed(self, _path: str, message: str) -> None:
+        self.statusBar().clearMessage()
+        self._update_busy()
+        QMessageBox.warning(self, "Cannot open file", message)
+        self.statusBar().showMessage(message, 10000)
+
+    def _set_document(self, text: str, path: str | None, modified: bool = False, broken: int = 0) -> None:
+        """Show ``text`` (its over-long lines broken already: ``broken`` of them) as the document."""
+        self.reader.cancel()
         self.story_stop()
         self._story_keep()
         self.editor.clear_ghost()
         self.editor.clear_marks()
-        self.editor.setPlainText(text)
-        self.editor.document().setModified(False)
         self.path = path
-        self._slot.clear()
-        self._snapshot_revision = -1
+        self._autosaver.drop()
+        self._opening = (Path(path).name if path else "Untitled", broken)
+        self.loader.set_text(text, modified)  # _document_ready follows (at once for a short text)
+        self._update_busy()
         self._update_title()
-        self._count_words()
+
+    def _load_progress(self, done: int, total: int) -> None:
+        percent = 100 * done // max(total, 1)
+        if self.load_bar.maximum() != 100 or percent != self.load_bar.value():
+            # (whole percents: a progress bar repaints at once on every change of its value)
+            self.load_bar.setRange(0, 100)
+            self.load_bar.setValue(percent)
+
+    def _document_ready(self) -> None:
+        self._update_busy()
+        self.statusBar().clearMessage()
+        name, broken = self._opening
+        if broken:
+            self.show_notice(f"{name} has {broken:,} line{'s' if broken > 1 else ''} longer than "
+                             f"{LONG_LINE:,} characters, shown broken into shorter lines (at spaces where "
+                             "there are any); saving writes these line breaks.")
+        self._update_title()
+
+    def _pasted_long_lines(self, broken: int) -> None:
+        self.show_notice(f"The pasted text had {broken:,} line{'s' if broken > 1 else ''} longer than "
+                         f"{LONG_LINE:,} characters; they were broken into shorter lines.")
+
+    def _update_busy(self) -> None:
+        """While a file is read or loaded the text is read-only and the status bar shows progress."""
+        busy = self.reader.reading or self.loader.loading
+        self.editor.setReadOnly(busy)
+        if busy and not self.loader.loading:
+            self.load_bar.setRange(0, 0)  # reading: no measure of progress yet
+        self.load_bar.setVisible(busy)
+
+    @property
+    def loading(self) -> bool:
+        """A file is being opened (read, or put into the editor)."""
+        return self.reader.reading or self.loader.loading
+
+    def document_text(self) -> str:
+        """The whole text, also while it is still going into the editor."""
+        return self.loader.text if self.loader.loading else self.editor.toPlainText()
 
     def save(self) -> bool:
         if not self.path:
@@ -752,14 +824,14 @@ class MainWindow(QMainWindow):
 
     def _write(self, path: str) -> bool:
         try:
-            save_text(path, self.editor.toPlainText())
+            save_text(path, self.document_text())
         except DocumentError as exc:
             QMessageBox.warning(self, "Cannot save", f"{exc}\n\nYour text is still here, unsaved.")
             return False
         self.path = str(Path(path).resolve())
         self.editor.document().setModified(False)
-        self._slot.clear()
-        self._snapshot_revision = -1
+        self.loader.modified = False  # (a recovered text still going in is saved now)
+        self._autosaver.drop()
         self.settings.add_recent(self.path)
         self._update_title()
         self.statusBar().showMessage(f"Saved {self.path}", 4000)
@@ -781,18 +853,9 @@ class MainWindow(QMainWindow):
     # autosave and recovery -----------------------------------------------------------------------
 
     def autosave(self) -> None:
-        doc = self.editor.document()
-        if not doc.isModified():
-            self._slot.clear()
-            return
-        if doc.revision() == self._snapshot_revision:
-            return
-        try:
-            self._slot.write(self.editor.toPlainText(), self.path or "")
-        except OSError as exc:
-            self.statusBar().showMessage(f"Autosave failed: {exc}", 10000)
-            return
-        self._snapshot_revision = doc.revision()
+        """Snapshot unsaved changes (a long text in slices and on a worker thread)."""
+        if not self.loading:
+            self._autosaver.tick(self.path or "")
 
     def offer_recovery(self) -> None:
         for snapshot in orphaned_snapshots():
@@ -801,10 +864,15 @@ class MainWindow(QMainWindow):
                 if not self.maybe_save():
                     snapshot.release()
                     continue
-                self._set_document(snapshot.text, snapshot.document_path or None)
-                self.editor.document().setModified(True)
+                text, broken = break_long_lines(snapshot.text)
+                self._set_document(text, snapshot.document_path or None, modified=True, broken=broken)
                 self._update_title()
-                self.autosave()  # our own slot holds it now, before the old one goes
+                try:
+                    self._autosaver.write_now(text, self.path or "")  # ours holds it before the old one goes
+                except (OSError, ValueError) as exc:
+                    self.statusBar().showMessage(f"Autosave failed: {exc}", 10000)
+                    snapshot.release()
+                    continue
                 snapshot.discard()
             elif choice == "discard":
                 snapshot.discard()
@@ -813,7 +881,7 @@ class MainWindow(QMainWindow):
 
     def _ask_recover(self, snapshot: Snapshot) -> str:
         when = time.strftime("%A %H:%M", time.localtime(snapshot.saved_at))
-        words = len(_WORDS.findall(snapshot.text))
+        words = count_words(snapshot.text)
         box = QMessageBox(QMessageBox.Icon.Question, "Recover unsaved text",
                           f"Inkwell closed without saving “{snapshot.title}” ({words:,} words, "
                           f"autosaved {when}). Recover it?", parent=self)
@@ -839,8 +907,7 @@ class MainWindow(QMainWindow):
         cursor = self.editor.textCursor()
         self.cursor_label.setText(f"Ln {cursor.blockNumber() + 1}, Col {cursor.positionInBlock() + 1}")
 
-    def _count_words(self) -> None:
-        count = len(_WORDS.findall(self.editor.toPlainText()))
+    def _show_words(self, count: int) -> None:
         self.words_label.setText(f"{count:,} word" + ("" if count == 1 else "s"))
 
     # misc ----------------------------------------------------------------------------------------
@@ -869,7 +936,9 @@ class MainWindow(QMainWindow):
         if getattr(self, "finetune_wizard", None) is not None:
             self.finetune_wizard.shut_down()  # a running fine-tune writes its checkpoint first
         self.story_stop()
+        self.reader.cancel()
+        self.loader.cancel()
         self.generator.shutdown()
         self._autosave.stop()
-        self._slot.close()
+        self._autosaver.close()
         event.accept()

@@ -1,0 +1,155 @@
+"""Opening long documents without freezing the window.
+
+A 50 MB file used to hold the window for many seconds: reading and decoding it, then Qt taking
+the whole text in one call. Here a big file is read, decoded and checked for over-long lines on a
+worker thread (``FileReader``), and the text goes into the editor a slice at a time, a few
+milliseconds per turn of the event loop (``TextLoader``), so the window repaints, scrolls and
+shows its progress meanwhile (the window keeps the text read-only until it is complete). Undo
+starts empty, as after QPlainTextEdit.setPlainText. Small texts (a blink to set) go in at once.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+import time
+from pathlib import Path
+
+from PySide6.QtCore import QObject, QTimer, Signal
+from PySide6.QtGui import QTextCursor
+
+from app.bigtext import SLICE, break_long_lines
+from app.documents import DocumentError, read_text
+
+# Up to this size a file is read, and a text set, at once: it takes a few tens of milliseconds.
+SMALL_BYTES = 1 << 20
+SMALL_CHARS = 1 << 20
+TURN_S = 0.010  # the text loader's work per turn of the event loop
+
+
+def is_small_file(path: str | Path) -> bool:
+    try:
+        return Path(path).stat().st_size <= SMALL_BYTES
+    except OSError:
+        return True  # read_text says what is wrong with it
+
+
+class FileReader(QObject):
+    """Reads a text file on a worker thread; only the latest request's answer is delivered."""
+
+    done = Signal(str, object, int)  # path, LoadedText (its lines broken), lines broken
+    failed = Signal(str, str)  # path, message
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._ticket = 0
+        self._results = _Results()
+        self._results.arrived.connect(self._arrived)
+        self.reading = False
+
+    def read(self, path: str) -> None:
+        self._ticket += 1
+        self.reading = True
+        threading.Thread(target=self._run, args=(self._ticket, path), name="inkwell-read", daemon=True).start()
+
+    def cancel(self) -> None:
+        self._ticket += 1
+        self.reading = False
+
+    def _run(self, ticket: int, path: str) -> None:
+        try:
+            loaded = read_text(path)
+            text, broken = break_long_lines(loaded.text)
+            if broken:
+                loaded = dataclasses.replace(loaded, text=text)
+            result = (path, loaded, broken, None)
+        except DocumentError as exc:
+            result = (path, None, 0, str(exc))
+        except Exception as exc:  # a worker thread must not take its failure with it
+            result = (path, None, 0, f"{path}: cannot be opened ({type(exc).__name__}: {exc})")
+        self._results.arrived.emit(ticket, result)  # queued to the GUI thread
+
+    def _arrived(self, ticket: int, result: tuple) -> None:
+        if ticket != self._ticket:
+            return  # another file was asked for meanwhile
+        self.reading = False
+        path, loaded, broken, message = result
+        if message is None:
+            self.done.emit(path, loaded, broken)
+        else:
+            self.failed.emit(path, message)
+
+
+class _Results(QObject):
+    arrived = Signal(int, object)
+
+
+class TextLoader(QObject):
+    """Puts a whole text into an editor: at once when it is small, in slices when it is long."""
+
+    progress = Signal(int, int)  # characters in the editor, of
+    finished = Signal()
+
+    def __init__(self, editor) -> None:
+        super().__init__(editor)
+        self._editor = editor
+        self._timer = QTimer(self, interval=0)
+        self._timer.timeout.connect(self._step)
+        self.text = ""  # the whole text being loaded (the document holds a first part of it)
+        self._position = 0
+        self.modified = False  # the document's modified flag once loaded (and meanwhile)
+        self._cursor: QTextCursor | None = None
+
+    @property
+    def loading(self) -> bool:
+        return self._cursor is not None
+
+    def set_text(self, text: str, modified: bool = False) -> None:
+        """Replace the editor's text (its lines already broken: app.bigtext) with ``text``;
+        ``finished`` is emitted when it is all in (before this returns for a small text)."""
+        self.cancel()
+        editor = self._editor
+        doc = editor.document()
+        if len(text) <= SMALL_CHARS:
+            with editor.own_edit():
+                editor.setPlainText(text)
+            doc.setModified(modified)
+            self.finished.emit()
+            return
+        self.text, self._position, self.modified = text, 0, modified
+        with editor.own_edit():
+            editor.setPlainText("")
+        doc.setUndoRedoEnabled(False)  # nothing to undo in loading, and no copy of 50 MB kept for it
+        self._cursor = QTextCursor(doc)
+        self._timer.start()
+        self._step()
+
+    def cancel(self) -> None:
+        """Stop loading (the caller replaces the text)."""
+        if self._cursor is None:
+            return
+        self._timer.stop()
+        self._cursor = None
+        self.text = ""
+        self._editor.document().setUndoRedoEnabled(True)
+
+    def _step(self) -> None:
+        cursor, text = self._cursor, self.text
+        if cursor is None:
+            return
+        deadline = time.perf_counter() + TURN_S
+        with self._editor.own_edit():
+            while self._position < len(text):
+                cursor.insertText(text[self._position:self._position + SLICE])
+                self._position += SLICE
+                if time.perf_counter() >= deadline:
+                    break
+        doc = self._editor.document()
+        doc.setModified(self.modified)
+        self.progress.emit(min(self._position, len(text)), len(text))
+        if self._position < len(text):
+            return
+        self.cancel()  # the same clean-up: loading is over
+        doc.setModified(self.modified)
+        self._editor.setTextCursor(QTextCursor(doc))  # at the beginning, as setPlainText leaves it
+        self.finished.emit()
