@@ -67,7 +67,10 @@ class FileReader(QObject):
             result = (path, None, 0, str(exc))
         except Exception as exc:  # a worker thread must not take its failure with it
             result = (path, None, 0, f"{path}: cannot be opened ({type(exc).__name__}: {exc})")
-        self._results.arrived.emit(ticket, result)  # queued to the GUI thread
+        try:
+            self._results.arrived.emit(ticket, result)  # queued to the GUI thread
+        except RuntimeError:
+            pass  # the window closed meanwhile
 
     def _arrived(self, ticket: int, result: tuple) -> None:
         if ticket != self._ticket:
