@@ -28,12 +28,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import queue
 import random
 import statistics
 import subprocess
 import sys
 import tarfile
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -146,6 +148,7 @@ def child(args: argparse.Namespace) -> None:
     window.load_file(args.file)
     wait(lambda: not getattr(window, "loading", False), args.timeout)
     t1 = time.perf_counter()
+    print("OPENED", flush=True)
     spin(0.5)
     result["open_s"] = t1 - t0
     result["blocked_ms"] = longest_gap_ms(t0, time.perf_counter())
@@ -199,24 +202,40 @@ def child(args: argparse.Namespace) -> None:
 
 
 def run_child(code: Path, case: str, file: Path, mode: str, keys: int, timeout: float, home: Path) -> dict:
+    """One run in a child process; one that has not opened the file after ``timeout`` (a minute
+    more for starting and loading the model) is stopped and reported."""
     env = {**os.environ, "PYTHONPATH": str(code), "QT_QPA_PLATFORM": "offscreen",
            "INKWELL_HOME": str(home / f"{code.name}-{case}-{mode}")}
     command = [sys.executable, str(Path(__file__).resolve()), "--child", "--file", str(file), "--mode", mode,
                "--keys", str(keys), "--timeout", str(timeout)]
-    started = time.perf_counter()
+    lines: queue.Queue = queue.Queue()
+    child_process = subprocess.Popen(command, env=env, cwd=str(code), stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE, text=True)
+    threading.Thread(target=lambda: [lines.put(line) for line in child_process.stdout] + [lines.put(None)],
+                     daemon=True).start()
+    stderr: list[str] = []
+    threading.Thread(target=lambda: stderr.extend(child_process.stderr), daemon=True).start()
+    deadline = time.monotonic() + timeout + 60
+    opened = False
     try:
-        done = subprocess.run(command, env=env, cwd=str(code), capture_output=True, text=True,
-                              timeout=timeout + 150)
-    except subprocess.TimeoutExpired:
-        return {"error": f"did not finish in {timeout + 150:.0f} s"}
-    for line in done.stdout.splitlines():
-        if line.startswith("RESULT "):
-            result = json.loads(line[7:])
-            if result["open_s"] >= timeout:
-                return {"error": f"not open after {timeout:.0f} s"}
-            return result
-    tail = (done.stderr or done.stdout).strip().splitlines()[-3:]
-    return {"error": f"exit {done.returncode} after {time.perf_counter() - started:.0f} s: {' / '.join(tail)}"}
+        while True:
+            try:
+                line = lines.get(timeout=max(0.1, deadline - time.monotonic()))
+            except queue.Empty:
+                return {"error": f"not open after {timeout:.0f} s" if not opened else "typing did not finish"}
+            if line is None:
+                break
+            if line.startswith("OPENED"):
+                opened = True
+                deadline = time.monotonic() + 2 * max(10.0, timeout / 3) + 60
+            elif line.startswith("RESULT "):
+                return json.loads(line[7:])
+    finally:
+        if child_process.poll() is None:
+            child_process.kill()
+        child_process.wait()
+    tail = "".join(stderr).strip().splitlines()[-3:]
+    return {"error": f"exit {child_process.returncode}: {' / '.join(tail)}"}
 
 
 # ---- the report -------------------------------------------------------------------------------------

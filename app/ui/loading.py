@@ -22,8 +22,8 @@ from app.bigtext import SLICE, break_long_lines
 from app.documents import DocumentError, read_text
 
 # Up to this size a file is read, and a text set, at once: it takes a few tens of milliseconds.
-SMALL_BYTES = 1 << 20
-SMALL_CHARS = 1 << 20
+SMALL_BYTES = 1 << 18
+SMALL_CHARS = 1 << 18
 TURN_S = 0.010  # the text loader's work per turn of the event loop
 
 
