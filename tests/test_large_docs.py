@@ -85,6 +85,7 @@ def spy_on_whole_text(monkeypatch, window) -> list[str]:
 
 def test_typing_never_copies_the_whole_document(qtbot, window, monkeypatch):
     window.loader.set_text(prose(3000))
+    qtbot.waitUntil(lambda: not window.loading, timeout=30000)
     calls = spy_on_whole_text(monkeypatch, window)
     before = window.words.paragraphs_counted
     editor, keys = window.editor, 0
@@ -169,12 +170,13 @@ def test_big_file_opens_in_the_background_with_progress(qtbot, window, tmp_path,
     text = prose(2000)  # about 240 kB: 60 slices here
     path = tmp_path / "novel.txt"
     path.write_text(text, encoding="utf-8")
-    ticks, progress, read_only, bar_shown = [], [], [], []
+    ticks, progress, read_only, bar_shown, shown = [], [], [], [], []
     timer = QTimer(interval=0)
     timer.timeout.connect(lambda: ticks.append(window.loading))
     window.loader.progress.connect(lambda done, total: (progress.append(done / total),
                                                         read_only.append(window.editor.isReadOnly()),
-                                                        bar_shown.append(window.load_bar.isVisible())))
+                                                        bar_shown.append(window.load_label.isVisible()),
+                                                        shown.append(window.load_label.text())))
     timer.start()
     assert window.load_file(str(path))
     assert window.loading  # the window is back before the text is in
@@ -183,8 +185,9 @@ def test_big_file_opens_in_the_background_with_progress(qtbot, window, tmp_path,
     assert ticks.count(True) >= 20  # the event loop kept turning while the file went in
     assert len(progress) >= 20 and progress == sorted(progress) and progress[-1] == 1.0
     assert all(read_only) and all(bar_shown)  # read-only, with progress, until it is all there
+    assert shown[0].startswith("Opening novel.txt… ") and shown[-2].endswith("%")
     assert window.editor.toPlainText() == text
-    assert not window.editor.isReadOnly() and not window.load_bar.isVisible()
+    assert not window.editor.isReadOnly() and not window.load_label.isVisible()
     assert not window.editor.document().isModified()
     assert not window.editor.document().isUndoAvailable()
     assert words_shown(window) == count_words(text)

@@ -16,7 +16,6 @@ from PySide6.QtWidgets import (
     QMainWindow,
     QMenu,
     QMessageBox,
-    QProgressBar,
     QPushButton,
     QVBoxLayout,
     QWidget,
@@ -191,12 +190,11 @@ class MainWindow(QMainWindow):
         self.words_label.setObjectName("wordsLabel")
         self.cursor_label = QLabel("")
         self.cursor_label.setObjectName("cursorLabel")
-        self.load_bar = QProgressBar()
-        self.load_bar.setObjectName("loadBar")
-        self.load_bar.setMaximumWidth(160)
-        self.load_bar.setFormat("Opening… %p%")
-        bar.addPermanentWidget(self.load_bar)
-        self.load_bar.hide()
+        # (a label, not a QProgressBar: that repaints the window at once on every new value)
+        self.load_label = QLabel("")
+        self.load_label.setObjectName("loadLabel")
+        bar.addPermanentWidget(self.load_label)
+        self.load_label.hide()
         for index, label in enumerate((self.model_label, self.speed_label, self.words_label,
                                        self.cursor_label)):
             if index:
@@ -731,7 +729,7 @@ class MainWindow(QMainWindow):
         the editor in slices, with progress in the status bar (True: opened or opening)."""
         if not is_small_file(path):
             self.reader.read(path)  # answers with _file_read or _read_failed
-            self.statusBar().showMessage(f"Opening {Path(path).name}…")
+            self.load_label.setText(f"Opening {Path(path).name}…")
             self._update_busy()
             return True
         try:
@@ -751,7 +749,6 @@ class MainWindow(QMainWindow):
                              "saving writes it as UTF-8.")
 
     def _read_failed(self, _path: str, message: str) -> None:
-        self.statusBar().clearMessage()
         self._update_busy()
         QMessageBox.warning(self, "Cannot open file", message)
         self.statusBar().showMessage(message, 10000)
@@ -771,15 +768,11 @@ class MainWindow(QMainWindow):
         self._update_title()
 
     def _load_progress(self, done: int, total: int) -> None:
-        percent = 100 * done // max(total, 1)
-        if self.load_bar.maximum() != 100 or percent != self.load_bar.value():
-            # (whole percents: a progress bar repaints at once on every change of its value)
-            self.load_bar.setRange(0, 100)
-            self.load_bar.setValue(percent)
+        self.load_label.setText(f"Opening {self._opening[0]}… {100 * done // max(total, 1)}%")
 
     def _document_ready(self) -> None:
         self._update_busy()
-        self.statusBar().clearMessage()
+        self._show_words(self.words.total)
         name, broken = self._opening
         if broken:
             self.show_notice(f"{name} has {broken:,} line{'s' if broken > 1 else ''} longer than "
@@ -795,9 +788,7 @@ class MainWindow(QMainWindow):
         """While a file is read or loaded the text is read-only and the status bar shows progress."""
         busy = self.reader.reading or self.loader.loading
         self.editor.setReadOnly(busy)
-        if busy and not self.loader.loading:
-            self.load_bar.setRange(0, 0)  # reading: no measure of progress yet
-        self.load_bar.setVisible(busy)
+        self.load_label.setVisible(busy)
 
     @property
     def loading(self) -> bool:
@@ -908,6 +899,8 @@ class MainWindow(QMainWindow):
         self.cursor_label.setText(f"Ln {cursor.blockNumber() + 1}, Col {cursor.positionInBlock() + 1}")
 
     def _show_words(self, count: int) -> None:
+        if self.loader.loading:
+            return  # shown once the text is all in (a new number each slice is a repaint each)
         self.words_label.setText(f"{count:,} word" + ("" if count == 1 else "s"))
 
     # misc ----------------------------------------------------------------------------------------
