@@ -6,11 +6,12 @@ import dataclasses
 import random
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from app.engine import GenerationParams
 from app.engine import context
-from app.engine.healing import heal
+from app.engine.healing import heal, word_continues
 from app.engine.stopping import SuggestionText, find_end
 from model.tokenizer import decode, encode, token_bytes
 
@@ -79,10 +80,75 @@ def test_heal_backs_off_the_partial_word_and_constrains_the_first_token():
     healed = heal(tokens)
     assert healed.prompt == tokens[:-1] and healed.prefix == b" fo"
     allowed = {decode([int(t)]) for t in healed.allowed}
-    assert {" fox", " for", " fo"} <= allowed
-    assert all(word.startswith(" fo") for word in allowed)
+    # The word may be finished: if it is completed, it is with more letters.
+    assert {" fox", " for"} <= allowed and " fo" not in allowed and " fo," not in allowed
+    assert all(word.startswith(" fo") and word[3].isalnum() for word in allowed)
+    assert healed.word == tokens[-1]
     assert heal(tokens, enabled=False).allowed is None
     assert heal([]).prompt == []
+
+
+def test_a_space_or_punctuation_at_the_end_always_heals():
+    for text, prefix in (("She said ", b" "), ("She said,", b",")):
+        healed = heal(encode(text))
+        assert healed.prefix == prefix and healed.word is None
+        assert all(token_bytes(int(t)).startswith(prefix) for t in healed.allowed)
+
+
+def _logits(**probabilities):
+    """Hand-made logits: the named tokens (by their text) get these probabilities."""
+    row = np.full(50257, -30.0, dtype=np.float32)
+    for text, p in probabilities.items():
+        (token,) = encode(text.replace("_", " "))
+        row[token] = np.log(p)
+    return row[None]
+
+
+def test_a_finished_word_stays_finished():
+    healed = heal(encode("It was all but she"))
+    # " she" as it is: 0.5; the longer words that begin with it: 0.05 between them
+    assert not word_continues(_logits(_she=0.5, _shelter=0.03, _sheer=0.02), healed)
+    # ... unless the model clearly prefers continuing
+    assert word_continues(_logits(_she=0.05, _shelter=0.5), healed)
+
+
+def test_a_partial_word_is_completed():
+    healed = heal(encode("She was a beaut"))
+    assert word_continues(_logits(_beaut=0.001, _beautiful=0.6), healed)
+    # A partial word that ends inside a token ("a goo" is " go" + "o") heals the same way.
+    healed = heal(encode("in possession of a goo"))
+    assert healed.prefix == b"o" and "od" in {decode([int(t)]) for t in healed.allowed}
+
+
+def test_engine_keeps_a_finished_word(tiny_bundle):
+    """With the model preferring the word as it is, the suggestion starts after it (a new
+    word), and with it preferring a longer word, the suggestion completes the word."""
+    from app.engine import Engine, GenerationParams
+
+    engine = Engine.load(tiny_bundle, provider="cpu")
+    she, shelter, said = encode(" she")[0], encode(" shelter")[0], encode(" said")[0]
+    engine.decoder = _Favour(engine.decoder, {she: 12.0, shelter: 6.0, said: 14.0})
+    text = engine.generate("It was all but she", GenerationParams(max_new_tokens=1, temperature=0)).text
+    assert text == " said"
+    engine.decoder = _Favour(engine.decoder.decoder, {she: 6.0, shelter: 12.0, said: 14.0})
+    text = engine.generate("It was all but she", GenerationParams(max_new_tokens=1, temperature=0)).text
+    assert text == "lter"
+
+
+class _Favour:
+    """A decoder whose logits favour given tokens by given amounts (drives exact scenarios)."""
+
+    def __init__(self, decoder, boost):
+        self.decoder, self.boost = decoder, boost
+
+    def __getattr__(self, name):
+        return getattr(self.decoder, name)
+
+    def run(self, ids, positions, cache):
+        logits = self.decoder.run(ids, positions, cache).copy()
+        for token, amount in self.boost.items():
+            logits[:, token] += amount
+        return logits
 
 
 def prose(chars: int = 100_000, seed: int = 0) -> str:
