@@ -263,3 +263,84 @@ def test_engine_does_not_import_torch_or_qt():
     code = "import sys, app.engine; print(sorted(m for m in ('torch', 'PySide6') if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=Path(__file__).parent.parent)
     assert out.stdout.strip() == "[]"
+
+
+class _Script:
+    """A decoder that favours given first tokens after the prompt, then at each decoding step a
+    given token in each row."""
+
+    def __init__(self, decoder, first: dict[int, float], rows: list[list[int]]):
+        self.decoder, self.first, self.rows, self.step = decoder, first, rows, 0
+
+    def __getattr__(self, name):
+        return getattr(self.decoder, name)
+
+    def run(self, ids, positions, cache):
+        logits = self.decoder.run(ids, positions, cache).copy()
+        if ids.shape[0] == 1:  # the prompt
+            for token, amount in self.first.items():
+                logits[:, token] += amount
+        else:
+            for row, script in enumerate(self.rows):
+                logits[row, script[min(self.step, len(script) - 1)]] += 40.0
+            self.step += 1
+        return logits
+
+
+def _tokens(*texts: str) -> list[int]:
+    out = []
+    for text in texts:
+        (token,) = encode(text)
+        out.append(token)
+    return out
+
+
+def test_alternatives_differ_in_their_first_words(tiny_bundle):
+    from app.engine import Engine, GenerationParams
+
+    engine = Engine.load(tiny_bundle, provider="cpu")
+    a, able, the = _tokens(" a", " able", " the")
+    ble, to, go = _tokens("ble", " to", " go")
+    engine.decoder = _Script(engine.decoder, {a: 40.0, able: 39.0, the: 38.0},
+                             [[ble, to], [to, go], [to, go]])
+    params = GenerationParams(max_new_tokens=3, num_alternatives=3, temperature=0, heal=False)
+    result = engine.generate("It was all but impossible, and she was", params)
+    texts = [alt.text for alt in result.alternatives]
+    assert texts == [" able to", " the to go"]  # " able to go" starts with the same word: left out
+    assert [alt.row for alt in result.alternatives] == [0, 2]
+
+
+def test_an_unsure_model_stops_after_a_word_a_sure_one_goes_on(tiny_bundle):
+    """The tiny random model is unsure of everything: with a confidence threshold it suggests one
+    whole word; made sure of a sequence, it writes all of it."""
+    from app.engine import Engine, GenerationParams
+
+    engine = Engine.load(tiny_bundle, provider="cpu")
+    for seed in range(4):
+        text = engine.generate("It was a cold", GenerationParams(max_new_tokens=12, min_confidence=0.05,
+                                                                  seed=seed, heal=False)).text
+        assert len(text.split()) == 1 and text[:1] == " " or not text.strip(), text
+    free = engine.generate("It was a cold", GenerationParams(max_new_tokens=12, seed=0, heal=False,
+                                                             stop_at_eot=False))
+    assert len(free.alternatives[0].token_ids) == 12
+    sure = Engine.load(tiny_bundle, provider="cpu")
+    sure.decoder = _Sequence(sure.decoder, _tokens(" morning", " in", " the", " late", " autumn"))
+    text = sure.generate("It was a cold", GenerationParams(max_new_tokens=5, min_confidence=0.05,
+                                                           temperature=0, heal=False)).text
+    assert text == " morning in the late autumn"
+
+
+class _Sequence:
+    """A decoder all but certain of a token sequence: the n-th run favours its n-th token."""
+
+    def __init__(self, decoder, tokens):
+        self.decoder, self.tokens, self.calls = decoder, tokens, 0
+
+    def __getattr__(self, name):
+        return getattr(self.decoder, name)
+
+    def run(self, ids, positions, cache):
+        logits = self.decoder.run(ids, positions, cache).copy()
+        logits[:, self.tokens[min(self.calls, len(self.tokens) - 1)]] += 40.0
+        self.calls += 1
+        return logits
