@@ -38,7 +38,6 @@ class TextCollector(QObject):
     def __init__(self, document: QTextDocument) -> None:
         super().__init__(document)
         self._doc = document
-        self._cursor = QTextCursor(document)
         self._timer = QTimer(self, interval=0)
         self._timer.timeout.connect(self._step)
         self._segments: list[list] = []  # [start, end, text or None (not copied yet)], in order
@@ -92,7 +91,8 @@ class TextCollector(QObject):
         self._segments = segments
 
     def _step(self) -> None:
-        doc, cursor, segments = self._doc, self._cursor, self._segments
+        doc, segments = self._doc, self._segments
+        cursor = QTextCursor(doc)  # (not kept: a QTextCursor that outlives its document crashes)
         deadline = time.perf_counter() + TURN_S
         while self.running:
             i = next((i for i, s in enumerate(segments) if s[2] is None), None)

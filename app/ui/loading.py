@@ -101,11 +101,11 @@ class TextLoader(QObject):
         self.text = ""  # the whole text being loaded (the document holds a first part of it)
         self._position = 0
         self.modified = False  # the document's modified flag once loaded (and meanwhile)
-        self._cursor: QTextCursor | None = None
+        self._loading = False
 
     @property
     def loading(self) -> bool:
-        return self._cursor is not None
+        return self._loading
 
     def set_text(self, text: str, modified: bool = False) -> None:
         """Replace the editor's text (its lines already broken: app.bigtext) with ``text``;
@@ -123,23 +123,26 @@ class TextLoader(QObject):
         with editor.own_edit():
             editor.setPlainText("")
         doc.setUndoRedoEnabled(False)  # nothing to undo in loading, and no copy of 50 MB kept for it
-        self._cursor = QTextCursor(doc)
+        self._loading = True
         self._timer.start()
         self._step()
 
     def cancel(self) -> None:
         """Stop loading (the caller replaces the text)."""
-        if self._cursor is None:
+        if not self._loading:
             return
         self._timer.stop()
-        self._cursor = None
+        self._loading = False
         self.text = ""
         self._editor.document().setUndoRedoEnabled(True)
 
     def _step(self) -> None:
-        cursor, text = self._cursor, self.text
-        if cursor is None:
+        if not self._loading:
             return
+        text = self.text
+        # (a cursor made for each turn: one kept in Python can outlive the document and crash)
+        cursor = QTextCursor(self._editor.document())
+        cursor.movePosition(QTextCursor.MoveOperation.End)
         deadline = time.perf_counter() + TURN_S
         with self._editor.own_edit():
             while self._position < len(text):

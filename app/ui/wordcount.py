@@ -21,7 +21,6 @@ class WordCounter(QObject):
     def __init__(self, document: QTextDocument) -> None:
         super().__init__(document)
         self._doc = document
-        self._cursor = QTextCursor(document)
         self._counts: list[int] = []  # words per paragraph, in document order
         self.total = 0
         self.paragraphs_counted = 0  # paragraphs read so far (tests check that an edit reads few)
@@ -39,10 +38,12 @@ class WordCounter(QObject):
         end = doc.characterCount() - 1  # the last place a cursor can be
         first = doc.findBlock(max(0, min(position, end)))
         last = doc.findBlock(max(0, min(position + added, end)))
-        self._cursor.setPosition(first.position())
-        self._cursor.setPosition(last.position() + last.length() - 1, QTextCursor.MoveMode.KeepAnchor)
-        # one copy of the changed paragraphs; selectedText() separates them with U+2029
-        counts = [count_words(text) for text in self._cursor.selectedText().split("\u2029")]
+        # A cursor made for the purpose: one kept in Python can outlive the document, and its
+        # destructor then crashes. One copy of the changed paragraphs, separated by U+2029.
+        cursor = QTextCursor(doc)
+        cursor.setPosition(first.position())
+        cursor.setPosition(last.position() + last.length() - 1, QTextCursor.MoveMode.KeepAnchor)
+        counts = [count_words(text) for text in cursor.selectedText().split("\u2029")]
         self.paragraphs_counted += len(counts)
         index = first.blockNumber()
         # The paragraphs after the change are the old ones after it: the rest were replaced.
@@ -50,9 +51,9 @@ class WordCounter(QObject):
         if replaced < 0 or index + replaced > len(self._counts):
             # Not a change this count has followed (Qt's signals do not do this): count it all.
             self._counts, self.total, index, replaced = [], 0, 0, 0
-            self._cursor.setPosition(0)
-            self._cursor.movePosition(QTextCursor.MoveOperation.End, QTextCursor.MoveMode.KeepAnchor)
-            counts = [count_words(text) for text in self._cursor.selectedText().split("\u2029")]
+            cursor.setPosition(0)
+            cursor.movePosition(QTextCursor.MoveOperation.End, QTextCursor.MoveMode.KeepAnchor)
+            counts = [count_words(text) for text in cursor.selectedText().split("\u2029")]
         old = self._counts[index:index + replaced]
         self._counts[index:index + replaced] = counts
         self.total += sum(counts) - sum(old)
