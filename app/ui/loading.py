@@ -43,7 +43,7 @@ class FileReader(QObject):
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self._ticket = 0
-        self._results = _Results()
+        self._results = _Results(self)
         self._results.arrived.connect(self._arrived)
         self.reading = False
 
