@@ -194,8 +194,9 @@ class SettingsPanel(QDockWidget):
         form.addRow("After a pause of", self._spin("delay_ms", 0, 5000, 50, suffix=" ms"))
         form.addRow("Stop at the", self._choice("length", LENGTHS))
         unsure = self._spin("min_confidence", 0, 0.5, 0.01, 2, special="never")
-        unsure.setToolTip("A suggestion ends before a new word once the model's probability of the whole "
-                          "suggestion falls below this: sure continuations run on, unsure ones stay short.")
+        unsure.setToolTip("A suggestion ends before a new word once the model's confidence in it (the mean "
+                          "probability of its tokens) falls below this: sure continuations run on, unsure ones "
+                          "stay short.")
         form.addRow("Or when less sure than", unsure)
 
     def _build_model(self) -> None:
