@@ -17,6 +17,7 @@ import tempfile
 from pathlib import Path, PurePosixPath
 from typing import Any, Callable
 
+from model import onnx_info
 from model.config import read_json
 from model.errors import ModelError
 
@@ -70,9 +71,11 @@ class Bundle:
             raise ModelError(f"{folder}: not an Inkwell model ({MANIFEST} is missing)") from None
         _check_manifest(manifest, str(path))
         bundle = cls(folder, manifest)
-        for rel, entry in bundle._entries():
+        for rel, entry in bundle.entries():
             file = folder / rel
             if not file.is_file():
+                if file.exists():  # never opened: a pipe would block, a device never end
+                    raise ModelError(f"{file}: file listed in {MANIFEST} is not a regular file")
                 raise ModelError(f"{file}: file listed in {MANIFEST} is missing")
             size = file.stat().st_size
             if size != entry["bytes"]:
@@ -82,14 +85,15 @@ class Bundle:
                 )
         return bundle
 
-    def _entries(self) -> list[tuple[str, dict[str, Any]]]:
+    def entries(self) -> list[tuple[str, dict[str, Any]]]:
+        """(path inside the bundle, manifest entry) of every file the manifest lists."""
         entries = [(v["file"], v) for v in self.manifest["variants"].values()]
         entries += list(self.manifest.get("files", {}).items())
         return entries
 
     def verify(self, progress: Callable[[int, int], None] | None = None) -> None:
         """Check the sha256 of every file; ``progress(done_bytes, total_bytes)`` if given."""
-        entries = self._entries()
+        entries = self.entries()
         total = sum(e["bytes"] for _, e in entries)
         done = 0
 
@@ -142,6 +146,18 @@ class Bundle:
             )
         return self.folder / variant["file"]
 
+    def check_graph(self, name: str) -> "onnx_info.GraphInfo":
+        """Read the variant's ONNX graph (its declared inputs and initializers, not its weights)
+        and check every manifest number against it; ModelError naming each disagreement.
+        Returns what was read."""
+        path = self.variant_path(name)
+        info = onnx_info.read(path)
+        problems = graph_problems(info, self.architecture, self.context_length,
+                                  self.manifest["variants"][name]["kv_dtype"])
+        if problems:
+            raise ModelError(f"{path}: " + "; ".join(problems) + f" ({MANIFEST} does not describe this graph)")
+        return info
+
     def variant_info(self, name: str) -> dict[str, Any]:
         self.variant_path(name)
         return dict(self.manifest["variants"][name])
@@ -152,6 +168,75 @@ class Bundle:
             if name in self.manifest["variants"]:
                 return name
         return self.variants[0]
+
+
+_PAST_KEY = re.compile(r"past_key_values\.(\d+)\.key")
+
+
+def graph_architecture(info: "onnx_info.GraphInfo") -> dict[str, Any]:
+    """The architecture numbers an ONNX decoder graph itself declares, from its inputs, outputs
+    and embedding tables: n_layer, n_head, n_embd, n_positions, vocab_size and kv_dtype, each
+    None where the graph does not fix it (a dynamic dimension, a table under another name)."""
+    layers = sorted(int(m[1]) for n in info.inputs if (m := _PAST_KEY.fullmatch(n)))
+    arch: dict[str, Any] = dict.fromkeys(("n_layer", "n_head", "n_embd", "n_positions", "vocab_size", "kv_dtype"))
+    if layers:
+        arch["n_layer"] = len(layers) if layers == list(range(len(layers))) else -1
+        kv = info.inputs["past_key_values.0.key"]
+        arch["kv_dtype"] = onnx_info.TYPE_NAMES.get(kv.elem_type, f"type {kv.elem_type}")
+        if len(kv.shape) == 4 and isinstance(kv.shape[1], int) and isinstance(kv.shape[3], int):
+            arch["n_head"], arch["n_embd"] = kv.shape[1], kv.shape[1] * kv.shape[3]
+    logits = info.outputs.get("logits")
+    if logits is not None and logits.shape and isinstance(logits.shape[-1], int):
+        arch["vocab_size"] = logits.shape[-1]
+    inits = info.initializers
+    if (wpe := inits.get("wpe.weight")) is not None and len(wpe.dims) == 2:
+        arch["n_positions"] = wpe.dims[0]
+        arch["n_embd"] = arch["n_embd"] or wpe.dims[1]
+    # The token table, in the layouts the exporter writes: fp32/fp16 [vocab, n_embd], int8
+    # blocks [vocab, blocks, block], int8 per channel [n_embd, vocab].
+    if (wte := inits.get("wte.weight")) is not None and len(wte.dims) == 2:
+        arch["vocab_size"] = arch["vocab_size"] or wte.dims[0]
+    elif (wte := inits.get("wte.weight.q")) is not None and len(wte.dims) == 3:
+        arch["vocab_size"] = arch["vocab_size"] or wte.dims[0]
+    elif (wte := inits.get("wte.q")) is not None and len(wte.dims) == 2:
+        arch["vocab_size"] = arch["vocab_size"] or wte.dims[1]
+    return arch
+
+
+def graph_problems(info: "onnx_info.GraphInfo", arch: dict[str, Any], context_length: int,
+                   kv_dtype: str | None = None) -> list[str]:
+    """What in a manifest (``arch``, ``context_length``, ``kv_dtype``) the graph contradicts."""
+    got = graph_architecture(info)
+    problems = []
+    if got["n_layer"] is None:
+        problems.append("it has no past_key_values.N.key inputs (not an Inkwell decoder graph)")
+    elif got["n_layer"] < 0:
+        problems.append("its past_key_values inputs are not numbered 0, 1, 2, ...")
+    if got["n_positions"] is not None and context_length > got["n_positions"]:
+        problems.append(f"the graph has positions for {got['n_positions']} tokens, the manifest's "
+                        f"context_length is {context_length}")
+    for key in ARCHITECTURE_KEYS:
+        if got[key] is not None and got[key] >= 0 and got[key] != arch.get(key):
+            problems.append(f"the graph has {key} {got[key]}, the manifest says {arch.get(key)}")
+    if kv_dtype is not None and got["kv_dtype"] is not None and got["kv_dtype"] != kv_dtype:
+        problems.append(f"the graph's cache is {got['kv_dtype']}, the manifest says {kv_dtype}")
+    return problems
+
+
+def check_file(folder: Path, rel: str) -> Path:
+    """``folder / rel`` when it is a regular file that stays inside ``folder`` (a link must
+    not lead out of it, say to another user's file or a device); else a ModelError."""
+    path = folder / rel
+    try:
+        real, root = path.resolve(strict=True), folder.resolve(strict=True)
+    except (OSError, RuntimeError):  # missing, or a loop of links
+        raise ModelError(f"{path}: file listed in {MANIFEST} is missing") from None
+    if real != root and root not in real.parents:
+        raise ModelError(f"{path}: a link that leads out of the model folder (to {real}); "
+                         "Inkwell only reads files inside a model's folder")
+    if not real.is_file():
+        raise ModelError(f"{path}: not a regular file (a folder, device or pipe)")
+    return path
 
 
 def _check_manifest(m: Any, source: str) -> None:
@@ -184,6 +269,9 @@ def _check_manifest(m: Any, source: str) -> None:
         raise bad(f"tokenizer {m.get('tokenizer')!r} is not supported (only 'gpt2')")
     if not _positive_int(m.get("context_length")):
         raise bad(f"context_length must be a positive integer, got {m.get('context_length')!r}")
+    if m["context_length"] > arch["n_positions"]:
+        raise bad(f"context_length {m['context_length']} is more than the model's {arch['n_positions']} "
+                  "positions (architecture.n_positions)")
     variants = m.get("variants")
     if not isinstance(variants, dict) or not variants:
         raise bad("variants is missing or empty")

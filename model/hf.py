@@ -17,6 +17,7 @@ from safetensors.torch import load_file, save_file
 from model.config import GPT2Config
 from model.errors import ModelError
 from model.gpt2 import GPT2
+from model.weights import check_config
 
 # Hugging Face's Conv1D stores [in, out]; nn.Linear stores [out, in].
 _CONV1D_SUFFIXES = ("attn.c_attn.weight", "attn.c_proj.weight", "mlp.c_fc.weight", "mlp.c_proj.weight")
@@ -76,6 +77,7 @@ def read_tensors(path: str | Path) -> dict[str, torch.Tensor]:
 
 def state_dict_from_hf(tensors: dict[str, torch.Tensor], cfg: GPT2Config, source: str) -> dict[str, torch.Tensor]:
     """Map Hugging Face names and layouts onto ``GPT2``'s, checking every shape against ``cfg``."""
+    check_config(cfg, {k: tuple(v.shape) for k, v in tensors.items()}, source)  # before sizing a model by cfg
     reference = {k: tuple(v.shape) for k, v in _shape_model(cfg).items()}
     out: dict[str, torch.Tensor] = {}
     for key, tensor in tensors.items():

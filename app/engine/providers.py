@@ -3,8 +3,11 @@
 CUDA is tried when asked for ("cuda") or possible ("auto"). It falls back to CPU, with the
 reason in the status message, when this onnxruntime has no CUDA provider, when the session
 starts on another provider anyway (missing CUDA libraries), or when a first forward pass fails.
-Before a variant is used its file is checked against the manifest's sha256 and its graph
-against the decoder contract.
+Before a variant is used its file is checked against the manifest's sha256, the manifest's
+numbers against what the graph declares (model.bundle.Bundle.check_graph: a context length the
+position table cannot hold fails here, with a sentence, not at the first suggestion with an
+allocation error), the cache it needs against the memory available, and its graph against the
+decoder contract. Threads are limited to the cores there are (model.machine.limit_threads).
 """
 
 from __future__ import annotations
@@ -19,6 +22,8 @@ from app.engine.results import EngineStatus
 from app.engine.session import Decoder, first_line
 from model.bundle import Bundle, sha256_file
 from model.errors import ModelError
+from model.machine import limit_threads, memory_problem
+from model.onnx_info import GraphInfo
 
 PROVIDERS = ("auto", "cpu", "cuda")
 _CUDA = "CUDAExecutionProvider"
@@ -29,8 +34,7 @@ def open_decoder(folder: Path, provider: str, threads: int, variant: str | None)
     """(Decoder, EngineStatus, context length) for a bundle folder."""
     if provider not in PROVIDERS:
         raise ValueError(f"provider must be one of {', '.join(PROVIDERS)} (got {provider!r})")
-    if isinstance(threads, bool) or not isinstance(threads, int) or threads < 0:
-        raise ValueError(f"threads must be a whole number, 0 for automatic (got {threads!r})")
+    threads, thread_note = limit_threads(threads)
     bundle = Bundle.load(folder)
     if variant is not None:
         bundle.variant_path(variant)  # ModelError naming the variants it has
@@ -42,7 +46,7 @@ def open_decoder(folder: Path, provider: str, threads: int, variant: str | None)
     context_length = int(bundle.context_length)
     shape["capacity"] = context_length
 
-    message = ""
+    message = thread_note
     if provider != "cpu":
         if _CUDA not in ort.get_available_providers():
             if provider == "cuda":
@@ -50,7 +54,7 @@ def open_decoder(folder: Path, provider: str, threads: int, variant: str | None)
                            "(install onnxruntime-gpu); running on the CPU")
         else:
             name = variant or bundle.preferred_variant("cuda")
-            path = _verified(bundle, name)
+            path, _ = _checked(bundle, name)
             try:
                 with warnings.catch_warnings():  # the reason goes into the status, not a warning
                     warnings.simplefilter("ignore")
@@ -58,12 +62,45 @@ def open_decoder(folder: Path, provider: str, threads: int, variant: str | None)
                 if decoder.provider != _CUDA:
                     raise RuntimeError("the CUDA provider did not start (are the CUDA libraries installed?)")
                 _smoke_test(decoder)
-                return decoder, EngineStatus("cuda", name, bundle.name, ""), context_length
+                return decoder, EngineStatus("cuda", name, bundle.name, thread_note), context_length
+            except ModelError:
+                raise  # the bundle itself is wrong: the CPU would not do better
             except Exception as exc:  # noqa: BLE001 - any CUDA failure means: use the CPU
-                message = f"CUDA could not be used ({first_line(exc)}); running on the CPU"
+                message = "; ".join(filter(None, [f"CUDA could not be used ({first_line(exc)}); running on the CPU",
+                                                  thread_note]))
     name = variant or bundle.preferred_variant("cpu")
-    decoder = _checked_cache_type(Decoder(_verified(bundle, name), [_CPU], threads, **shape), bundle, name)
+    path, info = _checked(bundle, name)
+    decoder = _checked_cache_type(Decoder(path, [_CPU], threads, **shape), bundle, name)
+    if "wpe.weight" not in info.initializers:
+        _probe_last_position(decoder)
     return decoder, EngineStatus("cpu", name, bundle.name, message), context_length
+
+
+def _checked(bundle: Bundle, name: str) -> tuple[Path, GraphInfo]:
+    """The variant's file (and what its graph declares) once its checksum, the manifest's
+    numbers against the graph and the memory its cache needs are checked."""
+    path = _verified(bundle, name)
+    info = bundle.check_graph(name)
+    arch = bundle.architecture
+    itemsize = 2 if bundle.variant_info(name)["kv_dtype"] == "float16" else 4
+    cache = 2 * arch["n_layer"] * arch["n_embd"] * bundle.context_length * itemsize
+    weights = path.stat().st_size + sum((bundle.folder / rel).stat().st_size for rel in info.external_files
+                                        if (bundle.folder / rel).is_file())
+    problem = memory_problem(weights + cache, f"{bundle.name} ({name}, {bundle.context_length} tokens of context)")
+    if problem:
+        raise ModelError(f"{bundle.folder}: {problem}")
+    return path, info
+
+
+def _probe_last_position(decoder: Decoder) -> None:
+    """A graph whose position table could not be read: run one token at the last position of
+    the context, so that a context length the graph cannot hold fails now, with a message."""
+    try:
+        last = decoder.capacity - 1
+        decoder.run(np.zeros((1, 1), np.int64), np.full((1, 1), last, np.int64), decoder.new_cache())
+    except Exception as exc:  # noqa: BLE001 - onnxruntime raises several unrelated types
+        raise ModelError(f"{decoder.path}: the graph cannot run at position {decoder.capacity - 1}, the last of "
+                         f"the context length its manifest gives ({first_line(exc)})") from None
 
 
 def _checked_cache_type(decoder: Decoder, bundle: Bundle, name: str) -> Decoder:
