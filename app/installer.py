@@ -39,7 +39,7 @@ from typing import Any, Callable
 from app import hub, models, paths
 from model import onnx_info
 from model.bundle import (ARCHITECTURE_KEYS, MANIFEST, VARIANT_FILES, Bundle, BundleWriter, check_file,
-                          graph_architecture)
+                          clear_abandoned, graph_architecture)
 from model.cli_support import fail, raise_interrupt
 from model.config import PRESETS, GPT2Config
 from model.errors import ModelError
@@ -144,12 +144,19 @@ class _InstallLock:
 
 
 def _clear_leftovers() -> None:
-    """Hidden folders of exports or deletions that were killed before they finished."""
-    for root in (paths.models_dir(), paths.data_dir() / "staging"):
-        if root.is_dir():
-            for p in root.iterdir():
-                if p.is_dir() and (p.name.endswith((".partial", ".deleting")) or root.name == "staging"):
-                    shutil.rmtree(p, ignore_errors=True)
+    """What killed installs and deletions left. Only what is provably abandoned: a partial bundle
+    that no living process holds (an `inkwell export` into the models folder or a fine-tune's
+    install may be writing one right now), a deletion's doomed folder, and the staging folders
+    that only the holder of this lock uses."""
+    clear_abandoned(paths.models_dir())
+    for p in paths.models_dir().iterdir():
+        if p.name.startswith(".") and p.name.endswith(".deleting") and p.is_dir() and not p.is_symlink():
+            shutil.rmtree(p, ignore_errors=True)
+    staging = paths.data_dir() / "staging"
+    if staging.is_dir():
+        for p in staging.iterdir():
+            if p.is_dir() and not p.is_symlink():
+                shutil.rmtree(p, ignore_errors=True)
 
 
 def install(src: str | Path, size: str | None = None, name: str | None = None, emit: Emit | None = None,

@@ -14,6 +14,7 @@ import os
 import re
 import shutil
 import tempfile
+import time
 from pathlib import Path, PurePosixPath
 from typing import Any, Callable
 
@@ -317,13 +318,103 @@ def _check_relative(rel: Any, where: str, bad: Callable[[str], ModelError]) -> N
 # --- writing ------------------------------------------------------------------------------------
 
 
+# A partial bundle holds this file, locked (flock / LockFile) by the process writing it for as
+# long as it lives: the lock goes with the process however it ends, even kill -9, so a partial
+# folder whose file nobody holds is provably abandoned and anyone may remove it.
+OWNER_FILE = ".inkwell-owner"
+# A partial folder without that file is either from an Inkwell before it, or one whose writer has
+# just created it: removed only once it is this old.
+UNOWNED_GRACE_S = 600
+
+
+def _lock(fd: int) -> bool:
+    """Take an exclusive lock on the open file ``fd`` without waiting; False if another holds it."""
+    try:
+        if os.name == "nt":
+            import msvcrt
+
+            msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
+        else:
+            import fcntl
+
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return True
+    except OSError:
+        return False
+
+
+class _Owner:
+    """The lock that says: this process is writing ``folder``."""
+
+    def __init__(self, folder: Path):
+        self.path = folder / OWNER_FILE
+        self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        if not _lock(self.fd):
+            os.close(self.fd)
+            raise ModelError(f"{folder}: another process is writing this folder")
+        os.write(self.fd, f"pid {os.getpid()}\n".encode())
+
+    def release(self) -> None:
+        if self.fd < 0:
+            return
+        if os.name == "nt":  # Windows deletes no open file
+            os.close(self.fd)
+            self.path.unlink(missing_ok=True)
+        else:  # unlink first: nobody can take the lock between
+            self.path.unlink(missing_ok=True)
+            os.close(self.fd)
+        self.fd = -1
+
+
+def clear_abandoned(root: Path, prefix: str = ".") -> list[Path]:
+    """Remove the partial bundles in ``root`` (hidden ``*.partial`` folders whose name starts with
+    ``prefix``) that no living process is writing; returns those removed. Another process's
+    export, fine-tune install or import in progress is left alone."""
+    removed: list[Path] = []
+    try:
+        candidates = [p for p in Path(root).iterdir() if p.name.startswith(prefix) and p.name.endswith(".partial")]
+    except OSError:
+        return removed
+    for folder in candidates:
+        if folder.is_symlink() or not folder.is_dir():
+            continue
+        owner = folder / OWNER_FILE
+        try:
+            fd = os.open(owner, os.O_RDWR)
+        except FileNotFoundError:
+            try:
+                young = time.time() - folder.stat().st_mtime < UNOWNED_GRACE_S
+            except OSError:
+                continue
+            if not young:
+                shutil.rmtree(folder, ignore_errors=True)
+                removed.append(folder)
+            continue
+        except OSError:
+            continue
+        try:
+            if not _lock(fd):
+                continue  # its writer is alive
+            if os.name == "nt":
+                os.close(fd)
+                fd = -1
+            shutil.rmtree(folder, ignore_errors=True)  # holding the lock: no one can claim it now
+            removed.append(folder)
+        finally:
+            if fd >= 0:
+                os.close(fd)
+    return removed
+
+
 class BundleWriter:
     """Builds a bundle in a hidden temporary folder beside ``dest``; ``commit`` moves it into place.
 
     Use as a context manager: leaving the block without ``commit`` (an error, Ctrl+C) removes the
     temporary folder, and ``dest`` is untouched. With ``force`` an existing bundle at ``dest`` is
     replaced, but never a folder that is not an Inkwell bundle (a mistyped path must not delete
-    someone's documents).
+    someone's documents). The temporary folder carries an owner lock (``OWNER_FILE``), so that a
+    killed writer's folder can be told from a living one's: a new writer for the same ``dest``
+    first removes those of killed writers (``clear_abandoned``).
     """
 
     def __init__(self, dest: str | Path, force: bool = False):
@@ -333,7 +424,9 @@ class BundleWriter:
         parent = self.dest.parent
         try:
             parent.mkdir(parents=True, exist_ok=True)
+            clear_abandoned(parent, prefix=f".{self.dest.name}.")
             self.tmp = Path(tempfile.mkdtemp(prefix=f".{self.dest.name}.", suffix=".partial", dir=parent))
+            self._owner = _Owner(self.tmp)
         except OSError as exc:
             raise ModelError(f"{self.dest}: cannot write the model here ({exc.strerror or exc})") from None
         self.variants: dict[str, dict[str, Any]] = {}
@@ -372,6 +465,7 @@ class BundleWriter:
         ordered["files"] = dict(sorted(self.files.items()))
         (self.tmp / MANIFEST).write_text(json.dumps(ordered, indent=2) + "\n", encoding="utf-8")
         Bundle.load(self.tmp)
+        self._owner.release()  # not part of the bundle; the folder is young, so still left alone
         _apply_umask(self.tmp)
         check_destination(self.dest, self.force)
         backup = None
@@ -390,6 +484,7 @@ class BundleWriter:
         return Bundle.load(self.dest)
 
     def abort(self) -> None:
+        self._owner.release()
         shutil.rmtree(self.tmp, ignore_errors=True)
 
 

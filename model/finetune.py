@@ -425,6 +425,11 @@ def _main(args: argparse.Namespace) -> int:
         else:
             print(f"prompt: {result['prompt']}\n  base:       {result['base']!r}\n  fine-tuned: {result['tuned']!r}")
         return 0
+    # A fine-tune killed while it installed left its partial bundle: remove it now (and any other
+    # that no living process is writing), so --resume installs into a clean place.
+    from model.bundle import clear_abandoned
+
+    clear_abandoned(paths.models_dir())
     if args.resume:
         run = read_run(paths.runs_dir() / slug(args.resume))
         if run is None:
