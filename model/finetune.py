@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from model.cli_support import raise_interrupt
+from model.cli_support import log_error, raise_interrupt
 from model.errors import ModelError
 from model.units import human_bytes, human_duration
 
@@ -404,6 +404,8 @@ def main(argv: list[str] | None = None) -> int:
     except ModelError as exc:
         if args.json:
             print(json.dumps({"event": "error", "message": str(exc)}), flush=True)
+        else:
+            log_error(f"inkwell finetune: {exc}")
         print(f"inkwell finetune: error: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from app.engine.params import LENGTHS, GenerationParams
 from app.models import default_model
+from model.cli_support import log_error
 from model.errors import ModelError
 from model.machine import limit_threads
 
@@ -111,6 +112,8 @@ def main(argv: list[str]) -> int:
             print(f"inkwell generate: {note}", file=sys.stderr)
         return _run(args, prompt, params)
     except (_Failure, ModelError) as exc:
+        if isinstance(exc, ModelError):  # the model's fault, not a mistyped option: worth a log line
+            log_error(f"inkwell generate: {exc}")
         print(f"inkwell generate: error: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

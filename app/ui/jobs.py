@@ -15,6 +15,8 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject, QProcess, QTimer, Signal
 
+from app import logs
+
 KILL_AFTER_MS = 5000  # after terminate(), how long a process may take to clean up
 LINE_LIMIT = 1 << 20  # characters a line may grow to before it is passed on as it is
 _LINE_END = re.compile(r"\r\n|[\r\n]")
@@ -168,4 +170,10 @@ class JsonProcess(QObject):
     def _finish(self, ok: bool, message: str) -> None:
         if not self._done:
             self._done = True
+            if self.outcome == "error":
+                logs.warning("%s failed: %s", self.what, message)
+            elif self.outcome == "crashed":
+                tail = "\n    ".join(self.stderr_tail[-8:])
+                logs.error("%s (python -m %s) crashed: %s%s", self.what, " ".join(self.process.arguments()[1:]),
+                           message, f"\n    {tail}" if tail else "")
             self.finished.emit(ok, message)
