@@ -244,10 +244,10 @@ def _part_path(folder: Path, f: HubFile) -> Path:
 
 
 def _have(folder: Path, f: HubFile) -> int:
-    if (folder / f.name).is_file() and (folder / f.name).stat().st_size == f.size:
+    final, part = folder / f.name, _part_path(folder, f)
+    if final.is_file() and not final.is_symlink() and final.stat().st_size == f.size:
         return f.size
-    part = _part_path(folder, f)
-    return min(part.stat().st_size, f.size) if part.is_file() else 0
+    return min(part.stat().st_size, f.size) if part.is_file() and not part.is_symlink() else 0
 
 
 # --- downloading --------------------------------------------------------------------------------
@@ -310,12 +310,14 @@ def download(p: RepoPlan, folder: Path, emit: Callable[[dict[str, Any]], None] |
 
 def _download_file(p: RepoPlan, f: HubFile, folder: Path, meter: _Meter) -> None:
     final = folder / f.name
-    if final.is_file() and final.stat().st_size == f.size:
+    if final.is_file() and not final.is_symlink() and final.stat().st_size == f.size:
         return  # checked when it got its final name
     for stale in folder.glob(f"{f.name}.*.part"):  # an older revision's part: useless now
         if stale != _part_path(folder, f):
             stale.unlink()
     part = _part_path(folder, f)
+    if part.is_symlink() or (part.exists() and not part.is_file()):
+        part.unlink()  # appending through a link or into a pipe would write somewhere else, or block
     if part.is_file() and part.stat().st_size > f.size:
         part.unlink()
     digest = hashlib.sha256() if f.sha256 else hashlib.sha1(b"blob %d\0" % f.size)

@@ -199,3 +199,19 @@ def test_an_impossible_file_list_is_refused(fake_hub, monkeypatch):
     monkeypatch.setattr(fake_hub, "_info", lying)
     with pytest.raises(hub.HubError, match="impossible size or checksum"):
         hub.plan("gpt2")
+
+
+def test_a_partial_file_that_is_a_link_or_a_pipe_is_replaced(fake_hub, tiny_hf_dir, tmp_path):
+    """Appending through a link would write into another file; opening a pipe would block."""
+    import os
+
+    plan = hub.plan("gpt2")
+    folder().mkdir(parents=True)
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious")
+    config, weights = plan.files
+    os.symlink(victim, hub._part_path(folder(), weights))
+    os.mkfifo(hub._part_path(folder(), config))
+    hub.download(plan, folder())
+    assert victim.read_text() == "precious"
+    assert (folder() / WEIGHTS).read_bytes() == (tiny_hf_dir / WEIGHTS).read_bytes()
