@@ -192,7 +192,7 @@ def plan(name: str, revision: str = "main", folder: Path | None = None) -> RepoP
         # What HfApi.model_info(files_metadata=True) asks, read through the same bounded, watched
         # reader as the downloads: a server that answers slowly or without end cannot hang this
         # or fill the memory.
-        data = _get_json(f"{where}/api/models/{repo}/revision/{quote(revision, safe='')}", {"blobs": True})
+        data = _get_json(f"{where}/api/models/{repo}/revision/{quote(revision, safe='')}", {"blobs": "true"})
         info = ModelInfo(**data)
     except HubError:
         raise

@@ -291,6 +291,9 @@ def _check_session(path: Path, arch: dict[str, int]) -> None:
     from app.engine.session import Decoder, check_in_place
 
     head_dim = arch["n_embd"] // arch["n_head"]
+    cache = 2 * arch["n_layer"] * arch["n_embd"] * arch["n_positions"] * 4  # the check's cache, float32
+    if problem := memory_problem(cache + path.stat().st_size, f"checking {path.name}"):
+        raise ModelError(f"{path}: {problem}")
     decoder = Decoder(path, ["CPUExecutionProvider"], 0, arch["n_layer"], arch["n_head"], head_dim,
                       arch["vocab_size"], arch["n_positions"])
     check_in_place(decoder, [464, 3290, 318, 257])

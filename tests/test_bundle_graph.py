@@ -142,3 +142,22 @@ def test_a_cache_larger_than_the_memory_is_refused(tiny_bundle, tmp_path, monkey
     monkeypatch.setattr(model.machine, "available_memory", lambda: 1_000_000)
     with pytest.raises(ModelError, match=r"needs about .* of memory, but only 1\.0 MB is available"):
         Engine.load(tiny_bundle, provider="cpu")
+
+
+def test_an_onnx_file_claiming_a_billion_positions_is_refused_before_allocating(tiny_bundle, tmp_path):
+    """A graph whose position table says [1e9, 64] (its data elsewhere): checking it would need
+    a terabyte of cache."""
+    import onnx
+
+    model = onnx.load(str(tiny_bundle / "model.fp32.onnx"))
+    wpe = next(t for t in model.graph.initializer if t.name == "wpe.weight")
+    wpe.ClearField("raw_data")
+    wpe.dims[:] = [10**9, 64]
+    wpe.data_location = onnx.TensorProto.EXTERNAL
+    entry = wpe.external_data.add()
+    entry.key, entry.value = "location", "wpe.bin"
+    (tmp_path / "wpe.bin").write_bytes(b"")
+    onnx.save(model, str(tmp_path / "huge.onnx"))
+    with pytest.raises(ModelError, match=r"huge\.onnx: checking huge\.onnx needs about .* of memory"):
+        installer.install(tmp_path / "huge.onnx")
+    assert user_models() == []
