@@ -50,11 +50,11 @@ def open_decoder(folder: Path, provider: str, threads: int, variant: str | None)
     if provider != "cpu":
         if _CUDA not in ort.get_available_providers():
             if provider == "cuda":
-                message = ("CUDA was requested, but this onnxruntime has no CUDA support "
-                           "(install onnxruntime-gpu); running on the CPU")
+                message = "; ".join(filter(None, ["CUDA was requested, but this onnxruntime has no CUDA support "
+                                                  "(install onnxruntime-gpu); running on the CPU", thread_note]))
         else:
             name = variant or bundle.preferred_variant("cuda")
-            path, _ = _checked(bundle, name)
+            path, info = _checked(bundle, name)
             try:
                 with warnings.catch_warnings():  # the reason goes into the status, not a warning
                     warnings.simplefilter("ignore")
@@ -62,9 +62,9 @@ def open_decoder(folder: Path, provider: str, threads: int, variant: str | None)
                 if decoder.provider != _CUDA:
                     raise RuntimeError("the CUDA provider did not start (are the CUDA libraries installed?)")
                 _smoke_test(decoder)
+                if "wpe.weight" not in info.initializers:
+                    _probe_last_position(decoder)
                 return decoder, EngineStatus("cuda", name, bundle.name, thread_note), context_length
-            except ModelError:
-                raise  # the bundle itself is wrong: the CPU would not do better
             except Exception as exc:  # noqa: BLE001 - any CUDA failure means: use the CPU
                 message = "; ".join(filter(None, [f"CUDA could not be used ({first_line(exc)}); running on the CPU",
                                                   thread_note]))
