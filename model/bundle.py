@@ -151,10 +151,12 @@ class Bundle:
         """Read the variant's ONNX graph (its declared inputs and initializers, not its weights)
         and check every manifest number against it; ModelError naming each disagreement.
         Returns what was read."""
-        path = self.variant_path(name)
+        return self.check_graph_file(self.variant_path(name), self.manifest["variants"][name]["kv_dtype"])
+
+    def check_graph_file(self, path: Path, kv_dtype: str) -> "onnx_info.GraphInfo":
+        """``check_graph`` for a graph file of this model kept elsewhere (one built from hf/)."""
         info = onnx_info.read(path)
-        problems = graph_problems(info, self.architecture, self.context_length,
-                                  self.manifest["variants"][name]["kv_dtype"])
+        problems = graph_problems(info, self.architecture, self.context_length, kv_dtype)
         if problems:
             raise ModelError(f"{path}: " + "; ".join(problems) + f" ({MANIFEST} does not describe this graph)")
         return info

@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 
+from app.engine import gpu_graph
 from app.engine.results import EngineStatus
 from app.engine.session import Decoder, first_line
 from model.bundle import Bundle, sha256_file
@@ -54,11 +55,20 @@ def open_decoder(folder: Path, provider: str, threads: int, variant: str | None)
                                                   "(install onnxruntime-gpu); running on the CPU", thread_note]))
         else:
             name = variant or bundle.preferred_variant("cuda")
-            path, info = _checked(bundle, name)
+            # A bundle without a CUDA graph (the bundled model) has one built from hf/, once.
+            derive = name != "fp16" and variant is None and gpu_graph.can_build(bundle)
+            path, info = (None, None) if derive else _checked(bundle, name)
             try:
+                if derive:
+                    from app.paths import cache_dir
+
+                    name, path = "fp16", gpu_graph.fp16_graph(bundle, cache_dir())
+                    info = _graph_checked(bundle, path, "float16")
                 with warnings.catch_warnings():  # the reason goes into the status, not a warning
                     warnings.simplefilter("ignore")
-                    decoder = _checked_cache_type(Decoder(path, [_CUDA, _CPU], threads, **shape), bundle, name)
+                    decoder = Decoder(path, [_CUDA, _CPU], threads, **shape)
+                if name in bundle.variants:
+                    _checked_cache_type(decoder, bundle, name)
                 if decoder.provider != _CUDA:
                     raise RuntimeError("the CUDA provider did not start (are the CUDA libraries installed?)")
                 _smoke_test(decoder)
@@ -80,16 +90,21 @@ def _checked(bundle: Bundle, name: str) -> tuple[Path, GraphInfo]:
     """The variant's file (and what its graph declares) once its checksum, the manifest's
     numbers against the graph and the memory its cache needs are checked."""
     path = _verified(bundle, name)
-    info = bundle.check_graph(name)
+    return path, _graph_checked(bundle, path, bundle.variant_info(name)["kv_dtype"])
+
+
+def _graph_checked(bundle: Bundle, path: Path, kv_dtype: str) -> GraphInfo:
+    """What the graph at ``path`` declares, once the manifest's numbers are checked against it
+    and the memory its weights and cache need against the machine's."""
+    info = bundle.check_graph_file(path, kv_dtype)
     arch = bundle.architecture
-    itemsize = 2 if bundle.variant_info(name)["kv_dtype"] == "float16" else 4
-    cache = 2 * arch["n_layer"] * arch["n_embd"] * bundle.context_length * itemsize
-    weights = path.stat().st_size + sum((bundle.folder / rel).stat().st_size for rel in info.external_files
-                                        if (bundle.folder / rel).is_file())
-    problem = memory_problem(weights + cache, f"{bundle.name} ({name}, {bundle.context_length} tokens of context)")
+    cache = 2 * arch["n_layer"] * arch["n_embd"] * bundle.context_length * (2 if kv_dtype == "float16" else 4)
+    weights = path.stat().st_size + sum((path.parent / rel).stat().st_size for rel in info.external_files
+                                        if (path.parent / rel).is_file())
+    problem = memory_problem(weights + cache, f"{bundle.name} ({path.name}, {bundle.context_length} tokens of context)")
     if problem:
         raise ModelError(f"{bundle.folder}: {problem}")
-    return path, info
+    return info
 
 
 def _probe_last_position(decoder: Decoder) -> None:
