@@ -29,6 +29,7 @@ from PySide6.QtWidgets import (
 from app import models
 from app.settings import SAMPLING_KEYS, Settings
 from app.ui.theme import default_editor_font
+from model.machine import cpu_count
 
 # action name -> label; the defaults live in app.ui.actions
 KEY_LABELS = {
@@ -208,7 +209,8 @@ class SettingsPanel(QDockWidget):
         self.refresh_models()
         form.addRow("Model", self.model_box)
         form.addRow("Run on", self._choice("provider", PROVIDERS))
-        form.addRow("CPU threads", self._spin("threads", 0, 256, special="automatic"))
+        # No more than the cores there are (the engine limits a larger setting the same way).
+        form.addRow("CPU threads", self._spin("threads", 0, cpu_count(), special="automatic"))
         self.model_status = QLabel("")
         self.model_status.setObjectName("modelStatus")
         self.model_status.setWordWrap(True)
