@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import json
 import os
+import stat
 import tempfile
 import time
 from collections.abc import Callable, Iterable
@@ -52,8 +53,8 @@ SPECS: dict[str, Spec] = {
     "auto_suggest": Spec(True, bool),
     "delay_ms": Spec(250, int, 0, 5000),
     "length": Spec("sentence", str, choices=("word", "line", "sentence", "tokens")),
-    # end a suggestion before a new word once the model's probability of it falls below this
-    "min_confidence": Spec(0.05, float, 0.0, 0.5),
+    # end a suggestion before a new word once the model's mean probability per token falls below this
+    "min_confidence": Spec(0.1, float, 0.0, 0.5),
     # model
     "model": Spec("", str),  # folder of the active model; "" = the bundled default
     "provider": Spec("auto", str, choices=("auto", "cpu", "cuda")),
@@ -118,9 +119,20 @@ def _kind_name(spec: Spec) -> str:
 
 def atomic_write_text(path: Path, text: str | Iterable[str]) -> None:
     """Write ``text`` (or its pieces, in order) to ``path`` so that a reader sees the old file or
-    the new one, never half."""
+    the new one, never half.
+
+    The new file keeps the permissions of the one it replaces (a model's manifest stays readable
+    by whoever could read it); a file written for the first time is private to the user, as
+    settings and autosaved text should be.
+    """
+    try:
+        mode = stat.S_IMODE(path.stat().st_mode)
+    except OSError:
+        mode = None
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        if mode is not None:
+            os.chmod(tmp, mode)
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             for piece in [text] if isinstance(text, str) else text:
                 fh.write(piece)

@@ -37,3 +37,28 @@ def test_default_is_the_bundled_model(tiny_bundle, monkeypatch, tmp_path):
     default = models.default_model()
     assert default.bundled and default.folder == bundled / "default" and default.name == manifest["name"]
     assert models.active_model("") == (default, None)
+
+
+def test_renaming_keeps_the_manifests_permissions(tiny_bundle):
+    """The manifest was rewritten with mkstemp's private 0600: other users lost the model."""
+    import os
+    import stat
+
+    folder = paths.models_dir() / "mine"
+    shutil.copytree(tiny_bundle, folder)
+    manifest = folder / "inkwell-model.json"
+    for mode in (0o644, 0o640):
+        os.chmod(manifest, mode)
+        model = models.rename(models.find(str(folder)), f"renamed {mode:o}")
+        assert model.name == f"renamed {mode:o}"
+        assert stat.S_IMODE(manifest.stat().st_mode) == mode
+    assert not [p for p in folder.iterdir() if p.name.endswith(".tmp")]
+
+
+def test_new_private_files_stay_private(tmp_path):
+    import stat
+
+    from app.settings import atomic_write_text
+
+    atomic_write_text(tmp_path / "snapshot.json", "{}")  # autosaved text, settings: the user's only
+    assert stat.S_IMODE((tmp_path / "snapshot.json").stat().st_mode) == 0o600

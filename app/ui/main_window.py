@@ -325,6 +325,7 @@ class MainWindow(QMainWindow):
 
         help_ = bar.addMenu("&Help")
         help_.addAction(self._action("&Keyboard shortcuts", self._show_keys))
+        help_.addAction(self._action("Open &log folder", self.open_log_folder, name="openLogFolder"))
         help_.addAction(self._action("&About Inkwell", self._show_about))
 
     def _connect(self) -> None:
@@ -508,6 +509,16 @@ class MainWindow(QMainWindow):
         menu.addSeparator()
         menu.addAction("Fine-tune on your texts…", self.open_finetune_wizard)
 
+    def open_log_folder(self) -> None:
+        """Show the log folder in the file manager (warnings and errors: app.logs)."""
+        try:
+            folder = paths.log_dir()
+        except OSError as exc:
+            self.statusBar().showMessage(f"The log folder cannot be created ({exc.strerror or exc})", 10000)
+            return
+        if not QDesktopServices.openUrl(QUrl.fromLocalFile(str(folder))):
+            self.statusBar().showMessage(f"No program could open the log folder {folder}", 10000)
+
     def open_finetune_wizard(self) -> None:
         from app.ui.finetune_wizard import FinetuneWizard  # torch-free; training runs in a child process
 
@@ -581,7 +592,8 @@ class MainWindow(QMainWindow):
             self._story_done()
             return
         if request_id == self.editor.pending_request:
-            self.editor.finish_suggestion(request_id)
+            rows = None if result.cancelled else {alt.row for alt in result.alternatives}
+            self.editor.finish_suggestion(request_id, rows)
             self._ghost_shown(bool(self.editor.ghost_text))
         if not result.cancelled and request_id in self._first_piece_ms:
             first = self._first_piece_ms[request_id]
