@@ -345,7 +345,8 @@ class GhostEditor(QPlainTextEdit):
         # Pasted or dropped text: lines too long for Qt to edit at typing speed are broken, as
         # when a file is opened (app.bigtext).
         if source.hasText():
-            breaker = LineBreaker(column=self.textCursor().selectionStart() - self.textCursor().block().position())
+            cursor = self.textCursor()
+            breaker = LineBreaker(column=cursor.selectionStart() - cursor.block().position())
             text = breaker.feed(source.text())
             if breaker.broken:
                 plain = QMimeData()
