@@ -42,6 +42,7 @@ from model.bundle import MANIFEST, VARIANT_FILES, Bundle, BundleWriter
 from model.cli_support import fail, raise_interrupt
 from model.config import PRESETS, GPT2Config
 from model.errors import ModelError
+from model.fileio import open_regular, parse_json
 from model.units import human_bytes, human_duration
 
 Emit = Callable[[dict[str, Any]], None]
@@ -65,6 +66,9 @@ def detect(src: str | Path) -> str:
     src = Path(src)
     if not src.exists():
         raise ModelError(f"{src}: no such file or folder")
+    if not (src.is_dir() or src.is_file()):
+        # A named pipe would block the reader for ever, a device such as /dev/zero never ends.
+        raise ModelError(f"{src}: not a regular file or folder (a named pipe, socket or device?)")
     if src.is_dir():
         if (src / MANIFEST).is_file():
             return "bundle"
@@ -84,17 +88,19 @@ def guess_size(path: str | Path) -> str | None:
     """The GPT-2 size whose shapes a ``.safetensors`` file has, read from its header (torch-free);
     None when it matches none or is not a safetensors file."""
     try:
-        with open(path, "rb") as f:
+        with open_regular(path) as f:
             (n,) = struct.unpack("<Q", f.read(8))
             if n > 100_000_000:
                 return None
-            header = json.loads(f.read(n))
-    except (OSError, ValueError, struct.error):
+            header = parse_json(f.read(n), path)
+    except (OSError, ValueError, struct.error):  # DamagedFile is a ValueError
+        return None
+    if not isinstance(header, dict):
         return None
     shapes = {k.removeprefix("transformer."): v.get("shape") for k, v in header.items() if isinstance(v, dict)}
     wte, wpe = shapes.get("wte.weight"), shapes.get("wpe.weight")
-    layers = {int(m[1]) for k in shapes if (m := re.match(r"h\.(\d+)\.", k))}
-    if not (wte and wpe):
+    layers = {int(m[1]) for k in shapes if (m := re.match(r"h\.(\d{1,6})\.", k))}
+    if not (isinstance(wte, list) and len(wte) == 2 and isinstance(wpe, list) and len(wpe) == 2):
         return None
     for name, cfg in PRESETS.items():
         if (wte[1], wpe[0], len(layers)) == (cfg.n_embd, cfg.n_positions, cfg.n_layer):

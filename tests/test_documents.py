@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import codecs
+import errno
+import os
 
 import pytest
-from PySide6.QtCore import QSaveFile
 
 from app.documents import DocumentError, read_text, save_text
 
@@ -61,18 +62,32 @@ def test_save_replaces_the_file_whole(tmp_path):
     assert path.read_text(encoding="utf-8") == "new text ✓"
 
 
-def test_failed_save_leaves_old_file_untouched(tmp_path, monkeypatch):
+def test_full_disk_says_so_and_leaves_the_file_whole(small_disk):
+    path = small_disk / "story.txt"
+    path.write_text("precious", encoding="utf-8")
+    (small_disk / "filler").write_bytes(b"x" * (256 * 1024 - 8192))  # all but a page or so
+    with pytest.raises(DocumentError) as info:
+        save_text(path, "a much longer replacement text " * 10000)
+    assert "the disk is full" in str(info.value) and "Unknown error" not in str(info.value)
+    assert path.read_text(encoding="utf-8") == "precious"
+    assert sorted(p.name for p in small_disk.iterdir()) == ["filler", "story.txt"]  # no temporary file left
+
+
+@pytest.mark.parametrize("code, words", [
+    (errno.ENOSPC, "the disk is full"), (errno.EDQUOT, "quota"), (errno.EACCES, "permission denied"),
+    (errno.EROFS, "read-only"), (errno.EIO, "input/output error"),
+])
+def test_failed_save_says_why_and_leaves_old_file_untouched(tmp_path, monkeypatch, code, words):
     path = tmp_path / "story.txt"
     path.write_text("precious", encoding="utf-8")
-    real_write = QSaveFile.write
 
-    def half_write(self, data):
-        real_write(self, bytes(data)[: len(data) // 2])
-        return len(data) // 2  # as a full disk would
+    def failing_fsync(fd):  # where a full disk shows itself on file systems that delay allocation
+        raise OSError(code, os.strerror(code))
 
-    monkeypatch.setattr(QSaveFile, "write", half_write)
-    with pytest.raises(DocumentError, match="cannot be saved"):
+    monkeypatch.setattr(os, "fsync", failing_fsync)
+    with pytest.raises(DocumentError, match="cannot be saved") as info:
         save_text(path, "a much longer replacement text")
+    assert words in str(info.value)
     assert path.read_text(encoding="utf-8") == "precious"
     assert [p.name for p in tmp_path.iterdir()] == ["story.txt"]  # no temporary file left
 

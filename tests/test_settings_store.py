@@ -31,7 +31,7 @@ def test_invalid_value_is_refused_by_name():
 @pytest.mark.parametrize("content, problem", [
     ("{not json", "not valid JSON"),
     ("[1, 2]", "does not hold a JSON object"),
-    (b"\xff\xfe\x00garbage", "could not be read"),
+    (b"\xff\xfe\x00garbage", "not UTF-8"),
 ])
 def test_unreadable_file_means_defaults_backup_and_notice(inkwell_home, content, problem):
     path = inkwell_home / "config" / "settings.json"

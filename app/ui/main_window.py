@@ -6,7 +6,7 @@ import re
 import time
 from pathlib import Path
 
-from PySide6.QtCore import QByteArray, QPoint, Qt, QTimer, QUrl
+from PySide6.QtCore import QByteArray, QFileSystemWatcher, QPoint, Qt, QTimer, QUrl
 from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QColor, QDesktopServices, QFont, QKeySequence
 from PySide6.QtWidgets import (
     QApplication,
@@ -23,8 +23,18 @@ from PySide6.QtWidgets import (
 )
 
 from app import models, paths
-from app.documents import FILE_FILTER, DocumentError, read_text, save_text
-from app.recovery import Snapshot, SnapshotSlot, orphaned_snapshots
+from app.documents import (
+    FILE_FILTER,
+    UTF8,
+    DiskState,
+    DocumentError,
+    FileFormat,
+    UnencodableText,
+    changed_on_disk,
+    read_text,
+    save_text,
+)
+from app.recovery import Snapshot, SnapshotSlot, scan_snapshots
 from app.settings import Settings
 from app.ui import theme as themes
 from app.ui.editor import GHOST_KEYS, GhostEditor
@@ -121,7 +131,15 @@ class MainWindow(QMainWindow):
         super().__init__()
         self.settings = settings or Settings.load()
         self.path: str | None = None
-        self._slot = SnapshotSlot()
+        self._format: FileFormat = UTF8  # how the open file is written back
+        self._disk: DiskState | None = None  # the open file as last read or saved
+        self._disk_notice = ""  # what the last check of the file on disk found, once said
+        try:
+            self._slot: SnapshotSlot | None = SnapshotSlot()
+            slot_problem = None
+        except OSError as exc:
+            self._slot = None  # no autosave; everything else works
+            slot_problem = f"Autosave is off: {exc}"
         self._snapshot_revision = -1
         self._requested_at: dict[int, float] = {}
         self._first_piece_ms: dict[int, float] = {}
@@ -154,6 +172,12 @@ class MainWindow(QMainWindow):
         self._autosave.timeout.connect(self.autosave)
         self._counter = QTimer(self, singleShot=True, interval=200)
         self._counter.timeout.connect(self._count_words)
+        # The open file, watched for other programs writing it; a burst of change signals is
+        # looked at once, when it has settled.
+        self._watcher = QFileSystemWatcher(self)
+        self._watcher.fileChanged.connect(lambda _path: self._disk_timer.start())
+        self._disk_timer = QTimer(self, singleShot=True, interval=150)
+        self._disk_timer.timeout.connect(self._check_disk)
         self._build_status_bar()
         self._build_actions()
         self._build_menus()
@@ -164,6 +188,7 @@ class MainWindow(QMainWindow):
                     "autosave_s", "recent_files"):
             self._apply(key)
         self.settings.on_change(self._setting_changed)
+        self.settings.on_problem(self.show_notice)
         self._restore_geometry()
         self._update_title()
         self._update_cursor_label()
@@ -171,6 +196,8 @@ class MainWindow(QMainWindow):
         self._update_story_actions()
         if self.settings.notice:
             self.show_notice(self.settings.notice)
+        if slot_problem:
+            self.show_notice(slot_problem)
 
     # construction ----------------------------------------------------------------------------
 
@@ -186,8 +213,10 @@ class MainWindow(QMainWindow):
         self.words_label.setObjectName("wordsLabel")
         self.cursor_label = QLabel("")
         self.cursor_label.setObjectName("cursorLabel")
+        self.format_label = QLabel("")
+        self.format_label.setObjectName("formatLabel")
         for index, label in enumerate((self.model_label, self.speed_label, self.words_label,
-                                       self.cursor_label)):
+                                       self.cursor_label, self.format_label)):
             if index:
                 dot = QLabel("·")
                 dot.setObjectName("statusSeparator")
@@ -716,14 +745,26 @@ class MainWindow(QMainWindow):
             QMessageBox.warning(self, "Cannot open file", str(exc))
             self.statusBar().showMessage(str(exc), 10000)
             return False
-        self._set_document(loaded.text, str(Path(path).resolve()))
+        self._set_document(loaded.text, str(Path(path).resolve()), loaded.format, loaded.disk)
         self.settings.add_recent(self.path)
-        if loaded.converted:
-            self.show_notice(f"{Path(path).name} was read as {loaded.encoding_name}; "
-                             "saving writes it as UTF-8.")
+        self._say_format(loaded.format)
         return True
 
-    def _set_document(self, text: str, path: str | None) -> None:
+    def _say_format(self, fmt: FileFormat) -> None:
+        name = Path(self.path).name if self.path else "Untitled"
+        if fmt.encoding != "utf-8":
+            guess = "" if fmt.certain else " (a guess: if the text looks wrong, close it without saving)"
+            note = f"; {fmt.note}" if fmt.note else ""
+            self.show_notice(f"{name} was read as {fmt.encoding_name}{guess}{note}. "
+                             "Saving keeps that encoding.")
+        if fmt.mixed_newlines:
+            self.show_notice(f"{name} mixes different line ends; saving writes {fmt.newline_name} "
+                             "line ends throughout.")
+        elif fmt.newline != "\n":
+            self.statusBar().showMessage(f"{name} has {fmt.newline_name} line ends; saving keeps them", 8000)
+
+    def _set_document(self, text: str, path: str | None, fmt: FileFormat = UTF8,
+                      disk: DiskState | None = None) -> None:
         self.story_stop()
         self._story_keep()
         self.editor.clear_ghost()
@@ -731,10 +772,20 @@ class MainWindow(QMainWindow):
         self.editor.setPlainText(text)
         self.editor.document().setModified(False)
         self.path = path
-        self._slot.clear()
+        self._format, self._disk, self._disk_notice = fmt, disk, ""
+        self._watch()
+        if self._slot is not None:
+            self._slot.clear()
         self._snapshot_revision = -1
         self._update_title()
+        self._update_format_label()
         self._count_words()
+
+    def document_text(self) -> str:
+        """The text as it goes into the file. QPlainTextEdit.toPlainText() turns no-break spaces
+        into plain ones (and U+2028 into a line break); the raw text keeps every character, with
+        U+2029 between paragraphs."""
+        return self.editor.document().toRawText().replace("\u2029", "\n")
 
     def save(self) -> bool:
         if not self.path:
@@ -751,19 +802,123 @@ class MainWindow(QMainWindow):
         return self._write(path)
 
     def _write(self, path: str) -> bool:
-        try:
-            save_text(path, self.editor.toPlainText())
-        except DocumentError as exc:
-            QMessageBox.warning(self, "Cannot save", f"{exc}\n\nYour text is still here, unsaved.")
-            return False
+        if self.path and self._disk is not None and Path(path).resolve() == Path(self.path) \
+                and changed_on_disk(path, self._disk) == "changed":
+            # Another program, or another Inkwell, wrote the file since it was read or saved here.
+            choice = self._ask_changed_on_disk()
+            if choice == "reload":
+                self._reload()
+                return False
+            if choice == "save_as":
+                return self.save_as()
+            if choice != "overwrite":
+                return False
+        fmt = self._format
+        while True:
+            try:
+                disk = save_text(path, self.document_text(), fmt)
+                break
+            except UnencodableText as exc:
+                if not self._ask_convert(str(exc), fmt):
+                    return False
+                fmt = fmt.as_utf8()
+            except DocumentError as exc:
+                QMessageBox.warning(self, "Cannot save", f"{exc}\n\nYour text is still here, unsaved.")
+                return False
         self.path = str(Path(path).resolve())
+        self._format, self._disk, self._disk_notice = fmt, disk, ""
+        self._watch()
         self.editor.document().setModified(False)
-        self._slot.clear()
+        if self._slot is not None:
+            self._slot.clear()
         self._snapshot_revision = -1
         self.settings.add_recent(self.path)
         self._update_title()
+        self._update_format_label()
         self.statusBar().showMessage(f"Saved {self.path}", 4000)
         return True
+
+    def _ask_convert(self, problem: str, fmt: FileFormat) -> bool:
+        """Whether to write the file as UTF-8 because its own encoding cannot hold the text."""
+        box = QMessageBox(QMessageBox.Icon.Question, "Save as UTF-8?",
+                          f"{problem}.\n\nSave the file as UTF-8 instead? Programs that expect "
+                          f"{fmt.encoding_name} may show its accented letters wrongly.", parent=self)
+        convert = box.addButton("Save as UTF-8", QMessageBox.ButtonRole.AcceptRole)
+        box.addButton(QMessageBox.StandardButton.Cancel)
+        box.setDefaultButton(convert)
+        box.exec()
+        return box.clickedButton() is convert
+
+    def _ask_changed_on_disk(self) -> str:
+        """"overwrite", "reload", "save_as" or "cancel": what to do with a file another program
+        changed since Inkwell read or saved it."""
+        name = Path(self.path).name
+        box = QMessageBox(QMessageBox.Icon.Warning, "File changed on disk",
+                          f"“{name}” was changed by another program (or another Inkwell window) "
+                          "since you opened or last saved it.\n\n"
+                          "Overwrite: replace it with your text (the other changes are lost).\n"
+                          "Reload: show the file as it is now (your unsaved changes here are lost).\n"
+                          "Save As: keep both: your text goes into a new file.", parent=self)
+        overwrite = box.addButton("Overwrite", QMessageBox.ButtonRole.DestructiveRole)
+        reload = box.addButton("Reload", QMessageBox.ButtonRole.ResetRole)
+        save_as = box.addButton("Save As…", QMessageBox.ButtonRole.AcceptRole)
+        cancel = box.addButton(QMessageBox.StandardButton.Cancel)
+        box.setDefaultButton(save_as)
+        box.setEscapeButton(cancel)
+        box.exec()
+        clicked = box.clickedButton()
+        return "overwrite" if clicked is overwrite else "reload" if clicked is reload else \
+            "save_as" if clicked is save_as else "cancel"
+
+    def _reload(self) -> bool:
+        """Read the open file again, keeping the cursor where it was."""
+        position = self.editor.textCursor().position()
+        try:
+            loaded = read_text(self.path)
+        except DocumentError as exc:
+            self.show_notice(f"The file could not be read again: {exc}")
+            return False
+        self._set_document(loaded.text, self.path, loaded.format, loaded.disk)
+        cursor = self.editor.textCursor()
+        cursor.setPosition(min(position, len(loaded.text)))
+        self.editor.setTextCursor(cursor)
+        return True
+
+    def _watch(self) -> None:
+        if self._watcher.files():
+            self._watcher.removePaths(self._watcher.files())
+        if self.path and Path(self.path).exists():
+            self._watcher.addPath(self.path)
+
+    def _check_disk(self) -> None:
+        """The watched file changed: say so once, or reload it when nothing here is unsaved."""
+        if not self.path or self._disk is None:
+            return
+        if self.path not in self._watcher.files():
+            self._watch()  # a file replaced by renaming drops out of the watch
+        change = changed_on_disk(self.path, self._disk)
+        if change is None or change == self._disk_notice:
+            return
+        name = Path(self.path).name
+        if change == "changed" and not self.editor.document().isModified():
+            if self._reload():
+                self.statusBar().showMessage(f"{name} was changed by another program; reloaded", 8000)
+                return
+        self._disk_notice = change
+        if change == "deleted":
+            self.show_notice(f"{name} was deleted or moved by another program. Your text is still here; "
+                             "saving writes the file again.")
+        else:
+            self.show_notice(f"{name} was changed by another program. Your text here is as it was; saving "
+                             "will ask whether to overwrite the file, reload it or save under another name.")
+
+    def _update_format_label(self) -> None:
+        fmt = self._format
+        self.format_label.setText(fmt.label)
+        tip = f"Saved as {fmt.encoding_name} with {fmt.newline_name} line ends"
+        if not fmt.certain:
+            tip += " (the encoding was a guess)"
+        self.format_label.setToolTip(tip)
 
     def _fill_recent_menu(self) -> None:
         self.recent_menu.clear()
@@ -782,26 +937,33 @@ class MainWindow(QMainWindow):
 
     def autosave(self) -> None:
         doc = self.editor.document()
+        if self._slot is None:
+            return
         if not doc.isModified():
             self._slot.clear()
             return
         if doc.revision() == self._snapshot_revision:
             return
         try:
-            self._slot.write(self.editor.toPlainText(), self.path or "")
+            self._slot.write(self.document_text(), self.path or "",
+                             {"format": self._format.to_dict(), "disk": self._disk.to_dict() if self._disk else None})
         except OSError as exc:
             self.statusBar().showMessage(f"Autosave failed: {exc}", 10000)
             return
         self._snapshot_revision = doc.revision()
 
     def offer_recovery(self) -> None:
-        for snapshot in orphaned_snapshots():
+        snapshots, problems = scan_snapshots()
+        for problem in problems:
+            self.show_notice(problem)
+        for snapshot in snapshots:
             choice = self._ask_recover(snapshot)
             if choice == "recover":
                 if not self.maybe_save():
                     snapshot.release()
                     continue
-                self._set_document(snapshot.text, snapshot.document_path or None)
+                self._set_document(snapshot.text, snapshot.document_path or None,
+                                   *self._recovered_format(snapshot))
                 self.editor.document().setModified(True)
                 self._update_title()
                 self.autosave()  # our own slot holds it now, before the old one goes
@@ -810,6 +972,21 @@ class MainWindow(QMainWindow):
                 snapshot.discard()
             else:
                 snapshot.release()
+
+    def _recovered_format(self, snapshot: Snapshot) -> tuple[FileFormat, DiskState | None]:
+        """The file's encoding and state on disk as the snapshot recorded them; for snapshots
+        of older versions, as the file is now (so that only later changes by others are asked
+        about, and the file keeps its encoding)."""
+        meta = snapshot.meta
+        fmt = FileFormat.from_dict(meta.get("format"))
+        disk = DiskState.from_dict(meta.get("disk"))
+        if snapshot.document_path and (fmt is None or disk is None):
+            try:
+                current = read_text(snapshot.document_path)
+                fmt, disk = fmt or current.format, disk or current.disk
+            except DocumentError:
+                pass
+        return fmt or UTF8, disk
 
     def _ask_recover(self, snapshot: Snapshot) -> str:
         when = time.strftime("%A %H:%M", time.localtime(snapshot.saved_at))
@@ -871,5 +1048,6 @@ class MainWindow(QMainWindow):
         self.story_stop()
         self.generator.shutdown()
         self._autosave.stop()
-        self._slot.close()
+        if self._slot is not None:
+            self._slot.close()
         event.accept()
