@@ -34,7 +34,7 @@ from model.fileio import (
 
 FILE_NAME = "settings.json"
 VERSION = 1
-MAX_BYTES = 4 * 1024 * 1024  # a settings file is a few KiB
+MAX_BYTES = 16 * 1024 * 1024  # a settings file is a few KiB; a huge one is still read, then capped
 MAX_TEXT = 64 * 1024  # longest text value (window geometry is the longest real one, ~2 KiB)
 MAX_ITEMS = 200  # most entries in a dict setting (presets, keys)
 
@@ -128,7 +128,10 @@ def _check(key: str, value: Any) -> Any:
             if not isinstance(preset, dict) or set(preset) != set(SAMPLING_KEYS):
                 raise ValueError(f"user_presets: preset {name!r} must set exactly {', '.join(SAMPLING_KEYS)}")
             for k, v in preset.items():
-                _check(k, v)
+                try:
+                    _check(k, v)
+                except ValueError as exc:
+                    raise ValueError(f"user_presets: preset {name!r}: {exc}") from None
     if key in ("keys", "recent_files"):
         items = value.values() if isinstance(value, dict) else value
         if not all(isinstance(item, str) for item in items):
@@ -188,9 +191,9 @@ class Settings:
             self._survive(f"could not be read ({exc.strerror})")
             return
         except OSError as exc:
-            # Unreadable (permissions, a disk error): never write over what could not be read.
-            self._go_read_only(f"Settings file {self.path} cannot be read ({describe_os_error(exc)}); "
-                               "Inkwell uses its defaults and will not change the file.")
+            # Unreadable (permissions, a disk error, no folder): never write over what could not be read.
+            self._go_read_only(f"Settings file {self.path} cannot be read ({describe_os_error(exc)}). Inkwell "
+                               "uses its defaults; changes work until it closes but are not kept.")
             return
         except DamagedFile as exc:
             self._survive(f"is damaged: {exc.reason}")

@@ -52,6 +52,15 @@ IMPLAUSIBLE_SHARE = 0.002
 # Without zero bytes as evidence, UTF-16 must also keep its letters to few scripts: at least this
 # share of them in the three most used (Chinese, Japanese and Korean text all do).
 MIN_COHERENCE = 0.9
+# Legacy CJK encodings, refused by name: (codec, name, the scripts of its text, their least share
+# of the letters). Japanese always has kana between its kanji.
+_KANA = ("HIRAGANA", "KATAKANA")
+_LEGACY = (("shift_jis", "Shift-JIS", _KANA, 0.1), ("euc_jp", "EUC-JP", _KANA, 0.1),
+           ("gbk", "GBK", ("CJK",), 0.9), ("big5", "Big5", ("CJK",), 0.9), ("euc_kr", "EUC-KR", ("HANGUL",), 0.9))
+# UTF-16 without zero bytes is refused when more of its byte pairs than this are two ASCII letters
+# (or spaces): about 10 % in CJK text, 40 % and more in text of another encoding.
+MAX_ASCII_PAIRS = 0.35
+_WORD_BYTES = frozenset(b" ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
 # Format characters real text does use: soft hyphen, zero-width (non-)joiners and space, marks of
 # direction, word joiner, the byte-order mark, emoji tag characters.
 _TEXT_FORMAT_CHARS = set("\u00ad\u061c\u200b\u200c\u200d\u200e\u200f\u2060\ufeff") | {chr(c) for c in range(0xE0020, 0xE0080)}
@@ -126,10 +135,15 @@ def decode_bytes(data: bytes, source: str | Path, allow_empty: bool = True) -> D
     western = _windows_1252(data)
     if western is not None and _reads_as_western(western, spaced=True):
         return Decoded(_checked(western, source, allow_empty), "cp1252", certain=False, note=_mixed(data))
+    # CJK text in a legacy encoding can also read as UTF-16 CJK: it is refused, by name.
+    legacy = _legacy(data)
+    if legacy:
+        raise TextFileError(f"{source}: is not UTF-8 text; it looks like {legacy} text, which Inkwell does not "
+                            "read: convert it to UTF-8 and try again", "encoding")
     # UTF-16 without zero bytes: text without a single ASCII character (CJK, say). Its bytes are
     # tried before the share of control bytes is judged: half of them are arbitrary.
     found = _without_mark(data, ("utf-16-le", "utf-16-be"), certain=False)
-    if found is not None:
+    if found is not None and _ascii_pairs(data[:2 * _SAMPLE]) <= MAX_ASCII_PAIRS:
         return Decoded(_checked(found.text, source, allow_empty), found.encoding, certain=False)
     if _control_share(data[:_SAMPLE]) > CONTROL_SHARE:
         raise TextFileError(f"{source}: this is a binary file, not text (neither UTF-8 nor Windows-1252)", "binary")
@@ -186,6 +200,44 @@ def _without_mark(data: bytes, candidates: tuple[str, ...], certain: bool) -> De
     return None if best is None else Decoded(best[2], best[1], certain=certain)
 
 
+def _legacy(data: bytes) -> str | None:
+    """The name of a legacy CJK encoding ``data`` is text in: it decodes strictly into letters of
+    the script that encoding is for (Japanese: kana between the kanji). Real UTF-16 bytes, whose
+    low bytes are arbitrary, almost never do."""
+    for codec, name, script, share in _LEGACY:
+        try:
+            text = data.decode(codec)
+        except UnicodeDecodeError:
+            continue
+        sample = text[:_SAMPLE]
+        if _implausible(sample) > IMPLAUSIBLE_SHARE * len(sample):
+            continue
+        scripts = _scripts(sample)
+        letters = sum(scripts.values())
+        if letters and sum(n for key, n in scripts.items() if key in script) >= share * letters:
+            return name
+    return None
+
+
+def _scripts(text: str) -> Counter[str]:
+    """Letters by script, named by the first word of their Unicode names (LATIN, CJK, HIRAGANA...)."""
+    scripts: Counter[str] = Counter()
+    for ch, n in Counter(text).items():
+        if unicodedata.category(ch).startswith("L"):
+            scripts[unicodedata.name(ch, "?").split(" ")[0]] += n
+    return scripts
+
+
+def _ascii_pairs(data: bytes) -> float:
+    """The share of byte pairs that are two ASCII letters or spaces: words of another encoding,
+    which UTF-16 of CJK text (its high bytes are few, and rarely letters) seldom makes."""
+    pairs = len(data) // 2
+    if not pairs:
+        return 0.0
+    wordy = _WORD_BYTES
+    return sum(1 for i in range(0, 2 * pairs, 2) if data[i] in wordy and data[i + 1] in wordy) / pairs
+
+
 def _implausible(text: str) -> int:
     """How many characters of ``text`` real text does not hold."""
     bad = 0
@@ -208,12 +260,9 @@ def _high_zeros(data: bytes, codec: str) -> float:
 
 
 def _coherence(text: str) -> float:
-    """The share of letters in the three scripts most used (by the first word of their Unicode
-    names: LATIN, CJK, HIRAGANA...); real text keeps to few, misread bytes scatter."""
-    scripts: Counter[str] = Counter()
-    for ch, n in Counter(text).items():
-        if unicodedata.category(ch).startswith("L"):
-            scripts[unicodedata.name(ch, "?").split(" ")[0]] += n
+    """The share of letters in the three scripts most used; real text keeps to few, misread
+    bytes scatter."""
+    scripts = _scripts(text)
     total = sum(scripts.values())
     return sum(n for _, n in scripts.most_common(3)) / total if total else 1.0
 
