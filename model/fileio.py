@@ -39,6 +39,10 @@ class FileTooLarge(OSError):
     """The file is larger than the reader's cap."""
 
 
+class ReadOnlyFile(PermissionError):
+    """The file to replace is protected against writing."""
+
+
 class DamagedFile(ValueError):
     """A file that was read but does not parse; the message names it and says why."""
 
@@ -208,8 +212,9 @@ def atomic_write(path: str | Path, data: bytes | Callable[[IO[bytes]], Any]) -> 
     The data goes to a temporary file ``.NAME.XXXXXXXX.tmp`` beside the target, is flushed to
     disk, and is renamed over it; on any failure the temporary file is removed and the target is
     untouched, and the OSError (with its errno: ENOSPC, EACCES, ...) is raised. A symbolic link
-    is followed: the file it points to is replaced, the link stays. The new file keeps the old
-    one's permission bits, or gets the usual ones under the umask (not mkstemp's 0600).
+    is followed: the file it points to is replaced, the link stays. A file its owner made
+    read-only is not replaced. The new file keeps the old one's permission bits, or gets the
+    usual ones under the umask (not mkstemp's 0600).
     """
     target = Path(path)
     if target.is_symlink():
@@ -218,6 +223,11 @@ def atomic_write(path: str | Path, data: bytes | Callable[[IO[bytes]], Any]) -> 
         mode = stat.S_IMODE(os.stat(target).st_mode)
     except OSError:
         mode = _default_mode()
+    else:
+        # Renaming over a file needs only a writable folder: honour the file's own protection,
+        # as QSaveFile does.
+        if not os.access(target, os.W_OK):
+            raise ReadOnlyFile(errno.EACCES, "the file is read-only", str(target))
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     try:
         with os.fdopen(fd, "wb") as f:
@@ -296,7 +306,7 @@ _WORDS = {
 
 def describe_os_error(exc: BaseException) -> str:
     """An OSError in words a writer understands."""
-    if isinstance(exc, (NotRegularFile, FileTooLarge)):
+    if isinstance(exc, (NotRegularFile, FileTooLarge, ReadOnlyFile)):
         return exc.strerror or str(exc)
     if isinstance(exc, OSError):
         return _WORDS.get(exc.errno, exc.strerror or str(exc) or type(exc).__name__)

@@ -63,3 +63,23 @@ def small_disk(tmp_path):
         yield mount
     finally:
         subprocess.run(["umount", "-l", str(mount)], capture_output=True)
+
+
+@pytest.fixture(scope="session")
+def unprivileged():
+    """A command prefix under which file permissions hold: [] for an ordinary user; for root,
+    setpriv dropping the capabilities that let root write and read anywhere. Skips when neither."""
+    import os
+    import shutil
+    import subprocess
+
+    if os.geteuid() != 0:
+        return []
+    drop = [shutil.which("setpriv") or "setpriv", "--bounding-set=-dac_override,-dac_read_search"]
+    try:
+        usable = subprocess.run([*drop, "true"], capture_output=True).returncode == 0
+    except OSError:
+        usable = False
+    if not usable:
+        pytest.skip("running as root, and setpriv cannot drop the capability to write anywhere")
+    return drop

@@ -288,3 +288,16 @@ def test_every_reader_refuses_special_files_at_once(special, reader, kind):
     started = time.monotonic()
     READERS[reader](path)
     assert time.monotonic() - started < 5  # at once: not unblocked by the watchdog
+
+
+def test_a_read_only_file_is_not_replaced(tmp_path, unprivileged):
+    path = tmp_path / "locked.txt"
+    path.write_text("keep")
+    os.chmod(path, 0o444)
+    code = ("import sys; from model.fileio import ReadOnlyFile, atomic_write, describe_os_error\n"
+            "try:\n    atomic_write(sys.argv[1], b'new')\n"
+            "except ReadOnlyFile as exc:\n    print(describe_os_error(exc))")
+    done = subprocess.run([*unprivileged, sys.executable, "-c", code, str(path)], cwd=ROOT, capture_output=True,
+                          text=True, timeout=60)
+    assert done.stdout.strip() == "the file is read-only", done.stderr
+    assert path.read_text() == "keep" and os.listdir(tmp_path) == ["locked.txt"]
