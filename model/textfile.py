@@ -54,9 +54,12 @@ IMPLAUSIBLE_SHARE = 0.002
 MIN_COHERENCE = 0.9
 # Legacy CJK encodings, refused by name: (codec, name, the scripts of its text, their least share
 # of the letters). Japanese always has kana between its kanji.
+# Chinese and Korean encodings decode each other's bytes, so they are named together.
 _KANA = ("HIRAGANA", "KATAKANA")
-_LEGACY = (("shift_jis", "Shift-JIS", _KANA, 0.1), ("euc_jp", "EUC-JP", _KANA, 0.1),
-           ("gbk", "GBK", ("CJK",), 0.9), ("big5", "Big5", ("CJK",), 0.9), ("euc_kr", "EUC-KR", ("HANGUL",), 0.9))
+_JAPANESE, _CHINESE_KOREAN = "Japanese (Shift-JIS or EUC-JP)", "Chinese or Korean (GBK, Big5 or EUC-KR)"
+_LEGACY = (("shift_jis", _JAPANESE, _KANA, 0.1), ("euc_jp", _JAPANESE, _KANA, 0.1),
+           ("gbk", _CHINESE_KOREAN, ("CJK",), 0.9), ("big5", _CHINESE_KOREAN, ("CJK",), 0.9),
+           ("euc_kr", _CHINESE_KOREAN, ("HANGUL",), 0.9))
 # UTF-16 without zero bytes is refused when more of its byte pairs than this are two ASCII letters
 # (or spaces): about 10 % in CJK text, 40 % and more in text of another encoding.
 MAX_ASCII_PAIRS = 0.35
@@ -138,12 +141,12 @@ def decode_bytes(data: bytes, source: str | Path, allow_empty: bool = True) -> D
     # CJK text in a legacy encoding can also read as UTF-16 CJK: it is refused, by name.
     legacy = _legacy(data)
     if legacy:
-        raise TextFileError(f"{source}: is not UTF-8 text; it looks like {legacy} text, which Inkwell does not "
-                            "read: convert it to UTF-8 and try again", "encoding")
+        raise TextFileError(f"{source}: is not UTF-8 text; it looks like {legacy} text in a legacy encoding, "
+                            "which Inkwell does not read: convert it to UTF-8 and try again", "encoding")
     # UTF-16 without zero bytes: text without a single ASCII character (CJK, say). Its bytes are
     # tried before the share of control bytes is judged: half of them are arbitrary.
     found = _without_mark(data, ("utf-16-le", "utf-16-be"), certain=False)
-    if found is not None and _ascii_pairs(data[:2 * _SAMPLE]) <= MAX_ASCII_PAIRS:
+    if found is not None:
         return Decoded(_checked(found.text, source, allow_empty), found.encoding, certain=False)
     if _control_share(data[:_SAMPLE]) > CONTROL_SHARE:
         raise TextFileError(f"{source}: this is a binary file, not text (neither UTF-8 nor Windows-1252)", "binary")
@@ -191,10 +194,15 @@ def _without_mark(data: bytes, candidates: tuple[str, ...], certain: bool) -> De
         bad = _implausible(sample)
         if bad > IMPLAUSIBLE_SHARE * len(sample):
             continue
+        high, low = _zeros(data[:2 * _SAMPLE], codec)
+        # The zero bytes of UTF-16/32 text sit in the high bytes (of its ASCII characters); where
+        # they do not, pairs of ASCII letters tell words in another encoding (with a stray NUL).
+        if high <= low and _ascii_pairs(data[:2 * _SAMPLE]) > MAX_ASCII_PAIRS:
+            continue
         coherence = _coherence(sample)
         if not certain and coherence < MIN_COHERENCE:
             continue  # e.g. Big5 or GBK read as UTF-16: letters of Yi, Vai, Hangul, Bamum...
-        score = (bad, -_high_zeros(data[:2 * _SAMPLE], codec), -coherence, rank)
+        score = (bad, -high, -coherence, rank)
         if best is None or score < best[0]:
             best = (score, codec, text)
     return None if best is None else Decoded(best[2], best[1], certain=certain)
@@ -249,14 +257,14 @@ def _implausible(text: str) -> int:
     return bad
 
 
-def _high_zeros(data: bytes, codec: str) -> float:
-    """The share of zero bytes where ``codec`` puts the high byte of each character: Latin text
-    in the right byte order has them there, read in the wrong order it has them in the low byte."""
+def _zeros(data: bytes, codec: str) -> tuple[int, int]:
+    """Zero bytes where ``codec`` puts the high byte of each character, and where the lowest:
+    Latin text in the right byte order has them high, read in the wrong order low."""
     if "32" in codec:
-        high = data[3::4] if codec.endswith("le") else data[0::4]
+        high, low = (data[3::4], data[0::4]) if codec.endswith("le") else (data[0::4], data[3::4])
     else:
-        high = data[1::2] if codec.endswith("le") else data[0::2]
-    return high.count(0) / max(len(high), 1)
+        high, low = (data[1::2], data[0::2]) if codec.endswith("le") else (data[0::2], data[1::2])
+    return high.count(0), low.count(0)
 
 
 def _coherence(text: str) -> float:

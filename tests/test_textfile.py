@@ -96,6 +96,7 @@ def test_utf32_without_a_mark(encoding):
     ("gbk", "人人生而自由，在尊严和权利上一律平等。他们赋有理性和良心。"),
     ("big5", "人人生而自由，在尊嚴和權利上一律平等。"),
     ("euc-kr", "모든 인간은 태어날 때부터 자유로우며 그 존엄과 권리에 있어 동등하다."),
+    ("euc-kr", "모든인간은태어날때부터자유로우며그존엄과권리에있어동등하다"),
     ("koi8-r", "Все счастливые семьи похожи друг на друга."),
     ("iso-8859-7", "Άνδρα μοι έννεπε, Μούσα, πολύτροπον."),
 ])
@@ -118,3 +119,10 @@ def test_guesses_say_so_and_round_trip():
         assert decoded.certain and decoded.encode(decoded.text) == data
     big_endian = codecs.BOM_UTF16_BE + "Grüße".encode("utf-16-be")
     assert decode_bytes(big_endian, "t.txt").encode("Grüße") == big_endian  # its own byte order
+
+
+def test_ascii_text_with_stray_zero_bytes_is_not_read_as_utf16():
+    # its zero bytes fall in what would be the low byte of UTF-16 characters: not UTF-16
+    with pytest.raises(TextFileError) as info:
+        decode_bytes(b"hello\x00world " * 5, "x.txt")
+    assert info.value.kind == "binary"
