@@ -68,7 +68,7 @@ _WORD_BYTES = frozenset(b" ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 # direction, word joiner, the byte-order mark, emoji tag characters.
 _TEXT_FORMAT_CHARS = set("\u00ad\u061c\u200b\u200c\u200d\u200e\u200f\u2060\ufeff") | {chr(c) for c in range(0xE0020, 0xE0080)}
 _UTF8_SEQUENCE = re.compile(rb"[\xc2-\xdf][\x80-\xbf]|[\xe0-\xef][\x80-\xbf]{2}|[\xf0-\xf4][\x80-\xbf]{3}")
-_CONTROL_BYTES = re.compile(rb"[\x00-\x08\x0b\x0e-\x1f]")
+_NOT_CONTROL_BYTES = bytes(b for b in range(256) if not (b < 32 and b not in (9, 10, 12, 13)))
 TEXT_MAX_BYTES = 64 * MiB  # what the editor opens
 TRAINING_MAX_BYTES = 256 * MiB  # a training text (about 60 million tokens)
 _SAMPLE = 1 << 16
@@ -277,7 +277,7 @@ def _coherence(text: str) -> float:
 
 def _windows_1252(data: bytes) -> str | None:
     """The text, when ``data`` is Windows-1252 without control characters."""
-    if _CONTROL_BYTES.search(data):
+    if data.translate(None, _NOT_CONTROL_BYTES):  # (deletes all but control bytes; fast on 60 MiB)
         return None
     try:
         return data.decode("cp1252")
@@ -296,7 +296,7 @@ def _reads_as_western(text: str, spaced: bool) -> bool:
 
 
 def _mixed(data: bytes) -> str:
-    if _UTF8_SEQUENCE.search(data):
+    if _UTF8_SEQUENCE.search(data, 0, 1 << 20):
         return "parts of it look like UTF-8: the file may mix two encodings"
     return ""
 
