@@ -47,6 +47,11 @@ def state_dir() -> Path:
     return _dir("state")
 
 
+def cache_dir() -> Path:
+    """Things that can be made again (token caches, GPU graphs built from a checkpoint)."""
+    return _dir("cache")
+
+
 def log_dir() -> Path:
     return _dir("log")
 

@@ -68,6 +68,8 @@ SPECS: dict[str, Spec] = {
     "auto_suggest": Spec(True, bool),
     "delay_ms": Spec(250, int, 0, 5000),
     "length": Spec("sentence", str, choices=("word", "line", "sentence", "tokens")),
+    # end a suggestion before a new word once the model's probability of it falls below this
+    "min_confidence": Spec(0.05, float, 0.0, 0.5),
     # model
     "model": Spec("", str),  # folder of the active model; "" = the bundled default
     "provider": Spec("auto", str, choices=("auto", "cpu", "cuda")),

@@ -70,11 +70,7 @@ class EngineWorker(QObject):
         try:
             from app.engine import GenerationParams
 
-            params = GenerationParams(**request.params)
-            # A model with a short context cannot write as much as asked and still see the text
-            # before the cursor: keep at least half of its context for the prompt.
-            params.max_new_tokens = min(params.max_new_tokens, max(1, self._engine.context_length // 2))
-            params.validate()
+            params = GenerationParams(**request.params).validate()
             result = self._engine.generate(
                 request.text, params,
                 on_token=lambda alt, piece: self.piece.emit(request.id, alt, piece),

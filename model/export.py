@@ -37,7 +37,6 @@ from model.cli_support import fail, raise_interrupt
 from model.errors import ModelError
 
 PARITY_TOLERANCE = 1e-4
-EXTERNAL_DATA_BYTES = 1_800_000_000
 DEFAULT_VARIANTS = ("fp32", "int8", "fp16")
 HF_DTYPES = ("auto", "float32", "float16", "none")
 # Public-domain prose (Jane Austen, "Pride and Prejudice", chapter 1) for the top-1 agreement
@@ -77,7 +76,7 @@ def export_bundle(
 
     from model.config import GPT2Config
     from model.hf import build_gpt2, find_weights, read_tensors
-    from model.onnx_graph import GraphSpec, QuantOptions, block_size_for, build_graph, shape_problem
+    from model.onnx_graph import GraphSpec, QuantOptions, block_size_for, build_graph, save_graph, shape_problem
 
     emit = progress or (lambda event: None)
     variants = _check_variants(variants)
@@ -150,7 +149,7 @@ def export_bundle(
             graph = build_graph(spec, weights, variant, quant, name=name or src.name)
             keep = variant in variants
             path = writer.path(VARIANT_FILES[variant]) if keep else writer.tmp / "check.fp32.onnx"
-            extra_files = _save_onnx(graph, path)
+            extra_files = save_graph(graph, path)
             del graph
             stage(f"verify {variant}", f"checking the {variant} graph against PyTorch")
             try:
@@ -251,22 +250,6 @@ def _float_dtype(tensors: dict) -> Any:
         if t.is_floating_point():
             return torch.float16 if t.dtype in (torch.float16, torch.bfloat16) else torch.float32
     return torch.float32
-
-
-def _save_onnx(graph: Any, path: Path) -> list[str]:
-    """Write ``graph``; returns the names of any files written beside it. Protobuf cannot hold
-    more than 2 GB, so the weights of large models (GPT-2 large and XL in fp32) go to
-    ``<file>.data``, which onnxruntime finds next to the graph."""
-    import onnx
-
-    weight_bytes = sum(len(t.raw_data) for t in graph.graph.initializer)
-    if weight_bytes < EXTERNAL_DATA_BYTES:
-        onnx.save_model(graph, str(path))
-        return []
-    data = path.name + ".data"
-    onnx.save_model(graph, str(path), save_as_external_data=True, all_tensors_to_one_file=True,
-                    location=data, size_threshold=1024)
-    return [data]
 
 
 def _session(path: Path, threads: int = 0) -> Any:

@@ -114,6 +114,7 @@ def make_job(name: str, base_folder: str | Path, files: list[str], settings: dic
         "lora_rank": int(settings.get("lora_rank", 8)),
         "lora_alpha": 2.0 * int(settings.get("lora_rank", 8)),
         "holdout": {"fraction": float(settings["val_share"])},
+        "line_breaks": settings.get("line_breaks", "unwrap"),
         "steps": steps,
         "epochs": epochs,
         "batch_size": batch,
@@ -132,6 +133,23 @@ def make_job(name: str, base_folder: str | Path, files: list[str], settings: dic
     if sample_prompt:
         job["sample_prompts"] = [sample_prompt]
     return job
+
+
+def wrap_notes(paths) -> list[str]:
+    """A line for each file whose lines are hard-wrapped (and will be joined into paragraphs)."""
+    from model.prose import looks_hard_wrapped
+    from model.train_data import DataError, read_text_file
+
+    notes = []
+    for path in paths:
+        try:
+            report = looks_hard_wrapped(read_text_file(path).text)
+        except DataError:
+            continue  # reading it again failed: load_corpus has said why
+        if report.hard_wrapped:
+            notes.append(f"{path.name}: its lines are wrapped at about {report.width} characters, like a printed "
+                         f"page; they are joined into paragraphs (--keep-line-breaks keeps them)")
+    return notes
 
 
 def sample_prompt_from(text: str, words: int = 8) -> str:
@@ -315,6 +333,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int)
     p.add_argument("--lora-rank", type=int)
     p.add_argument("--prompt", help="prompt for the before/after samples (default: the start of your text)")
+    p.add_argument("--keep-line-breaks", action="store_true",
+                   help="train on every line break as it is (poetry, code); by default the lines of "
+                        "hard-wrapped texts are joined into paragraphs")
     p.add_argument("--job", help="a job file (as the wizard writes) instead of the settings above")
     p.add_argument("--resume", metavar="NAME", help="continue an unfinished fine-tune")
     p.add_argument("--estimate", action="store_true", help="only measure time and disk with a short warm-up")
@@ -380,7 +401,11 @@ def _job_from_args(args: argparse.Namespace) -> dict[str, Any]:
     for key in ("epochs", "steps", "lr", "seq_len", "batch_size", "val_share", "seed", "lora_rank"):
         if getattr(args, key) is not None:
             settings[key] = getattr(args, key)
-    corpus = load_corpus(args.data, {"fraction": settings["val_share"]}, None)
+    settings["line_breaks"] = "keep" if args.keep_line_breaks else "unwrap"
+    corpus = load_corpus(args.data, {"fraction": settings["val_share"]}, None, settings["line_breaks"])
+    if not args.keep_line_breaks:
+        for note in wrap_notes(Path(f["path"]) for f in corpus.files):
+            print(f"inkwell finetune: {note}", file=sys.stderr)
     prompt = args.prompt or sample_prompt_from(read_text_file(Path(corpus.files[0]["path"])).text[:20000])
     job = make_job(name, base.folder, [str(Path(d).absolute()) for d in args.data], settings, len(corpus.train), prompt)
     job["_base"] = str(base.folder)

@@ -17,12 +17,8 @@ from model.config import GPT2Config, read_json
 from model.errors import ModelError
 from model.gpt2 import GPT2
 
-# Hugging Face's Conv1D stores [in, out]; nn.Linear stores [out, in].
-_CONV1D_SUFFIXES = ("attn.c_attn.weight", "attn.c_proj.weight", "mlp.c_fc.weight", "mlp.c_proj.weight")
-# Buffers and the tied head that some checkpoints carry and that hold no information of their own.
-_IGNORED_SUFFIXES = (".attn.bias", ".attn.masked_bias")
-_IGNORED_KEYS = {"lm_head.weight"}
-_PREFIX = "transformer."
+from model.hf_layout import PREFIX as _PREFIX
+from model.hf_layout import gpt2_name, is_conv1d
 
 WEIGHT_FILES = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin")
 
@@ -78,15 +74,15 @@ def state_dict_from_hf(tensors: dict[str, torch.Tensor], cfg: GPT2Config, source
     reference = {k: tuple(v.shape) for k, v in _shape_model(cfg).items()}
     out: dict[str, torch.Tensor] = {}
     for key, tensor in tensors.items():
-        name = key[len(_PREFIX):] if key.startswith(_PREFIX) else key
-        if name in _IGNORED_KEYS or key in _IGNORED_KEYS or name.endswith(_IGNORED_SUFFIXES):
+        name = gpt2_name(key)
+        if name is None:
             continue
         if name not in reference:
             raise ModelError(f"{source}: unexpected tensor {key!r}; this is not a GPT-2 checkpoint")
-        if name.endswith(_CONV1D_SUFFIXES):
+        if is_conv1d(name):
             tensor = tensor.t()
         if tuple(tensor.shape) != reference[name]:
-            shown = tuple(tensor.t().shape) if name.endswith(_CONV1D_SUFFIXES) else tuple(tensor.shape)
+            shown = tuple(tensor.t().shape) if is_conv1d(name) else tuple(tensor.shape)
             raise ModelError(
                 f"{source}: tensor {key!r} has shape {list(shown)}, but config.json "
                 f"(n_layer={cfg.n_layer}, n_embd={cfg.n_embd}, vocab_size={cfg.vocab_size}, "
@@ -101,7 +97,7 @@ def state_dict_from_hf(tensors: dict[str, torch.Tensor], cfg: GPT2Config, source
 
 
 def _hf_shape(name: str, shape: tuple[int, ...]) -> tuple[int, ...]:
-    return tuple(reversed(shape)) if name.endswith(_CONV1D_SUFFIXES) else shape
+    return tuple(reversed(shape)) if is_conv1d(name) else shape
 
 
 def _shape_model(cfg: GPT2Config) -> dict[str, torch.Tensor]:
@@ -136,7 +132,7 @@ def save_gpt2(model: GPT2, folder: str | Path, dtype: torch.dtype = torch.float3
     model.config.save(folder / "config.json")
     tensors = {}
     for name, tensor in model.state_dict().items():
-        if name.endswith(_CONV1D_SUFFIXES):
+        if is_conv1d(name):
             tensor = tensor.t()
         tensors[_PREFIX + name] = tensor.detach().to(dtype).contiguous().cpu()
     save_file(tensors, str(folder / "model.safetensors"), metadata={"format": "pt"})

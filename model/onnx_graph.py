@@ -39,6 +39,7 @@ import onnx
 from onnx import TensorProto, helper, numpy_helper
 
 OPSET = 17
+EXTERNAL_DATA_BYTES = 1_800_000_000
 MS_DOMAIN = "com.microsoft"
 VARIANTS = ("fp32", "int8", "fp16")
 
@@ -305,3 +306,17 @@ def build_graph(spec: GraphSpec, weights: dict[str, np.ndarray], variant: str = 
     )
     model.ir_version = 8
     return model
+
+
+def save_graph(graph: onnx.ModelProto, path) -> list[str]:
+    """Write ``graph``; returns the names of any files written beside it. Protobuf cannot hold
+    more than 2 GB, so the weights of large models (GPT-2 large and XL in fp32) go to
+    ``<file>.data``, which onnxruntime finds next to the graph."""
+    weight_bytes = sum(len(t.raw_data) for t in graph.graph.initializer)
+    if weight_bytes < EXTERNAL_DATA_BYTES:
+        onnx.save_model(graph, str(path))
+        return []
+    data = path.name + ".data"
+    onnx.save_model(graph, str(path), save_as_external_data=True, all_tensors_to_one_file=True,
+                    location=data, size_threshold=1024)
+    return [data]

@@ -15,11 +15,15 @@ from pathlib import Path
 import numpy as np
 
 from model.errors import ModelError
+from model.prose import normalise_prose
 from model.textfile import TEXT_SUFFIXES, TRAINING_MAX_BYTES, TextFileError, decode_bytes, read_file
 from model.tokenizer import EOT_TOKEN, TOKENIZER_ID, get_encoding
 
 # Bump when tokenization changes, so old cache entries are not reused.
 CACHE_VERSION = 1
+LINE_BREAKS = ("unwrap", "keep")
+
+
 class DataError(ModelError):
     """A training file or the training text as a whole cannot be used."""
 
@@ -82,10 +86,10 @@ def read_text_file(path: Path) -> TextFile:
 def tokenize_cached(text: TextFile, cache_dir: Path | None) -> np.ndarray:
     """The file's GPT-2 tokens (uint16), from the cache when the same bytes were seen before.
 
-    The key is the file's sha256, the tokenizer and the cache version, so an edited file or a
-    different tokenizer never reuses stale tokens. Entries are written atomically.
+    The key is the text's sha256 (after any normalising), the tokenizer and the cache version,
+    so an edited file, other line-break handling or a different tokenizer never reuses stale tokens. Entries are written atomically.
     """
-    key = hashlib.sha256(f"{text.sha256}:{TOKENIZER_ID}:{CACHE_VERSION}".encode()).hexdigest()[:32]
+    key = hashlib.sha256(f"{_sha(text.text)}:{TOKENIZER_ID}:{CACHE_VERSION}".encode()).hexdigest()[:32]
     path = cache_dir / f"{key}.npy" if cache_dir else None
     if path is not None and path.is_file():
         try:
@@ -127,16 +131,25 @@ class Corpus:
         return h.hexdigest()[:16]
 
 
-def load_corpus(inputs: list[str | Path], holdout: dict, cache_dir: Path | None) -> Corpus:
+def load_corpus(inputs: list[str | Path], holdout: dict, cache_dir: Path | None,
+                line_breaks: str = "unwrap") -> Corpus:
     """Read, tokenize and split the training text.
+
+    ``line_breaks``: "unwrap" joins the hard-wrapped lines of each paragraph in files that look
+    hard-wrapped and removes typesetting marks (model.prose), so the model learns paragraphs,
+    not a printed edition's line width; "keep" trains on the text as it is (poetry, code).
 
     ``holdout``: {"fraction": f} holds out the last fraction of every file (at least one token
     window's worth is not guaranteed: see ``check_sizes``); {"file": name, "from": text} holds
     out the named file from the first line that starts with ``text`` to its end (e.g. the last
     chapters of one novel), and nothing of the others.
     """
+    if line_breaks not in LINE_BREAKS:
+        raise DataError(f"line_breaks must be {' or '.join(LINE_BREAKS)}, got {line_breaks!r}")
     files = expand_inputs(inputs)
     texts = [read_text_file(p) for p in files]
+    if line_breaks == "unwrap":
+        texts = [TextFile(t.path, normalise_prose(t.text), t.encoding, t.sha256) for t in texts]
     train_parts: list[np.ndarray] = []
     val_parts: list[np.ndarray] = []
     described = _describe_holdout(holdout)
@@ -162,7 +175,7 @@ def load_corpus(inputs: list[str | Path], holdout: dict, cache_dir: Path | None)
         if len(tail_tokens):
             val_parts += [tail_tokens, eot]
         infos.append({"path": str(t.path), "encoding": t.encoding, "sha256": t.sha256,
-                      "tokens": int(len(head_tokens) + len(tail_tokens))})
+                      "line_breaks": line_breaks, "tokens": int(len(head_tokens) + len(tail_tokens))})
     train = np.concatenate(train_parts) if train_parts else np.zeros(0, np.uint16)
     val = np.concatenate(val_parts) if val_parts else np.zeros(0, np.uint16)
     return Corpus(train, val, infos, described)

@@ -14,6 +14,7 @@ import pytest
 from app.engine import Engine, GenerationParams, ModelError, providers
 from app.engine.engine import PREFILL_CHUNK
 from app.engine.session import Decoder
+from model.bundle import Bundle
 from model.tokenizer import EOT_TOKEN, decode, encode, token_bytes
 
 TEXT = (
@@ -312,8 +313,26 @@ def test_long_document(engine):
 def test_bad_parameters(engine):
     with pytest.raises(ValueError, match="temperature"):
         engine.generate("Hi", GenerationParams(temperature=-1))
-    with pytest.raises(ValueError, match="max_new_tokens must be less than the model's context length"):
-        engine.generate("Hi", GenerationParams(max_new_tokens=256))
+    with pytest.raises(ValueError, match="min_confidence"):
+        engine.generate("Hi", GenerationParams(min_confidence=1.5))
+
+
+def test_a_passage_longer_than_the_context_slides_the_window(fp32):
+    """Story mode is not capped at the context: when it is full, the last half of it runs again
+    from position 0 and the passage goes on, each token predicted from the window it sees."""
+    prompt = encode(TEXT)
+    params = GenerationParams(max_new_tokens=300, stop_at_eot=False, **GREEDY)
+    result = fp32.generate(TEXT, params)
+    generated = result.alternatives[0].token_ids
+    assert len(generated) == 300 > fp32.context_length
+    everything = prompt + generated
+    full, half = fp32.context_length, fp32.context_length // 2
+    # The token at position ``full`` is the last one the whole context predicts ...
+    assert everything[full] == int(np.argmax(full_logits(fp32.decoder, everything[:full])[0]))
+    # ... then the window restarts with the last half-context, ending with that token.
+    start = full - half + 1
+    for at in (full + 1, full + 2, full + 40):
+        assert everything[at] == int(np.argmax(full_logits(fp32.decoder, everything[start:at])[0]))
 
 
 def test_bad_engine_options(tiny_bundle):
@@ -469,3 +488,44 @@ def test_decoding_writes_into_one_cache_in_place(fp32):
     fp32.generate(TEXT + " and", GenerationParams(max_new_tokens=6, **GREEDY))
     assert fp32._cache is cache and [v.data_ptr() for v in cache.values] == pointers
     assert cache.values[0].shape()[2] == fp32.context_length
+
+
+@pytest.fixture(scope="module")
+def int8_only_bundle(tiny_hf_dir, tmp_path_factory):
+    """Shaped like the bundled model: the int8 graph and an fp16 Hugging Face checkpoint only."""
+    from model.export import export_bundle
+
+    folder = tmp_path_factory.mktemp("int8-only") / "shipped"
+    export_bundle(tiny_hf_dir, folder, variants=["int8"], hf_dtype="float16", name="shipped")
+    return folder
+
+
+def test_cuda_builds_the_fp16_graph_of_a_bundle_without_one(int8_only_bundle, tiny_bundle, fake_cuda):
+    from app import paths
+    from app.engine import gpu_graph
+
+    engine = Engine.load(int8_only_bundle, provider="auto")
+    assert (engine.status.provider, engine.status.variant, engine.status.message) == ("cuda", "fp16", "")
+    built = fake_cuda.attempts[-1][0]
+    assert built == "model.fp16.onnx" and engine.decoder.kv_dtype == np.float16
+    graph = next((paths.cache_dir() / "gpu-graphs").glob("*/model.fp16.onnx"))
+    # the same graph the exporter writes from the same (fp16) weights: the same logits
+    reference = Engine.load(tiny_bundle, provider="cpu", variant="fp16")
+    tokens = encode(TEXT)
+    assert np.allclose(full_logits(engine.decoder, tokens), full_logits(reference.decoder, tokens), atol=0.05)
+    result = engine.generate(TEXT, GenerationParams(max_new_tokens=4, num_alternatives=2))
+    assert result.alternatives
+
+    # built once: the next start uses it as it is; a damaged one is built again
+    stamp = graph.stat().st_mtime_ns
+    Engine.load(int8_only_bundle, provider="auto")
+    assert graph.stat().st_mtime_ns == stamp
+    graph.write_bytes(graph.read_bytes()[:1000])
+    again = Engine.load(int8_only_bundle, provider="auto")
+    assert again.status.variant == "fp16" and graph.stat().st_size > 1000
+    assert gpu_graph.can_build(Bundle.load(int8_only_bundle))
+
+
+def test_a_bundle_without_a_gpu_graph_runs_int8_on_the_cpu(int8_only_bundle):
+    engine = Engine.load(int8_only_bundle, provider="cpu")
+    assert (engine.status.provider, engine.status.variant) == ("cpu", "int8")

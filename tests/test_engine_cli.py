@@ -50,7 +50,6 @@ def test_prompt_file_and_alternatives(tiny_bundle, tmp_path, capsys):
         (["Hi", "--top-p", "1.5"], "--top-p: top_p must be"),
         (["Hi", "--temperature", "-1"], "--temperature: temperature must be at least 0"),
         (["Hi", "--max-new-tokens", "0"], "--max-new-tokens: max_new_tokens must be at least 1"),
-        (["Hi", "--max-new-tokens", "256"], "--max-new-tokens: must be less than the model's context length"),
         (["Hi", "--alternatives", "99"], "--alternatives: num_alternatives must be between"),
         ([], "no prompt"),
         (["--prompt-file", "missing.txt"], "missing.txt: no such prompt file"),

@@ -6,11 +6,12 @@ import dataclasses
 import random
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from app.engine import GenerationParams
 from app.engine import context
-from app.engine.healing import heal
+from app.engine.healing import heal, word_continues
 from app.engine.stopping import SuggestionText, find_end
 from model.tokenizer import decode, encode, token_bytes
 
@@ -79,10 +80,75 @@ def test_heal_backs_off_the_partial_word_and_constrains_the_first_token():
     healed = heal(tokens)
     assert healed.prompt == tokens[:-1] and healed.prefix == b" fo"
     allowed = {decode([int(t)]) for t in healed.allowed}
-    assert {" fox", " for", " fo"} <= allowed
-    assert all(word.startswith(" fo") for word in allowed)
+    # The word may be finished: if it is completed, it is with more letters.
+    assert {" fox", " for"} <= allowed and " fo" not in allowed and " fo," not in allowed
+    assert all(word.startswith(" fo") and word[3].isalnum() for word in allowed)
+    assert healed.word == tokens[-1]
     assert heal(tokens, enabled=False).allowed is None
     assert heal([]).prompt == []
+
+
+def test_a_space_or_punctuation_at_the_end_always_heals():
+    for text, prefix in (("She said ", b" "), ("She said,", b",")):
+        healed = heal(encode(text))
+        assert healed.prefix == prefix and healed.word is None
+        assert all(token_bytes(int(t)).startswith(prefix) for t in healed.allowed)
+
+
+def _logits(**probabilities):
+    """Hand-made logits: the named tokens (by their text) get these probabilities."""
+    row = np.full(50257, -30.0, dtype=np.float32)
+    for text, p in probabilities.items():
+        (token,) = encode(text.replace("_", " "))
+        row[token] = np.log(p)
+    return row[None]
+
+
+def test_a_finished_word_stays_finished():
+    healed = heal(encode("It was all but she"))
+    # " she" as it is: 0.5; the longer words that begin with it: 0.05 between them
+    assert not word_continues(_logits(_she=0.5, _shelter=0.03, _sheer=0.02), healed)
+    # ... unless the model clearly prefers continuing
+    assert word_continues(_logits(_she=0.05, _shelter=0.5), healed)
+
+
+def test_a_partial_word_is_completed():
+    healed = heal(encode("She was a beaut"))
+    assert word_continues(_logits(_beaut=0.001, _beautiful=0.6), healed)
+    # A partial word that ends inside a token ("a goo" is " go" + "o") heals the same way.
+    healed = heal(encode("in possession of a goo"))
+    assert healed.prefix == b"o" and "od" in {decode([int(t)]) for t in healed.allowed}
+
+
+def test_engine_keeps_a_finished_word(tiny_bundle):
+    """With the model preferring the word as it is, the suggestion starts after it (a new
+    word), and with it preferring a longer word, the suggestion completes the word."""
+    from app.engine import Engine, GenerationParams
+
+    engine = Engine.load(tiny_bundle, provider="cpu")
+    she, shelter, said = encode(" she")[0], encode(" shelter")[0], encode(" said")[0]
+    engine.decoder = _Favour(engine.decoder, {she: 12.0, shelter: 6.0, said: 14.0})
+    text = engine.generate("It was all but she", GenerationParams(max_new_tokens=1, temperature=0)).text
+    assert text == " said"
+    engine.decoder = _Favour(engine.decoder.decoder, {she: 6.0, shelter: 12.0, said: 14.0})
+    text = engine.generate("It was all but she", GenerationParams(max_new_tokens=1, temperature=0)).text
+    assert text == "lter"
+
+
+class _Favour:
+    """A decoder whose logits favour given tokens by given amounts (drives exact scenarios)."""
+
+    def __init__(self, decoder, boost):
+        self.decoder, self.boost = decoder, boost
+
+    def __getattr__(self, name):
+        return getattr(self.decoder, name)
+
+    def run(self, ids, positions, cache):
+        logits = self.decoder.run(ids, positions, cache).copy()
+        for token, amount in self.boost.items():
+            logits[:, token] += amount
+        return logits
 
 
 def prose(chars: int = 100_000, seed: int = 0) -> str:
@@ -197,3 +263,84 @@ def test_engine_does_not_import_torch_or_qt():
     code = "import sys, app.engine; print(sorted(m for m in ('torch', 'PySide6') if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=Path(__file__).parent.parent)
     assert out.stdout.strip() == "[]"
+
+
+class _Script:
+    """A decoder that favours given first tokens after the prompt, then at each decoding step a
+    given token in each row."""
+
+    def __init__(self, decoder, first: dict[int, float], rows: list[list[int]]):
+        self.decoder, self.first, self.rows, self.step = decoder, first, rows, 0
+
+    def __getattr__(self, name):
+        return getattr(self.decoder, name)
+
+    def run(self, ids, positions, cache):
+        logits = self.decoder.run(ids, positions, cache).copy()
+        if ids.shape[0] == 1:  # the prompt
+            for token, amount in self.first.items():
+                logits[:, token] += amount
+        else:
+            for row, script in enumerate(self.rows):
+                logits[row, script[min(self.step, len(script) - 1)]] += 40.0
+            self.step += 1
+        return logits
+
+
+def _tokens(*texts: str) -> list[int]:
+    out = []
+    for text in texts:
+        (token,) = encode(text)
+        out.append(token)
+    return out
+
+
+def test_alternatives_differ_in_their_first_words(tiny_bundle):
+    from app.engine import Engine, GenerationParams
+
+    engine = Engine.load(tiny_bundle, provider="cpu")
+    a, able, the = _tokens(" a", " able", " the")
+    ble, to, go = _tokens("ble", " to", " go")
+    engine.decoder = _Script(engine.decoder, {a: 40.0, able: 39.0, the: 38.0},
+                             [[ble, to], [to, go], [to, go]])
+    params = GenerationParams(max_new_tokens=3, num_alternatives=3, temperature=0, heal=False)
+    result = engine.generate("It was all but impossible, and she was", params)
+    texts = [alt.text for alt in result.alternatives]
+    assert texts == [" able to", " the to go"]  # " able to go" starts with the same word: left out
+    assert [alt.row for alt in result.alternatives] == [0, 2]
+
+
+def test_an_unsure_model_stops_after_a_word_a_sure_one_goes_on(tiny_bundle):
+    """The tiny random model is unsure of everything: with a confidence threshold it suggests one
+    whole word; made sure of a sequence, it writes all of it."""
+    from app.engine import Engine, GenerationParams
+
+    engine = Engine.load(tiny_bundle, provider="cpu")
+    for seed in range(4):
+        text = engine.generate("It was a cold", GenerationParams(max_new_tokens=12, min_confidence=0.05,
+                                                                  seed=seed, heal=False)).text
+        assert len(text.split()) == 1 and text[:1] == " " or not text.strip(), text
+    free = engine.generate("It was a cold", GenerationParams(max_new_tokens=12, seed=0, heal=False,
+                                                             stop_at_eot=False))
+    assert len(free.alternatives[0].token_ids) == 12
+    sure = Engine.load(tiny_bundle, provider="cpu")
+    sure.decoder = _Sequence(sure.decoder, _tokens(" morning", " in", " the", " late", " autumn"))
+    text = sure.generate("It was a cold", GenerationParams(max_new_tokens=5, min_confidence=0.05,
+                                                           temperature=0, heal=False)).text
+    assert text == " morning in the late autumn"
+
+
+class _Sequence:
+    """A decoder all but certain of a token sequence: the n-th run favours its n-th token."""
+
+    def __init__(self, decoder, tokens):
+        self.decoder, self.tokens, self.calls = decoder, tokens, 0
+
+    def __getattr__(self, name):
+        return getattr(self.decoder, name)
+
+    def run(self, ids, positions, cache):
+        logits = self.decoder.run(ids, positions, cache).copy()
+        logits[:, self.tokens[min(self.calls, len(self.tokens) - 1)]] += 40.0
+        self.calls += 1
+        return logits

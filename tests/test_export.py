@@ -15,7 +15,7 @@ import onnxruntime as ort
 import pytest
 import torch
 
-from model import export
+from model import export, onnx_graph
 from model.bundle import MANIFEST, Bundle
 from model.errors import ModelError
 from model.hf import load_gpt2
@@ -417,7 +417,7 @@ def test_int8_with_any_width(n_embd, n_head):
 
 def test_large_models_keep_weights_beside_the_graph(tiny_hf_dir, tmp_path, monkeypatch):
     """Over protobuf's 2 GB the weights go to <file>.data (simulated with a zero threshold)."""
-    monkeypatch.setattr(export, "EXTERNAL_DATA_BYTES", 0)
+    monkeypatch.setattr(onnx_graph, "EXTERNAL_DATA_BYTES", 0)
     out = tmp_path / "big"
     b = export.export_bundle(tiny_hf_dir, out, variants=["int8"], hf_dtype="none")
     assert sorted(p.name for p in out.iterdir()) == [MANIFEST, "model.int8.onnx", "model.int8.onnx.data"]

@@ -51,6 +51,9 @@ def test_names_and_prompts():
 
 
 def test_estimate_is_measured_by_a_warm_up(tiny_bundle, texts, tmp_path):
+    import textwrap
+
+    (texts / "printed.txt").write_text("\n\n".join(textwrap.fill(PROSE, 68) for _ in range(6)), encoding="utf-8")
     proc = inkwell(tmp_path / "home", "--base", str(tiny_bundle), "--data", str(texts), "--seq-len", "32",
                    "--batch-size", "4", "--steps", "40", "--estimate", "--json")
     assert proc.returncode == 0, proc.stderr
@@ -59,6 +62,17 @@ def test_estimate_is_measured_by_a_warm_up(tiny_bundle, texts, tmp_path):
     assert e["seconds_per_step"] > 0 and e["total_s"] > 40 * e["seconds_per_step"]
     assert e["checkpoint_bytes"] > e["model_bytes"] > 0 and e["disk_bytes"] > e["checkpoint_bytes"]
     assert not (tmp_path / "home" / "data" / "runs" / "tiny-test-estimate").exists()
+    # the hard-wrapped file is named, and what happens to it said
+    assert "printed.txt: its lines are wrapped at about 68 characters" in proc.stderr
+    assert "story.txt" not in proc.stderr
+
+
+def test_the_job_keeps_line_breaks_when_asked():
+    from model.finetune import default_settings, make_job
+
+    settings = default_settings(7_000_000, 256)
+    assert make_job("a", "/m", ["x.txt"], settings, 10_000)["line_breaks"] == "unwrap"
+    assert make_job("a", "/m", ["x.txt"], {**settings, "line_breaks": "keep"}, 10_000)["line_breaks"] == "keep"
 
 
 def test_fine_tune_from_the_command_line_installs_a_model_that_generates(tiny_bundle, texts, tmp_path, monkeypatch):

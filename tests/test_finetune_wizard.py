@@ -272,6 +272,24 @@ def test_settings_page_validates_name_and_sizes(qtbot, make_wizard, tiny_install
     page.stop_estimate()
 
 
+def test_hard_wrapped_texts_are_marked_and_joined_unless_unchecked(qtbot, make_wizard, tiny_installed, texts):
+    import textwrap
+
+    (texts / "printed.txt").write_text("\n\n".join(textwrap.fill(PROSE, 66) for _ in range(6)), encoding="utf-8")
+    wizard = make_wizard()
+    page = wizard.texts_page
+    page.add_paths([texts])
+    notes = {Path(page.tree.topLevelItem(i).text(0)).name: page.tree.topLevelItem(i).text(3)
+             for i in range(page.tree.topLevelItemCount())}
+    assert notes["printed.txt"] == "Lines wrapped at about 66 characters: joined into paragraphs."
+    assert notes["one.txt"] == ""
+    assert page.unwrap.isChecked() and wizard.method_page.settings()["line_breaks"] == "unwrap"
+    page.unwrap.setChecked(False)
+    printed = next(i for i in range(page.tree.topLevelItemCount()) if page.tree.topLevelItem(i).text(0).endswith("printed.txt"))
+    assert page.tree.topLevelItem(printed).text(3) == "Lines wrapped at about 66 characters: kept as they are."
+    assert wizard.method_page.settings()["line_breaks"] == "keep"
+
+
 def test_the_open_document_can_be_added(qtbot, make_wizard):
     wizard = make_wizard(document=lambda: ("chapter.md", PROSE * 4))
     wizard.texts_page.add_open_document()

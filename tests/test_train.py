@@ -166,6 +166,24 @@ def test_holdout_from_a_line_of_one_file(tmp_path):
     assert "The end came" not in decode(corpus.train.tolist())
 
 
+def test_hard_wrapped_text_is_trained_as_paragraphs_unless_told_to_keep_lines(tmp_path):
+    import textwrap
+
+    from model.tokenizer import decode
+    from model.train_data import DataError, load_corpus
+
+    paragraph = ("Anne had not been in the room five minutes before the door opened again and "
+                 "Captain Wentworth walked in, looking about him as if for something he had lost. ") * 3
+    wrapped = "\n\n".join(textwrap.fill(paragraph, 70) for _ in range(12)) + "\n"
+    (tmp_path / "novel.txt").write_text(wrapped, encoding="utf-8")
+    unwrapped = decode(load_corpus([tmp_path], {"fraction": 0.0}, None).train.tolist())
+    kept = decode(load_corpus([tmp_path], {"fraction": 0.0}, None, "keep").train.tolist())
+    assert unwrapped == "\n\n".join([paragraph.strip()] * 12) + "\n<|endoftext|>"
+    assert kept == wrapped + "<|endoftext|>"
+    with pytest.raises(DataError, match="line_breaks must be unwrap or keep"):
+        load_corpus([tmp_path], {"fraction": 0.0}, None, "sometimes")
+
+
 def test_sampler_resumes_with_the_same_batches():
     import numpy as np
 

@@ -126,8 +126,6 @@ def _run(args: argparse.Namespace, prompt: str, params: GenerationParams) -> int
     engine = Engine.load(model, provider=args.provider, threads=args.threads, variant=args.variant)
     if engine.status.message:
         print(f"inkwell generate: {engine.status.message}", file=sys.stderr)
-    if params.max_new_tokens >= engine.context_length:
-        raise _Failure(f"--max-new-tokens: must be less than the model's context length ({engine.context_length})")
     many = params.num_alternatives > 1
     stream = args.stream and not many  # alternatives are decoded together: streaming would interleave them
     out = sys.stdout

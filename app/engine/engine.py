@@ -72,18 +72,19 @@ class Engine:
     ) -> GenerationResult:
         started = time.perf_counter()
         params = (params or GenerationParams()).validate()
-        budget = self.context_length - params.max_new_tokens
-        if budget < 1:
-            raise ValueError(
-                f"max_new_tokens must be less than the model's context length ({self.context_length})"
-            )
+        # Room for what is generated, up to half the context: a longer passage slides the
+        # window as it goes (see _slide), so the prompt keeps at least half the context.
+        budget = self.context_length - min(params.max_new_tokens, self.context_length // 2)
         cancel = cancel or threading.Event()
         result = GenerationResult()
         tokens = self._window.tokens(text_before_cursor, budget)
         healed = healing.heal(tokens, params.heal)
         prompt = healed.prompt or [EOT_TOKEN]
-
         logits = self._prefill(prompt, cancel, result)
+        if logits is not None and not healing.word_continues(logits, healed):
+            # The last word is finished: the suggestion starts after it, with the whole prompt.
+            healed, prompt = healing.heal(tokens, enabled=False), tokens
+            logits = self._prefill(prompt, cancel, result)
         result.prefill_ms = (time.perf_counter() - started) * 1e3
         if logits is not None:
             self._decode(prompt, logits, healed, params, on_token, cancel, result)
@@ -140,15 +141,17 @@ class Engine:
         texts = [SuggestionText(params.length, params.stop_strings, healed.prefix) for _ in range(n)]
         generated: list[list[int]] = [[] for _ in range(n)]
         probs: list[list[float]] = [[] for _ in range(n)]
+        confidence = [1.0] * n  # the model's probability of each row's text so far
         active = [True] * n
         if n == 1:
             cache = self._cache
         else:  # the prompt's cache stays as it is, for the next request
             cache = self._alternatives = self.decoder.repeat(self._cache, len(prompt), n, self._alternatives)
         pos = len(prompt)
+        # The first token's probability among those healing allows (the word's possible endings).
+        row_probs = _token_probs(scores, tokens)
         steps, decode_time = 0, 0.0
         while True:
-            row_probs = _token_probs(logits, tokens)
             for row in range(n):
                 if not active[row]:
                     continue
@@ -156,6 +159,10 @@ class Engine:
                 if token == EOT_TOKEN and params.stop_at_eot:
                     active[row] = False
                     continue
+                if _unsure(confidence[row] * float(row_probs[row]), params.min_confidence, texts[row].text, token):
+                    active[row] = False  # the model is no longer sure: end before this word
+                    continue
+                confidence[row] *= float(row_probs[row])
                 generated[row].append(token)
                 probs[row].append(float(row_probs[row]))
                 piece = texts[row].push(token_bytes(token))
@@ -163,19 +170,27 @@ class Engine:
                     on_token(row, piece)
                 if texts[row].done or len(generated[row]) >= params.max_new_tokens:
                     active[row] = False
-            if not any(active) or pos >= self.context_length:
+            if not any(active):
                 break
             if cancel.is_set():
                 result.cancelled = True
                 break
             t0 = time.perf_counter()
-            ids = np.asarray(tokens, dtype=np.int64)[:, None]
-            logits = self.decoder.run(ids, np.full((n, 1), pos, dtype=np.int64), cache)
-            if n == 1:
-                self._tokens.append(int(tokens[0]))
-            pos += 1
+            if pos >= self.context_length:
+                if n > 1:
+                    break  # alternatives are short; only a single passage slides the window
+                logits, pos = self._slide(int(tokens[0]), cancel, result)
+                if logits is None:
+                    break
+            else:
+                ids = np.asarray(tokens, dtype=np.int64)[:, None]
+                logits = self.decoder.run(ids, np.full((n, 1), pos, dtype=np.int64), cache)
+                if n == 1:
+                    self._tokens.append(int(tokens[0]))
+                pos += 1
             histories = [np.concatenate([history, np.array(g, dtype=np.int64)]) for g in generated]
             tokens = sampler.sample(sampler.process(logits, histories))
+            row_probs = _token_probs(logits, tokens)
             steps += 1
             decode_time += time.perf_counter() - t0
         for row in range(n):
@@ -184,11 +199,40 @@ class Engine:
                 on_token(row, piece)
         seen: set[str] = set()
         for row in range(n):
-            if texts[row].text in seen and n > 1:
-                continue  # alternatives that came out the same are shown once
-            seen.add(texts[row].text)
-            result.alternatives.append(Suggestion(texts[row].text, generated[row], probs[row]))
+            key = _first_word(texts[row].text) if n > 1 else texts[row].text
+            if key in seen:
+                continue  # alternatives differ in their first words: a repeat is shown once
+            seen.add(key)
+            result.alternatives.append(Suggestion(texts[row].text, generated[row], probs[row], row))
         result.decode_tokens_per_s = steps / decode_time if decode_time > 0 else 0.0
+
+    def _slide(self, token: int, cancel: threading.Event, result: GenerationResult) -> tuple[np.ndarray | None, int]:
+        """The context is full: keep its last half (ending with ``token``) and go on from there.
+
+        The kept tokens run again from position 0; a passage can so grow to any length, the
+        model always seeing the last half-context or more of it.
+        """
+        keep = (self._tokens + [token])[-(self.context_length // 2):]
+        self._tokens, self._prompt_logits, self._prompt_len = [], None, 0
+        self._window.reset()
+        logits = self._prefill(keep, cancel, result)
+        self._prompt_logits, self._prompt_len = None, 0  # not a prompt a later request can reuse
+        return logits, len(keep)
+
+
+def _unsure(confidence: float, threshold: float, text: str, token: int) -> bool:
+    """Whether to end a suggestion before ``token``: its probability so far would fall below
+    ``threshold``, the suggestion already holds a word, and the token starts a new word or
+    punctuation (a word is never cut in half)."""
+    if threshold <= 0 or confidence >= threshold or not text.strip():
+        return False
+    first = token_bytes(token)[:1]
+    return not first or not healing.is_letter(first[0])
+
+
+def _first_word(text: str) -> str:
+    words = text.split()
+    return words[0] if words else text
 
 
 def _token_probs(logits: np.ndarray, tokens: np.ndarray) -> np.ndarray:

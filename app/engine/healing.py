@@ -1,8 +1,17 @@
-"""Token healing: complete the partial word at the cursor instead of starting a new one.
+"""Token healing: complete the partial word at the cursor instead of starting a new one, but
+only when the word is not already finished.
 
 The last token of the context is backed off and the first generated token must begin with its
 bytes, so "The qu" continues as " quick" (one token) rather than " qu" + "ick" or a new word.
 The backed-off bytes are already in the document: the suggestion starts after them.
+
+A last token that ends in a letter or digit may be a whole word ("but she") or part of one
+("a goo"). The model decides: ``word_continues`` weighs the probability of the token as it is
+(the word ends here) against that of the longer tokens that extend it with more letters, and
+only a clear preference for the longer ones completes the word. Otherwise the engine runs the
+whole prompt and the suggestion starts after the finished word. A last token of whitespace or
+punctuation always heals: "she " continues with a token that starts with the space (" said"),
+as GPT-2 was trained to see it, and no word is changed.
 """
 
 from __future__ import annotations
@@ -15,12 +24,19 @@ import numpy as np
 
 from model.tokenizer import get_encoding, token_bytes
 
+# "Clearly prefers": the word is completed only when continuing it is this many times as likely
+# as ending it. Mid-word prompts ("a goo") are hundreds of times more likely to continue.
+CONTINUE_RATIO = 4.0
+
 
 @dataclass(frozen=True)
 class Healed:
     prompt: list[int]  # the context tokens to run through the model
     prefix: bytes  # what the first generated token must start with (b"" = anything)
     allowed: np.ndarray | None  # token ids starting with ``prefix`` (None = all)
+    # The backed-off token when it ends in a letter or digit: the word may be finished, and
+    # ``allowed`` then holds only the tokens that continue it (see ``word_continues``).
+    word: int | None = None
 
 
 @lru_cache(maxsize=1)
@@ -39,9 +55,38 @@ def tokens_starting_with(prefix: bytes) -> np.ndarray:
     return ids[lo:hi]
 
 
+def is_letter(byte: int) -> bool:
+    # Bytes from 0x80 up are parts of non-ASCII characters: letters in every script but English.
+    return chr(byte).isalnum() if byte < 0x80 else True
+
+
+@lru_cache(maxsize=4096)
+def _continuations(prefix: bytes) -> np.ndarray:
+    """Tokens that begin with ``prefix`` and go on with a letter or digit (extend the word)."""
+    ids = tokens_starting_with(prefix)
+    n = len(prefix)
+    return np.array([i for i in ids if len(b := token_bytes(int(i))) > n and is_letter(b[n])], dtype=np.int64)
+
+
 def heal(tokens: list[int], enabled: bool = True) -> Healed:
     """Back off the last token of ``tokens`` (when there is one and healing is on)."""
     if not enabled or not tokens:
         return Healed(list(tokens), b"", None)
     prefix = token_bytes(tokens[-1])
+    if prefix and is_letter(prefix[-1]):
+        return Healed(list(tokens[:-1]), prefix, _continuations(prefix), tokens[-1])
     return Healed(list(tokens[:-1]), prefix, tokens_starting_with(prefix))
+
+
+def word_continues(logits: np.ndarray, healed: Healed, ratio: float = CONTINUE_RATIO) -> bool:
+    """Whether the model clearly prefers extending the last word to ending it, from the logits
+    after ``healed.prompt`` (one row)."""
+    if healed.word is None:
+        return True
+    if healed.allowed is None or not len(healed.allowed):
+        return False  # nothing can extend it: the word is finished
+    row = np.asarray(logits, dtype=np.float64).reshape(-1)
+    top = row.max()
+    p_continue = np.exp(row[healed.allowed] - top).sum()
+    p_end = np.exp(row[healed.word] - top)
+    return bool(p_continue > ratio * p_end)

@@ -19,7 +19,8 @@ class GenerationParams:
     temperature 0 means greedy; top_k 0, top_p 1 and min_p 0 switch those filters off;
     repetition_penalty 1 switches it off and ``repetition_window`` 0 applies it to the whole
     context. ``length`` ends a suggestion at the end of a word, line or sentence as well as at
-    ``max_new_tokens``. ``stop_strings`` end it before the string. Without ``stop_at_eot`` the
+    ``max_new_tokens``. ``stop_strings`` end it before the string. ``min_confidence`` ends it
+    before a new word once the model's probability of the suggestion would drop below it. Without ``stop_at_eot`` the
     end-of-text token is never generated (story mode keeps going).
     """
 
@@ -37,6 +38,9 @@ class GenerationParams:
     stop_strings: tuple[str, ...] = field(default_factory=tuple)
     stop_at_eot: bool = True
     heal: bool = True
+    # End a suggestion before a new word once the model's probability of the whole suggestion
+    # would fall below this (0 = off): a confident model writes a clause, an unsure one a word.
+    min_confidence: float = 0.0
 
     def validate(self) -> GenerationParams:
         """Raise ValueError naming the first bad parameter; return self so calls can chain."""
@@ -45,6 +49,7 @@ class GenerationParams:
         _int("top_k", self.top_k, 0)
         _float("top_p", self.top_p, low=0.0, high=1.0, low_open=True)
         _float("min_p", self.min_p, low=0.0, high=1.0)
+        _float("min_confidence", self.min_confidence, low=0.0, high=1.0)
         _float("repetition_penalty", self.repetition_penalty, low=0.0, low_open=True)
         _int("repetition_window", self.repetition_window, 0)
         _int("no_repeat_ngram_size", self.no_repeat_ngram_size, 0)

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 
+from app.engine import gpu_graph
 from app.engine.results import EngineStatus
 from app.engine.session import Decoder, first_line
 from model.bundle import Bundle, sha256_file
@@ -50,11 +51,19 @@ def open_decoder(folder: Path, provider: str, threads: int, variant: str | None)
                            "(install onnxruntime-gpu); running on the CPU")
         else:
             name = variant or bundle.preferred_variant("cuda")
-            path = _verified(bundle, name)
+            # A bundle without a CUDA graph (the bundled model) has one built from hf/, once.
+            derive = name != "fp16" and variant is None and gpu_graph.can_build(bundle)
+            path = None if derive else _verified(bundle, name)
             try:
+                if derive:
+                    from app.paths import cache_dir
+
+                    name, path = "fp16", gpu_graph.fp16_graph(bundle, cache_dir())
                 with warnings.catch_warnings():  # the reason goes into the status, not a warning
                     warnings.simplefilter("ignore")
-                    decoder = _checked_cache_type(Decoder(path, [_CUDA, _CPU], threads, **shape), bundle, name)
+                    decoder = Decoder(path, [_CUDA, _CPU], threads, **shape)
+                if name in bundle.variants:
+                    _checked_cache_type(decoder, bundle, name)
                 if decoder.provider != _CUDA:
                     raise RuntimeError("the CUDA provider did not start (are the CUDA libraries installed?)")
                 _smoke_test(decoder)

@@ -17,7 +17,10 @@ class EngineStatus:
 class Suggestion:
     text: str  # what to insert at the cursor
     token_ids: list[int]  # the generated tokens (the first may begin with healed text)
-    probs: list[float]  # the model's probability of each token (softmax of its raw logits)
+    # The model's probability of each token (softmax of its logits after the repetition
+    # penalty; the first token's among those token healing allows).
+    probs: list[float]
+    row: int = 0  # the engine row that made it (the index its streamed pieces came with)
 
 
 @dataclass

@@ -21,6 +21,7 @@ from PySide6.QtGui import QFont
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QButtonGroup,
+    QCheckBox,
     QComboBox,
     QDoubleSpinBox,
     QFileDialog,
@@ -53,6 +54,7 @@ from app.tools import torch_missing
 from app.ui.jobs import KILL_AFTER_MS, JsonProcess
 from app.ui.loss_chart import LossChart
 from model import finetune as ft
+from model.prose import looks_hard_wrapped
 from model.textfile import TEXT_SUFFIXES, TRAINING_MAX_BYTES, TextFileError, read_file
 from model.units import human_bytes, human_duration
 
@@ -74,10 +76,22 @@ class TextEntry:
     sha256: str = ""
     problem: str | None = None    # why it is left out (binary, encoding, empty, duplicate)
     note: str = ""                # a remark that does not leave it out (converted encoding)
+    wrap_width: int = 0           # lines hard-wrapped at about this many characters (0: not)
 
     @property
     def usable(self) -> bool:
         return self.problem is None
+
+
+def describe(entry: TextEntry, unwrap: bool) -> str:
+    """The Note column: why a file is left out, or what happens to it."""
+    if entry.problem:
+        return entry.problem
+    notes = [entry.note] if entry.note else []
+    if entry.wrap_width:
+        notes.append(f"Lines wrapped at about {entry.wrap_width} characters: "
+                     + ("joined into paragraphs." if unwrap else "kept as they are."))
+    return " ".join(notes)
 
 
 def read_entry(path: Path, seen: dict[str, Path]) -> TextEntry:
@@ -103,7 +117,8 @@ def read_entry(path: Path, seen: dict[str, Path]) -> TextEntry:
     seen[sha] = path
     tokens = len(get_encoding().encode_ordinary(decoded.text))
     note = "" if decoded.is_utf8 else f"Read as {decoded.encoding_name}{'' if decoded.certain else ' (a guess)'}."
-    return TextEntry(path, size, tokens, sha, None, note)
+    wrapped = looks_hard_wrapped(decoded.text)
+    return TextEntry(path, size, tokens, sha, None, note, wrapped.width if wrapped.hard_wrapped else 0)
 
 
 def start_child(parent, module: str, args: list[str], on_event, on_end, what: str,
@@ -169,6 +184,12 @@ class TextsPage(QWizardPage):
         self.add_document.setEnabled(self.w.document is not None)
         self.summary = QLabel()
         self.summary.setWordWrap(True)
+        self.unwrap = QCheckBox("Join hard-wrapped lines into paragraphs")
+        self.unwrap.setChecked(True)
+        self.unwrap.setToolTip("Texts saved with a line break every 60-80 characters, like a printed page, would "
+                               "teach the model to break lines mid-sentence. Turn this off for poetry or code, "
+                               "where every line break matters.")
+        self.unwrap.toggled.connect(lambda _on: self._update())
         self.warning = _error_label(WARNING_STYLE)
 
         self.runs_box = QGroupBox("Earlier fine-tunes")
@@ -187,6 +208,7 @@ class TextsPage(QWizardPage):
         layout.addWidget(self.tree, 1)
         layout.addLayout(buttons)
         layout.addWidget(self.summary)
+        layout.addWidget(self.unwrap)
         layout.addWidget(self.warning)
         layout.addWidget(self.runs_box)
         self.unavailable = _error_label()
@@ -268,10 +290,10 @@ class TextsPage(QWizardPage):
     def _update(self) -> None:
         self.tree.clear()
         for e in self.entries:
-            item = QTreeWidgetItem([str(e.path), human_bytes(e.size), f"{e.tokens:,}" if e.usable else "–",
-                                    e.problem or e.note])
+            note = describe(e, self.unwrap.isChecked())
+            item = QTreeWidgetItem([str(e.path), human_bytes(e.size), f"{e.tokens:,}" if e.usable else "–", note])
             item.setToolTip(0, str(e.path))
-            item.setToolTip(3, e.problem or e.note)
+            item.setToolTip(3, note)
             if e.problem:
                 item.setForeground(3, Qt.GlobalColor.darkRed)
             item.setTextAlignment(1, Qt.AlignmentFlag.AlignRight)
@@ -341,6 +363,7 @@ class TextsPage(QWizardPage):
         if run is None:
             return
         self.entries = []
+        self.unwrap.setChecked(run.job.get("line_breaks", "unwrap") == "unwrap")
         self.add_paths([Path(p) for p in run.job.get("data", [])])
         self.w.prefill = dict(run.job)
 
@@ -569,6 +592,7 @@ class MethodPage(QWizardPage):
             "batch_size": self.batch.value(),
             "val_share": self.val_share.value() / 100,
             "seed": self.seed.value(),
+            "line_breaks": "unwrap" if self.w.texts_page.unwrap.isChecked() else "keep",
         }
 
     def _changed(self, *_args) -> None:

@@ -548,7 +548,7 @@ class MainWindow(QMainWindow):
         params = {k: s[k] for k in ("temperature", "top_k", "top_p", "min_p", "repetition_penalty", "seed")}
         if kind == "suggestion":
             params.update(max_new_tokens=s["suggestion_tokens"], num_alternatives=s["alternatives"],
-                          length=s["length"])
+                          length=s["length"], min_confidence=s["min_confidence"])
         else:
             if s["seed"] is not None:
                 params["seed"] = s["seed"] + self._retries  # a retry must be a new sample

@@ -193,6 +193,10 @@ class SettingsPanel(QDockWidget):
         form.addRow(self._check("auto_suggest", "Suggest automatically while I type"))
         form.addRow("After a pause of", self._spin("delay_ms", 0, 5000, 50, suffix=" ms"))
         form.addRow("Stop at the", self._choice("length", LENGTHS))
+        unsure = self._spin("min_confidence", 0, 0.5, 0.01, 2, special="never")
+        unsure.setToolTip("A suggestion ends before a new word once the model's probability of the whole "
+                          "suggestion falls below this: sure continuations run on, unsure ones stay short.")
+        form.addRow("Or when less sure than", unsure)
 
     def _build_model(self) -> None:
         form = self._section("Model")
