@@ -77,7 +77,7 @@ class SnapshotSlot:
         self.file = folder / f"{self.id}.json"
         self._lock = _lock(folder / f"{self.id}.lock")
         if not self._lock.tryLock(0):
-            raise OSError(f"{folder}: cannot lock an autosave slot")
+            raise OSError(f"its lock file cannot be made in {folder}")
 
     def write(self, text: str, document_path: str, meta: dict | None = None) -> None:
         data = {"version": 1, "path": document_path, "saved_at": time.time(), "text": text, **(meta or {})}

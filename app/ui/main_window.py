@@ -40,6 +40,7 @@ from app.ui import theme as themes
 from app.ui.editor import GHOST_KEYS, GhostEditor
 from app.ui.settings_panel import KEY_LABELS, SettingsPanel
 from app.worker import Generator
+from model.fileio import describe_os_error
 
 DEFAULT_KEYS = {
     "accept": "Tab",
@@ -139,7 +140,8 @@ class MainWindow(QMainWindow):
             slot_problem = None
         except OSError as exc:
             self._slot = None  # no autosave; everything else works
-            slot_problem = f"Autosave is off: {exc}"
+            slot_problem = f"Autosave is off: unsaved text cannot be kept in {paths.state_dir()} " \
+                           f"({describe_os_error(exc)})."
         self._snapshot_revision = -1
         self._requested_at: dict[int, float] = {}
         self._first_piece_ms: dict[int, float] = {}
