@@ -178,6 +178,7 @@ class MainWindow(QMainWindow):
         # looked at once, when it has settled.
         self._watcher = QFileSystemWatcher(self)
         self._watcher.fileChanged.connect(lambda _path: self._disk_timer.start())
+        self._watcher.directoryChanged.connect(lambda _path: self._disk_timer.start())
         self._disk_timer = QTimer(self, singleShot=True, interval=150)
         self._disk_timer.timeout.connect(self._check_disk)
         self._build_status_bar()
@@ -887,10 +888,13 @@ class MainWindow(QMainWindow):
         return True
 
     def _watch(self) -> None:
-        if self._watcher.files():
-            self._watcher.removePaths(self._watcher.files())
-        if self.path and Path(self.path).exists():
-            self._watcher.addPath(self.path)
+        """Watch the open file, and its folder: a file deleted or renamed over drops out of a
+        watch, and its folder tells when it is back."""
+        watched = self._watcher.files() + self._watcher.directories()
+        if watched:
+            self._watcher.removePaths(watched)
+        if self.path:
+            self._watcher.addPaths([p for p in (self.path, str(Path(self.path).parent)) if Path(p).exists()])
 
     def _check_disk(self) -> None:
         """The watched file changed: say so once, or reload it when nothing here is unsaved."""
