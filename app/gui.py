@@ -35,6 +35,9 @@ def run(argv: list[str]) -> int:
     if len(argv) > 1 or (argv and argv[0].startswith("-")):
         print("usage: inkwell [FILE]   (inkwell --help lists the commands)", file=sys.stderr)
         return 2
+    from app import logs
+
+    logs.setup()  # never fails: without a writable log folder there is simply no log
     app = QApplication.instance() or QApplication([sys.argv[0]])
     app.setApplicationName("Inkwell")
     app.setApplicationDisplayName("Inkwell")

@@ -19,12 +19,14 @@ from __future__ import annotations
 
 import errno
 import hashlib
+import json
 import os
 import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
+
 from model.units import human_bytes
 
 DEFAULT_ENDPOINT = "https://huggingface.co"
@@ -41,7 +43,14 @@ WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")
 CHUNK = 1 << 20
 RETRIES = 4  # attempts per file after a dropped connection, each resuming where it stopped
 BACKOFF_S = 1.0  # wait before the first retry; doubles each time
-TIMEOUT_S = 30.0
+# A connection that sends nothing for READ_TIMEOUT_S, or fewer than STALL_MIN_BYTES in any
+# STALL_WINDOW_S, has stalled: it is dropped (the partial file stays) and tried again. A server
+# that sends one byte every 20 s defeats a read timeout alone. Tests make these short.
+READ_TIMEOUT_S = 30.0
+STALL_WINDOW_S = 60.0
+STALL_MIN_BYTES = 16 * 1024
+API_LIMIT = 16 << 20  # bytes of JSON the repository's file list may take
+ERROR_BODY_LIMIT = 64 << 10  # bytes of an error page read for its message
 # Exporting a checkpoint of N fp32 parameters briefly needs about this many bytes per parameter
 # on disk: the temporary fp32 graph that checks the export, then int8 + fp16 graphs and the
 # float16 checkpoint kept in the bundle.
@@ -152,8 +161,14 @@ def _hub_errors(what: str, where: str) -> Callable[[BaseException], HubError | N
         if isinstance(exc, HfHubHTTPError):
             status = exc.response.status_code if exc.response is not None else "?"
             return HubError(f"{what}: {where} answered HTTP {status}; try again later")
+        if isinstance(exc, _Stalled):
+            return HubError(f"{what}: the download from {where} stalled ({exc}); check your connection "
+                            "and try again")
         if isinstance(exc, httpx2.TimeoutException):
             return HubError(f"{what}: {where} did not answer in time; check your connection and try again")
+        if isinstance(exc, httpx2.TooManyRedirects):
+            return HubError(f"{what}: {where} redirected the request too many times (a redirect loop); "
+                            "try again later or use another mirror (HF_ENDPOINT)")
         if isinstance(exc, (httpx2.ConnectError, httpx2.NetworkError)):
             return HubError(f"{what}: cannot reach {where} (offline, or the address is wrong); "
                             "check your connection and try again")
@@ -167,14 +182,22 @@ def _hub_errors(what: str, where: str) -> Callable[[BaseException], HubError | N
 def plan(name: str, revision: str = "main", folder: Path | None = None) -> RepoPlan:
     """The files of ``name`` to download (config.json and the weights) with sizes and checksums;
     ``have`` counts what ``folder`` already holds from an earlier, interrupted download."""
-    from huggingface_hub import HfApi
+    from urllib.parse import quote
+
+    from huggingface_hub.hf_api import ModelInfo
 
     repo = repo_id(name)
     where = endpoint()
     try:
-        # token=False: a public checkpoint needs no account, and no credentials go to a mirror.
-        info = HfApi(endpoint=where).model_info(repo, revision=revision, files_metadata=True,
-                                                timeout=TIMEOUT_S, token=False)
+        # What HfApi.model_info(files_metadata=True) asks, read through the same bounded, watched
+        # reader as the downloads: a server that answers slowly or without end cannot hang this
+        # or fill the memory.
+        data = _get_json(f"{where}/api/models/{repo}/revision/{quote(revision, safe='')}", {"blobs": "true"})
+        info = ModelInfo(**data)
+    except HubError:
+        raise
+    except (TypeError, ValueError, KeyError, AttributeError):
+        raise HubError(f"{repo}: {where} answered with something that is not a repository's file list") from None
     except Exception as exc:
         error = _hub_errors(repo, where)(exc)
         if error is None:
@@ -193,6 +216,9 @@ def plan(name: str, revision: str = "main", folder: Path | None = None) -> RepoP
         sha256 = s.lfs.sha256 if s.lfs else None
         if size is None or not (sha256 or s.blob_id):
             raise HubError(f"{repo}: the hub gave no size or checksum for {fname}, so it cannot be verified")
+        if not _valid_listing(size, sha256, s.blob_id):
+            raise HubError(f"{repo}: the hub gave an impossible size or checksum for {fname} "
+                           f"({size!r}, {sha256 or s.blob_id!r})")
         files.append(HubFile(fname, int(size), sha256, s.blob_id))
     card = getattr(info, "card_data", None) or {}
     licence = card.get("license") if hasattr(card, "get") else None
@@ -202,15 +228,26 @@ def plan(name: str, revision: str = "main", folder: Path | None = None) -> RepoP
     return result
 
 
+def _valid_listing(size: Any, sha256: Any, git_oid: Any) -> bool:
+    """A size of at least 0 and checksums in hex (a checksum goes into the partial file's name)."""
+    import re
+
+    def hex_digest(value: Any, length: int) -> bool:
+        return value is None or (isinstance(value, str) and re.fullmatch(f"[0-9a-f]{{{length}}}", value) is not None)
+
+    return (isinstance(size, int) and not isinstance(size, bool) and size >= 0
+            and hex_digest(sha256, 64) and hex_digest(git_oid, 40))
+
+
 def _part_path(folder: Path, f: HubFile) -> Path:
     return folder / f"{f.name}.{f.tag}.part"
 
 
 def _have(folder: Path, f: HubFile) -> int:
-    if (folder / f.name).is_file() and (folder / f.name).stat().st_size == f.size:
+    final, part = folder / f.name, _part_path(folder, f)
+    if final.is_file() and not final.is_symlink() and final.stat().st_size == f.size:
         return f.size
-    part = _part_path(folder, f)
-    return min(part.stat().st_size, f.size) if part.is_file() else 0
+    return min(part.stat().st_size, f.size) if part.is_file() and not part.is_symlink() else 0
 
 
 # --- downloading --------------------------------------------------------------------------------
@@ -273,12 +310,14 @@ def download(p: RepoPlan, folder: Path, emit: Callable[[dict[str, Any]], None] |
 
 def _download_file(p: RepoPlan, f: HubFile, folder: Path, meter: _Meter) -> None:
     final = folder / f.name
-    if final.is_file() and final.stat().st_size == f.size:
+    if final.is_file() and not final.is_symlink() and final.stat().st_size == f.size:
         return  # checked when it got its final name
     for stale in folder.glob(f"{f.name}.*.part"):  # an older revision's part: useless now
         if stale != _part_path(folder, f):
             stale.unlink()
     part = _part_path(folder, f)
+    if part.is_symlink() or (part.exists() and not part.is_file()):
+        part.unlink()  # appending through a link or into a pipe would write somewhere else, or block
     if part.is_file() and part.stat().st_size > f.size:
         part.unlink()
     digest = hashlib.sha256() if f.sha256 else hashlib.sha1(b"blob %d\0" % f.size)
@@ -297,6 +336,11 @@ def _download_file(p: RepoPlan, f: HubFile, folder: Path, meter: _Meter) -> None
             _fetch(url, part, offset, f, digest, meter)
         except HubError:
             raise
+        except _Lied as exc:
+            # What it sent cannot be trusted, nor the part it went into.
+            part.unlink(missing_ok=True)
+            raise HubError(f"{p.repo}/{f.name}: {exc}; the partial download was deleted. Try again later "
+                           "or use another mirror (HF_ENDPOINT)") from None
         except Exception as exc:
             if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
                 raise HubError(f"{part}: the disk is full; free some space and download again to "
@@ -344,32 +388,132 @@ def _transient(exc: BaseException) -> bool:
     if isinstance(exc, HfHubHTTPError):
         status = exc.response.status_code if exc.response is not None else 0
         return status in (408, 429) or status >= 500
-    return isinstance(exc, (httpx2.TimeoutException, httpx2.NetworkError, httpx2.RemoteProtocolError))
+    return isinstance(exc, (_Stalled, httpx2.TimeoutException, httpx2.NetworkError, httpx2.RemoteProtocolError))
+
+
+class _Stalled(Exception):
+    """Too few bytes arrived for too long: the connection is as good as dead."""
+
+
+class _Lied(Exception):
+    """The server sent more than the file's announced size, or something other than the file."""
+
+
+def _chunks(r: Any) -> Any:
+    """The raw body as it arrives (no decompression: nothing can expand), watched for stalls."""
+    window_start, got = time.monotonic(), 0
+    for chunk in r.iter_raw():
+        now = time.monotonic()
+        got += len(chunk)
+        if now - window_start >= STALL_WINDOW_S:
+            if got < STALL_MIN_BYTES:
+                raise _Stalled(f"{got} bytes in {now - window_start:.0f} s")
+            window_start, got = now, 0
+        yield chunk
+
+
+def _body(r: Any, limit: int) -> bytes:
+    """The whole body of a small response, at most ``limit`` bytes."""
+    data = bytearray()
+    for chunk in _chunks(r):
+        data += chunk
+        if len(data) > limit:
+            raise _Lied(f"an answer of more than {human_bytes(limit)}")
+    return bytes(data)
+
+
+def _open(url: str, headers: dict[str, str]) -> Any:
+    from huggingface_hub.utils import build_hf_headers, get_session
+
+    # token=False: a public checkpoint needs no account, and no credentials go to a mirror.
+    headers = {**build_hf_headers(token=False), "Accept-Encoding": "identity", **headers}
+    return get_session().stream("GET", url, headers=headers, follow_redirects=True, timeout=READ_TIMEOUT_S)
+
+
+def _raise_for_status(r: Any) -> None:
+    """huggingface_hub's error for an error status (its message reads the body: at most
+    ERROR_BODY_LIMIT bytes of it)."""
+    import httpx2
+    from huggingface_hub.utils import hf_raise_for_status
+
+    if r.status_code < 400:
+        return
+    try:
+        body = _body(r, ERROR_BODY_LIMIT)
+    except (_Lied, _Stalled, httpx2.HTTPError):
+        body = b""
+    hf_raise_for_status(httpx2.Response(r.status_code, headers=r.headers, content=body, request=r.request))
+
+
+def _get_json(url: str, params: dict[str, Any]) -> Any:
+    from urllib.parse import urlencode
+
+    with _open(f"{url}?{urlencode(params)}", {"Accept": "application/json"}) as r:
+        _raise_for_status(r)
+        try:
+            return json.loads(_body(r, API_LIMIT))
+        except _Lied as exc:
+            raise HubError(f"{url}: the server sent {exc}, too much for a repository's file list") from None
+
+
+def _encoding_problem(r: Any) -> str | None:
+    encoding = r.headers.get("Content-Encoding", "identity").strip().lower()
+    if encoding not in ("", "identity"):
+        return f"the server sent the file compressed ({encoding}) although Inkwell asked for it as it is"
+    return None
 
 
 def _fetch(url: str, part: Path, offset: int, f: HubFile, digest: Any, meter: _Meter) -> None:
-    from huggingface_hub.utils import get_session, hf_raise_for_status
+    """Append the bytes after ``offset`` to ``part``; never more than ``f.size`` bytes in all.
 
-    headers = {"Accept-Encoding": "identity"}
-    if offset:
-        headers["Range"] = f"bytes={offset}-"
-    with get_session().stream("GET", url, headers=headers, follow_redirects=True, timeout=TIMEOUT_S) as r:
+    A server that announces or sends more than that, or sends something else than the file
+    (another range, a compressed body), has lied: _Lied, and the caller deletes the partial file.
+    """
+    headers = {"Range": f"bytes={offset}-"} if offset else {}
+    with _open(url, headers) as r:
         if r.status_code == 416 and offset:  # nothing left past the offset: the part is complete or wrong
             return
-        if r.status_code >= 400:
-            r.read()  # the error's details are in the body; a streamed body must be read first
-        hf_raise_for_status(r)
+        _raise_for_status(r)
+        if problem := _encoding_problem(r):
+            raise _Lied(problem)
         # A server that ignores Range sends the whole file: skip what the part already holds
         # (the checksum at the end catches a server whose bytes changed meanwhile).
-        skip = offset if offset and r.status_code != 206 else 0
+        partial = r.status_code == 206
+        skip = offset if offset and not partial else 0
+        if partial and not _range_starts_at(r.headers.get("Content-Range", ""), offset, f.size):
+            raise _Lied(f"the server answered another range ({r.headers.get('Content-Range')!r}) than the "
+                        f"bytes from {offset} of {f.size} asked for")
+        length = r.headers.get("Content-Length")
+        announced = f.size - offset if partial else f.size
+        if length is not None and length.strip().isdigit() and int(length) > announced:
+            raise _Lied(f"the server announced {human_bytes(int(length))} where {human_bytes(announced)} "
+                        "were to come")
+        left = f.size - offset  # bytes this part may still grow by
+        chunks = _chunks(r)
         with open(part, "ab") as out:
-            for chunk in r.iter_bytes(CHUNK):
+            for chunk in chunks:
                 if skip:
                     dropped = min(skip, len(chunk))
                     chunk, skip = chunk[dropped:], skip - dropped
                     if not chunk:
                         continue
+                if len(chunk) > left:
+                    raise _Lied(f"the server sent more than the {human_bytes(f.size)} the hub announced")
                 out.write(chunk)
                 digest.update(chunk)
                 meter.add(len(chunk), f.name)
+                left -= len(chunk)
+                if left == 0:
+                    break
             out.flush()
+        if left == 0 and length is None and next(chunks, b""):
+            # No length was announced (chunked): the stream must end with the file.
+            raise _Lied(f"the server sent more than the {human_bytes(f.size)} the hub announced")
+
+
+def _range_starts_at(content_range: str, offset: int, size: int) -> bool:
+    """Whether ``bytes START-END/TOTAL`` starts at ``offset`` of a file of ``size`` bytes."""
+    import re
+
+    m = re.fullmatch(r"\s*bytes\s+(\d+)-(\d+)/(\d+|\*)\s*", content_range)
+    return bool(m) and int(m[1]) == offset and m[3] in (str(size), "*")

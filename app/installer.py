@@ -30,20 +30,22 @@ import os
 import re
 import shutil
 import signal
-import struct
 import sys
 import tempfile
 import threading
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any, Callable
 
 from app import hub, models, paths
-from model.bundle import MANIFEST, VARIANT_FILES, Bundle, BundleWriter
+from model import onnx_info
+from model.bundle import (ARCHITECTURE_KEYS, MANIFEST, VARIANT_FILES, Bundle, BundleWriter, check_file,
+                          clear_abandoned, graph_architecture)
 from model.cli_support import fail, raise_interrupt
 from model.config import PRESETS, GPT2Config
 from model.errors import ModelError
-from model.fileio import open_regular, parse_json
+from model.machine import memory_problem
 from model.units import human_bytes, human_duration
+from model.weights import export_memory, tensor_shapes
 
 Emit = Callable[[dict[str, Any]], None]
 SIZES = tuple(PRESETS)  # distilgpt2, gpt2, gpt2-medium, gpt2-large, gpt2-xl
@@ -88,19 +90,14 @@ def guess_size(path: str | Path) -> str | None:
     """The GPT-2 size whose shapes a ``.safetensors`` file has, read from its header (torch-free);
     None when it matches none or is not a safetensors file."""
     try:
-        with open_regular(path) as f:
-            (n,) = struct.unpack("<Q", f.read(8))
-            if n > 100_000_000:
-                return None
-            header = parse_json(f.read(n), path)
-    except (OSError, ValueError, struct.error):  # DamagedFile is a ValueError
+        shapes = tensor_shapes(path) if Path(path).suffix == ".safetensors" else None
+    except ModelError:
         return None
-    if not isinstance(header, dict):
+    if not shapes:
         return None
-    shapes = {k.removeprefix("transformer."): v.get("shape") for k, v in header.items() if isinstance(v, dict)}
     wte, wpe = shapes.get("wte.weight"), shapes.get("wpe.weight")
     layers = {int(m[1]) for k in shapes if (m := re.match(r"h\.(\d{1,6})\.", k))}
-    if not (isinstance(wte, list) and len(wte) == 2 and isinstance(wpe, list) and len(wpe) == 2):
+    if not (wte and wpe and len(wte) == 2 and len(wpe) == 2):
         return None
     for name, cfg in PRESETS.items():
         if (wte[1], wpe[0], len(layers)) == (cfg.n_embd, cfg.n_positions, cfg.n_layer):
@@ -150,12 +147,19 @@ class _InstallLock:
 
 
 def _clear_leftovers() -> None:
-    """Hidden folders of exports or deletions that were killed before they finished."""
-    for root in (paths.models_dir(), paths.data_dir() / "staging"):
-        if root.is_dir():
-            for p in root.iterdir():
-                if p.is_dir() and (p.name.endswith((".partial", ".deleting")) or root.name == "staging"):
-                    shutil.rmtree(p, ignore_errors=True)
+    """What killed installs and deletions left. Only what is provably abandoned: a partial bundle
+    that no living process holds (an `inkwell export` into the models folder or a fine-tune's
+    install may be writing one right now), a deletion's doomed folder, and the staging folders
+    that only the holder of this lock uses."""
+    clear_abandoned(paths.models_dir())
+    for p in paths.models_dir().iterdir():
+        if p.name.startswith(".") and p.name.endswith(".deleting") and p.is_dir() and not p.is_symlink():
+            shutil.rmtree(p, ignore_errors=True)
+    staging = paths.data_dir() / "staging"
+    if staging.is_dir():
+        for p in staging.iterdir():
+            if p.is_dir() and not p.is_symlink():
+                shutil.rmtree(p, ignore_errors=True)
 
 
 def install(src: str | Path, size: str | None = None, name: str | None = None, emit: Emit | None = None,
@@ -236,33 +240,17 @@ def _import_weights(src: Path, dest: Path, name: str, size: str | None, emit: Em
         shutil.rmtree(staging, ignore_errors=True)
 
 
-def _onnx_architecture(path: Path, size: str | None) -> tuple[dict[str, int], str]:
-    """The architecture numbers and the variant of an ONNX decoder graph, read from its inputs,
-    outputs and position-embedding table."""
-    import onnx
-
-    try:
-        graph = onnx.load(str(path), load_external_data=False).graph
-    except Exception as exc:  # noqa: BLE001 - protobuf errors have many types
-        raise ModelError(f"{path}: not a readable ONNX file ({exc})") from None
-
-    def dims(value: Any) -> list[Any]:
-        return [d.dim_value if d.HasField("dim_value") else d.dim_param for d in value.type.tensor_type.shape.dim]
-
-    inputs = {i.name: i for i in graph.input}
-    outputs = {o.name: o for o in graph.output}
-    n_layer = sum(1 for n in inputs if re.fullmatch(r"past_key_values\.\d+\.key", n))
-    if not n_layer or "input_ids" not in inputs or "logits" not in outputs:
+def _onnx_architecture(path: Path, size: str | None) -> tuple[dict[str, int], str, list[str]]:
+    """The architecture numbers, the variant and the external data files of an ONNX decoder
+    graph, read from its inputs, outputs and embedding tables (model.onnx_info: no weights are
+    loaded, and neither PyTorch nor the onnx package is needed)."""
+    info = onnx_info.read(path)
+    got = graph_architecture(info)
+    if not got["n_layer"] or got["n_layer"] < 0 or "input_ids" not in info.inputs or "logits" not in info.outputs:
         raise ModelError(f"{path}: not an Inkwell decoder graph (needs input_ids, position_ids, "
                          "past_key_values.N.key/value inputs and logits, present.N.key/value outputs)")
-    kv = dims(inputs["past_key_values.0.key"])
-    vocab = dims(outputs["logits"])[-1]
-    n_head, head_dim = (kv[1], kv[3]) if len(kv) == 4 else (None, None)
-    wpe = next((list(t.dims) for t in graph.initializer if t.name == "wpe.weight"), None)
     cfg = (PRESETS[size] if size in PRESETS else GPT2Config.load(size)) if size else None
-    arch = {"n_layer": n_layer, "n_head": n_head, "n_embd": n_head * head_dim
-            if isinstance(n_head, int) and isinstance(head_dim, int) else None,
-            "n_positions": wpe[0] if wpe else None, "vocab_size": vocab if isinstance(vocab, int) else None}
+    arch = {k: got[k] for k in ARCHITECTURE_KEYS}
     if cfg is not None:
         want = {"n_layer": cfg.n_layer, "n_head": cfg.n_head, "n_embd": cfg.n_embd,
                 "n_positions": cfg.n_positions, "vocab_size": cfg.vocab_size}
@@ -273,25 +261,31 @@ def _onnx_architecture(path: Path, size: str | None) -> tuple[dict[str, int], st
     missing = [k for k, v in arch.items() if not isinstance(v, int) or v <= 0]
     if missing:
         raise ModelError(f"{path}: cannot read {', '.join(missing)} from the graph; choose its GPT-2 size")
-    kv_type = inputs["past_key_values.0.key"].type.tensor_type.elem_type
-    if kv_type == onnx.TensorProto.FLOAT16:
+    try:
+        GPT2Config(**arch)  # n_embd divisible by n_head, every number positive
+    except ModelError as exc:
+        raise ModelError(f"{path}: {exc}") from None
+    if got["kv_dtype"] == "float16":
         variant = "fp16"
-    elif any(n.op_type in ("MatMulNBits", "MatMulInteger", "DynamicQuantizeLinear") for n in graph.node):
+    elif info.op_types & {"MatMulNBits", "MatMulInteger", "DynamicQuantizeLinear", "DynamicQuantizeMatMul"}:
         variant = "int8"
     else:
         variant = "fp32"
-    return arch, variant
+    for rel in info.external_files:
+        _inside(path.parent, rel, f"{path}: its external data")
+    return arch, variant, info.external_files
 
 
-def _external_files(path: Path) -> list[str]:
-    import onnx
-
-    graph = onnx.load(str(path), load_external_data=False).graph
-    found = set()
-    for t in graph.initializer:
-        if t.data_location == onnx.TensorProto.EXTERNAL:
-            found.update(e.value for e in t.external_data if e.key == "location")
-    return sorted(found)
+def _inside(folder: Path, rel: str, what: str) -> Path:
+    """``folder / rel`` when ``rel`` names a regular file inside ``folder`` (no absolute path,
+    no ``..``, no link that leads out), else a ModelError starting with ``what``."""
+    pure = PurePosixPath(rel.replace("\\", "/"))
+    if not rel or pure.is_absolute() or ".." in pure.parts or ":" in rel:
+        raise ModelError(f"{what} {rel!r} is not a file inside {folder}")
+    try:
+        return check_file(folder, rel)
+    except ModelError as exc:
+        raise ModelError(f"{what}: {exc}") from None
 
 
 def _check_session(path: Path, arch: dict[str, int]) -> None:
@@ -300,6 +294,9 @@ def _check_session(path: Path, arch: dict[str, int]) -> None:
     from app.engine.session import Decoder, check_in_place
 
     head_dim = arch["n_embd"] // arch["n_head"]
+    cache = 2 * arch["n_layer"] * arch["n_embd"] * arch["n_positions"] * 4  # the check's cache, float32
+    if problem := memory_problem(cache + path.stat().st_size, f"checking {path.name}"):
+        raise ModelError(f"{path}: {problem}")
     decoder = Decoder(path, ["CPUExecutionProvider"], 0, arch["n_layer"], arch["n_head"], head_dim,
                       arch["vocab_size"], arch["n_positions"])
     check_in_place(decoder, [464, 3290, 318, 257])
@@ -307,9 +304,10 @@ def _check_session(path: Path, arch: dict[str, int]) -> None:
 
 def _import_onnx(src: Path, dest: Path, name: str, size: str | None, emit: Emit) -> None:
     emit({"event": "stage", "message": f"checking {src.name}"})
-    arch, variant = _onnx_architecture(src, size)
+    if not src.is_file():
+        raise ModelError(f"{src}: not a regular file")
+    arch, variant, externals = _onnx_architecture(src, size)
     _check_session(src, arch)
-    externals = _external_files(src)
     with BundleWriter(dest) as writer:
         emit({"event": "stage", "message": f"copying {src.name}"})
         shutil.copyfile(src, writer.path(VARIANT_FILES[variant]))
@@ -328,6 +326,14 @@ def _import_onnx(src: Path, dest: Path, name: str, size: str | None, emit: Emit)
 
 def _import_bundle(src: Path, dest: Path, name: str, emit: Emit) -> None:
     bundle = Bundle.load(src)
+    for rel in [MANIFEST, *(rel for rel, _ in bundle.entries())]:
+        check_file(src, rel)  # a link out of the folder would copy someone else's file in
+    for variant in bundle.variants:
+        info = bundle.check_graph(variant)
+        unlisted = [rel for rel in info.external_files if rel not in bundle.manifest.get("files", {})]
+        if unlisted:
+            raise ModelError(f"{bundle.variant_path(variant)}: its external data {unlisted[0]!r} is not listed "
+                             f"in {MANIFEST}, so it cannot be checked")
     emit({"event": "stage", "message": f"verifying {bundle.name}"})
     total = [0]
 
@@ -367,6 +373,10 @@ def download(name: str, revision: str = "main", display_name: str | None = None,
     if plan_only:
         return None
     _require_torch()  # every hub checkpoint is exported to ONNX once downloaded
+    # The export after the download must fit in memory: say so before gigabytes are fetched.
+    parameters = plan.weights.size // 4
+    if problem := memory_problem(export_memory(parameters), f"installing {repo} ({parameters / 1e6:.0f}M parameters)"):
+        raise ModelError(problem)
     with _InstallLock():
         def check_config(path: Path) -> None:
             if path.name == "config.json":  # before the big file: is this GPT-2 at all?

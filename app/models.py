@@ -13,10 +13,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from app import paths
+from app.settings import atomic_write_text
 from model.bundle import MANIFEST, Bundle
 from model.config import read_json
 from model.errors import ModelError
-from model.fileio import atomic_write_text
 
 
 @dataclass(frozen=True)

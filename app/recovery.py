@@ -23,8 +23,8 @@ from pathlib import Path
 from PySide6.QtCore import QLockFile
 
 from app import paths
-from model.fileio import DamagedFile, atomic_write_text, back_up, describe_os_error, is_finite_number, \
-    read_json, remove_stale_temps
+from app.settings import atomic_write_text  # private to the user: unsaved text
+from model.fileio import DamagedFile, back_up, describe_os_error, is_finite_number, read_json, remove_stale_temps
 
 # A snapshot holds a document's text (the editor opens up to 64 MiB) as JSON, where a line break
 # takes two bytes and a control character six.

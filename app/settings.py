@@ -25,7 +25,7 @@ from model.fileio import (
     DamagedFile,
     FileTooLarge,
     NotRegularFile,
-    atomic_write_text,
+    atomic_write,
     back_up,
     describe_os_error,
     read_json,
@@ -68,8 +68,8 @@ SPECS: dict[str, Spec] = {
     "auto_suggest": Spec(True, bool),
     "delay_ms": Spec(250, int, 0, 5000),
     "length": Spec("sentence", str, choices=("word", "line", "sentence", "tokens")),
-    # end a suggestion before a new word once the model's probability of it falls below this
-    "min_confidence": Spec(0.05, float, 0.0, 0.5),
+    # end a suggestion before a new word once the model's mean probability per token falls below this
+    "min_confidence": Spec(0.1, float, 0.0, 0.5),
     # model
     "model": Spec("", str),  # folder of the active model; "" = the bundled default
     "provider": Spec("auto", str, choices=("auto", "cpu", "cuda")),
@@ -164,6 +164,14 @@ def _recent(paths_: list) -> list[str]:
             kept.append(item)
     return kept
 
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` so that a reader sees the old file or the new one, never half
+    (model.fileio.atomic_write). The new file keeps the permissions of the one it replaces; a
+    file written for the first time is private to the user, as settings and autosaved text
+    should be."""
+    atomic_write(path, text.encode("utf-8"), private=True)
 
 
 class Settings:

@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
+from app import logs
+
 
 @dataclass
 class Request:
@@ -49,11 +51,15 @@ class EngineWorker(QObject):
             try:
                 self._engine = Engine.load(folder, provider=provider, threads=threads)
             except ModelError as exc:
+                logs.warning("model not loaded: %s", exc)
                 self.load_failed.emit(str(exc))
                 return
         except Exception as exc:  # a runtime that cannot start must not take the editor down
+            logs.error("model not loaded: %s", folder, exc_info=True)
             self.load_failed.emit(f"{folder}: the model could not be loaded ({type(exc).__name__}: {exc})")
             return
+        if self._engine.status.message:
+            logs.warning("model %s: %s", self._engine.status.model_name, self._engine.status.message)
         self.loaded.emit(self._engine.status)
 
     @Slot()
@@ -77,8 +83,10 @@ class EngineWorker(QObject):
                 cancel=request.cancel,
             )
         except ValueError as exc:
+            logs.warning("generation settings refused: %s", exc)
             self.failed.emit(request.id, f"Generation settings: {exc}")
         except Exception as exc:
+            logs.error("generation failed", exc_info=True)
             self.failed.emit(request.id, f"Generation failed ({type(exc).__name__}: {exc})")
         else:
             self.finished.emit(request.id, result)

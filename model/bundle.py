@@ -14,9 +14,11 @@ import os
 import re
 import shutil
 import tempfile
+import time
 from pathlib import Path, PurePosixPath
 from typing import Any, Callable
 
+from model import onnx_info
 from model.config import read_json
 from model.fileio import open_regular
 from model.errors import ModelError
@@ -71,9 +73,11 @@ class Bundle:
             raise ModelError(f"{folder}: not an Inkwell model ({MANIFEST} is missing)") from None
         _check_manifest(manifest, str(path))
         bundle = cls(folder, manifest)
-        for rel, entry in bundle._entries():
+        for rel, entry in bundle.entries():
             file = folder / rel
             if not file.is_file():
+                if file.exists():  # never opened: a pipe would block, a device never end
+                    raise ModelError(f"{file}: file listed in {MANIFEST} is not a regular file")
                 raise ModelError(f"{file}: file listed in {MANIFEST} is missing")
             size = file.stat().st_size
             if size != entry["bytes"]:
@@ -83,14 +87,15 @@ class Bundle:
                 )
         return bundle
 
-    def _entries(self) -> list[tuple[str, dict[str, Any]]]:
+    def entries(self) -> list[tuple[str, dict[str, Any]]]:
+        """(path inside the bundle, manifest entry) of every file the manifest lists."""
         entries = [(v["file"], v) for v in self.manifest["variants"].values()]
         entries += list(self.manifest.get("files", {}).items())
         return entries
 
     def verify(self, progress: Callable[[int, int], None] | None = None) -> None:
         """Check the sha256 of every file; ``progress(done_bytes, total_bytes)`` if given."""
-        entries = self._entries()
+        entries = self.entries()
         total = sum(e["bytes"] for _, e in entries)
         done = 0
 
@@ -143,6 +148,20 @@ class Bundle:
             )
         return self.folder / variant["file"]
 
+    def check_graph(self, name: str) -> "onnx_info.GraphInfo":
+        """Read the variant's ONNX graph (its declared inputs and initializers, not its weights)
+        and check every manifest number against it; ModelError naming each disagreement.
+        Returns what was read."""
+        return self.check_graph_file(self.variant_path(name), self.manifest["variants"][name]["kv_dtype"])
+
+    def check_graph_file(self, path: Path, kv_dtype: str) -> "onnx_info.GraphInfo":
+        """``check_graph`` for a graph file of this model kept elsewhere (one built from hf/)."""
+        info = onnx_info.read(path)
+        problems = graph_problems(info, self.architecture, self.context_length, kv_dtype)
+        if problems:
+            raise ModelError(f"{path}: " + "; ".join(problems) + f" ({MANIFEST} does not describe this graph)")
+        return info
+
     def variant_info(self, name: str) -> dict[str, Any]:
         self.variant_path(name)
         return dict(self.manifest["variants"][name])
@@ -153,6 +172,75 @@ class Bundle:
             if name in self.manifest["variants"]:
                 return name
         return self.variants[0]
+
+
+_PAST_KEY = re.compile(r"past_key_values\.(\d+)\.key")
+
+
+def graph_architecture(info: "onnx_info.GraphInfo") -> dict[str, Any]:
+    """The architecture numbers an ONNX decoder graph itself declares, from its inputs, outputs
+    and embedding tables: n_layer, n_head, n_embd, n_positions, vocab_size and kv_dtype, each
+    None where the graph does not fix it (a dynamic dimension, a table under another name)."""
+    layers = sorted(int(m[1]) for n in info.inputs if (m := _PAST_KEY.fullmatch(n)))
+    arch: dict[str, Any] = dict.fromkeys(("n_layer", "n_head", "n_embd", "n_positions", "vocab_size", "kv_dtype"))
+    if layers:
+        arch["n_layer"] = len(layers) if layers == list(range(len(layers))) else -1
+        kv = info.inputs["past_key_values.0.key"]
+        arch["kv_dtype"] = onnx_info.TYPE_NAMES.get(kv.elem_type, f"type {kv.elem_type}")
+        if len(kv.shape) == 4 and isinstance(kv.shape[1], int) and isinstance(kv.shape[3], int):
+            arch["n_head"], arch["n_embd"] = kv.shape[1], kv.shape[1] * kv.shape[3]
+    logits = info.outputs.get("logits")
+    if logits is not None and logits.shape and isinstance(logits.shape[-1], int):
+        arch["vocab_size"] = logits.shape[-1]
+    inits = info.initializers
+    if (wpe := inits.get("wpe.weight")) is not None and len(wpe.dims) == 2:
+        arch["n_positions"] = wpe.dims[0]
+        arch["n_embd"] = arch["n_embd"] or wpe.dims[1]
+    # The token table, in the layouts the exporter writes: fp32/fp16 [vocab, n_embd], int8
+    # blocks [vocab, blocks, block], int8 per channel [n_embd, vocab].
+    if (wte := inits.get("wte.weight")) is not None and len(wte.dims) == 2:
+        arch["vocab_size"] = arch["vocab_size"] or wte.dims[0]
+    elif (wte := inits.get("wte.weight.q")) is not None and len(wte.dims) == 3:
+        arch["vocab_size"] = arch["vocab_size"] or wte.dims[0]
+    elif (wte := inits.get("wte.q")) is not None and len(wte.dims) == 2:
+        arch["vocab_size"] = arch["vocab_size"] or wte.dims[1]
+    return arch
+
+
+def graph_problems(info: "onnx_info.GraphInfo", arch: dict[str, Any], context_length: int,
+                   kv_dtype: str | None = None) -> list[str]:
+    """What in a manifest (``arch``, ``context_length``, ``kv_dtype``) the graph contradicts."""
+    got = graph_architecture(info)
+    problems = []
+    if got["n_layer"] is None:
+        problems.append("it has no past_key_values.N.key inputs (not an Inkwell decoder graph)")
+    elif got["n_layer"] < 0:
+        problems.append("its past_key_values inputs are not numbered 0, 1, 2, ...")
+    if got["n_positions"] is not None and context_length > got["n_positions"]:
+        problems.append(f"the graph has positions for {got['n_positions']} tokens, the manifest's "
+                        f"context_length is {context_length}")
+    for key in ARCHITECTURE_KEYS:
+        if got[key] is not None and got[key] >= 0 and got[key] != arch.get(key):
+            problems.append(f"the graph has {key} {got[key]}, the manifest says {arch.get(key)}")
+    if kv_dtype is not None and got["kv_dtype"] is not None and got["kv_dtype"] != kv_dtype:
+        problems.append(f"the graph's cache is {got['kv_dtype']}, the manifest says {kv_dtype}")
+    return problems
+
+
+def check_file(folder: Path, rel: str) -> Path:
+    """``folder / rel`` when it is a regular file that stays inside ``folder`` (a link must
+    not lead out of it, say to another user's file or a device); else a ModelError."""
+    path = folder / rel
+    try:
+        real, root = path.resolve(strict=True), folder.resolve(strict=True)
+    except (OSError, RuntimeError):  # missing, or a loop of links
+        raise ModelError(f"{path}: file listed in {MANIFEST} is missing") from None
+    if real != root and root not in real.parents:
+        raise ModelError(f"{path}: a link that leads out of the model folder (to {real}); "
+                         "Inkwell only reads files inside a model's folder")
+    if not real.is_file():
+        raise ModelError(f"{path}: not a regular file (a folder, device or pipe)")
+    return path
 
 
 def _check_manifest(m: Any, source: str) -> None:
@@ -185,6 +273,9 @@ def _check_manifest(m: Any, source: str) -> None:
         raise bad(f"tokenizer {m.get('tokenizer')!r} is not supported (only 'gpt2')")
     if not _positive_int(m.get("context_length")):
         raise bad(f"context_length must be a positive integer, got {m.get('context_length')!r}")
+    if m["context_length"] > arch["n_positions"]:
+        raise bad(f"context_length {m['context_length']} is more than the model's {arch['n_positions']} "
+                  "positions (architecture.n_positions)")
     variants = m.get("variants")
     if not isinstance(variants, dict) or not variants:
         raise bad("variants is missing or empty")
@@ -230,13 +321,103 @@ def _check_relative(rel: Any, where: str, bad: Callable[[str], ModelError]) -> N
 # --- writing ------------------------------------------------------------------------------------
 
 
+# A partial bundle holds this file, locked (flock / LockFile) by the process writing it for as
+# long as it lives: the lock goes with the process however it ends, even kill -9, so a partial
+# folder whose file nobody holds is provably abandoned and anyone may remove it.
+OWNER_FILE = ".inkwell-owner"
+# A partial folder without that file is either from an Inkwell before it, or one whose writer has
+# just created it: removed only once it is this old.
+UNOWNED_GRACE_S = 600
+
+
+def _lock(fd: int) -> bool:
+    """Take an exclusive lock on the open file ``fd`` without waiting; False if another holds it."""
+    try:
+        if os.name == "nt":
+            import msvcrt
+
+            msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
+        else:
+            import fcntl
+
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return True
+    except OSError:
+        return False
+
+
+class _Owner:
+    """The lock that says: this process is writing ``folder``."""
+
+    def __init__(self, folder: Path):
+        self.path = folder / OWNER_FILE
+        self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        if not _lock(self.fd):
+            os.close(self.fd)
+            raise ModelError(f"{folder}: another process is writing this folder")
+        os.write(self.fd, f"pid {os.getpid()}\n".encode())
+
+    def release(self) -> None:
+        if self.fd < 0:
+            return
+        if os.name == "nt":  # Windows deletes no open file
+            os.close(self.fd)
+            self.path.unlink(missing_ok=True)
+        else:  # unlink first: nobody can take the lock between
+            self.path.unlink(missing_ok=True)
+            os.close(self.fd)
+        self.fd = -1
+
+
+def clear_abandoned(root: Path, prefix: str = ".") -> list[Path]:
+    """Remove the partial bundles in ``root`` (hidden ``*.partial`` folders whose name starts with
+    ``prefix``) that no living process is writing; returns those removed. Another process's
+    export, fine-tune install or import in progress is left alone."""
+    removed: list[Path] = []
+    try:
+        candidates = [p for p in Path(root).iterdir() if p.name.startswith(prefix) and p.name.endswith(".partial")]
+    except OSError:
+        return removed
+    for folder in candidates:
+        if folder.is_symlink() or not folder.is_dir():
+            continue
+        owner = folder / OWNER_FILE
+        try:
+            fd = os.open(owner, os.O_RDWR)
+        except FileNotFoundError:
+            try:
+                young = time.time() - folder.stat().st_mtime < UNOWNED_GRACE_S
+            except OSError:
+                continue
+            if not young:
+                shutil.rmtree(folder, ignore_errors=True)
+                removed.append(folder)
+            continue
+        except OSError:
+            continue
+        try:
+            if not _lock(fd):
+                continue  # its writer is alive
+            if os.name == "nt":
+                os.close(fd)
+                fd = -1
+            shutil.rmtree(folder, ignore_errors=True)  # holding the lock: no one can claim it now
+            removed.append(folder)
+        finally:
+            if fd >= 0:
+                os.close(fd)
+    return removed
+
+
 class BundleWriter:
     """Builds a bundle in a hidden temporary folder beside ``dest``; ``commit`` moves it into place.
 
     Use as a context manager: leaving the block without ``commit`` (an error, Ctrl+C) removes the
     temporary folder, and ``dest`` is untouched. With ``force`` an existing bundle at ``dest`` is
     replaced, but never a folder that is not an Inkwell bundle (a mistyped path must not delete
-    someone's documents).
+    someone's documents). The temporary folder carries an owner lock (``OWNER_FILE``), so that a
+    killed writer's folder can be told from a living one's: a new writer for the same ``dest``
+    first removes those of killed writers (``clear_abandoned``).
     """
 
     def __init__(self, dest: str | Path, force: bool = False):
@@ -246,7 +427,9 @@ class BundleWriter:
         parent = self.dest.parent
         try:
             parent.mkdir(parents=True, exist_ok=True)
+            clear_abandoned(parent, prefix=f".{self.dest.name}.")
             self.tmp = Path(tempfile.mkdtemp(prefix=f".{self.dest.name}.", suffix=".partial", dir=parent))
+            self._owner = _Owner(self.tmp)
         except OSError as exc:
             raise ModelError(f"{self.dest}: cannot write the model here ({exc.strerror or exc})") from None
         self.variants: dict[str, dict[str, Any]] = {}
@@ -285,6 +468,7 @@ class BundleWriter:
         ordered["files"] = dict(sorted(self.files.items()))
         (self.tmp / MANIFEST).write_text(json.dumps(ordered, indent=2) + "\n", encoding="utf-8")
         Bundle.load(self.tmp)
+        self._owner.release()  # not part of the bundle; the folder is young, so still left alone
         _apply_umask(self.tmp)
         check_destination(self.dest, self.force)
         backup = None
@@ -303,6 +487,7 @@ class BundleWriter:
         return Bundle.load(self.dest)
 
     def abort(self) -> None:
+        self._owner.release()
         shutil.rmtree(self.tmp, ignore_errors=True)
 
 

@@ -14,8 +14,25 @@ def raise_interrupt(signum: int, frame: Any) -> None:
 
 
 def fail(prog: str, message: str, as_json: bool, code: int = 1) -> int:
-    """Report an error for people (stderr) and, with ``as_json``, as an ``error`` event; returns ``code``."""
+    """Report an error for people (stderr) and, with ``as_json``, as an ``error`` event; returns ``code``.
+
+    Run by a person (not ``--json``), the error also goes to Inkwell's log; with ``--json`` the
+    program reading the events (the editor) reports and logs it, so it is not logged twice.
+    """
     if as_json:
         print(json.dumps({"event": "error", "message": message}), flush=True)
+    elif code != 130:  # a cancel is no error
+        log_error(f"{prog}: {message}")
     print(f"{prog}: error: {message}", file=sys.stderr, flush=True)
     return code
+
+
+def log_error(message: str) -> None:
+    """``message`` to Inkwell's log, when there can be one (never an error of its own)."""
+    try:
+        from app import logs
+
+        if logs.setup() is not None:
+            logs.error("%s", message)
+    except Exception:  # noqa: BLE001 - the log helps explain a failure; it is no reason for another
+        pass

@@ -60,6 +60,15 @@ class GPT2Config:
             raise ModelError(
                 f"n_embd ({self.n_embd}) must be divisible by n_head ({self.n_head})"
             )
+        if self.n_inner is not None and (not isinstance(self.n_inner, int) or isinstance(self.n_inner, bool)
+                                         or self.n_inner <= 0):
+            raise ModelError(f"n_inner must be a positive integer or null, got {self.n_inner!r}")
+        for name, low, high in (("layer_norm_epsilon", 0.0, 1.0), ("initializer_range", 0.0, 10.0),
+                                ("resid_pdrop", 0.0, 1.0), ("embd_pdrop", 0.0, 1.0), ("attn_pdrop", 0.0, 1.0)):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not low <= value < high \
+                    or (name == "layer_norm_epsilon" and value <= 0):
+                raise ModelError(f"{name} must be a number from {low:g} to below {high:g}, got {value!r}")
 
     @property
     def head_dim(self) -> int:

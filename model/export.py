@@ -35,6 +35,8 @@ import numpy as np
 from model.bundle import KV_DTYPES, VARIANT_FILES, Bundle, BundleWriter, check_destination
 from model.cli_support import fail, raise_interrupt
 from model.errors import ModelError
+from model.machine import memory_problem
+from model.weights import check_config, export_memory, tensor_shapes
 
 PARITY_TOLERANCE = 1e-4
 DEFAULT_VARIANTS = ("fp32", "int8", "fp16")
@@ -119,6 +121,16 @@ def export_bundle(
             f"{src / 'config.json'}: vocab_size {cfg.vocab_size} is smaller than the GPT-2 "
             f"tokenizer's {n_vocab} tokens"
         )
+    weights_file = find_weights(src)
+    # Before anything is built from the config: its numbers against the weights' real shapes
+    # (the header only), and the memory the export will take against what the machine has.
+    shapes = tensor_shapes(weights_file)
+    if shapes is not None:
+        check_config(cfg, shapes, str(weights_file))
+    problem = memory_problem(export_memory(cfg.num_parameters()),
+                             f"exporting a model of {cfg.num_parameters() / 1e6:.0f}M parameters")
+    if problem:
+        raise ModelError(f"{src}: {problem}")
     if perplexity is None or provenance is None:
         # A run folder of model.train carries its held-out perplexity and recipe into the manifest.
         from model.train import training_metadata
@@ -126,7 +138,6 @@ def export_bundle(
         trained_ppl, trained_provenance = training_metadata(src)
         perplexity = trained_ppl if perplexity is None else perplexity
         provenance = trained_provenance if provenance is None else provenance
-    weights_file = find_weights(src)
     stage("load", f"reading {weights_file.name}")
     tensors = read_tensors(weights_file)
     source_dtype = _float_dtype(tensors)

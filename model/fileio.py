@@ -205,7 +205,7 @@ def _default_mode() -> int:
     return 0o666 & ~_umask
 
 
-def atomic_write(path: str | Path, data: bytes | Callable[[IO[bytes]], Any]) -> None:
+def atomic_write(path: str | Path, data: bytes | Callable[[IO[bytes]], Any], private: bool = False) -> None:
     """Replace ``path`` with ``data`` (bytes, or a function writing to a binary file) so that a
     reader sees the old file or the new one, never half.
 
@@ -213,8 +213,9 @@ def atomic_write(path: str | Path, data: bytes | Callable[[IO[bytes]], Any]) -> 
     disk, and is renamed over it; on any failure the temporary file is removed and the target is
     untouched, and the OSError (with its errno: ENOSPC, EACCES, ...) is raised. A symbolic link
     is followed: the file it points to is replaced, the link stays. A file its owner made
-    read-only is not replaced. The new file keeps the old one's permission bits, or gets the
-    usual ones under the umask (not mkstemp's 0600).
+    read-only is not replaced. The new file keeps the old one's permission bits; a file
+    written for the first time gets the usual ones under the umask, or, when ``private``
+    (settings, autosaved text), is readable by its owner only.
     """
     target = Path(path)
     if target.is_symlink():
@@ -222,7 +223,7 @@ def atomic_write(path: str | Path, data: bytes | Callable[[IO[bytes]], Any]) -> 
     try:
         mode = stat.S_IMODE(os.stat(target).st_mode)
     except OSError:
-        mode = _default_mode()
+        mode = 0o600 if private else _default_mode()
     else:
         # Renaming over a file needs only a writable folder: honour the file's own protection,
         # as QSaveFile does.
@@ -247,9 +248,9 @@ def atomic_write(path: str | Path, data: bytes | Callable[[IO[bytes]], Any]) -> 
         raise
 
 
-def atomic_write_text(path: str | Path, text: str) -> None:
+def atomic_write_text(path: str | Path, text: str, private: bool = False) -> None:
     """``atomic_write`` of ``text`` as UTF-8."""
-    atomic_write(path, text.encode("utf-8"))
+    atomic_write(path, text.encode("utf-8"), private)
 
 
 def remove_stale_temps(folder: str | Path, name: str = "*", older_than_s: float = 60.0,

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from model.cli_support import raise_interrupt
+from model.cli_support import log_error, raise_interrupt
 from model.errors import ModelError
 from model.fileio import DamagedFile, describe_os_error, read_json
 from model.units import human_bytes, human_duration
@@ -456,6 +456,8 @@ def main(argv: list[str] | None = None) -> int:
     except ModelError as exc:
         if args.json:
             print(json.dumps({"event": "error", "message": str(exc)}), flush=True)
+        else:
+            log_error(f"inkwell finetune: {exc}")
         print(f"inkwell finetune: error: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
@@ -477,6 +479,11 @@ def _main(args: argparse.Namespace) -> int:
         else:
             print(f"prompt: {result['prompt']}\n  base:       {result['base']!r}\n  fine-tuned: {result['tuned']!r}")
         return 0
+    # A fine-tune killed while it installed left its partial bundle: remove it now (and any other
+    # that no living process is writing), so --resume installs into a clean place.
+    from model.bundle import clear_abandoned
+
+    clear_abandoned(paths.models_dir())
     if args.resume:
         run = read_run(paths.runs_dir() / slug(args.resume))
         if run is None:

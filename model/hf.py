@@ -16,6 +16,7 @@ from safetensors.torch import load_file, save_file
 from model.config import GPT2Config, read_json
 from model.errors import ModelError
 from model.gpt2 import GPT2
+from model.weights import check_config
 
 from model.hf_layout import PREFIX as _PREFIX
 from model.hf_layout import gpt2_name, is_conv1d
@@ -71,6 +72,7 @@ def read_tensors(path: str | Path) -> dict[str, torch.Tensor]:
 
 def state_dict_from_hf(tensors: dict[str, torch.Tensor], cfg: GPT2Config, source: str) -> dict[str, torch.Tensor]:
     """Map Hugging Face names and layouts onto ``GPT2``'s, checking every shape against ``cfg``."""
+    check_config(cfg, {k: tuple(v.shape) for k, v in tensors.items()}, source)  # before sizing a model by cfg
     reference = {k: tuple(v.shape) for k, v in _shape_model(cfg).items()}
     out: dict[str, torch.Tensor] = {}
     for key, tensor in tensors.items():

@@ -37,6 +37,7 @@ import numpy as np
 from model.errors import ModelError
 from model.fileio import DamagedFile, atomic_write, describe_os_error, read_json
 from model.finetune import PROGRESS_FILE, steps_for_epochs
+from model.machine import limit_threads
 from model.units import human_duration
 
 CHECKPOINT = "checkpoints/last.pt"
@@ -316,8 +317,11 @@ class Trainer:
 
             check_destination(Path(job.export["dest"]).absolute(), False)  # before hours of training
         device, precision = self._device()
-        if job.threads:
-            torch.set_num_threads(job.threads)
+        threads, note = limit_threads(job.threads)
+        if note:
+            self.events.log(f"note: {note}")
+        if threads:
+            torch.set_num_threads(threads)
         torch.manual_seed(job.seed)
         np.random.seed(job.seed)
         model = self._build_model()  # before the data: a bad model setting fails fast

@@ -3,11 +3,15 @@ model downloads use: the repository's file list with sizes and checksums, and fi
 with Range requests and the headers huggingface_hub reads.
 
 Tests can make it misbehave: drop the connection after some bytes, hold a response until a test
-lets it go, serve bytes other than those the checksum describes, or answer with an HTTP error.
+lets it go, serve bytes other than those the checksum describes, or answer with an HTTP error;
+and, as a hostile server would: announce a wrong Content-Length, stream without a length and
+without end, drip one byte at a time, redirect in a loop or to another server, or send a
+compressed body nobody asked for.
 """
 
 from __future__ import annotations
 
+import zlib
 import hashlib
 import json
 import re
@@ -26,6 +30,14 @@ def git_oid(data: bytes) -> str:
     return hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
 
 
+def gzip_bomb(expands_to: int) -> bytes:
+    """A gzip body of a few hundred kB that expands to ``expands_to`` zero bytes."""
+    packer = zlib.compressobj(9, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
+    zeros = b"\0" * (1 << 20)
+    body = [packer.compress(zeros) for _ in range(expands_to >> 20)]
+    return b"".join(body) + packer.flush()
+
+
 @dataclass
 class Repo:
     files: dict[str, bytes]
@@ -42,6 +54,18 @@ class FakeHub:
         self.drop_count: dict[str, int] = {}  # how many responses to cut (default: every one)
         self.hold_after: dict[str, int] = {}  # file name -> stop after so many bytes until release()
         self.status: int | None = None  # answer every request with this HTTP status
+        self.content_length: dict[str, int] = {}  # file name -> Content-Length to announce (a lie)
+        self.endless: set[str] = set()  # chunked, no length, and junk after the file until the client goes
+        self.chunked: set[str] = set()  # chunked, no length (an honest stream)
+        self.drip: dict[str, tuple[int, float]] = {}  # file name -> (bytes sent at once, seconds per byte after)
+        self.redirect: dict[str, str] = {}  # file name -> Location ("loop": to itself)
+        self.gzip_bomb: dict[str, bytes] = {}  # file name -> a gzip body (Content-Encoding: gzip) sent instead
+        self.api_drip: float | None = None  # seconds per byte of the file list
+        self.api_endless = False  # a file list that never ends
+        self.endless_bytes = 64 << 20  # junk an endless stream sends at most (it stops when the client goes)
+        self.range_from_zero: set[str] = set()  # answer a Range request with 206 but the bytes from 0
+        self.error_endless = False  # with ``status``: an error page without end
+        self.sent: dict[str, int] = {}  # body bytes written per file name (until the client went)
         self.release_event = threading.Event()
         self.held = threading.Event()  # set once a response is being held
         hub = self
@@ -94,12 +118,26 @@ class FakeHub:
         path = unquote(url.path)
         self.requests.append((h.command, path, h.headers.get("Range")))
         if self.status is not None:
+            if self.error_endless:
+                h.send_response(self.status)
+                h.send_header("Transfer-Encoding", "chunked")
+                h.end_headers()
+                try:
+                    for _ in range(self.endless_bytes >> 16):
+                        h.wfile.write(b"10000\r\n" + b"e" * (1 << 16) + b"\r\n")
+                except (BrokenPipeError, ConnectionResetError):
+                    pass
+                h.close_connection = True
+                return
             return self._send(h, self.status, b'{"error": "unavailable"}', body)
         if m := _API.match(path):
             repo = self.repos.get(m["repo"])
             if repo is None:
                 return self._send(h, 404, b'{"error": "Repository not found"}', body,
                                   {"X-Error-Code": "RepoNotFound"})
+            if self.api_drip is not None or self.api_endless:
+                return self._stream(h, b'{"id": "' + b" " * 100_000, self.api_drip, "api",
+                                    junk_after=self.endless_bytes if self.api_endless else 0)
             blobs = parse_qs(url.query).get("blobs") == ["True"] or parse_qs(url.query).get("blobs") == ["true"]
             return self._send(h, 200, json.dumps(self._info(m["repo"], repo, blobs)).encode(), body,
                               {"Content-Type": "application/json"})
@@ -110,8 +148,40 @@ class FakeHub:
             if m["file"] not in repo.files:
                 return self._send(h, 404, b"Entry not found", body,
                                   {"X-Error-Code": "EntryNotFound", "X-Repo-Commit": repo.commit})
+            if target := self.redirect.get(m["file"]):
+                location = h.path if target == "loop" else target
+                return self._send(h, 302, b"", body, {"Location": location})
             return self._file(h, repo, m["file"], body)
         return self._send(h, 404, b"not found", body)
+
+    def _stream(self, h: BaseHTTPRequestHandler, data: bytes, per_byte: float | None, name: str,
+                headers: dict[str, str] | None = None, junk_after: int = 0) -> None:
+        """Send ``data`` chunked and without a length (a byte every ``per_byte`` seconds when
+        given), then ``junk_after`` zero bytes, until all is sent or the client hangs up."""
+        h.send_response(200)
+        for k, v in {**(headers or {}), "Transfer-Encoding": "chunked"}.items():
+            h.send_header(k, v)
+        h.end_headers()
+        step = 1 if per_byte is not None else 1 << 16
+
+        def pieces():
+            for i in range(0, len(data), step):
+                yield data[i:i + step]
+            zeros = b"\0" * step
+            for _ in range(junk_after // step):
+                yield zeros
+
+        try:
+            for piece in pieces():
+                h.wfile.write(b"%x\r\n%s\r\n" % (len(piece), piece))
+                h.wfile.flush()
+                self.sent[name] = self.sent.get(name, 0) + len(piece)
+                if per_byte is not None and self.release_event.wait(per_byte):
+                    break
+            h.wfile.write(b"0\r\n\r\n")
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+        h.close_connection = True
 
     def _info(self, name: str, repo: Repo, blobs: bool) -> dict:
         siblings = []
@@ -144,10 +214,37 @@ class FakeHub:
                 headers["Content-Range"] = f"bytes */{len(served)}"
                 return self._send(h, 416, b"", body, headers)
             status = 206
+            if fname in self.range_from_zero:
+                start = 0
             headers["Content-Range"] = f"bytes {start}-{len(served) - 1}/{len(served)}"
         payload = served[start:]
+        if body and fname in self.endless:
+            return self._stream(h, payload, None, fname, headers, junk_after=self.endless_bytes)
+        if body and fname in self.chunked:
+            return self._stream(h, payload, None, fname, headers)
+        if body and fname in self.drip:
+            at_once, per_byte = self.drip[fname]
+            h.send_response(status)
+            for k, v in {**headers, "Content-Length": str(len(payload))}.items():
+                h.send_header(k, v)
+            h.end_headers()
+            try:
+                h.wfile.write(payload[:at_once])
+                h.wfile.flush()
+                for i in range(at_once, len(payload)):
+                    if self.release_event.wait(per_byte):
+                        break
+                    h.wfile.write(payload[i:i + 1])
+                    h.wfile.flush()
+            except (BrokenPipeError, ConnectionResetError):
+                pass
+            h.close_connection = True
+            return
+        if body and fname in self.gzip_bomb:
+            return self._send(h, status, self.gzip_bomb[fname], body, {**headers, "Content-Encoding": "gzip"})
         h.send_response(status)
-        for k, v in {**headers, "Content-Length": str(len(payload))}.items():
+        length = self.content_length.get(fname, len(payload))
+        for k, v in {**headers, "Content-Length": str(length)}.items():
             h.send_header(k, v)
         h.end_headers()
         if not body:
@@ -170,6 +267,7 @@ class FakeHub:
             payload = payload[hold:]
         try:
             h.wfile.write(payload)
+            self.sent[fname] = self.sent.get(fname, 0) + len(payload)
         except (BrokenPipeError, ConnectionResetError):
             pass
 
@@ -181,4 +279,7 @@ class FakeHub:
             h.send_header(k, v)
         h.end_headers()
         if body:
-            h.wfile.write(data)
+            try:
+                h.wfile.write(data)
+            except (BrokenPipeError, ConnectionResetError):
+                pass

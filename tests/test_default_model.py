@@ -30,7 +30,10 @@ def test_bundle_is_complete_verified_and_within_size():
     assert total <= MAX_BYTES, f"bundle is {total / 1e6:.1f} MB"
     m = bundle.manifest
     assert m["tokenizer"] == "gpt2" and m["architecture"]["vocab_size"] == 50257
-    assert math.isfinite(m["perplexity"]["value"]) and "persuasion.txt" in m["perplexity"]["dataset"]
+    # 122.9 on the printed text for the first bundled model (350.7 on the same text unwrapped);
+    # this one is 91.4 on the unwrapped text it is measured on now: a retrained bundle must not be worse.
+    assert m["perplexity"]["value"] <= 92 and "persuasion.txt" in m["perplexity"]["dataset"]
+    assert m["context_length"] >= 512
     assert "public-domain" in m["licence"] and "MIT" in m["licence"]
     recipe = json.loads(RECIPE.read_text())
     trained = m["provenance"]["training"]["recipe"]
@@ -48,7 +51,7 @@ def test_hf_checkpoint_loads_and_knows_english():
     ids = torch.tensor([encode(PASSAGE)])
     with torch.no_grad():
         ppl = math.exp(model.loss(ids[:, :-1], ids[:, 1:]).item())
-    assert ppl < 150, ppl  # a random model scores about 50,000
+    assert ppl < 60, ppl  # a random model scores about 50,000
 
 
 def test_engine_generates_words_with_the_bundled_model():
@@ -69,3 +72,33 @@ def test_app_uses_the_bundled_model_on_first_launch():
     assert default is not None and default.bundled and default.problem is None
     assert default.folder.resolve() == BUNDLE.resolve()
     assert models.active_model("") == (default, None)
+
+
+# Held-out Persuasion (chapter 23), cut right after a finished word inside a paragraph.
+MID_PARAGRAPH = (
+    "Anne could command herself enough to receive that look, and not repulsively. She was",
+    "\"You did not think my brother's arrival would have any effect on the situation of the",
+    "He had not been in the room many minutes before he asked her whether she",
+    "It was a long time before they could think of anything but the",
+    "The younger sisters were delighted with the news, and their mother was already",
+)
+
+
+def test_suggestions_do_not_break_the_paragraph_or_change_the_last_word():
+    """What a writer sees: mid-paragraph suggestions (the app's default settings, greedy) hold no
+    line break, and a finished word is not turned into another one."""
+    from app import settings
+    from app.engine import Engine, GenerationParams
+
+    s = {k: spec.default for k, spec in settings.SPECS.items()}
+    params = GenerationParams(temperature=0, max_new_tokens=s["suggestion_tokens"], length=s["length"],
+                              num_alternatives=s["alternatives"], min_confidence=s["min_confidence"],
+                              repetition_penalty=s["repetition_penalty"])
+    engine = Engine.load(BUNDLE, provider="cpu")
+    words = []
+    for prompt in MID_PARAGRAPH:
+        result = engine.generate(prompt, params)
+        for alt in result.alternatives:
+            assert "\n" not in alt.text and alt.text[:1] in (" ", ",", ";", ".", ":", "!", "?", "'", "-"), (prompt, alt.text)
+        words.append(len(result.text.split()))
+    assert sum(words) >= 2 * len(words), words  # phrases, not single words

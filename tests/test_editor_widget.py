@@ -201,3 +201,55 @@ def test_edit_elsewhere_removes_the_ghost_from_its_paragraph(qtbot, editor):
     cursor.insertText("New start.\n")  # an edit far from the cursor (as undo or a script makes)
     assert editor.ghost_text == ""
     assert all(b.layout().preeditAreaText() == "" for b in _blocks(editor))
+
+
+def test_pieces_after_typing_into_a_streaming_ghost_stay_on_their_alternative(qtbot, editor):
+    """Typing into a suggestion still streaming filtered its alternatives, and the pieces that
+    came after went by position into that filtered list: onto the wrong alternatives."""
+    type_text(qtbot, editor, "It was")
+    editor.expect_suggestion(1)
+    for row, piece in enumerate((" the", " a", " then")):
+        editor.add_piece(1, row, piece)
+    type_text(qtbot, editor, " t")
+    assert editor.ghost_alternatives == ["he", "hen"]
+    for row, piece in enumerate((" morning", " day", " came")):
+        editor.add_piece(1, row, piece)
+    assert editor.ghost_alternatives == ["he morning", "hen came"]
+    assert editor.ghost_text == "he morning" and preedit(editor) == "he morning"
+    qtbot.keyClick(editor, Qt.Key.Key_BracketRight, Qt.KeyboardModifier.AltModifier)
+    assert editor.ghost_text == "hen came"
+    editor.add_piece(1, 2, " home")  # the shown alternative grows in place
+    assert preedit(editor) == "hen came home"
+    editor.finish_suggestion(1)
+    assert editor.ghost_alternatives == ["he morning", "hen came home"] and editor.ghost_index == 1
+    qtbot.keyClick(editor, Qt.Key.Key_Tab)
+    assert editor.toPlainText() == "It was then came home"
+
+
+def test_pieces_after_accepting_a_word_stay_on_their_alternative(qtbot, editor):
+    type_text(qtbot, editor, "She")
+    editor.expect_suggestion(3)
+    for row, piece in enumerate((" said yes", " said", " ran")):
+        editor.add_piece(3, row, piece)
+    qtbot.keyClick(editor, Qt.Key.Key_Right, Qt.KeyboardModifier.ControlModifier)
+    assert editor.toPlainText() == "She said"
+    assert editor.ghost_alternatives == [" yes"]  # " ran" disagrees; " said" has nothing left yet
+    editor.add_piece(3, 1, " no")
+    editor.add_piece(3, 2, " away")
+    editor.add_piece(3, 0, " please")
+    assert editor.ghost_alternatives == [" yes please", " no"]
+    assert editor.ghost_text == " yes please"
+    editor.finish_suggestion(3)
+    editor.choose(1)
+    qtbot.keyClick(editor, Qt.Key.Key_Tab)
+    assert editor.toPlainText() == "She said no"
+
+
+def test_a_piece_of_an_older_request_is_ignored(qtbot, editor):
+    type_text(qtbot, editor, "It")
+    editor.expect_suggestion(5)
+    editor.add_piece(5, 0, " was")
+    editor.expect_suggestion(6)
+    editor.add_piece(5, 0, " late")
+    editor.add_piece(6, 0, " is")
+    assert editor.ghost_text == " is"

@@ -64,3 +64,28 @@ def test_manifests_that_break_the_parser_are_listed_as_damaged(tiny_bundle, caps
     assert generate.main(["Hello", "--model", str(paths.models_dir() / "nested")]) == 1
     err = capsys.readouterr().err
     assert "nested too deeply" in err and "Traceback" not in err
+
+
+def test_renaming_keeps_the_manifests_permissions(tiny_bundle):
+    """The manifest was rewritten with mkstemp's private 0600: other users lost the model."""
+    import os
+    import stat
+
+    folder = paths.models_dir() / "mine"
+    shutil.copytree(tiny_bundle, folder)
+    manifest = folder / "inkwell-model.json"
+    for mode in (0o644, 0o640):
+        os.chmod(manifest, mode)
+        model = models.rename(models.find(str(folder)), f"renamed {mode:o}")
+        assert model.name == f"renamed {mode:o}"
+        assert stat.S_IMODE(manifest.stat().st_mode) == mode
+    assert not [p for p in folder.iterdir() if p.name.endswith(".tmp")]
+
+
+def test_new_private_files_stay_private(tmp_path):
+    import stat
+
+    from app.settings import atomic_write_text
+
+    atomic_write_text(tmp_path / "snapshot.json", "{}")  # autosaved text, settings: the user's only
+    assert stat.S_IMODE((tmp_path / "snapshot.json").stat().st_mode) == 0o600

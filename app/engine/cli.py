@@ -8,9 +8,11 @@ from pathlib import Path
 
 from app.engine.params import LENGTHS, GenerationParams
 from app.models import default_model
+from model.cli_support import log_error
 from model.errors import ModelError
 from model.fileio import read_bytes
 from model.textfile import TEXT_MAX_BYTES, TextFileError, decode_bytes, read_error
+from model.machine import limit_threads
 
 # CLI option -> GenerationParams field (the rest of the options configure the engine).
 _OPTIONS = {
@@ -108,8 +110,13 @@ def main(argv: list[str]) -> int:
         params = _params(args)
         if args.threads < 0:
             raise _Failure(f"--threads: must be 0 (automatic) or more (got {args.threads})")
+        args.threads, note = limit_threads(args.threads, "--threads")
+        if note:
+            print(f"inkwell generate: {note}", file=sys.stderr)
         return _run(args, prompt, params)
     except (_Failure, ModelError) as exc:
+        if isinstance(exc, ModelError):  # the model's fault, not a mistyped option: worth a log line
+            log_error(f"inkwell generate: {exc}")
         print(f"inkwell generate: error: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

@@ -11,6 +11,7 @@ suggestion, and an edit further back rewinds to the edit at no cost.
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from collections.abc import Callable
@@ -141,7 +142,7 @@ class Engine:
         texts = [SuggestionText(params.length, params.stop_strings, healed.prefix) for _ in range(n)]
         generated: list[list[int]] = [[] for _ in range(n)]
         probs: list[list[float]] = [[] for _ in range(n)]
-        confidence = [1.0] * n  # the model's probability of each row's text so far
+        log_prob = [0.0] * n  # the model's log-probability of each row's text so far
         active = [True] * n
         if n == 1:
             cache = self._cache
@@ -159,10 +160,12 @@ class Engine:
                 if token == EOT_TOKEN and params.stop_at_eot:
                     active[row] = False
                     continue
-                if _unsure(confidence[row] * float(row_probs[row]), params.min_confidence, texts[row].text, token):
+                row_log_prob = log_prob[row] + math.log(max(float(row_probs[row]), 1e-30))
+                confidence = math.exp(row_log_prob / (len(generated[row]) + 1))
+                if _unsure(confidence, params.min_confidence, texts[row].text, token):
                     active[row] = False  # the model is no longer sure: end before this word
                     continue
-                confidence[row] *= float(row_probs[row])
+                log_prob[row] = row_log_prob
                 generated[row].append(token)
                 probs[row].append(float(row_probs[row]))
                 piece = texts[row].push(token_bytes(token))
@@ -221,9 +224,11 @@ class Engine:
 
 
 def _unsure(confidence: float, threshold: float, text: str, token: int) -> bool:
-    """Whether to end a suggestion before ``token``: its probability so far would fall below
-    ``threshold``, the suggestion already holds a word, and the token starts a new word or
-    punctuation (a word is never cut in half)."""
+    """Whether to end a suggestion before ``token``: the model's confidence in it (the geometric
+    mean of its tokens' probabilities, with this one) would fall below ``threshold``, the
+    suggestion already holds a word, and the token starts a new word or punctuation (a word is
+    never cut in half). The mean, not the product: the product of a small model's probabilities
+    falls below any useful threshold within two or three words even where it is right."""
     if threshold <= 0 or confidence >= threshold or not text.strip():
         return False
     first = token_bytes(token)[:1]

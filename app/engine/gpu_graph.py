@@ -54,8 +54,11 @@ def _build(bundle: Bundle, folder: Path) -> None:
 
     from model.config import GPT2Config
     from model.onnx_graph import GraphSpec, build_graph, save_graph
+    from model.weights import check_config, tensor_shapes
 
     cfg = GPT2Config.load(bundle.folder / "hf" / "config.json")
+    shapes = tensor_shapes(bundle.folder / WEIGHTS)  # the header only: before a graph is sized by cfg
+    check_config(cfg, shapes or {}, str(bundle.folder / WEIGHTS))
     try:
         tensors = load_file(str(bundle.folder / WEIGHTS))
     except Exception as exc:  # noqa: BLE001 - safetensors raises its own types for damaged files

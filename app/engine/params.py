@@ -20,7 +20,7 @@ class GenerationParams:
     repetition_penalty 1 switches it off and ``repetition_window`` 0 applies it to the whole
     context. ``length`` ends a suggestion at the end of a word, line or sentence as well as at
     ``max_new_tokens``. ``stop_strings`` end it before the string. ``min_confidence`` ends it
-    before a new word once the model's probability of the suggestion would drop below it. Without ``stop_at_eot`` the
+    before a new word once the mean probability of its tokens would drop below it. Without ``stop_at_eot`` the
     end-of-text token is never generated (story mode keeps going).
     """
 
@@ -38,8 +38,9 @@ class GenerationParams:
     stop_strings: tuple[str, ...] = field(default_factory=tuple)
     stop_at_eot: bool = True
     heal: bool = True
-    # End a suggestion before a new word once the model's probability of the whole suggestion
-    # would fall below this (0 = off): a confident model writes a clause, an unsure one a word.
+    # End a suggestion before a new word once the model's confidence in it (the geometric mean of
+    # its tokens' probabilities) would fall below this (0 = off): a confident model writes a
+    # clause, an unsure one a word.
     min_confidence: float = 0.0
 
     def validate(self) -> GenerationParams:

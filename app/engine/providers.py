@@ -3,8 +3,11 @@
 CUDA is tried when asked for ("cuda") or possible ("auto"). It falls back to CPU, with the
 reason in the status message, when this onnxruntime has no CUDA provider, when the session
 starts on another provider anyway (missing CUDA libraries), or when a first forward pass fails.
-Before a variant is used its file is checked against the manifest's sha256 and its graph
-against the decoder contract.
+Before a variant is used its file is checked against the manifest's sha256, the manifest's
+numbers against what the graph declares (model.bundle.Bundle.check_graph: a context length the
+position table cannot hold fails here, with a sentence, not at the first suggestion with an
+allocation error), the cache it needs against the memory available, and its graph against the
+decoder contract. Threads are limited to the cores there are (model.machine.limit_threads).
 """
 
 from __future__ import annotations
@@ -20,6 +23,8 @@ from app.engine.results import EngineStatus
 from app.engine.session import Decoder, first_line
 from model.bundle import Bundle, sha256_file
 from model.errors import ModelError
+from model.machine import limit_threads, memory_problem
+from model.onnx_info import GraphInfo
 
 PROVIDERS = ("auto", "cpu", "cuda")
 _CUDA = "CUDAExecutionProvider"
@@ -30,8 +35,7 @@ def open_decoder(folder: Path, provider: str, threads: int, variant: str | None)
     """(Decoder, EngineStatus, context length) for a bundle folder."""
     if provider not in PROVIDERS:
         raise ValueError(f"provider must be one of {', '.join(PROVIDERS)} (got {provider!r})")
-    if isinstance(threads, bool) or not isinstance(threads, int) or threads < 0:
-        raise ValueError(f"threads must be a whole number, 0 for automatic (got {threads!r})")
+    threads, thread_note = limit_threads(threads)
     bundle = Bundle.load(folder)
     if variant is not None:
         bundle.variant_path(variant)  # ModelError naming the variants it has
@@ -43,22 +47,23 @@ def open_decoder(folder: Path, provider: str, threads: int, variant: str | None)
     context_length = int(bundle.context_length)
     shape["capacity"] = context_length
 
-    message = ""
+    message = thread_note
     if provider != "cpu":
         if _CUDA not in ort.get_available_providers():
             if provider == "cuda":
-                message = ("CUDA was requested, but this onnxruntime has no CUDA support "
-                           "(install onnxruntime-gpu); running on the CPU")
+                message = "; ".join(filter(None, ["CUDA was requested, but this onnxruntime has no CUDA support "
+                                                  "(install onnxruntime-gpu); running on the CPU", thread_note]))
         else:
             name = variant or bundle.preferred_variant("cuda")
             # A bundle without a CUDA graph (the bundled model) has one built from hf/, once.
             derive = name != "fp16" and variant is None and gpu_graph.can_build(bundle)
-            path = None if derive else _verified(bundle, name)
+            path, info = (None, None) if derive else _checked(bundle, name)
             try:
                 if derive:
                     from app.paths import cache_dir
 
                     name, path = "fp16", gpu_graph.fp16_graph(bundle, cache_dir())
+                    info = _graph_checked(bundle, path, "float16")
                 with warnings.catch_warnings():  # the reason goes into the status, not a warning
                     warnings.simplefilter("ignore")
                     decoder = Decoder(path, [_CUDA, _CPU], threads, **shape)
@@ -67,12 +72,50 @@ def open_decoder(folder: Path, provider: str, threads: int, variant: str | None)
                 if decoder.provider != _CUDA:
                     raise RuntimeError("the CUDA provider did not start (are the CUDA libraries installed?)")
                 _smoke_test(decoder)
-                return decoder, EngineStatus("cuda", name, bundle.name, ""), context_length
+                if "wpe.weight" not in info.initializers:
+                    _probe_last_position(decoder)
+                return decoder, EngineStatus("cuda", name, bundle.name, thread_note), context_length
             except Exception as exc:  # noqa: BLE001 - any CUDA failure means: use the CPU
-                message = f"CUDA could not be used ({first_line(exc)}); running on the CPU"
+                message = "; ".join(filter(None, [f"CUDA could not be used ({first_line(exc)}); running on the CPU",
+                                                  thread_note]))
     name = variant or bundle.preferred_variant("cpu")
-    decoder = _checked_cache_type(Decoder(_verified(bundle, name), [_CPU], threads, **shape), bundle, name)
+    path, info = _checked(bundle, name)
+    decoder = _checked_cache_type(Decoder(path, [_CPU], threads, **shape), bundle, name)
+    if "wpe.weight" not in info.initializers:
+        _probe_last_position(decoder)
     return decoder, EngineStatus("cpu", name, bundle.name, message), context_length
+
+
+def _checked(bundle: Bundle, name: str) -> tuple[Path, GraphInfo]:
+    """The variant's file (and what its graph declares) once its checksum, the manifest's
+    numbers against the graph and the memory its cache needs are checked."""
+    path = _verified(bundle, name)
+    return path, _graph_checked(bundle, path, bundle.variant_info(name)["kv_dtype"])
+
+
+def _graph_checked(bundle: Bundle, path: Path, kv_dtype: str) -> GraphInfo:
+    """What the graph at ``path`` declares, once the manifest's numbers are checked against it
+    and the memory its weights and cache need against the machine's."""
+    info = bundle.check_graph_file(path, kv_dtype)
+    arch = bundle.architecture
+    cache = 2 * arch["n_layer"] * arch["n_embd"] * bundle.context_length * (2 if kv_dtype == "float16" else 4)
+    weights = path.stat().st_size + sum((path.parent / rel).stat().st_size for rel in info.external_files
+                                        if (path.parent / rel).is_file())
+    problem = memory_problem(weights + cache, f"{bundle.name} ({path.name}, {bundle.context_length} tokens of context)")
+    if problem:
+        raise ModelError(f"{bundle.folder}: {problem}")
+    return info
+
+
+def _probe_last_position(decoder: Decoder) -> None:
+    """A graph whose position table could not be read: run one token at the last position of
+    the context, so that a context length the graph cannot hold fails now, with a message."""
+    try:
+        last = decoder.capacity - 1
+        decoder.run(np.zeros((1, 1), np.int64), np.full((1, 1), last, np.int64), decoder.new_cache())
+    except Exception as exc:  # noqa: BLE001 - onnxruntime raises several unrelated types
+        raise ModelError(f"{decoder.path}: the graph cannot run at position {decoder.capacity - 1}, the last of "
+                         f"the context length its manifest gives ({first_line(exc)})") from None
 
 
 def _checked_cache_type(decoder: Decoder, bundle: Bundle, name: str) -> Decoder:

@@ -14,7 +14,7 @@ them with a soft background until the writer edits them.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from PySide6.QtCore import QEvent, Qt, QTimer, Signal
 from PySide6.QtGui import (
@@ -49,14 +49,88 @@ def _undo_barrier(cursor: QTextCursor) -> None:
 
 @dataclass
 class Ghost:
+    """A suggestion at ``anchor``, as its alternatives stream in.
+
+    Each alternative is kept under the engine's row number (the worker's ``alternative`` index)
+    with all the text that row has sent, and what the writer has since typed through or
+    accepted of the suggestion is kept once, in ``taken``. What is shown of a row is its text
+    after ``taken``; rows that disagree with ``taken`` are dropped. Filtering therefore never
+    renumbers anything, and a piece that arrives after the writer typed into the ghost still
+    lands on its own alternative.
+    """
+
     request_id: int
     anchor: int
-    alternatives: list[str]
-    index: int = 0
+    streamed: dict[int, str] = field(default_factory=dict)  # engine row -> all the text it sent
+    taken: str = ""  # the start of the suggestion the writer has typed or accepted
+    dropped: set[int] = field(default_factory=set)  # rows that disagree with ``taken``
+    row: int = 0  # the row shown
+    finished: bool = False
+
+    def rest(self, row: int) -> str:
+        text = self.streamed.get(row, "")
+        return text[len(self.taken):] if row not in self.dropped and text.startswith(self.taken) else ""
+
+    def add(self, row: int, piece: str) -> None:
+        if row in self.dropped:
+            return
+        self.streamed[row] = self.streamed.get(row, "") + piece
+        self._check(row)
+
+    def take(self, text: str) -> None:
+        """The writer typed or accepted ``text``, the start of what is shown."""
+        self.taken += text
+        self.anchor += len(text)
+        for row in list(self.streamed):
+            self._check(row)
+
+    def finish(self) -> None:
+        self.finished = True
+        for row in list(self.streamed):
+            self._check(row)
+
+    def _check(self, row: int) -> None:
+        text = self.streamed[row]
+        # A row still streaming may not yet have reached what was typed: it agrees so far.
+        if not (text.startswith(self.taken) or (not self.finished and self.taken.startswith(text))):
+            self.dropped.add(row)
+
+    def rows(self) -> list[int]:
+        """The rows worth showing, in engine order: agreeing, with text left (once finished, more
+        than blanks), each text once."""
+        seen: set[str] = set()
+        rows = []
+        for row in sorted(self.streamed):
+            rest = self.rest(row)
+            if rest and rest not in seen and (rest.strip() or not self.finished):
+                seen.add(rest)
+                rows.append(row)
+        return rows
+
+    def settle(self) -> bool:
+        """Show a row that is still worth showing (the shown one, or else the first); False when
+        none is."""
+        rows = self.rows()
+        if self.row in rows:
+            return True
+        same = [r for r in rows if self.rest(r) == self.rest(self.row)] if self.rest(self.row) else []
+        if same or rows:
+            self.row = (same or rows)[0]
+            return True
+        return False
 
     @property
     def text(self) -> str:
-        return self.alternatives[self.index] if self.index < len(self.alternatives) else ""
+        return self.rest(self.row)
+
+    @property
+    def alternatives(self) -> list[str]:
+        return [self.rest(row) for row in self.rows()]
+
+    @property
+    def index(self) -> int:
+        rows = self.rows()
+        return rows.index(self.row) if self.row in rows else 0
 
 
 class GhostEditor(QPlainTextEdit):
@@ -174,16 +248,15 @@ class GhostEditor(QPlainTextEdit):
     def expect_suggestion(self, request_id: int) -> None:
         """A suggestion for the cursor's position has been asked for; pieces will follow."""
         self._remove_ghost()
-        self._ghost = Ghost(request_id, self.textCursor().position(), [])
+        self._ghost = Ghost(request_id, self.textCursor().position())
 
     def add_piece(self, request_id: int, alternative: int, piece: str) -> None:
+        """``piece`` of the engine's row ``alternative`` of request ``request_id``."""
         ghost = self._ghost
         if ghost is None or ghost.request_id != request_id:
             return
-        while len(ghost.alternatives) <= alternative:
-            ghost.alternatives.append("")
-        ghost.alternatives[alternative] += piece
-        if alternative == ghost.index:
+        ghost.add(alternative, piece)
+        if alternative == ghost.row:
             self._show_ghost()
 
     def finish_suggestion(self, request_id: int) -> None:
@@ -191,15 +264,8 @@ class GhostEditor(QPlainTextEdit):
         if ghost is None or ghost.request_id != request_id:
             return
         # Alternatives that came out empty, or the same as another, are no use to cycle through.
-        seen, unique = set(), []
-        current = ghost.text
-        for text in ghost.alternatives:
-            if text.strip() and text not in seen:
-                seen.add(text)
-                unique.append(text)
-        ghost.alternatives = unique
-        ghost.index = unique.index(current) if current in unique else 0
-        if not unique:
+        ghost.finish()
+        if not ghost.settle():
             self.clear_ghost()
         else:
             self._show_ghost()
@@ -228,15 +294,14 @@ class GhostEditor(QPlainTextEdit):
         if ghost is None or not match:
             return False
         word = match.group(0)
-        # The other alternatives stay only where they begin with the same word.
-        rest = [alt[len(word):] for alt in ghost.alternatives if alt.startswith(word) and alt[len(word):]]
         self._remove_ghost()
-        self._ghost = None
+        self._ghost = None  # the insertion below is not typing into the ghost
         self._insert_as_writer(word)
-        if rest:
-            current = ghost.text[len(word):]
-            self._ghost = Ghost(ghost.request_id, self.textCursor().position(), rest,
-                                rest.index(current) if current in rest else 0)
+        # The other alternatives stay where they begin with the same word; the stream goes on.
+        ghost.take(word)
+        ghost.anchor = self.textCursor().position()
+        if ghost.text or ghost.settle() and ghost.text:
+            self._ghost = ghost
             self._show_ghost()
         else:
             self.ghost_cleared.emit()
@@ -245,18 +310,17 @@ class GhostEditor(QPlainTextEdit):
 
     def cycle(self, step: int) -> bool:
         ghost = self._ghost
-        count = len([a for a in ghost.alternatives if a]) if ghost else 0
-        if count < 2:
+        rows = ghost.rows() if ghost else []
+        if len(rows) < 2:
             return False
-        ghost.index = (ghost.index + step) % len(ghost.alternatives)
-        while not ghost.alternatives[ghost.index]:
-            ghost.index = (ghost.index + step) % len(ghost.alternatives)
+        ghost.row = rows[(ghost.index + step) % len(rows)] if ghost.row in rows else rows[0]
         self._show_ghost()
         return True
 
     def choose(self, index: int) -> None:
-        if self._ghost and 0 <= index < len(self._ghost.alternatives):
-            self._ghost.index = index
+        rows = self._ghost.rows() if self._ghost else []
+        if 0 <= index < len(rows):
+            self._ghost.row = rows[index]
             self._show_ghost()
 
     def ask_now(self) -> None:
@@ -367,11 +431,10 @@ class GhostEditor(QPlainTextEdit):
             typed = self._typed_into_ghost(position, removed, added)
             if typed:
                 self._remove_ghost(span=span)
-                ghost.anchor += len(typed)
-                ghost.alternatives = [a[len(typed):] for a in ghost.alternatives]
-                if ghost.text:
+                ghost.take(typed)
+                if ghost.text or (ghost.settle() and ghost.text):
                     self._show_ghost()
-                else:
+                else:  # typed to its end
                     self._ghost = None
                     self.ghost_changed.emit(False)
             else:
@@ -394,13 +457,7 @@ class GhostEditor(QPlainTextEdit):
         cursor.setPosition(position)
         cursor.setPosition(position + added, QTextCursor.MoveMode.KeepAnchor)
         typed = cursor.selectedText()
-        if not ghost.text.startswith(typed):
-            return ""
-        # Keep only the alternatives that still agree with what was typed.
-        keep = [a for a in ghost.alternatives if a.startswith(typed)]
-        ghost.index = keep.index(ghost.text)
-        ghost.alternatives = keep
-        return typed
+        return typed if ghost.text.startswith(typed) else ""
 
     def _cursor_moved(self) -> None:
         ghost = self._ghost

@@ -6,14 +6,47 @@ editor never imports torch, stays responsive, and cancelling is ending the proce
 
 from __future__ import annotations
 
+import codecs
 import json
+import re
 import sys
 from collections import deque
 from pathlib import Path
 
 from PySide6.QtCore import QObject, QProcess, QTimer, Signal
 
+from app import logs
+
 KILL_AFTER_MS = 5000  # after terminate(), how long a process may take to clean up
+LINE_LIMIT = 1 << 20  # characters a line may grow to before it is passed on as it is
+_LINE_END = re.compile(r"\r\n|[\r\n]")
+
+
+class LineBuffer:
+    """Bytes as a pipe delivers them in, whole lines out.
+
+    A read ends wherever the pipe's buffer did: in the middle of a line, or of a UTF-8
+    character. The bytes are decoded incrementally (a character split across two reads is
+    joined) and text is held back until its line ends (\n, or \r, with which a progress bar
+    redraws its line; a \r\n split across reads gives an empty line, which readers skip);
+    ``finish`` gives what remains. A line longer than LINE_LIMIT is passed on in pieces rather
+    than held without bound.
+    """
+
+    def __init__(self) -> None:
+        self._decoder = codecs.getincrementaldecoder("utf-8")("replace")
+        self._partial = ""
+
+    def feed(self, data: bytes) -> list[str]:
+        *lines, self._partial = _LINE_END.split(self._partial + self._decoder.decode(data))
+        while len(self._partial) > LINE_LIMIT:
+            lines.append(self._partial[:LINE_LIMIT])
+            self._partial = self._partial[LINE_LIMIT:]
+        return lines
+
+    def finish(self) -> list[str]:
+        rest, self._partial = self._partial + self._decoder.decode(b"", final=True), ""
+        return [rest] if rest else []
 
 
 class JsonProcess(QObject):
@@ -44,7 +77,8 @@ class JsonProcess(QObject):
         self.process.readyReadStandardError.connect(self._stderr)
         self.process.finished.connect(self._finished)
         self.process.errorOccurred.connect(self._error)
-        self._buffer = b""
+        self._out = LineBuffer()
+        self._err = LineBuffer()
         self._stderr_lines: deque[str] = deque(maxlen=20)
         self._error_message: str | None = None
         self._cancelled = False
@@ -77,22 +111,21 @@ class JsonProcess(QObject):
             self.process.terminate()
             self._kill.start()
 
-    def _stdout(self) -> None:
-        self._buffer += bytes(self.process.readAllStandardOutput())
-        *lines, self._buffer = self._buffer.split(b"\n")
-        for line in lines:
+    def _stdout(self, final: bool = False) -> None:
+        lines = self._out.feed(bytes(self.process.readAllStandardOutput()))
+        for line in lines + (self._out.finish() if final else []):
             try:
                 event = json.loads(line)
-            except ValueError:
+            except (ValueError, RecursionError):
                 continue  # a stray print from a library
             if isinstance(event, dict) and "event" in event:
                 if event["event"] == "error":
                     self._error_message = str(event.get("message", ""))
                 self.event.emit(event)
 
-    def _stderr(self) -> None:
-        text = bytes(self.process.readAllStandardError()).decode("utf-8", "replace")
-        lines = [line for line in text.splitlines() if line.strip()]
+    def _stderr(self, final: bool = False) -> None:
+        lines = self._err.feed(bytes(self.process.readAllStandardError())) + (self._err.finish() if final else [])
+        lines = [line for line in lines if line.strip()]
         self._stderr_lines.extend(lines)
         if self.log_path is not None:
             self._append_log(lines)
@@ -114,8 +147,8 @@ class JsonProcess(QObject):
 
     def _finished(self, code: int, status: QProcess.ExitStatus) -> None:
         self._kill.stop()
-        self._stdout()
-        self._stderr()
+        self._stdout(final=True)
+        self._stderr(final=True)
         if self._error_message is not None and not self._cancelled:
             self.outcome = "ok" if code == 0 else "error"
             self._finish(code == 0, self._error_message)
@@ -137,4 +170,10 @@ class JsonProcess(QObject):
     def _finish(self, ok: bool, message: str) -> None:
         if not self._done:
             self._done = True
+            if self.outcome == "error":
+                logs.warning("%s failed: %s", self.what, message)
+            elif self.outcome == "crashed":
+                tail = "\n    ".join(self.stderr_tail[-8:])
+                logs.error("%s (python -m %s) crashed: %s%s", self.what, " ".join(self.process.arguments()[1:]),
+                           message, f"\n    {tail}" if tail else "")
             self.finished.emit(ok, message)

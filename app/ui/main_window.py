@@ -348,6 +348,7 @@ class MainWindow(QMainWindow):
 
         help_ = bar.addMenu("&Help")
         help_.addAction(self._action("&Keyboard shortcuts", self._show_keys))
+        help_.addAction(self._action("Open &log folder", self.open_log_folder, name="openLogFolder"))
         help_.addAction(self._action("&About Inkwell", self._show_about))
 
     def _connect(self) -> None:
@@ -524,6 +525,16 @@ class MainWindow(QMainWindow):
                        lambda: QDesktopServices.openUrl(QUrl.fromLocalFile(str(paths.models_dir()))))
         menu.addSeparator()
         menu.addAction("Fine-tune on your texts…", self.open_finetune_wizard)
+
+    def open_log_folder(self) -> None:
+        """Show the log folder in the file manager (warnings and errors: app.logs)."""
+        try:
+            folder = paths.log_dir()
+        except OSError as exc:
+            self.statusBar().showMessage(f"The log folder cannot be created ({exc.strerror or exc})", 10000)
+            return
+        if not QDesktopServices.openUrl(QUrl.fromLocalFile(str(folder))):
+            self.statusBar().showMessage(f"No program could open the log folder {folder}", 10000)
 
     def open_finetune_wizard(self) -> None:
         from app.ui.finetune_wizard import FinetuneWizard  # torch-free; training runs in a child process

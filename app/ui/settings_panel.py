@@ -29,6 +29,7 @@ from PySide6.QtWidgets import (
 from app import models
 from app.settings import SAMPLING_KEYS, Settings
 from app.ui.theme import default_editor_font
+from model.machine import cpu_count
 
 # action name -> label; the defaults live in app.ui.actions
 KEY_LABELS = {
@@ -194,8 +195,9 @@ class SettingsPanel(QDockWidget):
         form.addRow("After a pause of", self._spin("delay_ms", 0, 5000, 50, suffix=" ms"))
         form.addRow("Stop at the", self._choice("length", LENGTHS))
         unsure = self._spin("min_confidence", 0, 0.5, 0.01, 2, special="never")
-        unsure.setToolTip("A suggestion ends before a new word once the model's probability of the whole "
-                          "suggestion falls below this: sure continuations run on, unsure ones stay short.")
+        unsure.setToolTip("A suggestion ends before a new word once the model's confidence in it (the mean "
+                          "probability of its tokens) falls below this: sure continuations run on, unsure ones "
+                          "stay short.")
         form.addRow("Or when less sure than", unsure)
 
     def _build_model(self) -> None:
@@ -207,7 +209,8 @@ class SettingsPanel(QDockWidget):
         self.refresh_models()
         form.addRow("Model", self.model_box)
         form.addRow("Run on", self._choice("provider", PROVIDERS))
-        form.addRow("CPU threads", self._spin("threads", 0, 256, special="automatic"))
+        # No more than the cores there are (the engine limits a larger setting the same way).
+        form.addRow("CPU threads", self._spin("threads", 0, cpu_count(), special="automatic"))
         self.model_status = QLabel("")
         self.model_status.setObjectName("modelStatus")
         self.model_status.setWordWrap(True)

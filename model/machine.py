@@ -1,0 +1,88 @@
+"""What this machine can give: CPU cores for threads, memory for big jobs. Torch-free.
+
+One place for the limits every part applies before it asks the system for resources, so that a
+setting or a command-line option (``--threads 100000``) or a model's size is checked against the
+machine with a sentence for the user, instead of being found out by a process that grows until
+the system kills it.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from model.units import human_bytes
+
+
+def cpu_count() -> int:
+    """The cores this process may run on (its affinity mask where the system has one)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return max(1, os.cpu_count() or 1)
+
+
+def limit_threads(threads: object, what: str = "threads") -> tuple[int, str]:
+    """``threads`` checked and clamped to the cores this process has: (threads, note).
+
+    0 means automatic and stays 0. More threads than cores only makes the threads wait for each
+    other (and each costs memory), so the number is lowered to the core count and ``note`` says
+    so; it is "" when nothing changed. A ValueError names ``what`` for anything that is not a
+    whole number of at least 0.
+    """
+    if isinstance(threads, bool) or not isinstance(threads, int) or threads < 0:
+        raise ValueError(f"{what} must be a whole number, 0 for automatic (got {threads!r})")
+    cores = cpu_count()
+    if threads > cores:
+        return cores, (f"{what} {threads} is more than the {cores} CPU core{'s' if cores != 1 else ''} "
+                       f"this machine gives Inkwell; using {cores}")
+    return threads, ""
+
+
+def available_memory() -> int | None:
+    """Bytes of memory that can be used without swapping other programs out; None when the
+    system does not say."""
+    if sys.platform.startswith("linux"):
+        try:
+            with open("/proc/meminfo", encoding="ascii") as f:
+                for line in f:
+                    if line.startswith("MemAvailable:"):
+                        return int(line.split()[1]) * 1024
+        except (OSError, ValueError, IndexError):
+            pass
+    if sys.platform == "win32":
+        return _windows_available()
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (AttributeError, ValueError, OSError):
+        return None
+
+
+def _windows_available() -> int | None:
+    import ctypes
+
+    class MemoryStatus(ctypes.Structure):
+        _fields_ = [("dwLength", ctypes.c_ulong), ("dwMemoryLoad", ctypes.c_ulong),
+                    ("ullTotalPhys", ctypes.c_ulonglong), ("ullAvailPhys", ctypes.c_ulonglong),
+                    ("ullTotalPageFile", ctypes.c_ulonglong), ("ullAvailPageFile", ctypes.c_ulonglong),
+                    ("ullTotalVirtual", ctypes.c_ulonglong), ("ullAvailVirtual", ctypes.c_ulonglong),
+                    ("ullAvailExtendedVirtual", ctypes.c_ulonglong)]
+
+    status = MemoryStatus()
+    status.dwLength = ctypes.sizeof(MemoryStatus)
+    try:
+        if ctypes.windll.kernel32.GlobalMemoryStatusEx(ctypes.byref(status)):  # type: ignore[attr-defined]
+            return int(status.ullAvailPhys)
+    except (AttributeError, OSError):
+        pass
+    return None
+
+
+def memory_problem(needed: int, what: str, available: int | None = None) -> str | None:
+    """A sentence when ``needed`` bytes are more than the memory available now, else None
+    (also when the system does not say how much there is)."""
+    available = available_memory() if available is None else available
+    if available is None or needed <= available:
+        return None
+    return (f"{what} needs about {human_bytes(needed)} of memory, but only {human_bytes(available)} "
+            "is available on this machine; close other programs or use a machine with more memory")
