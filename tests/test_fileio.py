@@ -272,7 +272,25 @@ def _run_folder(path):
     assert read_run(run) is None
 
 
-READERS = {"document": _document, "training text": _training_text, "wizard": _wizard_entry,
+def _weights_header(path):
+    from model.errors import ModelError
+    from model.weights import tensor_shapes
+
+    weights = path.with_name(path.name + ".safetensors")
+    os.rename(path, weights)
+    with pytest.raises(ModelError, match="cannot read"):
+        tensor_shapes(weights)
+
+
+def _onnx_graph(path):
+    from model import onnx_info
+    from model.errors import ModelError
+
+    with pytest.raises(ModelError, match="cannot read"):
+        onnx_info.read(path)
+
+
+READERS = {"checkpoint header": _weights_header, "ONNX graph": _onnx_graph, "document": _document, "training text": _training_text, "wizard": _wizard_entry,
            "manifest": _manifest, "settings": _settings, "job file": _job, "prompt file": _prompt_file,
            "model import": _import_source, "fine-tune run": _run_folder}
 
