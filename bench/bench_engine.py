@@ -84,6 +84,7 @@ def decode_rate(engine: Engine, ctx: int, repeats: int = 1, tokens: int = 64) ->
 def bare_rate(engine: Engine, ctx: int, repeats: int, tokens: int = 64) -> float:
     """The graph alone: a plain loop over the same session, greedy, no sampling or streaming."""
     dec = engine.decoder
+    ctx = min(ctx, engine.context_length - tokens)  # a small model's context holds fewer
     ids = encode(context_text(ctx))[:ctx]
     cache = dec.new_cache()
     best = 0.0
@@ -101,6 +102,7 @@ def new_cache_rate(engine: Engine, ctx: int, repeats: int, tokens: int = 64) -> 
     """The same loop with ``session.run`` on numpy arrays: the graph returns a new cache, past plus
     the new token, at every step (how the cache was passed before it was updated in place)."""
     dec = engine.decoder
+    ctx = min(ctx, engine.context_length - tokens)
     ids = encode(context_text(ctx))[:ctx]
     names = ["logits", *dec.present_names]
     best = 0.0

@@ -245,6 +245,17 @@ def test_pieces_after_accepting_a_word_stay_on_their_alternative(qtbot, editor):
     assert editor.toPlainText() == "She said no"
 
 
+def test_rows_the_engine_left_out_are_not_offered(qtbot, editor):
+    """The engine keeps one alternative per first word; the ghost follows its result by row."""
+    type_text(qtbot, editor, "She")
+    editor.expect_suggestion(4)
+    for row, piece in enumerate((" said yes", " said no", " ran")):
+        editor.add_piece(4, row, piece)
+    assert len(editor.ghost_alternatives) == 3
+    editor.finish_suggestion(4, {0, 2})
+    assert editor.ghost_alternatives == [" said yes", " ran"]
+
+
 def test_a_piece_of_an_older_request_is_ignored(qtbot, editor):
     type_text(qtbot, editor, "It")
     editor.expect_suggestion(5)

@@ -84,9 +84,13 @@ class Ghost:
         for row in list(self.streamed):
             self._check(row)
 
-    def finish(self) -> None:
+    def finish(self, kept: set[int] | None = None) -> None:
+        """No more pieces; ``kept``: the rows the engine's result holds (it leaves out
+        alternatives that start with the same word as an earlier one)."""
         self.finished = True
         for row in list(self.streamed):
+            if kept is not None and row not in kept:
+                self.dropped.add(row)
             self._check(row)
 
     def _check(self, row: int) -> None:
@@ -259,12 +263,12 @@ class GhostEditor(QPlainTextEdit):
         if alternative == ghost.row:
             self._show_ghost()
 
-    def finish_suggestion(self, request_id: int) -> None:
+    def finish_suggestion(self, request_id: int, rows: set[int] | None = None) -> None:
         ghost = self._ghost
         if ghost is None or ghost.request_id != request_id:
             return
         # Alternatives that came out empty, or the same as another, are no use to cycle through.
-        ghost.finish()
+        ghost.finish(rows)
         if not ghost.settle():
             self.clear_ghost()
         else:

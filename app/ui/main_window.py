@@ -609,7 +609,8 @@ class MainWindow(QMainWindow):
             self._story_done()
             return
         if request_id == self.editor.pending_request:
-            self.editor.finish_suggestion(request_id)
+            rows = None if result.cancelled else {alt.row for alt in result.alternatives}
+            self.editor.finish_suggestion(request_id, rows)
             self._ghost_shown(bool(self.editor.ghost_text))
         if not result.cancelled and request_id in self._first_piece_ms:
             first = self._first_piece_ms[request_id]
