@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+from model.fileio import parse_json
 from model.units import human_bytes
 
 DEFAULT_ENDPOINT = "https://huggingface.co"
@@ -451,7 +452,8 @@ def _get_json(url: str, params: dict[str, Any]) -> Any:
     with _open(f"{url}?{urlencode(params)}", {"Accept": "application/json"}) as r:
         _raise_for_status(r)
         try:
-            return json.loads(_body(r, API_LIMIT))
+            # parse_json: a reply nested too deep (RecursionError) is a bad answer like any other
+            return parse_json(_body(r, API_LIMIT), url)
         except _Lied as exc:
             raise HubError(f"{url}: the server sent {exc}, too much for a repository's file list") from None
 

@@ -68,6 +68,9 @@ def detect(src: str | Path) -> str:
     src = Path(src)
     if not src.exists():
         raise ModelError(f"{src}: no such file or folder")
+    if not (src.is_dir() or src.is_file()):
+        # A named pipe would block the reader for ever, a device such as /dev/zero never ends.
+        raise ModelError(f"{src}: not a regular file or folder (a named pipe, socket or device?)")
     if src.is_dir():
         if (src / MANIFEST).is_file():
             return "bundle"
@@ -93,7 +96,7 @@ def guess_size(path: str | Path) -> str | None:
     if not shapes:
         return None
     wte, wpe = shapes.get("wte.weight"), shapes.get("wpe.weight")
-    layers = {int(m[1]) for k in shapes if (m := re.match(r"h\.(\d+)\.", k))}
+    layers = {int(m[1]) for k in shapes if (m := re.match(r"h\.(\d{1,6})\.", k))}
     if not (wte and wpe and len(wte) == 2 and len(wpe) == 2):
         return None
     for name, cfg in PRESETS.items():

@@ -21,7 +21,17 @@ def _dir(kind: str) -> Path:
         path = Path(home) / kind
     else:
         path = Path(getattr(platformdirs, f"user_{kind}_dir")(APP_NAME, appauthor=False))
-    path.mkdir(parents=True, exist_ok=True)
+    return _made(path)
+
+
+def _made(path: Path) -> Path:
+    """``path``, created if it can be. A folder that cannot be created (read-only, or a file is
+    in the way) is not an error here: whoever writes into it reports that, in words, and
+    reading from it finds nothing."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        pass
     return path
 
 
@@ -47,15 +57,11 @@ def log_dir() -> Path:
 
 
 def models_dir() -> Path:
-    path = data_dir() / "models"
-    path.mkdir(exist_ok=True)
-    return path
+    return _made(data_dir() / "models")
 
 
 def runs_dir() -> Path:
-    path = data_dir() / "runs"
-    path.mkdir(exist_ok=True)
-    return path
+    return _made(data_dir() / "runs")
 
 
 def bundled_models_dir() -> Path:

@@ -5,6 +5,11 @@ the file it belongs to, when it was taken) guarded by ``<id>.lock``, a QLockFile
 as the editor runs. A snapshot whose lock can be taken belongs to an editor that is gone without
 closing cleanly (a crash, a kill, a power cut): that is the text to offer on the next start.
 A clean close, a save or an explicit discard removes the snapshot.
+
+A snapshot that cannot be read (damaged, not a file, too large) never hides the others: it is
+moved aside as ``<id>.json.bad-DATE`` and reported. The temporary files of a snapshot write that
+was killed half-way are removed on the next start, once their editor is provably gone (its lock
+can be taken).
 """
 
 from __future__ import annotations
@@ -14,13 +19,25 @@ import threading
 import time
 import uuid
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from PySide6.QtCore import QLockFile
 
 from app import paths
-from app.settings import atomic_write_text
+from model.fileio import (
+    DamagedFile,
+    atomic_write,
+    back_up,
+    describe_os_error,
+    is_finite_number,
+    read_json,
+    remove_stale_temps,
+)
+
+# A snapshot holds a document's text (the editor opens up to 64 MiB) as JSON, where a line break
+# takes two bytes and a control character six.
+MAX_SNAPSHOT_BYTES = 4 * 64 * 1024 * 1024
 
 
 def autosave_dir() -> Path:
@@ -46,6 +63,7 @@ class Snapshot:
     document_path: str  # "" for a document that was never saved
     saved_at: float
     _lock: QLockFile
+    meta: dict = field(default_factory=dict)  # the file's encoding and state on disk (app.documents)
 
     @property
     def title(self) -> str:
@@ -59,10 +77,11 @@ class Snapshot:
         self._lock.unlock()
 
 
-def _snapshot_json(pieces: Iterable[str], document_path: str) -> Iterator[str]:
+def _snapshot_json(pieces: Iterable[str], document_path: str, meta: dict | None) -> Iterator[str]:
     """The snapshot file's JSON, written a piece of the text at a time: escaping 50 MB in one
     call would hold the interpreter (and with it the window) for a third of a second."""
-    head = json.dumps({"version": 1, "path": document_path, "saved_at": time.time()}, ensure_ascii=False)
+    head = json.dumps({"version": 1, "path": document_path, "saved_at": time.time(), **(meta or {})},
+                      ensure_ascii=False)
     yield head[:-1] + ', "text": "'
     for piece in pieces:
         yield json.dumps(piece, ensure_ascii=False)[1:-1]
@@ -79,18 +98,24 @@ class SnapshotSlot:
         self.file = folder / f"{self.id}.json"
         self._lock = _lock(folder / f"{self.id}.lock")
         if not self._lock.tryLock(0):
-            raise OSError(f"{folder}: cannot lock an autosave slot")
+            raise OSError(f"its lock file cannot be made in {folder}")
         self._guard = threading.Lock()
         self.generation = 0  # counts clears; a write begun before one is dropped
 
-    def write(self, text: str | Iterable[str], document_path: str, generation: int | None = None) -> bool:
+    def write(self, text: str | Iterable[str], document_path: str, meta: dict | None = None,
+              generation: int | None = None) -> bool:
         """Snapshot ``text`` (or its pieces, in order); False when the slot was cleared since
         ``generation`` (the default: now), and nothing is left of this write."""
         generation = self.generation if generation is None else generation
         pieces = [text] if isinstance(text, str) else text
         if generation != self.generation:
             return False
-        atomic_write_text(self.file, _snapshot_json(pieces, document_path))
+
+        def write_json(out) -> None:
+            for part in _snapshot_json(pieces, document_path, meta):
+                out.write(part.encode("utf-8"))
+
+        atomic_write(self.file, write_json, private=True)  # private to the user: unsaved text
         with self._guard:
             if generation == self.generation:
                 return True
@@ -110,19 +135,56 @@ class SnapshotSlot:
 
 def orphaned_snapshots() -> list[Snapshot]:
     """Snapshots left by editors that are no longer running, newest first; each holds its lock."""
-    found = []
-    for file in autosave_dir().glob("*.json"):
+    return scan_snapshots()[0]
+
+
+def scan_snapshots() -> tuple[list[Snapshot], list[str]]:
+    """(orphaned snapshots newest first, each holding its lock; what was wrong with the others,
+    in words). Leftover temporary files of dead editors are removed first."""
+    try:
+        folder = autosave_dir()
+    except OSError as exc:
+        return [], [f"Autosaved text cannot be looked for in {paths.state_dir()}: {describe_os_error(exc)}"]
+    remove_stale_temps(folder, abandoned=_abandoned_temp)
+    found, problems = [], []
+    for file in folder.glob("*.json"):
         lock = _lock(file.with_suffix(".lock"))
         if not lock.tryLock(0):
             continue  # its editor is still running
         try:
-            data = json.loads(file.read_text(encoding="utf-8"))
-            snapshot = Snapshot(file, str(data["text"]), str(data.get("path") or ""),
-                                float(data.get("saved_at", file.stat().st_mtime)), lock)
-        except (OSError, ValueError, KeyError, TypeError):
-            # An unreadable snapshot cannot be offered; keep it for a person to look at.
+            snapshot = _read_snapshot(file, lock)
+        except (OSError, DamagedFile) as exc:
+            # It cannot be offered; keep it aside for a person to look at, and go on with the others.
+            backup = back_up(file)
             lock.unlock()
+            why = describe_os_error(exc) if isinstance(exc, OSError) else exc.reason
+            kept = f"; it was kept as {backup}" if backup else ""
+            problems.append(f"An autosaved text could not be recovered ({file.name}: {why}){kept}.")
             continue
         found.append(snapshot)
     found.sort(key=lambda s: s.saved_at, reverse=True)
-    return found
+    return found, problems
+
+
+def _read_snapshot(file: Path, lock: QLockFile) -> Snapshot:
+    data = read_json(file, MAX_SNAPSHOT_BYTES)
+    if not isinstance(data, dict) or not isinstance(data.get("text"), str):
+        raise DamagedFile(file, "not an autosave snapshot (no text)")
+    path = data.get("path") or ""
+    saved_at = data.get("saved_at")
+    if not isinstance(path, str):
+        raise DamagedFile(file, "not an autosave snapshot (the file name is not text)")
+    if not is_finite_number(saved_at):
+        saved_at = file.stat().st_mtime
+    meta = {k: data[k] for k in ("format", "disk") if isinstance(data.get(k), dict)}
+    return Snapshot(file, data["text"], path, float(saved_at), lock, meta)
+
+
+def _abandoned_temp(tmp: Path) -> bool:
+    """Whether the temporary file ``.<id>.json.XXXX.tmp`` belongs to an editor that is gone."""
+    slot_id = tmp.name[1:].split(".", 1)[0]
+    lock = _lock(tmp.with_name(f"{slot_id}.lock"))
+    if not lock.tryLock(0):
+        return False  # its editor runs (and may be writing it right now)
+    lock.unlock()
+    return True

@@ -1,27 +1,42 @@
 """The user's settings: one JSON file in the config dir, validated on load, written atomically.
 
-A file that cannot be read or parsed, or that holds invalid values, never stops the editor: the
-bad values fall back to their defaults, the file is kept beside it as a backup, and ``notice``
-says what happened so the window can show it.
+A file that cannot be parsed, is not a file at all, or holds invalid values (NaN included) never
+stops the editor: the bad values fall back to their defaults, the file is kept beside it as a
+backup, and ``notice`` says what happened so the window can show it. Lists and texts are capped
+on load (200,000 recent files would take a minute to put in a menu).
+
+A folder Inkwell cannot write (or a file it cannot read) makes the settings read-only for the
+session: they work in memory, nothing is written (and nothing unread is written over), and the
+window is told once, through ``on_problem``.
 """
 
 from __future__ import annotations
 
 import copy
 import json
-import os
-import stat
-import tempfile
-import time
-from collections.abc import Callable, Iterable
+import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from app import paths
+from model.fileio import (
+    DamagedFile,
+    FileTooLarge,
+    NotRegularFile,
+    atomic_write,
+    back_up,
+    describe_os_error,
+    read_json,
+    remove_stale_temps,
+)
 
 FILE_NAME = "settings.json"
 VERSION = 1
+MAX_BYTES = 16 * 1024 * 1024  # a settings file is a few KiB; a huge one is still read, then capped
+MAX_TEXT = 64 * 1024  # longest text value (window geometry is the longest real one, ~2 KiB)
+MAX_ITEMS = 200  # most entries in a dict setting (presets, keys)
 
 
 @dataclass(frozen=True)
@@ -86,28 +101,49 @@ MAX_RECENT = 10
 def _check(key: str, value: Any) -> Any:
     """``value`` as stored for ``key``; ValueError naming the key when it does not fit."""
     spec = SPECS[key]
+    if key == "recent_files" and isinstance(value, list):
+        value = _recent(value)
     if spec.kind is float and isinstance(value, int) and not isinstance(value, bool):
-        value = float(value)
+        try:
+            value = float(value)
+        except OverflowError:
+            raise ValueError(f"{key}: a {len(str(value))}-digit number is outside {spec.low}..{spec.high}") from None
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValueError(f"{key}: expected {_kind_name(spec)}, got {_shown(value)}")
     if isinstance(value, bool) and spec.kind is not bool:
-        raise ValueError(f"{key}: expected {_kind_name(spec)}, got {value!r}")
+        raise ValueError(f"{key}: expected {_kind_name(spec)}, got {_shown(value)}")
     if not isinstance(value, spec.kind):
-        raise ValueError(f"{key}: expected {_kind_name(spec)}, got {value!r}")
+        raise ValueError(f"{key}: expected {_kind_name(spec)}, got {_shown(value)}")
     if value is not None and not isinstance(value, (str, bool, dict, list)):
         if spec.low is not None and value < spec.low or spec.high is not None and value > spec.high:
-            raise ValueError(f"{key}: {value!r} is outside {spec.low}..{spec.high}")
+            raise ValueError(f"{key}: {_shown(value)} is outside {spec.low}..{spec.high}")
     if spec.choices and value not in spec.choices:
-        raise ValueError(f"{key}: {value!r} is not one of {', '.join(spec.choices)}")
+        raise ValueError(f"{key}: {_shown(value)} is not one of {', '.join(spec.choices)}")
+    if isinstance(value, str) and len(value) > MAX_TEXT:
+        raise ValueError(f"{key}: the text is {len(value):,} characters long (at most {MAX_TEXT:,})")
+    if isinstance(value, dict) and len(value) > MAX_ITEMS:
+        raise ValueError(f"{key}: {len(value):,} entries (at most {MAX_ITEMS})")
+    if isinstance(value, dict) and not all(isinstance(k, str) and len(k) <= 200 for k in value):
+        raise ValueError(f"{key}: every name must be text of at most 200 characters")
     if key == "user_presets":
         for name, preset in value.items():
             if not isinstance(preset, dict) or set(preset) != set(SAMPLING_KEYS):
                 raise ValueError(f"user_presets: preset {name!r} must set exactly {', '.join(SAMPLING_KEYS)}")
             for k, v in preset.items():
-                _check(k, v)
+                try:
+                    _check(k, v)
+                except ValueError as exc:
+                    raise ValueError(f"user_presets: preset {name!r}: {exc}") from None
     if key in ("keys", "recent_files"):
         items = value.values() if isinstance(value, dict) else value
         if not all(isinstance(item, str) for item in items):
             raise ValueError(f"{key}: every entry must be text")
     return copy.deepcopy(value)
+
+
+def _shown(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def _kind_name(spec: Spec) -> str:
@@ -117,31 +153,25 @@ def _kind_name(spec: Spec) -> str:
     return " or ".join(names[k] for k in kinds)
 
 
-def atomic_write_text(path: Path, text: str | Iterable[str]) -> None:
-    """Write ``text`` (or its pieces, in order) to ``path`` so that a reader sees the old file or
-    the new one, never half.
+def _recent(paths_: list) -> list[str]:
+    """The recent files worth keeping: text that can be a path, each once, the newest
+    MAX_RECENT. Looks at no more entries than it needs (the list may be huge)."""
+    kept: list[str] = []
+    for item in paths_:
+        if len(kept) == MAX_RECENT:
+            break
+        if isinstance(item, str) and item and len(item) <= 4096 and "\0" not in item and item not in kept:
+            kept.append(item)
+    return kept
 
-    The new file keeps the permissions of the one it replaces (a model's manifest stays readable
-    by whoever could read it); a file written for the first time is private to the user, as
-    settings and autosaved text should be.
-    """
-    try:
-        mode = stat.S_IMODE(path.stat().st_mode)
-    except OSError:
-        mode = None
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        if mode is not None:
-            os.chmod(tmp, mode)
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            for piece in [text] if isinstance(text, str) else text:
-                fh.write(piece)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` so that a reader sees the old file or the new one, never half
+    (model.fileio.atomic_write). The new file keeps the permissions of the one it replaces; a
+    file written for the first time is private to the user, as settings and autosaved text
+    should be."""
+    atomic_write(path, text.encode("utf-8"), private=True)
 
 
 class Settings:
@@ -150,8 +180,10 @@ class Settings:
     def __init__(self, path: Path | None = None):
         self.path = path or paths.config_dir() / FILE_NAME
         self.values: dict[str, Any] = {k: copy.deepcopy(s.default) for k, s in SPECS.items()}
-        self.notice: str | None = None
+        self.notice: str | None = None  # what went wrong while loading, for the window to show
+        self.read_only: str | None = None  # why nothing is written, once that is so
         self._listeners: list[Callable[[str, Any], None]] = []
+        self._problem_listeners: list[Callable[[str], None]] = []
 
     @classmethod
     def load(cls, path: Path | None = None) -> "Settings":
@@ -160,17 +192,21 @@ class Settings:
         return settings
 
     def _read(self) -> None:
+        remove_stale_temps(self.path.parent, self.path.name)  # left by a save that was killed
         try:
-            raw = self.path.read_text(encoding="utf-8")
+            data = read_json(self.path, MAX_BYTES)
         except FileNotFoundError:
             return
-        except (OSError, UnicodeDecodeError) as exc:
-            self._survive(f"could not be read ({exc})")
+        except (NotRegularFile, FileTooLarge) as exc:
+            self._survive(f"could not be read ({exc.strerror})")
             return
-        try:
-            data = json.loads(raw)
-        except json.JSONDecodeError as exc:
-            self._survive(f"is not valid JSON (line {exc.lineno}: {exc.msg})")
+        except OSError as exc:
+            # Unreadable (permissions, a disk error, no folder): never write over what could not be read.
+            self._go_read_only(f"Settings file {self.path} cannot be read ({describe_os_error(exc)}). Inkwell "
+                               "uses its defaults; changes work until it closes but are not kept.")
+            return
+        except DamagedFile as exc:
+            self._survive(f"is damaged: {exc.reason}")
             return
         if not isinstance(data, dict):
             self._survive("does not hold a JSON object")
@@ -187,14 +223,30 @@ class Settings:
             self._survive("had invalid values, reset to defaults: " + "; ".join(bad))
 
     def _survive(self, problem: str) -> None:
-        backup = self.path.with_name(f"{self.path.name}.bad-{time.strftime('%Y%m%d-%H%M%S')}")
-        try:
-            os.replace(self.path, backup)
-            kept = f"; the old file was kept as {backup}"
-        except OSError:
-            kept = ""
-        self.notice = f"Settings file {self.path} {problem}{kept}."
+        backup = back_up(self.path)
+        if backup is None:
+            # It cannot be moved aside, so it is not written over either.
+            self._go_read_only(f"Settings file {self.path} {problem}. It cannot be moved aside, so Inkwell "
+                               "uses its defaults and will not change the file.")
+            return
+        self._report(f"Settings file {self.path} {problem}; the old file was kept as {backup}.")
         self.save()
+
+    def _go_read_only(self, message: str) -> None:
+        if self.read_only is None:
+            self.read_only = message
+            self._report(message)
+
+    def _report(self, message: str) -> None:
+        if self._problem_listeners:
+            for listener in list(self._problem_listeners):
+                listener(message)
+        else:
+            self.notice = f"{self.notice} {message}" if self.notice else message
+
+    def on_problem(self, listener: Callable[[str], None]) -> None:
+        """``listener(message)`` is told when the settings stop being saved."""
+        self._problem_listeners.append(listener)
 
     def __getitem__(self, key: str) -> Any:
         return self.values[key]
@@ -216,9 +268,15 @@ class Settings:
         self._listeners.append(listener)
 
     def save(self) -> None:
+        if self.read_only is not None:
+            return
         data = {"version": VERSION, **self.values}
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        atomic_write_text(self.path, json.dumps(data, indent=2, sort_keys=True) + "\n")
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            atomic_write_text(self.path, json.dumps(data, indent=2, sort_keys=True) + "\n")
+        except OSError as exc:
+            self._go_read_only(f"Settings cannot be saved in {self.path.parent} ({describe_os_error(exc)}). "
+                               "Changes work until Inkwell closes but are not kept.")
 
     def reset(self) -> None:
         self.update({k: copy.deepcopy(s.default) for k, s in SPECS.items() if k not in KEPT_ON_RESET})

@@ -20,6 +20,7 @@ from typing import Any, Callable
 
 from model import onnx_info
 from model.config import read_json
+from model.fileio import open_regular
 from model.errors import ModelError
 
 MANIFEST = "inkwell-model.json"
@@ -37,7 +38,7 @@ _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 
 def sha256_file(path: str | Path, on_bytes: Callable[[int], None] | None = None) -> str:
     digest = hashlib.sha256()
-    with open(path, "rb") as f:
+    with open_regular(path) as f:  # never a FIFO or a device (either would not end)
         while chunk := f.read(1 << 20):
             digest.update(chunk)
             if on_bytes:

@@ -6,6 +6,7 @@ import json
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
+from model import fileio
 from model.errors import ModelError
 
 # Keys of a Hugging Face GPT-2 config that change the computation and that this implementation
@@ -20,17 +21,17 @@ _SUPPORTED_ACTIVATIONS = {"gelu_new", "gelu_pytorch_tanh"}
 
 def read_json(path: Path):
     """The parsed contents of a JSON file, or a ModelError naming it. FileNotFoundError passes
-    through, so that each caller can say what the missing file means."""
+    through, so that each caller can say what the missing file means. Only a regular file of
+    at most 16 MiB is read; JSON that does not parse for any reason (deep nesting, huge
+    integers included) is a ModelError, never another exception (model.fileio.read_json)."""
     try:
-        text = path.read_text(encoding="utf-8")
+        return fileio.read_json(path)
     except FileNotFoundError:
         raise
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ModelError(f"{path}: cannot read ({exc})") from None
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ModelError(f"{path}: not valid JSON ({exc})") from None
+    except OSError as exc:
+        raise ModelError(f"{path}: cannot read ({fileio.describe_os_error(exc)})") from None
+    except fileio.DamagedFile as exc:
+        raise ModelError(str(exc)) from None
 
 
 @dataclass(frozen=True)

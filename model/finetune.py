@@ -27,6 +27,7 @@ from typing import Any
 
 from model.cli_support import log_error, raise_interrupt
 from model.errors import ModelError
+from model.fileio import DamagedFile, describe_os_error, read_json
 from model.units import human_bytes, human_duration
 
 # Below this much text a fine-tune mostly memorises; the wizard warns, and explains.
@@ -188,32 +189,53 @@ class Run:
 
 
 def read_run(folder: Path) -> Run | None:
-    try:
-        job = json.loads((folder / "job.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    if not isinstance(job, dict):
+    """A fine-tune run folder; None when its job is missing or damaged. Damaged progress or
+    summary files read as none (a run stopped early, or not finished)."""
+    job = _read_json_or_none(folder / "job.json")
+    if job is None:
         return None
     summary = _read_json_or_none(folder / "training.json")
     progress = _read_json_or_none(folder / PROGRESS_FILE) or {}
     finished = summary is not None
     return Run(folder, str(job.get("name") or folder.name), job, finished,
-               int(progress.get("step", 0)), int(progress.get("total_steps", job.get("steps", 0))),
-               summary.get("val_ppl") if finished else None, summary.get("val_ppl_before") if finished else None)
+               _count(progress.get("step")), _count(progress.get("total_steps", job.get("steps"))),
+               _perplexity(summary.get("val_ppl")) if finished else None,
+               _perplexity(summary.get("val_ppl_before")) if finished else None)
+
+
+def _count(value: Any) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 2**53 else 0
+
+
+def _perplexity(value: Any) -> float | None:
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) \
+        and math.isfinite(value) else None
 
 
 def list_runs() -> list[Run]:
     """The fine-tune runs in runs_dir(), newest first."""
     from app import paths
 
-    runs = [r for f in paths.runs_dir().iterdir() if f.is_dir() and (r := read_run(f)) is not None]
-    return sorted(runs, key=lambda r: (r.folder / "job.json").stat().st_mtime, reverse=True)
+    try:
+        folders = [f for f in paths.runs_dir().iterdir() if f.is_dir()]
+    except OSError:
+        return []  # no runs folder (it could not be created): no runs
+
+    def started(run: Run) -> float:
+        try:
+            return (run.folder / "job.json").stat().st_mtime
+        except OSError:
+            return 0.0
+
+    runs = [r for f in folders if (r := read_run(f)) is not None]
+    return sorted(runs, key=started, reverse=True)
 
 
 def _read_json_or_none(path: Path) -> dict | None:
+    """A run's JSON file as a dict; None when it is missing, unreadable or damaged."""
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        data = read_json(path)
+    except (OSError, DamagedFile):
         return None
     return data if isinstance(data, dict) else None
 
@@ -350,13 +372,18 @@ def _resolve_base(base: str | None):
 
 
 def _job_from_args(args: argparse.Namespace) -> dict[str, Any]:
-    from model.train_data import load_corpus
+    from model.train_data import load_corpus, read_text_file
 
     if args.job:
         try:
-            return json.loads(Path(args.job).read_text(encoding="utf-8"))
-        except (OSError, ValueError) as exc:
-            raise FinetuneError(f"{args.job}: cannot read the job ({exc})") from None
+            job = read_json(args.job)
+        except DamagedFile as exc:
+            raise FinetuneError(f"{args.job}: cannot read the job ({exc.reason})") from None
+        except OSError as exc:
+            raise FinetuneError(f"{args.job}: cannot read the job ({describe_os_error(exc)})") from None
+        if not isinstance(job, dict):
+            raise FinetuneError(f"{args.job}: cannot read the job (it is not a JSON object)")
+        return job
     if not args.data:
         raise FinetuneError("--data: give at least one text file or folder")
     base = _resolve_base(args.base)
@@ -379,7 +406,7 @@ def _job_from_args(args: argparse.Namespace) -> dict[str, Any]:
     if not args.keep_line_breaks:
         for note in wrap_notes(Path(f["path"]) for f in corpus.files):
             print(f"inkwell finetune: {note}", file=sys.stderr)
-    prompt = args.prompt or sample_prompt_from(Path(corpus.files[0]["path"]).read_text(encoding="utf-8", errors="replace"))
+    prompt = args.prompt or sample_prompt_from(read_text_file(Path(corpus.files[0]["path"])).text[:20000])
     job = make_job(name, base.folder, [str(Path(d).absolute()) for d in args.data], settings, len(corpus.train), prompt)
     job["_base"] = str(base.folder)
     return job

@@ -7,14 +7,13 @@ A checkpoint is a folder with ``config.json`` and ``model.safetensors`` (or a sh
 
 from __future__ import annotations
 
-import json
 import pickle
 from pathlib import Path
 
 import torch
 from safetensors.torch import load_file, save_file
 
-from model.config import GPT2Config
+from model.config import GPT2Config, read_json
 from model.errors import ModelError
 from model.gpt2 import GPT2
 from model.weights import check_config
@@ -41,7 +40,7 @@ def read_tensors(path: str | Path) -> dict[str, torch.Tensor]:
         raise ModelError(f"{path}: file not found")
     try:
         if path.name.endswith(".index.json"):
-            index = json.loads(path.read_text(encoding="utf-8"))
+            index = read_json(path)
             shards = sorted(set(index["weight_map"].values()))
             tensors: dict[str, torch.Tensor] = {}
             for shard in shards:

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from model.errors import ModelError
+from model.fileio import describe_os_error, open_regular
 
 # TensorProto.DataType values Inkwell meets.
 FLOAT, UINT8, INT8, INT32, INT64, FLOAT16 = 1, 2, 3, 6, 7, 10
@@ -154,7 +155,7 @@ def read(path: str | Path) -> GraphInfo:
     path = Path(path)
     info = GraphInfo(path)
     try:
-        with open(path, "rb") as f:
+        with open_regular(path) as f:  # a FIFO would block, /dev/zero never end
             size = os.fstat(f.fileno()).st_size
             top = _Reader(f, size)
             found_graph = False
@@ -170,7 +171,7 @@ def read(path: str | Path) -> GraphInfo:
     except (ValueError, UnicodeDecodeError) as exc:
         raise ModelError(f"{path}: not a readable ONNX file ({exc})") from None
     except OSError as exc:
-        raise ModelError(f"{path}: cannot read ({exc.strerror or exc})") from None
+        raise ModelError(f"{path}: cannot read ({describe_os_error(exc)})") from None
     if not found_graph or not info.inputs:
         raise ModelError(f"{path}: not a readable ONNX file (no graph with inputs)")
     return info

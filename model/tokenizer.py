@@ -14,6 +14,7 @@ import tiktoken
 from tiktoken.load import data_gym_to_mergeable_bpe_ranks
 
 from model.errors import ModelError
+from model.fileio import MiB, describe_os_error, read_bytes
 
 TOKENIZER_ID = "gpt2"
 EOT_TOKEN = 50256
@@ -29,9 +30,9 @@ _PAT = r"""'(?:[sdmt]|ll|ve|re)| ?\p{L}++| ?\p{N}++| ?[^\s\p{L}\p{N}]++|\s++$|\s
 
 def _checked(path: Path) -> str:
     try:
-        data = path.read_bytes()
+        data = read_bytes(path, 16 * MiB)  # the two files are 0.5 and 1 MiB
     except OSError as exc:
-        raise ModelError(f"{path}: cannot read GPT-2 tokenizer file ({exc.strerror})") from None
+        raise ModelError(f"{path}: cannot read GPT-2 tokenizer file ({describe_os_error(exc)})") from None
     if hashlib.sha256(data).hexdigest() != _SHA256[path.name]:
         raise ModelError(f"{path}: GPT-2 tokenizer file is corrupt (sha256 mismatch)")
     return str(path)

@@ -35,6 +35,7 @@ from typing import Any, Callable
 import numpy as np
 
 from model.errors import ModelError
+from model.fileio import DamagedFile, atomic_write, describe_os_error, read_json
 from model.finetune import PROGRESS_FILE, steps_for_epochs
 from model.machine import limit_threads
 from model.units import human_duration
@@ -626,8 +627,8 @@ def training_metadata(run_dir: str | Path) -> tuple[dict[str, Any] | None, dict[
     (None, {}) for a checkpoint that was not trained here. Torch-free."""
     path = Path(run_dir) / SUMMARY
     try:
-        summary = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        summary = read_json(path)
+    except (OSError, DamagedFile):
         return None, {}
     if not isinstance(summary, dict) or "job" not in summary:
         return None, {}
@@ -680,26 +681,12 @@ def sample_text(model, prompt: str, n_tokens: int, seed: int, device=None, tempe
 
 
 def _atomic_text(path: Path, text: str) -> None:
-    _atomic_write(path, lambda f: f.write(text.encode("utf-8")))
+    atomic_write(path, text.encode("utf-8"))
 
 
 def _atomic_write(path: Path, write: Callable[[Any], Any]) -> None:
-    """Write through ``write(binary_file)`` into a temporary file beside ``path``, fsync, and
-    rename it over ``path``; on any failure the temporary file is removed and ``path`` untouched."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        _umask_mode(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    """``write(binary_file)`` into ``path`` atomically (model.fileio.atomic_write)."""
+    atomic_write(path, write)
 
 
 def _umask_mode(path: str | Path) -> None:
@@ -763,13 +750,16 @@ def _job_from_args(args: argparse.Namespace) -> tuple[Job, bool]:
 
 def _read_json(path: Path) -> dict[str, Any]:
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        data = read_json(path)
     except FileNotFoundError:
         raise TrainError(f"{path}: file not found") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise TrainError(f"{path}: cannot read ({exc})") from None
-    except json.JSONDecodeError as exc:
-        raise TrainError(f"{path}: not valid JSON ({exc})") from None
+    except OSError as exc:
+        raise TrainError(f"{path}: cannot read ({describe_os_error(exc)})") from None
+    except DamagedFile as exc:
+        raise TrainError(str(exc)) from None
+    if not isinstance(data, dict):
+        raise TrainError(f"{path}: not a job (expected a JSON object)")
+    return data
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -16,7 +16,7 @@ import numpy as np
 
 from model.errors import ModelError
 from model.prose import normalise_prose
-from model.textfile import TEXT_SUFFIXES, TextFileError, decode_bytes
+from model.textfile import TEXT_SUFFIXES, TRAINING_MAX_BYTES, TextFileError, decode_bytes, read_file
 from model.tokenizer import EOT_TOKEN, TOKENIZER_ID, get_encoding
 
 # Bump when tokenization changes, so old cache entries are not reused.
@@ -50,6 +50,8 @@ def expand_inputs(inputs: list[str | Path]) -> list[Path]:
             files.extend(found)
         elif path.is_file():
             files.append(path)
+        elif path.exists():
+            raise DataError(f"{path}: not a regular file or folder (a named pipe, socket or device?)")
         else:
             raise DataError(f"{path}: no such file or folder")
     seen: set[Path] = set()
@@ -72,12 +74,13 @@ def decode_text(data: bytes, source: str | Path) -> tuple[str, str]:
 
 
 def read_text_file(path: Path) -> TextFile:
+    """A training file: only a regular file of at most TRAINING_MAX_BYTES, in an encoding
+    model.textfile recognises."""
     try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise DataError(f"{path}: cannot read ({exc.strerror or exc})") from None
-    text, encoding = decode_text(data, path)
-    return TextFile(path, text, encoding, hashlib.sha256(data).hexdigest())
+        decoded, data = read_file(path, TRAINING_MAX_BYTES, allow_empty=False)
+    except TextFileError as exc:
+        raise DataError(str(exc)) from None
+    return TextFile(path, decoded.text, decoded.encoding, hashlib.sha256(data).hexdigest())
 
 
 def tokenize_cached(text: TextFile, cache_dir: Path | None) -> np.ndarray:

@@ -10,18 +10,18 @@ for the check against the machine before a big one starts.
 
 from __future__ import annotations
 
-import json
 import re
 import struct
 from pathlib import Path
 from typing import Any
 
 from model.errors import ModelError
+from model.fileio import DamagedFile, describe_os_error, open_regular, parse_json, read_json
 
 HEADER_LIMIT = 100_000_000  # bytes of JSON a safetensors header may have (the format's own limit)
 _PREFIX = "transformer."
 _CORRUPT = "cannot read weights, the file is truncated or corrupt"
-_LAYER = re.compile(r"h\.(\d+)\.")
+_LAYER = re.compile(r"h\.(\d{1,9})\.")  # (int() refuses thousands of digits with a ValueError)
 # Peak memory (RSS) of `model.export` with int8 + fp16 variants, measured on random GPT-2 shapes:
 # 2.11 GB at 82M parameters (6 layers), 2.80 GB at 124M (12 layers): about 16 bytes per
 # parameter (the float32 weights, the PyTorch model that checks the graphs, the graph being
@@ -34,7 +34,7 @@ def safetensors_header(path: str | Path) -> dict[str, Any]:
     """The JSON header of a ``.safetensors`` file: tensor name -> {dtype, shape, data_offsets}."""
     path = Path(path)
     try:
-        with open(path, "rb") as f:
+        with open_regular(path) as f:  # a FIFO would block, /dev/zero never end
             raw = f.read(8)
             if len(raw) != 8:
                 raise ModelError(f"{path}: {_CORRUPT} (too short for a safetensors file)")
@@ -43,10 +43,10 @@ def safetensors_header(path: str | Path) -> dict[str, Any]:
                 raise ModelError(f"{path}: {_CORRUPT} (a safetensors header of {n} bytes)")
             text = f.read(n)
     except OSError as exc:
-        raise ModelError(f"{path}: cannot read ({exc.strerror or exc})") from None
+        raise ModelError(f"{path}: cannot read ({describe_os_error(exc)})") from None
     try:
-        header = json.loads(text)
-    except (ValueError, RecursionError):
+        header = parse_json(text, path)
+    except DamagedFile:
         raise ModelError(f"{path}: {_CORRUPT} (its safetensors header is not JSON)") from None
     if not isinstance(header, dict):
         raise ModelError(f"{path}: {_CORRUPT} (its safetensors header is not a JSON object)")
@@ -60,9 +60,9 @@ def tensor_shapes(path: str | Path) -> dict[str, tuple[int, ...]] | None:
     path = Path(path)
     if path.name.endswith(".index.json"):
         try:
-            index = json.loads(path.read_text(encoding="utf-8"))
+            index = read_json(path)
             shards = sorted(set(index["weight_map"].values()))
-        except (OSError, ValueError, KeyError, TypeError, AttributeError, RecursionError):
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):  # (DamagedFile is a ValueError)
             raise ModelError(f"{path}: not a valid sharded checkpoint index") from None
         shapes: dict[str, tuple[int, ...]] = {}
         for shard in shards:

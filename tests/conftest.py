@@ -45,3 +45,41 @@ def tiny_bundle(tiny_hf_dir, tmp_path_factory):
     folder = tmp_path_factory.mktemp("tiny-bundle") / "tiny"
     export_bundle(tiny_hf_dir, folder, name="tiny-test")
     return folder
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A real 256 KiB file system (tmpfs), to fill up: writes into it fail with ENOSPC.
+    Needs the right to mount (root in a container that allows it); skipped elsewhere."""
+    import subprocess
+
+    mount = tmp_path / "small-disk"
+    mount.mkdir()
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(mount)],
+                          capture_output=True, text=True)
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a small file system here: {done.stderr.strip() or done.returncode}")
+    try:
+        yield mount
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], capture_output=True)
+
+
+@pytest.fixture(scope="session")
+def unprivileged():
+    """A command prefix under which file permissions hold: [] for an ordinary user; for root,
+    setpriv dropping the capabilities that let root write and read anywhere. Skips when neither."""
+    import os
+    import shutil
+    import subprocess
+
+    if os.geteuid() != 0:
+        return []
+    drop = [shutil.which("setpriv") or "setpriv", "--bounding-set=-dac_override,-dac_read_search"]
+    try:
+        usable = subprocess.run([*drop, "true"], capture_output=True).returncode == 0
+    except OSError:
+        usable = False
+    if not usable:
+        pytest.skip("running as root, and setpriv cannot drop the capability to write anywhere")
+    return drop

@@ -62,6 +62,7 @@ class FakeHub:
         self.gzip_bomb: dict[str, bytes] = {}  # file name -> a gzip body (Content-Encoding: gzip) sent instead
         self.api_drip: float | None = None  # seconds per byte of the file list
         self.api_endless = False  # a file list that never ends
+        self.api_body: bytes | None = None  # a file list answered with these bytes as they are
         self.endless_bytes = 64 << 20  # junk an endless stream sends at most (it stops when the client goes)
         self.range_from_zero: set[str] = set()  # answer a Range request with 206 but the bytes from 0
         self.error_endless = False  # with ``status``: an error page without end
@@ -138,6 +139,8 @@ class FakeHub:
             if self.api_drip is not None or self.api_endless:
                 return self._stream(h, b'{"id": "' + b" " * 100_000, self.api_drip, "api",
                                     junk_after=self.endless_bytes if self.api_endless else 0)
+            if self.api_body is not None:
+                return self._send(h, 200, self.api_body, body, {"Content-Type": "application/json"})
             blobs = parse_qs(url.query).get("blobs") == ["True"] or parse_qs(url.query).get("blobs") == ["true"]
             return self._send(h, 200, json.dumps(self._info(m["repo"], repo, blobs)).encode(), body,
                               {"Content-Type": "application/json"})

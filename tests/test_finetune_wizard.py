@@ -238,7 +238,7 @@ def test_bad_data_is_named_with_what_to_do(qtbot, make_wizard, tmp_path):
     assert "not a text file" in notes["picture.txt"]
     assert "not recognised" in notes["weird.md"] and "UTF-8" in notes["weird.md"]
     assert "no text" in notes["empty.txt"]
-    assert notes["old.txt"] == "Read as Windows-1252."
+    assert notes["old.txt"] == "Read as Windows-1252 (a guess)."
     assert [e.path.name for e in page.usable()] == ["copy.txt", "old.txt"] or \
         [e.path.name for e in page.usable()] == ["good.txt", "old.txt"]
     # Little text: a clear warning and, below the minimum, no way on.
@@ -408,3 +408,19 @@ def test_an_earlier_fine_tune_can_be_run_again_with_its_texts_and_settings(qtbot
     assert method.by_steps.isChecked() and method.steps.value() == 17
     assert method.prompt.text() == "Once upon" and method.name.text() == "Old voice-2"
     method.stop_estimate()
+
+
+def test_the_sample_prompt_is_read_like_the_training_text(qtbot, make_wizard, tiny_installed, tmp_path):
+    folder = tmp_path / "utf16"
+    folder.mkdir()
+    text = "The lighthouse keeper counted the ships again.\n" + PROSE * 8
+    (folder / "keeper.txt").write_bytes(text.encode("utf-16"))  # accepted by the texts page
+    wizard = make_wizard()
+    wizard.texts_page.add_paths([folder])
+    assert "UTF-16" in wizard.texts_page.entries[0].note
+    wizard.next()
+    wizard.next()
+    page = wizard.method_page
+    page.stop_estimate()
+    # today: read as UTF-8 with replacement characters, a prompt of NULs and U+FFFD
+    assert page.prompt.text() == "The lighthouse keeper counted the ships again."

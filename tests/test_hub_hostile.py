@@ -119,6 +119,13 @@ def test_an_endless_file_list_is_cut_off(fake_hub):
     assert done and isinstance(error, hub.HubError) and "too much for a repository's file list" in str(error)
 
 
+@pytest.mark.parametrize("body", [b"[" * 100_000 + b"]" * 100_000, b'{"id": ' + b"9" * 5000 + b"}", b"\xff\xfe{"])
+def test_a_file_list_that_breaks_the_parser_is_a_bad_answer(fake_hub, body):
+    fake_hub.api_body = body
+    with pytest.raises(hub.HubError, match="not a repository's file list"):
+        hub.plan("gpt2")
+
+
 def test_an_endless_error_page_is_cut_off(fake_hub):
     fake_hub.status = 503
     fake_hub.error_endless = True

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 
 from app import models, paths
@@ -37,6 +38,32 @@ def test_default_is_the_bundled_model(tiny_bundle, monkeypatch, tmp_path):
     default = models.default_model()
     assert default.bundled and default.folder == bundled / "default" and default.name == manifest["name"]
     assert models.active_model("") == (default, None)
+
+
+def test_manifests_that_break_the_parser_are_listed_as_damaged(tiny_bundle, capsys):
+    from app import installer
+    from app.engine import cli as generate
+
+    good = paths.models_dir() / "good"
+    shutil.copytree(tiny_bundle, good)
+    for name, text in (("nested", "[" * 100_000 + "]" * 100_000),
+                       ("digits", '{"format": "inkwell-model", "format_version": ' + "9" * 5000 + "}")):
+        folder = paths.models_dir() / name
+        folder.mkdir()
+        (folder / "inkwell-model.json").write_text(text, encoding="utf-8")
+    fifo = paths.models_dir() / "fifo"
+    fifo.mkdir()
+    os.mkfifo(fifo / "inkwell-model.json")  # would block a reader for ever
+    found = {m.folder.name: m for m in models.installed_models() if not m.bundled}  # today: RecursionError
+    assert found["good"].problem is None
+    assert "nested too deeply" in found["nested"].problem and "digits" in found["digits"].problem
+    assert "named pipe" in found["fifo"].problem
+    assert installer.main(["list"]) == 0
+    out = capsys.readouterr().out
+    assert "good" in out and "nested" in out
+    assert generate.main(["Hello", "--model", str(paths.models_dir() / "nested")]) == 1
+    err = capsys.readouterr().err
+    assert "nested too deeply" in err and "Traceback" not in err
 
 
 def test_renaming_keeps_the_manifests_permissions(tiny_bundle):

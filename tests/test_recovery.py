@@ -132,3 +132,95 @@ def test_autosave_writes_only_unsaved_changes(qtbot, tmp_path):
         assert _snapshot_texts() == []  # saved: nothing to recover
     finally:
         _close(window)
+
+
+# An editor's autosave that dies: it takes a slot, writes a snapshot (or the given JSON instead),
+# leaves a half-written temporary file as a kill during a write does, and exits without cleaning up.
+DYING = """
+import os, sys
+from pathlib import Path
+from app.recovery import SnapshotSlot
+slot = SnapshotSlot()
+if sys.argv[1] == "good":
+    slot.write("Text worth saving", "")
+elif sys.argv[1] != "none":
+    slot.file.write_bytes(Path(sys.argv[1]).read_bytes())
+(slot.file.parent / f".{slot.id}.json.k1ll3d00.tmp").write_text('{"version": 1, "text": "half')
+print(slot.id, flush=True)
+os._exit(0)
+"""
+
+
+def _dying_editor(inkwell_home, what: str) -> str:
+    """``what``: "good", "none", or the JSON the snapshot file holds instead."""
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "INKWELL_HOME": str(inkwell_home)}
+    if what not in ("good", "none"):
+        content = inkwell_home.parent / f"snapshot-{len(what)}-{hash(what)}.json"
+        content.write_text(what)
+        what = str(content)
+    done = subprocess.run([sys.executable, "-c", DYING, what], cwd=ROOT, env=env, capture_output=True, text=True,
+                          timeout=60)
+    assert done.returncode == 0, done.stderr
+    return done.stdout.strip()
+
+
+def test_one_damaged_snapshot_does_not_hide_the_others(inkwell_home):
+    from app.recovery import scan_snapshots
+
+    good = _dying_editor(inkwell_home, "good")
+    nested = _dying_editor(inkwell_home, "[" * 100_000 + "]" * 100_000)
+    huge_int = _dying_editor(inkwell_home, '{"text": "x", "saved_at": ' + "9" * 5000 + "}")
+    listed = _dying_editor(inkwell_home, "[1, 2, 3]")
+    snapshots, problems = scan_snapshots()  # today: RecursionError, and nothing is offered
+    try:
+        assert [s.text for s in snapshots] == ["Text worth saving"] and snapshots[0].file.stem == good
+        assert len(problems) == 3 and any("nested too deeply" in p for p in problems)
+        for slot in (nested, huge_int, listed):
+            assert not (autosave_dir() / f"{slot}.json").exists()  # moved aside, kept for a person
+            assert len(list(autosave_dir().glob(f"{slot}.json.bad-*"))) == 1
+    finally:
+        for s in snapshots:
+            s.release()
+    assert scan_snapshots()[1] == []  # said once
+
+
+def test_temporary_files_of_dead_editors_are_removed_not_those_of_live_ones(inkwell_home):
+    from app.recovery import SnapshotSlot, scan_snapshots
+
+    dead = _dying_editor(inkwell_home, "none")
+    assert (autosave_dir() / f".{dead}.json.k1ll3d00.tmp").exists()
+    live = SnapshotSlot()
+    writing = autosave_dir() / f".{live.id}.json.wr1t1ng0.tmp"
+    writing.write_text("{half")
+    try:
+        scan_snapshots()
+        assert not (autosave_dir() / f".{dead}.json.k1ll3d00.tmp").exists()
+        assert writing.exists()  # its editor runs: it may be writing this right now
+    finally:
+        writing.unlink()
+        live.close()
+
+
+def test_a_recovered_file_keeps_its_encoding_and_is_checked_against_the_disk(qtbot, tmp_path, monkeypatch):
+    path = tmp_path / "old.txt"
+    path.write_bytes("café\r\n".encode("cp1252"))
+    first = _window()
+    first.load_file(str(path))
+    first.editor.textCursor().insertText("Très ")  # (QTest types ASCII only)
+    first.autosave()
+    first._slot._lock.unlock()  # as if it had been killed: the slot is free for the next start
+    path.write_bytes("changed elsewhere\r\n".encode("cp1252"))
+    _answer_recovery(monkeypatch, "Recover")
+    second = _window()
+    try:
+        second.offer_recovery()
+        assert second.document_text() == "Très café\n" and second.path == str(path)
+        assert second._format.encoding == "cp1252" and second._format.newline == "\r\n"
+        asked = []
+        monkeypatch.setattr(type(second), "_ask_changed_on_disk", lambda self: asked.append(1) or "overwrite")
+        assert second.save() and asked == [1]  # the file changed after the snapshot: asked first
+        assert path.read_bytes() == "Très café\r\n".encode("cp1252")
+    finally:
+        first._slot = None
+        _close(first)
+        _close(second)

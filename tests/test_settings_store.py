@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import time
 
 import pytest
 
@@ -31,7 +33,7 @@ def test_invalid_value_is_refused_by_name():
 @pytest.mark.parametrize("content, problem", [
     ("{not json", "not valid JSON"),
     ("[1, 2]", "does not hold a JSON object"),
-    (b"\xff\xfe\x00garbage", "could not be read"),
+    (b"\xff\xfe\x00garbage", "not UTF-8"),
 ])
 def test_unreadable_file_means_defaults_backup_and_notice(inkwell_home, content, problem):
     path = inkwell_home / "config" / "settings.json"
@@ -81,3 +83,112 @@ def test_change_listeners_hear_changes():
     settings.set("delay_ms", 400)
     settings.set("delay_ms", 400)  # no change, no call
     assert heard == [("delay_ms", 400)]
+
+
+def _write_settings(inkwell_home, text: str):
+    path = inkwell_home / "config" / "settings.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize("text, why", [
+    ("[" * 100_000 + "]" * 100_000, "nested too deeply"),
+    ('{"top_k": ' + "9" * 5000 + "}", "digits"),
+])
+def test_json_that_breaks_the_parser_is_a_damaged_file(inkwell_home, text, why):
+    path = _write_settings(inkwell_home, text)
+    settings = Settings.load()  # on today's code: RecursionError / ValueError on every start
+    assert settings["top_k"] == 40 and why in settings.notice and "kept as" in settings.notice
+    assert json.loads(path.read_text())["top_k"] == 40
+    assert [p.read_text() for p in path.parent.glob("settings.json.bad-*")] == [text]
+
+
+@pytest.mark.parametrize("value", ["NaN", "Infinity", "-Infinity", "1e999"])
+def test_non_finite_numbers_are_refused_on_load(inkwell_home, value):
+    _write_settings(inkwell_home, '{"temperature": %s, "top_p": 0.5, "user_presets": '
+                                  '{"Mine": {"temperature": %s, "top_k": 1, "top_p": 0.5, "min_p": 0, '
+                                  '"repetition_penalty": 1}}}' % (value, value))
+    settings = Settings.load()
+    assert settings["temperature"] == 0.8 and settings["top_p"] == 0.5
+    assert settings["user_presets"] == {}
+    assert "temperature" in settings.notice and "user_presets" in settings.notice
+    with pytest.raises(ValueError, match="temperature"):
+        settings.set("temperature", float("nan"))
+
+
+def test_a_huge_recent_files_list_is_capped_on_load(inkwell_home):
+    entries = [f"/home/writer/story-{i}.txt" for i in range(200_000)]
+    _write_settings(inkwell_home, json.dumps({"recent_files": [None, "", "/a.txt", "/a.txt", *entries]}))
+    settings = Settings.load()
+    assert settings["recent_files"] == ["/a.txt", *entries[:9]]
+    assert settings.notice is None  # kept what was good; nothing to warn about
+
+
+def test_long_texts_and_big_dicts_are_refused(inkwell_home):
+    _write_settings(inkwell_home, json.dumps({"geometry": "0" * 1_000_000,
+                                              "keys": {f"k{i}": "Tab" for i in range(100_000)}}))
+    settings = Settings.load()
+    assert settings["geometry"] == "" and settings["keys"] == {}
+    assert "geometry" in settings.notice and "keys" in settings.notice and len(settings.notice) < 2000
+
+
+def test_settings_file_that_is_not_a_file_is_moved_aside(inkwell_home):
+    path = inkwell_home / "config" / "settings.json"
+    path.mkdir(parents=True)  # a folder where the file should be
+    settings = Settings.load()
+    assert "folder" in settings.notice and json.loads(path.read_text())["version"] == 1
+    assert len(list(path.parent.glob("settings.json.bad-*"))) == 1
+
+
+def test_a_config_folder_that_cannot_be_made_means_read_only(inkwell_home):
+    # (Tests run as root, whom chmod does not stop: a file where the folder should be fails the
+    # same way, with ENOTDIR. test_window.py runs the window with a real chmod 555 folder.)
+    inkwell_home.mkdir()
+    (inkwell_home / "config").write_text("not a folder")
+    settings = Settings.load()
+    assert settings.read_only and "not kept" in settings.notice and "is a file, not a folder" in settings.notice
+    settings.set("temperature", 1.1)  # today: NotADirectoryError, a traceback on every change
+    settings.add_recent("/tmp/story.txt")
+    assert settings["temperature"] == 1.1 and settings["recent_files"] == ["/tmp/story.txt"]
+
+
+def test_a_folder_that_turns_unwritable_is_said_once(inkwell_home, monkeypatch):
+    settings = Settings.load()
+    heard = []
+    settings.on_problem(heard.append)
+
+    def full(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr("app.settings.atomic_write_text", full)
+    settings.set("temperature", 1.1)
+    settings.set("temperature", 1.2)
+    assert settings["temperature"] == 1.2
+    assert len(heard) == 1 and "the disk is full" in heard[0] and "not kept" in heard[0]
+
+
+def test_an_unreadable_settings_file_is_never_written_over(inkwell_home, monkeypatch):
+    path = _write_settings(inkwell_home, json.dumps({"temperature": 1.3}))
+
+    def denied(*args, **kwargs):
+        raise PermissionError(13, "Permission denied", str(path))
+
+    monkeypatch.setattr("app.settings.read_json", denied)
+    settings = Settings.load()
+    assert "cannot be read (permission denied)" in settings.notice
+    settings.set("temperature", 0.5)
+    assert json.loads(path.read_text()) == {"temperature": 1.3}  # left alone
+
+
+def test_leftovers_of_a_killed_save_are_removed(inkwell_home):
+    folder = inkwell_home / "config"
+    folder.mkdir(parents=True)
+    stale = folder / ".settings.json.k1ll3d00.tmp"
+    stale.write_text("{half")
+    old = time.time() - 3600
+    os.utime(stale, (old, old))
+    running = folder / ".settings.json.s4v1ng00.tmp"  # another Inkwell saving right now
+    running.write_text("{half")
+    Settings.load()
+    assert not stale.exists() and running.exists()

@@ -10,6 +10,8 @@ from app.engine.params import LENGTHS, GenerationParams
 from app.models import default_model
 from model.cli_support import log_error
 from model.errors import ModelError
+from model.fileio import read_bytes
+from model.textfile import TEXT_MAX_BYTES, TextFileError, decode_bytes, read_error
 from model.machine import limit_threads
 
 # CLI option -> GenerationParams field (the rest of the options configure the engine).
@@ -69,13 +71,14 @@ def _read_prompt(args: argparse.Namespace) -> str:
         raise _Failure("give the prompt either as an argument or with --prompt-file, not both")
     if args.prompt_file is not None:
         try:
-            prompt = args.prompt_file.read_text(encoding="utf-8")
+            # The editor's reader: a regular file only (a FIFO would block), capped, any encoding it knows.
+            prompt = decode_bytes(read_bytes(args.prompt_file, TEXT_MAX_BYTES), args.prompt_file).text
         except FileNotFoundError:
             raise _Failure(f"{args.prompt_file}: no such prompt file") from None
-        except UnicodeDecodeError:
-            raise _Failure(f"{args.prompt_file}: the prompt file is not UTF-8 text") from None
         except OSError as exc:
-            raise _Failure(f"{args.prompt_file}: cannot read the prompt file ({exc.strerror})") from None
+            raise _Failure(str(read_error(args.prompt_file, exc))) from None
+        except TextFileError as exc:
+            raise _Failure(str(exc)) from None
     elif args.prompt is not None:
         prompt = args.prompt
     else:

@@ -20,6 +20,7 @@ import numpy as np
 
 from model.bundle import Bundle, sha256_file
 from model.errors import ModelError
+from model.fileio import read_json
 from model.hf_layout import gpt2_name, is_conv1d
 
 GRAPH = "model.fp16.onnx"
@@ -39,10 +40,10 @@ def fp16_graph(bundle: Bundle, cache: Path) -> Path:
     folder = cache / "gpu-graphs" / key
     graph = folder / GRAPH
     try:
-        recorded = json.loads((folder / RECORD).read_text(encoding="utf-8"))["sha256"]
+        recorded = read_json(folder / RECORD)["sha256"]
         if sha256_file(graph) == recorded:
             return graph
-    except (OSError, ValueError, KeyError, TypeError):
+    except (OSError, ValueError, KeyError, TypeError):  # (model.fileio.DamagedFile is a ValueError)
         pass  # absent or damaged: build it
     _build(bundle, folder)
     return graph

@@ -122,12 +122,12 @@ class TextCollector(QObject):
 
 
 class Autosaver(QObject):
-    """Keeps ``slot`` holding the editor's unsaved text."""
+    """Keeps ``slot`` holding the editor's unsaved text (no slot: autosave is off, all is a no-op)."""
 
     failed = Signal(str)  # a message for the status bar
     _written = Signal(int, str)  # from the writer thread: the revision written (-1: dropped), error
 
-    def __init__(self, document: QTextDocument, slot: SnapshotSlot) -> None:
+    def __init__(self, document: QTextDocument, slot: SnapshotSlot | None) -> None:
         super().__init__(document)
         self._doc = document
         self.slot = slot
@@ -135,37 +135,44 @@ class Autosaver(QObject):
         self._collector.done.connect(self._collected)
         self._written.connect(self._on_written)
         self._revision = -1  # the document revision the slot holds
-        self._path = ""
+        self._path, self._meta = "", {}
         self._thread: threading.Thread | None = None
 
     @property
     def busy(self) -> bool:
         return self._collector.running or self._thread is not None
 
-    def tick(self, document_path: str) -> None:
-        """Snapshot the text if it has unsaved changes not yet in the slot; drop it if saved."""
+    def tick(self, document_path: str, meta: dict | None = None) -> None:
+        """Snapshot the text (with ``meta``: app.recovery) if it has unsaved changes not yet in
+        the slot; empty the slot if it has none."""
+        if self.slot is None:
+            return
         if not self._doc.isModified():
             self.drop()
             return
         if self._doc.revision() == self._revision or self.busy:
             return
-        self._path = document_path
+        self._path, self._meta = document_path, meta or {}
         self._collector.start()
 
     def drop(self) -> None:
         """Nothing to recover (saved, or replaced): stop snapshotting and empty the slot."""
         self._collector.cancel()
-        self.slot.clear()
+        if self.slot is not None:
+            self.slot.clear()
         self._revision = -1
 
-    def write_now(self, text: str, document_path: str) -> None:
+    def write_now(self, text: str, document_path: str, meta: dict | None = None) -> None:
         """Put ``text`` in the slot before returning (a recovered text, before its old snapshot goes)."""
         self._collector.cancel()
-        self.slot.write(text, document_path)
+        if self.slot is not None:
+            self.slot.write(text, document_path, meta)
 
     def close(self) -> None:
         """A clean exit: nothing to recover; a write under way ends first (and is dropped)."""
         self._collector.cancel()
+        if self.slot is None:
+            return
         self.slot.clear()
         if self._thread is not None:
             self._thread.join()
@@ -185,7 +192,7 @@ class Autosaver(QObject):
 
     def _write(self, pieces: list[str], revision: int, generation: int) -> tuple[int, str]:
         try:
-            return (revision if self.slot.write(pieces, self._path, generation) else -1), ""
+            return (revision if self.slot.write(pieces, self._path, self._meta, generation) else -1), ""
         except (OSError, ValueError) as exc:  # (ValueError: text Python cannot encode)
             return -1, str(exc)
 

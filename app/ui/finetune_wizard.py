@@ -55,7 +55,7 @@ from app.ui.jobs import KILL_AFTER_MS, JsonProcess
 from app.ui.loss_chart import LossChart
 from model import finetune as ft
 from model.prose import looks_hard_wrapped
-from model.textfile import TEXT_SUFFIXES, TextFileError, read_file
+from model.textfile import TEXT_SUFFIXES, TRAINING_MAX_BYTES, TextFileError, read_file
 from model.units import human_bytes, human_duration
 
 TEXTS, BASE, METHOD, TRAINING, RESULTS = range(5)
@@ -103,7 +103,7 @@ def read_entry(path: Path, seen: dict[str, Path]) -> TextEntry:
     except OSError as exc:
         return TextEntry(path, 0, problem=f"cannot be read ({exc.strerror}).")
     try:
-        decoded, data = read_file(path, allow_empty=False)
+        decoded, data = read_file(path, TRAINING_MAX_BYTES, allow_empty=False)
     except TextFileError as exc:
         what_to_do = {
             "binary": "Left out: this is not a text file. Add .txt or .md files (export other documents as plain text).",
@@ -116,7 +116,7 @@ def read_entry(path: Path, seen: dict[str, Path]) -> TextEntry:
         return TextEntry(path, size, sha256=sha, problem=f"Left out: the same text as {seen[sha].name} (a duplicate).")
     seen[sha] = path
     tokens = len(get_encoding().encode_ordinary(decoded.text))
-    note = "" if decoded.is_utf8 else f"Read as {decoded.encoding_name}."
+    note = "" if decoded.is_utf8 else f"Read as {decoded.encoding_name}{'' if decoded.certain else ' (a guess)'}."
     wrapped = looks_hard_wrapped(decoded.text)
     return TextEntry(path, size, tokens, sha, None, note, wrapped.width if wrapped.hard_wrapped else 0)
 
@@ -558,13 +558,21 @@ class MethodPage(QWizardPage):
         if prefill.get("sample_prompts"):
             self.prompt.setText(prefill["sample_prompts"][0])
         else:
-            self.prompt.setText(ft.sample_prompt_from(first.read_text(encoding="utf-8", errors="replace")[:20000]))
+            self.prompt.setText(ft.sample_prompt_from(self._text_of(first)[:20000]))
         base_name = prefill.get("name") or f"{base.name}-{first.stem}"
         name, n = base_name, 2
         while ft.name_problem(name) is not None and n < 100:
             name, n = f"{base_name}-{n}", n + 1
         self.name.setText(name)
         self._changed()
+
+    @staticmethod
+    def _text_of(path: Path) -> str:
+        """A training file's text, decoded as training reads it (UTF-16, Windows-1252...)."""
+        try:
+            return read_file(path, TRAINING_MAX_BYTES, allow_empty=False)[0].text
+        except TextFileError:
+            return ""  # it was readable when it was added; the prompt is only a suggestion
 
     def _method_toggled(self, lora: bool) -> None:
         """Each method has its own learning rate (LoRA's adapters take larger steps)."""

@@ -19,7 +19,7 @@ from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtGui import QTextCursor
 
 from app.bigtext import SLICE, break_long_lines
-from app.documents import DocumentError, read_text
+from app.documents import DocumentError, LoadedText, read_text
 
 # Up to this size a file is read, and a text set, at once: it takes a few tens of milliseconds.
 SMALL_BYTES = 1 << 18
@@ -32,6 +32,14 @@ def is_small_file(path: str | Path) -> bool:
         return Path(path).stat().st_size <= SMALL_BYTES
     except OSError:
         return True  # read_text says what is wrong with it
+
+
+def read_for_editor(path: str | Path) -> tuple[LoadedText, int]:
+    """The file as the editor shows it: read (app.documents.read_text, DocumentError as it
+    raises it) with its over-long lines broken; and how many were."""
+    loaded = read_text(path)
+    text, broken = break_long_lines(loaded.text)
+    return (dataclasses.replace(loaded, text=text) if broken else loaded), broken
 
 
 class FileReader(QObject):
@@ -58,10 +66,7 @@ class FileReader(QObject):
 
     def _run(self, ticket: int, path: str) -> None:
         try:
-            loaded = read_text(path)
-            text, broken = break_long_lines(loaded.text)
-            if broken:
-                loaded = dataclasses.replace(loaded, text=text)
+            loaded, broken = read_for_editor(path)
             result = (path, loaded, broken, None)
         except DocumentError as exc:
             result = (path, None, 0, str(exc))

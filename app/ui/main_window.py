@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from PySide6.QtCore import QByteArray, QPoint, Qt, QTimer, QUrl
+from PySide6.QtCore import QByteArray, QFileSystemWatcher, QPoint, Qt, QTimer, QUrl
 from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QColor, QDesktopServices, QFont, QKeySequence
 from PySide6.QtWidgets import (
     QApplication,
@@ -23,16 +23,27 @@ from PySide6.QtWidgets import (
 
 from app import models, paths
 from app.bigtext import LONG_LINE, break_long_lines, count_words
-from app.documents import FILE_FILTER, DocumentError, read_text, save_text
-from app.recovery import Snapshot, SnapshotSlot, orphaned_snapshots
+from app.documents import (
+    FILE_FILTER,
+    UTF8,
+    DiskState,
+    DocumentError,
+    FileFormat,
+    UnencodableText,
+    changed_on_disk,
+    read_text,
+    save_text,
+)
+from app.recovery import Snapshot, SnapshotSlot, scan_snapshots
 from app.settings import Settings
 from app.ui import theme as themes
 from app.ui.autosave import Autosaver
 from app.ui.editor import GHOST_KEYS, GhostEditor
-from app.ui.loading import FileReader, TextLoader, is_small_file
+from app.ui.loading import FileReader, TextLoader, is_small_file, read_for_editor
 from app.ui.settings_panel import KEY_LABELS, SettingsPanel
 from app.ui.wordcount import WordCounter
 from app.worker import Generator
+from model.fileio import describe_os_error
 
 DEFAULT_KEYS = {
     "accept": "Tab",
@@ -123,7 +134,16 @@ class MainWindow(QMainWindow):
         super().__init__()
         self.settings = settings or Settings.load()
         self.path: str | None = None
-        self._slot = SnapshotSlot()
+        self._format: FileFormat = UTF8  # how the open file is written back
+        self._disk: DiskState | None = None  # the open file as last read or saved
+        self._disk_notice = ""  # what the last check of the file on disk found, once said
+        try:
+            self._slot: SnapshotSlot | None = SnapshotSlot()
+            slot_problem = None
+        except OSError as exc:
+            self._slot = None  # no autosave; everything else works
+            slot_problem = f"Autosave is off: unsaved text cannot be kept in {paths.state_dir()} " \
+                           f"({describe_os_error(exc)})."
         self._requested_at: dict[int, float] = {}
         self._first_piece_ms: dict[int, float] = {}
         self._story_request: int | None = None
@@ -150,6 +170,7 @@ class MainWindow(QMainWindow):
         self.reader = FileReader(self)
         self._autosaver = Autosaver(self.editor.document(), self._slot)
         self._opening = ("", 0)  # the name of the text being loaded, and its lines broken
+        self._after_loading = None  # what to do once it is in (put the cursor back, after a reload)
 
         self.panel = SettingsPanel(self.settings, DEFAULT_KEYS, self)
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.panel)
@@ -158,6 +179,13 @@ class MainWindow(QMainWindow):
         self.generator = Generator(self)
         self._autosave = QTimer(self)
         self._autosave.timeout.connect(self.autosave)
+        # The open file, watched for other programs writing it; a burst of change signals is
+        # looked at once, when it has settled.
+        self._watcher = QFileSystemWatcher(self)
+        self._watcher.fileChanged.connect(lambda _path: self._disk_timer.start())
+        self._watcher.directoryChanged.connect(lambda _path: self._disk_timer.start())
+        self._disk_timer = QTimer(self, singleShot=True, interval=150)
+        self._disk_timer.timeout.connect(self._check_disk)
         self._build_status_bar()
         self._build_actions()
         self._build_menus()
@@ -168,6 +196,7 @@ class MainWindow(QMainWindow):
                     "autosave_s", "recent_files"):
             self._apply(key)
         self.settings.on_change(self._setting_changed)
+        self.settings.on_problem(self.show_notice)
         self._restore_geometry()
         self._update_title()
         self._update_cursor_label()
@@ -175,6 +204,8 @@ class MainWindow(QMainWindow):
         self._update_story_actions()
         if self.settings.notice:
             self.show_notice(self.settings.notice)
+        if slot_problem:
+            self.show_notice(slot_problem)
 
     # construction ----------------------------------------------------------------------------
 
@@ -190,13 +221,15 @@ class MainWindow(QMainWindow):
         self.words_label.setObjectName("wordsLabel")
         self.cursor_label = QLabel("")
         self.cursor_label.setObjectName("cursorLabel")
+        self.format_label = QLabel("")
+        self.format_label.setObjectName("formatLabel")
         # (a label, not a QProgressBar: that repaints the window at once on every new value)
         self.load_label = QLabel("")
         self.load_label.setObjectName("loadLabel")
         bar.addPermanentWidget(self.load_label)
         self.load_label.hide()
         for index, label in enumerate((self.model_label, self.speed_label, self.words_label,
-                                       self.cursor_label)):
+                                       self.cursor_label, self.format_label)):
             if index:
                 dot = QLabel("·")
                 dot.setObjectName("statusSeparator")
@@ -745,39 +778,56 @@ class MainWindow(QMainWindow):
             self._update_busy()
             return True
         try:
-            loaded = read_text(path)
+            loaded, broken = read_for_editor(path)
         except DocumentError as exc:
             self._read_failed(path, str(exc))
             return False
-        text, broken = break_long_lines(loaded.text)
-        self._file_read(path, loaded, broken, text)
+        self._file_read(path, loaded, broken)
         return True
 
-    def _file_read(self, path: str, loaded, broken: int = 0, text: str | None = None) -> None:
-        self._set_document(loaded.text if text is None else text, str(Path(path).resolve()), broken=broken)
+    def _file_read(self, path: str, loaded, broken: int) -> None:
+        self._set_document(loaded.text, str(Path(path).resolve()), loaded.format, loaded.disk, broken=broken)
         self.settings.add_recent(self.path)
-        if loaded.converted:
-            self.show_notice(f"{Path(path).name} was read as {loaded.encoding_name}; "
-                             "saving writes it as UTF-8.")
+        self._say_format(loaded.format)
 
     def _read_failed(self, _path: str, message: str) -> None:
         self._update_busy()
         QMessageBox.warning(self, "Cannot open file", message)
         self.statusBar().showMessage(message, 10000)
 
-    def _set_document(self, text: str, path: str | None, modified: bool = False, broken: int = 0) -> None:
-        """Show ``text`` (its over-long lines broken already: ``broken`` of them) as the document."""
+    def _say_format(self, fmt: FileFormat) -> None:
+        name = Path(self.path).name if self.path else "Untitled"
+        if fmt.encoding != "utf-8":
+            guess = "" if fmt.certain else " (a guess: if the text looks wrong, close it without saving)"
+            note = f"; {fmt.note}" if fmt.note else ""
+            self.show_notice(f"{name} was read as {fmt.encoding_name}{guess}{note}. "
+                             "Saving keeps that encoding.")
+        if fmt.mixed_newlines:
+            self.show_notice(f"{name} mixes different line ends; saving writes {fmt.newline_name} "
+                             "line ends throughout.")
+        elif fmt.newline != "\n":
+            self.statusBar().showMessage(f"{name} has {fmt.newline_name} line ends; saving keeps them", 8000)
+
+    def _set_document(self, text: str, path: str | None, fmt: FileFormat = UTF8,
+                      disk: DiskState | None = None, modified: bool = False, broken: int = 0,
+                      then=None) -> None:
+        """Show ``text`` (its over-long lines broken already: ``broken`` of them) as the document;
+        ``then`` runs once it is all in the editor."""
         self.reader.cancel()
         self.story_stop()
         self._story_keep()
         self.editor.clear_ghost()
         self.editor.clear_marks()
         self.path = path
+        self._format, self._disk, self._disk_notice = fmt, disk, ""
+        self._watch()
         self._autosaver.drop()
         self._opening = (Path(path).name if path else "Untitled", broken)
+        self._after_loading = then
         self.loader.set_text(text, modified)  # _document_ready follows (at once for a short text)
         self._update_busy()
         self._update_title()
+        self._update_format_label()
 
     def _load_progress(self, done: int, total: int) -> None:
         self.load_label.setText(f"Opening {self._opening[0]}… {100 * done // max(total, 1)}%")
@@ -791,6 +841,9 @@ class MainWindow(QMainWindow):
                              f"{LONG_LINE:,} characters, shown broken into shorter lines (at spaces where "
                              "there are any); saving writes these line breaks.")
         self._update_title()
+        then, self._after_loading = self._after_loading, None
+        if then is not None:
+            then()
 
     def _pasted_long_lines(self, broken: int) -> None:
         self.show_notice(f"The pasted text had {broken:,} line{'s' if broken > 1 else ''} longer than "
@@ -808,8 +861,12 @@ class MainWindow(QMainWindow):
         return self.reader.reading or self.loader.loading
 
     def document_text(self) -> str:
-        """The whole text, also while it is still going into the editor."""
-        return self.loader.text if self.loader.loading else self.editor.toPlainText()
+        """The text as it goes into the file, also while it is still going into the editor.
+        QPlainTextEdit.toPlainText() turns no-break spaces into plain ones (and U+2028 into a line
+        break); the raw text keeps every character, with U+2029 between paragraphs."""
+        if self.loader.loading:
+            return self.loader.text
+        return self.editor.document().toRawText().replace("\u2029", "\n")
 
     def save(self) -> bool:
         if not self.path:
@@ -826,19 +883,128 @@ class MainWindow(QMainWindow):
         return self._write(path)
 
     def _write(self, path: str) -> bool:
-        try:
-            save_text(path, self.document_text())
-        except DocumentError as exc:
-            QMessageBox.warning(self, "Cannot save", f"{exc}\n\nYour text is still here, unsaved.")
-            return False
+        if self.path and self._disk is not None and Path(path).resolve() == Path(self.path) \
+                and changed_on_disk(path, self._disk) == "changed":
+            # Another program, or another Inkwell, wrote the file since it was read or saved here.
+            choice = self._ask_changed_on_disk()
+            if choice == "reload":
+                self._reload()
+                return False
+            if choice == "save_as":
+                return self.save_as()
+            if choice != "overwrite":
+                return False
+        fmt = self._format
+        while True:
+            try:
+                disk = save_text(path, self.document_text(), fmt)
+                break
+            except UnencodableText as exc:
+                if not self._ask_convert(str(exc), fmt):
+                    return False
+                fmt = fmt.as_utf8()
+            except DocumentError as exc:
+                QMessageBox.warning(self, "Cannot save", f"{exc}\n\nYour text is still here, unsaved.")
+                return False
         self.path = str(Path(path).resolve())
+        self._format, self._disk, self._disk_notice = fmt, disk, ""
+        self._watch()
         self.editor.document().setModified(False)
         self.loader.modified = False  # (a recovered text still going in is saved now)
         self._autosaver.drop()
         self.settings.add_recent(self.path)
         self._update_title()
+        self._update_format_label()
         self.statusBar().showMessage(f"Saved {self.path}", 4000)
         return True
+
+    def _ask_convert(self, problem: str, fmt: FileFormat) -> bool:
+        """Whether to write the file as UTF-8 because its own encoding cannot hold the text."""
+        box = QMessageBox(QMessageBox.Icon.Question, "Save as UTF-8?",
+                          f"{problem}.\n\nSave the file as UTF-8 instead? Programs that expect "
+                          f"{fmt.encoding_name} may show its accented letters wrongly.", parent=self)
+        convert = box.addButton("Save as UTF-8", QMessageBox.ButtonRole.AcceptRole)
+        box.addButton(QMessageBox.StandardButton.Cancel)
+        box.setDefaultButton(convert)
+        box.exec()
+        return box.clickedButton() is convert
+
+    def _ask_changed_on_disk(self) -> str:
+        """"overwrite", "reload", "save_as" or "cancel": what to do with a file another program
+        changed since Inkwell read or saved it."""
+        name = Path(self.path).name
+        box = QMessageBox(QMessageBox.Icon.Warning, "File changed on disk",
+                          f"“{name}” was changed by another program (or another Inkwell window) "
+                          "since you opened or last saved it.\n\n"
+                          "Overwrite: replace it with your text (the other changes are lost).\n"
+                          "Reload: show the file as it is now (your unsaved changes here are lost).\n"
+                          "Save As: keep both: your text goes into a new file.", parent=self)
+        overwrite = box.addButton("Overwrite", QMessageBox.ButtonRole.DestructiveRole)
+        reload = box.addButton("Reload", QMessageBox.ButtonRole.ResetRole)
+        save_as = box.addButton("Save As…", QMessageBox.ButtonRole.AcceptRole)
+        cancel = box.addButton(QMessageBox.StandardButton.Cancel)
+        box.setDefaultButton(save_as)
+        box.setEscapeButton(cancel)
+        box.exec()
+        clicked = box.clickedButton()
+        return "overwrite" if clicked is overwrite else "reload" if clicked is reload else \
+            "save_as" if clicked is save_as else "cancel"
+
+    def _reload(self) -> bool:
+        """Read the open file again, keeping the cursor where it was."""
+        position = self.editor.textCursor().position()
+        try:
+            loaded, broken = read_for_editor(self.path)
+        except DocumentError as exc:
+            self.show_notice(f"The file could not be read again: {exc}")
+            return False
+
+        def put_cursor_back() -> None:
+            cursor = self.editor.textCursor()
+            cursor.setPosition(min(position, self.editor.document().characterCount() - 1))
+            self.editor.setTextCursor(cursor)
+
+        self._set_document(loaded.text, self.path, loaded.format, loaded.disk, broken=broken, then=put_cursor_back)
+        return True
+
+    def _watch(self) -> None:
+        """Watch the open file, and its folder: a file deleted or renamed over drops out of a
+        watch, and its folder tells when it is back."""
+        watched = self._watcher.files() + self._watcher.directories()
+        if watched:
+            self._watcher.removePaths(watched)
+        if self.path:
+            self._watcher.addPaths([p for p in (self.path, str(Path(self.path).parent)) if Path(p).exists()])
+
+    def _check_disk(self) -> None:
+        """The watched file changed: say so once, or reload it when nothing here is unsaved."""
+        if not self.path or self._disk is None:
+            return
+        if self.path not in self._watcher.files():
+            self._watch()  # a file replaced by renaming drops out of the watch
+        change = changed_on_disk(self.path, self._disk)
+        if change is None or change == self._disk_notice:
+            return
+        name = Path(self.path).name
+        if change == "changed" and not self.editor.document().isModified():
+            if self._reload():
+                self.statusBar().showMessage(f"{name} was changed by another program; reloaded", 8000)
+                return
+        self._disk_notice = change
+        if change == "deleted":
+            self.show_notice(f"{name} was deleted or moved by another program. Your text is still here; "
+                             "saving writes the file again.")
+        else:
+            self.show_notice(f"{name} was changed by another program. Your text here is as it was; saving "
+                             "will ask whether to overwrite the file, reload it or save under another name.")
+
+    def _update_format_label(self) -> None:
+        fmt = self._format
+        self.format_label.setText(fmt.label)
+        tip = f"Saved as {fmt.encoding_name} with {fmt.newline_name} line ends"
+        if not fmt.certain:
+            tip += " (the encoding was a guess)"
+        self.format_label.setToolTip(tip)
 
     def _fill_recent_menu(self) -> None:
         self.recent_menu.clear()
@@ -858,20 +1024,28 @@ class MainWindow(QMainWindow):
     def autosave(self) -> None:
         """Snapshot unsaved changes (a long text in slices and on a worker thread)."""
         if not self.loading:
-            self._autosaver.tick(self.path or "")
+            self._autosaver.tick(self.path or "", self._snapshot_meta())
+
+    def _snapshot_meta(self) -> dict:
+        return {"format": self._format.to_dict(), "disk": self._disk.to_dict() if self._disk else None}
 
     def offer_recovery(self) -> None:
-        for snapshot in orphaned_snapshots():
+        snapshots, problems = scan_snapshots()
+        for problem in problems:
+            self.show_notice(problem)
+        for snapshot in snapshots:
             choice = self._ask_recover(snapshot)
             if choice == "recover":
                 if not self.maybe_save():
                     snapshot.release()
                     continue
                 text, broken = break_long_lines(snapshot.text)
-                self._set_document(text, snapshot.document_path or None, modified=True, broken=broken)
+                self._set_document(text, snapshot.document_path or None, *self._recovered_format(snapshot),
+                                   modified=True, broken=broken)
                 self._update_title()
                 try:
-                    self._autosaver.write_now(text, self.path or "")  # ours holds it before the old one goes
+                    # our own slot holds it now, before the old one goes
+                    self._autosaver.write_now(text, self.path or "", self._snapshot_meta())
                 except (OSError, ValueError) as exc:
                     self.statusBar().showMessage(f"Autosave failed: {exc}", 10000)
                     snapshot.release()
@@ -881,6 +1055,21 @@ class MainWindow(QMainWindow):
                 snapshot.discard()
             else:
                 snapshot.release()
+
+    def _recovered_format(self, snapshot: Snapshot) -> tuple[FileFormat, DiskState | None]:
+        """The file's encoding and state on disk as the snapshot recorded them; for snapshots
+        of older versions, as the file is now (so that only later changes by others are asked
+        about, and the file keeps its encoding)."""
+        meta = snapshot.meta
+        fmt = FileFormat.from_dict(meta.get("format"))
+        disk = DiskState.from_dict(meta.get("disk"))
+        if snapshot.document_path and (fmt is None or disk is None):
+            try:
+                current = read_text(snapshot.document_path)
+                fmt, disk = fmt or current.format, disk or current.disk
+            except DocumentError:
+                pass
+        return fmt or UTF8, disk
 
     def _ask_recover(self, snapshot: Snapshot) -> str:
         when = time.strftime("%A %H:%M", time.localtime(snapshot.saved_at))
