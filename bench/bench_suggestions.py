@@ -107,7 +107,7 @@ def measure(engine: Engine, params: GenerationParams, places, mid) -> dict:
         got, want = units(text), units(real)
         firsts += bool(got and want and got[0] == want[0] and text[:1].isspace() == real[:1].isspace())
         saved += saved_keystrokes(text, real)
-        breaks += "\n" in text.rstrip("\n")[: len(text)] and "\n" not in real[: len(text) + 1]
+        breaks += "\n" in text.rstrip("\n") and "\n" not in real[: len(text) + 1]
         glued += text[:1].isalnum()
         lengths.append(len(text.split()))
     completes = correct = 0
