@@ -72,6 +72,8 @@ class Job:
     # A new model (architecture numbers) or an existing Hugging Face checkpoint to fine-tune.
     model: dict[str, int] = field(default_factory=lambda: {"n_layer": 4, "n_embd": 128, "n_head": 4, "n_positions": 256})
     init: str | None = None
+    # With init: deepen the checkpoint to this many layers before training (model.grow).
+    deepen_to: int | None = None
     # "full" trains every weight; "lora" trains low-rank adapters on the attention and MLP
     # projections (model.lora), merged into the weights at the end.
     method: str = "full"
@@ -144,6 +146,9 @@ class Job:
                 raise TrainError(f"{name} must be at least 0 and below 1, got {getattr(self, name)!r}")
         if self.dropout is not None and not 0 <= self.dropout < 1:
             raise TrainError(f"dropout must be at least 0 and below 1, got {self.dropout!r}")
+        if self.deepen_to is not None and (not self.init or not isinstance(self.deepen_to, int)
+                                           or isinstance(self.deepen_to, bool) or self.deepen_to <= 0):
+            raise TrainError("deepen_to needs init (the checkpoint to deepen) and a positive number of layers")
         if self.method not in ("full", "lora"):
             raise TrainError(f"method must be full or lora, got {self.method!r}")
         if not isinstance(self.lora_rank, int) or isinstance(self.lora_rank, bool) or self.lora_rank <= 0:
@@ -277,6 +282,13 @@ class Trainer:
         job = self.job
         if job.init:
             model = load_gpt2(job.init)
+            if job.deepen_to:
+                from model.grow import deepen
+
+                try:
+                    model = deepen(model, job.deepen_to)
+                except ValueError as exc:
+                    raise TrainError(f"deepen_to: {exc}") from None
             cfg = model.config
         else:
             if not isinstance(job.model, dict):
@@ -703,7 +715,7 @@ _FLAGS = {
     "warmup_steps": int, "weight_decay": float, "grad_clip": float, "dropout": float, "seed": int,
     "device": str, "precision": str, "threads": int, "log_every": int, "eval_every": int,
     "eval_max_windows": int, "sample_every": int, "sample_tokens": int, "checkpoint_every": int,
-    "cache_dir": str, "name": str, "init": str, "method": str, "lora_rank": int, "lora_alpha": float,
+    "cache_dir": str, "name": str, "init": str, "deepen_to": int, "method": str, "lora_rank": int, "lora_alpha": float,
     "epochs": float,
 }
 
