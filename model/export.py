@@ -364,7 +364,7 @@ class _Checker:
 
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
-        prog="inkwell export",
+        prog="inkwell export", allow_abbrev=False,
         description="Export a Hugging Face GPT-2 checkpoint folder to an Inkwell model bundle.",
     )
     p.add_argument("src", metavar="SRC", help="folder with config.json and model.safetensors or pytorch_model.bin")

@@ -721,7 +721,7 @@ _FLAGS = {
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m model.train", description=__doc__.split("\n\n")[0],
+    p = argparse.ArgumentParser(allow_abbrev=False, prog="python -m model.train", description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--job", help="JSON job file; flags override its settings")
     p.add_argument("--data", action="append", help="training text file or folder (repeat for more); replaces the job's")
