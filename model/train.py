@@ -647,6 +647,8 @@ def training_metadata(run_dir: str | Path) -> tuple[dict[str, Any] | None, dict[
     job = dict(summary["job"])
     for private in ("out", "cache_dir"):
         job.pop(private, None)
+    if job.get("init"):
+        job.pop("model", None)  # the architecture is the init checkpoint's (deepened by deepen_to)
     job["data"] = [{"file": Path(f["path"]).name, "sha256": f["sha256"], "tokens": f["tokens"]}
                    for f in summary.get("files", [])]
     perplexity = None
