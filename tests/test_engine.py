@@ -572,3 +572,17 @@ def test_weights_only_needs_its_weights(tiny_hf_dir, tmp_path):
     with pytest.raises(ModelError, match="a bundle without graphs needs its Hugging Face checkpoint"):
         export_bundle(tiny_hf_dir, tmp_path / "b", variants=[], hf_dtype="none")
     assert not (tmp_path / "b").exists()
+
+
+def test_no_graph_is_built_from_a_damaged_checkpoint(weights_only_bundle, tmp_path):
+    from app import paths
+
+    damaged = tmp_path / "damaged"
+    shutil.copytree(weights_only_bundle, damaged)
+    weights = damaged / "hf" / "model.safetensors"
+    data = bytearray(weights.read_bytes())
+    data[-100] ^= 0xFF  # same size: only the checksum can tell
+    weights.write_bytes(bytes(data))
+    with pytest.raises(ModelError, match="model.safetensors: checksum mismatch"):
+        Engine.load(damaged, provider="cpu")
+    assert not list((paths.cache_dir() / "graphs").glob("*/int8/*.onnx"))
