@@ -523,16 +523,24 @@ def _main(args: argparse.Namespace) -> int:
 
 def compare(run_dir: Path, prompt: str, tokens: int = 40) -> dict[str, str]:
     """The base model and the fine-tuned one continuing ``prompt`` with the same seed."""
+    import torch
+
     from model.hf import load_gpt2
-    from model.train import sample_text
+    from model.tokenizer import EOT_TOKEN, decode, encode
+    from model.train import SAMPLE_TEMPERATURE, SAMPLE_TOP_K
 
     run = read_run(run_dir)
     if run is None or not run.finished:
         raise FinetuneError(f"{run_dir}: not a finished fine-tune")
     seed = int(run.job.get("seed", 0))
-    base = sample_text(load_gpt2(run.job["init"]), prompt, tokens, seed=seed)
-    tuned = sample_text(load_gpt2(run_dir), prompt, tokens, seed=seed)
-    return {"prompt": prompt, "base": base, "tuned": tuned}
+    ids = torch.tensor([encode(prompt)])
+
+    def continuation(folder: str | Path) -> str:
+        out = load_gpt2(folder).generate(ids, tokens, temperature=SAMPLE_TEMPERATURE, top_k=SAMPLE_TOP_K,
+                                         generator=torch.Generator().manual_seed(seed), stop_token=EOT_TOKEN)
+        return decode(out[0, ids.shape[1]:].tolist())
+
+    return {"prompt": prompt, "base": continuation(run.job["init"]), "tuned": continuation(run_dir)}
 
 
 def install(run_dir: Path, name: str, use: bool = True, progress=None) -> Path:
