@@ -38,9 +38,13 @@ from app.recovery import Snapshot, SnapshotSlot, scan_snapshots
 from app.settings import Settings
 from app.ui import theme as themes
 from app.ui.autosave import Autosaver
+from app.markdown import is_markdown
 from app.ui.editor import GHOST_KEYS, GhostEditor
+from app.ui.find_replace import FindBar
+from app.ui.highlighter import TextHighlighter
 from app.ui.loading import FileReader, TextLoader, is_small_file, read_for_editor
 from app.ui.settings_panel import KEY_LABELS, SettingsPanel
+from app.ui.spell_check import SpellCheck
 from app.ui.wordcount import WordCounter
 from app.worker import Generator
 from model.fileio import describe_os_error
@@ -163,9 +167,15 @@ class MainWindow(QMainWindow):
         column.setSpacing(0)
         column.addWidget(self.notice_bar)
         column.addWidget(self.editor, 1)
+        self.find_bar = FindBar(self.editor)
+        column.addWidget(self.find_bar)
         column.addWidget(self.story_bar)
         self.setCentralWidget(central)
         self.words = WordCounter(self.editor.document())
+        self.highlighter = TextHighlighter(self.editor.document(), self.editor)
+        self.editor.highlighter = self.highlighter
+        self.spelling = SpellCheck(self.settings, self.editor, self.highlighter, self)
+        self.spelling.problem.connect(self.show_notice)
         self.loader = TextLoader(self.editor)
         self.reader = FileReader(self)
         self._autosaver = Autosaver(self.editor.document(), self._slot)
@@ -193,7 +203,7 @@ class MainWindow(QMainWindow):
 
 
         for key in ("theme", "font_family", "wrap", "column_chars", "delay_ms", "auto_suggest", "keys",
-                    "autosave_s", "recent_files"):
+                    "autosave_s", "recent_files", "spell_check"):
             self._apply(key)
         self.settings.on_change(self._setting_changed)
         self.settings.on_problem(self.show_notice)
@@ -278,6 +288,11 @@ class MainWindow(QMainWindow):
         self.act_paste.setShortcut(S.Paste)
         self.act_select_all = self._action("Select &All", e.selectAll)
         self.act_select_all.setShortcut(S.SelectAll)
+        f = self.find_bar
+        self.act_find = self._action("&Find…", f.show_find, "Ctrl+F", name="find")
+        self.act_replace = self._action("R&eplace…", lambda: f.show_find(replace=True), "Ctrl+H", name="replace")
+        self.act_find_next = self._action("Find &next", f.find_next, "F3", name="findNext")
+        self.act_find_previous = self._action("Find pre&vious", f.find_previous, "Shift+F3", name="findPrevious")
         for action in (self.act_undo, self.act_redo, self.act_cut, self.act_copy, self.act_paste,
                        self.act_select_all):
             # The editor handles these keys itself; the menu entries only show and click them.
@@ -335,6 +350,8 @@ class MainWindow(QMainWindow):
         edit.addActions([self.act_cut, self.act_copy, self.act_paste])
         edit.addSeparator()
         edit.addAction(self.act_select_all)
+        edit.addSeparator()
+        edit.addActions([self.act_find, self.act_replace, self.act_find_next, self.act_find_previous])
 
         view = bar.addMenu("&View")
         view.addAction(self.act_panel)
@@ -426,6 +443,7 @@ class MainWindow(QMainWindow):
         if key == "theme":
             theme = themes.apply(QApplication.instance(), s["theme"])
             self.editor.set_colors(QColor(theme.ghost), QColor(theme.mark))
+            self.highlighter.set_colors(QColor(theme.muted), QColor(theme.mark))
             self.theme_actions[s["theme"]].setChecked(True)
             self.statusBar().setStyleSheet(f"QStatusBar {{ color: {theme.muted}; }}")
             self.story_bar.setStyleSheet(f"#storyBar {{ background: {theme.mark}; }}")
@@ -454,6 +472,8 @@ class MainWindow(QMainWindow):
             self._autosave.start(s["autosave_s"] * 1000)
         elif key == "recent_files":
             self._fill_recent_menu()
+        elif key in ("spell_check", "spell_language"):
+            self.spelling.apply()
         elif key in ("model", "provider", "threads"):
             self.load_model()
 
@@ -824,6 +844,8 @@ class MainWindow(QMainWindow):
         self._autosaver.drop()
         self._opening = (Path(path).name if path else "Untitled", broken)
         self._after_loading = then
+        self.highlighter.set_markdown(is_markdown(path))
+        self.highlighter.paused = True  # spelling is checked once the text is in, screen first
         self.loader.set_text(text, modified)  # _document_ready follows (at once for a short text)
         self._update_busy()
         self._update_title()
@@ -833,6 +855,8 @@ class MainWindow(QMainWindow):
         self.load_label.setText(f"Opening {self._opening[0]}… {100 * done // max(total, 1)}%")
 
     def _document_ready(self) -> None:
+        self.highlighter.paused = False
+        self.highlighter.recheck()
         self._update_busy()
         self._show_words(self.words.total)
         name, broken = self._opening
@@ -908,6 +932,7 @@ class MainWindow(QMainWindow):
                 return False
         self.path = str(Path(path).resolve())
         self._format, self._disk, self._disk_notice = fmt, disk, ""
+        self.highlighter.set_markdown(is_markdown(self.path))
         self._watch()
         self.editor.document().setModified(False)
         self.loader.modified = False  # (a recovered text still going in is saved now)
