@@ -77,6 +77,7 @@ SPECS: dict[str, Spec] = {
     # editor
     "font_family": Spec("", str),  # "" = a serif face chosen at start-up
     "font_size": Spec(14, int, 6, 72),
+    "zoom": Spec(100, int, 30, 400),  # percent of font_size (View > Zoom, Ctrl+= / Ctrl+- / Ctrl+0)
     "theme": Spec("light", str, choices=("light", "dark")),
     "wrap": Spec(True, bool),
     "column_chars": Spec(72, int, 0, 400),  # width of the text column; 0 = the whole window

@@ -41,6 +41,7 @@ from app.ui.autosave import Autosaver
 from app.ui.editor import GHOST_KEYS, GhostEditor
 from app.ui.loading import FileReader, TextLoader, is_small_file, read_for_editor
 from app.ui.settings_panel import KEY_LABELS, SettingsPanel
+from app.ui.view_modes import CtrlWheelZoom, FullScreen, zoom_step
 from app.ui.wordcount import WordCounter
 from app.worker import Generator
 from model.fileio import describe_os_error
@@ -58,6 +59,18 @@ DEFAULT_KEYS = {
     "story_retry": "Ctrl+Shift+Return",
     "story_stop": "Esc",
 }
+
+
+def _keys(*keys) -> list[QKeySequence]:
+    """Each key once (a platform's standard key may be one of the others: the same key twice on
+    one action is an ambiguous shortcut, which triggers nothing)."""
+    sequences: list[QKeySequence] = []
+    for key in keys:
+        for sequence in QKeySequence.keyBindings(key) if isinstance(key, QKeySequence.StandardKey) \
+                else [QKeySequence(key)]:
+            if not sequence.isEmpty() and sequence not in sequences:
+                sequences.append(sequence)
+    return sequences
 
 
 class StoryBar(QWidget):
@@ -192,6 +205,9 @@ class MainWindow(QMainWindow):
         self._connect()
 
 
+        self.full_screen = FullScreen(self)
+        self.full_screen.toggled.connect(self.act_full_screen.setChecked)
+        self.full_screen_wheel = CtrlWheelZoom(self.editor.viewport(), self.zoom)
         for key in ("theme", "font_family", "wrap", "column_chars", "delay_ms", "auto_suggest", "keys",
                     "autosave_s", "recent_files"):
             self._apply(key)
@@ -309,6 +325,15 @@ class MainWindow(QMainWindow):
 
         self.act_wrap = self._action("&Wrap lines", lambda on: self.settings.set("wrap", on), checkable=True)
         self.act_font = self._action("&Font…", self._choose_font)
+        self.act_zoom_in = self._action("Zoom &in", lambda: self.zoom(1), name="zoom_in")
+        # Ctrl+= too: Ctrl++ needs Shift on most keyboards
+        self.act_zoom_in.setShortcuts(_keys("Ctrl+=", S.ZoomIn))
+        self.act_zoom_out = self._action("Zoom &out", lambda: self.zoom(-1), name="zoom_out")
+        self.act_zoom_out.setShortcuts(_keys("Ctrl+-", S.ZoomOut))
+        self.act_zoom_reset = self._action("&Reset zoom", lambda: self.zoom(0), "Ctrl+0", name="zoom_reset")
+        self.act_full_screen = self._action("&Full screen", lambda on: self.full_screen.set_active(on),
+                                            checkable=True, name="full_screen")
+        self.act_full_screen.setShortcuts(_keys("F11", S.FullScreen))
         self.act_panel = self.panel.toggleViewAction()
         self.act_panel.setText("&Settings panel")
         self.act_panel.setShortcut(QKeySequence("Ctrl+,"))
@@ -343,6 +368,10 @@ class MainWindow(QMainWindow):
         theme_menu.addActions(list(self.theme_actions.values()))
         view.addAction(self.act_font)
         view.addAction(self.act_wrap)
+        view.addSeparator()
+        view.addActions([self.act_zoom_in, self.act_zoom_out, self.act_zoom_reset])
+        view.addSeparator()
+        view.addAction(self.act_full_screen)
 
         generate = bar.addMenu("&Generate")
         generate.addAction(self.act_suggest)
@@ -430,10 +459,12 @@ class MainWindow(QMainWindow):
             self.statusBar().setStyleSheet(f"QStatusBar {{ color: {theme.muted}; }}")
             self.story_bar.setStyleSheet(f"#storyBar {{ background: {theme.mark}; }}")
             self.notice_bar.setStyleSheet(f"#noticeBar {{ background: {theme.mark}; }}")
-        elif key in ("font_family", "font_size"):
+        elif key in ("font_family", "font_size", "zoom"):
             font = QFont(s["font_family"], s["font_size"]) if s["font_family"] else \
                 themes.default_editor_font(s["font_size"])
+            font.setPointSizeF(s["font_size"] * s["zoom"] / 100)
             self.editor.setFont(font)
+            self.act_zoom_reset.setText(f"&Reset zoom ({s['zoom']}%)")
         elif key == "wrap":
             mode = GhostEditor.LineWrapMode
             self.editor.setLineWrapMode(mode.WidgetWidth if s["wrap"] else mode.NoWrap)
@@ -1110,6 +1141,12 @@ class MainWindow(QMainWindow):
 
     # misc ----------------------------------------------------------------------------------------
 
+    def zoom(self, direction: int) -> None:
+        """One step larger (1) or smaller (-1), or back to the font size setting (0)."""
+        zoom = zoom_step(self.settings["zoom"], direction) if direction else 100
+        self.settings.set("zoom", zoom)
+        self.statusBar().showMessage(f"Zoom {zoom}%", 2000)
+
     def _choose_font(self) -> None:
         ok, font = QFontDialog.getFont(self.editor.font(), self, "Editor font")
         if ok:
@@ -1130,6 +1167,7 @@ class MainWindow(QMainWindow):
         if not self.maybe_save():
             event.ignore()
             return
+        self.full_screen.set_active(False)  # the next start opens as a window, with its menus
         self._save_geometry()
         if getattr(self, "finetune_wizard", None) is not None:
             self.finetune_wizard.shut_down()  # a running fine-tune writes its checkpoint first
