@@ -51,7 +51,7 @@ def test_keys_zoom_and_the_zoom_is_remembered(qtbot, make_window):
     qtbot.keyClick(window.editor, Qt.Key.Key_Minus, CTRL)
     assert window.settings["zoom"] == 125
     assert window.editor.font().pointSizeF() == pytest.approx(size * 1.25)
-    assert window.act_zoom_reset.text() == "&Reset zoom (125%)"
+    assert window.commands["zoom_reset"].text() == "&Reset zoom (125%)"
     window.close()
     again = make_window()  # a new window, the settings read from disk again
     assert again.settings["zoom"] == 125
@@ -89,12 +89,12 @@ def test_full_screen_shows_the_text_alone_and_esc_or_f11_leave(qtbot, make_windo
     window.panel.show()
     assert window.menuBar().isVisible() and window.statusBar().isVisible()
     qtbot.keyClick(window.editor, Qt.Key.Key_F11)
-    assert window.isFullScreen() and window.act_full_screen.isChecked()
+    assert window.isFullScreen() and window.commands["full_screen"].isChecked()
     assert not window.menuBar().isVisible() and not window.statusBar().isVisible()
     assert not window.panel.isVisible()
     assert window.editor.isVisible() and window.full_screen.hint.isVisible()
     qtbot.keyClick(window.editor, Qt.Key.Key_Escape)
-    assert not window.isFullScreen() and not window.act_full_screen.isChecked()
+    assert not window.isFullScreen() and not window.commands["full_screen"].isChecked()
     assert window.menuBar().isVisible() and window.statusBar().isVisible() and window.panel.isVisible()
     # F11 leaves too; a panel that was closed stays closed
     window.panel.hide()
