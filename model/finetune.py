@@ -318,7 +318,7 @@ def describe_estimate(e: dict[str, Any]) -> str:
 
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="inkwell finetune", description="Fine-tune an installed model on your texts, "
-                                "then install the result as a new model.")
+                                "then install the result as a new model.", allow_abbrev=False)
     p.add_argument("--base", help="installed model (name or folder) with Hugging Face weights; default: the active one")
     p.add_argument("--data", action="append", help="text file or folder of .txt/.md files (repeat for more)")
     p.add_argument("--name", help="name of the new model")
@@ -386,6 +386,9 @@ def _job_from_args(args: argparse.Namespace) -> dict[str, Any]:
         return job
     if not args.data:
         raise FinetuneError("--data: give at least one text file or folder")
+    for given in args.data:  # before anything else is asked of the writer: a mistyped path first
+        if not Path(given).exists():
+            raise FinetuneError(f"--data {given}: does not exist (no such file or folder)")
     base = _resolve_base(args.base)
     if not args.name and not args.estimate:
         raise FinetuneError("--name: give the new model a name")

@@ -651,6 +651,8 @@ def training_metadata(run_dir: str | Path) -> tuple[dict[str, Any] | None, dict[
     job = dict(summary["job"])
     for private in ("out", "cache_dir"):
         job.pop(private, None)
+    if job.get("init"):
+        job.pop("model", None)  # the architecture is the init checkpoint's (deepened by deepen_to)
     job["data"] = [{"file": Path(f["path"]).name, "sha256": f["sha256"], "tokens": f["tokens"]}
                    for f in summary.get("files", [])]
     perplexity = None
@@ -693,7 +695,7 @@ _FLAGS = {
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m model.train", description=__doc__.split("\n\n")[0],
+    p = argparse.ArgumentParser(allow_abbrev=False, prog="python -m model.train", description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--job", help="JSON job file; flags override its settings")
     p.add_argument("--data", action="append", help="training text file or folder (repeat for more); replaces the job's")
