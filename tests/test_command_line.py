@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parent.parent
 def inkwell(*args, env=None, drop=(), timeout=60):
     environ = {k: v for k, v in os.environ.items() if k not in drop}
     return subprocess.run([sys.executable, "-m", "app.cli", *map(str, args)], cwd=ROOT, capture_output=True,
-                          text=True, timeout=timeout, env={**environ, **(env or {})})
+                          check=False, text=True, timeout=timeout, env={**environ, **(env or {})})
 
 
 NO_DISPLAY = ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")

@@ -33,7 +33,7 @@ class CtrlWheelZoom(QObject):
         self._zoom = zoom
         viewport.installEventFilter(self)
 
-    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt's name
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
         if event.type() == QEvent.Type.Wheel and event.modifiers() & Qt.KeyboardModifier.ControlModifier:
             delta = event.angleDelta().y()
             if delta:
@@ -109,7 +109,7 @@ class FullScreen(QObject):
         self.hint.show()
         self._hint_timer.start()
 
-    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt's name
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
         if event.type() == QEvent.Type.Resize and self.hint.isVisible():
             self._place_hint()
         elif (event.type() == QEvent.Type.KeyPress and self.active and isinstance(event, QKeyEvent)
