@@ -93,6 +93,6 @@ def test_plain_text_files_are_not_highlighted(qtbot, window, tmp_path):
     assert window.load_file(str(path))
     assert window.editor.document().firstBlock().layout().formats() == []
     # Saved under a Markdown name, the same text looks like Markdown.
-    window._write(str(tmp_path / "notes.md"))
+    assert window.files.write(str(tmp_path / "notes.md"))
     qtbot.waitUntil(lambda: not window.highlighter.rechecking)
     assert (" Not a title", True, False) in formats_of(window.editor.document().firstBlock())
