@@ -95,6 +95,9 @@ def test_suggestion_text_is_never_underlined(qtbot, window):
     qtbot.keyClicks(e, "Teh letter came and she recieve")
     block = e.document().firstBlock()
     assert underlined(block) == ["Teh", "recieve"]
+    document = e.document()
+    document.setModified(False)
+    revision = document.revision()
     e.expect_suggestion(7)
     e.add_piece(7, 0, "d it wiht gladnes")  # misspelled on purpose: still not underlined
     assert block.layout().preeditAreaText() == "d it wiht gladnes"
@@ -110,6 +113,8 @@ def test_suggestion_text_is_never_underlined(qtbot, window):
     w.highlighter.recheck()
     qtbot.waitUntil(lambda: not w.highlighter.rechecking)
     assert e.ghost_text == "d it wiht gladnes" and edits == []
+    # ... and no new revision of the document (autosave would take it for one to save)
+    assert document.revision() == revision and not document.isModified()
     qtbot.keyClicks(e, "d ")  # typing what it shows keeps the rest
     assert e.ghost_text == "it wiht gladnes" and underlined(block) == ["Teh", "recieved"]
     e.clear_ghost()

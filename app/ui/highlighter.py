@@ -18,7 +18,7 @@ from __future__ import annotations
 import time
 
 from PySide6.QtCore import QTimer
-from PySide6.QtGui import QColor, QFont, QSyntaxHighlighter, QTextBlock, QTextCharFormat, QTextDocument
+from PySide6.QtGui import QColor, QFont, QSyntaxHighlighter, QTextBlock, QTextCharFormat, QTextDocument, QTextLayout
 from PySide6.QtWidgets import QPlainTextEdit
 
 from app import markdown
@@ -35,7 +35,9 @@ class TextHighlighter(QSyntaxHighlighter):
         self.speller: Speller | None = None
         self.markdown = False
         self.paused = False  # spelling left out while a text goes in; recheck() brings it
-        self._underline = QColor("#d0312d")
+        self._misspelled = QTextCharFormat()
+        self._misspelled.setUnderlineStyle(QTextCharFormat.UnderlineStyle.SpellCheckUnderline)
+        self._misspelled.setUnderlineColor(QColor("#d0312d"))
         self._next = -1  # the number of the paragraph where the running recheck goes on
         self._word = ""  # recheck only the paragraphs holding this word ("" = all)
         self._timer = QTimer(self, interval=0)
@@ -76,32 +78,33 @@ class TextHighlighter(QSyntaxHighlighter):
     # highlighting --------------------------------------------------------------------------------
 
     def highlightBlock(self, text: str) -> None:  # noqa: N802 - Qt's name
+        """Qt's call, for the paragraphs an edit touched."""
+        layout = self.currentBlock().layout()
+        typing_at = layout.preeditAreaPosition() if layout is not None and layout.preeditAreaText() else -1
+        segments, state = self._segments(text, self.previousBlockState() == IN_FENCE, typing_at)
+        for start, end, fmt in segments:
+            self.setFormat(start, end - start, fmt)
+        # Every paragraph gets a state, Markdown or not: a state that changes makes Qt go on to
+        # the next paragraph, and a first state on each would run through the whole text.
+        self.setCurrentBlockState(state)
+
+    def _segments(self, text: str, in_fence: bool, typing_at: int) -> tuple[list[tuple[int, int, QTextCharFormat]], int]:
+        """The formats of a paragraph (start, end, format; apart, in order) and its state."""
+        painted = _Segments()
         code: list[tuple[int, int]] = []
         if self.markdown:
-            spans, in_fence = markdown.line_spans(text, self.previousBlockState() == IN_FENCE)
+            spans, in_fence = markdown.line_spans(text, in_fence)
             for start, length, kind in spans:  # outer spans first: a marker in a heading stays bold
-                merged = QTextCharFormat(self.format(start))
-                merged.merge(self._formats[kind])
-                self.setFormat(start, length, merged)
+                painted.merge(start, start + length, self._formats[kind])
             code = markdown.code_ranges(spans)
         else:
             in_fence = False
-        # Every paragraph gets a state, Markdown or not: a state that changes makes Qt go on to
-        # the next paragraph, and a first state on each would run through the whole text.
-        self.setCurrentBlockState(IN_FENCE if in_fence else 0)
-        if self.speller is None or self.paused:
-            return
-        typing_at = -1
-        layout = self.currentBlock().layout()
-        if layout is not None and layout.preeditAreaText():
-            typing_at = layout.preeditAreaPosition()
-        for start, length in self.speller.misspelled(text):
-            if start + length == typing_at or any(a <= start < b for a, b in code):
-                continue
-            underline = QTextCharFormat(self.format(start))
-            underline.setUnderlineStyle(QTextCharFormat.UnderlineStyle.SpellCheckUnderline)
-            underline.setUnderlineColor(self._underline)
-            self.setFormat(start, length, underline)
+        if self.speller is not None and not self.paused:
+            for start, length in self.speller.misspelled(text):
+                # The word that ends where the suggestion begins is still being typed.
+                if start + length != typing_at and not any(a <= start < b for a, b in code):
+                    painted.merge(start, start + length, self._misspelled)
+        return painted.segments, IN_FENCE if in_fence else 0
 
     # whole-document passes -----------------------------------------------------------------------
 
@@ -122,18 +125,34 @@ class TextHighlighter(QSyntaxHighlighter):
         return self._timer.isActive()
 
     def restyle(self, block: QTextBlock) -> None:
-        """Highlight ``block`` again without telling anyone the text changed.
+        """Highlight ``block`` again, keeping the suggestion's own formats in its pre-edit area.
 
-        Qt reports new formats through QTextDocument.contentsChange, as if the paragraph had
-        been replaced by itself; the editor, the word count and autosave would take that for
-        an edit (and the editor would drop the suggestion shown). The layout still hears of it
-        and repaints."""
+        Not through rehighlightBlock: Qt counts new formats as an edit of the document (a new
+        revision, and contentsChange as if the paragraph had been replaced by itself), which
+        the editor would take for typing, and autosave for a change to save. The formats go
+        into the paragraph's layout directly; the layout is told, and repaints."""
         document = self.document()
-        was = document.blockSignals(True)
-        try:
-            self.rehighlightBlock(block)
-        finally:
-            document.blockSignals(was)
+        if document is None or not block.isValid() or block.document() is not document:
+            return
+        layout = block.layout()
+        ghost, at = layout.preeditAreaText(), layout.preeditAreaPosition()
+        previous = block.previous()
+        segments, state = self._segments(block.text(), previous.isValid() and previous.userState() == IN_FENCE,
+                                         at if ghost else -1)
+        ranges = []
+        for start, end, fmt in segments:
+            if ghost and end > at:  # positions in the layout count the suggestion in
+                if start >= at:
+                    start, end = start + len(ghost), end + len(ghost)
+                else:
+                    ranges.append(_range(start, at, fmt))
+                    start, end = at + len(ghost), end + len(ghost)
+            ranges.append(_range(start, end, fmt))
+        if ghost:
+            ranges += [r for r in layout.formats() if at <= r.start and r.start + r.length <= at + len(ghost)]
+        layout.setFormats(ranges)
+        block.setUserState(state)
+        document.markContentsDirty(block.position(), block.length())
 
     def _redo(self, block: QTextBlock) -> None:
         if not self._word or self._word in block.text():
@@ -169,3 +188,37 @@ class TextHighlighter(QSyntaxHighlighter):
             self._next = -1
             self._word = ""
             self._timer.stop()
+
+
+def _range(start: int, end: int, fmt: QTextCharFormat) -> QTextLayout.FormatRange:
+    piece = QTextLayout.FormatRange()
+    piece.start, piece.length, piece.format = start, end - start, fmt
+    return piece
+
+
+class _Segments:
+    """A paragraph's formats as (start, end, format) pieces apart from each other, in order;
+    ``merge`` lays a format over a stretch, merged into what lies under its first character
+    (as QSyntaxHighlighter's format() and setFormat() do, without a call per character)."""
+
+    def __init__(self) -> None:
+        self.segments: list[tuple[int, int, QTextCharFormat]] = []
+
+    def merge(self, start: int, end: int, fmt: QTextCharFormat) -> None:
+        if end <= start:
+            return
+        under = next((f for a, b, f in self.segments if a <= start < b), None)
+        merged = QTextCharFormat(under) if under is not None else QTextCharFormat()
+        merged.merge(fmt)
+        kept = []
+        for a, b, f in self.segments:
+            if b <= start or a >= end:
+                kept.append((a, b, f))
+                continue
+            if a < start:
+                kept.append((a, start, f))
+            if b > end:
+                kept.append((end, b, f))
+        kept.append((start, end, merged))
+        kept.sort(key=lambda segment: segment[0])
+        self.segments = kept
