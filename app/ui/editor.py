@@ -84,6 +84,7 @@ class GhostEditor(QPlainTextEdit):
         # that the paragraph's other formats survive it; and whoever adds to the context menu.
         self.highlighter: TextHighlighter | None = None
         self.context_menu_hooks: list[Callable[[QMenu, QTextCursor], None]] = []
+        self._changing: tuple[int, int] | None = None  # the span of the edit being reported
         self._ghost_color = QColor("#9a9a9a")
         self._mark_color = QColor("#fbf3d9")
         self._marks: list[QTextCursor] = []
@@ -289,10 +290,13 @@ class GhostEditor(QPlainTextEdit):
     # ghost text: drawing ---------------------------------------------------------------------
 
     def _show_ghost(self) -> None:
-        self._remove_ghost()
+        cleared = self._remove_ghost(restyle=False)
         text, anchor = self.ghost.text, self.ghost.anchor
+        block = self.document().findBlock(anchor) if text else None
+        for old in cleared:  # (each piece of a stream repaints the same paragraph: styled once, below)
+            if block is None or old != block:
+                self._restyle(old)
         if text:
-            block = self.document().findBlock(anchor)
             layout = block.layout()
             start = anchor - block.position()
             # A suggestion of several lines is laid out as it would be written: its first line
@@ -314,15 +318,21 @@ class GhostEditor(QPlainTextEdit):
         self.ghost_changed.emit(bool(text))
 
     def _restyle(self, block) -> None:
-        """The highlighter's formats of ``block`` again, around the ghost (which keeps its own)."""
-        if self.highlighter is not None:
-            self.highlighter.restyle(block)
-
-    def _remove_ghost(self, span: tuple[int, int] | None = None) -> None:
-        """Take the painted ghost text out of the layout of whichever block holds it now
-        (``span``: the positions it may have been pushed to by an edit)."""
-        if self._painted is None:
+        """The highlighter's formats of ``block`` again, around the ghost (which keeps its own);
+        not for the paragraphs of an edit being reported, which Qt highlights right after."""
+        if self.highlighter is None:
             return
+        if self._changing is not None and block.position() <= self._changing[1] and \
+                self._changing[0] <= block.position() + block.length():
+            return
+        self.highlighter.restyle(block)
+
+    def _remove_ghost(self, span: tuple[int, int] | None = None, restyle: bool = True) -> list:
+        """Take the painted ghost text out of the layout of whichever block holds it now
+        (``span``: the positions it may have been pushed to by an edit); the blocks it was in."""
+        if self._painted is None:
+            return []
+        cleared = []
         doc = self.document()
         low, high = (self._painted, self._painted) if span is None else span
         self._painted = None
@@ -334,10 +344,13 @@ class GhostEditor(QPlainTextEdit):
                 layout.setPreeditArea(-1, "")
                 layout.clearFormats()
                 doc.markContentsDirty(block.position(), block.length())
-                self._restyle(block)
+                cleared.append(block)
+                if restyle:
+                    self._restyle(block)
             if block == last:
                 break
             block = block.next()
+        return cleared
 
     # keys ------------------------------------------------------------------------------------
 
@@ -387,6 +400,13 @@ class GhostEditor(QPlainTextEdit):
     # reacting to edits and moves -------------------------------------------------------------
 
     def _contents_changed(self, position: int, removed: int, added: int) -> None:
+        self._changing = (position, position + added)
+        try:
+            self._handle_change(position, removed, added)
+        finally:
+            self._changing = None
+
+    def _handle_change(self, position: int, removed: int, added: int) -> None:
         self._track_marks(position, removed, added)
         if self.ghost.active and not self._accepting:
             anchor = self.ghost.anchor

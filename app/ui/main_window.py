@@ -172,7 +172,7 @@ class MainWindow(QMainWindow):
             "story_continue": s.story_continue, "story_retry": s.story_retry, "story_stop": s.story_stop,
             "zoom_in": lambda: self.zoom(1), "zoom_out": lambda: self.zoom(-1), "zoom_reset": lambda: self.zoom(0),
             "full_screen": lambda on: self.full_screen.set_active(on),
-            "show_keys": self._show_keys, "open_log_folder": self.open_log_folder, "show_about": self._show_about,
+            "show_user_guide": self.show_user_guide, "show_keys": self._show_keys, "open_log_folder": self.open_log_folder, "show_about": self._show_about,
         }
 
     def _build_status_bar(self) -> None:
@@ -415,6 +415,15 @@ class MainWindow(QMainWindow):
         self.finetune_wizard = FinetuneWizard(self.settings, document, self)
         self.finetune_wizard.show()
 
+    def download_model(self, name: str) -> None:
+        """The models dialog, downloading ``name`` from the hub (the welcome's offer)."""
+        from app.ui.models_dialog import ModelsDialog
+
+        dialog = ModelsDialog(self.settings, self)
+        QTimer.singleShot(0, lambda: dialog.start_download(name))
+        dialog.exec()
+        self.panel.refresh_models()
+
     def manage_models(self) -> None:
         from app.ui.models_dialog import ModelsDialog
 
@@ -534,6 +543,14 @@ class MainWindow(QMainWindow):
         ok, font = QFontDialog.getFont(self.editor.font(), self, "Editor font")
         if ok:
             self.settings.update({"font_family": font.family(), "font_size": max(6, font.pointSize())})
+
+    def show_user_guide(self) -> None:
+        from app.ui.user_guide import UserGuide
+
+        if getattr(self, "user_guide", None) is None:
+            self.user_guide = UserGuide(self)
+        self.user_guide.show()
+        self.user_guide.raise_()
 
     def _show_keys(self) -> None:
         rows = "".join(f"<tr><td>{label}</td><td>&nbsp;&nbsp;<b>{self._key_text(name) or '—'}</b></td></tr>"

@@ -32,6 +32,7 @@ from PySide6.QtWidgets import (
 
 from app import models
 from app.settings import SAMPLING_KEYS, Settings
+from app.spelling import LANGUAGES
 from app.ui.theme import default_editor_font
 from model.machine import cpu_count
 
@@ -281,6 +282,8 @@ class SettingsPanel(QDockWidget):
         form.addRow("Text width", self._spin("column_chars", 0, 400, 4, special="whole window",
                                              suffix=" characters"))
         form.addRow("Autosave every", self._spin("autosave_s", 1, 3600, 5, suffix=" s"))
+        form.addRow(self._check("spell_check", "Check spelling as I type"))
+        form.addRow("Spelling language", self._choice("spell_language", LANGUAGES))
 
     def _build_keys(self) -> None:
         # A form of its own: its long labels would push every field above out of the panel.
