@@ -6,8 +6,8 @@ import os
 import sys
 import time
 
-from app import paths
 from app.about import APP_ID
+from core import paths
 
 # Set by bench/bench_startup.py: print a line and quit once the window is first on screen.
 QUIT_WHEN_SHOWN = "INKWELL_QUIT_WHEN_SHOWN"
@@ -35,7 +35,7 @@ def run(argv: list[str]) -> int:
     if len(argv) > 1 or (argv and argv[0].startswith("-")):
         print("usage: inkwell [FILE]   (inkwell --help lists the commands)", file=sys.stderr)
         return 2
-    from app import logs
+    from core import logs
 
     logs.setup()  # never fails: without a writable log folder there is simply no log
     app = QApplication.instance() or QApplication([sys.argv[0]])

@@ -18,10 +18,10 @@ from pathlib import Path
 
 import numpy as np
 
-from model.bundle import Bundle, sha256_file
-from model.errors import ModelError
-from model.fileio import read_json
-from model.hf_layout import gpt2_name, is_conv1d
+from core.bundle import Bundle, sha256_file
+from core.errors import ModelError
+from core.fileio import read_json
+from core.hf_layout import gpt2_name, is_conv1d
 
 GRAPH = "model.fp16.onnx"
 RECORD = "graph.json"
@@ -43,7 +43,7 @@ def fp16_graph(bundle: Bundle, cache: Path) -> Path:
         recorded = read_json(folder / RECORD)["sha256"]
         if sha256_file(graph) == recorded:
             return graph
-    except (OSError, ValueError, KeyError, TypeError):  # (model.fileio.DamagedFile is a ValueError)
+    except (OSError, ValueError, KeyError, TypeError):  # (core.fileio.DamagedFile is a ValueError)
         pass  # absent or damaged: build it
     _build(bundle, folder)
     return graph
@@ -52,9 +52,9 @@ def fp16_graph(bundle: Bundle, cache: Path) -> Path:
 def _build(bundle: Bundle, folder: Path) -> None:
     from safetensors.numpy import load_file
 
-    from model.config import GPT2Config
+    from core.config import GPT2Config
+    from core.weights import check_config, tensor_shapes
     from model.onnx_graph import GraphSpec, build_graph, save_graph
-    from model.weights import check_config, tensor_shapes
 
     cfg = GPT2Config.load(bundle.folder / "hf" / "config.json")
     shapes = tensor_shapes(bundle.folder / WEIGHTS)  # the header only: before a graph is sized by cfg

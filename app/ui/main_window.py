@@ -21,7 +21,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app import models, paths
+from app import models
 from app.bigtext import LONG_LINE, break_long_lines, count_words
 from app.documents import (
     FILE_FILTER,
@@ -43,7 +43,8 @@ from app.ui.loading import FileReader, TextLoader, is_small_file, read_for_edito
 from app.ui.settings_panel import KEY_LABELS, SettingsPanel
 from app.ui.wordcount import WordCounter
 from app.worker import Generator
-from model.fileio import describe_os_error
+from core import paths
+from core.fileio import describe_os_error
 
 DEFAULT_KEYS = {
     "accept": "Tab",
@@ -543,7 +544,7 @@ class MainWindow(QMainWindow):
         menu.addAction("Fine-tune on your texts…", self.open_finetune_wizard)
 
     def open_log_folder(self) -> None:
-        """Show the log folder in the file manager (warnings and errors: app.logs)."""
+        """Show the log folder in the file manager (warnings and errors: core.logs)."""
         try:
             folder = paths.log_dir()
         except OSError as exc:
