@@ -20,7 +20,8 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
 
 
 def _usage() -> str:
-    lines = ["usage: inkwell [FILE]", "       inkwell COMMAND [ARGS...]", "", "commands:"]
+    lines = ["usage: inkwell [FILE]", "       inkwell COMMAND [ARGS...]", "", "commands:",
+             f"  {'help':<10} this list (COMMAND --help: its options)"]
     lines += [f"  {name:<10} {help_}" for name, (_, help_) in SUBCOMMANDS.items()]
     lines += ["", "options:", "  --version    print the version and exit",
               "  --self-test  load the bundled model, generate a few words offscreen, report what was checked"]
@@ -29,7 +30,7 @@ def _usage() -> str:
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    if argv and argv[0] in ("-h", "--help"):
+    if argv and argv[0] in ("-h", "--help", "help"):  # (a file named "help" opens as ./help)
         print(_usage())
         return 0
     if argv and argv[0] == "--version":

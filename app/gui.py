@@ -26,17 +26,40 @@ def app_icon():
     return icon
 
 
+def display_problem(environ=os.environ, platform: str = sys.platform) -> str | None:
+    """Why the window cannot open here (no display to open it on), or None.
+
+    Qt, started on Linux without one, aborts the whole process with a hint about a missing
+    xcb-cursor library; this says what is really wrong before Qt is asked."""
+    if not platform.startswith("linux"):
+        return None
+    chosen = environ.get("QT_QPA_PLATFORM", "").split(":")[0].strip()
+    if chosen and not chosen.startswith(("xcb", "wayland")):
+        return None  # offscreen, vnc, eglfs...: platforms that need no desktop session
+    if environ.get("DISPLAY") or environ.get("WAYLAND_DISPLAY"):
+        return None
+    return ("no display: the editor needs a desktop session to open its window, and neither DISPLAY "
+            "nor WAYLAND_DISPLAY is set. In a terminal: inkwell --help lists the commands that need no "
+            "window; inkwell --self-test checks the installation.")
+
+
 def run(argv: list[str]) -> int:
     started = time.perf_counter()
+    if len(argv) > 1:
+        print(f"inkwell: one file at a time (got {len(argv)}: {' '.join(argv)}); "
+              "inkwell --help lists the commands", file=sys.stderr)
+        return 2
+    if argv and argv[0].startswith("-"):
+        print(f"inkwell: unknown option {argv[0]} (inkwell --help lists the commands and options)", file=sys.stderr)
+        return 2
+    problem = display_problem()
+    if problem:
+        print(f"inkwell: {problem}", file=sys.stderr)
+        return 1
     from PySide6.QtWidgets import QApplication
 
     from app.ui.main_window import MainWindow
-
-    if len(argv) > 1 or (argv and argv[0].startswith("-")):
-        print("usage: inkwell [FILE]   (inkwell --help lists the commands)", file=sys.stderr)
-        return 2
     from core import logs
-
     logs.setup()  # never fails: without a writable log folder there is simply no log
     app = QApplication.instance() or QApplication([sys.argv[0]])
     app.setApplicationName("Inkwell")

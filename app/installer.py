@@ -419,11 +419,11 @@ def _now() -> str:
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="inkwell models", description="Manage Inkwell's installed models.")
+    p = argparse.ArgumentParser(allow_abbrev=False, prog="inkwell models", description="Manage Inkwell's installed models.")
     sub = p.add_subparsers(dest="command", required=True)
-    ls = sub.add_parser("list", help="installed models")
+    ls = sub.add_parser("list", allow_abbrev=False, help="installed models")
     ls.add_argument("--json", action="store_true", help="one JSON object per model")
-    imp = sub.add_parser("import", help="import a checkpoint folder, weights file, ONNX file or Inkwell model")
+    imp = sub.add_parser("import", allow_abbrev=False, help="import a checkpoint folder, weights file, ONNX file or Inkwell model")
     imp.add_argument("src", metavar="SRC")
     imp.add_argument("--size", metavar="SIZE", help=f"GPT-2 size of a bare weights file or ONNX graph: "
                      f"{', '.join(SIZES)} or a config.json file (read from a .safetensors header when left out)")
@@ -431,7 +431,7 @@ def _parser() -> argparse.ArgumentParser:
     imp.add_argument("--variants", default=",".join(INSTALL_VARIANTS),
                      help="ONNX variants to write for a checkpoint: fp32, int8, fp16 (default: %(default)s)")
     imp.add_argument("--json", action="store_true", help="JSON-lines progress events on stdout")
-    dl = sub.add_parser("download", help="download GPT-2 from the Hugging Face Hub (HF_ENDPOINT) and install it")
+    dl = sub.add_parser("download", allow_abbrev=False, help="download GPT-2 from the Hugging Face Hub (HF_ENDPOINT) and install it")
     dl.add_argument("model", metavar="MODEL", help=f"{', '.join(hub.KNOWN)} or a hub repository OWNER/NAME")
     dl.add_argument("--revision", default="main")
     dl.add_argument("--name", help="name shown in Inkwell")
@@ -440,7 +440,7 @@ def _parser() -> argparse.ArgumentParser:
     dl.add_argument("--variants", default=",".join(INSTALL_VARIANTS),
                     help="ONNX variants to write: fp32, int8, fp16 (default: %(default)s)")
     dl.add_argument("--json", action="store_true", help="JSON-lines progress events on stdout")
-    rm = sub.add_parser("remove", help="delete an installed model (not the bundled one)")
+    rm = sub.add_parser("remove", allow_abbrev=False, help="delete an installed model (not the bundled one)")
     rm.add_argument("model", metavar="NAME|FOLDER")
     rm.add_argument("--json", action="store_true")
     return p
@@ -494,16 +494,50 @@ def _list(as_json: bool) -> None:
     from app.settings import Settings
 
     active, _ = models.active_model(Settings.load()["model"])
-    for m in models.installed_models():
-        r = model_record(m, active)
-        if as_json:
+    records = [(m, model_record(m, active)) for m in models.installed_models()]
+    if as_json:
+        for _, r in records:
             print(json.dumps(r), flush=True)
-            continue
+        return
+    if not records:
+        print(f"no models installed (they go in {paths.models_dir()})")
+        return
+    print(list_text(records))
+
+
+def list_text(records: list[tuple[models.InstalledModel, dict[str, Any]]]) -> str:
+    """The table of ``inkwell models list``: columns as wide as their longest entry, and below each
+    model its folder and on what text its perplexity was measured (perplexities measured on
+    different texts, or with other tokenizers, do not compare)."""
+    rows = []
+    for m, r in records:
         params = f"{r['parameters'] / 1e6:.1f}M" if r["parameters"] else "?"
-        ppl = f"ppl {r['perplexity']:.1f}" if r["perplexity"] else "ppl -"
-        mark = "*" if r["active"] else " "
-        detail = r["problem"] or f"{params:>7}  {human_bytes(r['bytes']):>9}  {','.join(r['variants']):<14} {ppl:<9} {r['provenance']}"
-        print(f"{mark} {r['name']:<24} {detail}\n    {r['folder']}")
+        ppl = f"{r['perplexity']:.1f}" if r["perplexity"] else "-"
+        rows.append(("*" if r["active"] else " ", r["name"], params, human_bytes(r["bytes"]),
+                     ",".join(r["variants"]) or "-", ppl, r["problem"] or r["provenance"]))
+    header = (" ", "NAME", "PARAMS", "SIZE", "VARIANTS", "PERPLEXITY", "FROM")
+    widths = [max(len(row[i]) for row in (header, *rows)) for i in range(len(header))]
+    right = {2, 3, 5}  # numbers line up on their last digit
+
+    def line(row) -> str:
+        cells = [cell.rjust(w) if i in right else cell.ljust(w) for i, (cell, w) in enumerate(zip(row, widths))]
+        return "  ".join(cells[:-1]) + "  " + row[-1]
+
+    out = [line(header)]
+    datasets = set()
+    for (m, r), row in zip(records, rows):
+        out.append(line(row))
+        out.append(f"      folder: {r['folder']}")
+        measured = m.manifest.get("perplexity") if isinstance(m.manifest.get("perplexity"), dict) else {}
+        if r["perplexity"]:
+            on = str(measured.get("dataset") or "a text not recorded in the model")
+            tokens = measured.get("tokens")
+            out.append(f"      perplexity {row[5]} measured on {on}"
+                       + (f" ({tokens:,} tokens)" if isinstance(tokens, int) else ""))
+            datasets.add(on)
+    if len(datasets) > 1:
+        out.append("(perplexities measured on different texts do not compare with each other)")
+    return "\n".join(out)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -131,13 +131,30 @@ def _generation(state: dict) -> str:
 def _window(state: dict) -> str:
     """The real main window, offscreen, with the icon; the worker thread loads the bundled model
     and streams a suggestion, as when a writer pauses."""
-    from PySide6.QtCore import QEventLoop, QTimer
+    from PySide6.QtCore import qInstallMessageHandler
     from PySide6.QtWidgets import QApplication
+
+    app = QApplication.instance() or QApplication([sys.argv[0]])
+    # Qt's own chatter (the offscreen platform warns about what it cannot do) is no result of the
+    # check: it is kept, and shown only if the check fails.
+    qt_messages: list[str] = []
+    previous = qInstallMessageHandler(lambda _kind, _context, message: qt_messages.append(message))
+    try:
+        return _show_window(app, state)
+    except Failed as exc:
+        if qt_messages:
+            raise Failed(f"{exc} (Qt said: {'; '.join(qt_messages[-5:])})") from None
+        raise
+    finally:
+        qInstallMessageHandler(previous)
+
+
+def _show_window(app, state: dict) -> str:
+    from PySide6.QtCore import QEventLoop, QTimer
 
     from app.gui import app_icon
     from app.ui.main_window import MainWindow
 
-    app = QApplication.instance() or QApplication([sys.argv[0]])
     icon = app_icon()
     if icon.isNull() or not icon.availableSizes():
         raise Failed("the application icon's files are missing")

@@ -181,7 +181,7 @@ def per_channel_int8(model: GPT2, folder: Path) -> Path:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(allow_abbrev=False, description=__doc__.splitlines()[0])
     p.add_argument("--prompts", default="64,512")
     p.add_argument("--new", type=int, default=32)
     p.add_argument("--repeats", type=int, default=3)

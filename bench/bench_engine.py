@@ -194,7 +194,7 @@ def measure(bundle: Path, rounds: int, threads: int) -> tuple[dict[str, list[flo
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(allow_abbrev=False, description=__doc__.splitlines()[0])
     ap.add_argument("--bundle", type=Path, help="an exported bundle (default: GPT-2 124M random, cached)")
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--threads", type=int, default=0)

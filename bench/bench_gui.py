@@ -149,7 +149,7 @@ def run(bundle: Path, seconds: float, suggestions: int, threads: int, rounds: in
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(allow_abbrev=False, description=__doc__.splitlines()[0])
     parser.add_argument("--bundle", type=Path, help="a model bundle (default: GPT-2 124M, random weights)")
     parser.add_argument("--seconds", type=float, default=4.0)
     parser.add_argument("--suggestions", type=int, default=20)

@@ -39,7 +39,7 @@ def plain_get(url: str, dest: Path) -> None:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser()
+    ap = argparse.ArgumentParser(allow_abbrev=False)
     ap.add_argument("--mb", type=int, default=256)
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--import-124m", action="store_true")

@@ -49,7 +49,7 @@ def score(model, text: str) -> tuple[float, float]:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap = argparse.ArgumentParser(allow_abbrev=False, description=__doc__.split("\n\n")[0])
     ap.add_argument("bundles", nargs="*", default=[str(BUNDLED)])
     ap.add_argument("--baseline", default=BASELINE_COMMIT)
     args = ap.parse_args()

@@ -93,7 +93,7 @@ def time_to_window(command: list[str], env: dict) -> float:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(allow_abbrev=False, description=__doc__.splitlines()[0])
     parser.add_argument("--bundle", type=Path, default=ROOT / "dist" / "inkwell",
                         help="the standalone build's folder (python -m PyInstaller packaging/inkwell.spec)")
     parser.add_argument("--runs", type=int, default=5, help="warm runs of each")

@@ -154,7 +154,7 @@ def baseline_folder(spec: str, tmp: Path) -> Path:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap = argparse.ArgumentParser(allow_abbrev=False, description=__doc__.split("\n\n")[0])
     ap.add_argument("--model", default=str(BUNDLED), help="model bundle under test (default: the bundled one)")
     ap.add_argument("--baseline", default=BASELINE_COMMIT, help="bundle folder, or a commit whose bundled model to use")
     ap.add_argument("--boundaries", type=int, default=120)

@@ -87,7 +87,7 @@ def time_plain(recipe: dict, tokens: np.ndarray, steps: int) -> float:
 
 
 def main() -> int:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(allow_abbrev=False, description=__doc__.split("\n\n")[0])
     p.add_argument("--recipe", default=str(ROOT / "model" / "recipes" / "inkwell-austen.json"))
     p.add_argument("--steps", type=int, default=12)
     p.add_argument("--rounds", type=int, default=2)

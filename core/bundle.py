@@ -167,11 +167,13 @@ class Bundle:
         return dict(self.manifest["variants"][name])
 
     def preferred_variant(self, device: str = "cpu") -> str:
-        """The variant to run on ``device`` ("cpu" or "cuda"), among those the bundle has."""
-        for name in PREFERENCE.get(device, PREFERENCE["cpu"]):
+        """The variant to run on ``device`` ("cpu" or "cuda"), among those the bundle has; for a
+        bundle of weights only (no graphs), the one to build from hf/ for that device."""
+        preference = PREFERENCE.get(device, PREFERENCE["cpu"])
+        for name in preference:
             if name in self.manifest["variants"]:
                 return name
-        return self.variants[0]
+        return preference[0]
 
 
 _PAST_KEY = re.compile(r"past_key_values\.(\d+)\.key")
@@ -277,8 +279,13 @@ def _check_manifest(m: Any, source: str) -> None:
         raise bad(f"context_length {m['context_length']} is more than the model's {arch['n_positions']} "
                   "positions (architecture.n_positions)")
     variants = m.get("variants")
-    if not isinstance(variants, dict) or not variants:
-        raise bad("variants is missing or empty")
+    files = m.get("files", {})
+    if not isinstance(files, dict):
+        raise bad("files must be an object")
+    # A bundle may ship its weights only (hf/): its graphs are built on first use.
+    weights_only = "hf/config.json" in files and any(k.startswith("hf/") and k != "hf/config.json" for k in files)
+    if not isinstance(variants, dict) or not (variants or weights_only):
+        raise bad("variants is missing or empty (and there is no hf/ checkpoint to build them from)")
     for name, v in variants.items():
         if name not in VARIANT_FILES:
             raise bad(f"unknown variant {name!r} (expected {', '.join(VARIANT_FILES)})")
@@ -288,9 +295,6 @@ def _check_manifest(m: Any, source: str) -> None:
         _check_relative(v.get("file"), f"variants.{name}.file", bad)
         if v.get("kv_dtype") not in ("float32", "float16"):
             raise bad(f"variants.{name}.kv_dtype must be 'float32' or 'float16', got {v.get('kv_dtype')!r}")
-    files = m.get("files", {})
-    if not isinstance(files, dict):
-        raise bad("files must be an object")
     for rel, entry in files.items():
         _check_relative(rel, f"files[{rel!r}]", bad)
         if not isinstance(entry, dict):

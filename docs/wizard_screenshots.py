@@ -34,7 +34,7 @@ def wait(condition, seconds: float) -> None:
 
 
 def main() -> int:
-    p = argparse.ArgumentParser()
+    p = argparse.ArgumentParser(allow_abbrev=False)
     p.add_argument("out")
     p.add_argument("texts", nargs="+")
     p.add_argument("--steps", type=int, help="train for this many steps (default: the wizard's epochs)")

@@ -81,9 +81,10 @@ def export_bundle(
     from model.onnx_graph import GraphSpec, QuantOptions, block_size_for, build_graph, save_graph, shape_problem
 
     emit = progress or (lambda event: None)
-    variants = _check_variants(variants)
     if hf_dtype not in HF_DTYPES:
         raise ModelError(f"--hf-dtype: expected one of {', '.join(HF_DTYPES)}, got {hf_dtype!r}")
+    # No variants: a bundle of weights only (hf/), whose graphs Inkwell builds on first use.
+    variants = _check_variants(variants, weights_only_allowed=hf_dtype != "none")
     src, out = Path(src), Path(out).absolute()
     check_destination(out, force)  # fail before the slow part
 
@@ -244,10 +245,11 @@ def export_bundle(
     return bundle
 
 
-def _check_variants(variants: tuple[str, ...] | list[str]) -> tuple[str, ...]:
-    names = tuple(dict.fromkeys(v.strip() for v in variants if v.strip()))
-    if not names:
-        raise ModelError("--variants: give at least one of " + ", ".join(VARIANT_FILES))
+def _check_variants(variants: tuple[str, ...] | list[str], weights_only_allowed: bool) -> tuple[str, ...]:
+    names = tuple(dict.fromkeys(v.strip() for v in variants if v.strip() and v.strip() != "none"))
+    if not names and not weights_only_allowed:
+        raise ModelError("--variants: give at least one of " + ", ".join(VARIANT_FILES)
+                         + " (a bundle without graphs needs its Hugging Face checkpoint: drop --hf-dtype none)")
     for v in names:
         if v not in VARIANT_FILES:
             raise ModelError(f"--variants: unknown variant {v!r} (expected {', '.join(DEFAULT_VARIANTS)})")
@@ -364,13 +366,14 @@ class _Checker:
 
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
-        prog="inkwell export",
+        prog="inkwell export", allow_abbrev=False,
         description="Export a Hugging Face GPT-2 checkpoint folder to an Inkwell model bundle.",
     )
     p.add_argument("src", metavar="SRC", help="folder with config.json and model.safetensors or pytorch_model.bin")
     p.add_argument("out", metavar="OUT", help="bundle folder to create")
     p.add_argument("--variants", default=",".join(DEFAULT_VARIANTS),
-                   help="comma-separated ONNX variants to write: fp32, int8, fp16 (default: %(default)s)")
+                   help="comma-separated ONNX variants to write: fp32, int8, fp16, or none for the weights only "
+                        "(Inkwell builds the graph it needs on first use) (default: %(default)s)")
     p.add_argument("--name", help="model name shown in Inkwell (default: the name of SRC)")
     p.add_argument("--force", action="store_true", help="replace OUT if it is an existing Inkwell model")
     p.add_argument("--hf-dtype", choices=HF_DTYPES, default="auto",
@@ -384,7 +387,7 @@ def _parser() -> argparse.ArgumentParser:
 def _human(event: dict[str, Any]) -> None:
     kind = event["event"]
     if kind == "start":
-        line = f"exporting {event['source']} -> {event['output']} ({', '.join(event['variants'])})"
+        line = f"exporting {event['source']} -> {event['output']} ({', '.join(event['variants']) or 'weights only'})"
     elif kind == "stage":
         line = f"      {event['message']}..."
     elif kind == "progress":

@@ -318,7 +318,7 @@ def describe_estimate(e: dict[str, Any]) -> str:
 
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="inkwell finetune", description="Fine-tune an installed model on your texts, "
-                                "then install the result as a new model.")
+                                "then install the result as a new model.", allow_abbrev=False)
     p.add_argument("--base", help="installed model (name or folder) with Hugging Face weights; default: the active one")
     p.add_argument("--data", action="append", help="text file or folder of .txt/.md files (repeat for more)")
     p.add_argument("--name", help="name of the new model")
@@ -386,6 +386,9 @@ def _job_from_args(args: argparse.Namespace) -> dict[str, Any]:
         return job
     if not args.data:
         raise FinetuneError("--data: give at least one text file or folder")
+    for given in args.data:  # before anything else is asked of the writer: a mistyped path first
+        if not Path(given).exists():
+            raise FinetuneError(f"--data {given}: does not exist (no such file or folder)")
     base = _resolve_base(args.base)
     if not args.name and not args.estimate:
         raise FinetuneError("--name: give the new model a name")
@@ -520,16 +523,24 @@ def _main(args: argparse.Namespace) -> int:
 
 def compare(run_dir: Path, prompt: str, tokens: int = 40) -> dict[str, str]:
     """The base model and the fine-tuned one continuing ``prompt`` with the same seed."""
+    import torch
+
+    from core.tokenizer import EOT_TOKEN, decode, encode
     from model.hf import load_gpt2
-    from model.train import sample_text
+    from model.train import SAMPLE_TEMPERATURE, SAMPLE_TOP_K
 
     run = read_run(run_dir)
     if run is None or not run.finished:
         raise FinetuneError(f"{run_dir}: not a finished fine-tune")
     seed = int(run.job.get("seed", 0))
-    base = sample_text(load_gpt2(run.job["init"]), prompt, tokens, seed=seed)
-    tuned = sample_text(load_gpt2(run_dir), prompt, tokens, seed=seed)
-    return {"prompt": prompt, "base": base, "tuned": tuned}
+    ids = torch.tensor([encode(prompt)])
+
+    def continuation(folder: str | Path) -> str:
+        out = load_gpt2(folder).generate(ids, tokens, temperature=SAMPLE_TEMPERATURE, top_k=SAMPLE_TOP_K,
+                                         generator=torch.Generator().manual_seed(seed), stop_token=EOT_TOKEN)
+        return decode(out[0, ids.shape[1]:].tolist())
+
+    return {"prompt": prompt, "base": continuation(run.job["init"]), "tuned": continuation(run_dir)}
 
 
 def install(run_dir: Path, name: str, use: bool = True, progress=None) -> Path:

@@ -7,6 +7,8 @@ checkpoint transposes its Conv1D weights (see ``model.hf``).
 
 from __future__ import annotations
 
+import dataclasses
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -134,3 +136,68 @@ class GPT2(nn.Module):
     def loss(self, input_ids: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
         logits, _ = self(input_ids)
         return F.cross_entropy(logits.flatten(0, 1).float(), targets.flatten(), ignore_index=-100)
+
+    def set_dropout(self, p: float) -> None:
+        """One dropout probability for the embeddings, the attention weights and the residual
+        branches (the config's three ``*_pdrop``), kept in the config so a saved model says so."""
+        self.config = dataclasses.replace(self.config, embd_pdrop=p, attn_pdrop=p, resid_pdrop=p)
+        for module in self.modules():
+            if isinstance(module, nn.Dropout):
+                module.p = p
+            elif isinstance(module, Attention):
+                module.attn_dropout = p
+
+    @torch.no_grad()
+    def generate(
+        self,
+        idx: torch.Tensor,
+        max_new_tokens: int,
+        temperature: float = 1.0,
+        top_k: int | None = None,
+        generator: torch.Generator | None = None,
+        stop_token: int | None = None,
+    ) -> torch.Tensor:
+        """``idx`` [batch, seq] followed by up to ``max_new_tokens`` sampled tokens (nanoGPT's
+        ``generate``, with the key/value cache).
+
+        ``temperature`` 0 picks the likeliest token; ``top_k`` keeps the k likeliest. Draws come
+        from ``generator`` (a CPU generator; the global one when None), so a caller can sample
+        without disturbing another random state, and a seed gives the same text on any device.
+        Generation ends early when ``stop_token`` is drawn (not included; batch 1 only) or the
+        context is full; a prompt too long for the context keeps its last tokens. Dropout is off
+        while sampling; the model's mode is restored after.
+        """
+        if stop_token is not None and idx.shape[0] != 1:
+            raise ValueError("stop_token needs a batch of one sequence")
+        n_positions = self.config.n_positions
+        context = idx[:, -max(n_positions - max_new_tokens, 1):]
+        was_training = self.training
+        self.eval()
+        new: list[torch.Tensor] = []
+        try:
+            logits, past = self(context, last_only=True)
+            for i in range(max_new_tokens):
+                token = self._draw(logits, temperature, top_k, generator).to(idx.device)
+                if stop_token is not None and int(token) == stop_token:
+                    break
+                new.append(token)
+                if context.shape[1] + i + 1 >= n_positions or i + 1 == max_new_tokens:
+                    break
+                logits, past = self(token, past_key_values=past, last_only=True)
+        finally:
+            self.train(was_training)
+        return torch.cat([idx, *new], dim=1)
+
+    @staticmethod
+    def _draw(logits: torch.Tensor, temperature: float, top_k: int | None,
+              generator: torch.Generator | None) -> torch.Tensor:
+        """One token per row [batch, 1] from last-position ``logits`` [batch, vocab]."""
+        logits = logits.float().cpu()
+        if temperature == 0:
+            return logits.argmax(dim=-1, keepdim=True)
+        probs = torch.softmax(logits / temperature, dim=-1)
+        if top_k:
+            values, indices = probs.topk(min(top_k, probs.shape[-1]), dim=-1)
+            picked = torch.multinomial(values / values.sum(dim=-1, keepdim=True), 1, generator=generator)
+            return indices.gather(-1, picked)
+        return torch.multinomial(probs, 1, generator=generator)

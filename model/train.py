@@ -42,6 +42,7 @@ from model.finetune import PROGRESS_FILE, steps_for_epochs
 
 CHECKPOINT = "checkpoints/last.pt"
 SUMMARY = "training.json"
+SAMPLE_TEMPERATURE, SAMPLE_TOP_K = 0.8, 40  # the samples shown during training and in comparisons
 DEFAULT_PROMPTS = ("It is a truth universally acknowledged", "The letter arrived on a", "She had never")
 
 
@@ -299,13 +300,7 @@ class Trainer:
                 raise TrainError(f"model: {exc}") from None
             model = GPT2(cfg)
         if job.dropout is not None:
-            cfg = dataclasses.replace(cfg, resid_pdrop=job.dropout, embd_pdrop=job.dropout, attn_pdrop=job.dropout)
-            model.config = cfg
-            for m in model.modules():
-                if m.__class__.__name__ == "Dropout":
-                    m.p = job.dropout
-                if hasattr(m, "attn_dropout"):
-                    m.attn_dropout = job.dropout
+            model.set_dropout(job.dropout)
         if job.seq_len > cfg.n_positions:
             raise TrainError(f"seq_len ({job.seq_len}) exceeds the model's context length ({cfg.n_positions})")
         if job.method == "lora":
@@ -511,8 +506,17 @@ class Trainer:
     def _samples(self, model, step: int, device) -> None:
         if not self.job.sample_tokens or not self.job.sample_prompts:
             return
+        import torch
+
+        from core.tokenizer import EOT_TOKEN, decode, encode
+
         for prompt in self.job.sample_prompts:
-            text = sample_text(model, prompt, self.job.sample_tokens, seed=self.job.seed, device=device)
+            # Its own seeded generator: samples leave the training's random state alone and are
+            # the same for the same weights.
+            ids = torch.tensor([encode(prompt)], device=device)
+            out = model.generate(ids, self.job.sample_tokens, temperature=SAMPLE_TEMPERATURE, top_k=SAMPLE_TOP_K,
+                                 generator=torch.Generator().manual_seed(self.job.seed), stop_token=EOT_TOKEN)
+            text = decode(out[0, ids.shape[1]:].tolist())
             self.events.emit("sample", step=step, prompt=prompt, text=text)
             self.events.log(f"sample at step {step}: {prompt}|{text}")
 
@@ -647,6 +651,8 @@ def training_metadata(run_dir: str | Path) -> tuple[dict[str, Any] | None, dict[
     job = dict(summary["job"])
     for private in ("out", "cache_dir"):
         job.pop(private, None)
+    if job.get("init"):
+        job.pop("model", None)  # the architecture is the init checkpoint's (deepened by deepen_to)
     job["data"] = [{"file": Path(f["path"]).name, "sha256": f["sha256"], "tokens": f["tokens"]}
                    for f in summary.get("files", [])]
     perplexity = None
@@ -658,38 +664,6 @@ def training_metadata(run_dir: str | Path) -> tuple[dict[str, Any] | None, dict[
                 "training_time_s": summary.get("training_time_s"), "device": summary.get("device"),
                 "precision": summary.get("precision"), "trained_by": "inkwell (model.train)"}
     return perplexity, {"training": training}
-
-
-def sample_text(model, prompt: str, n_tokens: int, seed: int, device=None, temperature: float = 0.8,
-                top_k: int = 40) -> str:
-    """A continuation of ``prompt`` (top-k sampling with its own seeded generator, so samples do
-    not disturb the training's random state and are the same for the same weights)."""
-    import torch
-
-    from core.tokenizer import EOT_TOKEN, decode, encode
-
-    was_training = model.training
-    model.eval()
-    device = device or next(model.parameters()).device
-    gen = torch.Generator(device="cpu").manual_seed(seed)
-    ids = encode(prompt)[-model.config.n_positions + n_tokens:]
-    out: list[int] = []
-    with torch.no_grad():
-        logits, past = model(torch.tensor([ids], device=device), last_only=True)
-        for _ in range(n_tokens):
-            probs = torch.softmax(logits[0].float().cpu() / temperature, dim=-1)
-            if top_k:
-                values, indices = probs.topk(top_k)
-                token = int(indices[torch.multinomial(values / values.sum(), 1, generator=gen)])
-            else:
-                token = int(torch.multinomial(probs, 1, generator=gen))
-            if token == EOT_TOKEN or len(ids) + len(out) + 1 > model.config.n_positions:
-                break
-            out.append(token)
-            logits, past = model(torch.tensor([[token]], device=device), past_key_values=past, last_only=True)
-    if was_training:
-        model.train()
-    return decode(out)
 
 
 def _atomic_text(path: Path, text: str) -> None:
@@ -721,7 +695,7 @@ _FLAGS = {
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m model.train", description=__doc__.split("\n\n")[0],
+    p = argparse.ArgumentParser(allow_abbrev=False, prog="python -m model.train", description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--job", help="JSON job file; flags override its settings")
     p.add_argument("--data", action="append", help="training text file or folder (repeat for more); replaces the job's")

@@ -103,7 +103,7 @@ def test_manifest_not_json(bundle_copy):
         (lambda m: m.pop("name"), "name is missing"),
         (lambda m: m["architecture"].update(n_head=0), "architecture.n_head must be a positive integer"),
         (lambda m: m.update(tokenizer="llama"), "tokenizer 'llama' is not supported"),
-        (lambda m: m.update(variants={}), "variants is missing or empty"),
+        (lambda m: (m.update(variants={}), m.update(files={})), "variants is missing or empty .and there is no hf/"),
         (lambda m: m["variants"].update(int4=m["variants"]["int8"]), "unknown variant 'int4'"),
         (lambda m: m["variants"]["int8"].update(sha256="abc"), "variants.int8.sha256 must be 64"),
         (lambda m: m["variants"]["int8"].update(file="../../etc/passwd"), "must be a path inside the bundle"),

@@ -501,14 +501,14 @@ def int8_only_bundle(tiny_hf_dir, tmp_path_factory):
 
 
 def test_cuda_builds_the_fp16_graph_of_a_bundle_without_one(int8_only_bundle, tiny_bundle, fake_cuda):
-    from app.engine import gpu_graph
+    from app.engine import built_graphs
     from core import paths
 
     engine = Engine.load(int8_only_bundle, provider="auto")
     assert (engine.status.provider, engine.status.variant, engine.status.message) == ("cuda", "fp16", "")
     built = fake_cuda.attempts[-1][0]
     assert built == "model.fp16.onnx" and engine.decoder.kv_dtype == np.float16
-    graph = next((paths.cache_dir() / "gpu-graphs").glob("*/model.fp16.onnx"))
+    graph = next((paths.cache_dir() / "graphs").glob("*/fp16/model.fp16.onnx"))
     # the same graph the exporter writes from the same (fp16) weights: the same logits
     reference = Engine.load(tiny_bundle, provider="cpu", variant="fp16")
     tokens = encode(TEXT)
@@ -523,9 +523,65 @@ def test_cuda_builds_the_fp16_graph_of_a_bundle_without_one(int8_only_bundle, ti
     graph.write_bytes(graph.read_bytes()[:1000])
     again = Engine.load(int8_only_bundle, provider="auto")
     assert again.status.variant == "fp16" and graph.stat().st_size > 1000
-    assert gpu_graph.can_build(Bundle.load(int8_only_bundle))
+    assert built_graphs.can_build(Bundle.load(int8_only_bundle))
 
 
 def test_a_bundle_without_a_gpu_graph_runs_int8_on_the_cpu(int8_only_bundle):
     engine = Engine.load(int8_only_bundle, provider="cpu")
     assert (engine.status.provider, engine.status.variant) == ("cpu", "int8")
+
+
+@pytest.fixture(scope="module")
+def weights_only_bundle(tiny_hf_dir, tmp_path_factory):
+    """Shaped like the bundled model: the fp16 Hugging Face checkpoint only, no graph."""
+    from model.export import export_bundle
+
+    folder = tmp_path_factory.mktemp("weights-only") / "shipped"
+    export_bundle(tiny_hf_dir, folder, variants=[], hf_dtype="float16", name="shipped")
+    return folder
+
+
+def test_a_bundle_of_weights_only_builds_its_int8_graph_once(weights_only_bundle, tmp_path):
+    from core import paths
+    from model.export import export_bundle
+
+    bundle = Bundle.load(weights_only_bundle)
+    assert bundle.variants == [] and not list(weights_only_bundle.glob("*.onnx"))
+    engine = Engine.load(weights_only_bundle, provider="cpu")
+    assert (engine.status.provider, engine.status.variant) == ("cpu", "int8")
+    graph = next((paths.cache_dir() / "graphs").glob("*/int8/model.int8.onnx"))
+    # The same quantization as the exporter's int8 graph of the same (fp16) weights: the same logits.
+    exported = export_bundle(weights_only_bundle / "hf", tmp_path / "exported", variants=["int8"], hf_dtype="none")
+    shipped = Engine.load(exported.folder, provider="cpu")
+    tokens = encode(TEXT)
+    np.testing.assert_allclose(full_logits(engine.decoder, tokens), full_logits(shipped.decoder, tokens), atol=1e-5)
+    stamp = graph.stat().st_mtime_ns
+    Engine.load(weights_only_bundle, provider="cpu")
+    assert graph.stat().st_mtime_ns == stamp
+    # A damaged graph in the cache is built again, not run.
+    graph.write_bytes(b"not a graph")
+    again = Engine.load(weights_only_bundle, provider="cpu")
+    assert again.status.variant == "int8" and graph.stat().st_size > 1000
+    # Asked for a graph it does not ship, it builds that one too.
+    assert Engine.load(weights_only_bundle, provider="cpu", variant="fp32").status.variant == "fp32"
+
+
+def test_weights_only_needs_its_weights(tiny_hf_dir, tmp_path):
+    from model.export import export_bundle
+
+    with pytest.raises(ModelError, match="a bundle without graphs needs its Hugging Face checkpoint"):
+        export_bundle(tiny_hf_dir, tmp_path / "b", variants=[], hf_dtype="none")
+    assert not (tmp_path / "b").exists()
+
+
+def test_no_graph_is_built_from_a_damaged_checkpoint(weights_only_bundle, tmp_path):
+    from core import paths
+    damaged = tmp_path / "damaged"
+    shutil.copytree(weights_only_bundle, damaged)
+    weights = damaged / "hf" / "model.safetensors"
+    data = bytearray(weights.read_bytes())
+    data[-100] ^= 0xFF  # same size: only the checksum can tell
+    weights.write_bytes(bytes(data))
+    with pytest.raises(ModelError, match="model.safetensors: checksum mismatch"):
+        Engine.load(damaged, provider="cpu")
+    assert not list((paths.cache_dir() / "graphs").glob("*/int8/*.onnx"))

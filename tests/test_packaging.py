@@ -40,6 +40,7 @@ def test_self_test_from_source_passes_and_says_what_it_checked():
         assert f"ok   {check}: " in out.stdout
     assert "inkwell-austen on cpu (int8)" in out.stdout
     assert "self-test passed (6 of 6 checks passed)" in out.stdout
+    assert out.stderr == ""  # nothing else: no stray line from Qt's offscreen platform
 
 
 def test_self_test_fails_clearly_on_a_corrupt_model(tiny_bundle, tmp_path, monkeypatch, capsys, qapp):

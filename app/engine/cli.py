@@ -7,7 +7,8 @@ import sys
 from pathlib import Path
 
 from app.engine.params import LENGTHS, GenerationParams
-from app.models import default_model
+from app.models import default_model, installed_models
+from app.models import find as find_model
 from core.cli_support import log_error
 from core.errors import ModelError
 from core.fileio import read_bytes
@@ -27,11 +28,13 @@ _OPTIONS = {
 def _parser() -> argparse.ArgumentParser:
     d = GenerationParams()
     p = argparse.ArgumentParser(
-        prog="inkwell generate", description="Continue a prompt with the model (offline story generation)."
+        prog="inkwell generate", description="Continue a prompt with the model (offline story generation).",
+        allow_abbrev=False,
     )
     p.add_argument("prompt", nargs="?", help="the text to continue (or use --prompt-file)")
     p.add_argument("--prompt-file", type=Path, help="read the prompt from this UTF-8 text file")
-    p.add_argument("--model", type=Path, help="model bundle folder (default: the bundled model, else an installed one)")
+    p.add_argument("--model", help="installed model (name or folder) or a model bundle folder "
+                   "(default: the bundled model, else an installed one)")
     p.add_argument("--provider", choices=("auto", "cpu", "cuda"), default="auto")
     p.add_argument("--threads", type=int, default=0, help="CPU threads (0: one per core)")
     p.add_argument("--variant", choices=("int8", "fp16", "fp32"), help="model variant (default: by provider)")
@@ -62,8 +65,26 @@ class _Failure(Exception):
 def _default_model() -> Path:
     model = default_model()
     if model is None:
-        raise _Failure("no model given and none installed: pass --model BUNDLE_DIR")
+        raise _Failure("no model given and none installed: pass --model NAME or FOLDER")
     return model.folder
+
+
+def _model_folder(given: str) -> Path:
+    """``--model``: a model bundle folder, or an installed model's name (as ``inkwell models list``
+    shows it) or folder name."""
+    folder = Path(given).expanduser()
+    if (folder / "inkwell-model.json").is_file():
+        return folder
+    try:
+        return find_model(given).folder
+    except ModelError as exc:
+        if folder.is_dir():
+            return folder  # a folder without a manifest: loading it says what is missing
+        installed = installed_models()
+        if any(given in (m.name, m.folder.name) for m in installed):
+            raise _Failure(f"--model: {exc}") from None  # a name several models share
+        names = ", ".join(m.name for m in installed) or "none"
+        raise _Failure(f"--model {given}: no such model folder or installed model (installed: {names})") from None
 
 
 def _read_prompt(args: argparse.Namespace) -> str:
@@ -127,9 +148,7 @@ def main(argv: list[str]) -> int:
 def _run(args: argparse.Namespace, prompt: str, params: GenerationParams) -> int:
     from app.engine.engine import Engine  # onnxruntime loads only once the arguments are good
 
-    model = args.model if args.model is not None else _default_model()
-    if not model.is_dir():
-        raise _Failure(f"{model}: no such model folder")
+    model = _model_folder(args.model) if args.model is not None else _default_model()
     engine = Engine.load(model, provider=args.provider, threads=args.threads, variant=args.variant)
     if engine.status.message:
         print(f"inkwell generate: {engine.status.message}", file=sys.stderr)

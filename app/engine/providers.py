@@ -18,10 +18,10 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 
-from app.engine import gpu_graph
+from app.engine import built_graphs
 from app.engine.results import EngineStatus
 from app.engine.session import Decoder, first_line
-from core.bundle import Bundle, sha256_file
+from core.bundle import KV_DTYPES, Bundle, sha256_file
 from core.errors import ModelError
 from core.machine import limit_threads, memory_problem
 from core.onnx_info import GraphInfo
@@ -37,7 +37,7 @@ def open_decoder(folder: Path, provider: str, threads: int, variant: str | None)
         raise ValueError(f"provider must be one of {', '.join(PROVIDERS)} (got {provider!r})")
     threads, thread_note = limit_threads(threads)
     bundle = Bundle.load(folder)
-    if variant is not None:
+    if variant is not None and not built_graphs.can_build(bundle):
         bundle.variant_path(variant)  # ModelError naming the variants it has
     arch = bundle.architecture
     shape = dict(
@@ -56,14 +56,12 @@ def open_decoder(folder: Path, provider: str, threads: int, variant: str | None)
         else:
             name = variant or bundle.preferred_variant("cuda")
             # A bundle without a CUDA graph (the bundled model) has one built from hf/, once.
-            derive = name != "fp16" and variant is None and gpu_graph.can_build(bundle)
-            path, info = (None, None) if derive else _checked(bundle, name)
+            if variant is None and "fp16" not in bundle.variants and built_graphs.can_build(bundle):
+                name = "fp16"
+            path, info = (None, None) if name not in bundle.variants else _checked(bundle, name)
             try:
-                if derive:
-                    from core.paths import cache_dir
-
-                    name, path = "fp16", gpu_graph.fp16_graph(bundle, cache_dir())
-                    info = _graph_checked(bundle, path, "float16")
+                if path is None:
+                    path, info = _built(bundle, name)
                 with warnings.catch_warnings():  # the reason goes into the status, not a warning
                     warnings.simplefilter("ignore")
                     decoder = Decoder(path, [_CUDA, _CPU], threads, **shape)
@@ -79,8 +77,10 @@ def open_decoder(folder: Path, provider: str, threads: int, variant: str | None)
                 message = "; ".join(filter(None, [f"CUDA could not be used ({first_line(exc)}); running on the CPU",
                                                   thread_note]))
     name = variant or bundle.preferred_variant("cpu")
-    path, info = _checked(bundle, name)
-    decoder = _checked_cache_type(Decoder(path, [_CPU], threads, **shape), bundle, name)
+    path, info = _checked(bundle, name) if name in bundle.variants else _built(bundle, name)
+    decoder = Decoder(path, [_CPU], threads, **shape)
+    if name in bundle.variants:
+        _checked_cache_type(decoder, bundle, name)
     if "wpe.weight" not in info.initializers:
         _probe_last_position(decoder)
     return decoder, EngineStatus("cpu", name, bundle.name, message), context_length
@@ -91,6 +91,14 @@ def _checked(bundle: Bundle, name: str) -> tuple[Path, GraphInfo]:
     numbers against the graph and the memory its cache needs are checked."""
     path = _verified(bundle, name)
     return path, _graph_checked(bundle, path, bundle.variant_info(name)["kv_dtype"])
+
+
+def _built(bundle: Bundle, name: str) -> tuple[Path, GraphInfo]:
+    """A graph the bundle does not ship, built from its hf/ checkpoint into the cache folder."""
+    from core.paths import cache_dir
+
+    path = built_graphs.graph(bundle, name, cache_dir())
+    return path, _graph_checked(bundle, path, KV_DTYPES[name])
 
 
 def _graph_checked(bundle: Bundle, path: Path, kv_dtype: str) -> GraphInfo:

@@ -3,9 +3,9 @@
 The ghost text is laid out through the block's pre-edit area, the slot Qt keeps for text an input
 method has not committed yet: it is drawn inline at the cursor, in the text's own font, pushes the
 rest of the line aside and wraps over as many lines as it needs, yet it is not in the document, so
-undo history, the modified flag and the saved text never see it. It sits at a document position
-(``anchor``); any edit or cursor move that leaves that position removes it at once, except typing
-that matches its start, which keeps the rest.
+undo history, the modified flag and the saved text never see it. What is shown, and what becomes
+of it as the writer types, accepts or moves, is decided by app.ghost.GhostState (``editor.ghost``):
+this widget paints its text at its ``anchor`` and reports each edit and ghost key to it.
 
 The editor also inserts longer model-written continuations (story mode) as one undo step and marks
 them with a soft background until the writer edits them.
@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import re
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 
 from PySide6.QtCore import QEvent, QMimeData, Qt, QTimer, Signal
 from PySide6.QtGui import (
@@ -31,9 +30,9 @@ from PySide6.QtGui import (
 from PySide6.QtWidgets import QApplication, QFrame, QPlainTextEdit, QTextEdit, QWidget
 
 from app.bigtext import LineBreaker
+from app.ghost import GhostState, Outcome
 
 GHOST_KEYS = ("accept", "accept_word", "dismiss", "next_alternative", "previous_alternative")
-_NEXT_WORD = re.compile(r"\s*[^\s]+")
 # Suggestions are asked for only where text may follow: not in the middle of a word.
 _WORD_CHAR = re.compile(r"\w")
 PROMPT_CHARS = 6000  # the engine keeps the tail that fits its context; this bounds the copy
@@ -48,96 +47,6 @@ def _undo_barrier(cursor: QTextCursor) -> None:
     """
     cursor.insertText("\u200b")
     cursor.deletePreviousChar()
-
-
-@dataclass
-class Ghost:
-    """A suggestion at ``anchor``, as its alternatives stream in.
-
-    Each alternative is kept under the engine's row number (the worker's ``alternative`` index)
-    with all the text that row has sent, and what the writer has since typed through or
-    accepted of the suggestion is kept once, in ``taken``. What is shown of a row is its text
-    after ``taken``; rows that disagree with ``taken`` are dropped. Filtering therefore never
-    renumbers anything, and a piece that arrives after the writer typed into the ghost still
-    lands on its own alternative.
-    """
-
-    request_id: int
-    anchor: int
-    streamed: dict[int, str] = field(default_factory=dict)  # engine row -> all the text it sent
-    taken: str = ""  # the start of the suggestion the writer has typed or accepted
-    dropped: set[int] = field(default_factory=set)  # rows that disagree with ``taken``
-    row: int = 0  # the row shown
-    finished: bool = False
-
-    def rest(self, row: int) -> str:
-        text = self.streamed.get(row, "")
-        return text[len(self.taken):] if row not in self.dropped and text.startswith(self.taken) else ""
-
-    def add(self, row: int, piece: str) -> None:
-        if row in self.dropped:
-            return
-        self.streamed[row] = self.streamed.get(row, "") + piece
-        self._check(row)
-
-    def take(self, text: str) -> None:
-        """The writer typed or accepted ``text``, the start of what is shown."""
-        self.taken += text
-        self.anchor += len(text)
-        for row in list(self.streamed):
-            self._check(row)
-
-    def finish(self, kept: set[int] | None = None) -> None:
-        """No more pieces; ``kept``: the rows the engine's result holds (it leaves out
-        alternatives that start with the same word as an earlier one)."""
-        self.finished = True
-        for row in list(self.streamed):
-            if kept is not None and row not in kept:
-                self.dropped.add(row)
-            self._check(row)
-
-    def _check(self, row: int) -> None:
-        text = self.streamed[row]
-        # A row still streaming may not yet have reached what was typed: it agrees so far.
-        if not (text.startswith(self.taken) or (not self.finished and self.taken.startswith(text))):
-            self.dropped.add(row)
-
-    def rows(self) -> list[int]:
-        """The rows worth showing, in engine order: agreeing, with text left (once finished, more
-        than blanks), each text once."""
-        seen: set[str] = set()
-        rows = []
-        for row in sorted(self.streamed):
-            rest = self.rest(row)
-            if rest and rest not in seen and (rest.strip() or not self.finished):
-                seen.add(rest)
-                rows.append(row)
-        return rows
-
-    def settle(self) -> bool:
-        """Show a row that is still worth showing (the shown one, or else the first); False when
-        none is."""
-        rows = self.rows()
-        if self.row in rows:
-            return True
-        same = [r for r in rows if self.rest(r) == self.rest(self.row)] if self.rest(self.row) else []
-        if same or rows:
-            self.row = (same or rows)[0]
-            return True
-        return False
-
-    @property
-    def text(self) -> str:
-        return self.rest(self.row)
-
-    @property
-    def alternatives(self) -> list[str]:
-        return [self.rest(row) for row in self.rows()]
-
-    @property
-    def index(self) -> int:
-        rows = self.rows()
-        return rows.index(self.row) if self.row in rows else 0
 
 
 class GhostEditor(QPlainTextEdit):
@@ -161,7 +70,10 @@ class GhostEditor(QPlainTextEdit):
             "next_alternative": QKeySequence("Alt+]"),
             "previous_alternative": QKeySequence("Alt+["),
         }
-        self._ghost: Ghost | None = None
+        # What is shown at the cursor (app.ghost); this widget paints it and reports the edits.
+        self.ghost = GhostState()
+        self._painted: int | None = None  # the anchor the painted ghost text is at
+        self._accepting = False  # inserting an accepted word: not typing into the ghost
         self._ghost_color = QColor("#9a9a9a")
         self._mark_color = QColor("#fbf3d9")
         self._marks: list[QTextCursor] = []
@@ -223,19 +135,19 @@ class GhostEditor(QPlainTextEdit):
 
     @property
     def ghost_text(self) -> str:
-        return self._ghost.text if self._ghost else ""
+        return self.ghost.text
 
     @property
     def ghost_alternatives(self) -> list[str]:
-        return list(self._ghost.alternatives) if self._ghost else []
+        return self.ghost.alternatives
 
     @property
     def ghost_index(self) -> int:
-        return self._ghost.index if self._ghost else 0
+        return self.ghost.index
 
     @property
     def pending_request(self) -> int | None:
-        return self._ghost.request_id if self._ghost else None
+        return self.ghost.request_id
 
     def can_suggest(self) -> bool:
         cursor = self.textCursor()
@@ -256,40 +168,37 @@ class GhostEditor(QPlainTextEdit):
     def expect_suggestion(self, request_id: int) -> None:
         """A suggestion for the cursor's position has been asked for; pieces will follow."""
         self._remove_ghost()
-        self._ghost = Ghost(request_id, self.textCursor().position())
+        self.ghost.expect(request_id, self.textCursor().position())
 
     def add_piece(self, request_id: int, alternative: int, piece: str) -> None:
         """``piece`` of the engine's row ``alternative`` of request ``request_id``."""
-        ghost = self._ghost
-        if ghost is None or ghost.request_id != request_id:
-            return
-        ghost.add(alternative, piece)
-        if alternative == ghost.row:
+        if self.ghost.add(request_id, alternative, piece):
             self._show_ghost()
 
     def finish_suggestion(self, request_id: int, rows: set[int] | None = None) -> None:
-        ghost = self._ghost
-        if ghost is None or ghost.request_id != request_id:
-            return
-        # Alternatives that came out empty, or the same as another, are no use to cycle through.
-        ghost.finish(rows)
-        if not ghost.settle():
-            self.clear_ghost()
-        else:
+        outcome = self.ghost.finish(request_id, rows)
+        if outcome is Outcome.KEPT:
             self._show_ghost()
+        elif outcome is Outcome.DROPPED:
+            self._ghost_gone(cleared=True)
 
     def clear_ghost(self) -> None:
-        had = self._ghost is not None
         self._remove_ghost()
-        self._ghost = None
-        if had:
+        if self.ghost.clear():
+            self._ghost_gone(cleared=True)
+
+    def _ghost_gone(self, cleared: bool) -> None:
+        """The state holds no suggestion any more: unpaint it and say so (``cleared``: it is no
+        longer wanted, so its request may be cancelled)."""
+        self._remove_ghost()
+        if cleared:
             self.ghost_cleared.emit()
-            self.ghost_changed.emit(False)
+        self.ghost_changed.emit(False)
 
     # ghost text: actions ---------------------------------------------------------------------
 
     def accept(self) -> bool:
-        text = self.ghost_text
+        text = self.ghost.text
         if not text:
             return False
         self.clear_ghost()
@@ -297,38 +206,30 @@ class GhostEditor(QPlainTextEdit):
         return True
 
     def accept_word(self) -> bool:
-        ghost = self._ghost
-        match = _NEXT_WORD.match(self.ghost_text)
-        if ghost is None or not match:
+        word = self.ghost.next_word()
+        if not word:
             return False
-        word = match.group(0)
         self._remove_ghost()
-        self._ghost = None  # the insertion below is not typing into the ghost
-        self._insert_as_writer(word)
+        self._accepting = True  # the insertion below is not typing into the ghost
+        try:
+            self._insert_as_writer(word)
+        finally:
+            self._accepting = False
         # The other alternatives stay where they begin with the same word; the stream goes on.
-        ghost.take(word)
-        ghost.anchor = self.textCursor().position()
-        if ghost.text or ghost.settle() and ghost.text:
-            self._ghost = ghost
+        if self.ghost.accept_word(word) is Outcome.KEPT:
             self._show_ghost()
         else:
-            self.ghost_cleared.emit()
-            self.ghost_changed.emit(False)
+            self._ghost_gone(cleared=True)
         return True
 
     def cycle(self, step: int) -> bool:
-        ghost = self._ghost
-        rows = ghost.rows() if ghost else []
-        if len(rows) < 2:
+        if not self.ghost.cycle(step):
             return False
-        ghost.row = rows[(ghost.index + step) % len(rows)] if ghost.row in rows else rows[0]
         self._show_ghost()
         return True
 
     def choose(self, index: int) -> None:
-        rows = self._ghost.rows() if self._ghost else []
-        if 0 <= index < len(rows):
-            self._ghost.row = rows[index]
+        if self.ghost.choose(index):
             self._show_ghost()
 
     @contextmanager
@@ -378,13 +279,12 @@ class GhostEditor(QPlainTextEdit):
     # ghost text: drawing ---------------------------------------------------------------------
 
     def _show_ghost(self) -> None:
-        self._remove_ghost(changed=False)
-        ghost = self._ghost
-        text = ghost.text if ghost else ""
+        self._remove_ghost()
+        text, anchor = self.ghost.text, self.ghost.anchor
         if text:
-            block = self.document().findBlock(ghost.anchor)
+            block = self.document().findBlock(anchor)
             layout = block.layout()
-            start = ghost.anchor - block.position()
+            start = anchor - block.position()
             # A suggestion of several lines is shown on one: the pre-edit area holds no breaks.
             shown = text.replace("\n", " ⏎ ")
             layout.setPreeditArea(start, shown)
@@ -395,14 +295,17 @@ class GhostEditor(QPlainTextEdit):
             style.format = fmt
             layout.setFormats([style])
             self.document().markContentsDirty(block.position(), block.length())
+            self._painted = anchor
         self.ghost_changed.emit(bool(text))
 
-    def _remove_ghost(self, changed: bool = True, span: tuple[int, int] | None = None) -> None:
-        """Take the ghost text out of the layout of whichever block holds it now."""
-        if self._ghost is None:
+    def _remove_ghost(self, span: tuple[int, int] | None = None) -> None:
+        """Take the painted ghost text out of the layout of whichever block holds it now
+        (``span``: the positions it may have been pushed to by an edit)."""
+        if self._painted is None:
             return
         doc = self.document()
-        low, high = (self._ghost.anchor, self._ghost.anchor) if span is None else span
+        low, high = (self._painted, self._painted) if span is None else span
+        self._painted = None
         block = doc.findBlock(max(0, min(low, doc.characterCount() - 1)))
         last = doc.findBlock(max(0, min(high, doc.characterCount() - 1)))
         while block.isValid():
@@ -456,25 +359,18 @@ class GhostEditor(QPlainTextEdit):
 
     def _contents_changed(self, position: int, removed: int, added: int) -> None:
         self._track_marks(position, removed, added)
-        ghost = self._ghost
-        if ghost is not None:
+        if self.ghost.active and not self._accepting:
+            anchor = self.ghost.anchor
             # The blocks that may hold the ghost now: those of the change and of the anchor,
             # which an insertion before it has pushed on by up to ``added`` characters.
-            span = (min(position, max(0, ghost.anchor - removed)), max(position + added, ghost.anchor + added))
+            self._remove_ghost(span=(min(position, max(0, anchor - removed)), max(position + added, anchor + added)))
             typed = self._typed_into_ghost(position, removed, added)
-            if typed:
-                self._remove_ghost(span=span)
-                ghost.take(typed)
-                if ghost.text or (ghost.settle() and ghost.text):
-                    self._show_ghost()
-                else:  # typed to its end
-                    self._ghost = None
-                    self.ghost_changed.emit(False)
-            else:
-                self._remove_ghost(span=span)
-                self._ghost = None
-                self.ghost_cleared.emit()
-                self.ghost_changed.emit(False)
+            outcome = self.ghost.typed(typed) if typed else Outcome.DROPPED
+            if outcome is Outcome.KEPT:
+                self._show_ghost()
+            else:  # typed to its end (nothing to cancel), or edited elsewhere
+                self.ghost.clear()
+                self._ghost_gone(cleared=outcome is Outcome.DROPPED)
         if not self._own_edit:
             self.user_edited.emit()
             if self.auto_suggest and self._generating is None:
@@ -483,25 +379,23 @@ class GhostEditor(QPlainTextEdit):
                 self._debounce.stop()
 
     def _typed_into_ghost(self, position: int, removed: int, added: int) -> str:
-        ghost = self._ghost
-        if self._own_edit or removed or not added or position != ghost.anchor or not ghost.text:
+        if self._own_edit or not self.ghost.may_type_into(position, removed, added):
             return ""
         cursor = QTextCursor(self.document())
         cursor.setPosition(position)
         cursor.setPosition(position + added, QTextCursor.MoveMode.KeepAnchor)
         typed = cursor.selectedText()
-        return typed if ghost.text.startswith(typed) else ""
+        return typed if self.ghost.text.startswith(typed) else ""
 
     def _cursor_moved(self) -> None:
-        ghost = self._ghost
-        if ghost is None:
+        if self._accepting:
             return
         cursor = self.textCursor()
-        if cursor.hasSelection() or cursor.position() != ghost.anchor:
-            self.clear_ghost()
+        if self.ghost.moved(cursor.position(), cursor.hasSelection()):
+            self._ghost_gone(cleared=True)
 
     def _pause_elapsed(self) -> None:
-        if self.auto_suggest and self._ghost is None and self.can_suggest():
+        if self.auto_suggest and not self.ghost.active and self.can_suggest():
             self.suggestion_wanted.emit()
 
     # model-written text (story mode) ---------------------------------------------------------

@@ -650,7 +650,9 @@ class MainWindow(QMainWindow):
         group = QActionGroup(menu)  # one of them is the shown one: radio marks, not check boxes
         for index, text in enumerate(alternatives):
             shown = metrics.elidedText(text.strip().replace("\n", " ⏎ "), Qt.TextElideMode.ElideRight, 480)
-            action = menu.addAction(shown.replace("&", "&&"))
+            # "&1".."&9": the digit picks the item directly (the menu's own mnemonics)
+            number = f"&{index + 1}  " if index < 9 else "    "
+            action = menu.addAction(number + shown.replace("&", "&&"))
             action.setCheckable(True)
             action.setChecked(index == self.editor.ghost_index)
             action.triggered.connect(lambda _=False, i=index: self._pick_alternative(i))
@@ -663,6 +665,8 @@ class MainWindow(QMainWindow):
         bottom = int(top + block.layout().boundingRect().bottom()) + 6
         self.alternatives_menu = menu
         menu.popup(e.viewport().mapToGlobal(QPoint(e.cursorRect().left(), bottom)))
+        # The first item under the keyboard at once: Down, Down, Enter picks the third.
+        menu.setActiveAction(menu.actions()[0])
 
     def _pick_alternative(self, index: int) -> None:
         self.editor.choose(index)

@@ -294,7 +294,10 @@ class ModelsDialog(QDialog):
                     _item(m.name + (" (bundled)" if m.bundled else ""), str(m.folder)),
                     _item(params, f"{m.parameters:,} parameters" if m.parameters else "", True),
                     _item(human_bytes(m.size_bytes), align_right=True),
-                    _item(", ".join(m.variants), "int8 runs on CPUs, fp16 on NVIDIA GPUs, fp32 is the reference"),
+                    _item(", ".join(m.variants) or "built on first use",
+                          "int8 runs on CPUs, fp16 on NVIDIA GPUs, fp32 is the reference"
+                          + ("" if m.variants else "; this model ships its weights only, and the graph "
+                             "for this computer is built from them the first time it runs")),
                     _item(m.provenance, self._provenance_tip(m)),
                     _item(f"{ppl:.1f}" if ppl else "—", ppl_tip, True),
                     _item("✓" if is_active else ""),

@@ -5,9 +5,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QFont, QKeySequence
+from PySide6.QtCore import QEvent, QObject, Qt, Signal
+from PySide6.QtGui import QFont, QKeySequence, QWheelEvent
 from PySide6.QtWidgets import (
+    QAbstractScrollArea,
+    QAbstractSlider,
+    QAbstractSpinBox,
+    QApplication,
     QCheckBox,
     QComboBox,
     QDockWidget,
@@ -50,6 +54,32 @@ PROVIDERS = {"auto": "Automatic", "cpu": "CPU", "cuda": "CUDA (NVIDIA GPU)"}
 THEMES = {"light": "Light", "dark": "Dark"}
 
 
+class WheelGuard(QObject):
+    """Fields that change their value under the mouse wheel take it only once clicked or tabbed
+    into: scrolling a long panel over them must scroll the panel, not change a setting in passing."""
+
+    def __init__(self, scroll: QAbstractScrollArea) -> None:
+        super().__init__(scroll)
+        self._scroll = scroll
+
+    def guard(self, field: QWidget) -> None:
+        field.setFocusPolicy(Qt.FocusPolicy.StrongFocus)  # not WheelFocus: a wheel turn gives no focus
+        field.installEventFilter(self)
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt's name
+        if event.type() != QEvent.Type.Wheel or watched.hasFocus():
+            return False
+        # Handed to the panel's scroll area itself: Qt passes an unhandled wheel event on to the
+        # parents only when it came from the window system, not when a program sent it.
+        viewport = self._scroll.viewport()
+        at = viewport.mapFromGlobal(event.globalPosition())
+        QApplication.sendEvent(viewport, QWheelEvent(
+            at, event.globalPosition(), event.pixelDelta(), event.angleDelta(), event.buttons(),
+            event.modifiers(), event.phase(), event.inverted(), event.source()))
+        event.accept()  # handled: a window-system event must not go on to the parents a second time
+        return True
+
+
 class SettingsPanel(QDockWidget):
     model_reload_requested = Signal()
 
@@ -85,6 +115,10 @@ class SettingsPanel(QDockWidget):
         scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         scroll.setWidget(body)
         self.setWidget(scroll)
+        self._wheel_guard = WheelGuard(scroll)
+        for kind in (QAbstractSpinBox, QComboBox, QAbstractSlider):
+            for field in body.findChildren(kind):
+                self._wheel_guard.guard(field)
         self.setMinimumWidth(300)
         settings.on_change(self._setting_changed)
 

@@ -1,0 +1,107 @@
+"""The ONNX graphs of a bundle that ships its weights only (hf/), built on first use.
+
+The bundled model spends its whole size budget on one copy of its weights, the fp16 Hugging Face
+checkpoint in hf/ (which it can also be fine-tuned from), rather than on several copies of the
+same weights as graphs. The first time such a bundle runs, the graph for the device is built from
+that checkpoint, torch-free (model.onnx_graph writes it straight from the numpy weights, with the
+same quantization as the exporter: a few seconds for the bundled model): int8 for the CPU, fp16
+for CUDA. Graphs go into the cache folder under the checkpoint's sha256 from the manifest, so a
+changed checkpoint gets graphs of its own, and a graph that does not match the hash recorded
+beside it is built again.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from core.bundle import VARIANT_FILES, Bundle, sha256_file
+from core.errors import ModelError
+from core.fileio import read_json
+from core.hf_layout import gpt2_name, is_conv1d
+
+WEIGHTS = "hf/model.safetensors"
+
+
+def can_build(bundle: Bundle) -> bool:
+    return bundle.has_hf and WEIGHTS in bundle.manifest.get("files", {})
+
+
+def graph(bundle: Bundle, variant: str, cache: Path) -> Path:
+    """The bundle's ``variant`` graph in ``cache``, built first when it is not there (or damaged)."""
+    if not can_build(bundle):
+        raise ModelError(f"{bundle.folder}: no {variant} graph and no Hugging Face checkpoint to build one from")
+    if variant not in VARIANT_FILES:
+        raise ModelError(f"unknown variant {variant!r} (expected {', '.join(VARIANT_FILES)})")
+    key = bundle.manifest["files"][WEIGHTS]["sha256"][:24]
+    folder = cache / "graphs" / key / variant
+    path = folder / VARIANT_FILES[variant]
+    try:
+        recorded = read_json(folder / "graph.json")["sha256"]
+        if sha256_file(path) == recorded:
+            return path
+    except (OSError, ValueError, KeyError, TypeError):  # (core.fileio.DamagedFile is a ValueError)
+        pass  # absent or damaged: build it
+    _build(bundle, variant, folder)
+    return path
+
+
+def _build(bundle: Bundle, variant: str, folder: Path) -> None:
+    from safetensors.numpy import load_file
+
+    from core.config import GPT2Config
+    from core.weights import check_config, tensor_shapes
+    from model.onnx_graph import GraphSpec, QuantOptions, block_size_for, build_graph, save_graph
+
+    expected = bundle.manifest["files"][WEIGHTS]["sha256"]
+    try:
+        actual = sha256_file(bundle.folder / WEIGHTS)
+    except OSError as exc:
+        raise ModelError(f"{bundle.folder / WEIGHTS}: cannot read the checkpoint ({exc.strerror or exc})") from None
+    if actual != expected:  # a graph is built once and then trusted: never from a damaged file
+        raise ModelError(f"{bundle.folder / WEIGHTS}: checksum mismatch, the file is corrupt or was modified")
+    cfg = GPT2Config.load(bundle.folder / "hf" / "config.json")
+    shapes = tensor_shapes(bundle.folder / WEIGHTS)  # the header only: before a graph is sized by cfg
+    check_config(cfg, shapes or {}, str(bundle.folder / WEIGHTS))
+    try:
+        tensors = load_file(str(bundle.folder / WEIGHTS))
+    except Exception as exc:  # noqa: BLE001 - safetensors raises its own types for damaged files
+        raise ModelError(f"{bundle.folder / WEIGHTS}: cannot read the checkpoint ({exc})") from None
+    weights = {}
+    for key, value in tensors.items():
+        name = gpt2_name(key)
+        if name is not None:
+            weights[name] = np.ascontiguousarray((value.T if is_conv1d(name) else value).astype(np.float32))
+    spec = GraphSpec(cfg.n_layer, cfg.n_head, cfg.n_embd, cfg.vocab_size, cfg.n_positions, cfg.layer_norm_epsilon)
+    try:
+        model = build_graph(spec, weights, variant, QuantOptions(block_size=block_size_for(cfg.n_embd)),
+                            name=bundle.name)
+    except KeyError as exc:
+        raise ModelError(f"{bundle.folder / WEIGHTS}: missing tensor {exc}") from None
+    # Built beside its final place and renamed into it: another Inkwell building the same graph
+    # at the same time, or a crash half-way, never leaves a half-written graph under the key.
+    tmp = None
+    try:
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=".build-", dir=folder.parent))
+        file = VARIANT_FILES[variant]
+        save_graph(model, tmp / file)
+        (tmp / "graph.json").write_text(json.dumps({"sha256": sha256_file(tmp / file), "model": bundle.name,
+                                                    "variant": variant}), encoding="utf-8")
+        shutil.rmtree(folder, ignore_errors=True)
+        try:
+            os.replace(tmp, folder)
+        except OSError:
+            if not (folder / file).is_file():  # else another Inkwell has just put it there
+                raise
+    except OSError as exc:
+        raise ModelError(f"{folder.parent}: cannot write the model's {variant} graph "
+                         f"({exc.strerror or exc})") from None
+    finally:
+        if tmp is not None:
+            shutil.rmtree(tmp, ignore_errors=True)

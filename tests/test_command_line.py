@@ -1,0 +1,136 @@
+"""The ``inkwell`` command's own rough edges: bad options named, no display said plainly, no
+abbreviated options, models by name or folder, and the model list."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from app import installer
+from app.cli import main
+from app.gui import display_problem
+from core import paths
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def inkwell(*args, env=None, drop=(), timeout=60):
+    environ = {k: v for k, v in os.environ.items() if k not in drop}
+    return subprocess.run([sys.executable, "-m", "app.cli", *map(str, args)], cwd=ROOT, capture_output=True,
+                          text=True, timeout=timeout, env={**environ, **(env or {})})
+
+
+NO_DISPLAY = ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")
+
+
+def test_an_unknown_option_is_named():
+    done = inkwell("--bogus")
+    assert done.returncode == 2 and done.stdout == ""
+    assert done.stderr == "inkwell: unknown option --bogus (inkwell --help lists the commands and options)\n"
+
+
+def test_help_is_a_command_and_needs_no_display():
+    done = inkwell("help", drop=NO_DISPLAY)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("usage: inkwell [FILE]") and "finetune" in done.stdout and done.stderr == ""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="X11/Wayland are Linux's displays")
+def test_the_editor_without_a_display_says_so_plainly(tmp_path):
+    done = inkwell(tmp_path / "chapter.txt", drop=NO_DISPLAY)
+    assert done.returncode == 1  # not Qt's abort (134)
+    assert done.stderr.startswith("inkwell: no display: ") and "DISPLAY" in done.stderr
+    assert "xcb" not in done.stderr and "plugin" not in done.stderr
+
+
+def test_display_problem_reads_the_environment():
+    assert display_problem({}, "linux") is not None
+    assert display_problem({"QT_QPA_PLATFORM": "xcb"}, "linux") is not None
+    assert display_problem({"DISPLAY": ":0"}, "linux") is None
+    assert display_problem({"WAYLAND_DISPLAY": "wayland-0"}, "linux") is None
+    assert display_problem({"QT_QPA_PLATFORM": "offscreen"}, "linux") is None
+    assert display_problem({}, "darwin") is None and display_problem({}, "win32") is None
+
+
+def test_finetune_data_that_does_not_exist(tmp_path, capsys):
+    missing = tmp_path / "nonexistent"
+    assert main(["finetune", "--data", str(missing)]) == 1
+    err = capsys.readouterr().err
+    assert err.strip() == f"inkwell finetune: error: --data {missing}: does not exist (no such file or folder)"
+    (tmp_path / "empty").mkdir()  # a folder that is there but empty is another matter
+    assert main(["finetune", "--data", str(tmp_path / "empty"), "--name", "x"]) == 1
+    assert "folder holds no text files" in capsys.readouterr().err
+
+
+def _parsers():
+    """Every command-line parser of the program, subcommands' included."""
+    from app.engine import cli as generate
+    from model import export, finetune, train
+
+    found = []
+    for parser in (generate._parser(), export._parser(), finetune._parser(), train._parser(), installer._parser()):
+        found.append(parser)
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                found.extend(action.choices.values())
+    return found
+
+
+def test_no_parser_takes_abbreviations():
+    parsers = _parsers()
+    assert len(parsers) == 9
+    assert [p.prog for p in parsers if p.allow_abbrev] == []
+
+
+def test_a_prefix_of_an_option_is_refused(tiny_bundle, capsys):
+    # --prompt is not --prompt-file: named as unknown, not taken for it
+    with pytest.raises(SystemExit) as exit_:
+        main(["generate", "--model", str(tiny_bundle), "--prompt", "x"])
+    assert exit_.value.code == 2
+    assert "unrecognized arguments: --prompt" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["models", "list", "--js"])
+    assert "unrecognized arguments: --js" in capsys.readouterr().err
+
+
+def test_generate_takes_an_installed_model_by_name(tiny_bundle, capsys):
+    shutil.copytree(tiny_bundle, paths.models_dir() / "tiny-folder")
+    for given in ("tiny-test", "tiny-folder", str(paths.models_dir() / "tiny-folder"), str(tiny_bundle)):
+        assert main(["generate", "--model", given, "Hi", "--max-new-tokens", "2", "-v"]) == 0, given
+        assert "tiny-test (int8 on cpu)" in capsys.readouterr().err
+    assert main(["generate", "--model", "no-such-model", "Hi"]) == 1
+    err = capsys.readouterr().err
+    assert "--model no-such-model: no such model folder or installed model (installed: " in err
+    assert "tiny-test" in err
+
+
+def test_models_list_aligns_names_and_says_where_perplexity_was_measured(tiny_bundle, capsys):
+    for folder, name, dataset in (("short", "a", "held out from training: 10% of one.txt"),
+                                  ("long", "a-model-with-a-much-longer-name-than-usual", None)):
+        target = paths.models_dir() / folder
+        shutil.copytree(tiny_bundle, target)
+        manifest = json.loads((target / "inkwell-model.json").read_text())
+        manifest["name"] = name
+        manifest["perplexity"] = {"value": 123.4, "dataset": dataset, "tokens": 5000} if dataset else None
+        (target / "inkwell-model.json").write_text(json.dumps(manifest))
+    assert installer.main(["list"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    header = lines[0]
+    table = [line for line in lines[1:] if not line.startswith(("      ", "("))]
+    assert len(table) == 3  # the bundled model and the two above
+    for row in table:
+        # numbers end where their heading ends; words start where theirs starts
+        for column in ("PARAMS", "SIZE", "PERPLEXITY"):
+            end = header.index(column) + len(column)
+            assert row[end - 1] != " " and row[end] == " ", (column, row)
+        for column in ("NAME", "VARIANTS", "FROM"):
+            start = header.index(column)
+            assert row[start - 1] == " " and row[start] != " ", (column, row)
+    assert "      perplexity 123.4 measured on held out from training: 10% of one.txt (5,000 tokens)" in lines
