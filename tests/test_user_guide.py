@@ -57,3 +57,17 @@ def test_help_menu_opens_the_guide_from_the_readme(qtbot, window):
     assert "Inkwell user guide" in shown and "Writing with Inkwell" in shown
     assert "Find and replace" in shown and "Spelling" in shown and "Fine-tuning on your own texts" in shown
     assert "Training and fine-tuning" in readme and "Training and fine-tuning" not in shown  # for developers
+    pictures = [f.charFormat().toImageFormat() for f in fragments(guide.browser.document())
+                if f.charFormat().isImageFormat()]
+    assert pictures and all(p.width() <= user_guide.PICTURE_WIDTH for p in pictures)
+    assert any(p.width() == user_guide.PICTURE_WIDTH for p in pictures)  # a full window, fitted
+
+
+def fragments(document):
+    block = document.begin()
+    while block.isValid():
+        pieces = block.begin()
+        while not pieces.atEnd():
+            yield pieces.fragment()
+            pieces += 1
+        block = block.next()

@@ -10,7 +10,7 @@ from PySide6.QtCore import Qt
 from app.settings import Settings
 from app.ui import welcome
 from app.ui.main_window import MainWindow
-from model.units import human_bytes
+from core.units import human_bytes
 
 
 @pytest.fixture

@@ -12,9 +12,10 @@ import re
 from pathlib import Path
 
 from PySide6.QtCore import QUrl
+from PySide6.QtGui import QImage, QTextCursor, QTextDocument
 from PySide6.QtWidgets import QDialog, QDialogButtonBox, QTextBrowser, QVBoxLayout, QWidget
 
-from app import paths
+from core import paths
 
 README = paths.RESOURCES.parent / "README.md"
 # The README's sections for writers (the others are for developers and packagers), in this order.
@@ -26,6 +27,7 @@ SECTIONS = (
     "Troubleshooting: slow suggestions",
 )
 _HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*$")
+PICTURE_WIDTH = 720
 _IMAGE = re.compile(r"!\[[^\]]*\]\(([^)\s]+)[^)]*\)")
 
 
@@ -74,6 +76,27 @@ def guide_markdown(readme: Path = README) -> str:
     return "# Inkwell user guide\n\n" + _IMAGE.sub(picture, body)
 
 
+def fit_pictures(document: QTextDocument, folder: Path, width: int) -> None:
+    """Pictures wider than ``width`` shown that wide (the README's screenshots are full windows)."""
+    block = document.begin()
+    while block.isValid():
+        pieces = block.begin()
+        while not pieces.atEnd():
+            piece = pieces.fragment()
+            if piece.charFormat().isImageFormat():
+                picture = piece.charFormat().toImageFormat()
+                size = QImage(str(folder / picture.name())).size()
+                if size.width() > width:
+                    picture.setWidth(width)
+                    picture.setHeight(size.height() * width / size.width())
+                    cursor = QTextCursor(document)
+                    cursor.setPosition(piece.position())
+                    cursor.setPosition(piece.position() + piece.length(), QTextCursor.MoveMode.KeepAnchor)
+                    cursor.setCharFormat(picture)
+            pieces += 1
+        block = block.next()
+
+
 class UserGuide(QDialog):
     def __init__(self, parent: QWidget | None = None, readme: Path = README) -> None:
         super().__init__(parent)
@@ -84,6 +107,7 @@ class UserGuide(QDialog):
         self.browser.document().setBaseUrl(QUrl.fromLocalFile(str(readme.parent) + "/"))
         self.browser.setSearchPaths([str(readme.parent)])
         self.browser.setMarkdown(guide_markdown(readme))
+        fit_pictures(self.browser.document(), readme.parent, PICTURE_WIDTH)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
         buttons.rejected.connect(self.close)
         column = QVBoxLayout(self)

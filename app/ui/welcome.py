@@ -16,7 +16,7 @@ from PySide6.QtWidgets import QDialog, QHBoxLayout, QLabel, QPushButton, QVBoxLa
 from app import hub, models
 from app.settings import Settings
 from app.ui.jobs import JsonProcess
-from model.units import human_bytes
+from core.units import human_bytes
 
 OFFERED = "gpt2"  # fast on any computer, and the best step up from the bundled model
 # (keys, what they do); keys are joined by "+" into keycaps
@@ -114,6 +114,7 @@ class Welcome(QDialog):
                        "the cursor. It is not part of your text until you take it.")
         intro.setWordWrap(True)
         self.keys = KeysPicture()
+        self.keys.setMinimumSize(self.keys.sizeHint())
         model = QLabel(self._model_note())
         model.setObjectName("modelNote")
         model.setWordWrap(True)
@@ -191,7 +192,8 @@ class Welcome(QDialog):
         self._query = None
         if self.plan is None and message != "cancelled":
             self.network.setText("No network now: Model ▸ Manage models ▸ Download… gets GPT-2 (124M "
-                                 f"parameters) when you are online. ({message})")
+                                 "parameters) when you are online.")
+            self.network.setToolTip(message)
 
     def _download(self) -> None:
         self.accept()
