@@ -95,7 +95,7 @@ def test_typing_when_the_editor_passes_only_a_tail_of_the_document(engine):
     for end in range(4000, 4600, 2):  # two characters a keystroke, to reach a slide quickly
         stop = threading.Event()  # only the prefill matters here: stop after the first token
         result = engine.generate(document[max(0, end - 1500) : end], params,
-                                 on_token=lambda i, p, stop=stop: stop.set(), cancel=stop)
+                                 on_token=lambda i, p, q, stop=stop: stop.set(), cancel=stop)
         prefills.append(result.prefill_tokens)
     slides = [p for p in prefills[1:] if p > 8]
     assert 1 <= len(slides) <= 3  # the window slid by a large step ...
@@ -212,7 +212,7 @@ def test_utf8_streaming_never_shows_half_a_character(tiny_bundle):
     engine = forced_engine(tiny_bundle, tokens)
     pieces = []
     result = engine.generate("Hello", GenerationParams(max_new_tokens=len(tokens), heal=False),
-                             on_token=lambda i, p: pieces.append(p))
+                             on_token=lambda i, p, q: pieces.append(p))
     assert result.text == text == "".join(pieces)
     assert all("\ufffd" not in p for p in pieces)
 
@@ -240,7 +240,7 @@ def test_cancel_takes_effect_within_one_decode_step(fp32, tiny_bundle):
     cancel = threading.Event()
     seen = []
 
-    def on_token(index, piece):
+    def on_token(index, piece, probability):
         seen.append(piece)
         if len(seen) == 3:
             cancel.set()
@@ -290,7 +290,7 @@ def test_newer_request_preempts_an_older_one_on_a_worker_thread(engine):
     def worker():
         for text, cancel in requests:
             params = GenerationParams(max_new_tokens=200 if not results else 8, stop_at_eot=False, seed=3)
-            results.append(engine.generate(text, params, on_token=lambda i, p: started.set(), cancel=cancel))
+            results.append(engine.generate(text, params, on_token=lambda i, p, q: started.set(), cancel=cancel))
 
     thread = threading.Thread(target=worker)
     thread.start()

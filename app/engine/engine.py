@@ -32,7 +32,10 @@ from model.tokenizer import EOT_TOKEN, token_bytes
 PREFILL_CHUNK = 64
 
 
-OnToken = Callable[[int, str], None]
+# on_token(row, piece, probability): ``piece`` of the text of alternative ``row``, and the
+# probability the model gave the tokens it came from (their geometric mean, when a piece
+# holds more than one: text is held back until it is safe to show, e.g. a whole UTF-8 character).
+OnToken = Callable[[int, str, float], None]
 
 
 class Engine:
@@ -143,6 +146,7 @@ class Engine:
         generated: list[list[int]] = [[] for _ in range(n)]
         probs: list[list[float]] = [[] for _ in range(n)]
         log_prob = [0.0] * n  # the model's log-probability of each row's text so far
+        unsent = [[0.0, 0] for _ in range(n)]  # log-probability and count of tokens not yet in a piece
         active = [True] * n
         if n == 1:
             cache = self._cache
@@ -168,9 +172,11 @@ class Engine:
                 log_prob[row] = row_log_prob
                 generated[row].append(token)
                 probs[row].append(float(row_probs[row]))
+                unsent[row][0] += math.log(max(float(row_probs[row]), 1e-30))
+                unsent[row][1] += 1
                 piece = texts[row].push(token_bytes(token))
                 if piece and on_token:
-                    on_token(row, piece)
+                    on_token(row, piece, _piece_probability(unsent[row], probs[row]))
                 if texts[row].done or len(generated[row]) >= params.max_new_tokens:
                     active[row] = False
             if not any(active):
@@ -199,7 +205,7 @@ class Engine:
         for row in range(n):
             piece = texts[row].finish()
             if piece and on_token and not result.cancelled:
-                on_token(row, piece)
+                on_token(row, piece, _piece_probability(unsent[row], probs[row]))
         seen: set[str] = set()
         for row in range(n):
             key = _first_word(texts[row].text) if n > 1 else texts[row].text
@@ -233,6 +239,17 @@ def _unsure(confidence: float, threshold: float, text: str, token: int) -> bool:
         return False
     first = token_bytes(token)[:1]
     return not first or not healing.is_letter(first[0])
+
+
+def _piece_probability(unsent: list, probs: list[float]) -> float:
+    """The geometric mean probability of the tokens a piece came from (``unsent``: their summed
+    log-probability and count, reset here); a piece made only of held-back text gets the last
+    token's."""
+    total, count = unsent
+    unsent[0], unsent[1] = 0.0, 0
+    if count:
+        return math.exp(total / count)
+    return probs[-1] if probs else 1.0
 
 
 def _first_word(text: str) -> str:

@@ -31,7 +31,7 @@ from PySide6.QtGui import (
 from PySide6.QtWidgets import QApplication, QFrame, QPlainTextEdit, QTextEdit, QWidget
 
 from app.bigtext import LineBreaker
-from app.ghost import GhostState, Outcome
+from app.ghost import GhostState, Outcome, opacity
 
 GHOST_KEYS = ("accept", "accept_word", "dismiss", "next_alternative", "previous_alternative")
 # Suggestions are asked for only where text may follow: not in the middle of a word.
@@ -76,6 +76,7 @@ class GhostEditor(QPlainTextEdit):
         self._painted: int | None = None  # the anchor the painted ghost text is at
         self._accepting = False  # inserting an accepted word: not typing into the ghost
         self._ghost_color = QColor("#9a9a9a")
+        self.confidence_shading = True
         self._mark_color = QColor("#fbf3d9")
         self._marks: list[QTextCursor] = []
         self._mark_spans: list[tuple[int, int]] = []  # the marks as they were before an edit
@@ -171,9 +172,10 @@ class GhostEditor(QPlainTextEdit):
         self._remove_ghost()
         self.ghost.expect(request_id, self.textCursor().position())
 
-    def add_piece(self, request_id: int, alternative: int, piece: str) -> None:
-        """``piece`` of the engine's row ``alternative`` of request ``request_id``."""
-        if self.ghost.add(request_id, alternative, piece):
+    def add_piece(self, request_id: int, alternative: int, piece: str, probability: float = 1.0) -> None:
+        """``piece`` of the engine's row ``alternative`` of request ``request_id``, which the model
+        gave ``probability``."""
+        if self.ghost.add(request_id, alternative, piece, probability):
             self._show_ghost()
 
     def finish_suggestion(self, request_id: int, rows: set[int] | None = None) -> None:
@@ -293,15 +295,45 @@ class GhostEditor(QPlainTextEdit):
             # character for one, so positions in the shown text are positions in the suggestion.
             shown = text.replace("\n", "\u2028")
             layout.setPreeditArea(start, shown)
-            style = QTextLayout.FormatRange()
-            style.start, style.length = start, len(shown)
-            fmt = QTextCharFormat()
-            fmt.setForeground(self._ghost_color)
-            style.format = fmt
-            layout.setFormats([style])
+            layout.setFormats(self._ghost_formats(start, shown))
             self.document().markContentsDirty(block.position(), block.length())
             self._painted = anchor
         self.ghost_changed.emit(bool(text))
+
+    def _ghost_formats(self, start: int, shown: str) -> list[QTextLayout.FormatRange]:
+        """The ghost colour over the shown text; with confidence shading, fainter where the model
+        was less sure (neighbouring pieces of the same shade share one range)."""
+        shades = [(0, len(shown), 1.0)]
+        if self.confidence_shading:
+            shades = [(s, n, opacity(p)) for s, n, p in self.ghost.shades] or shades
+        if any(ord(c) > 0xFFFF for c in shown):
+            # Qt counts UTF-16 code units: a character beyond the BMP (an emoji) is two of them.
+            units = [0]
+            for c in shown:
+                units.append(units[-1] + (2 if ord(c) > 0xFFFF else 1))
+            shades = [(units[s], units[s + n] - units[s], a) for s, n, a in shades]
+        merged: list[list] = []  # [offset, count, alpha]
+        for offset, count, alpha in shades:
+            if merged and merged[-1][2] == alpha and merged[-1][0] + merged[-1][1] == offset:
+                merged[-1][1] += count
+            else:
+                merged.append([offset, count, alpha])
+        ranges: list[QTextLayout.FormatRange] = []
+        for offset, count, alpha in merged:
+            color = QColor(self._ghost_color)
+            color.setAlphaF(alpha)
+            fmt = QTextCharFormat()
+            fmt.setForeground(color)
+            style = QTextLayout.FormatRange()
+            style.start, style.length, style.format = start + offset, count, fmt
+            ranges.append(style)
+        return ranges
+
+    def set_confidence_shading(self, on: bool) -> None:
+        """Fade the ghost text where the model was unsure (per piece), or paint it all alike."""
+        self.confidence_shading = on
+        if self.ghost.text:
+            self._show_ghost()
 
     def _remove_ghost(self, span: tuple[int, int] | None = None) -> None:
         """Take the painted ghost text out of the layout of whichever block holds it now
