@@ -77,6 +77,7 @@ class GhostEditor(QPlainTextEdit):
         self._accepting = False  # inserting an accepted word: not typing into the ghost
         self._ghost_color = QColor("#9a9a9a")
         self.confidence_shading = True
+        self._ghost_formats_made: dict[float, QTextCharFormat] = {}
         self._mark_color = QColor("#fbf3d9")
         self._marks: list[QTextCursor] = []
         self._mark_spans: list[tuple[int, int]] = []  # the marks as they were before an edit
@@ -93,6 +94,7 @@ class GhostEditor(QPlainTextEdit):
 
     def set_colors(self, ghost: QColor, mark: QColor) -> None:
         self._ghost_color = QColor(ghost)
+        self._ghost_formats_made = {}
         self._mark_color = QColor(mark)
         self._show_ghost()
         self._update_marks()
@@ -320,14 +322,20 @@ class GhostEditor(QPlainTextEdit):
                 merged.append([offset, count, alpha])
         ranges: list[QTextLayout.FormatRange] = []
         for offset, count, alpha in merged:
-            color = QColor(self._ghost_color)
-            color.setAlphaF(alpha)
-            fmt = QTextCharFormat()
-            fmt.setForeground(color)
             style = QTextLayout.FormatRange()
-            style.start, style.length, style.format = start + offset, count, fmt
+            style.start, style.length, style.format = start + offset, count, self._ghost_format(alpha)
             ranges.append(style)
         return ranges
+
+    def _ghost_format(self, alpha: float) -> QTextCharFormat:
+        """The ghost colour at ``alpha``; made once per shade (a piece streams in every few ms)."""
+        fmt = self._ghost_formats_made.get(alpha)
+        if fmt is None:
+            color = QColor(self._ghost_color)
+            color.setAlphaF(alpha)
+            fmt = self._ghost_formats_made[alpha] = QTextCharFormat()
+            fmt.setForeground(color)
+        return fmt
 
     def set_confidence_shading(self, on: bool) -> None:
         """Fade the ghost text where the model was unsure (per piece), or paint it all alike."""
