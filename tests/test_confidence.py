@@ -12,7 +12,7 @@ from PySide6.QtWidgets import QCheckBox
 from app.engine import Engine, GenerationParams
 from app.ghost import FAINTEST, GhostState, opacity
 from app.ui.editor import GhostEditor
-from model.tokenizer import encode
+from core.tokenizer import encode
 
 
 class Shaped:
@@ -173,3 +173,21 @@ def test_the_setting_reaches_the_editor(qtbot):
     assert window.settings["confidence_shading"] is False and not window.editor.confidence_shading
     window.close()
     assert Settings.load()["confidence_shading"] is False
+
+
+def test_the_window_keeps_every_shade_of_a_suggestion_with_an_emoji(qtbot):
+    # (the window's highlighter puts its formats around the suggestion's: in UTF-16 positions too)
+    from app.settings import Settings
+    from app.ui.main_window import MainWindow
+
+    window = MainWindow(Settings.load())
+    qtbot.addWidget(window)
+    editor = window.editor
+    qtbot.keyClicks(editor, "It was")
+    editor.expect_suggestion(1)
+    editor.add_piece(1, 0, " 🦊", 0.9)
+    editor.add_piece(1, 0, " ran", 0.01)
+    at = len("It was")
+    assert painted(editor) == [(at, 3, 1.0), (at + 3, 4, alpha(0.01))]
+    editor.document().setModified(False)
+    window.close()
