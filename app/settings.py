@@ -20,9 +20,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from app import paths
 from app.spelling import LANGUAGES
-from model.fileio import (
+from core import paths
+from core.fileio import (
     DamagedFile,
     FileTooLarge,
     NotRegularFile,
@@ -173,7 +173,7 @@ def _recent(paths_: list) -> list[str]:
 
 def atomic_write_text(path: Path, text: str) -> None:
     """Write ``text`` to ``path`` so that a reader sees the old file or the new one, never half
-    (model.fileio.atomic_write). The new file keeps the permissions of the one it replaces; a
+    (core.fileio.atomic_write). The new file keeps the permissions of the one it replaces; a
     file written for the first time is private to the user, as settings and autosaved text
     should be."""
     atomic_write(path, text.encode("utf-8"), private=True)

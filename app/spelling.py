@@ -21,8 +21,8 @@ import time
 from collections.abc import Iterable
 from pathlib import Path
 
-from app import paths
-from model.fileio import atomic_write_text, describe_os_error, read_bytes
+from core import paths
+from core.fileio import atomic_write_text, describe_os_error, read_bytes
 
 LANGUAGES = {
     "en": "English", "es": "Spanish", "fr": "French", "it": "Italian", "pt": "Portuguese",

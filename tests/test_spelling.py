@@ -7,9 +7,10 @@ import pytest
 from PySide6.QtGui import QTextCharFormat, QTextCursor
 from PySide6.QtWidgets import QMenu
 
-from app import paths, spelling
+from app import spelling
 from app.settings import Settings
 from app.ui.main_window import MainWindow
+from core import paths
 
 SPELLCHECK = QTextCharFormat.UnderlineStyle.SpellCheckUnderline
 

@@ -20,7 +20,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app import models, paths
+from app import models
 from app.bigtext import LONG_LINE
 from app.markdown import is_markdown
 from app.settings import Settings
@@ -36,6 +36,7 @@ from app.ui.spell_check import SpellCheck
 from app.ui.suggestions import MODEL_KEYS, SuggestionController
 from app.ui.view_modes import CtrlWheelZoom, FullScreen, zoom_step
 from app.ui.wordcount import WordCounter
+from core import paths
 
 __all__ = ["DEFAULT_KEYS", "MainWindow"]
 
@@ -393,7 +394,7 @@ class MainWindow(QMainWindow):
         menu.addAction("Fine-tune on your texts…", self.open_finetune_wizard)
 
     def open_log_folder(self) -> None:
-        """Show the log folder in the file manager (warnings and errors: app.logs)."""
+        """Show the log folder in the file manager (warnings and errors: core.logs)."""
         try:
             folder = paths.log_dir()
         except OSError as exc:
