@@ -48,7 +48,7 @@ def full_logits(decoder, tokens):
 
 def prompt_logits(engine):
     """The logits after the last request's prompt, as the engine computed them (with its cache)."""
-    return engine._prompt_logits
+    return engine._logits_after[max(engine._logits_after)]
 
 
 @pytest.mark.parametrize("variant", ["fp32", "int8"])
@@ -84,6 +84,18 @@ def test_typing_one_character_costs_a_few_tokens_of_prefill(engine):
         text += char
         result = engine.generate(text, GenerationParams(max_new_tokens=8))
         assert result.prefill_tokens <= 2
+
+
+def test_typing_inside_a_word_runs_one_token(fp32):
+    """Healing asks for the text without its last word, then (the word being finished) with it:
+    the next keystroke changes only that word, so only its token runs, and the logits are exact."""
+    text = TEXT + " and the"
+    fp32.generate(text, GenerationParams(max_new_tokens=4, **GREEDY))
+    for char in "ory":
+        text += char
+        result = fp32.generate(text, GenerationParams(max_new_tokens=4, **GREEDY))
+        assert result.prefill_tokens == 1, text
+        np.testing.assert_allclose(prompt_logits(fp32), full_logits(fp32.decoder, encode(text)), atol=1e-5)
 
 
 def test_typing_when_the_editor_passes_only_a_tail_of_the_document(engine):

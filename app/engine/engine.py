@@ -30,6 +30,7 @@ from core.tokenizer import EOT_TOKEN, token_bytes
 
 # Prompt tokens per forward pass when filling the cache: bounds the time until a cancel is seen.
 PREFILL_CHUNK = 64
+MEMO_PROMPTS = 4  # prompt lengths whose logits are kept (see Engine._logits_after)
 
 
 # on_token(row, piece, probability): ``piece`` of the text of alternative ``row``, and the
@@ -46,8 +47,10 @@ class Engine:
         self._cache: KVCache | None = None  # allocated on the first request
         self._alternatives: KVCache | None = None  # rows for batched alternatives, kept for reuse
         self._tokens: list[int] = []  # what the cache holds, from position 0
-        self._prompt_logits: np.ndarray | None = None  # the logits after self._tokens[:_prompt_len]
-        self._prompt_len = 0
+        # The logits after self._tokens[:n] for the last few prompt lengths n. A keystroke inside
+        # a word asks for the text without its last word (healing) and then, mostly, with it: the
+        # next keystroke changes only that word, so the first of the two is already here.
+        self._logits_after: dict[int, np.ndarray] = {}
         self._window = context.ContextWindow()
 
     @classmethod
@@ -64,7 +67,7 @@ class Engine:
 
     def reset(self) -> None:
         """Forget the cache (the next request runs its whole prompt)."""
-        self._tokens, self._prompt_logits, self._prompt_len = [], None, 0
+        self._tokens, self._logits_after = [], {}
         self._window.reset()
 
     def generate(
@@ -101,12 +104,13 @@ class Engine:
         """The logits after ``prompt``, running only the tokens the cache does not hold; None when
         cancelled (the tokens run so far stay cached)."""
         common = _common_prefix(self._tokens, prompt)
-        if common == len(prompt) == self._prompt_len and self._prompt_logits is not None:
-            return self._prompt_logits  # the same prompt again: nothing to run
+        if common == len(prompt) and common in self._logits_after:
+            return self._logits_after[common]  # a prompt run before: nothing to run
         if self._cache is None:
             self._cache = self.decoder.new_cache()
         pos = min(common, len(prompt) - 1)  # the last prompt token runs, for its logits
-        self._tokens, self._prompt_logits, self._prompt_len = self._tokens[:pos], None, 0
+        self._tokens = self._tokens[:pos]
+        self._logits_after = {n: v for n, v in self._logits_after.items() if n <= pos}
         logits = None
         while pos < len(prompt):
             if cancel.is_set():
@@ -118,7 +122,9 @@ class Engine:
             self._tokens += chunk
             pos += len(chunk)
             result.prefill_tokens += len(chunk)
-        self._prompt_logits, self._prompt_len = logits, len(prompt)
+        self._logits_after[len(prompt)] = logits
+        for n in sorted(self._logits_after)[:-MEMO_PROMPTS]:
+            del self._logits_after[n]
         return logits
 
     # -- decoding ------------------------------------------------------------------------------
@@ -222,10 +228,10 @@ class Engine:
         model always seeing the last half-context or more of it.
         """
         keep = (self._tokens + [token])[-(self.context_length // 2):]
-        self._tokens, self._prompt_logits, self._prompt_len = [], None, 0
+        self._tokens, self._logits_after = [], {}
         self._window.reset()
         logits = self._prefill(keep, cancel, result)
-        self._prompt_logits, self._prompt_len = None, 0  # not a prompt a later request can reuse
+        self._logits_after = {}  # not a prompt a later request can reuse
         return logits, len(keep)
 
 
