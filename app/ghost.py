@@ -19,7 +19,7 @@ _NEXT_WORD = re.compile(r"\s*[^\s]+")
 # Confidence shading: text the model gave at least SURE is shown in the full ghost colour, text
 # at UNSURE or below at FAINTEST of it, in between in a few steps (by the logarithm of the
 # probability: 0.05 is as far from 0.5 as 0.005 from 0.05).
-SURE, UNSURE, FAINTEST, SHADES = 0.5, 0.02, 0.4, 4
+SURE, UNSURE, FAINTEST, SHADES = 0.5, 0.02, 0.45, 4
 
 
 def opacity(probability: float) -> float:
