@@ -90,7 +90,7 @@ class MainWindow(QMainWindow):
         self._connect()
 
         for key in ("theme", "font_family", "wrap", "column_chars", "delay_ms", "auto_suggest", "keys",
-                    "autosave_s", "recent_files", "spell_check"):
+                    "autosave_s", "recent_files", "spell_check", "confidence_shading"):
             self._apply(key)
         self.settings.on_change(self._setting_changed)
         self.settings.on_problem(self.show_notice)
@@ -321,6 +321,8 @@ class MainWindow(QMainWindow):
             self.commands["toggle_auto"].setChecked(s["auto_suggest"])
             if not s["auto_suggest"]:
                 self.editor.clear_ghost()
+        elif key == "confidence_shading":
+            self.editor.set_confidence_shading(s["confidence_shading"])
         elif key == "keys":
             self._apply_keys()
         elif key == "autosave_s":

@@ -250,6 +250,9 @@ class SettingsPanel(QDockWidget):
                           "probability of its tokens) falls below this: sure continuations run on, unsure ones "
                           "stay short.")
         form.addRow("Or when less sure than", unsure)
+        shading = self._check("confidence_shading", "Fade the words the model is unsure of")
+        shading.setToolTip("Suggested text is painted fainter where the model gave it a low probability")
+        form.addRow(shading)
 
     def _build_model(self) -> None:
         form = self._section("Model")
