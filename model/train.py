@@ -34,11 +34,11 @@ from typing import Any, Callable
 
 import numpy as np
 
-from model.errors import ModelError
-from model.fileio import DamagedFile, atomic_write, describe_os_error, read_json
+from core.errors import ModelError
+from core.fileio import DamagedFile, atomic_write, describe_os_error, read_json
+from core.machine import limit_threads
+from core.units import human_duration
 from model.finetune import PROGRESS_FILE, steps_for_epochs
-from model.machine import limit_threads
-from model.units import human_duration
 
 CHECKPOINT = "checkpoints/last.pt"
 SUMMARY = "training.json"
@@ -81,7 +81,7 @@ class Job:
     lora_rank: int = 8
     lora_alpha: float = 16.0
     holdout: dict[str, Any] = field(default_factory=lambda: {"fraction": 0.05})
-    # "unwrap": join hard-wrapped lines into paragraphs (model.prose); "keep": poetry, code.
+    # "unwrap": join hard-wrapped lines into paragraphs (core.prose); "keep": poetry, code.
     line_breaks: str = "unwrap"
     steps: int = 1000
     epochs: float | None = None         # when set, replaces steps: passes over the training text
@@ -216,7 +216,7 @@ def lr_at(step: int, job: Job) -> float:
 
 
 def default_cache_dir() -> Path:
-    from app.paths import cache_dir  # torch-free; honours INKWELL_HOME
+    from core.paths import cache_dir  # torch-free; honours INKWELL_HOME
 
     return cache_dir() / "tokens"
 
@@ -276,7 +276,7 @@ class Trainer:
         return torch.device(name), precision
 
     def _build_model(self):
-        from model.config import GPT2Config
+        from core.config import GPT2Config
         from model.gpt2 import GPT2
         from model.hf import load_gpt2
 
@@ -320,7 +320,7 @@ class Trainer:
         job.validate()
         self._check_out()
         if job.export:
-            from model.bundle import check_destination
+            from core.bundle import check_destination
 
             check_destination(Path(job.export["dest"]).absolute(), False)  # before hours of training
         device, precision = self._device()
@@ -508,7 +508,7 @@ class Trainer:
             return
         import torch
 
-        from model.tokenizer import EOT_TOKEN, decode, encode
+        from core.tokenizer import EOT_TOKEN, decode, encode
 
         for prompt in self.job.sample_prompts:
             # Its own seeded generator: samples leave the training's random state alone and are
@@ -671,7 +671,7 @@ def _atomic_text(path: Path, text: str) -> None:
 
 
 def _atomic_write(path: Path, write: Callable[[Any], Any]) -> None:
-    """``write(binary_file)`` into ``path`` atomically (model.fileio.atomic_write)."""
+    """``write(binary_file)`` into ``path`` atomically (core.fileio.atomic_write)."""
     atomic_write(path, write)
 
 

@@ -13,9 +13,10 @@ import numpy as np
 import pytest
 from fake_hub import FakeHub
 
-from app import installer, models, paths
-from model.bundle import Bundle
-from model.errors import ModelError
+from app import installer, models, models_cli
+from core import paths
+from core.bundle import Bundle
+from core.errors import ModelError
 
 
 def user_models():
@@ -54,7 +55,7 @@ def test_a_bare_weights_file_with_a_chosen_size(tiny_hf_dir):
 
 
 def test_the_size_of_a_safetensors_file_is_read_from_its_header(tmp_path):
-    from model.config import PRESETS
+    from core.config import PRESETS
 
     cfg = PRESETS["distilgpt2"]
     header = {"wte.weight": {"dtype": "F32", "shape": [cfg.vocab_size, cfg.n_embd], "data_offsets": [0, 0]},
@@ -146,7 +147,7 @@ def test_a_transformers_checkpoint_from_the_hub_matches_the_source_logits(tmp_pa
 
 def test_a_killed_export_installs_nothing(tiny_hf_dir):
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
-    proc = subprocess.Popen([sys.executable, "-m", "app.installer", "import", str(tiny_hf_dir), "--json"],
+    proc = subprocess.Popen([sys.executable, "-m", "app.models_cli", "import", str(tiny_hf_dir), "--json"],
                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env)
     try:
         for line in proc.stdout:
@@ -163,20 +164,20 @@ def test_a_killed_export_installs_nothing(tiny_hf_dir):
 
 
 def test_command_line_list_import_and_remove(tiny_hf_dir, capsys):
-    assert installer.main(["import", str(tiny_hf_dir), "--name", "cli-model", "--json"]) == 0
+    assert models_cli.main(["import", str(tiny_hf_dir), "--name", "cli-model", "--json"]) == 0
     events = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert events[-1]["event"] == "installed"
-    assert installer.main(["list", "--json"]) == 0
+    assert models_cli.main(["list", "--json"]) == 0
     listed = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     mine = next(r for r in listed if r["name"] == "cli-model")
     assert mine["variants"] == ["int8", "fp16"] and mine["parameters"] > 0 and not mine["active"]
-    assert installer.main(["remove", "cli-model"]) == 0
+    assert models_cli.main(["remove", "cli-model"]) == 0
     assert not user_models()
-    assert installer.main(["remove", "cli-model"]) == 1
+    assert models_cli.main(["remove", "cli-model"]) == 1
     assert "no such installed model" in capsys.readouterr().err
     bundled = [m for m in models.installed_models() if m.bundled]
     if bundled:
-        assert installer.main(["remove", str(bundled[0].folder)]) == 1
+        assert models_cli.main(["remove", str(bundled[0].folder)]) == 1
         assert "cannot be deleted" in capsys.readouterr().err
 
 

@@ -10,10 +10,11 @@ import pytest
 from fake_hub import FakeHub
 from PySide6.QtWidgets import QInputDialog, QMessageBox
 
-from app import hub, installer, models, paths
+from app import hub, installer, models
 from app.settings import Settings
 from app.ui.models_dialog import COLUMNS, DownloadDialog, ModelsDialog
-from model.units import human_bytes
+from core import paths
+from core.units import human_bytes
 
 JOB_TIMEOUT_MS = 180_000
 
@@ -148,7 +149,7 @@ def test_download_cancel_then_continue(qtbot, settings, fake_hub):
 
 
 def test_the_dialog_and_installer_modules_do_not_import_torch():
-    code = ("import sys, app.ui.models_dialog, app.installer, app.hub; "
+    code = ("import sys, app.ui.models_dialog, app.installer, app.models_cli, app.hub; "
             "print('torch' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"

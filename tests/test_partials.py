@@ -13,16 +13,17 @@ from pathlib import Path
 
 import pytest
 
-from app import installer, models, paths
-from model.bundle import OWNER_FILE, BundleWriter, clear_abandoned
-from model.errors import ModelError
+from app import installer, models
+from core import paths
+from core.bundle import OWNER_FILE, BundleWriter, clear_abandoned
+from core.errors import ModelError
 
 ROOT = Path(__file__).resolve().parent.parent
 # A process writing a bundle, as an export or a fine-tune's install does: it prints its partial
 # folder once the folder is there, then works on until its stdin closes (or it is killed).
 WRITER = """
 import sys
-from model.bundle import BundleWriter
+from core.bundle import BundleWriter
 w = BundleWriter(sys.argv[1])
 (w.tmp / "model.int8.onnx").write_bytes(b"x" * 1000)
 print(w.tmp, flush=True)
@@ -74,9 +75,10 @@ def test_a_killed_fine_tune_install_is_cleared_when_it_resumes(tiny_bundle, tmp_
     """D16: the install of a fine-tune was killed; `inkwell finetune --resume` starts again."""
     import io
 
+    from test_finetune_cli import PROSE, inkwell
+
     from model.finetune import default_settings, make_job
     from model.train import Events, Job, Trainer, _StopRequest
-    from test_finetune_cli import PROSE, inkwell
 
     texts = tmp_path / "texts"
     texts.mkdir()
@@ -117,7 +119,7 @@ def test_an_export_killed_mid_way_then_an_import(tiny_hf_dir, tiny_bundle):
 @pytest.mark.slow
 def test_two_imports_at_once(tiny_hf_dir, tiny_bundle):
     """The second waits its turn with a message; the first completes untouched."""
-    first = start("-m", "app.installer", "import", str(tiny_hf_dir), "--name", "first", "--json", stdin=None)
+    first = start("-m", "app.models_cli", "import", str(tiny_hf_dir), "--name", "first", "--json", stdin=None)
     for line in first.stdout:
         if json.loads(line)["event"] == "export":
             break

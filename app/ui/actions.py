@@ -30,6 +30,7 @@ class ActionSpec:
     # entry shows and clicks it; "ghost": the editor handles the key only while a suggestion
     # shows (it keeps its usual meaning otherwise), the entry only shows it in its text.
     scope: str = "window"
+    also: tuple = ()  # more keys for the same command (a platform's standard key, say)
 
 
 ACTIONS: tuple[ActionSpec, ...] = (
@@ -46,9 +47,18 @@ ACTIONS: tuple[ActionSpec, ...] = (
     ActionSpec("copy", "&Copy", "copy", S.Copy, scope="editor"),
     ActionSpec("paste", "&Paste", "paste", S.Paste, scope="editor"),
     ActionSpec("select_all", "Select &All", "select_all", S.SelectAll, scope="editor"),
+    ActionSpec("find", "&Find…", "find", "Ctrl+F"),
+    ActionSpec("replace", "R&eplace…", "replace", "Ctrl+H"),
+    ActionSpec("find_next", "Find &next", "find_next", "F3"),
+    ActionSpec("find_previous", "Find pre&vious", "find_previous", "Shift+F3"),
     # View
     ActionSpec("font", "&Font…", "choose_font"),
     ActionSpec("wrap", "&Wrap lines", "set_wrap", checkable=True),
+    # (Ctrl+= too: Ctrl++ needs Shift on most keyboards)
+    ActionSpec("zoom_in", "Zoom &in", "zoom_in", "Ctrl+=", also=(S.ZoomIn,)),
+    ActionSpec("zoom_out", "Zoom &out", "zoom_out", "Ctrl+-", also=(S.ZoomOut,)),
+    ActionSpec("zoom_reset", "&Reset zoom", "zoom_reset", "Ctrl+0"),
+    ActionSpec("full_screen", "&Full screen", "full_screen", "F11", checkable=True, also=(S.FullScreen,)),
     # Generate
     ActionSpec("suggest_now", "&Suggest now", "suggest_now", "Ctrl+Space", configurable=True),
     ActionSpec("accept", "Accept suggestion", "accept", "Tab", configurable=True, scope="ghost"),
@@ -66,6 +76,7 @@ ACTIONS: tuple[ActionSpec, ...] = (
     ActionSpec("story_retry", "&Retry the continuation", "story_retry", "Ctrl+Shift+Return", configurable=True),
     ActionSpec("story_stop", "S&top writing", "story_stop", "Esc", configurable=True),
     # Help
+    ActionSpec("user_guide", "&User guide", "show_user_guide", S.HelpContents),
     ActionSpec("show_keys", "&Keyboard shortcuts", "show_keys"),
     ActionSpec("openLogFolder", "Open &log folder", "open_log_folder"),
     ActionSpec("about", "&About Inkwell", "show_about"),
@@ -78,13 +89,24 @@ GHOST_ACTIONS = tuple(spec.name for spec in ACTIONS if spec.scope == "ghost")
 # itself (a submenu, a group, a menu rebuilt each time it opens).
 MENUS: dict[str, tuple[str, ...]] = {
     "&File": ("new", "open", "@recent", "-", "save", "save_as", "-", "quit"),
-    "&Edit": ("undo", "redo", "-", "cut", "copy", "paste", "-", "select_all"),
-    "&View": ("@panel", "-", "@theme", "font", "wrap"),
+    "&Edit": ("undo", "redo", "-", "cut", "copy", "paste", "-", "select_all", "-",
+              "find", "replace", "find_next", "find_previous"),
+    "&View": ("@panel", "-", "@theme", "font", "wrap", "-", "zoom_in", "zoom_out", "zoom_reset", "-", "full_screen"),
     "&Generate": ("suggest_now", "accept", "accept_word", "dismiss", "next_alternative", "previous_alternative",
                   "show_alternatives", "toggle_auto", "-", "story_continue", "story_retry", "story_stop"),
     "&Model": ("@model",),
-    "&Help": ("show_keys", "openLogFolder", "about"),
+    "&Help": ("user_guide", "show_keys", "openLogFolder", "about"),
 }
+
+
+def _keys(*keys: str | QKeySequence.StandardKey) -> list[QKeySequence]:
+    """Each key once: a platform's standard key may be one of the others, and the same key
+    twice on one action is an ambiguous shortcut, which triggers nothing."""
+    sequences: list[QKeySequence] = []
+    for key in keys:
+        bindings = QKeySequence.keyBindings(key) if isinstance(key, S) else [QKeySequence(key)]
+        sequences += [b for b in bindings if not b.isEmpty() and b not in sequences]
+    return sequences
 
 
 class ActionRegistry:
@@ -106,7 +128,7 @@ class ActionRegistry:
         action.setCheckable(spec.checkable)
         action.triggered.connect(slot)
         if spec.key is not None and spec.scope != "ghost":
-            action.setShortcut(QKeySequence(spec.key))
+            action.setShortcuts(_keys(spec.key, *spec.also))
         if spec.scope == "editor":
             # The editor handles these keys itself; the menu entries only show and click them.
             action.setShortcutContext(Qt.ShortcutContext.WidgetShortcut)

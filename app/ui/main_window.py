@@ -20,17 +20,23 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app import models, paths
+from app import models
 from app.bigtext import LONG_LINE
+from app.markdown import is_markdown
 from app.settings import Settings
 from app.ui import theme as themes
 from app.ui.actions import DEFAULT_KEYS, GHOST_ACTIONS, ActionRegistry
 from app.ui.bars import NoticeBar, StoryBar
 from app.ui.editor import GhostEditor
 from app.ui.files import DocumentFiles
+from app.ui.find_replace import FindBar
+from app.ui.highlighter import TextHighlighter
 from app.ui.settings_panel import KEY_LABELS, SettingsPanel
+from app.ui.spell_check import SpellCheck
 from app.ui.suggestions import MODEL_KEYS, SuggestionController
+from app.ui.view_modes import CtrlWheelZoom, FullScreen, zoom_step
 from app.ui.wordcount import WordCounter
+from core import paths
 
 __all__ = ["DEFAULT_KEYS", "MainWindow"]
 
@@ -59,9 +65,15 @@ class MainWindow(QMainWindow):
         column.setSpacing(0)
         column.addWidget(self.notice_bar)
         column.addWidget(self.editor, 1)
+        self.find_bar = FindBar(self.editor)
+        column.addWidget(self.find_bar)
         column.addWidget(self.story_bar)
         self.setCentralWidget(central)
         self.words = WordCounter(self.editor.document())
+        # One highlighter for the document: Markdown's shape in .md files, and spelling.
+        self.highlighter = TextHighlighter(self.editor.document(), self.editor)
+        self.editor.highlighter = self.highlighter
+        self.spelling = SpellCheck(self.settings, self.editor, self.highlighter, self)
         self.files = DocumentFiles(self.editor, self.settings, self)
         self.suggestions = SuggestionController(self.editor, self.settings, self)
 
@@ -73,10 +85,13 @@ class MainWindow(QMainWindow):
         self.commands = ActionRegistry(self, self._handlers())
         self.ghost_actions = {name: self.commands[name] for name in GHOST_ACTIONS}
         self._build_menus()
+        self.full_screen = FullScreen(self)
+        self.full_screen.toggled.connect(self.commands["full_screen"].setChecked)
+        self.wheel_zoom = CtrlWheelZoom(self.editor.viewport(), self.zoom)
         self._connect()
 
         for key in ("theme", "font_family", "wrap", "column_chars", "delay_ms", "auto_suggest", "keys",
-                    "autosave_s", "recent_files"):
+                    "autosave_s", "recent_files", "spell_check", "confidence_shading"):
             self._apply(key)
         self.settings.on_change(self._setting_changed)
         self.settings.on_problem(self.show_notice)
@@ -149,13 +164,17 @@ class MainWindow(QMainWindow):
             "quit": self.close,
             "undo": e.undo, "redo": e.redo, "cut": e.cut, "copy": e.copy, "paste": e.paste,
             "select_all": e.selectAll,
+            "find": self.find_bar.show_find, "replace": lambda: self.find_bar.show_find(replace=True),
+            "find_next": self.find_bar.find_next, "find_previous": self.find_bar.find_previous,
             "choose_font": self._choose_font, "set_wrap": lambda on: self.settings.set("wrap", on),
             "suggest_now": s.suggest_now, "accept": e.accept, "accept_word": e.accept_word,
             "dismiss": e.clear_ghost, "next_alternative": lambda: e.cycle(1),
             "previous_alternative": lambda: e.cycle(-1), "show_alternatives": self.show_alternatives,
             "toggle_auto": self._toggle_auto,
             "story_continue": s.story_continue, "story_retry": s.story_retry, "story_stop": s.story_stop,
-            "show_keys": self._show_keys, "open_log_folder": self.open_log_folder, "show_about": self._show_about,
+            "zoom_in": lambda: self.zoom(1), "zoom_out": lambda: self.zoom(-1), "zoom_reset": lambda: self.zoom(0),
+            "full_screen": lambda on: self.full_screen.set_active(on),
+            "show_user_guide": self.show_user_guide, "show_keys": self._show_keys, "open_log_folder": self.open_log_folder, "show_about": self._show_about,
         }
 
     def _build_status_bar(self) -> None:
@@ -229,6 +248,10 @@ class MainWindow(QMainWindow):
         f.progress.connect(self.load_label.setText)
         f.ready.connect(lambda: self._show_words(self.words.total))
         f.replacing.connect(s.reset)
+        f.replacing.connect(self._text_replacing)
+        f.ready.connect(self._text_ready)
+        f.changed.connect(lambda: self.highlighter.set_markdown(is_markdown(f.path)))
+        self.spelling.problem.connect(self.show_notice)
         f.notice.connect(self.show_notice)
         f.message.connect(self.statusBar().showMessage)
         s.model_status.connect(self._set_model_label)
@@ -274,14 +297,17 @@ class MainWindow(QMainWindow):
         if key == "theme":
             theme = themes.apply(QApplication.instance(), s["theme"])
             self.editor.set_colors(QColor(theme.ghost), QColor(theme.mark))
+            self.highlighter.set_colors(QColor(theme.muted), QColor(theme.mark))
             self.theme_actions[s["theme"]].setChecked(True)
             self.statusBar().setStyleSheet(f"QStatusBar {{ color: {theme.muted}; }}")
             self.story_bar.setStyleSheet(f"#storyBar {{ background: {theme.mark}; }}")
             self.notice_bar.setStyleSheet(f"#noticeBar {{ background: {theme.mark}; }}")
-        elif key in ("font_family", "font_size"):
+        elif key in ("font_family", "font_size", "zoom"):
             font = QFont(s["font_family"], s["font_size"]) if s["font_family"] else \
                 themes.default_editor_font(s["font_size"])
+            font.setPointSizeF(s["font_size"] * s["zoom"] / 100)
             self.editor.setFont(font)
+            self.commands["zoom_reset"].setText(f"&Reset zoom ({s['zoom']}%)")
         elif key == "wrap":
             mode = GhostEditor.LineWrapMode
             self.editor.setLineWrapMode(mode.WidgetWidth if s["wrap"] else mode.NoWrap)
@@ -296,14 +322,26 @@ class MainWindow(QMainWindow):
             self.commands["toggle_auto"].setChecked(s["auto_suggest"])
             if not s["auto_suggest"]:
                 self.editor.clear_ghost()
+        elif key == "confidence_shading":
+            self.editor.set_confidence_shading(s["confidence_shading"])
         elif key == "keys":
             self._apply_keys()
         elif key == "autosave_s":
             self.files.set_autosave_interval(s["autosave_s"])
         elif key == "recent_files":
             self._fill_recent_menu()
+        elif key in ("spell_check", "spell_language"):
+            self.spelling.apply()
         elif key in MODEL_KEYS:
             self.suggestions.load_model()
+
+    def _text_replacing(self) -> None:
+        self.highlighter.paused = True  # spelling is checked once the text is in, screen first
+
+    def _text_ready(self) -> None:
+        self.highlighter.paused = False
+        self.highlighter.markdown = is_markdown(self.files.path)
+        self.highlighter.recheck()
 
     def key(self, name: str) -> str:
         return {**DEFAULT_KEYS, **self.settings["keys"]}.get(name, "")
@@ -359,7 +397,7 @@ class MainWindow(QMainWindow):
         menu.addAction("Fine-tune on your texts…", self.open_finetune_wizard)
 
     def open_log_folder(self) -> None:
-        """Show the log folder in the file manager (warnings and errors: app.logs)."""
+        """Show the log folder in the file manager (warnings and errors: core.logs)."""
         try:
             folder = paths.log_dir()
         except OSError as exc:
@@ -380,6 +418,15 @@ class MainWindow(QMainWindow):
 
         self.finetune_wizard = FinetuneWizard(self.settings, document, self)
         self.finetune_wizard.show()
+
+    def download_model(self, name: str) -> None:
+        """The models dialog, downloading ``name`` from the hub (the welcome's offer)."""
+        from app.ui.models_dialog import ModelsDialog
+
+        dialog = ModelsDialog(self.settings, self)
+        QTimer.singleShot(0, lambda: dialog.start_download(name))
+        dialog.exec()
+        self.panel.refresh_models()
 
     def manage_models(self) -> None:
         from app.ui.models_dialog import ModelsDialog
@@ -490,10 +537,24 @@ class MainWindow(QMainWindow):
 
     # misc ----------------------------------------------------------------------------------------
 
+    def zoom(self, direction: int) -> None:
+        """One step larger (1) or smaller (-1), or back to the font size setting (0)."""
+        zoom = zoom_step(self.settings["zoom"], direction) if direction else 100
+        self.settings.set("zoom", zoom)
+        self.statusBar().showMessage(f"Zoom {zoom}%", 2000)
+
     def _choose_font(self) -> None:
         ok, font = QFontDialog.getFont(self.editor.font(), self, "Editor font")
         if ok:
             self.settings.update({"font_family": font.family(), "font_size": max(6, font.pointSize())})
+
+    def show_user_guide(self) -> None:
+        from app.ui.user_guide import UserGuide
+
+        if getattr(self, "user_guide", None) is None:
+            self.user_guide = UserGuide(self)
+        self.user_guide.show()
+        self.user_guide.raise_()
 
     def _show_keys(self) -> None:
         rows = "".join(f"<tr><td>{label}</td><td>&nbsp;&nbsp;<b>{self._key_text(name) or '—'}</b></td></tr>"
@@ -523,6 +584,7 @@ class MainWindow(QMainWindow):
                                                  "closes…")
                 event.ignore()
                 return
+        self.full_screen.set_active(False)  # the next start opens as a window, with its menus
         self._save_geometry()
         self.suggestions.shutdown()
         self.files.close()

@@ -6,8 +6,8 @@ import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
-from model.prose import looks_hard_wrapped
-from model.textfile import TRAINING_MAX_BYTES, TextFileError, read_file
+from core.prose import looks_hard_wrapped
+from core.textfile import TRAINING_MAX_BYTES, TextFileError, read_file
 
 
 @dataclass
@@ -38,7 +38,7 @@ def describe(entry: TextEntry, unwrap: bool) -> str:
 
 def read_entry(path: Path, seen: dict[str, Path]) -> TextEntry:
     """Check one file as training text; ``seen`` maps contents (sha256) to the first file with them."""
-    from model.tokenizer import get_encoding
+    from core.tokenizer import get_encoding
 
     try:
         size = path.stat().st_size

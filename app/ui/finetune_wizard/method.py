@@ -23,12 +23,12 @@ from PySide6.QtWidgets import (
     QWizardPage,
 )
 
-from app import paths
 from app.ui.finetune_wizard.children import start_child, stop
 from app.ui.finetune_wizard.common import error_label
 from app.ui.jobs import JsonProcess
+from core import paths
+from core.textfile import TRAINING_MAX_BYTES, TextFileError, read_file
 from model import finetune as ft
-from model.textfile import TRAINING_MAX_BYTES, TextFileError, read_file
 
 if TYPE_CHECKING:
     from app.ui.finetune_wizard.wizard import FinetuneWizard

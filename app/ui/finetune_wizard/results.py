@@ -16,10 +16,10 @@ from PySide6.QtWidgets import (
     QWizardPage,
 )
 
-from app import paths
 from app.ui.finetune_wizard.children import running, start_child
 from app.ui.finetune_wizard.common import ERROR_STYLE
 from app.ui.jobs import JsonProcess
+from core import paths
 from model import finetune as ft
 
 if TYPE_CHECKING:

@@ -20,12 +20,12 @@ from PySide6.QtWidgets import (
     QWizardPage,
 )
 
-from app import paths
 from app.ui.finetune_wizard.children import running, start_child
 from app.ui.finetune_wizard.common import TRAINING_STOP_MS, error_label
 from app.ui.jobs import JsonProcess
 from app.ui.loss_chart import LossChart
-from model.units import human_duration
+from core import paths
+from core.units import human_duration
 
 if TYPE_CHECKING:
     from app.ui.finetune_wizard.wizard import FinetuneWizard
