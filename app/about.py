@@ -54,7 +54,8 @@ def about_html() -> str:
     """The About dialog's text: what Inkwell is, versions, where things live, licences."""
     from html import escape
 
-    from app import models, paths
+    from app import models
+    from core import paths
 
     rows = "".join(f"<tr><td>{escape(name)}</td><td>&nbsp;{escape(version)}</td></tr>" for name, version in versions())
     credits = list(CREDITS)

@@ -2,11 +2,11 @@
 
 A file is saved the way it was read: in its encoding (byte-order mark included) and with its
 line ends, so that what the writer did not change keeps its bytes, even when the encoding was a
-guess (model.textfile). Text the encoding cannot hold (Windows-1252 holds few characters) is not
+guess (core.textfile). Text the encoding cannot hold (Windows-1252 holds few characters) is not
 written: ``UnencodableText`` lets the window ask before converting the file to UTF-8. New files
 are UTF-8 with LF line ends.
 
-Saving is atomic (model.fileio.atomic_write): a failed or interrupted save leaves the old file as
+Saving is atomic (core.fileio.atomic_write): a failed or interrupted save leaves the old file as
 it was, and says why in words ("the disk is full"). ``DiskState`` records what the file on disk
 was when it was read or saved; ``changed_on_disk`` tells whether another program (or another
 Inkwell) has written it since.
@@ -20,8 +20,8 @@ import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from model.fileio import atomic_write, describe_os_error, is_finite_number, read_bytes, read_with_stat
-from model.textfile import ENCODING_NAMES, Decoded, TextFileError, decode_bytes, read_error
+from core.fileio import atomic_write, describe_os_error, is_finite_number, read_bytes, read_with_stat
+from core.textfile import ENCODING_NAMES, Decoded, TextFileError, decode_bytes, read_error
 
 MAX_BYTES = 64 * 1024 * 1024
 FILE_FILTER = "Text files (*.txt *.md *.markdown *.text);;All files (*)"
@@ -43,7 +43,7 @@ class UnencodableText(DocumentError):
 class FileFormat:
     """How a file's text is written back: its encoding, byte-order mark and line ends."""
 
-    encoding: str = "utf-8"  # a key of model.textfile.ENCODING_NAMES
+    encoding: str = "utf-8"  # a key of core.textfile.ENCODING_NAMES
     bom: bytes = b""
     newline: str = "\n"
     certain: bool = True  # False: the encoding was a guess

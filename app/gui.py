@@ -6,8 +6,8 @@ import os
 import sys
 import time
 
-from app import paths
 from app.about import APP_ID
+from core import paths
 
 # Set by bench/bench_startup.py: print a line and quit once the window is first on screen.
 QUIT_WHEN_SHOWN = "INKWELL_QUIT_WHEN_SHOWN"
@@ -59,9 +59,7 @@ def run(argv: list[str]) -> int:
     from PySide6.QtWidgets import QApplication
 
     from app.ui.main_window import MainWindow
-
-    from app import logs
-
+    from core import logs
     logs.setup()  # never fails: without a writable log folder there is simply no log
     app = QApplication.instance() or QApplication([sys.argv[0]])
     app.setApplicationName("Inkwell")

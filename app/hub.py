@@ -27,8 +27,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from model.fileio import parse_json
-from model.units import human_bytes
+from core.fileio import parse_json
+from core.units import human_bytes
 
 DEFAULT_ENDPOINT = "https://huggingface.co"
 # The GPT-2 family: short name -> (repository, one-line description).

@@ -26,15 +26,23 @@ import tempfile
 from pathlib import Path, PurePosixPath
 from typing import Any, Callable
 
-from app import hub, paths
-from model import onnx_info
-from model.bundle import (ARCHITECTURE_KEYS, MANIFEST, VARIANT_FILES, Bundle, BundleWriter, check_file,
-                          clear_abandoned, graph_architecture)
-from model.config import PRESETS, GPT2Config
-from model.errors import ModelError
-from model.machine import memory_problem
-from model.units import human_bytes, human_duration
-from model.weights import export_memory, tensor_shapes
+from app import hub
+from core import onnx_info, paths
+from core.bundle import (
+    ARCHITECTURE_KEYS,
+    MANIFEST,
+    VARIANT_FILES,
+    Bundle,
+    BundleWriter,
+    check_file,
+    clear_abandoned,
+    graph_architecture,
+)
+from core.config import PRESETS, GPT2Config
+from core.errors import ModelError
+from core.machine import memory_problem
+from core.units import human_bytes, human_duration
+from core.weights import export_memory, tensor_shapes
 
 Emit = Callable[[dict[str, Any]], None]
 SIZES = tuple(PRESETS)  # distilgpt2, gpt2, gpt2-medium, gpt2-large, gpt2-xl
@@ -231,7 +239,7 @@ def _import_weights(src: Path, dest: Path, name: str, size: str | None, emit: Em
 
 def _onnx_architecture(path: Path, size: str | None) -> tuple[dict[str, int], str, list[str]]:
     """The architecture numbers, the variant and the external data files of an ONNX decoder
-    graph, read from its inputs, outputs and embedding tables (model.onnx_info: no weights are
+    graph, read from its inputs, outputs and embedding tables (core.onnx_info: no weights are
     loaded, and neither PyTorch nor the onnx package is needed)."""
     info = onnx_info.read(path)
     got = graph_architecture(info)

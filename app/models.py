@@ -1,7 +1,7 @@
 """The installed models: bundles shipped under resources/models and the user's in models_dir().
 
 The active model is the ``model`` setting (a bundle folder); empty means the bundled default.
-Torch-free: bundles are read with model.bundle (manifest and file sizes); the engine loads them.
+Torch-free: bundles are read with core.bundle (manifest and file sizes); the engine loads them.
 """
 
 from __future__ import annotations
@@ -12,11 +12,11 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from app import paths
 from app.settings import atomic_write_text
-from model.bundle import MANIFEST, Bundle
-from model.config import read_json
-from model.errors import ModelError
+from core import paths
+from core.bundle import MANIFEST, Bundle
+from core.config import read_json
+from core.errors import ModelError
 
 
 @dataclass(frozen=True)

@@ -20,11 +20,12 @@ import sys
 import threading
 from typing import Any
 
-from app import hub, models, paths
+from app import hub, models
 from app.installer import INSTALL_VARIANTS, SIZES, discard_download, download, install, progress_text
-from model.cli_support import fail, raise_interrupt
-from model.errors import ModelError
-from model.units import human_bytes
+from core import paths
+from core.cli_support import fail, raise_interrupt
+from core.errors import ModelError
+from core.units import human_bytes
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -24,8 +24,8 @@ from pathlib import Path
 
 from PySide6.QtCore import QLockFile
 
-from app import paths
-from model.fileio import (
+from core import paths
+from core.fileio import (
     DamagedFile,
     atomic_write,
     back_up,

@@ -85,7 +85,7 @@ def _versions(state: dict) -> str:
 
 
 def _tokenizer(state: dict) -> str:
-    from model import tokenizer
+    from core import tokenizer
 
     text = "Elizabeth's letter — «naïve» 🙂"
     tokens = tokenizer.encode(text)
@@ -95,8 +95,9 @@ def _tokenizer(state: dict) -> str:
 
 
 def _bundled_model(state: dict) -> str:
-    from app import models, paths
-    from model.bundle import Bundle
+    from app import models
+    from core import paths
+    from core.bundle import Bundle
 
     bundled = [m for m in models.installed_models() if m.bundled]
     if not bundled:

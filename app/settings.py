@@ -20,8 +20,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from app import paths
-from model.fileio import (
+from app.spelling import LANGUAGES
+from core import paths
+from core.fileio import (
     DamagedFile,
     FileTooLarge,
     NotRegularFile,
@@ -82,11 +83,14 @@ SPECS: dict[str, Spec] = {
     "wrap": Spec(True, bool),
     "column_chars": Spec(72, int, 0, 400),  # width of the text column; 0 = the whole window
     "autosave_s": Spec(30, int, 1, 3600),
+    "spell_check": Spec(True, bool),
+    "spell_language": Spec("en", str, choices=tuple(LANGUAGES)),
     "keys": Spec({}, dict),  # action name -> key sequence (portable text); missing = default
     # window
     "geometry": Spec("", str),
     "window_state": Spec("", str),
     "recent_files": Spec([], list),
+    "welcome_shown": Spec(False, bool),  # the first-run welcome was seen (and closed)
 }
 
 BUILTIN_PRESETS: dict[str, dict[str, float | int]] = {
@@ -95,7 +99,7 @@ BUILTIN_PRESETS: dict[str, dict[str, float | int]] = {
     "Creative": {"temperature": 1.05, "top_k": 0, "top_p": 0.98, "min_p": 0.05, "repetition_penalty": 1.05},
 }
 # Settings that "reset to defaults" leaves alone: they are the user's things, not preferences.
-KEPT_ON_RESET = ("user_presets", "geometry", "window_state", "recent_files")
+KEPT_ON_RESET = ("user_presets", "geometry", "window_state", "recent_files", "welcome_shown")
 MAX_RECENT = 10
 
 
@@ -169,7 +173,7 @@ def _recent(paths_: list) -> list[str]:
 
 def atomic_write_text(path: Path, text: str) -> None:
     """Write ``text`` to ``path`` so that a reader sees the old file or the new one, never half
-    (model.fileio.atomic_write). The new file keeps the permissions of the one it replaces; a
+    (core.fileio.atomic_write). The new file keeps the permissions of the one it replaces; a
     file written for the first time is private to the user, as settings and autosaved text
     should be."""
     atomic_write(path, text.encode("utf-8"), private=True)

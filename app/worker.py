@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
-from app import logs
+from core import logs
 
 
 @dataclass
@@ -46,7 +46,7 @@ class EngineWorker(QObject):
         try:
             # Imported here, not at start-up: onnxruntime's import then does not delay the window.
             from app.engine import Engine
-            from model.errors import ModelError
+            from core.errors import ModelError
 
             try:
                 self._engine = Engine.load(folder, provider=provider, threads=threads)

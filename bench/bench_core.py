@@ -42,7 +42,7 @@ import onnxruntime as ort  # noqa: E402
 import torch  # noqa: E402
 
 from app.engine.session import Decoder, session_options  # noqa: E402
-from model.config import PRESETS  # noqa: E402
+from core.config import PRESETS  # noqa: E402
 from model.export import export_bundle  # noqa: E402
 from model.gpt2 import GPT2  # noqa: E402
 from model.hf import save_gpt2  # noqa: E402

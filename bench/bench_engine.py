@@ -28,8 +28,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from app.engine import Engine, GenerationParams  # noqa: E402
 from app.engine.session import Decoder  # noqa: E402
-from model.bundle import Bundle  # noqa: E402
-from model.tokenizer import decode, encode  # noqa: E402
+from core.bundle import Bundle  # noqa: E402
+from core.tokenizer import decode, encode  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 CACHE = Path.home() / ".cache" / "inkwell-bench"
@@ -45,7 +45,7 @@ TARGET_KEYSTROKE_MS = 60.0
 
 _MAKE_CHECKPOINT = """
 import sys, torch
-from model.config import GPT2Config
+from core.config import GPT2Config
 from model.gpt2 import GPT2
 from model.hf import save_gpt2
 torch.manual_seed(0)

@@ -24,7 +24,7 @@ sys.path.insert(0, str(ROOT))
 
 import torch  # noqa: E402
 
-from model.config import GPT2Config  # noqa: E402
+from core.config import GPT2Config  # noqa: E402
 from model.gpt2 import GPT2  # noqa: E402
 from model.hf import save_gpt2  # noqa: E402
 from model.train_job import Job  # noqa: E402

@@ -79,7 +79,7 @@ def main() -> None:
             import torch
 
             from app import installer
-            from model.config import GPT2Config
+            from core.config import GPT2Config
             from model.gpt2 import GPT2
             from model.hf import save_gpt2
 

@@ -24,9 +24,9 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.bench_suggestions import BASELINE_COMMIT, BUNDLED, CORPUS, baseline_folder  # noqa: E402
+from core.prose import normalise_prose  # noqa: E402
+from core.tokenizer import encode  # noqa: E402
 from model.hf import load_gpt2  # noqa: E402
-from model.prose import normalise_prose  # noqa: E402
-from model.tokenizer import encode  # noqa: E402
 from model.train_data import eval_windows  # noqa: E402
 
 

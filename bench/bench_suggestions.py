@@ -35,7 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from app import settings as app_settings  # noqa: E402
 from app.engine import Engine, GenerationParams  # noqa: E402
-from model.prose import normalise_prose  # noqa: E402
+from core.prose import normalise_prose  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 BUNDLED = ROOT / "resources" / "models" / "inkwell-austen"

@@ -26,7 +26,7 @@ sys.path.insert(0, str(ROOT))
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from model.config import GPT2Config  # noqa: E402
+from core.config import GPT2Config  # noqa: E402
 from model.gpt2 import GPT2  # noqa: E402
 from model.train_job import Job  # noqa: E402
 from model.train_loop import Events, Trainer  # noqa: E402

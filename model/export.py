@@ -32,11 +32,11 @@ from typing import Any, Callable
 
 import numpy as np
 
-from model.bundle import KV_DTYPES, VARIANT_FILES, Bundle, BundleWriter, check_destination
-from model.cli_support import fail, raise_interrupt
-from model.errors import ModelError
-from model.machine import memory_problem
-from model.weights import check_config, export_memory, tensor_shapes
+from core.bundle import KV_DTYPES, VARIANT_FILES, Bundle, BundleWriter, check_destination
+from core.cli_support import fail, raise_interrupt
+from core.errors import ModelError
+from core.machine import memory_problem
+from core.weights import check_config, export_memory, tensor_shapes
 
 PARITY_TOLERANCE = 1e-4
 DEFAULT_VARIANTS = ("fp32", "int8", "fp16")
@@ -76,7 +76,7 @@ def export_bundle(
     """
     import torch
 
-    from model.config import GPT2Config
+    from core.config import GPT2Config
     from model.hf import build_gpt2, find_weights, read_tensors
     from model.onnx_graph import GraphSpec, QuantOptions, block_size_for, build_graph, save_graph, shape_problem
 
@@ -114,7 +114,7 @@ def export_bundle(
     problem = shape_problem(cfg.n_embd, cfg.n_head)
     if problem:
         raise ModelError(f"{src / 'config.json'}: {problem}")
-    from model.tokenizer import get_encoding
+    from core.tokenizer import get_encoding
 
     n_vocab = get_encoding().n_vocab
     if cfg.vocab_size < n_vocab:
@@ -344,7 +344,7 @@ class _Checker:
     def agreement(self, session: Any, kv_dtype: Any) -> float:
         """Fraction of positions of ``AGREEMENT_TEXT`` where the session's top-1 token equals
         PyTorch's, prefilling a few tokens and then decoding one at a time through the cache."""
-        from model.tokenizer import encode
+        from core.tokenizer import encode
 
         tokens = np.array([encode(AGREEMENT_TEXT)[: min(160, self.cfg.n_positions)]], dtype=np.int64)
         ref_logits, _ = self._torch(tokens)

@@ -25,10 +25,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from model.cli_support import log_error, raise_interrupt
-from model.errors import ModelError
-from model.fileio import DamagedFile, describe_os_error, read_json
-from model.units import human_bytes, human_duration
+from core.cli_support import log_error, raise_interrupt
+from core.errors import ModelError
+from core.fileio import DamagedFile, describe_os_error, read_json
+from core.units import human_bytes, human_duration
 
 # Below this much text a fine-tune mostly memorises; the wizard warns, and explains.
 RECOMMENDED_TOKENS = 50_000
@@ -80,7 +80,7 @@ def slug(name: str) -> str:
 
 def name_problem(name: str) -> str | None:
     """Why ``name`` cannot name a new fine-tuned model, or None."""
-    from app import paths
+    from core import paths
 
     if not name.strip():
         return "Give the new model a name."
@@ -97,7 +97,7 @@ def make_job(name: str, base_folder: str | Path, files: list[str], settings: dic
              train_tokens: int, sample_prompt: str | None = None) -> dict[str, Any]:
     """The model.train job for a fine-tune; ``train_tokens`` (an estimate is fine) sets the
     intervals of evaluations, samples and checkpoints."""
-    from app import paths
+    from core import paths
 
     seq_len, batch = int(settings["seq_len"]), int(settings["batch_size"])
     if settings.get("steps"):
@@ -137,7 +137,7 @@ def make_job(name: str, base_folder: str | Path, files: list[str], settings: dic
 
 def wrap_notes(paths) -> list[str]:
     """A line for each file whose lines are hard-wrapped (and will be joined into paragraphs)."""
-    from model.prose import looks_hard_wrapped
+    from core.prose import looks_hard_wrapped
     from model.train_data import DataError, read_text_file
 
     notes = []
@@ -214,7 +214,7 @@ def _perplexity(value: Any) -> float | None:
 
 def list_runs() -> list[Run]:
     """The fine-tune runs in runs_dir(), newest first."""
-    from app import paths
+    from core import paths
 
     try:
         folders = [f for f in paths.runs_dir().iterdir() if f.is_dir()]
@@ -470,7 +470,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _main(args: argparse.Namespace) -> int:
-    from app import paths
+    from core import paths
     from model.train_job import Job
     from model.train_loop import Events, StopRequest, Trainer
 
@@ -486,7 +486,7 @@ def _main(args: argparse.Namespace) -> int:
         return 0
     # A fine-tune killed while it installed left its partial bundle: remove it now (and any other
     # that no living process is writing), so --resume installs into a clean place.
-    from model.bundle import clear_abandoned
+    from core.bundle import clear_abandoned
 
     clear_abandoned(paths.models_dir())
     if args.resume:
@@ -527,8 +527,8 @@ def compare(run_dir: Path, prompt: str, tokens: int = 40) -> dict[str, str]:
     """The base model and the fine-tuned one continuing ``prompt`` with the same seed."""
     import torch
 
+    from core.tokenizer import EOT_TOKEN, decode, encode
     from model.hf import load_gpt2
-    from model.tokenizer import EOT_TOKEN, decode, encode
     from model.train_job import SAMPLE_TEMPERATURE, SAMPLE_TOP_K
 
     run = read_run(run_dir)
@@ -547,7 +547,7 @@ def compare(run_dir: Path, prompt: str, tokens: int = 40) -> dict[str, str]:
 
 def install(run_dir: Path, name: str, use: bool = True, progress=None) -> Path:
     """Export a finished run to a bundle in models_dir(), and make it the active model."""
-    from app import paths
+    from core import paths
     from model.export import export_bundle
 
     dest = paths.models_dir() / slug(name)

@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from model.config import GPT2Config
+from core.config import GPT2Config
 
 # One layer's cache: (key, value), each [batch, n_head, past_len, head_dim].
 LayerCache = tuple[torch.Tensor, torch.Tensor]

@@ -13,13 +13,12 @@ from pathlib import Path
 import torch
 from safetensors.torch import load_file, save_file
 
-from model.config import GPT2Config, read_json
-from model.errors import ModelError
+from core.config import GPT2Config, read_json
+from core.errors import ModelError
+from core.hf_layout import PREFIX as _PREFIX
+from core.hf_layout import gpt2_name, is_conv1d
+from core.weights import check_config
 from model.gpt2 import GPT2
-from model.weights import check_config
-
-from model.hf_layout import PREFIX as _PREFIX
-from model.hf_layout import gpt2_name, is_conv1d
 
 WEIGHT_FILES = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin")
 

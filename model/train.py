@@ -26,7 +26,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from model.errors import ModelError
+from core.errors import ModelError
 from model.train_checkpoint import disk_error
 from model.train_job import Job, read_job
 from model.train_loop import Events, StopRequest, Trainer

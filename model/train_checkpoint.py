@@ -7,7 +7,7 @@
     config.json, model.safetensors   the trained model (Hugging Face layout), once finished
     training.json            the job, the data and the results, once finished
 
-Every file is written whole or not at all (model.fileio.atomic_write): a reader, or a resume after a
+Every file is written whole or not at all (core.fileio.atomic_write): a reader, or a resume after a
 crash or a full disk, sees the previous version or the new one. Importing this module needs no torch.
 """
 
@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from model.fileio import DamagedFile, atomic_write, read_json
+from core.fileio import DamagedFile, atomic_write, read_json
 from model.finetune import PROGRESS_FILE
 from model.train_job import Job, TrainError
 
@@ -174,6 +174,8 @@ def training_metadata(run_dir: str | Path) -> tuple[dict[str, Any] | None, dict[
     job = dict(summary["job"])
     for private in ("out", "cache_dir"):
         job.pop(private, None)
+    if job.get("init"):
+        job.pop("model", None)  # the architecture is the init checkpoint's (deepened by deepen_to)
     job["data"] = [{"file": Path(f["path"]).name, "sha256": f["sha256"], "tokens": f["tokens"]}
                    for f in summary.get("files", [])]
     perplexity = None

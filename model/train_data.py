@@ -14,10 +14,10 @@ from pathlib import Path
 
 import numpy as np
 
-from model.errors import ModelError
-from model.prose import normalise_prose
-from model.textfile import TEXT_SUFFIXES, TRAINING_MAX_BYTES, TextFileError, decode_bytes, read_file
-from model.tokenizer import EOT_TOKEN, TOKENIZER_ID, get_encoding
+from core.errors import ModelError
+from core.prose import normalise_prose
+from core.textfile import TEXT_SUFFIXES, TRAINING_MAX_BYTES, TextFileError, decode_bytes, read_file
+from core.tokenizer import EOT_TOKEN, TOKENIZER_ID, get_encoding
 
 # Bump when tokenization changes, so old cache entries are not reused.
 CACHE_VERSION = 1
@@ -64,7 +64,7 @@ def expand_inputs(inputs: list[str | Path]) -> list[Path]:
 
 
 def decode_text(data: bytes, source: str | Path) -> tuple[str, str]:
-    """(text, encoding) of a training file's bytes (see model.textfile), or ``DataError`` for
+    """(text, encoding) of a training file's bytes (see core.textfile), or ``DataError`` for
     binary, empty or unrecognised data."""
     try:
         decoded = decode_bytes(data, source, allow_empty=False)
@@ -75,7 +75,7 @@ def decode_text(data: bytes, source: str | Path) -> tuple[str, str]:
 
 def read_text_file(path: Path) -> TextFile:
     """A training file: only a regular file of at most TRAINING_MAX_BYTES, in an encoding
-    model.textfile recognises."""
+    core.textfile recognises."""
     try:
         decoded, data = read_file(path, TRAINING_MAX_BYTES, allow_empty=False)
     except TextFileError as exc:
@@ -136,7 +136,7 @@ def load_corpus(inputs: list[str | Path], holdout: dict, cache_dir: Path | None,
     """Read, tokenize and split the training text.
 
     ``line_breaks``: "unwrap" joins the hard-wrapped lines of each paragraph in files that look
-    hard-wrapped and removes typesetting marks (model.prose), so the model learns paragraphs,
+    hard-wrapped and removes typesetting marks (core.prose), so the model learns paragraphs,
     not a printed edition's line width; "keep" trains on the text as it is (poetry, code).
 
     ``holdout``: {"fraction": f} holds out the last fraction of every file (at least one token

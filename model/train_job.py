@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from model.errors import ModelError
-from model.fileio import DamagedFile, describe_os_error, read_json
+from core.errors import ModelError
+from core.fileio import DamagedFile, describe_os_error, read_json
 
 DEFAULT_PROMPTS = ("It is a truth universally acknowledged", "The letter arrived on a", "She had never")
 SAMPLE_TEMPERATURE, SAMPLE_TOP_K = 0.8, 40  # the samples shown during training and in comparisons
@@ -41,7 +41,7 @@ class Job:
     lora_rank: int = 8
     lora_alpha: float = 16.0
     holdout: dict[str, Any] = field(default_factory=lambda: {"fraction": 0.05})
-    # "unwrap": join hard-wrapped lines into paragraphs (model.prose); "keep": poetry, code.
+    # "unwrap": join hard-wrapped lines into paragraphs (core.prose); "keep": poetry, code.
     line_breaks: str = "unwrap"
     steps: int = 1000
     epochs: float | None = None         # when set, replaces steps: passes over the training text

@@ -22,12 +22,12 @@ from typing import Any, Callable, ContextManager, Protocol, TextIO
 
 import numpy as np
 
+from core.machine import limit_threads
+from core.units import human_duration
 from model import train_checkpoint as checkpoint
 from model.finetune import steps_for_epochs
-from model.machine import limit_threads
 from model.train_checkpoint import Progress
 from model.train_job import SAMPLE_TEMPERATURE, SAMPLE_TOP_K, Job, TrainError, lr_at
-from model.units import human_duration
 
 
 class EventSink(Protocol):
@@ -83,7 +83,7 @@ def cpu_has_fast_bf16() -> bool:
 
 
 def default_cache_dir() -> Path:
-    from app.paths import cache_dir  # torch-free; honours INKWELL_HOME
+    from core.paths import cache_dir  # torch-free; honours INKWELL_HOME
 
     return cache_dir() / "tokens"
 
@@ -151,7 +151,7 @@ class Trainer:
         job.validate()
         checkpoint.check_out(self.out, self.resume)
         if job.export:
-            from model.bundle import check_destination
+            from core.bundle import check_destination
 
             check_destination(Path(job.export["dest"]).absolute(), False)  # before hours of training
         s = self._setup()
@@ -276,7 +276,7 @@ class Trainer:
         return torch.device(name), precision
 
     def _build_model(self) -> Any:
-        from model.config import GPT2Config
+        from core.config import GPT2Config
         from model.gpt2 import GPT2
         from model.hf import load_gpt2
 
@@ -392,7 +392,7 @@ class Trainer:
             return
         import torch
 
-        from model.tokenizer import EOT_TOKEN, decode, encode
+        from core.tokenizer import EOT_TOKEN, decode, encode
 
         for prompt in self.job.sample_prompts:
             # Its own seeded generator: samples leave the training's random state alone and are

@@ -24,7 +24,7 @@ def tiny_hf_dir(tmp_path_factory):
     """A tiny randomly initialised GPT-2 (GPT-2 vocabulary) saved in Hugging Face format."""
     import torch
 
-    from model.config import GPT2Config
+    from core.config import GPT2Config
     from model.gpt2 import GPT2
     from model.hf import save_gpt2
 

@@ -9,8 +9,8 @@ import sys
 
 import pytest
 
-from model.bundle import MANIFEST, Bundle, BundleWriter
-from model.errors import ModelError
+from core.bundle import MANIFEST, Bundle, BundleWriter
+from core.errors import ModelError
 
 
 @pytest.fixture
@@ -147,5 +147,5 @@ def test_writer_refuses_to_replace_a_folder_that_is_not_a_bundle(tmp_path):
 
 
 def test_bundle_module_does_not_import_torch():
-    code = "import sys, model.bundle; assert 'torch' not in sys.modules and 'onnx' not in sys.modules"
+    code = "import sys, core.bundle; assert 'torch' not in sys.modules and 'onnx' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True)

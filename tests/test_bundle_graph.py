@@ -12,9 +12,9 @@ import pytest
 
 from app import installer, models
 from app.engine import Engine
-from model import onnx_info
-from model.bundle import MANIFEST, Bundle
-from model.errors import ModelError
+from core import onnx_info
+from core.bundle import MANIFEST, Bundle
+from core.errors import ModelError
 
 
 def copy_bundle(tiny_bundle, tmp_path, name="bundle"):
@@ -104,7 +104,7 @@ def test_a_truncated_onnx_file_is_refused_at_import(tiny_bundle, tmp_path):
 
 
 def test_the_graph_reader_agrees_with_onnx(tiny_bundle):
-    """model.onnx_info reads what the onnx package reads (without loading any weights)."""
+    """core.onnx_info reads what the onnx package reads (without loading any weights)."""
     import onnx
 
     for variant in ("fp32", "int8", "fp16"):
@@ -137,9 +137,9 @@ def test_a_graph_without_a_position_table_is_probed_at_its_last_position(tiny_bu
 
 
 def test_a_cache_larger_than_the_memory_is_refused(tiny_bundle, tmp_path, monkeypatch):
-    import model.machine
+    import core.machine
 
-    monkeypatch.setattr(model.machine, "available_memory", lambda: 1_000_000)
+    monkeypatch.setattr(core.machine, "available_memory", lambda: 1_000_000)
     with pytest.raises(ModelError, match=r"needs about .* of memory, but only 1\.0 MB is available"):
         Engine.load(tiny_bundle, provider="cpu")
 

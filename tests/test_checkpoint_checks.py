@@ -10,9 +10,9 @@ import time
 import pytest
 
 from app import hub, installer, models
-from model.errors import ModelError
+from core.errors import ModelError
+from core.weights import export_memory, tensor_shapes
 from model.export import export_bundle
-from model.weights import export_memory, tensor_shapes
 
 
 def checkpoint(tiny_hf_dir, tmp_path, **config):
@@ -82,9 +82,9 @@ def test_a_bin_checkpoint_is_checked_before_the_model_is_built(tiny_hf_dir, tmp_
 
 
 def test_an_export_that_cannot_fit_in_memory_is_refused_first(tiny_hf_dir, tmp_path, monkeypatch):
-    import model.machine
+    import core.machine
 
-    monkeypatch.setattr(model.machine, "available_memory", lambda: 200_000_000)
+    monkeypatch.setattr(core.machine, "available_memory", lambda: 200_000_000)
     with pytest.raises(ModelError, match=r"exporting a model of \d+M parameters needs about .* of memory, "
                                          r"but only 200\.0 MB is available"):
         export_bundle(tiny_hf_dir, tmp_path / "out")
@@ -92,14 +92,15 @@ def test_an_export_that_cannot_fit_in_memory_is_refused_first(tiny_hf_dir, tmp_p
 
 
 def test_a_download_too_big_to_export_is_refused_before_it_starts(tiny_hf_dir, monkeypatch):
-    import model.machine
     from fake_hub import FakeHub
+
+    import core.machine
 
     server = FakeHub().start()
     try:
         server.add_folder("openai-community/gpt2", tiny_hf_dir)
         monkeypatch.setenv("HF_ENDPOINT", server.url)
-        monkeypatch.setattr(model.machine, "available_memory", lambda: 200_000_000)
+        monkeypatch.setattr(core.machine, "available_memory", lambda: 200_000_000)
         with pytest.raises(ModelError, match="installing openai-community/gpt2 .* needs about"):
             installer.download("gpt2")
         assert server.ranges("model.safetensors") == [] and server.ranges("config.json") == []

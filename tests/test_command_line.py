@@ -13,9 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from app import models_cli, paths
+from app import models_cli
 from app.cli import main
 from app.gui import display_problem
+from core import paths
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -21,7 +21,7 @@ PASSAGE = (
 
 
 def test_bundle_is_complete_verified_and_within_size():
-    from model.bundle import Bundle
+    from core.bundle import Bundle
 
     bundle = Bundle.load(BUNDLE)
     bundle.verify()
@@ -44,8 +44,8 @@ def test_bundle_is_complete_verified_and_within_size():
 def test_hf_checkpoint_loads_and_knows_english():
     import torch
 
+    from core.tokenizer import encode
     from model.hf import load_gpt2
-    from model.tokenizer import encode
 
     model = load_gpt2(BUNDLE / "hf")
     ids = torch.tensor([encode(PASSAGE)])

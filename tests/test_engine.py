@@ -14,8 +14,8 @@ import pytest
 from app.engine import Engine, GenerationParams, ModelError, providers
 from app.engine.engine import PREFILL_CHUNK
 from app.engine.session import Decoder
-from model.bundle import Bundle
-from model.tokenizer import EOT_TOKEN, decode, encode, token_bytes
+from core.bundle import Bundle
+from core.tokenizer import EOT_TOKEN, decode, encode, token_bytes
 
 TEXT = (
     "It is a truth universally acknowledged, that a single man in possession of a good fortune, "
@@ -426,7 +426,7 @@ def test_bundle_failing_its_checksum_is_refused(tiny_bundle, tmp_path):
 
 
 def test_onnx_with_wrong_inputs_is_refused(tiny_bundle, tmp_path):
-    from model.bundle import sha256_file
+    from core.bundle import sha256_file
 
     folder = copy_bundle(tiny_bundle, tmp_path)
     path = folder / "model.int8.onnx"
@@ -501,8 +501,8 @@ def int8_only_bundle(tiny_hf_dir, tmp_path_factory):
 
 
 def test_cuda_builds_the_fp16_graph_of_a_bundle_without_one(int8_only_bundle, tiny_bundle, fake_cuda):
-    from app import paths
     from app.engine import built_graphs
+    from core import paths
 
     engine = Engine.load(int8_only_bundle, provider="auto")
     assert (engine.status.provider, engine.status.variant, engine.status.message) == ("cuda", "fp16", "")
@@ -542,7 +542,7 @@ def weights_only_bundle(tiny_hf_dir, tmp_path_factory):
 
 
 def test_a_bundle_of_weights_only_builds_its_int8_graph_once(weights_only_bundle, tmp_path):
-    from app import paths
+    from core import paths
     from model.export import export_bundle
 
     bundle = Bundle.load(weights_only_bundle)
@@ -575,8 +575,7 @@ def test_weights_only_needs_its_weights(tiny_hf_dir, tmp_path):
 
 
 def test_no_graph_is_built_from_a_damaged_checkpoint(weights_only_bundle, tmp_path):
-    from app import paths
-
+    from core import paths
     damaged = tmp_path / "damaged"
     shutil.copytree(weights_only_bundle, damaged)
     weights = damaged / "hf" / "model.safetensors"

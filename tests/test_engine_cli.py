@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from app.cli import main
-from app.paths import models_dir
+from core.paths import models_dir
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -71,7 +71,7 @@ def test_missing_model(tmp_path, capsys):
 
 
 def test_default_model_is_an_installed_one(monkeypatch, tmp_path, tiny_bundle, capsys):
-    monkeypatch.setattr("app.paths.bundled_models_dir", lambda: tmp_path / "no-bundled-models")
+    monkeypatch.setattr("core.paths.bundled_models_dir", lambda: tmp_path / "no-bundled-models")
     code, _, err = run(capsys, "Hi")
     assert code == 1 and "none installed: pass --model" in err
     shutil.copytree(tiny_bundle, models_dir() / "tiny")

@@ -9,12 +9,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from app.engine import GenerationParams
-from app.engine import context
+from app.engine import GenerationParams, context
 from app.engine.healing import heal, word_continues
 from app.engine.stopping import SuggestionText, find_end
-from model.tokenizer import decode, encode, token_bytes
-
+from core.tokenizer import decode, encode, token_bytes
 
 
 @pytest.mark.parametrize(

@@ -15,9 +15,9 @@ import onnxruntime as ort
 import pytest
 import torch
 
+from core.bundle import MANIFEST, Bundle
+from core.errors import ModelError
 from model import export, onnx_graph
-from model.bundle import MANIFEST, Bundle
-from model.errors import ModelError
 from model.hf import load_gpt2
 
 REPO = Path(__file__).resolve().parent.parent
@@ -396,7 +396,7 @@ def test_bad_input_missing_tensor(tiny_hf_dir, tmp_path, capsys):
 @pytest.mark.parametrize("n_embd, n_head", [(40, 5), (72, 3)])
 def test_int8_with_any_width(n_embd, n_head):
     """Block quantization for widths that are not a multiple of 128 (padded last block)."""
-    from model.config import GPT2Config
+    from core.config import GPT2Config
     from model.gpt2 import GPT2
     from model.onnx_graph import GraphSpec, QuantOptions, block_size_for, build_graph
 
@@ -468,7 +468,7 @@ def test_transformers_checkpoint_end_to_end(tmp_path):
 
 
 def test_head_size_that_onnx_runtime_cannot_run_is_named(tmp_path):
-    from model.config import GPT2Config
+    from core.config import GPT2Config
     from model.gpt2 import GPT2
     from model.hf import save_gpt2
 

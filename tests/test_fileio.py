@@ -1,4 +1,4 @@
-"""model.fileio: only regular files are read, never more than a cap; JSON that does not parse is a
+"""core.fileio: only regular files are read, never more than a cap; JSON that does not parse is a
 damaged file; writes are atomic; leftovers of killed writes are tidied. And every reader of the app
 goes through it: a named pipe, a socket, /dev/zero or a folder where a file is expected is refused
 at once by each of them."""
@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from model.fileio import (
+from core.fileio import (
     DamagedFile,
     FileTooLarge,
     NotRegularFile,
@@ -190,7 +190,7 @@ def test_stale_temporary_files_are_removed_only_when_abandoned(tmp_path):
 
 
 def test_importable_without_torch_qt_or_numpy():
-    code = "import sys, model.fileio; print(sorted(m for m in ('torch', 'PySide6', 'numpy') if m in sys.modules))"
+    code = "import sys, core.fileio; print(sorted(m for m in ('torch', 'PySide6', 'numpy') if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT).stdout
     assert out.strip() == "[]"
 
@@ -220,8 +220,8 @@ def _wizard_entry(path):
 
 
 def _manifest(path):
-    from model.config import read_json as read_manifest
-    from model.errors import ModelError
+    from core.config import read_json as read_manifest
+    from core.errors import ModelError
 
     with pytest.raises(ModelError, match="cannot read"):
         read_manifest(path)
@@ -254,7 +254,7 @@ def _prompt_file(path):
 
 def _import_source(path):
     from app.installer import detect, guess_size
-    from model.errors import ModelError
+    from core.errors import ModelError
 
     weights = path.with_name(path.name + ".safetensors")
     os.rename(path, weights)
@@ -273,8 +273,8 @@ def _run_folder(path):
 
 
 def _weights_header(path):
-    from model.errors import ModelError
-    from model.weights import tensor_shapes
+    from core.errors import ModelError
+    from core.weights import tensor_shapes
 
     weights = path.with_name(path.name + ".safetensors")
     os.rename(path, weights)
@@ -283,8 +283,8 @@ def _weights_header(path):
 
 
 def _onnx_graph(path):
-    from model import onnx_info
-    from model.errors import ModelError
+    from core import onnx_info
+    from core.errors import ModelError
 
     with pytest.raises(ModelError, match="cannot read"):
         onnx_info.read(path)
@@ -312,7 +312,7 @@ def test_a_read_only_file_is_not_replaced(tmp_path, unprivileged):
     path = tmp_path / "locked.txt"
     path.write_text("keep")
     os.chmod(path, 0o444)
-    code = ("import sys; from model.fileio import ReadOnlyFile, atomic_write, describe_os_error\n"
+    code = ("import sys; from core.fileio import ReadOnlyFile, atomic_write, describe_os_error\n"
             "try:\n    atomic_write(sys.argv[1], b'new')\n"
             "except ReadOnlyFile as exc:\n    print(describe_os_error(exc))")
     done = subprocess.run([*unprivileged, sys.executable, "-c", code, str(path)], cwd=ROOT, capture_output=True,

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 from PySide6.QtWidgets import QWizard
-
-from app import paths
-from app.settings import Settings
 from test_train import PROSE
+
+from app.settings import Settings
+from core import paths
 
 ROOT = Path(__file__).resolve().parent.parent
 LONG = 120_000  # ms: a real child process with torch start-up on a busy machine

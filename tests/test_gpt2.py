@@ -8,7 +8,7 @@ import shutil
 import pytest
 import torch
 
-from model.config import PRESETS, GPT2Config
+from core.config import PRESETS, GPT2Config
 from model.gpt2 import GPT2, causal_mask
 from model.hf import load_gpt2, save_gpt2
 

@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch import nn
 
-from model.config import GPT2Config
+from core.config import GPT2Config
 from model.gpt2 import GPT2
 
 

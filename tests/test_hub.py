@@ -14,7 +14,7 @@ import pytest
 from fake_hub import FakeHub
 
 from app import hub, installer, models
-from model.errors import ModelError
+from core.errors import ModelError
 
 REPO = "openai-community/gpt2"
 

@@ -10,8 +10,8 @@ import shutil
 import pytest
 
 from app import installer, models
-from model.bundle import MANIFEST
-from model.errors import ModelError
+from core.bundle import MANIFEST
+from core.errors import ModelError
 
 
 def copy_bundle(tiny_bundle, tmp_path):

@@ -13,9 +13,10 @@ import numpy as np
 import pytest
 from fake_hub import FakeHub
 
-from app import installer, models, models_cli, paths
-from model.bundle import Bundle
-from model.errors import ModelError
+from app import installer, models, models_cli
+from core import paths
+from core.bundle import Bundle
+from core.errors import ModelError
 
 
 def user_models():
@@ -54,7 +55,7 @@ def test_a_bare_weights_file_with_a_chosen_size(tiny_hf_dir):
 
 
 def test_the_size_of_a_safetensors_file_is_read_from_its_header(tmp_path):
-    from model.config import PRESETS
+    from core.config import PRESETS
 
     cfg = PRESETS["distilgpt2"]
     header = {"wte.weight": {"dtype": "F32", "shape": [cfg.vocab_size, cfg.n_embd], "data_offsets": [0, 0]},

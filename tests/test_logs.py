@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from app import logs, paths
+from core import logs, paths
 
 
 @pytest.fixture

@@ -7,13 +7,12 @@ import signal
 
 import pytest
 import torch
-
 from conftest import TINY
 from test_train import corpus, job_dict, losses, run_in_process  # noqa: F401 - the corpus fixture
 
 
 def test_merged_model_computes_what_the_adapted_one_does():
-    from model.config import GPT2Config
+    from core.config import GPT2Config
     from model.gpt2 import GPT2
     from model.lora import LoRALinear, apply_lora, merge_lora
 

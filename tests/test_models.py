@@ -6,7 +6,8 @@ import json
 import os
 import shutil
 
-from app import models, paths
+from app import models
+from core import paths
 
 
 def test_user_models_are_listed_and_broken_ones_say_why(tiny_bundle):

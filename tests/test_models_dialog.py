@@ -10,10 +10,11 @@ import pytest
 from fake_hub import FakeHub
 from PySide6.QtWidgets import QInputDialog, QMessageBox
 
-from app import hub, installer, models, paths
+from app import hub, installer, models
 from app.settings import Settings
 from app.ui.models_dialog import COLUMNS, DownloadDialog, ModelsDialog
-from model.units import human_bytes
+from core import paths
+from core.units import human_bytes
 
 JOB_TIMEOUT_MS = 180_000
 

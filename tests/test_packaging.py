@@ -14,8 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from app import __version__, about, cli, paths, selftest, tools
+from app import __version__, about, cli, selftest, tools
 from app.about import APP_ID
+from core import paths
 
 ROOT = Path(__file__).resolve().parent.parent
 LINUX = ROOT / "packaging" / "linux"

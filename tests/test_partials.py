@@ -13,16 +13,17 @@ from pathlib import Path
 
 import pytest
 
-from app import installer, models, paths
-from model.bundle import OWNER_FILE, BundleWriter, clear_abandoned
-from model.errors import ModelError
+from app import installer, models
+from core import paths
+from core.bundle import OWNER_FILE, BundleWriter, clear_abandoned
+from core.errors import ModelError
 
 ROOT = Path(__file__).resolve().parent.parent
 # A process writing a bundle, as an export or a fine-tune's install does: it prints its partial
 # folder once the folder is there, then works on until its stdin closes (or it is killed).
 WRITER = """
 import sys
-from model.bundle import BundleWriter
+from core.bundle import BundleWriter
 w = BundleWriter(sys.argv[1])
 (w.tmp / "model.int8.onnx").write_bytes(b"x" * 1000)
 print(w.tmp, flush=True)
@@ -74,10 +75,11 @@ def test_a_killed_fine_tune_install_is_cleared_when_it_resumes(tiny_bundle, tmp_
     """D16: the install of a fine-tune was killed; `inkwell finetune --resume` starts again."""
     import io
 
+    from test_finetune_cli import PROSE, inkwell
+
     from model.finetune import default_settings, make_job
     from model.train_job import Job
     from model.train_loop import Events, StopRequest, Trainer
-    from test_finetune_cli import PROSE, inkwell
 
     texts = tmp_path / "texts"
     texts.mkdir()

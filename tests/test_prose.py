@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from model.prose import looks_hard_wrapped, normalise_prose, strip_typesetting
+from core.prose import looks_hard_wrapped, normalise_prose, strip_typesetting
 
 # Persuasion, chapter 1, as the e-text edition wraps it (two spaces after a full stop).
 WRAPPED = """\

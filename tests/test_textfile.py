@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from model.textfile import TextFileError, decode_bytes, read_file
+from core.textfile import TextFileError, decode_bytes, read_file
 
 
 @pytest.mark.parametrize("encoding, expected", [
@@ -60,7 +60,7 @@ def test_editor_and_training_agree(tmp_path):
 
 
 def test_importable_without_torch_qt_or_numpy():
-    code = "import sys, model.textfile; print(sorted(m for m in ('torch', 'PySide6', 'numpy') if m in sys.modules))"
+    code = "import sys, core.textfile; print(sorted(m for m in ('torch', 'PySide6', 'numpy') if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
 

@@ -9,7 +9,7 @@ import pytest
 
 from app.engine import Engine
 from app.engine import cli as generate_cli
-from model.machine import cpu_count, limit_threads
+from core.machine import cpu_count, limit_threads
 
 
 def test_limit_threads():
@@ -52,8 +52,8 @@ def test_the_settings_panel_offers_no_more_threads_than_cores(qtbot):
 
 def test_a_training_job_uses_no_more_threads_than_cores(tmp_path):
     import torch
-
     from conftest import TINY
+
     from model.train_job import Job
     from model.train_loop import Events, StopRequest, Trainer
 

@@ -8,9 +8,9 @@ import sys
 
 import pytest
 
-from model import tokenizer
-from model.errors import ModelError
-from model.tokenizer import EOT_TEXT, EOT_TOKEN, StreamDecoder, decode, encode, get_encoding, token_bytes
+from core import tokenizer
+from core.errors import ModelError
+from core.tokenizer import EOT_TEXT, EOT_TOKEN, StreamDecoder, decode, encode, get_encoding, token_bytes
 
 SAMPLES = [
     "Hello, world!",
@@ -53,7 +53,7 @@ def test_agrees_with_transformers_tokenizer():
     transformers = pytest.importorskip("transformers")
     import json
 
-    from model.tokenizer import BPE_DIR
+    from core.tokenizer import BPE_DIR
 
     vocab = json.loads((BPE_DIR / "encoder.json").read_text(encoding="utf-8"))
     lines = (BPE_DIR / "vocab.bpe").read_text(encoding="utf-8").split("\n")[1:]
@@ -117,7 +117,7 @@ def test_importable_without_torch_or_network():
         "import socket, sys\n"
         "def refuse(*a, **k): raise OSError('network used')\n"
         "socket.socket.connect = refuse\n"
-        "from model.tokenizer import encode, decode\n"
+        "from core.tokenizer import encode, decode\n"
         "assert decode(encode('offline ok')) == 'offline ok'\n"
         "assert 'torch' not in sys.modules\n"
     )

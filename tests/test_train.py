@@ -13,7 +13,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from conftest import TINY
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -157,7 +156,7 @@ def test_tokens_are_cached_and_reused(corpus, tmp_path, monkeypatch):
 
 
 def test_holdout_from_a_line_of_one_file(tmp_path):
-    from model.tokenizer import decode
+    from core.tokenizer import decode
     from model.train_data import load_corpus
 
     (tmp_path / "novel.txt").write_text("Chapter 1\n\n" + PROSE * 3 + "Chapter 2\n\nThe end came soon.\n")
@@ -170,7 +169,7 @@ def test_holdout_from_a_line_of_one_file(tmp_path):
 def test_hard_wrapped_text_is_trained_as_paragraphs_unless_told_to_keep_lines(tmp_path):
     import textwrap
 
-    from model.tokenizer import decode
+    from core.tokenizer import decode
     from model.train_data import DataError, load_corpus
 
     paragraph = ("Anne had not been in the room five minutes before the door opened again and "

@@ -121,8 +121,7 @@ def test_alternatives_cycle_and_list(qtbot, open_window, tiny_bundle):
 
 
 def test_no_model_editing_and_files_still_work(qtbot, open_window, tmp_path, monkeypatch):
-    from app import paths
-
+    from core import paths
     # No model at all: the setting names a missing folder and no bundled model to fall back on.
     monkeypatch.setattr(paths, "bundled_models_dir", lambda: tmp_path / "no-bundled-models")
     window = open_window(tmp_path / "missing-model", wait_model=False)

@@ -10,6 +10,6 @@ Nothing here imports torch or Qt.
 from app.engine.engine import Engine
 from app.engine.params import GenerationParams
 from app.engine.results import EngineStatus, GenerationResult, Suggestion
-from model.errors import ModelError
+from core.errors import ModelError
 
 __all__ = ["Engine", "EngineStatus", "GenerationParams", "GenerationResult", "ModelError", "Suggestion"]

@@ -20,10 +20,10 @@ from pathlib import Path
 
 import numpy as np
 
-from model.bundle import VARIANT_FILES, Bundle, sha256_file
-from model.errors import ModelError
-from model.fileio import read_json
-from model.hf_layout import gpt2_name, is_conv1d
+from core.bundle import VARIANT_FILES, Bundle, sha256_file
+from core.errors import ModelError
+from core.fileio import read_json
+from core.hf_layout import gpt2_name, is_conv1d
 
 WEIGHTS = "hf/model.safetensors"
 
@@ -45,7 +45,7 @@ def graph(bundle: Bundle, variant: str, cache: Path) -> Path:
         recorded = read_json(folder / "graph.json")["sha256"]
         if sha256_file(path) == recorded:
             return path
-    except (OSError, ValueError, KeyError, TypeError):  # (model.fileio.DamagedFile is a ValueError)
+    except (OSError, ValueError, KeyError, TypeError):  # (core.fileio.DamagedFile is a ValueError)
         pass  # absent or damaged: build it
     _build(bundle, variant, folder)
     return path
@@ -54,9 +54,9 @@ def graph(bundle: Bundle, variant: str, cache: Path) -> Path:
 def _build(bundle: Bundle, variant: str, folder: Path) -> None:
     from safetensors.numpy import load_file
 
-    from model.config import GPT2Config
+    from core.config import GPT2Config
+    from core.weights import check_config, tensor_shapes
     from model.onnx_graph import GraphSpec, QuantOptions, block_size_for, build_graph, save_graph
-    from model.weights import check_config, tensor_shapes
 
     expected = bundle.manifest["files"][WEIGHTS]["sha256"]
     try:

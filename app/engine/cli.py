@@ -9,11 +9,11 @@ from pathlib import Path
 from app.engine.params import LENGTHS, GenerationParams
 from app.models import default_model, installed_models
 from app.models import find as find_model
-from model.cli_support import log_error
-from model.errors import ModelError
-from model.fileio import read_bytes
-from model.textfile import TEXT_MAX_BYTES, TextFileError, decode_bytes, read_error
-from model.machine import limit_threads
+from core.cli_support import log_error
+from core.errors import ModelError
+from core.fileio import read_bytes
+from core.machine import limit_threads
+from core.textfile import TEXT_MAX_BYTES, TextFileError, decode_bytes, read_error
 
 # CLI option -> GenerationParams field (the rest of the options configure the engine).
 _OPTIONS = {

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import re
 
-from model.tokenizer import encode, token_bytes
+from core.tokenizer import encode, token_bytes
 
 _BOUNDARY = re.compile(r"(?<=\S)[ \n](?=\S)")
 _SCAN = 256  # how far past a position to look for a boundary before cutting there anyway

@@ -26,7 +26,7 @@ from app.engine.results import EngineStatus, GenerationResult, Suggestion
 from app.engine.sampling import Sampler
 from app.engine.session import Decoder, KVCache
 from app.engine.stopping import SuggestionText
-from model.tokenizer import EOT_TOKEN, token_bytes
+from core.tokenizer import EOT_TOKEN, token_bytes
 
 # Prompt tokens per forward pass when filling the cache: bounds the time until a cancel is seen.
 PREFILL_CHUNK = 64

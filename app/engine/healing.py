@@ -22,7 +22,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from model.tokenizer import get_encoding, token_bytes
+from core.tokenizer import get_encoding, token_bytes
 
 # "Clearly prefers": the word is completed only when continuing it is this many times as likely
 # as ending it. Measured with the bundled model (bench/bench_suggestions.py): at finished words

@@ -4,10 +4,10 @@ CUDA is tried when asked for ("cuda") or possible ("auto"). It falls back to CPU
 reason in the status message, when this onnxruntime has no CUDA provider, when the session
 starts on another provider anyway (missing CUDA libraries), or when a first forward pass fails.
 Before a variant is used its file is checked against the manifest's sha256, the manifest's
-numbers against what the graph declares (model.bundle.Bundle.check_graph: a context length the
+numbers against what the graph declares (core.bundle.Bundle.check_graph: a context length the
 position table cannot hold fails here, with a sentence, not at the first suggestion with an
 allocation error), the cache it needs against the memory available, and its graph against the
-decoder contract. Threads are limited to the cores there are (model.machine.limit_threads).
+decoder contract. Threads are limited to the cores there are (core.machine.limit_threads).
 """
 
 from __future__ import annotations
@@ -21,10 +21,10 @@ import onnxruntime as ort
 from app.engine import built_graphs
 from app.engine.results import EngineStatus
 from app.engine.session import Decoder, first_line
-from model.bundle import KV_DTYPES, Bundle, sha256_file
-from model.errors import ModelError
-from model.machine import limit_threads, memory_problem
-from model.onnx_info import GraphInfo
+from core.bundle import KV_DTYPES, Bundle, sha256_file
+from core.errors import ModelError
+from core.machine import limit_threads, memory_problem
+from core.onnx_info import GraphInfo
 
 PROVIDERS = ("auto", "cpu", "cuda")
 _CUDA = "CUDAExecutionProvider"
@@ -95,7 +95,7 @@ def _checked(bundle: Bundle, name: str) -> tuple[Path, GraphInfo]:
 
 def _built(bundle: Bundle, name: str) -> tuple[Path, GraphInfo]:
     """A graph the bundle does not ship, built from its hf/ checkpoint into the cache folder."""
-    from app.paths import cache_dir
+    from core.paths import cache_dir
 
     path = built_graphs.graph(bundle, name, cache_dir())
     return path, _graph_checked(bundle, path, KV_DTYPES[name])

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 
-from model.errors import ModelError
+from core.errors import ModelError
 
 # When idle intra-op threads spin: never, during a run only, or always (ONNX Runtime's default).
 SPINNING = ("off", "run", "always")

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 
-from model.tokenizer import StreamDecoder
+from core.tokenizer import StreamDecoder
 
 _WORD_END = re.compile(r"(?<=\S)\s")
 _LINE_END = re.compile(r"(?<=\S)[^\S\n]*\n")

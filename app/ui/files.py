@@ -14,7 +14,6 @@ from pathlib import Path
 from PySide6.QtCore import QFileSystemWatcher, QObject, QTimer, Signal
 from PySide6.QtWidgets import QFileDialog, QMessageBox, QWidget
 
-from app import paths
 from app.bigtext import LONG_LINE, break_long_lines, count_words
 from app.documents import (
     FILE_FILTER,
@@ -32,7 +31,8 @@ from app.settings import Settings
 from app.ui.autosave import Autosaver
 from app.ui.editor import GhostEditor
 from app.ui.loading import FileReader, TextLoader, is_small_file, read_for_editor
-from model.fileio import describe_os_error
+from core import paths
+from core.fileio import describe_os_error
 
 
 class DocumentFiles(QObject):

@@ -48,15 +48,16 @@ from PySide6.QtWidgets import (
     QWizardPage,
 )
 
-from app import models, paths
+from app import models
 from app.settings import Settings
 from app.tools import torch_missing
 from app.ui.jobs import KILL_AFTER_MS, JsonProcess
 from app.ui.loss_chart import LossChart
+from core import paths
+from core.prose import looks_hard_wrapped
+from core.textfile import TEXT_SUFFIXES, TRAINING_MAX_BYTES, TextFileError, read_file
+from core.units import human_bytes, human_duration
 from model import finetune as ft
-from model.prose import looks_hard_wrapped
-from model.textfile import TEXT_SUFFIXES, TRAINING_MAX_BYTES, TextFileError, read_file
-from model.units import human_bytes, human_duration
 
 TEXTS, BASE, METHOD, TRAINING, RESULTS = range(5)
 # Below this the Method page cannot make even one batch of a useful size: refuse early.
@@ -96,7 +97,7 @@ def describe(entry: TextEntry, unwrap: bool) -> str:
 
 def read_entry(path: Path, seen: dict[str, Path]) -> TextEntry:
     """Check one file as training text; ``seen`` maps contents (sha256) to the first file with them."""
-    from model.tokenizer import get_encoding
+    from core.tokenizer import get_encoding
 
     try:
         size = path.stat().st_size

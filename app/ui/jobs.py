@@ -15,7 +15,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject, QProcess, QTimer, Signal
 
-from app import logs
+from core import logs
 
 KILL_AFTER_MS = 5000  # after terminate(), how long a process may take to clean up
 LINE_LIMIT = 1 << 20  # characters a line may grow to before it is passed on as it is

@@ -38,8 +38,8 @@ from app.installer import SIZES, progress_text
 from app.settings import Settings
 from app.tools import torch_missing
 from app.ui.jobs import JsonProcess
-from model.errors import ModelError
-from model.units import human_bytes
+from core.errors import ModelError
+from core.units import human_bytes
 
 COLUMNS = ("Name", "Parameters", "Size", "Variants", "Source", "Perplexity", "Active")
 _SOURCES = {

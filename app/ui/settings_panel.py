@@ -33,7 +33,7 @@ from PySide6.QtWidgets import (
 from app import models
 from app.settings import SAMPLING_KEYS, Settings
 from app.ui.theme import default_editor_font
-from model.machine import cpu_count
+from core.machine import cpu_count
 
 # action name -> label; the defaults live in app.ui.actions
 KEY_LABELS = {

@@ -14,10 +14,11 @@ from dataclasses import dataclass
 
 from PySide6.QtCore import QObject, Signal
 
-from app import models, paths
+from app import models
 from app.settings import Settings
 from app.ui.editor import GhostEditor
 from app.worker import Generator
+from core import paths
 
 MODEL_KEYS = ("model", "provider", "threads")
 

@@ -24,7 +24,7 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-from model.fileio import MiB, FileTooLarge, NotRegularFile, describe_os_error, read_bytes
+from core.fileio import FileTooLarge, MiB, NotRegularFile, describe_os_error, read_bytes
 
 TEXT_SUFFIXES = (".txt", ".md", ".text", ".markdown")
 
@@ -161,7 +161,7 @@ def decode_bytes(data: bytes, source: str | Path, allow_empty: bool = True) -> D
 
 def read_file(path: str | Path, max_bytes: int = TEXT_MAX_BYTES, allow_empty: bool = True) -> tuple[Decoded, bytes]:
     """(decoded text, raw bytes) of the file at ``path``; the bytes are for checksums. Only a
-    regular file of at most ``max_bytes`` is read (model.fileio.read_bytes)."""
+    regular file of at most ``max_bytes`` is read (core.fileio.read_bytes)."""
     path = Path(path)
     try:
         data = read_bytes(path, max_bytes)

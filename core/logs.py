@@ -1,4 +1,4 @@
-"""Inkwell's log: warnings and errors, in ``inkwell.log`` in the log folder (app.paths.log_dir()).
+"""Inkwell's log: warnings and errors, in ``inkwell.log`` in the log folder (core.paths.log_dir()).
 
 What goes in: a model that cannot be loaded or fails while generating, a child process (export,
 download, fine-tune) that failed or crashed, and an install or download that failed on the
@@ -35,7 +35,7 @@ def setup() -> Path | None:
     """Log warnings and errors to the log folder; the log file, or None when it cannot be opened."""
     log = logger()
     try:
-        from app import paths
+        from core import paths
 
         path = paths.log_dir() / FILE_NAME
     except Exception:  # noqa: BLE001 - no log folder (read-only home, odd platform): no log

@@ -6,8 +6,8 @@ import json
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
-from model import fileio
-from model.errors import ModelError
+from core import fileio
+from core.errors import ModelError
 
 # Keys of a Hugging Face GPT-2 config that change the computation and that this implementation
 # does not support; a checkpoint using them would load but silently compute something else.
@@ -23,7 +23,7 @@ def read_json(path: Path):
     """The parsed contents of a JSON file, or a ModelError naming it. FileNotFoundError passes
     through, so that each caller can say what the missing file means. Only a regular file of
     at most 16 MiB is read; JSON that does not parse for any reason (deep nesting, huge
-    integers included) is a ModelError, never another exception (model.fileio.read_json)."""
+    integers included) is a ModelError, never another exception (core.fileio.read_json)."""
     try:
         return fileio.read_json(path)
     except FileNotFoundError:

@@ -15,8 +15,8 @@ import struct
 from pathlib import Path
 from typing import Any
 
-from model.errors import ModelError
-from model.fileio import DamagedFile, describe_os_error, open_regular, parse_json, read_json
+from core.errors import ModelError
+from core.fileio import DamagedFile, describe_os_error, open_regular, parse_json, read_json
 
 HEADER_LIMIT = 100_000_000  # bytes of JSON a safetensors header may have (the format's own limit)
 _PREFIX = "transformer."

@@ -18,10 +18,10 @@ import time
 from pathlib import Path, PurePosixPath
 from typing import Any, Callable
 
-from model import onnx_info
-from model.config import read_json
-from model.fileio import open_regular
-from model.errors import ModelError
+from core import onnx_info
+from core.config import read_json
+from core.errors import ModelError
+from core.fileio import open_regular
 
 MANIFEST = "inkwell-model.json"
 FORMAT = "inkwell-model"

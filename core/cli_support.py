@@ -30,7 +30,7 @@ def fail(prog: str, message: str, as_json: bool, code: int = 1) -> int:
 def log_error(message: str) -> None:
     """``message`` to Inkwell's log, when there can be one (never an error of its own)."""
     try:
-        from app import logs
+        from core import logs
 
         if logs.setup() is not None:
             logs.error("%s", message)

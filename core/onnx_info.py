@@ -21,8 +21,8 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from model.errors import ModelError
-from model.fileio import describe_os_error, open_regular
+from core.errors import ModelError
+from core.fileio import describe_os_error, open_regular
 
 # TensorProto.DataType values Inkwell meets.
 FLOAT, UINT8, INT8, INT32, INT64, FLOAT16 = 1, 2, 3, 6, 7, 10

@@ -13,8 +13,8 @@ from pathlib import Path
 import tiktoken
 from tiktoken.load import data_gym_to_mergeable_bpe_ranks
 
-from model.errors import ModelError
-from model.fileio import MiB, describe_os_error, read_bytes
+from core.errors import ModelError
+from core.fileio import MiB, describe_os_error, read_bytes
 
 TOKENIZER_ID = "gpt2"
 EOT_TOKEN = 50256

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import sys
 
-from model.units import human_bytes
+from core.units import human_bytes
 
 
 def cpu_count() -> int:
