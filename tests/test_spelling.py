@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 from PySide6.QtGui import QTextCharFormat, QTextCursor
-from PySide6.QtWidgets import QMenu
+from PySide6.QtWidgets import QCheckBox, QComboBox, QMenu
 
 from app import spelling
 from app.settings import Settings
@@ -162,11 +162,14 @@ def test_language_setting_and_switching_off(qtbot, window):
     qtbot.keyClicks(w.editor, "hola perro house")
     block = w.editor.document().firstBlock()
     assert underlined(block) == ["hola", "perro"]
+    language = w.panel.findChild(QComboBox, "setting_spell_language")
     with qtbot.waitSignal(w.spelling.loaded, timeout=30000):
-        w.settings.set("spell_language", "es")
+        language.setCurrentIndex(language.findText("Spanish"))
+    assert w.settings["spell_language"] == "es"
     qtbot.waitUntil(lambda: not w.highlighter.rechecking)
     assert underlined(block) == ["house"]
-    w.settings.set("spell_check", False)
+    w.panel.findChild(QCheckBox, "setting_spell_check").setChecked(False)
+    assert w.settings["spell_check"] is False
     qtbot.waitUntil(lambda: not w.highlighter.rechecking)
     assert underlined(block) == []
 

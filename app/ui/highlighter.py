@@ -136,6 +136,7 @@ class TextHighlighter(QSyntaxHighlighter):
             return
         layout = block.layout()
         ghost, at = layout.preeditAreaText(), layout.preeditAreaPosition()
+        size = len(ghost.encode("utf-16-le")) // 2  # as the layout counts: an emoji is two
         previous = block.previous()
         segments, state = self._segments(block.text(), previous.isValid() and previous.userState() == IN_FENCE,
                                          at if ghost else -1)
@@ -143,13 +144,13 @@ class TextHighlighter(QSyntaxHighlighter):
         for start, end, fmt in segments:
             if ghost and end > at:  # positions in the layout count the suggestion in
                 if start >= at:
-                    start, end = start + len(ghost), end + len(ghost)
+                    start, end = start + size, end + size
                 else:
                     ranges.append(_range(start, at, fmt))
-                    start, end = at + len(ghost), end + len(ghost)
+                    start, end = at + size, end + size
             ranges.append(_range(start, end, fmt))
         if ghost:
-            ranges += [r for r in layout.formats() if at <= r.start and r.start + r.length <= at + len(ghost)]
+            ranges += [r for r in layout.formats() if at <= r.start and r.start + r.length <= at + size]
         layout.setFormats(ranges)
         block.setUserState(state)
         document.markContentsDirty(block.position(), block.length())

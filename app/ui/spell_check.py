@@ -40,10 +40,6 @@ class SpellCheck(QObject):
         self._arrived.connect(self._take)
         editor.context_menu_hooks.append(self.add_to_menu)
 
-    @property
-    def loading(self) -> bool:
-        return self._ticket > 0 and self.speller is None and self.settings["spell_check"]
-
     def apply(self) -> None:
         """Follow ``spell_check`` and ``spell_language``: load the dictionary, or turn off."""
         self._ticket += 1
@@ -70,7 +66,10 @@ class SpellCheck(QObject):
         except Exception as exc:  # noqa: BLE001 - any failure is shown, and spelling stays off
             name = spelling.LANGUAGES.get(language, language)
             result = f"Spell checking is off: the {name} dictionary could not be read ({exc})."
-        self._arrived.emit(ticket, result)
+        try:
+            self._arrived.emit(ticket, result)
+        except RuntimeError:
+            pass  # the window closed meanwhile
 
     def _take(self, ticket: int, result: object) -> None:
         if ticket != self._ticket:
