@@ -49,6 +49,7 @@ class MainWindow(QMainWindow):
         super().__init__()
         self.settings = settings or Settings.load()
         self.settings.save_later = self._save_settings_soon
+        self._closing = False  # the writer closed the window; it closes once the fine-tune has stopped
         self._settings_timer = QTimer(self, singleShot=True, interval=SETTINGS_SAVE_MS)
         self._settings_timer.timeout.connect(self.settings.flush)
         QApplication.instance().aboutToQuit.connect(self.settings.flush)
@@ -567,13 +568,24 @@ class MainWindow(QMainWindow):
         QMessageBox.about(self, "About Inkwell", about_html())
 
     def closeEvent(self, event: QCloseEvent) -> None:
-        if not self.files.maybe_save():
+        if not self._closing and not self.files.maybe_save():
             event.ignore()
             return
+        wizard = getattr(self, "finetune_wizard", None)
+        if wizard is not None:
+            wizard.shut_down()  # a running fine-tune writes its checkpoint first
+            if wizard.stopping:
+                # Inkwell closes once it has; the window answers meanwhile, its text no longer changes.
+                if not self._closing:
+                    self._closing = True
+                    self.editor.setReadOnly(True)
+                    wizard.stopped.connect(self.close)
+                    self.statusBar().showMessage("Stopping the fine-tune (it keeps a checkpoint); Inkwell then "
+                                                 "closes…")
+                event.ignore()
+                return
         self.full_screen.set_active(False)  # the next start opens as a window, with its menus
         self._save_geometry()
-        if getattr(self, "finetune_wizard", None) is not None:
-            self.finetune_wizard.shut_down()  # a running fine-tune writes its checkpoint first
         self.suggestions.shutdown()
         self.files.close()
         self.settings.flush()
