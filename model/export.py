@@ -134,7 +134,7 @@ def export_bundle(
         raise ModelError(f"{src}: {problem}")
     if perplexity is None or provenance is None:
         # A run folder of model.train carries its held-out perplexity and recipe into the manifest.
-        from model.train import training_metadata
+        from model.train_checkpoint import training_metadata
 
         trained_ppl, trained_provenance = training_metadata(src)
         perplexity = trained_ppl if perplexity is None else perplexity

@@ -245,7 +245,8 @@ def _read_json_or_none(path: Path) -> dict | None:
 def estimate(job_data: dict[str, Any], steps: int = ESTIMATE_STEPS) -> dict[str, Any]:
     """Time and disk for ``job_data``, measured by a warm-up run of a few steps of the same job
     (same model, method, batch and data) in a temporary folder."""
-    from model.train import Events, Job, Trainer
+    from model.train_job import Job
+    from model.train_loop import Events, Trainer
 
     full = Job.from_dict(dict(job_data), "job")
     full.validate()
@@ -470,7 +471,8 @@ def main(argv: list[str] | None = None) -> int:
 
 def _main(args: argparse.Namespace) -> int:
     from core import paths
-    from model.train import Events, Job, Trainer, _StopRequest
+    from model.train_job import Job
+    from model.train_loop import Events, StopRequest, Trainer
 
     if args.compare or args.estimate:
         # QProcess.terminate() sends SIGTERM: unwind, so the warm-up's temporary folder is removed.
@@ -499,7 +501,7 @@ def _main(args: argparse.Namespace) -> int:
         print(json.dumps({"event": "estimate", **result}) if args.json else describe_estimate(result), flush=True)
         return 0
     events = Events() if args.json else _Bar()
-    stop = _StopRequest()
+    stop = StopRequest()
     stop.install()
     base_folder = job.pop("_base", None) or str(Path(job["init"]).parent)
     try:
@@ -527,7 +529,7 @@ def compare(run_dir: Path, prompt: str, tokens: int = 40) -> dict[str, str]:
 
     from core.tokenizer import EOT_TOKEN, decode, encode
     from model.hf import load_gpt2
-    from model.train import SAMPLE_TEMPERATURE, SAMPLE_TOP_K
+    from model.train_job import SAMPLE_TEMPERATURE, SAMPLE_TOP_K
 
     run = read_run(run_dir)
     if run is None or not run.finished:

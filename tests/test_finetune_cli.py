@@ -50,6 +50,7 @@ def test_names_and_prompts():
         "The lighthouse keeper counted the ships one by"
 
 
+@pytest.mark.slow
 def test_estimate_is_measured_by_a_warm_up(tiny_bundle, texts, tmp_path):
     import textwrap
 
@@ -75,6 +76,7 @@ def test_the_job_keeps_line_breaks_when_asked():
     assert make_job("a", "/m", ["x.txt"], {**settings, "line_breaks": "keep"}, 10_000)["line_breaks"] == "keep"
 
 
+@pytest.mark.slow
 def test_fine_tune_from_the_command_line_installs_a_model_that_generates(tiny_bundle, texts, tmp_path, monkeypatch):
     home = tmp_path / "home"
     proc = inkwell(home, "--base", str(tiny_bundle), "--data", str(texts), "--name", "My voice", "--method", "lora",
@@ -115,17 +117,19 @@ def test_a_base_without_weights_is_refused(tiny_bundle, texts, tmp_path):
     assert proc.returncode == 1 and "no Hugging Face weights" in proc.stderr
 
 
+@pytest.mark.slow
 def test_an_interrupted_fine_tune_resumes_from_the_command_line(tiny_bundle, texts, tmp_path, inkwell_home):
     import io
     import signal
 
     from model.finetune import default_settings, list_runs, make_job
-    from model.train import Events, Job, Trainer, _StopRequest
+    from model.train_job import Job
+    from model.train_loop import Events, StopRequest, Trainer
 
     settings = {**default_settings(0, 256), "steps": 8, "seq_len": 32, "batch_size": 4}
     job = make_job("Later", tiny_bundle, [str(texts)], settings, 1000, "The lighthouse")
     job["checkpoint_every"] = 2
-    stop = _StopRequest()
+    stop = StopRequest()
     result = Trainer(Job.from_dict(job, "test"), Events(io.StringIO(), io.StringIO()), stop=stop,
                      on_step=lambda s: setattr(stop, "signum", signal.SIGTERM) if s == 3 else None).run()
     assert result["stopped"]

@@ -55,6 +55,7 @@ def partials() -> list[Path]:
     return sorted(p for p in paths.models_dir().iterdir() if p.name.endswith(".partial"))
 
 
+@pytest.mark.slow
 def test_an_import_leaves_a_living_writers_partial_alone(tiny_bundle):
     """D15: `models import` removed the partial bundle of an export running at the same time."""
     proc, partial = writer(paths.models_dir() / "exporting")
@@ -78,7 +79,8 @@ def test_a_killed_fine_tune_install_is_cleared_when_it_resumes(tiny_bundle, tmp_
     from test_finetune_cli import PROSE, inkwell
 
     from model.finetune import default_settings, make_job
-    from model.train import Events, Job, Trainer, _StopRequest
+    from model.train_job import Job
+    from model.train_loop import Events, StopRequest, Trainer
 
     texts = tmp_path / "texts"
     texts.mkdir()
@@ -86,7 +88,7 @@ def test_a_killed_fine_tune_install_is_cleared_when_it_resumes(tiny_bundle, tmp_
     settings = {**default_settings(0, 256), "steps": 4, "seq_len": 32, "batch_size": 4}
     job = make_job("Later", tiny_bundle, [str(texts)], settings, 1000, "The lighthouse")
     job["checkpoint_every"] = 2
-    stop = _StopRequest()
+    stop = StopRequest()
     Trainer(Job.from_dict(job, "test"), Events(io.StringIO(), io.StringIO()), stop=stop,
             on_step=lambda s: setattr(stop, "signum", signal.SIGTERM) if s == 2 else None).run()
     proc, partial = writer(paths.models_dir() / "Later")  # the install, killed half-way

@@ -58,11 +58,12 @@ def job_dict(corpus, out, **overrides):
 
 def run_in_process(job: dict, resume: bool = False, on_step=None, stop=None):
     """Run a job in this process; returns (result, events)."""
-    from model.train import Events, Job, Trainer, _StopRequest
+    from model.train_job import Job
+    from model.train_loop import Events, StopRequest, Trainer
 
     out = io.StringIO()
     result = Trainer(Job.from_dict(dict(job), "test"), Events(out, io.StringIO()), resume=resume,
-                     stop=stop or _StopRequest(), on_step=on_step).run()
+                     stop=stop or StopRequest(), on_step=on_step).run()
     return result, [json.loads(line) for line in out.getvalue().splitlines()]
 
 
@@ -88,6 +89,7 @@ def parse_events(stdout: str):
 
 # --- learning -------------------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_a_few_steps_reduce_the_loss(corpus, tmp_path):
     result, events = run_in_process(job_dict(corpus, tmp_path / "run"))
     curve = losses(events)
@@ -106,7 +108,7 @@ def test_a_few_steps_reduce_the_loss(corpus, tmp_path):
 
 
 def test_lr_schedule_warms_up_then_decays_to_min():
-    from model.train import Job, lr_at
+    from model.train_job import Job, lr_at
 
     job = Job(steps=100, lr=1e-3, min_lr=1e-4, warmup_steps=10)
     assert lr_at(0, job) == pytest.approx(1e-4)
@@ -117,6 +119,7 @@ def test_lr_schedule_warms_up_then_decays_to_min():
     assert all(lr_at(s, job) >= lr_at(s + 1, job) for s in range(10, 100))
 
 
+@pytest.mark.slow
 def test_gradient_accumulation_matches_a_larger_batch(corpus, tmp_path):
     """Two micro-batches of 2 accumulate to the gradient of one batch of 4 (dropout off)."""
     common = dict(dropout=0.0, steps=3, eval_every=100, sample_every=100, checkpoint_every=100)
@@ -223,12 +226,12 @@ def test_cli_events_are_json_lines_and_logs_go_to_stderr(corpus, tmp_path):
 
 @pytest.mark.slow
 def test_interrupted_and_resumed_run_equals_an_uninterrupted_one(corpus, tmp_path):
-    from model.train import _StopRequest
+    from model.train_loop import StopRequest
 
     job = job_dict(corpus, tmp_path / "whole", steps=24, checkpoint_every=100)
     _, whole = run_in_process(job)
 
-    stop = _StopRequest()
+    stop = StopRequest()
 
     def interrupt(step):
         if step == 13:
@@ -279,6 +282,7 @@ def test_sigterm_leaves_a_loadable_checkpoint_and_resume_continues(corpus, tmp_p
     assert events[-1]["event"] == "done"
 
 
+@pytest.mark.slow
 def test_disk_full_gives_a_clear_error_and_keeps_the_last_checkpoint(corpus, tmp_path, monkeypatch, capsys):
     import torch
 
@@ -382,6 +386,7 @@ def test_bad_job_file(tmp_path, capsys):
     assert "not valid JSON" in json.loads(capsys.readouterr().out.splitlines()[-1])["message"]
 
 
+@pytest.mark.slow
 def test_cli_error_exits_non_zero_without_traceback(tmp_path):
     proc = cli("--data", tmp_path / "missing.txt", "--out", tmp_path / "run")
     assert proc.returncode == 1
@@ -389,6 +394,7 @@ def test_cli_error_exits_non_zero_without_traceback(tmp_path):
     assert parse_events(proc.stdout)[-1]["event"] == "error"
 
 
+@pytest.mark.slow
 def test_fine_tune_from_a_hugging_face_checkpoint(tiny_hf_dir, corpus, tmp_path):
     job = job_dict(corpus, tmp_path / "ft", init=str(tiny_hf_dir), steps=5, eval_every=5, sample_every=5)
     job.pop("model")

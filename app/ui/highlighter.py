@@ -15,13 +15,14 @@ word's underline over the whole suggestion).
 
 from __future__ import annotations
 
+import bisect
 import time
 
 from PySide6.QtCore import QTimer
 from PySide6.QtGui import QColor, QFont, QSyntaxHighlighter, QTextBlock, QTextCharFormat, QTextDocument, QTextLayout
 from PySide6.QtWidgets import QPlainTextEdit
 
-from app import markdown
+from app import markdown, spelling
 from app.spelling import Speller
 
 TURN_S = 0.004  # recheck's work per turn of the event loop
@@ -92,6 +93,9 @@ class TextHighlighter(QSyntaxHighlighter):
         """The formats of a paragraph (start, end, format; apart, in order) and its state."""
         painted = _Segments()
         code: list[tuple[int, int]] = []
+        units = spelling.utf16_offsets(text)  # Qt's positions, when they are not Python's
+        if units is not None and typing_at >= 0:
+            typing_at = bisect.bisect_left(units, typing_at)
         if self.markdown:
             spans, in_fence = markdown.line_spans(text, in_fence)
             for start, length, kind in spans:  # outer spans first: a marker in a heading stays bold
@@ -104,7 +108,10 @@ class TextHighlighter(QSyntaxHighlighter):
                 # The word that ends where the suggestion begins is still being typed.
                 if start + length != typing_at and not any(a <= start < b for a, b in code):
                     painted.merge(start, start + length, self._misspelled)
-        return painted.segments, IN_FENCE if in_fence else 0
+        segments = painted.segments
+        if units is not None:
+            segments = [(units[start], units[end], fmt) for start, end, fmt in segments]
+        return segments, IN_FENCE if in_fence else 0
 
     # whole-document passes -----------------------------------------------------------------------
 

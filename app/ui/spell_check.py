@@ -90,12 +90,18 @@ class SpellCheck(QObject):
         if self.speller is None:
             return None
         block = cursor.block()
+        text = block.text()
+        units = spelling.utf16_offsets(text)  # the cursor counts as Qt does: an emoji is two
+
+        def qt(index: int) -> int:
+            return units[index] if units is not None else index
+
         column = cursor.positionInBlock()
-        for match in spelling.WORD.finditer(block.text()):
-            if match.start() <= column <= match.end():
+        for match in spelling.WORD.finditer(text):
+            if qt(match.start()) <= column <= qt(match.end()):
                 if self.speller.known(match.group()):
                     return None
-                return block.position() + match.start(), block.position() + match.end(), match.group()
+                return block.position() + qt(match.start()), block.position() + qt(match.end()), match.group()
         return None
 
     def add_to_menu(self, menu: QMenu, cursor: QTextCursor) -> None:
