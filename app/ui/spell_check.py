@@ -71,7 +71,7 @@ class SpellCheck(QObject):
         except RuntimeError:
             pass  # the window closed meanwhile
 
-    def _take(self, ticket: int, result: object) -> None:
+    def _take(self, ticket: int, result: spelling.Speller | str) -> None:
         if ticket != self._ticket:
             return  # the language changed meanwhile, or spelling was turned off
         if isinstance(result, str):
@@ -106,11 +106,12 @@ class SpellCheck(QObject):
 
     def add_to_menu(self, menu: QMenu, cursor: QTextCursor) -> None:
         found = self.word_at(cursor)
-        if found is None or self.editor.isReadOnly():
+        speller = self.speller
+        if found is None or speller is None or self.editor.isReadOnly():
             return
         start, end, word = found
         first = menu.actions()[0] if menu.actions() else None
-        suggestions = self.speller.suggestions(word, MAX_SUGGESTIONS)
+        suggestions = speller.suggestions(word, MAX_SUGGESTIONS)
         entries = []
         for suggestion in suggestions:
             action = menu.addAction(suggestion)
@@ -128,7 +129,10 @@ class SpellCheck(QObject):
         entries.append(menu.addSeparator())
         for action in entries:  # above the standard entries, where the eye starts
             menu.removeAction(action)
-            menu.insertAction(first, action)
+            if first is None:
+                menu.addAction(action)
+            else:
+                menu.insertAction(first, action)
 
     def replace(self, start: int, end: int, text: str) -> None:
         """Put ``text`` in place of the document's ``start``..``end``: one undo step."""
