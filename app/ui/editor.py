@@ -300,7 +300,7 @@ class GhostEditor(QPlainTextEdit):
         for old in cleared:  # (each piece of a stream repaints the same paragraph: styled once, below)
             if block is None or old != block:
                 self._restyle(old)
-        if text:
+        if text and block is not None:
             layout = block.layout()
             start = anchor - block.position()
             # A suggestion of several lines is laid out as it would be written: its first line

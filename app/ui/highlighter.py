@@ -26,6 +26,7 @@ from app import markdown, spelling
 from app.spelling import Speller
 
 TURN_S = 0.004  # recheck's work per turn of the event loop
+PASS_GAP_MS = 8  # between two turns of it: room for the keys typed meanwhile, and their repaint
 BULK_CHARS = 20_000  # a change adding more is spell-checked by recheck, not at once
 IN_FENCE = 1
 
@@ -48,7 +49,7 @@ class TextHighlighter(QSyntaxHighlighter):
         self._misspelled.setUnderlineColor(QColor("#d0312d"))
         self._next = -1  # the number of the paragraph where the running recheck goes on
         self._word = ""  # recheck only the paragraphs holding this word ("" = all)
-        self._timer = QTimer(self, interval=0)
+        self._timer = QTimer(self, interval=PASS_GAP_MS)
         self._timer.timeout.connect(self._recheck_some)
         self._formats: dict[str, QTextCharFormat] = {}
         self.set_colors(QColor("#8a8a8a"), QColor("#f3efe4"))
