@@ -119,9 +119,10 @@ class FindBar(QWidget):
         self._replace_timer.timeout.connect(self._replace_some)
         self._typed_timer = QTimer(self, singleShot=True, interval=TYPING_PAUSE_MS)
         self._typed_timer.timeout.connect(self._find_from_selection)
-        close = QToolButton(autoRaise=True)
+        close = QToolButton()
         close.setText("✕")
         close.setToolTip("Close (Esc)")
+        close.setAutoRaise(True)
         for widget in (self.case_box, self.words_box, self.regex_box, self.previous_button, self.next_button,
                        self.replace_button, self.replace_all_button, close):
             widget.setFocusPolicy(Qt.FocusPolicy.TabFocus)  # a click leaves the focus in the field
@@ -340,7 +341,7 @@ class FindBar(QWidget):
         block = document.findBlockByNumber(self._collected)
         expression = self._expression
         edits = self._edits
-        assert edits is not None  # collecting is the first half of a replace all
+        assert edits is not None  # (a replace all is under way)
         while block.isValid():
             text = block.text()
             if text:

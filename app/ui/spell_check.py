@@ -71,11 +71,11 @@ class SpellCheck(QObject):
         except RuntimeError:
             pass  # the window closed meanwhile
 
-    def _take(self, ticket: int, result: spelling.Speller | str) -> None:
+    def _take(self, ticket: int, result: object) -> None:
         if ticket != self._ticket:
             return  # the language changed meanwhile, or spelling was turned off
-        if isinstance(result, str):
-            self.problem.emit(result)
+        if not isinstance(result, spelling.Speller):
+            self.problem.emit(str(result))
             return
         self.speller = result
         self.highlighter.set_speller(result)
@@ -106,12 +106,12 @@ class SpellCheck(QObject):
 
     def add_to_menu(self, menu: QMenu, cursor: QTextCursor) -> None:
         found = self.word_at(cursor)
-        speller = self.speller
-        if found is None or speller is None or self.editor.isReadOnly():
+        if found is None or self.editor.isReadOnly():
             return
         start, end, word = found
         first = menu.actions()[0] if menu.actions() else None
-        suggestions = speller.suggestions(word, MAX_SUGGESTIONS)
+        assert self.speller is not None  # (word_at found a word)
+        suggestions = self.speller.suggestions(word, MAX_SUGGESTIONS)
         entries = []
         for suggestion in suggestions:
             action = menu.addAction(suggestion)
@@ -129,10 +129,10 @@ class SpellCheck(QObject):
         entries.append(menu.addSeparator())
         for action in entries:  # above the standard entries, where the eye starts
             menu.removeAction(action)
-            if first is None:
-                menu.addAction(action)
-            else:
+            if first is not None:
                 menu.insertAction(first, action)
+            else:
+                menu.addAction(action)
 
     def replace(self, start: int, end: int, text: str) -> None:
         """Put ``text`` in place of the document's ``start``..``end``: one undo step."""
