@@ -104,6 +104,11 @@ KEPT_ON_RESET = ("user_presets", "geometry", "window_state", "recent_files", "we
 MAX_RECENT = 10
 
 
+def _has_kind(value: Any, spec: Spec) -> bool:
+    # (a function, so that the value stays Any for what follows: the kind is only known at run time)
+    return isinstance(value, spec.kind)
+
+
 def _check(key: str, value: Any) -> Any:
     """``value`` as stored for ``key``; ValueError naming the key when it does not fit."""
     spec = SPECS[key]
@@ -118,7 +123,7 @@ def _check(key: str, value: Any) -> Any:
         raise ValueError(f"{key}: expected {_kind_name(spec)}, got {_shown(value)}")
     if isinstance(value, bool) and spec.kind is not bool:
         raise ValueError(f"{key}: expected {_kind_name(spec)}, got {_shown(value)}")
-    if not isinstance(value, spec.kind):
+    if not _has_kind(value, spec):
         raise ValueError(f"{key}: expected {_kind_name(spec)}, got {_shown(value)}")
     if value is not None and not isinstance(value, (str, bool, dict, list)):
         if spec.low is not None and value < spec.low or spec.high is not None and value > spec.high:
