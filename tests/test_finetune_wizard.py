@@ -39,7 +39,11 @@ def texts(tmp_path):
 
 
 @pytest.fixture
-def make_wizard(qtbot):
+def make_wizard(qtbot, monkeypatch):
+    # A test that fails mid-training leaves it running when its wizard is closed: no question then.
+    from PySide6.QtWidgets import QMessageBox
+
+    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.StandardButton.Yes)
     wizards = []
 
     def make(document=None):
