@@ -37,11 +37,9 @@ import numpy as np
 from core.errors import ModelError
 from core.fileio import DamagedFile, atomic_write, describe_os_error, read_json
 from core.machine import limit_threads
+from core.runfolder import CHECKPOINT, PROGRESS_FILE, SUMMARY, steps_for_epochs
 from core.units import human_duration
-from model.finetune import PROGRESS_FILE, steps_for_epochs
 
-CHECKPOINT = "checkpoints/last.pt"
-SUMMARY = "training.json"
 SAMPLE_TEMPERATURE, SAMPLE_TOP_K = 0.8, 40  # the samples shown during training and in comparisons
 DEFAULT_PROMPTS = ("It is a truth universally acknowledged", "The letter arrived on a", "She had never")
 
@@ -636,34 +634,6 @@ class Trainer:
         except OSError as exc:
             raise _disk_error(exc, self.out) from None
         return summary
-
-
-def training_metadata(run_dir: str | Path) -> tuple[dict[str, Any] | None, dict[str, Any]]:
-    """(perplexity, provenance) for a bundle exported from a run folder written by this module;
-    (None, {}) for a checkpoint that was not trained here. Torch-free."""
-    path = Path(run_dir) / SUMMARY
-    try:
-        summary = read_json(path)
-    except (OSError, DamagedFile):
-        return None, {}
-    if not isinstance(summary, dict) or "job" not in summary:
-        return None, {}
-    job = dict(summary["job"])
-    for private in ("out", "cache_dir"):
-        job.pop(private, None)
-    if job.get("init"):
-        job.pop("model", None)  # the architecture is the init checkpoint's (deepened by deepen_to)
-    job["data"] = [{"file": Path(f["path"]).name, "sha256": f["sha256"], "tokens": f["tokens"]}
-                   for f in summary.get("files", [])]
-    perplexity = None
-    if summary.get("val_ppl") is not None:
-        perplexity = {"value": round(summary["val_ppl"], 3), "loss": round(summary["val_loss"], 5),
-                      "dataset": f"held out from training: {summary['holdout']}",
-                      "tokens": summary["val_tokens"], "context": job.get("seq_len")}
-    training = {"recipe": job, "train_tokens": summary.get("train_tokens"), "tokens_seen": summary.get("tokens_seen"),
-                "training_time_s": summary.get("training_time_s"), "device": summary.get("device"),
-                "precision": summary.get("precision"), "trained_by": "inkwell (model.train)"}
-    return perplexity, {"training": training}
 
 
 def _atomic_text(path: Path, text: str) -> None:

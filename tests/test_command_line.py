@@ -71,7 +71,7 @@ def test_finetune_data_that_does_not_exist(tmp_path, capsys):
 
 def _parsers():
     """Every command-line parser of the program, subcommands' included."""
-    from app.engine import cli as generate
+    from app import generate_cli as generate
     from model import export, finetune, train
 
     found = []

@@ -76,7 +76,7 @@ def test_lora_interrupted_and_resumed_equals_uninterrupted(tiny_hf_dir, corpus, 
 
 
 def test_epochs_set_the_number_of_steps(corpus, tmp_path):  # noqa: F811
-    from model.finetune import steps_for_epochs
+    from core.runfolder import steps_for_epochs
 
     assert steps_for_epochs(1, 1001, 10, 4) == 25
     assert steps_for_epochs(0.01, 1001, 10, 4) == 1

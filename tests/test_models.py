@@ -42,8 +42,8 @@ def test_default_is_the_bundled_model(tiny_bundle, monkeypatch, tmp_path):
 
 
 def test_manifests_that_break_the_parser_are_listed_as_damaged(tiny_bundle, capsys):
+    from app import generate_cli as generate
     from app import installer
-    from app.engine import cli as generate
 
     good = paths.models_dir() / "good"
     shutil.copytree(tiny_bundle, good)

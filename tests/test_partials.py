@@ -77,7 +77,7 @@ def test_a_killed_fine_tune_install_is_cleared_when_it_resumes(tiny_bundle, tmp_
 
     from test_finetune_cli import PROSE, inkwell
 
-    from model.finetune import default_settings, make_job
+    from app.finetune import default_settings, make_job
     from model.train import Events, Job, Trainer, _StopRequest
 
     texts = tmp_path / "texts"

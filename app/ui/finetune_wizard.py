@@ -48,6 +48,7 @@ from PySide6.QtWidgets import (
     QWizardPage,
 )
 
+from app import finetune as ft
 from app import models
 from app.settings import Settings
 from app.tools import torch_missing
@@ -57,7 +58,6 @@ from core import paths
 from core.prose import looks_hard_wrapped
 from core.textfile import TEXT_SUFFIXES, TRAINING_MAX_BYTES, TextFileError, read_file
 from core.units import human_bytes, human_duration
-from model import finetune as ft
 
 TEXTS, BASE, METHOD, TRAINING, RESULTS = range(5)
 # Below this the Method page cannot make even one batch of a useful size: refuse early.
@@ -636,7 +636,7 @@ class MethodPage(QWizardPage):
         self.estimate = None
         self.estimate_label.setText("Measuring with a short warm-up run…")
         self.estimate_busy.show()
-        self.process = start_child(self, "model.finetune", ["--job", str(self._job_file), "--estimate", "--json"],
+        self.process = start_child(self, "app.finetune_cli", ["--job", str(self._job_file), "--estimate", "--json"],
                                    self._estimate_event, self._estimate_ended, "the warm-up run")
 
     def _estimate_event(self, event: dict) -> None:
@@ -906,7 +906,7 @@ class ResultsPage(QWizardPage):
         self.base_text.setPlainText("Writing…")
         self.tuned_text.setPlainText("Writing…")
         self.compare_button.setEnabled(False)
-        self.compare_process = start_child(self, "model.finetune", ["--compare", str(self.run_dir), "--prompt",
+        self.compare_process = start_child(self, "app.finetune_cli", ["--compare", str(self.run_dir), "--prompt",
                                                                     self.prompt.text() or "The", "--json"],
                                            self._compared, self._compare_ended, "the comparison")
 

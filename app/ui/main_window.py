@@ -34,6 +34,8 @@ from app.documents import (
     read_text,
     save_text,
 )
+from app.engine.params import GenerationParams
+from app.generation import params_for
 from app.recovery import Snapshot, SnapshotSlot, scan_snapshots
 from app.settings import Settings
 from app.ui import theme as themes
@@ -574,18 +576,8 @@ class MainWindow(QMainWindow):
 
     # suggestions ---------------------------------------------------------------------------------
 
-    def _params(self, kind: str) -> dict:
-        s = self.settings
-        params = {k: s[k] for k in ("temperature", "top_k", "top_p", "min_p", "repetition_penalty", "seed")}
-        if kind == "suggestion":
-            params.update(max_new_tokens=s["suggestion_tokens"], num_alternatives=s["alternatives"],
-                          length=s["length"], min_confidence=s["min_confidence"])
-        else:
-            if s["seed"] is not None:
-                params["seed"] = s["seed"] + self._retries  # a retry must be a new sample
-            params.update(max_new_tokens=s["story_tokens"], num_alternatives=1, length="tokens",
-                          stop_at_eot=False)
-        return params
+    def _params(self, kind: str) -> GenerationParams:
+        return params_for(self.settings, kind, self._retries)
 
     def suggest_now(self) -> None:
         if not self.generator.ready:
