@@ -197,7 +197,9 @@ def back_up(path: str | Path) -> Path | None:
 _umask: int | None = None
 
 
-def _default_mode() -> int:
+def default_mode() -> int:
+    """The permission bits of a new file under the process's umask (read once: changing the
+    umask to read it is process-wide, so it is done a single time)."""
     global _umask
     if _umask is None:
         _umask = os.umask(0o022)
@@ -223,7 +225,7 @@ def atomic_write(path: str | Path, data: bytes | Callable[[IO[bytes]], Any], pri
     try:
         mode = stat.S_IMODE(os.stat(target).st_mode)
     except OSError:
-        mode = 0o600 if private else _default_mode()
+        mode = 0o600 if private else default_mode()
     else:
         # Renaming over a file needs only a writable folder: honour the file's own protection,
         # as QSaveFile does.

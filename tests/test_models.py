@@ -86,7 +86,7 @@ def test_renaming_keeps_the_manifests_permissions(tiny_bundle):
 def test_new_private_files_stay_private(tmp_path):
     import stat
 
-    from app.settings import atomic_write_text
+    from core.fileio import atomic_write_text
 
-    atomic_write_text(tmp_path / "snapshot.json", "{}")  # autosaved text, settings: the user's only
+    atomic_write_text(tmp_path / "snapshot.json", "{}", private=True)  # autosaved text, settings: the user's only
     assert stat.S_IMODE((tmp_path / "snapshot.json").stat().st_mode) == 0o600
