@@ -197,14 +197,19 @@ def back_up(path: str | Path) -> Path | None:
 _umask: int | None = None
 
 
-def default_mode() -> int:
-    """The permission bits of a new file under the process's umask (read once: changing the
-    umask to read it is process-wide, so it is done a single time)."""
+def umask() -> int:
+    """The process's umask, read once: reading it means setting it, which is process-wide (a
+    thread creating a file meanwhile would get the wrong permissions)."""
     global _umask
     if _umask is None:
         _umask = os.umask(0o022)
         os.umask(_umask)
-    return 0o666 & ~_umask
+    return _umask
+
+
+def default_mode() -> int:
+    """The permission bits of a new file under the umask."""
+    return 0o666 & ~umask()
 
 
 def atomic_write(path: str | Path, data: bytes | Callable[[IO[bytes]], Any], private: bool = False) -> None:
