@@ -76,6 +76,7 @@ SPECS: dict[str, Spec] = {
     # editor
     "font_family": Spec("", str),  # "" = a serif face chosen at start-up
     "font_size": Spec(14, int, 6, 72),
+    "zoom": Spec(100, int, 30, 400),  # percent of font_size (View > Zoom, Ctrl+= / Ctrl+- / Ctrl+0)
     "theme": Spec("light", str, choices=("light", "dark")),
     "wrap": Spec(True, bool),
     "column_chars": Spec(72, int, 0, 400),  # width of the text column; 0 = the whole window
@@ -158,7 +159,13 @@ def _recent(paths_: list) -> list[str]:
 
 
 class Settings:
-    """Current values, with change listeners; every change is saved at once."""
+    """Current values, with change listeners.
+
+    Every change is saved at once, unless ``save_later`` is set: then a change only calls it
+    (the window starts a short timer that calls ``flush``), so that a burst of changes, a spin
+    box held down say, is one write, off the path of each change. ``flush`` writes what is
+    pending; the window calls it when it closes.
+    """
 
     def __init__(self, path: Path | None = None):
         self.path = path or paths.config_dir() / FILE_NAME
@@ -167,6 +174,8 @@ class Settings:
         self.read_only: str | None = None  # why nothing is written, once that is so
         self._listeners: list[Callable[[str, Any], None]] = []
         self._problem_listeners: list[Callable[[str], None]] = []
+        self.save_later: Callable[[], None] | None = None
+        self.pending = False  # changes not written yet (``save_later`` was asked to)
 
     @classmethod
     def load(cls, path: Path | None = None) -> "Settings":
@@ -239,7 +248,11 @@ class Settings:
         if self.values.get(key) == value:
             return
         self.values[key] = value
-        self.save()
+        if self.save_later is not None:
+            self.pending = True
+            self.save_later()
+        else:
+            self.save()
         for listener in list(self._listeners):
             listener(key, value)
 
@@ -250,7 +263,13 @@ class Settings:
     def on_change(self, listener: Callable[[str, Any], None]) -> None:
         self._listeners.append(listener)
 
+    def flush(self) -> None:
+        """Write the changes ``save_later`` was told of, if any are pending."""
+        if self.pending:
+            self.save()
+
     def save(self) -> None:
+        self.pending = False
         if self.read_only is not None:
             return
         data = {"version": VERSION, **self.values}

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from app import installer
+from app import models_cli
 from app.cli import main
 from app.gui import display_problem
 from core import paths
@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parent.parent
 def inkwell(*args, env=None, drop=(), timeout=60):
     environ = {k: v for k, v in os.environ.items() if k not in drop}
     return subprocess.run([sys.executable, "-m", "app.cli", *map(str, args)], cwd=ROOT, capture_output=True,
-                          text=True, timeout=timeout, env={**environ, **(env or {})})
+                          check=False, text=True, timeout=timeout, env={**environ, **(env or {})})
 
 
 NO_DISPLAY = ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")
@@ -76,7 +76,7 @@ def _parsers():
     from model import export, train
 
     found = []
-    for parser in (generate._parser(), export._parser(), finetune_cli._parser(), train._parser(), installer._parser()):
+    for parser in (generate._parser(), export._parser(), finetune_cli._parser(), train._parser(), models_cli._parser()):
         found.append(parser)
         for action in parser._actions:
             if isinstance(action, argparse._SubParsersAction):
@@ -121,7 +121,7 @@ def test_models_list_aligns_names_and_says_where_perplexity_was_measured(tiny_bu
         manifest["name"] = name
         manifest["perplexity"] = {"value": 123.4, "dataset": dataset, "tokens": 5000} if dataset else None
         (target / "inkwell-model.json").write_text(json.dumps(manifest))
-    assert installer.main(["list"]) == 0
+    assert models_cli.main(["list"]) == 0
     lines = capsys.readouterr().out.splitlines()
     header = lines[0]
     table = [line for line in lines[1:] if not line.startswith(("      ", "("))]

@@ -62,7 +62,7 @@ def test_a_killed_download_continues_in_a_new_process(fake_hub, tiny_hf_dir):
     """The app is closed (the process killed) mid-download; the next start continues the file."""
     fake_hub.hold_after["model.safetensors"] = 5_000_000
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
-    proc = subprocess.Popen([sys.executable, "-m", "app.installer", "download", "gpt2", "--json"],
+    proc = subprocess.Popen([sys.executable, "-m", "app.models_cli", "download", "gpt2", "--json"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
     try:
         assert fake_hub.held.wait(60)

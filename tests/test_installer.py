@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from fake_hub import FakeHub
 
-from app import installer, models
+from app import installer, models, models_cli
 from core import paths
 from core.bundle import Bundle
 from core.errors import ModelError
@@ -147,7 +147,7 @@ def test_a_transformers_checkpoint_from_the_hub_matches_the_source_logits(tmp_pa
 
 def test_a_killed_export_installs_nothing(tiny_hf_dir):
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
-    proc = subprocess.Popen([sys.executable, "-m", "app.installer", "import", str(tiny_hf_dir), "--json"],
+    proc = subprocess.Popen([sys.executable, "-m", "app.models_cli", "import", str(tiny_hf_dir), "--json"],
                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env)
     try:
         for line in proc.stdout:
@@ -164,20 +164,20 @@ def test_a_killed_export_installs_nothing(tiny_hf_dir):
 
 
 def test_command_line_list_import_and_remove(tiny_hf_dir, capsys):
-    assert installer.main(["import", str(tiny_hf_dir), "--name", "cli-model", "--json"]) == 0
+    assert models_cli.main(["import", str(tiny_hf_dir), "--name", "cli-model", "--json"]) == 0
     events = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert events[-1]["event"] == "installed"
-    assert installer.main(["list", "--json"]) == 0
+    assert models_cli.main(["list", "--json"]) == 0
     listed = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     mine = next(r for r in listed if r["name"] == "cli-model")
     assert mine["variants"] == ["int8", "fp16"] and mine["parameters"] > 0 and not mine["active"]
-    assert installer.main(["remove", "cli-model"]) == 0
+    assert models_cli.main(["remove", "cli-model"]) == 0
     assert not user_models()
-    assert installer.main(["remove", "cli-model"]) == 1
+    assert models_cli.main(["remove", "cli-model"]) == 1
     assert "no such installed model" in capsys.readouterr().err
     bundled = [m for m in models.installed_models() if m.bundled]
     if bundled:
-        assert installer.main(["remove", str(bundled[0].folder)]) == 1
+        assert models_cli.main(["remove", str(bundled[0].folder)]) == 1
         assert "cannot be deleted" in capsys.readouterr().err
 
 

@@ -204,7 +204,7 @@ def test_saving_or_opening_another_file_while_one_loads(qtbot, window, tmp_path,
     qtbot.waitUntil(lambda: window.loader.loading and window.editor.document().characterCount() > 10000)
     # Save As while only part of it is in the editor: the whole text is written
     copy = tmp_path / "copy.txt"
-    assert window._write(str(copy))
+    assert window.files.write(str(copy))
     assert copy.read_text(encoding="utf-8") == big.read_text(encoding="utf-8")
     # another file, asked for meanwhile, replaces it cleanly
     window.load_file(str(big))
@@ -321,7 +321,7 @@ def test_autosave_of_a_long_text_copies_in_steps_and_follows_edits(qtbot, window
     qtbot.keyClicks(editor, "Edited. ")  # unsaved changes, at the start
     calls = spy_on_whole_text(monkeypatch, window)
     window.autosave()
-    assert window._autosaver.busy  # the window is back before the copy is done
+    assert window.files._autosaver.busy  # the window is back before the copy is done
     for position, typed in ((150_000, " middle "), (10, " start "), (None, " end")):
         cursor = editor.textCursor()
         if position is None:
@@ -331,13 +331,13 @@ def test_autosave_of_a_long_text_copies_in_steps_and_follows_edits(qtbot, window
         editor.setTextCursor(cursor)
         qtbot.keyClicks(editor, typed)  # typed while the copy goes on
         QApplication.processEvents()
-    qtbot.waitUntil(lambda: not window._autosaver.busy, timeout=30000)
+    qtbot.waitUntil(lambda: not window.files._autosaver.busy, timeout=30000)
     assert calls == []  # copied in pieces, never in one call
     snapshot = _snapshot_texts()
     assert snapshot == [whole_text(editor.document())]
     assert snapshot[0].startswith("Edited. ") and " start " in snapshot[0] and " middle " in snapshot[0]
     assert snapshot[0].endswith(" end")
-    assert window._write(str(tmp_path / "saved.txt"))
+    assert window.files.write(str(tmp_path / "saved.txt"))
     assert _snapshot_texts() == []  # saved: nothing to recover
 
 

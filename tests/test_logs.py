@@ -97,12 +97,12 @@ def test_a_crashed_child_process_is_logged(log_file, qtbot, tmp_path, monkeypatc
 def test_a_download_error_on_the_command_line_is_logged(log_file, tiny_hf_dir, monkeypatch, capsys):
     from fake_hub import FakeHub
 
-    from app import installer
+    from app import models_cli
 
     server = FakeHub().start()
     try:
         monkeypatch.setenv("HF_ENDPOINT", server.url)
-        assert installer.main(["download", "someone/missing"]) == 1
+        assert models_cli.main(["download", "someone/missing"]) == 1
     finally:
         server.stop()
     assert "inkwell models: someone/missing: no such repository" in text(log_file)

@@ -43,7 +43,7 @@ def test_default_is_the_bundled_model(tiny_bundle, monkeypatch, tmp_path):
 
 def test_manifests_that_break_the_parser_are_listed_as_damaged(tiny_bundle, capsys):
     from app import generate_cli as generate
-    from app import installer
+    from app import models_cli
 
     good = paths.models_dir() / "good"
     shutil.copytree(tiny_bundle, good)
@@ -59,7 +59,7 @@ def test_manifests_that_break_the_parser_are_listed_as_damaged(tiny_bundle, caps
     assert found["good"].problem is None
     assert "nested too deeply" in found["nested"].problem and "digits" in found["digits"].problem
     assert "named pipe" in found["fifo"].problem
-    assert installer.main(["list"]) == 0
+    assert models_cli.main(["list"]) == 0
     out = capsys.readouterr().out
     assert "good" in out and "nested" in out
     assert generate.main(["Hello", "--model", str(paths.models_dir() / "nested")]) == 1

@@ -149,7 +149,7 @@ def test_download_cancel_then_continue(qtbot, settings, fake_hub):
 
 
 def test_the_dialog_and_installer_modules_do_not_import_torch():
-    code = ("import sys, app.ui.models_dialog, app.installer, app.hub; "
+    code = ("import sys, app.ui.models_dialog, app.installer, app.models_cli, app.hub; "
             "print('torch' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"

@@ -165,11 +165,11 @@ def test_standalone_build_runs_its_self_test(tmp_path, tiny_hf_dir):
     assert export.returncode == 2 and tools.PYTORCH_NEEDED in export.stderr
     assert not (folder / "_internal" / "torch").exists()
     # The app starts its helpers as `sys.executable -m MODULE`: the frozen program runs them too.
-    listed = subprocess.run([str(program), "-m", "app.installer", "list", "--json"], capture_output=True, text=True,
+    listed = subprocess.run([str(program), "-m", "app.models_cli", "list", "--json"], capture_output=True, text=True,
                             env=env)
     assert listed.returncode == 0 and '"name": "inkwell-austen"' in listed.stdout, listed.stderr
     hf = folder / "_internal" / "resources" / "models" / "inkwell-austen" / "hf"
-    checkpoint = subprocess.run([str(program), "-m", "app.installer", "import", str(hf), "--json"],
+    checkpoint = subprocess.run([str(program), "-m", "app.models_cli", "import", str(hf), "--json"],
                                 capture_output=True, text=True, env=env)
     assert checkpoint.returncode != 0
     assert json.loads(checkpoint.stdout.splitlines()[-1]) == {"event": "error", "message": tools.PYTORCH_NEEDED}
@@ -179,7 +179,7 @@ def test_standalone_build_runs_its_self_test(tmp_path, tiny_hf_dir):
     server = FakeHub().start()
     try:
         server.add_folder("openai-community/gpt2", tiny_hf_dir)
-        download = subprocess.run([str(program), "-m", "app.installer", "download", "gpt2", "--json"],
+        download = subprocess.run([str(program), "-m", "app.models_cli", "download", "gpt2", "--json"],
                                   capture_output=True, text=True, env={**env, "HF_ENDPOINT": server.url}, timeout=120)
     finally:
         server.stop()

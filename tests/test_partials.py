@@ -119,7 +119,7 @@ def test_an_export_killed_mid_way_then_an_import(tiny_hf_dir, tiny_bundle):
 @pytest.mark.slow
 def test_two_imports_at_once(tiny_hf_dir, tiny_bundle):
     """The second waits its turn with a message; the first completes untouched."""
-    first = start("-m", "app.installer", "import", str(tiny_hf_dir), "--name", "first", "--json", stdin=None)
+    first = start("-m", "app.models_cli", "import", str(tiny_hf_dir), "--name", "first", "--json", stdin=None)
     for line in first.stdout:
         if json.loads(line)["event"] == "export":
             break

@@ -128,7 +128,7 @@ def test_autosave_writes_only_unsaved_changes(qtbot, tmp_path):
         qtbot.keyClicks(window.editor, "Some words")
         window.autosave()
         assert _snapshot_texts() == ["Some words"]
-        window._write(str(tmp_path / "saved.txt"))
+        window.files.write(str(tmp_path / "saved.txt"))
         assert _snapshot_texts() == []  # saved: nothing to recover
     finally:
         _close(window)
@@ -208,19 +208,19 @@ def test_a_recovered_file_keeps_its_encoding_and_is_checked_against_the_disk(qtb
     first.load_file(str(path))
     first.editor.textCursor().insertText("Très ")  # (QTest types ASCII only)
     first.autosave()
-    first._slot._lock.unlock()  # as if it had been killed: the slot is free for the next start
+    first.files._slot._lock.unlock()  # as if it had been killed: the slot is free for the next start
     path.write_bytes("changed elsewhere\r\n".encode("cp1252"))
     _answer_recovery(monkeypatch, "Recover")
     second = _window()
     try:
         second.offer_recovery()
         assert second.document_text() == "Très café\n" and second.path == str(path)
-        assert second._format.encoding == "cp1252" and second._format.newline == "\r\n"
+        assert second.files.format.encoding == "cp1252" and second.files.format.newline == "\r\n"
         asked = []
-        monkeypatch.setattr(type(second), "_ask_changed_on_disk", lambda self: asked.append(1) or "overwrite")
+        monkeypatch.setattr(type(second.files), "_ask_changed_on_disk", lambda self: asked.append(1) or "overwrite")
         assert second.save() and asked == [1]  # the file changed after the snapshot: asked first
         assert path.read_bytes() == "Très café\r\n".encode("cp1252")
     finally:
-        first._slot = None
+        first.files._slot = None
         _close(first)
         _close(second)

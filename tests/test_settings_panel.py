@@ -5,7 +5,14 @@ from __future__ import annotations
 import pytest
 from PySide6.QtCore import QPoint, QPointF, Qt
 from PySide6.QtGui import QWheelEvent
-from PySide6.QtWidgets import QApplication, QComboBox, QDoubleSpinBox, QFontComboBox, QScrollArea, QSpinBox
+from PySide6.QtWidgets import (
+    QApplication,
+    QComboBox,
+    QDoubleSpinBox,
+    QFontComboBox,
+    QScrollArea,
+    QSpinBox,
+)
 
 from app.settings import Settings
 from app.ui.main_window import DEFAULT_KEYS

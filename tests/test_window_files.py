@@ -159,7 +159,7 @@ def test_save_asks_when_another_program_changed_the_file(qtbot, window, tmp_path
     assert path.read_text() == "Their version."  # today: silently overwritten
 
     other = tmp_path / "mine.txt"
-    monkeypatch.setattr("app.ui.main_window.QFileDialog.getSaveFileName", lambda *a, **k: (str(other), ""))
+    monkeypatch.setattr("app.ui.files.QFileDialog.getSaveFileName", lambda *a, **k: (str(other), ""))
     answer_box(monkeypatch, "Save As…")
     assert w.save()
     assert path.read_text() == "Their version." and other.read_text() == "My edit. Our first draft."
@@ -277,6 +277,8 @@ window.show()
 window.start(sys.argv[1])
 window.settings.set("temperature", 1.0)
 window.settings.set("theme", "dark")
+while window.settings.pending:  # changes are written once they settle: the notice comes then
+    app.processEvents()
 print("NOTICE:", window.notice_bar.label.text().replace("\\n", " "), flush=True)
 window.close()
 print("closed", flush=True)

@@ -2,7 +2,8 @@
 
 The ghost text is laid out through the block's pre-edit area, the slot Qt keeps for text an input
 method has not committed yet: it is drawn inline at the cursor, in the text's own font, pushes the
-rest of the line aside and wraps over as many lines as it needs, yet it is not in the document, so
+rest of the line aside and wraps over as many lines as it needs (a suggestion of several lines
+shows them below the cursor's line, pushing the text after it down), yet it is not in the document, so
 undo history, the modified flag and the saved text never see it. What is shown, and what becomes
 of it as the writer types, accepts or moves, is decided by app.ghost.GhostState (``editor.ghost``):
 this widget paints its text at its ``anchor`` and reports each edit and ghost key to it.
@@ -285,8 +286,12 @@ class GhostEditor(QPlainTextEdit):
             block = self.document().findBlock(anchor)
             layout = block.layout()
             start = anchor - block.position()
-            # A suggestion of several lines is shown on one: the pre-edit area holds no breaks.
-            shown = text.replace("\n", " ⏎ ")
+            # A suggestion of several lines is laid out as it would be written: its first line
+            # at the cursor, the others below it, and the rest of the cursor's line after its
+            # last line (as code editors show them). The pre-edit area is one paragraph's text,
+            # so its breaks are line separators (U+2028), which Qt's layout breaks at; one
+            # character for one, so positions in the shown text are positions in the suggestion.
+            shown = text.replace("\n", "\u2028")
             layout.setPreeditArea(start, shown)
             style = QTextLayout.FormatRange()
             style.start, style.length = start, len(shown)
@@ -384,7 +389,7 @@ class GhostEditor(QPlainTextEdit):
         cursor = QTextCursor(self.document())
         cursor.setPosition(position)
         cursor.setPosition(position + added, QTextCursor.MoveMode.KeepAnchor)
-        typed = cursor.selectedText()
+        typed = cursor.selectedText().replace("\u2029", "\n")  # Enter: a new paragraph, "\n" in the suggestion
         return typed if self.ghost.text.startswith(typed) else ""
 
     def _cursor_moved(self) -> None:

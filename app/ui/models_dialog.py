@@ -1,6 +1,6 @@
 """The Models dialog (Model ▸ Manage models…): installed models, import, download.
 
-Imports and downloads run ``python -m app.installer … --json`` through QProcess (torch and the
+Imports and downloads run ``python -m app.models_cli … --json`` through QProcess (torch and the
 network stay out of the editor's process); the dialog shows its events as a progress bar with
 bytes, speed and time left, and Cancel ends the process. A cancelled or failed download keeps
 its partial files, and choosing the same model again continues it, also after a restart.
@@ -151,7 +151,7 @@ class DownloadDialog(QDialog):
         if name is None:
             return
         self.info.setText(f"Asking the hub about {name}…")
-        query = JsonProcess("app.installer", ["download", name, "--plan", "--json"], self, "the size query")
+        query = JsonProcess("app.models_cli", ["download", name, "--plan", "--json"], self, "the size query")
         query.event.connect(lambda event, n=name: self._planned(n, event))
         query.finished.connect(lambda ok, message, n=name, q=query: self._answered(n, q, ok, message))
         self._query = query
@@ -447,7 +447,7 @@ class ModelsDialog(QDialog):
             return
         self.status.setText("")
         self._installed_folder = None
-        self.job = JsonProcess("app.installer", args, self, what)
+        self.job = JsonProcess("app.models_cli", args, self, what)
         self.job.event.connect(self._job_event)
         self.job.finished.connect(self._job_finished)
         self.job_panel.begin(title)

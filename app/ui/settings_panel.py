@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from PySide6.QtCore import QEvent, QObject, Qt, Signal
+from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
 from PySide6.QtGui import QFont, QKeySequence, QWheelEvent
 from PySide6.QtWidgets import (
     QAbstractScrollArea,
@@ -52,6 +52,8 @@ KEY_LABELS = {
 LENGTHS = {"word": "next word", "line": "end of line", "sentence": "end of sentence", "tokens": "token limit"}
 PROVIDERS = {"auto": "Automatic", "cpu": "CPU", "cuda": "CUDA (NVIDIA GPU)"}
 THEMES = {"light": "Light", "dark": "Dark"}
+# A new thread count reloads the model: it is applied once the spin box rests, not at each step.
+THREADS_SETTLE_MS = 600
 
 
 class WheelGuard(QObject):
@@ -143,7 +145,9 @@ class SettingsPanel(QDockWidget):
         return self._form
 
     def _bind(self, key: str, widget: QWidget, read: Callable[[], Any], write: Callable[[Any], None],
-              changed) -> QWidget:
+              changed, settle_ms: int = 0) -> QWidget:
+        """``widget`` edits setting ``key``. With ``settle_ms`` a change is applied once the
+        value has stayed put that long (or the field is left), not at each step on the way."""
         widget.setObjectName(f"setting_{key}")
 
         def push(*_):
@@ -157,13 +161,25 @@ class SettingsPanel(QDockWidget):
             finally:
                 self._updating = False
 
-        changed.connect(push)
+        if settle_ms:
+            settle = QTimer(widget, singleShot=True, interval=settle_ms)
+            settle.timeout.connect(push)
+
+            def left() -> None:  # Enter, or focus elsewhere: apply now what waits
+                if settle.isActive():
+                    settle.stop()
+                    push()
+
+            widget.editingFinished.connect(left)
+            changed.connect(lambda *_: None if self._updating else settle.start())
+        else:
+            changed.connect(push)
         self._refreshers[key] = pull
         pull()
         return widget
 
     def _spin(self, key: str, low: float, high: float, step: float = 1, decimals: int = 0,
-              special: str | None = None, suffix: str = "") -> QWidget:
+              special: str | None = None, suffix: str = "", settle_ms: int = 0) -> QWidget:
         if decimals:
             box = QDoubleSpinBox()
             box.setDecimals(decimals)
@@ -177,7 +193,7 @@ class SettingsPanel(QDockWidget):
         box.setKeyboardTracking(False)  # typing "0.75" must not apply 0, 0.7 on the way
         if special:
             box.setSpecialValueText(special)
-        return self._bind(key, box, read, box.setValue, box.valueChanged)
+        return self._bind(key, box, read, box.setValue, box.valueChanged, settle_ms)
 
     def _check(self, key: str, text: str) -> QWidget:
         box = QCheckBox(text)
@@ -244,7 +260,8 @@ class SettingsPanel(QDockWidget):
         form.addRow("Model", self.model_box)
         form.addRow("Run on", self._choice("provider", PROVIDERS))
         # No more than the cores there are (the engine limits a larger setting the same way).
-        form.addRow("CPU threads", self._spin("threads", 0, cpu_count(), special="automatic"))
+        form.addRow("CPU threads", self._spin("threads", 0, cpu_count(), special="automatic",
+                                                   settle_ms=THREADS_SETTLE_MS))
         self.model_status = QLabel("")
         self.model_status.setObjectName("modelStatus")
         self.model_status.setWordWrap(True)

@@ -1,0 +1,75 @@
+"""The slim bars above and below the text: notices the writer must not miss, and story mode's."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QWidget
+
+
+class StoryBar(QWidget):
+    """A slim bar under the text while the model writes, and after, to retry."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("storyBar")
+        self.setAttribute(Qt.WidgetAttribute.WA_StyledBackground, True)
+        row = QHBoxLayout(self)
+        row.setContentsMargins(16, 4, 16, 4)
+        self.label = QLabel("")
+        self.stop_button = QPushButton("Stop")
+        self.retry_button = QPushButton("Retry")
+        self.keep_button = QPushButton("Keep")
+        for button in (self.stop_button, self.retry_button, self.keep_button):
+            button.setFocusPolicy(Qt.FocusPolicy.NoFocus)  # the writer's focus stays in the text
+        row.addWidget(self.label, 1)
+        row.addWidget(self.retry_button)
+        row.addWidget(self.keep_button)
+        row.addWidget(self.stop_button)
+        self.hide()
+
+    def writing(self, stop_key: str) -> None:
+        self.label.setText(f"Writing…   {stop_key} stops" if stop_key else "Writing…")
+        self.stop_button.show()
+        self.retry_button.hide()
+        self.keep_button.hide()
+        self.show()
+
+    def written(self, retry_key: str) -> None:
+        self.label.setText(f"Not what you wanted? Retry ({retry_key}) writes it again" if retry_key
+                           else "Not what you wanted? Retry writes it again")
+        self.stop_button.hide()
+        self.retry_button.show()
+        self.keep_button.show()
+        self.show()
+
+
+class NoticeBar(QWidget):
+    """Messages the writer must not miss (a settings file was reset, a model failed): they stay
+    above the text until closed, unlike status-bar messages."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("noticeBar")
+        self.setAttribute(Qt.WidgetAttribute.WA_StyledBackground, True)
+        row = QHBoxLayout(self)
+        row.setContentsMargins(16, 6, 8, 6)
+        self.label = QLabel("")
+        self.label.setWordWrap(True)
+        self.label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        close = QPushButton("Dismiss")
+        close.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        close.clicked.connect(self.dismiss)
+        row.addWidget(self.label, 1)
+        row.addWidget(close, 0, Qt.AlignmentFlag.AlignTop)
+        self.messages: list[str] = []
+        self.hide()
+
+    def add(self, text: str) -> None:
+        if text not in self.messages:
+            self.messages.append(text)
+        self.label.setText("\n".join(self.messages))
+        self.show()
+
+    def dismiss(self) -> None:
+        self.messages = []
+        self.hide()

@@ -1,0 +1,411 @@
+"""The open document's file: opening, saving, watching it on disk, autosave and recovery.
+
+``DocumentFiles`` owns the path, the file's format (encoding, line ends) and its state on disk
+as last read or saved, the reading and slice-wise loading of long files (app.ui.loading), the
+autosave timer and snapshots (app.ui.autosave, app.recovery) and the dialogs these need. It
+tells the window what to show through signals; the window owns no file state.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from PySide6.QtCore import QFileSystemWatcher, QObject, QTimer, Signal
+from PySide6.QtWidgets import QFileDialog, QMessageBox, QWidget
+
+from app.bigtext import LONG_LINE, break_long_lines, count_words
+from app.documents import (
+    FILE_FILTER,
+    UTF8,
+    DiskState,
+    DocumentError,
+    FileFormat,
+    UnencodableText,
+    changed_on_disk,
+    read_text,
+    save_text,
+)
+from app.recovery import Snapshot, SnapshotSlot, scan_snapshots
+from app.settings import Settings
+from app.ui.autosave import Autosaver
+from app.ui.editor import GhostEditor
+from app.ui.loading import FileReader, TextLoader, is_small_file, read_for_editor
+from core import paths
+from core.fileio import describe_os_error
+
+
+class DocumentFiles(QObject):
+    changed = Signal()  # the path, the format or the modified flag changed: title and labels
+    busy_changed = Signal(bool)  # a file is being read or loaded (the text is read-only meanwhile)
+    progress = Signal(str)  # how far opening a long file is
+    ready = Signal()  # a text is all in the editor
+    replacing = Signal()  # another text is about to replace the document
+    notice = Signal(str)  # something the writer must not miss
+    message = Signal(str, int)  # a passing status-bar message, for so many ms
+
+    def __init__(self, editor: GhostEditor, settings: Settings, window: QWidget) -> None:
+        super().__init__(window)
+        self.editor = editor
+        self.settings = settings
+        self.window = window  # the parent of the dialogs
+        self.path: str | None = None
+        self._format: FileFormat = UTF8  # how the open file is written back
+        self._disk: DiskState | None = None  # the open file as last read or saved
+        self._disk_notice = ""  # what the last check of the file on disk found, once said
+        self.problem: str | None = None  # why autosave is off, for the window to show once
+        try:
+            self._slot: SnapshotSlot | None = SnapshotSlot()
+        except OSError as exc:
+            self._slot = None  # no autosave; everything else works
+            self.problem = f"Autosave is off: unsaved text cannot be kept in {paths.state_dir()} " \
+                           f"({describe_os_error(exc)})."
+        self.loader = TextLoader(editor)
+        self.reader = FileReader(self)
+        self._autosaver = Autosaver(editor.document(), self._slot)
+        self._opening = ("", 0)  # the name of the text being loaded, and its lines broken
+        self._after_loading = None  # what to do once it is in (put the cursor back, after a reload)
+        self._autosave = QTimer(self)
+        self._autosave.timeout.connect(self.autosave)
+        # The open file, watched for other programs writing it; a burst of change signals is
+        # looked at once, when it has settled.
+        self._watcher = QFileSystemWatcher(self)
+        self._watcher.fileChanged.connect(lambda _path: self._disk_timer.start())
+        self._watcher.directoryChanged.connect(lambda _path: self._disk_timer.start())
+        self._disk_timer = QTimer(self, singleShot=True, interval=150)
+        self._disk_timer.timeout.connect(self._check_disk)
+        self.loader.progress.connect(self._load_progress)
+        self.loader.finished.connect(self._document_ready)
+        self.reader.done.connect(self._file_read)
+        self.reader.failed.connect(self._read_failed)
+        self._autosaver.failed.connect(lambda message: self.message.emit(message, 10000))
+
+    @property
+    def format(self) -> FileFormat:
+        return self._format
+
+    @property
+    def name(self) -> str:
+        return Path(self.path).name if self.path else "Untitled"
+
+    def set_autosave_interval(self, seconds: int) -> None:
+        self._autosave.start(seconds * 1000)
+
+    def close(self) -> None:
+        self.reader.cancel()
+        self.loader.cancel()
+        self._autosave.stop()
+        self._autosaver.close()
+
+    def maybe_save(self) -> bool:
+        """True when the current text may be replaced: it is saved, or the writer chose."""
+        if not self.editor.document().isModified():
+            return True
+        name = Path(self.path).name if self.path else "Untitled"
+        answer = QMessageBox.warning(
+            self.window, "Unsaved changes", f"“{name}” has changes that are not saved. Save them first?",
+            QMessageBox.StandardButton.Save | QMessageBox.StandardButton.Discard | QMessageBox.StandardButton.Cancel,
+            QMessageBox.StandardButton.Save)
+        if answer == QMessageBox.StandardButton.Save:
+            return self.save()
+        return answer == QMessageBox.StandardButton.Discard
+
+    def new_file(self) -> None:
+        if self.maybe_save():
+            self._set_document("", None)
+
+    def open_file(self, path: str | None = None) -> None:
+        if not self.maybe_save():
+            return
+        if path is None:
+            start = str(Path(self.path).parent) if self.path else str(Path.home())
+            path, _ = QFileDialog.getOpenFileName(self.window, "Open", start, FILE_FILTER)
+            if not path:
+                return
+        self.load_file(path)
+
+    def load_file(self, path: str) -> bool:
+        """Open ``path``: a small file at once; a big one is read on a worker thread and goes into
+        the editor in slices, with progress in the status bar (True: opened or opening)."""
+        if not is_small_file(path):
+            self.reader.read(path)  # answers with _file_read or _read_failed
+            self.progress.emit(f"Opening {Path(path).name}…")
+            self._update_busy()
+            return True
+        try:
+            loaded, broken = read_for_editor(path)
+        except DocumentError as exc:
+            self._read_failed(path, str(exc))
+            return False
+        self._file_read(path, loaded, broken)
+        return True
+
+    def _file_read(self, path: str, loaded, broken: int) -> None:
+        self._set_document(loaded.text, str(Path(path).resolve()), loaded.format, loaded.disk, broken=broken)
+        self.settings.add_recent(self.path)
+        self._say_format(loaded.format)
+
+    def _read_failed(self, _path: str, message: str) -> None:
+        self._update_busy()
+        QMessageBox.warning(self.window, "Cannot open file", message)
+        self.message.emit(message, 10000)
+
+    def _say_format(self, fmt: FileFormat) -> None:
+        name = Path(self.path).name if self.path else "Untitled"
+        if fmt.encoding != "utf-8":
+            guess = "" if fmt.certain else " (a guess: if the text looks wrong, close it without saving)"
+            note = f"; {fmt.note}" if fmt.note else ""
+            self.notice.emit(f"{name} was read as {fmt.encoding_name}{guess}{note}. "
+                             "Saving keeps that encoding.")
+        if fmt.mixed_newlines:
+            self.notice.emit(f"{name} mixes different line ends; saving writes {fmt.newline_name} "
+                             "line ends throughout.")
+        elif fmt.newline != "\n":
+            self.message.emit(f"{name} has {fmt.newline_name} line ends; saving keeps them", 8000)
+
+    def _set_document(self, text: str, path: str | None, fmt: FileFormat = UTF8,
+                      disk: DiskState | None = None, modified: bool = False, broken: int = 0,
+                      then=None) -> None:
+        """Show ``text`` (its over-long lines broken already: ``broken`` of them) as the document;
+        ``then`` runs once it is all in the editor."""
+        self.reader.cancel()
+        self.replacing.emit()
+        self.path = path
+        self._format, self._disk, self._disk_notice = fmt, disk, ""
+        self._watch()
+        self._autosaver.drop()
+        self._opening = (Path(path).name if path else "Untitled", broken)
+        self._after_loading = then
+        self.loader.set_text(text, modified)  # _document_ready follows (at once for a short text)
+        self._update_busy()
+        self.changed.emit()
+
+    def _load_progress(self, done: int, total: int) -> None:
+        self.progress.emit(f"Opening {self._opening[0]}… {100 * done // max(total, 1)}%")
+
+    def _document_ready(self) -> None:
+        self._update_busy()
+        self.ready.emit()
+        name, broken = self._opening
+        if broken:
+            self.notice.emit(f"{name} has {broken:,} line{'s' if broken > 1 else ''} longer than "
+                             f"{LONG_LINE:,} characters, shown broken into shorter lines (at spaces where "
+                             "there are any); saving writes these line breaks.")
+        self.changed.emit()
+        then, self._after_loading = self._after_loading, None
+        if then is not None:
+            then()
+
+    def _update_busy(self) -> None:
+        """While a file is read or loaded the text is read-only and the status bar shows progress."""
+        busy = self.reader.reading or self.loader.loading
+        self.editor.setReadOnly(busy)
+        self.busy_changed.emit(busy)
+
+    @property
+    def loading(self) -> bool:
+        """A file is being opened (read, or put into the editor)."""
+        return self.reader.reading or self.loader.loading
+
+    def document_text(self) -> str:
+        """The text as it goes into the file, also while it is still going into the editor.
+        QPlainTextEdit.toPlainText() turns no-break spaces into plain ones (and U+2028 into a line
+        break); the raw text keeps every character, with U+2029 between paragraphs."""
+        if self.loader.loading:
+            return self.loader.text
+        return self.editor.document().toRawText().replace("\u2029", "\n")
+
+    def save(self) -> bool:
+        if not self.path:
+            return self.save_as()
+        return self.write(self.path)
+
+    def save_as(self) -> bool:
+        start = self.path or str(Path.home() / "Untitled.txt")
+        path, _ = QFileDialog.getSaveFileName(self.window, "Save As", start, FILE_FILTER)
+        if not path:
+            return False
+        if not Path(path).suffix:
+            path += ".txt"
+        return self.write(path)
+
+    def write(self, path: str) -> bool:
+        if self.path and self._disk is not None and Path(path).resolve() == Path(self.path) \
+                and changed_on_disk(path, self._disk) == "changed":
+            # Another program, or another Inkwell, wrote the file since it was read or saved here.
+            choice = self._ask_changed_on_disk()
+            if choice == "reload":
+                self._reload()
+                return False
+            if choice == "save_as":
+                return self.save_as()
+            if choice != "overwrite":
+                return False
+        fmt = self._format
+        while True:
+            try:
+                disk = save_text(path, self.document_text(), fmt)
+                break
+            except UnencodableText as exc:
+                if not self._ask_convert(str(exc), fmt):
+                    return False
+                fmt = fmt.as_utf8()
+            except DocumentError as exc:
+                QMessageBox.warning(self.window, "Cannot save", f"{exc}\n\nYour text is still here, unsaved.")
+                return False
+        self.path = str(Path(path).resolve())
+        self._format, self._disk, self._disk_notice = fmt, disk, ""
+        self._watch()
+        self.editor.document().setModified(False)
+        self.loader.modified = False  # (a recovered text still going in is saved now)
+        self._autosaver.drop()
+        self.settings.add_recent(self.path)
+        self.changed.emit()
+        self.message.emit(f"Saved {self.path}", 4000)
+        return True
+
+    def _ask_convert(self, problem: str, fmt: FileFormat) -> bool:
+        """Whether to write the file as UTF-8 because its own encoding cannot hold the text."""
+        box = QMessageBox(QMessageBox.Icon.Question, "Save as UTF-8?",
+                          f"{problem}.\n\nSave the file as UTF-8 instead? Programs that expect "
+                          f"{fmt.encoding_name} may show its accented letters wrongly.", parent=self.window)
+        convert = box.addButton("Save as UTF-8", QMessageBox.ButtonRole.AcceptRole)
+        box.addButton(QMessageBox.StandardButton.Cancel)
+        box.setDefaultButton(convert)
+        box.exec()
+        return box.clickedButton() is convert
+
+    def _ask_changed_on_disk(self) -> str:
+        """"overwrite", "reload", "save_as" or "cancel": what to do with a file another program
+        changed since Inkwell read or saved it."""
+        name = Path(self.path).name
+        box = QMessageBox(QMessageBox.Icon.Warning, "File changed on disk",
+                          f"“{name}” was changed by another program (or another Inkwell window) "
+                          "since you opened or last saved it.\n\n"
+                          "Overwrite: replace it with your text (the other changes are lost).\n"
+                          "Reload: show the file as it is now (your unsaved changes here are lost).\n"
+                          "Save As: keep both: your text goes into a new file.", parent=self.window)
+        overwrite = box.addButton("Overwrite", QMessageBox.ButtonRole.DestructiveRole)
+        reload = box.addButton("Reload", QMessageBox.ButtonRole.ResetRole)
+        save_as = box.addButton("Save As…", QMessageBox.ButtonRole.AcceptRole)
+        cancel = box.addButton(QMessageBox.StandardButton.Cancel)
+        box.setDefaultButton(save_as)
+        box.setEscapeButton(cancel)
+        box.exec()
+        clicked = box.clickedButton()
+        return "overwrite" if clicked is overwrite else "reload" if clicked is reload else \
+            "save_as" if clicked is save_as else "cancel"
+
+    def _reload(self) -> bool:
+        """Read the open file again, keeping the cursor where it was."""
+        position = self.editor.textCursor().position()
+        try:
+            loaded, broken = read_for_editor(self.path)
+        except DocumentError as exc:
+            self.notice.emit(f"The file could not be read again: {exc}")
+            return False
+
+        def put_cursor_back() -> None:
+            cursor = self.editor.textCursor()
+            cursor.setPosition(min(position, self.editor.document().characterCount() - 1))
+            self.editor.setTextCursor(cursor)
+
+        self._set_document(loaded.text, self.path, loaded.format, loaded.disk, broken=broken, then=put_cursor_back)
+        return True
+
+    def _watch(self) -> None:
+        """Watch the open file, and its folder: a file deleted or renamed over drops out of a
+        watch, and its folder tells when it is back."""
+        watched = self._watcher.files() + self._watcher.directories()
+        if watched:
+            self._watcher.removePaths(watched)
+        if self.path:
+            self._watcher.addPaths([p for p in (self.path, str(Path(self.path).parent)) if Path(p).exists()])
+
+    def _check_disk(self) -> None:
+        """The watched file changed: say so once, or reload it when nothing here is unsaved."""
+        if not self.path or self._disk is None:
+            return
+        if self.path not in self._watcher.files():
+            self._watch()  # a file replaced by renaming drops out of the watch
+        change = changed_on_disk(self.path, self._disk)
+        if change is None or change == self._disk_notice:
+            return
+        name = Path(self.path).name
+        if change == "changed" and not self.editor.document().isModified():
+            if self._reload():
+                self.message.emit(f"{name} was changed by another program; reloaded", 8000)
+                return
+        self._disk_notice = change
+        if change == "deleted":
+            self.notice.emit(f"{name} was deleted or moved by another program. Your text is still here; "
+                             "saving writes the file again.")
+        else:
+            self.notice.emit(f"{name} was changed by another program. Your text here is as it was; saving "
+                             "will ask whether to overwrite the file, reload it or save under another name.")
+
+    # autosave and recovery -----------------------------------------------------------------------
+
+    def autosave(self) -> None:
+        """Snapshot unsaved changes (a long text in slices and on a worker thread)."""
+        if not self.loading:
+            self._autosaver.tick(self.path or "", self._snapshot_meta())
+
+    def _snapshot_meta(self) -> dict:
+        return {"format": self._format.to_dict(), "disk": self._disk.to_dict() if self._disk else None}
+
+    def offer_recovery(self) -> None:
+        snapshots, problems = scan_snapshots()
+        for problem in problems:
+            self.notice.emit(problem)
+        for snapshot in snapshots:
+            choice = self._ask_recover(snapshot)
+            if choice == "recover":
+                if not self.maybe_save():
+                    snapshot.release()
+                    continue
+                text, broken = break_long_lines(snapshot.text)
+                self._set_document(text, snapshot.document_path or None, *self._recovered_format(snapshot),
+                                   modified=True, broken=broken)
+                self.changed.emit()
+                try:
+                    # our own slot holds it now, before the old one goes
+                    self._autosaver.write_now(text, self.path or "", self._snapshot_meta())
+                except (OSError, ValueError) as exc:
+                    self.message.emit(f"Autosave failed: {exc}", 10000)
+                    snapshot.release()
+                    continue
+                snapshot.discard()
+            elif choice == "discard":
+                snapshot.discard()
+            else:
+                snapshot.release()
+
+    def _recovered_format(self, snapshot: Snapshot) -> tuple[FileFormat, DiskState | None]:
+        """The file's encoding and state on disk as the snapshot recorded them; for snapshots
+        of older versions, as the file is now (so that only later changes by others are asked
+        about, and the file keeps its encoding)."""
+        meta = snapshot.meta
+        fmt = FileFormat.from_dict(meta.get("format"))
+        disk = DiskState.from_dict(meta.get("disk"))
+        if snapshot.document_path and (fmt is None or disk is None):
+            try:
+                current = read_text(snapshot.document_path)
+                fmt, disk = fmt or current.format, disk or current.disk
+            except DocumentError:
+                pass
+        return fmt or UTF8, disk
+
+    def _ask_recover(self, snapshot: Snapshot) -> str:
+        when = time.strftime("%A %H:%M", time.localtime(snapshot.saved_at))
+        words = count_words(snapshot.text)
+        box = QMessageBox(QMessageBox.Icon.Question, "Recover unsaved text",
+                          f"Inkwell closed without saving “{snapshot.title}” ({words:,} words, "
+                          f"autosaved {when}). Recover it?", parent=self.window)
+        recover = box.addButton("Recover", QMessageBox.ButtonRole.AcceptRole)
+        discard = box.addButton("Discard", QMessageBox.ButtonRole.DestructiveRole)
+        box.addButton("Later", QMessageBox.ButtonRole.RejectRole)
+        box.setDefaultButton(recover)
+        box.exec()
+        clicked = box.clickedButton()
+        return "recover" if clicked is recover else "discard" if clicked is discard else "later"
