@@ -140,7 +140,8 @@ def _checked_kind(key: str, spec: Spec, value: Any) -> Any:
     if spec.kind is bool:
         return checks.flag(key, value)
     if isinstance(value, bool) or not isinstance(value, spec.kind):
-        wanted = next(name for kind, name in ((str, "text"), (dict, "an object"), (list, "a list")) if kind is spec.kind)
+        kinds = ((str, "text"), (dict, "an object"), (list, "a list"))
+        wanted = next(name for kind, name in kinds if kind is spec.kind)
         raise ValueError(f"{key} must be {wanted} (got {checks.shown(value)})")
     return value
 

@@ -52,8 +52,8 @@ LAYERS = {
     "app.engine.params": (["app.engine.params"], QT | {"torch", "onnxruntime"}),
     # app.recovery (QLockFile), app.worker (QThread) and app.gui serve the window and use Qt.
     "app without its windows": (
-        ["app.settings", "app.models", "app.documents", "app.bigtext", "app.hub", "app.installer",
-         "app.finetune", "app.finetune_cli", "app.generate_cli", "app.generation", "app.models_cli", "app.cli", "app.tools",
+        ["app.settings", "app.models", "app.documents", "app.bigtext", "app.hub", "app.installer", "app.finetune",
+         "app.finetune_cli", "app.generate_cli", "app.generation", "app.models_cli", "app.cli", "app.tools",
          "app.about"],
         QT | {"torch", "onnxruntime"}),
 }
