@@ -75,8 +75,9 @@ def test_engine_errors_are_reported_not_raised(qtbot, tiny_bundle, tmp_path):
         with qtbot.waitSignal(generator.loaded, timeout=30000):
             generator.load(str(tiny_bundle))
         with qtbot.waitSignal(generator.failed, timeout=5000) as bad:
-            generator.request("suggestion", "text", GenerationParams(top_p=0.0))
-        assert "top_p" in bad.args[1]
+            refused = generator.request("suggestion", "text", GenerationParams(top_p=0.0))
+            assert not generator.busy  # refused on the GUI thread: nothing went to the worker
+        assert bad.args[0] == refused and "top_p" in bad.args[1]
     finally:
         generator.shutdown()
 
