@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from app.spelling import LANGUAGES
 from core import checks, paths
 from core.fileio import (
     DamagedFile,
@@ -81,11 +82,14 @@ SPECS: dict[str, Spec] = {
     "wrap": Spec(True, bool),
     "column_chars": Spec(72, int, 0, 400),  # width of the text column; 0 = the whole window
     "autosave_s": Spec(30, int, 1, 3600),
+    "spell_check": Spec(True, bool),
+    "spell_language": Spec("en", str, choices=tuple(LANGUAGES)),
     "keys": Spec({}, dict),  # action name -> key sequence (portable text); missing = default
     # window
     "geometry": Spec("", str),
     "window_state": Spec("", str),
     "recent_files": Spec([], list),
+    "welcome_shown": Spec(False, bool),  # the first-run welcome was seen (and closed)
 }
 
 BUILTIN_PRESETS: dict[str, dict[str, float | int]] = {
@@ -94,7 +98,7 @@ BUILTIN_PRESETS: dict[str, dict[str, float | int]] = {
     "Creative": {"temperature": 1.05, "top_k": 0, "top_p": 0.98, "min_p": 0.05, "repetition_penalty": 1.05},
 }
 # Settings that "reset to defaults" leaves alone: they are the user's things, not preferences.
-KEPT_ON_RESET = ("user_presets", "geometry", "window_state", "recent_files")
+KEPT_ON_RESET = ("user_presets", "geometry", "window_state", "recent_files", "welcome_shown")
 MAX_RECENT = 10
 
 

@@ -47,6 +47,10 @@ ACTIONS: tuple[ActionSpec, ...] = (
     ActionSpec("copy", "&Copy", "copy", S.Copy, scope="editor"),
     ActionSpec("paste", "&Paste", "paste", S.Paste, scope="editor"),
     ActionSpec("select_all", "Select &All", "select_all", S.SelectAll, scope="editor"),
+    ActionSpec("find", "&Find…", "find", "Ctrl+F"),
+    ActionSpec("replace", "R&eplace…", "replace", "Ctrl+H"),
+    ActionSpec("find_next", "Find &next", "find_next", "F3"),
+    ActionSpec("find_previous", "Find pre&vious", "find_previous", "Shift+F3"),
     # View
     ActionSpec("font", "&Font…", "choose_font"),
     ActionSpec("wrap", "&Wrap lines", "set_wrap", checkable=True),
@@ -84,7 +88,8 @@ GHOST_ACTIONS = tuple(spec.name for spec in ACTIONS if spec.scope == "ghost")
 # itself (a submenu, a group, a menu rebuilt each time it opens).
 MENUS: dict[str, tuple[str, ...]] = {
     "&File": ("new", "open", "@recent", "-", "save", "save_as", "-", "quit"),
-    "&Edit": ("undo", "redo", "-", "cut", "copy", "paste", "-", "select_all"),
+    "&Edit": ("undo", "redo", "-", "cut", "copy", "paste", "-", "select_all", "-",
+              "find", "replace", "find_next", "find_previous"),
     "&View": ("@panel", "-", "@theme", "font", "wrap", "-", "zoom_in", "zoom_out", "zoom_reset", "-", "full_screen"),
     "&Generate": ("suggest_now", "accept", "accept_word", "dismiss", "next_alternative", "previous_alternative",
                   "show_alternatives", "toggle_auto", "-", "story_continue", "story_retry", "story_stop"),

@@ -15,7 +15,9 @@ them with a soft background until the writer edits them.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QEvent, QMimeData, Qt, QTimer, Signal
 from PySide6.QtGui import (
@@ -28,10 +30,13 @@ from PySide6.QtGui import (
     QTextFormat,
     QTextLayout,
 )
-from PySide6.QtWidgets import QApplication, QFrame, QPlainTextEdit, QTextEdit, QWidget
+from PySide6.QtWidgets import QApplication, QFrame, QMenu, QPlainTextEdit, QTextEdit, QWidget
 
 from app.bigtext import LineBreaker
 from app.ghost import GhostState, Outcome
+
+if TYPE_CHECKING:
+    from app.ui.highlighter import TextHighlighter
 
 GHOST_KEYS = ("accept", "accept_word", "dismiss", "next_alternative", "previous_alternative")
 # Suggestions are asked for only where text may follow: not in the middle of a word.
@@ -75,6 +80,10 @@ class GhostEditor(QPlainTextEdit):
         self.ghost = GhostState()
         self._painted: int | None = None  # the anchor the painted ghost text is at
         self._accepting = False  # inserting an accepted word: not typing into the ghost
+        # The document's highlighter (spelling, Markdown), told when the ghost comes and goes so
+        # that the paragraph's other formats survive it; and whoever adds to the context menu.
+        self.highlighter: TextHighlighter | None = None
+        self.context_menu_hooks: list[Callable[[QMenu, QTextCursor], None]] = []
         self._ghost_color = QColor("#9a9a9a")
         self._mark_color = QColor("#fbf3d9")
         self._marks: list[QTextCursor] = []
@@ -301,7 +310,13 @@ class GhostEditor(QPlainTextEdit):
             layout.setFormats([style])
             self.document().markContentsDirty(block.position(), block.length())
             self._painted = anchor
+            self._restyle(block)
         self.ghost_changed.emit(bool(text))
+
+    def _restyle(self, block) -> None:
+        """The highlighter's formats of ``block`` again, around the ghost (which keeps its own)."""
+        if self.highlighter is not None:
+            self.highlighter.restyle(block)
 
     def _remove_ghost(self, span: tuple[int, int] | None = None) -> None:
         """Take the painted ghost text out of the layout of whichever block holds it now
@@ -319,6 +334,7 @@ class GhostEditor(QPlainTextEdit):
                 layout.setPreeditArea(-1, "")
                 layout.clearFormats()
                 doc.markContentsDirty(block.position(), block.length())
+                self._restyle(block)
             if block == last:
                 break
             block = block.next()
@@ -355,6 +371,14 @@ class GhostEditor(QPlainTextEdit):
             event.accept()
             return
         super().keyPressEvent(event)
+
+    def contextMenuEvent(self, event) -> None:
+        menu = self.createStandardContextMenu(event.pos())
+        at = self.cursorForPosition(event.pos())
+        for hook in self.context_menu_hooks:
+            hook(menu, at)
+        menu.exec(event.globalPos())
+        menu.deleteLater()
 
     def inputMethodEvent(self, event) -> None:
         self.clear_ghost()  # an input method needs the pre-edit area for itself

@@ -22,13 +22,17 @@ from PySide6.QtWidgets import (
 
 from app import models
 from app.bigtext import LONG_LINE
+from app.markdown import is_markdown
 from app.settings import Settings
 from app.ui import theme as themes
 from app.ui.actions import DEFAULT_KEYS, GHOST_ACTIONS, ActionRegistry
 from app.ui.bars import NoticeBar, StoryBar
 from app.ui.editor import GhostEditor
 from app.ui.files import DocumentFiles
+from app.ui.find_replace import FindBar
+from app.ui.highlighter import TextHighlighter
 from app.ui.settings_panel import KEY_LABELS, SettingsPanel
+from app.ui.spell_check import SpellCheck
 from app.ui.suggestions import MODEL_KEYS, SuggestionController
 from app.ui.view_modes import CtrlWheelZoom, FullScreen, zoom_step
 from app.ui.wordcount import WordCounter
@@ -60,9 +64,15 @@ class MainWindow(QMainWindow):
         column.setSpacing(0)
         column.addWidget(self.notice_bar)
         column.addWidget(self.editor, 1)
+        self.find_bar = FindBar(self.editor)
+        column.addWidget(self.find_bar)
         column.addWidget(self.story_bar)
         self.setCentralWidget(central)
         self.words = WordCounter(self.editor.document())
+        # One highlighter for the document: Markdown's shape in .md files, and spelling.
+        self.highlighter = TextHighlighter(self.editor.document(), self.editor)
+        self.editor.highlighter = self.highlighter
+        self.spelling = SpellCheck(self.settings, self.editor, self.highlighter, self)
         self.files = DocumentFiles(self.editor, self.settings, self)
         self.suggestions = SuggestionController(self.editor, self.settings, self)
 
@@ -80,7 +90,7 @@ class MainWindow(QMainWindow):
         self._connect()
 
         for key in ("theme", "font_family", "wrap", "column_chars", "delay_ms", "auto_suggest", "keys",
-                    "autosave_s", "recent_files"):
+                    "autosave_s", "recent_files", "spell_check"):
             self._apply(key)
         self.settings.on_change(self._setting_changed)
         self.settings.on_problem(self.show_notice)
@@ -153,6 +163,8 @@ class MainWindow(QMainWindow):
             "quit": self.close,
             "undo": e.undo, "redo": e.redo, "cut": e.cut, "copy": e.copy, "paste": e.paste,
             "select_all": e.selectAll,
+            "find": self.find_bar.show_find, "replace": lambda: self.find_bar.show_find(replace=True),
+            "find_next": self.find_bar.find_next, "find_previous": self.find_bar.find_previous,
             "choose_font": self._choose_font, "set_wrap": lambda on: self.settings.set("wrap", on),
             "suggest_now": s.suggest_now, "accept": e.accept, "accept_word": e.accept_word,
             "dismiss": e.clear_ghost, "next_alternative": lambda: e.cycle(1),
@@ -235,6 +247,10 @@ class MainWindow(QMainWindow):
         f.progress.connect(self.load_label.setText)
         f.ready.connect(lambda: self._show_words(self.words.total))
         f.replacing.connect(s.reset)
+        f.replacing.connect(self._text_replacing)
+        f.ready.connect(self._text_ready)
+        f.changed.connect(lambda: self.highlighter.set_markdown(is_markdown(f.path)))
+        self.spelling.problem.connect(self.show_notice)
         f.notice.connect(self.show_notice)
         f.message.connect(self.statusBar().showMessage)
         s.model_status.connect(self._set_model_label)
@@ -280,6 +296,7 @@ class MainWindow(QMainWindow):
         if key == "theme":
             theme = themes.apply(QApplication.instance(), s["theme"])
             self.editor.set_colors(QColor(theme.ghost), QColor(theme.mark))
+            self.highlighter.set_colors(QColor(theme.muted), QColor(theme.mark))
             self.theme_actions[s["theme"]].setChecked(True)
             self.statusBar().setStyleSheet(f"QStatusBar {{ color: {theme.muted}; }}")
             self.story_bar.setStyleSheet(f"#storyBar {{ background: {theme.mark}; }}")
@@ -310,8 +327,18 @@ class MainWindow(QMainWindow):
             self.files.set_autosave_interval(s["autosave_s"])
         elif key == "recent_files":
             self._fill_recent_menu()
+        elif key in ("spell_check", "spell_language"):
+            self.spelling.apply()
         elif key in MODEL_KEYS:
             self.suggestions.load_model()
+
+    def _text_replacing(self) -> None:
+        self.highlighter.paused = True  # spelling is checked once the text is in, screen first
+
+    def _text_ready(self) -> None:
+        self.highlighter.paused = False
+        self.highlighter.markdown = is_markdown(self.files.path)
+        self.highlighter.recheck()
 
     def key(self, name: str) -> str:
         return {**DEFAULT_KEYS, **self.settings["keys"]}.get(name, "")

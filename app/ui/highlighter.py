@@ -1,0 +1,224 @@
+"""The document's one syntax highlighter: Markdown's shape in .md files and misspelled words.
+
+Qt calls ``highlightBlock`` only for the paragraphs an edit touched (and those after, while the
+fenced-code state changes), so typing costs the same in a long document as in a short one; the
+speller caches every word it has looked up. Work over the whole text (a new dictionary, a word
+added to it, Markdown turned on, a document loaded or replaced in one go) is never done in one
+call: ``recheck`` goes through the paragraphs a few milliseconds per turn of the event loop,
+those on screen first.
+
+The suggestion shown at the cursor lives in the paragraph's pre-edit area, which Qt keeps out of
+the highlighter's text: it is never underlined. The word that ends where it begins is the word
+being typed, and is left alone until the writer moves on (Qt would otherwise stretch the
+word's underline over the whole suggestion).
+"""
+
+from __future__ import annotations
+
+import time
+
+from PySide6.QtCore import QTimer
+from PySide6.QtGui import QColor, QFont, QSyntaxHighlighter, QTextBlock, QTextCharFormat, QTextDocument, QTextLayout
+from PySide6.QtWidgets import QPlainTextEdit
+
+from app import markdown
+from app.spelling import Speller
+
+TURN_S = 0.004  # recheck's work per turn of the event loop
+IN_FENCE = 1
+
+
+class TextHighlighter(QSyntaxHighlighter):
+    def __init__(self, document: QTextDocument, editor: QPlainTextEdit | None = None) -> None:
+        super().__init__(document)
+        self._editor = editor
+        self.speller: Speller | None = None
+        self.markdown = False
+        self.paused = False  # spelling left out while a text goes in; recheck() brings it
+        self._misspelled = QTextCharFormat()
+        self._misspelled.setUnderlineStyle(QTextCharFormat.UnderlineStyle.SpellCheckUnderline)
+        self._misspelled.setUnderlineColor(QColor("#d0312d"))
+        self._next = -1  # the number of the paragraph where the running recheck goes on
+        self._word = ""  # recheck only the paragraphs holding this word ("" = all)
+        self._timer = QTimer(self, interval=0)
+        self._timer.timeout.connect(self._recheck_some)
+        self._formats: dict[str, QTextCharFormat] = {}
+        self.set_colors(QColor("#8a8a8a"), QColor("#f3efe4"))
+
+    # settings ------------------------------------------------------------------------------------
+
+    def set_colors(self, muted: QColor, code_background: QColor) -> None:
+        heading = QTextCharFormat()
+        heading.setFontWeight(QFont.Weight.Bold)
+        strong = QTextCharFormat()
+        strong.setFontWeight(QFont.Weight.Bold)
+        emphasis = QTextCharFormat()
+        emphasis.setFontItalic(True)
+        code = QTextCharFormat()
+        code.setFontFixedPitch(True)
+        code.setFontFamilies(["monospace"])
+        code.setBackground(code_background)
+        marker = QTextCharFormat()
+        marker.setForeground(muted)
+        quote = QTextCharFormat()
+        quote.setFontItalic(True)
+        self._formats = {markdown.HEADING: heading, markdown.STRONG: strong, markdown.EMPHASIS: emphasis,
+                         markdown.CODE: code, markdown.MARKER: marker, markdown.QUOTE: quote}
+        self.recheck()
+
+    def set_speller(self, speller: Speller | None) -> None:
+        self.speller = speller
+        self.recheck()
+
+    def set_markdown(self, on: bool) -> None:
+        if on != self.markdown:
+            self.markdown = on
+            self.recheck()
+
+    # highlighting --------------------------------------------------------------------------------
+
+    def highlightBlock(self, text: str) -> None:  # noqa: N802 - Qt's name
+        """Qt's call, for the paragraphs an edit touched."""
+        layout = self.currentBlock().layout()
+        typing_at = layout.preeditAreaPosition() if layout is not None and layout.preeditAreaText() else -1
+        segments, state = self._segments(text, self.previousBlockState() == IN_FENCE, typing_at)
+        for start, end, fmt in segments:
+            self.setFormat(start, end - start, fmt)
+        # Every paragraph gets a state, Markdown or not: a state that changes makes Qt go on to
+        # the next paragraph, and a first state on each would run through the whole text.
+        self.setCurrentBlockState(state)
+
+    def _segments(self, text: str, in_fence: bool, typing_at: int) -> tuple[list[tuple[int, int, QTextCharFormat]], int]:
+        """The formats of a paragraph (start, end, format; apart, in order) and its state."""
+        painted = _Segments()
+        code: list[tuple[int, int]] = []
+        if self.markdown:
+            spans, in_fence = markdown.line_spans(text, in_fence)
+            for start, length, kind in spans:  # outer spans first: a marker in a heading stays bold
+                painted.merge(start, start + length, self._formats[kind])
+            code = markdown.code_ranges(spans)
+        else:
+            in_fence = False
+        if self.speller is not None and not self.paused:
+            for start, length in self.speller.misspelled(text):
+                # The word that ends where the suggestion begins is still being typed.
+                if start + length != typing_at and not any(a <= start < b for a, b in code):
+                    painted.merge(start, start + length, self._misspelled)
+        return painted.segments, IN_FENCE if in_fence else 0
+
+    # whole-document passes -----------------------------------------------------------------------
+
+    def recheck(self, word: str = "") -> None:
+        """Highlight the whole text again, a few milliseconds per turn, the paragraphs on screen
+        at once; with ``word``, only the paragraphs that hold it."""
+        document = self.document()
+        if document is None or document.isEmpty():
+            return
+        self._word = word if not self._timer.isActive() or self._word == word else ""
+        for block in self._visible_blocks():
+            self._redo(block)
+        self._next = 0
+        self._timer.start()
+
+    @property
+    def rechecking(self) -> bool:
+        return self._timer.isActive()
+
+    def restyle(self, block: QTextBlock) -> None:
+        """Highlight ``block`` again, keeping the suggestion's own formats in its pre-edit area.
+
+        Not through rehighlightBlock: Qt counts new formats as an edit of the document (a new
+        revision, and contentsChange as if the paragraph had been replaced by itself), which
+        the editor would take for typing, and autosave for a change to save. The formats go
+        into the paragraph's layout directly; the layout is told, and repaints."""
+        document = self.document()
+        if document is None or not block.isValid() or block.document() is not document:
+            return
+        layout = block.layout()
+        ghost, at = layout.preeditAreaText(), layout.preeditAreaPosition()
+        previous = block.previous()
+        segments, state = self._segments(block.text(), previous.isValid() and previous.userState() == IN_FENCE,
+                                         at if ghost else -1)
+        ranges = []
+        for start, end, fmt in segments:
+            if ghost and end > at:  # positions in the layout count the suggestion in
+                if start >= at:
+                    start, end = start + len(ghost), end + len(ghost)
+                else:
+                    ranges.append(_range(start, at, fmt))
+                    start, end = at + len(ghost), end + len(ghost)
+            ranges.append(_range(start, end, fmt))
+        if ghost:
+            ranges += [r for r in layout.formats() if at <= r.start and r.start + r.length <= at + len(ghost)]
+        layout.setFormats(ranges)
+        block.setUserState(state)
+        document.markContentsDirty(block.position(), block.length())
+
+    def _redo(self, block: QTextBlock) -> None:
+        if not self._word or self._word in block.text():
+            self.restyle(block)
+
+    def _visible_blocks(self) -> list[QTextBlock]:
+        editor = self._editor
+        if editor is None or editor.document() is not self.document():
+            return []
+        blocks = []
+        block = editor.firstVisibleBlock()
+        bottom = editor.viewport().height()
+        top = editor.blockBoundingGeometry(block).translated(editor.contentOffset()).top() if block.isValid() else 0
+        while block.isValid() and top <= bottom:
+            blocks.append(block)
+            top += editor.blockBoundingRect(block).height()
+            block = block.next()
+        return blocks
+
+    def _recheck_some(self) -> None:
+        # A number, not a QTextBlock, is kept between turns: the writer may delete the paragraph.
+        document = self.document()
+        block = document.findBlockByNumber(self._next) if document is not None else QTextBlock()
+        deadline = time.perf_counter() + TURN_S
+        while block.isValid():
+            self._redo(block)
+            block = block.next()
+            if time.perf_counter() > deadline:
+                break
+        if block.isValid():
+            self._next = block.blockNumber()
+        else:
+            self._next = -1
+            self._word = ""
+            self._timer.stop()
+
+
+def _range(start: int, end: int, fmt: QTextCharFormat) -> QTextLayout.FormatRange:
+    piece = QTextLayout.FormatRange()
+    piece.start, piece.length, piece.format = start, end - start, fmt
+    return piece
+
+
+class _Segments:
+    """A paragraph's formats as (start, end, format) pieces apart from each other, in order;
+    ``merge`` lays a format over a stretch, merged into what lies under its first character
+    (as QSyntaxHighlighter's format() and setFormat() do, without a call per character)."""
+
+    def __init__(self) -> None:
+        self.segments: list[tuple[int, int, QTextCharFormat]] = []
+
+    def merge(self, start: int, end: int, fmt: QTextCharFormat) -> None:
+        if end <= start:
+            return
+        under = next((f for a, b, f in self.segments if a <= start < b), None)
+        merged = QTextCharFormat(under) if under is not None else QTextCharFormat()
+        merged.merge(fmt)
+        kept = []
+        for a, b, f in self.segments:
+            if b <= start or a >= end:
+                kept.append((a, b, f))
+                continue
+            if a < start:
+                kept.append((a, start, f))
+            if b > end:
+                kept.append((end, b, f))
+        kept.append((start, end, merged))
+        kept.sort(key=lambda segment: segment[0])
+        self.segments = kept

@@ -1,0 +1,186 @@
+"""Spell checking: the dictionary, the personal dictionary, underlines in the editor (never on the
+suggestion), the context menu, the language setting."""
+
+from __future__ import annotations
+
+import pytest
+from PySide6.QtGui import QTextCharFormat, QTextCursor
+from PySide6.QtWidgets import QMenu
+
+from app import spelling
+from app.settings import Settings
+from app.ui.main_window import MainWindow
+from core import paths
+
+SPELLCHECK = QTextCharFormat.UnderlineStyle.SpellCheckUnderline
+
+
+@pytest.fixture
+def window(qtbot):
+    made = []
+
+    def make(**values) -> MainWindow:
+        settings = Settings.load()
+        settings.update({"auto_suggest": False, **values})
+        w = MainWindow(settings)
+        w.show()
+        qtbot.waitExposed(w)
+        if w.settings["spell_check"]:
+            qtbot.waitUntil(lambda: w.spelling.speller is not None, timeout=30000)
+        made.append(w)
+        return w
+
+    yield make
+    for w in made:
+        w.editor.document().setModified(False)
+        w.close()
+        w.deleteLater()
+
+
+def underlined(block) -> list[str]:
+    """The words of ``block`` drawn with a spelling underline (pre-edit text counted in)."""
+    layout = block.layout()
+    text = block.text()
+    pre_at, pre = layout.preeditAreaPosition(), layout.preeditAreaText()
+    if pre:
+        text = text[:pre_at] + pre + text[pre_at:]
+    return [text[r.start:r.start + r.length] for r in layout.formats()
+            if r.format.underlineStyle() == SPELLCHECK]
+
+
+def test_known_words_and_the_shapes_of_words():
+    speller = spelling.Speller("en")
+    assert speller.known("Elizabeth") and speller.known("house") and speller.known("don’t")
+    assert speller.known("NASA")  # acronyms are not flagged
+    assert not speller.known("recieve") and not speller.known("Teh")
+    assert list(speller.misspelled("I recieve teh mp3 file_name")) == [(2, 7), (10, 3)]
+    assert speller.suggestions("Recieve")[0] == "Receive"  # in the word's capitalisation
+    assert "the" in speller.suggestions("teh")
+
+
+def test_personal_dictionary_is_kept_in_the_config_folder():
+    speller = spelling.Speller("en")
+    assert not speller.known("Wickhamshire")
+    speller.add("Wickhamshire")
+    assert speller.known("Wickhamshire")
+    assert (paths.config_dir() / "dictionary.txt").read_text() == "Wickhamshire\n"
+    assert spelling.Speller("en").known("Wickhamshire")  # a new session reads it back
+
+
+def test_unreadable_personal_dictionary_is_said_and_checking_goes_on(tmp_path):
+    folder = tmp_path / "dictionary.txt"
+    folder.mkdir()  # a folder where the file should be
+    speller = spelling.Speller("en", folder)
+    assert "cannot be read" in speller.problem and str(folder) in speller.problem
+    assert speller.known("house") and not speller.known("recieve")
+    with pytest.raises(OSError):
+        speller.add("Wickhamshire")
+    assert "cannot be kept" in speller.problem
+    assert speller.known("Wickhamshire")  # for this session all the same
+
+
+def test_unknown_language_is_refused_by_name():
+    with pytest.raises(ValueError, match="no dictionary for the language 'xx'"):
+        spelling.Speller("xx")
+
+
+def test_misspelled_words_are_underlined_as_you_type(qtbot, window):
+    w = window()
+    qtbot.keyClicks(w.editor, "The cat sat on teh mat and recieved a letter. ")
+    assert underlined(w.editor.document().firstBlock()) == ["teh", "recieved"]
+
+
+def test_suggestion_text_is_never_underlined(qtbot, window):
+    w = window()
+    e = w.editor
+    qtbot.keyClicks(e, "Teh letter came and she recieve")
+    block = e.document().firstBlock()
+    assert underlined(block) == ["Teh", "recieve"]
+    document = e.document()
+    document.setModified(False)
+    revision = document.revision()
+    e.expect_suggestion(7)
+    e.add_piece(7, 0, "d it wiht gladnes")  # misspelled on purpose: still not underlined
+    assert block.layout().preeditAreaText() == "d it wiht gladnes"
+    # The word being typed where the suggestion starts is left alone too (its underline would
+    # stretch over the suggestion); the others keep theirs.
+    assert underlined(block) == ["Teh"]
+    ghost = [r for r in block.layout().formats() if r.start >= len("Teh letter came and she recieve")]
+    assert ghost and all(r.format.underlineStyle() != SPELLCHECK for r in ghost)
+    # Highlighting again (a new dictionary, say) is no edit: the suggestion stays, nothing is
+    # taken for typing.
+    edits = []
+    e.user_edited.connect(lambda: edits.append(1))
+    w.highlighter.recheck()
+    qtbot.waitUntil(lambda: not w.highlighter.rechecking)
+    assert e.ghost_text == "d it wiht gladnes" and edits == []
+    # ... and no new revision of the document (autosave would take it for one to save)
+    assert document.revision() == revision and not document.isModified()
+    qtbot.keyClicks(e, "d ")  # typing what it shows keeps the rest
+    assert e.ghost_text == "it wiht gladnes" and underlined(block) == ["Teh", "recieved"]
+    e.clear_ghost()
+    qtbot.keyClicks(e, "wiht")
+    e.expect_suggestion(8)
+    e.add_piece(8, 0, " joy")
+    assert underlined(block) == ["Teh", "recieved"]
+    e.clear_ghost()
+    assert underlined(block) == ["Teh", "recieved", "wiht"]
+
+
+def test_context_menu_offers_suggestions_and_add_to_dictionary(qtbot, window):
+    w = window()
+    e = w.editor
+    qtbot.keyClicks(e, "She said she would recieve them.")
+    at = QTextCursor(e.document())
+    at.setPosition(len("She said she would rec"))
+    menu = QMenu()
+    w.spelling.add_to_menu(menu, at)
+    texts = [a.text() for a in menu.actions()]
+    assert texts[0] == "receive" and "Add “recieve” to dictionary" in texts
+    menu.actions()[0].trigger()
+    assert e.toPlainText() == "She said she would receive them."
+    assert underlined(e.document().firstBlock()) == []
+    e.undo()  # the correction is one undo step
+    assert e.toPlainText() == "She said she would recieve them."
+
+    at.setPosition(len("She said she would rec"))
+    menu = QMenu()
+    w.spelling.add_to_menu(menu, at)
+    next(a for a in menu.actions() if a.objectName() == "addToDictionary").trigger()
+    qtbot.waitUntil(lambda: not w.highlighter.rechecking)
+    assert underlined(e.document().firstBlock()) == []
+    assert "recieve" in (paths.config_dir() / "dictionary.txt").read_text().split()
+
+    menu = QMenu()
+    at.setPosition(2)  # on "She": spelled right, nothing added
+    w.spelling.add_to_menu(menu, at)
+    assert menu.actions() == []
+
+
+def test_language_setting_and_switching_off(qtbot, window):
+    w = window()
+    qtbot.keyClicks(w.editor, "hola perro house")
+    block = w.editor.document().firstBlock()
+    assert underlined(block) == ["hola", "perro"]
+    with qtbot.waitSignal(w.spelling.loaded, timeout=30000):
+        w.settings.set("spell_language", "es")
+    qtbot.waitUntil(lambda: not w.highlighter.rechecking)
+    assert underlined(block) == ["house"]
+    w.settings.set("spell_check", False)
+    qtbot.waitUntil(lambda: not w.highlighter.rechecking)
+    assert underlined(block) == []
+
+
+def test_typing_highlights_only_the_paragraph_typed_in(qtbot, window):
+    w = window()
+    w.editor.setPlainText("\n".join(f"Paragraph {i} with a wrod or two." for i in range(3000)))
+    qtbot.waitUntil(lambda: not w.highlighter.rechecking, timeout=30000)
+    seen = []
+    original = w.highlighter.highlightBlock
+    w.highlighter.highlightBlock = lambda text: (seen.append(text), original(text))
+    cursor = w.editor.textCursor()
+    cursor.setPosition(w.editor.document().findBlockByNumber(1500).position())
+    w.editor.setTextCursor(cursor)
+    qtbot.keyClicks(w.editor, "Xx ")
+    assert seen and all(text.startswith("X") for text in seen) and len(seen) <= 3
+    assert underlined(w.editor.document().findBlockByNumber(1500)) == ["Xx", "wrod"]
