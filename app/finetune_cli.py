@@ -7,7 +7,7 @@
     python -m app.finetune_cli --compare RUN --prompt P --json       (the wizard's before/after)
 
 The planning and the runs are app.finetune's; the training, the estimate and the comparison run
-PyTorch (model.train, model.finetune), imported only once the arguments are good.
+PyTorch (model.train_loop, model.finetune), imported only once the arguments are good.
 """
 
 from __future__ import annotations
@@ -208,7 +208,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _main(args: argparse.Namespace) -> int:
-    from model.train import Events, Job, Trainer, _StopRequest
+    from model.train_job import Job
+    from model.train_loop import Events, StopRequest, Trainer
 
     if args.compare or args.estimate:
         # QProcess.terminate() sends SIGTERM: unwind, so the warm-up's temporary folder is removed.
@@ -244,7 +245,7 @@ def _main(args: argparse.Namespace) -> int:
         print(json.dumps({"event": "estimate", **result}) if args.json else describe_estimate(result), flush=True)
         return 0
     events = Events() if args.json else _Bar()
-    stop = _StopRequest()
+    stop = StopRequest()
     stop.install()
     base_folder = job.pop("_base", None) or str(Path(job["init"]).parent)
     try:

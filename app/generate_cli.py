@@ -156,7 +156,7 @@ def _run(args: argparse.Namespace, prompt: str, params: GenerationParams) -> int
     stream = args.stream and not many  # alternatives are decoded together: streaming would interleave them
     out = sys.stdout
 
-    def on_token(_index: int, piece: str) -> None:
+    def on_token(_index: int, piece: str, _probability: float) -> None:
         out.write(piece)
         out.flush()
 

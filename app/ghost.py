@@ -9,11 +9,27 @@ paints ``GhostState.text`` at ``GhostState.anchor`` and tells the state what the
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, field
 from enum import Enum
 
 _NEXT_WORD = re.compile(r"\s*[^\s]+")
+
+# Confidence shading: text the model gave at least SURE is shown in the full ghost colour, text
+# at UNSURE or below at FAINTEST of it, in between in a few steps (by the logarithm of the
+# probability: 0.05 is as far from 0.5 as 0.005 from 0.05).
+SURE, UNSURE, FAINTEST, SHADES = 0.5, 0.02, 0.45, 4
+
+
+def opacity(probability: float) -> float:
+    """How strongly text the model gave ``probability`` is painted (1: the ghost colour)."""
+    if probability >= SURE:
+        return 1.0
+    if probability <= UNSURE:
+        return FAINTEST
+    level = math.floor(math.log(probability / UNSURE) / math.log(SURE / UNSURE) * SHADES) / SHADES
+    return FAINTEST + (1 - FAINTEST) * level
 
 
 @dataclass
@@ -35,16 +51,32 @@ class Ghost:
     dropped: set[int] = field(default_factory=set)  # rows that disagree with ``taken``
     row: int = 0  # the row shown
     finished: bool = False
+    # engine row -> (end, probability) of each streamed piece: where in ``streamed`` the piece
+    # ends, and the probability the model gave it
+    confidence: dict[int, list[tuple[int, float]]] = field(default_factory=dict)
 
     def rest(self, row: int) -> str:
         text = self.streamed.get(row, "")
         return text[len(self.taken):] if row not in self.dropped and text.startswith(self.taken) else ""
 
-    def add(self, row: int, piece: str) -> None:
+    def add(self, row: int, piece: str, probability: float = 1.0) -> None:
         if row in self.dropped:
             return
         self.streamed[row] = self.streamed.get(row, "") + piece
+        self.confidence.setdefault(row, []).append((len(self.streamed[row]), probability))
         self._check(row)
+
+    def shades(self, row: int) -> list[tuple[int, int, float]]:
+        """(start, length, probability) of the pieces of what is shown of ``row``, in positions
+        of that shown text (the typed-through start left out)."""
+        if not self.rest(row):
+            return []
+        skip, start, spans = len(self.taken), 0, []
+        for end, probability in self.confidence.get(row, []):
+            low, start = max(start, skip), end
+            if end > low:
+                spans.append((low - skip, end - low, probability))
+        return spans
 
     def take(self, text: str) -> None:
         """The writer typed or accepted ``text``, the start of what is shown."""
@@ -101,6 +133,11 @@ class Ghost:
         return [self.rest(row) for row in self.rows()]
 
     @property
+    def text_shades(self) -> list[tuple[int, int, float]]:
+        """``shades`` of the shown text."""
+        return self.shades(self.row)
+
+    @property
     def index(self) -> int:
         rows = self.rows()
         return rows.index(self.row) if self.row in rows else 0
@@ -145,6 +182,11 @@ class GhostState:
         return list(self.ghost.alternatives) if self.ghost else []
 
     @property
+    def shades(self) -> list[tuple[int, int, float]]:
+        """(start, length, probability) spans of ``text``: how sure the model was of each part."""
+        return self.ghost.text_shades if self.ghost else []
+
+    @property
     def index(self) -> int:
         return self.ghost.index if self.ghost else 0
 
@@ -158,12 +200,13 @@ class GhostState:
         """A suggestion for ``anchor`` has been asked for; pieces will follow."""
         self.ghost = Ghost(request_id, anchor)
 
-    def add(self, request_id: int, row: int, piece: str) -> bool:
-        """``piece`` of the engine's row ``row``; True when the shown text changed."""
+    def add(self, request_id: int, row: int, piece: str, probability: float = 1.0) -> bool:
+        """``piece`` of the engine's row ``row``, which the model gave ``probability``; True when
+        the shown text changed."""
         ghost = self._for(request_id)
         if ghost is None:
             return False  # a request no longer wanted
-        ghost.add(row, piece)
+        ghost.add(row, piece, probability)
         return row == ghost.row
 
     def finish(self, request_id: int, rows: set[int] | None = None) -> Outcome:

@@ -73,6 +73,10 @@ def run(argv: list[str]) -> int:
     window.show()
     # The model loads on the worker thread once the window is up; the file opens right away.
     window.start(argv[0] if argv else None)
+    if not os.environ.get(QUIT_WHEN_SHOWN):
+        from app.ui.welcome import show_first_run
+
+        show_first_run(window)  # the first start only
     return app.exec()
 
 

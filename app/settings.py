@@ -70,6 +70,7 @@ SPECS: dict[str, Spec] = {
     "length": Spec("sentence", str, choices=("word", "line", "sentence", "tokens")),
     # end a suggestion before a new word once the model's mean probability per token falls below this
     "min_confidence": Spec(0.1, float, 0.0, 0.5),
+    "confidence_shading": Spec(True, bool),  # ghost text fades where the model was unsure
     # model
     "model": Spec("", str),  # folder of the active model; "" = the bundled default
     "provider": Spec("auto", str, choices=("auto", "cpu", "cuda")),

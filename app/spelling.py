@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import functools
 import gzip
+import itertools
 import json
 import re
 import time
@@ -173,6 +174,14 @@ class Speller:
         found.discard(lower)
         ranked = sorted(found, key=lambda w: (-checker.word_frequency[w], w))[:limit]
         return [_like(plain, w) for w in ranked]
+
+
+def utf16_offsets(text: str) -> list[int] | None:
+    """Where each character of ``text`` starts as Qt counts (UTF-16 units: an emoji is two),
+    with the end last; None when the two counts agree (no character beyond U+FFFF)."""
+    if text.isascii() or max(text) <= "\uffff":
+        return None
+    return list(itertools.accumulate((2 if ord(c) > 0xFFFF else 1 for c in text), initial=0))
 
 
 def _plain(word: str) -> str:

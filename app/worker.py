@@ -33,7 +33,7 @@ class EngineWorker(QObject):
 
     loaded = Signal(object)  # EngineStatus
     load_failed = Signal(str)
-    piece = Signal(int, int, str)  # request id, alternative index, text
+    piece = Signal(int, int, str, float)  # request id, alternative index, text, its probability
     finished = Signal(int, object)  # request id, GenerationResult
     failed = Signal(int, str)  # request id, message
 
@@ -77,7 +77,7 @@ class EngineWorker(QObject):
         try:
             result = self._engine.generate(
                 request.text, request.params,
-                on_token=lambda alt, piece: self.piece.emit(request.id, alt, piece),
+                on_token=lambda alt, piece, prob: self.piece.emit(request.id, alt, piece, prob),
                 cancel=request.cancel,
             )
         except Exception as exc:
@@ -92,7 +92,7 @@ class Generator(QObject):
 
     loaded = Signal(object)  # EngineStatus
     load_failed = Signal(str)
-    piece = Signal(int, int, str)
+    piece = Signal(int, int, str, float)
     finished = Signal(int, object)
     failed = Signal(int, str)
 

@@ -27,7 +27,8 @@ import torch  # noqa: E402
 from core.config import GPT2Config  # noqa: E402
 from model.gpt2 import GPT2  # noqa: E402
 from model.hf import save_gpt2  # noqa: E402
-from model.train import Events, Job, Trainer  # noqa: E402
+from model.train_job import Job  # noqa: E402
+from model.train_loop import Events, Trainer  # noqa: E402
 
 WARMUP = 2
 GPT2_124M = dict(n_layer=12, n_head=12, n_embd=768, n_positions=1024)

@@ -1,6 +1,7 @@
 """How long the editor's event loop stalls while the model streams, against the idle loop.
 
     python bench/bench_gui.py [--bundle DIR] [--seconds 4] [--suggestions 20] [--threads 0] [--rounds 3]
+        [--spelling on|off]
 
 The real main window (offscreen) with GPT-2 124M's configuration (random weights, the same compute
 as GPT-2; exported once by bench_engine.ensure_bundle) or --bundle. A 2 ms precise timer stamps
@@ -87,18 +88,21 @@ def wait(condition, seconds: float = 60) -> None:
         raise TimeoutError("timed out")
 
 
-def run(bundle: Path, seconds: float, suggestions: int, threads: int, rounds: int) -> list[tuple]:
+def run(bundle: Path, seconds: float, suggestions: int, threads: int, rounds: int,
+        spelling: bool = True) -> list[tuple]:
     from app.settings import Settings
     from app.ui.main_window import MainWindow
 
     settings = Settings.load()
     settings.update({"model": str(bundle), "threads": threads, "auto_suggest": False, "alternatives": 3,
-                     "suggestion_tokens": 16, "length": "tokens", "story_tokens": 200})
+                     "suggestion_tokens": 16, "length": "tokens", "story_tokens": 200,
+                     "spell_check": spelling})
     window = MainWindow(settings)
     window.resize(1100, 760)
     window.show()
     window.start()
     wait(lambda: window.generator.ready, 120)
+    wait(lambda: not spelling or window.spelling.speller is not None, 120)
     editor = window.editor
     editor.setFocus()
     QTest.keyClicks(editor, PROSE * 3)
@@ -152,6 +156,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(allow_abbrev=False, description=__doc__.splitlines()[0])
     parser.add_argument("--bundle", type=Path, help="a model bundle (default: GPT-2 124M, random weights)")
     parser.add_argument("--seconds", type=float, default=4.0)
+    parser.add_argument("--spelling", choices=("on", "off"), default="on", help="spell checking (on by default)")
     parser.add_argument("--suggestions", type=int, default=20)
     parser.add_argument("--threads", type=int, default=0)
     parser.add_argument("--rounds", type=int, default=3, help="each scenario this often (other programs "
@@ -164,9 +169,10 @@ def main(argv: list[str] | None = None) -> int:
     app = QApplication([sys.argv[0]])  # noqa: F841 - the event loop under test
     with tempfile.TemporaryDirectory() as home:
         os.environ["INKWELL_HOME"] = home  # the user's own settings stay untouched
-        rows = run(args.bundle, args.seconds, args.suggestions, args.threads, args.rounds)
+        rows = run(args.bundle, args.seconds, args.suggestions, args.threads, args.rounds, args.spelling == "on")
     idle_best = max(min(rows[0][1]), 0.1)
-    print(f"model: {args.bundle.name}   threads: {args.threads or 'auto'}   rounds: {args.rounds}   load: "
+    print(f"model: {args.bundle.name}   threads: {args.threads or 'auto'}   rounds: {args.rounds}   "
+          f"spelling: {args.spelling}   load: "
           f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     print()
     print("Longest pause of the GUI event loop per round: best and worst round; p99 over all rounds;")

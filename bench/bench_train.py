@@ -28,7 +28,8 @@ import torch  # noqa: E402
 
 from core.config import GPT2Config  # noqa: E402
 from model.gpt2 import GPT2  # noqa: E402
-from model.train import Events, Job, Trainer  # noqa: E402
+from model.train_job import Job  # noqa: E402
+from model.train_loop import Events, Trainer  # noqa: E402
 
 # The corpus sits beside the checkout (../shared/data); a git worktree is one level deeper.
 CORPUS = next((p / "shared" / "data" / "corpus" / "austen" for p in (ROOT.parent, ROOT.parent.parent)

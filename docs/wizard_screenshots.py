@@ -85,6 +85,7 @@ def main() -> int:
     wait(lambda: not results.export_process.running, 600)
     shot("6-installed")
     wizard.shut_down()
+    wait(lambda: not wizard.stopping, 600)  # (stopping never blocks: the children end on their own)
     return 0
 
 

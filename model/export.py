@@ -77,8 +77,8 @@ def export_bundle(
     import torch
 
     from core.config import GPT2Config
-    from core.onnx_graph import GraphSpec, QuantOptions, block_size_for, build_graph, save_graph, shape_problem
     from model.hf import build_gpt2, find_weights, read_tensors
+    from model.onnx_graph import GraphSpec, QuantOptions, block_size_for, build_graph, save_graph, shape_problem
 
     emit = progress or (lambda event: None)
     if hf_dtype not in HF_DTYPES:
@@ -134,7 +134,7 @@ def export_bundle(
         raise ModelError(f"{src}: {problem}")
     if perplexity is None or provenance is None:
         # A run folder of model.train carries its held-out perplexity and recipe into the manifest.
-        from core.runfolder import training_metadata
+        from model.train_checkpoint import training_metadata
 
         trained_ppl, trained_provenance = training_metadata(src)
         perplexity = trained_ppl if perplexity is None else perplexity

@@ -19,7 +19,8 @@ ESTIMATE_STEPS = 4                    # the first is warm-up; the others are tim
 def estimate(job_data: dict[str, Any], steps: int = ESTIMATE_STEPS) -> dict[str, Any]:
     """Time and disk for ``job_data``, measured by a warm-up run of a few steps of the same job
     (same model, method, batch and data) in a temporary folder."""
-    from model.train import Events, Job, Trainer
+    from model.train_job import Job
+    from model.train_loop import Events, Trainer
 
     full = Job.from_dict(dict(job_data), "job")
     full.validate()
@@ -87,7 +88,7 @@ def compare(base: str | Path, tuned: str | Path, prompt: str, seed: int, tokens:
 
     from core.tokenizer import EOT_TOKEN, decode, encode
     from model.hf import load_gpt2
-    from model.train import SAMPLE_TEMPERATURE, SAMPLE_TOP_K
+    from model.train_job import SAMPLE_TEMPERATURE, SAMPLE_TOP_K
 
     ids = torch.tensor([encode(prompt)])
 

@@ -48,7 +48,7 @@ def full_logits(decoder, tokens):
 
 def prompt_logits(engine):
     """The logits after the last request's prompt, as the engine computed them (with its cache)."""
-    return engine._prompt_logits
+    return engine._logits_after[max(engine._logits_after)]
 
 
 @pytest.mark.parametrize("variant", ["fp32", "int8"])
@@ -86,6 +86,18 @@ def test_typing_one_character_costs_a_few_tokens_of_prefill(engine):
         assert result.prefill_tokens <= 2
 
 
+def test_typing_inside_a_word_runs_one_token(fp32):
+    """Healing asks for the text without its last word, then (the word being finished) with it:
+    the next keystroke changes only that word, so only its token runs, and the logits are exact."""
+    text = TEXT + " and the"
+    fp32.generate(text, GenerationParams(max_new_tokens=4, **GREEDY))
+    for char in "ory":
+        text += char
+        result = fp32.generate(text, GenerationParams(max_new_tokens=4, **GREEDY))
+        assert result.prefill_tokens == 1, text
+        np.testing.assert_allclose(prompt_logits(fp32), full_logits(fp32.decoder, encode(text)), atol=1e-5)
+
+
 def test_typing_when_the_editor_passes_only_a_tail_of_the_document(engine):
     """Editors may pass the last few thousand characters, not the whole document: the window
     start must not move with the caller's cut, or every keystroke would re-run the context."""
@@ -95,7 +107,7 @@ def test_typing_when_the_editor_passes_only_a_tail_of_the_document(engine):
     for end in range(4000, 4600, 2):  # two characters a keystroke, to reach a slide quickly
         stop = threading.Event()  # only the prefill matters here: stop after the first token
         result = engine.generate(document[max(0, end - 1500) : end], params,
-                                 on_token=lambda i, p, stop=stop: stop.set(), cancel=stop)
+                                 on_token=lambda i, p, q, stop=stop: stop.set(), cancel=stop)
         prefills.append(result.prefill_tokens)
     slides = [p for p in prefills[1:] if p > 8]
     assert 1 <= len(slides) <= 3  # the window slid by a large step ...
@@ -212,7 +224,7 @@ def test_utf8_streaming_never_shows_half_a_character(tiny_bundle):
     engine = forced_engine(tiny_bundle, tokens)
     pieces = []
     result = engine.generate("Hello", GenerationParams(max_new_tokens=len(tokens), heal=False),
-                             on_token=lambda i, p: pieces.append(p))
+                             on_token=lambda i, p, q: pieces.append(p))
     assert result.text == text == "".join(pieces)
     assert all("\ufffd" not in p for p in pieces)
 
@@ -240,7 +252,7 @@ def test_cancel_takes_effect_within_one_decode_step(fp32, tiny_bundle):
     cancel = threading.Event()
     seen = []
 
-    def on_token(index, piece):
+    def on_token(index, piece, probability):
         seen.append(piece)
         if len(seen) == 3:
             cancel.set()
@@ -290,7 +302,7 @@ def test_newer_request_preempts_an_older_one_on_a_worker_thread(engine):
     def worker():
         for text, cancel in requests:
             params = GenerationParams(max_new_tokens=200 if not results else 8, stop_at_eot=False, seed=3)
-            results.append(engine.generate(text, params, on_token=lambda i, p: started.set(), cancel=cancel))
+            results.append(engine.generate(text, params, on_token=lambda i, p, q: started.set(), cancel=cancel))
 
     thread = threading.Thread(target=worker)
     thread.start()

@@ -236,10 +236,10 @@ def _settings(path):
 
 
 def _job(path):
-    from model.train import TrainError, _read_json
+    from model.train_job import TrainError, read_job
 
     with pytest.raises(TrainError, match="cannot read"):
-        _read_json(path)
+        read_job(path)
 
 
 def _prompt_file(path):

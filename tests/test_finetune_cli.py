@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+
 from test_train import PROSE
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -119,12 +120,13 @@ def test_an_interrupted_fine_tune_resumes_from_the_command_line(tiny_bundle, tex
     import signal
 
     from app.finetune import default_settings, list_runs, make_job
-    from model.train import Events, Job, Trainer, _StopRequest
+    from model.train_job import Job
+    from model.train_loop import Events, StopRequest, Trainer
 
     settings = {**default_settings(0, 256), "steps": 8, "seq_len": 32, "batch_size": 4}
     job = make_job("Later", tiny_bundle, [str(texts)], settings, 1000, "The lighthouse")
     job["checkpoint_every"] = 2
-    stop = _StopRequest()
+    stop = StopRequest()
     result = Trainer(Job.from_dict(job, "test"), Events(io.StringIO(), io.StringIO()), stop=stop,
                      on_step=lambda s: setattr(stop, "signum", signal.SIGTERM) if s == 3 else None).run()
     assert result["stopped"]

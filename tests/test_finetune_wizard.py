@@ -53,7 +53,8 @@ def make_wizard(qtbot):
 
     yield make
     for w in wizards:
-        w.shut_down()
+        w.shut_down()  # asks; the children end on their own (a training run checkpoints first)
+        qtbot.waitUntil(lambda w=w: not w.stopping, timeout=LONG)
 
 
 @pytest.fixture
@@ -298,7 +299,7 @@ def test_the_open_document_can_be_added(qtbot, make_wizard):
 
 
 def test_without_pytorch_the_wizard_says_what_to_install(qtbot, make_wizard, texts, monkeypatch):
-    import app.ui.finetune_wizard as fw
+    import app.ui.finetune_wizard.wizard as fw
 
     monkeypatch.setattr(fw, "torch_missing", lambda: "Fine-tuning needs PyTorch: pip install torch")
     wizard = make_wizard()
@@ -343,7 +344,9 @@ def test_a_cancelled_estimate_leaves_no_temporary_files(qtbot, make_wizard, tiny
     page = wizard.method_page
     page.run_estimate()
     qtbot.waitUntil(lambda: any(scratch.glob("inkwell-estimate-*")), timeout=LONG)
-    page.stop_estimate()
+    with qtbot.waitSignal(page.process.finished, timeout=LONG):  # stopping never waits: it reports its end
+        page.stop_estimate()
+        assert page.process.running
     assert not page.process.running and not list(scratch.iterdir())
 
 
@@ -424,3 +427,28 @@ def test_the_sample_prompt_is_read_like_the_training_text(qtbot, make_wizard, ti
     page.stop_estimate()
     # today: read as UTF-8 with replacement characters, a prompt of NULs and U+FFFD
     assert page.prompt.text() == "The lighthouse keeper counted the ships again."
+
+
+def test_closing_while_training_stops_it_without_waiting(qtbot, tiny_installed, texts, frequent_checkpoints):
+    from app.ui.main_window import MainWindow
+
+    window = MainWindow(Settings.load())
+    qtbot.addWidget(window)
+    window.show()
+    window.start()
+    window.open_finetune_wizard()
+    wizard = window.finetune_wizard
+    page = to_training(qtbot, wizard, texts, steps=3000, name="closing")
+    qtbot.waitUntil(lambda: page.last_checkpoint >= 2, timeout=LONG)
+    # Closing Inkwell: it returns at once, and the window waits for the checkpoint, not the GUI thread.
+    assert not window.close()
+    assert window.isVisible() and page.process.running and wizard.stopping
+    cancel = wizard.button(QWizard.WizardButton.CancelButton)
+    assert cancel.text() == "Stopping…" and not cancel.isEnabled()
+    assert page.status.text().startswith("Stopping at the end of this step")
+    assert window.editor.isReadOnly()
+    wizard.reject()  # closing the wizard meanwhile changes nothing: it is stopping already
+    assert wizard.isVisible() and wizard.stopping
+    qtbot.waitUntil(lambda: not window.isVisible(), timeout=LONG)  # closed once training stopped
+    assert page.state == "stopped" and not wizard.stopping
+    assert (page.run_dir / "checkpoints" / "last.pt").is_file()

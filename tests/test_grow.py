@@ -8,7 +8,8 @@ import torch
 
 from model.grow import deepen
 from model.hf import load_gpt2, save_gpt2
-from model.train import Job, TrainError, Trainer, Events
+from model.train_job import Job, TrainError
+from model.train_loop import Events, Trainer
 
 
 def test_deepened_model_computes_the_same_logits(tiny_hf_dir):

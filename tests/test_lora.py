@@ -59,13 +59,13 @@ def test_lora_fine_tune_learns_keeps_small_checkpoints_and_saves_a_plain_model(t
 
 
 def test_lora_interrupted_and_resumed_equals_uninterrupted(tiny_hf_dir, corpus, tmp_path):  # noqa: F811
-    from model.train import _StopRequest
+    from model.train_loop import StopRequest
 
     job = job_dict(corpus, tmp_path / "whole", init=str(tiny_hf_dir), method="lora", steps=12,
                    checkpoint_every=100, eval_every=100, sample_every=100)
     job.pop("model")
     _, whole = run_in_process(job)
-    stop = _StopRequest()
+    stop = StopRequest()
     part = {**job, "out": str(tmp_path / "part")}
     result, first = run_in_process(part, on_step=lambda s: setattr(stop, "signum", signal.SIGTERM) if s == 5 else None,
                                    stop=stop)

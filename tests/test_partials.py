@@ -78,7 +78,8 @@ def test_a_killed_fine_tune_install_is_cleared_when_it_resumes(tiny_bundle, tmp_
     from test_finetune_cli import PROSE, inkwell
 
     from app.finetune import default_settings, make_job
-    from model.train import Events, Job, Trainer, _StopRequest
+    from model.train_job import Job
+    from model.train_loop import Events, StopRequest, Trainer
 
     texts = tmp_path / "texts"
     texts.mkdir()
@@ -86,7 +87,7 @@ def test_a_killed_fine_tune_install_is_cleared_when_it_resumes(tiny_bundle, tmp_
     settings = {**default_settings(0, 256), "steps": 4, "seq_len": 32, "batch_size": 4}
     job = make_job("Later", tiny_bundle, [str(texts)], settings, 1000, "The lighthouse")
     job["checkpoint_every"] = 2
-    stop = _StopRequest()
+    stop = StopRequest()
     Trainer(Job.from_dict(job, "test"), Events(io.StringIO(), io.StringIO()), stop=stop,
             on_step=lambda s: setattr(stop, "signum", signal.SIGTERM) if s == 2 else None).run()
     proc, partial = writer(paths.models_dir() / "Later")  # the install, killed half-way

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 from PySide6.QtGui import QTextCharFormat, QTextCursor
-from PySide6.QtWidgets import QMenu
+from PySide6.QtWidgets import QCheckBox, QComboBox, QMenu
 
 from app import spelling
 from app.settings import Settings
@@ -90,6 +90,22 @@ def test_misspelled_words_are_underlined_as_you_type(qtbot, window):
     assert underlined(w.editor.document().firstBlock()) == ["teh", "recieved"]
 
 
+def test_characters_beyond_the_basic_plane_do_not_shift_underlines(qtbot, window):
+    w = window()
+    w.editor.insertPlainText("🙂 a teh 😀😀 recieve")  # Qt counts each emoji as two positions
+    block = w.editor.document().firstBlock()
+    text16 = block.text().encode("utf-16-le")
+    words = [text16[2 * r.start:2 * (r.start + r.length)].decode("utf-16-le") for r in block.layout().formats()
+             if r.format.underlineStyle() == SPELLCHECK]
+    assert words == ["teh", "recieve"]
+    at = QTextCursor(w.editor.document())
+    at.setPosition(len("🙂 a teh 😀😀 rec".encode("utf-16-le")) // 2)
+    menu = QMenu()
+    w.spelling.add_to_menu(menu, at)
+    menu.actions()[0].trigger()
+    assert w.editor.toPlainText() == "🙂 a teh 😀😀 receive"
+
+
 def test_suggestion_text_is_never_underlined(qtbot, window):
     w = window()
     e = w.editor
@@ -162,11 +178,14 @@ def test_language_setting_and_switching_off(qtbot, window):
     qtbot.keyClicks(w.editor, "hola perro house")
     block = w.editor.document().firstBlock()
     assert underlined(block) == ["hola", "perro"]
+    language = w.panel.findChild(QComboBox, "setting_spell_language")
     with qtbot.waitSignal(w.spelling.loaded, timeout=30000):
-        w.settings.set("spell_language", "es")
+        language.setCurrentIndex(language.findText("Spanish"))
+    assert w.settings["spell_language"] == "es"
     qtbot.waitUntil(lambda: not w.highlighter.rechecking)
     assert underlined(block) == ["house"]
-    w.settings.set("spell_check", False)
+    w.panel.findChild(QCheckBox, "setting_spell_check").setChecked(False)
+    assert w.settings["spell_check"] is False
     qtbot.waitUntil(lambda: not w.highlighter.rechecking)
     assert underlined(block) == []
 

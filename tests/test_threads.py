@@ -54,7 +54,8 @@ def test_a_training_job_uses_no_more_threads_than_cores(tmp_path):
     import torch
     from conftest import TINY
 
-    from model.train import Events, Job, Trainer, _StopRequest
+    from model.train_job import Job
+    from model.train_loop import Events, StopRequest, Trainer
 
     texts = tmp_path / "texts"
     texts.mkdir()
@@ -66,7 +67,7 @@ def test_a_training_job_uses_no_more_threads_than_cores(tmp_path):
     before = torch.get_num_threads()
     log = io.StringIO()
     try:
-        Trainer(Job.from_dict(job, "test"), Events(io.StringIO(), log), stop=_StopRequest()).run()
+        Trainer(Job.from_dict(job, "test"), Events(io.StringIO(), log), stop=StopRequest()).run()
         assert torch.get_num_threads() == cpu_count()
     finally:
         torch.set_num_threads(before)

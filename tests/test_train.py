@@ -58,11 +58,12 @@ def job_dict(corpus, out, **overrides):
 
 def run_in_process(job: dict, resume: bool = False, on_step=None, stop=None):
     """Run a job in this process; returns (result, events)."""
-    from model.train import Events, Job, Trainer, _StopRequest
+    from model.train_job import Job
+    from model.train_loop import Events, StopRequest, Trainer
 
     out = io.StringIO()
     result = Trainer(Job.from_dict(dict(job), "test"), Events(out, io.StringIO()), resume=resume,
-                     stop=stop or _StopRequest(), on_step=on_step).run()
+                     stop=stop or StopRequest(), on_step=on_step).run()
     return result, [json.loads(line) for line in out.getvalue().splitlines()]
 
 
@@ -106,7 +107,7 @@ def test_a_few_steps_reduce_the_loss(corpus, tmp_path):
 
 
 def test_lr_schedule_warms_up_then_decays_to_min():
-    from model.train import Job, lr_at
+    from model.train_job import Job, lr_at
 
     job = Job(steps=100, lr=1e-3, min_lr=1e-4, warmup_steps=10)
     assert lr_at(0, job) == pytest.approx(1e-4)
@@ -223,12 +224,12 @@ def test_cli_events_are_json_lines_and_logs_go_to_stderr(corpus, tmp_path):
 
 @pytest.mark.slow
 def test_interrupted_and_resumed_run_equals_an_uninterrupted_one(corpus, tmp_path):
-    from model.train import _StopRequest
+    from model.train_loop import StopRequest
 
     job = job_dict(corpus, tmp_path / "whole", steps=24, checkpoint_every=100)
     _, whole = run_in_process(job)
 
-    stop = _StopRequest()
+    stop = StopRequest()
 
     def interrupt(step):
         if step == 13:

@@ -27,13 +27,14 @@ def test_generation_runs_on_the_worker_thread(qtbot, tiny_bundle):
         generator._worker.piece.connect(lambda *a: threads.append(threading.get_ident()),
                                         type=Qt.ConnectionType.DirectConnection)
         pieces = []
-        generator.piece.connect(lambda rid, alt, piece: pieces.append((rid, alt, piece)))
+        generator.piece.connect(lambda rid, alt, piece, prob: pieces.append((rid, alt, piece, prob)))
         with qtbot.waitSignal(generator.finished, timeout=20000) as done:
             request = generator.request("suggestion", "It was a dark", GenerationParams(max_new_tokens=8, num_alternatives=2))
         rid, result = done.args
         assert rid == request and not result.cancelled and len(result.alternatives) >= 1
-        assert {alt for _, alt, _ in pieces} <= {0, 1}
-        assert "".join(p for _, alt, p in pieces if alt == 0) == result.alternatives[0].text
+        assert {alt for _, alt, _, _ in pieces} <= {0, 1}
+        assert "".join(p for _, alt, p, _ in pieces if alt == 0) == result.alternatives[0].text
+        assert all(0 < prob <= 1 for *_, prob in pieces)  # each piece with the model's probability of it
         assert threads and threading.get_ident() not in threads  # streamed from the worker thread
     finally:
         generator.shutdown()

@@ -30,9 +30,13 @@ from core.tokenizer import EOT_TOKEN, token_bytes
 
 # Prompt tokens per forward pass when filling the cache: bounds the time until a cancel is seen.
 PREFILL_CHUNK = 64
+MEMO_PROMPTS = 4  # prompt lengths whose logits are kept (see Engine._logits_after)
 
 
-OnToken = Callable[[int, str], None]
+# on_token(row, piece, probability): ``piece`` of the text of alternative ``row``, and the
+# probability the model gave the tokens it came from (their geometric mean, when a piece
+# holds more than one: text is held back until it is safe to show, e.g. a whole UTF-8 character).
+OnToken = Callable[[int, str, float], None]
 
 
 class Engine:
@@ -43,8 +47,10 @@ class Engine:
         self._cache: KVCache | None = None  # allocated on the first request
         self._alternatives: KVCache | None = None  # rows for batched alternatives, kept for reuse
         self._tokens: list[int] = []  # what the cache holds, from position 0
-        self._prompt_logits: np.ndarray | None = None  # the logits after self._tokens[:_prompt_len]
-        self._prompt_len = 0
+        # The logits after self._tokens[:n] for the last few prompt lengths n. A keystroke inside
+        # a word asks for the text without its last word (healing) and then, mostly, with it: the
+        # next keystroke changes only that word, so the first of the two is already here.
+        self._logits_after: dict[int, np.ndarray] = {}
         self._window = context.ContextWindow()
 
     @classmethod
@@ -61,7 +67,7 @@ class Engine:
 
     def reset(self) -> None:
         """Forget the cache (the next request runs its whole prompt)."""
-        self._tokens, self._prompt_logits, self._prompt_len = [], None, 0
+        self._tokens, self._logits_after = [], {}
         self._window.reset()
 
     def generate(
@@ -98,12 +104,13 @@ class Engine:
         """The logits after ``prompt``, running only the tokens the cache does not hold; None when
         cancelled (the tokens run so far stay cached)."""
         common = _common_prefix(self._tokens, prompt)
-        if common == len(prompt) == self._prompt_len and self._prompt_logits is not None:
-            return self._prompt_logits  # the same prompt again: nothing to run
+        if common == len(prompt) and common in self._logits_after:
+            return self._logits_after[common]  # a prompt run before: nothing to run
         if self._cache is None:
             self._cache = self.decoder.new_cache()
         pos = min(common, len(prompt) - 1)  # the last prompt token runs, for its logits
-        self._tokens, self._prompt_logits, self._prompt_len = self._tokens[:pos], None, 0
+        self._tokens = self._tokens[:pos]
+        self._logits_after = {n: v for n, v in self._logits_after.items() if n <= pos}
         logits = None
         while pos < len(prompt):
             if cancel.is_set():
@@ -115,7 +122,9 @@ class Engine:
             self._tokens += chunk
             pos += len(chunk)
             result.prefill_tokens += len(chunk)
-        self._prompt_logits, self._prompt_len = logits, len(prompt)
+        self._logits_after[len(prompt)] = logits
+        for n in sorted(self._logits_after)[:-MEMO_PROMPTS]:
+            del self._logits_after[n]
         return logits
 
     # -- decoding ------------------------------------------------------------------------------
@@ -143,6 +152,7 @@ class Engine:
         generated: list[list[int]] = [[] for _ in range(n)]
         probs: list[list[float]] = [[] for _ in range(n)]
         log_prob = [0.0] * n  # the model's log-probability of each row's text so far
+        unsent = [[0.0, 0] for _ in range(n)]  # log-probability and count of tokens not yet in a piece
         active = [True] * n
         if n == 1:
             cache = self._cache
@@ -168,9 +178,11 @@ class Engine:
                 log_prob[row] = row_log_prob
                 generated[row].append(token)
                 probs[row].append(float(row_probs[row]))
+                unsent[row][0] += math.log(max(float(row_probs[row]), 1e-30))
+                unsent[row][1] += 1
                 piece = texts[row].push(token_bytes(token))
                 if piece and on_token:
-                    on_token(row, piece)
+                    on_token(row, piece, _piece_probability(unsent[row], probs[row]))
                 if texts[row].done or len(generated[row]) >= params.max_new_tokens:
                     active[row] = False
             if not any(active):
@@ -199,7 +211,7 @@ class Engine:
         for row in range(n):
             piece = texts[row].finish()
             if piece and on_token and not result.cancelled:
-                on_token(row, piece)
+                on_token(row, piece, _piece_probability(unsent[row], probs[row]))
         seen: set[str] = set()
         for row in range(n):
             key = _first_word(texts[row].text) if n > 1 else texts[row].text
@@ -216,10 +228,10 @@ class Engine:
         model always seeing the last half-context or more of it.
         """
         keep = (self._tokens + [token])[-(self.context_length // 2):]
-        self._tokens, self._prompt_logits, self._prompt_len = [], None, 0
+        self._tokens, self._logits_after = [], {}
         self._window.reset()
         logits = self._prefill(keep, cancel, result)
-        self._prompt_logits, self._prompt_len = None, 0  # not a prompt a later request can reuse
+        self._logits_after = {}  # not a prompt a later request can reuse
         return logits, len(keep)
 
 
@@ -233,6 +245,17 @@ def _unsure(confidence: float, threshold: float, text: str, token: int) -> bool:
         return False
     first = token_bytes(token)[:1]
     return not first or not healing.is_letter(first[0])
+
+
+def _piece_probability(unsent: list, probs: list[float]) -> float:
+    """The geometric mean probability of the tokens a piece came from (``unsent``: their summed
+    log-probability and count, reset here); a piece made only of held-back text gets the last
+    token's."""
+    total, count = unsent
+    unsent[0], unsent[1] = 0.0, 0
+    if count:
+        return math.exp(total / count)
+    return probs[-1] if probs else 1.0
 
 
 def _first_word(text: str) -> str:

@@ -76,6 +76,7 @@ ACTIONS: tuple[ActionSpec, ...] = (
     ActionSpec("story_retry", "&Retry the continuation", "story_retry", "Ctrl+Shift+Return", configurable=True),
     ActionSpec("story_stop", "S&top writing", "story_stop", "Esc", configurable=True),
     # Help
+    ActionSpec("user_guide", "&User guide", "show_user_guide", S.HelpContents),
     ActionSpec("show_keys", "&Keyboard shortcuts", "show_keys"),
     ActionSpec("openLogFolder", "Open &log folder", "open_log_folder"),
     ActionSpec("about", "&About Inkwell", "show_about"),
@@ -94,7 +95,7 @@ MENUS: dict[str, tuple[str, ...]] = {
     "&Generate": ("suggest_now", "accept", "accept_word", "dismiss", "next_alternative", "previous_alternative",
                   "show_alternatives", "toggle_auto", "-", "story_continue", "story_retry", "story_stop"),
     "&Model": ("@model",),
-    "&Help": ("show_keys", "openLogFolder", "about"),
+    "&Help": ("user_guide", "show_keys", "openLogFolder", "about"),
 }
 
 

@@ -33,7 +33,7 @@ from PySide6.QtGui import (
 from PySide6.QtWidgets import QApplication, QFrame, QMenu, QPlainTextEdit, QTextEdit, QWidget
 
 from app.bigtext import LineBreaker
-from app.ghost import GhostState, Outcome
+from app.ghost import GhostState, Outcome, opacity
 
 if TYPE_CHECKING:
     from app.ui.highlighter import TextHighlighter
@@ -84,7 +84,10 @@ class GhostEditor(QPlainTextEdit):
         # that the paragraph's other formats survive it; and whoever adds to the context menu.
         self.highlighter: TextHighlighter | None = None
         self.context_menu_hooks: list[Callable[[QMenu, QTextCursor], None]] = []
+        self._changing: tuple[int, int] | None = None  # the span of the edit being reported
         self._ghost_color = QColor("#9a9a9a")
+        self.confidence_shading = True
+        self._ghost_formats_made: dict[float, QTextCharFormat] = {}
         self._mark_color = QColor("#fbf3d9")
         self._marks: list[QTextCursor] = []
         self._mark_spans: list[tuple[int, int]] = []  # the marks as they were before an edit
@@ -101,6 +104,7 @@ class GhostEditor(QPlainTextEdit):
 
     def set_colors(self, ghost: QColor, mark: QColor) -> None:
         self._ghost_color = QColor(ghost)
+        self._ghost_formats_made = {}
         self._mark_color = QColor(mark)
         self._show_ghost()
         self._update_marks()
@@ -180,9 +184,10 @@ class GhostEditor(QPlainTextEdit):
         self._remove_ghost()
         self.ghost.expect(request_id, self.textCursor().position())
 
-    def add_piece(self, request_id: int, alternative: int, piece: str) -> None:
-        """``piece`` of the engine's row ``alternative`` of request ``request_id``."""
-        if self.ghost.add(request_id, alternative, piece):
+    def add_piece(self, request_id: int, alternative: int, piece: str, probability: float = 1.0) -> None:
+        """``piece`` of the engine's row ``alternative`` of request ``request_id``, which the model
+        gave ``probability``."""
+        if self.ghost.add(request_id, alternative, piece, probability):
             self._show_ghost()
 
     def finish_suggestion(self, request_id: int, rows: set[int] | None = None) -> None:
@@ -289,10 +294,13 @@ class GhostEditor(QPlainTextEdit):
     # ghost text: drawing ---------------------------------------------------------------------
 
     def _show_ghost(self) -> None:
-        self._remove_ghost()
+        cleared = self._remove_ghost(restyle=False)
         text, anchor = self.ghost.text, self.ghost.anchor
+        block = self.document().findBlock(anchor) if text else None
+        for old in cleared:  # (each piece of a stream repaints the same paragraph: styled once, below)
+            if block is None or old != block:
+                self._restyle(old)
         if text:
-            block = self.document().findBlock(anchor)
             layout = block.layout()
             start = anchor - block.position()
             # A suggestion of several lines is laid out as it would be written: its first line
@@ -302,27 +310,69 @@ class GhostEditor(QPlainTextEdit):
             # character for one, so positions in the shown text are positions in the suggestion.
             shown = text.replace("\n", "\u2028")
             layout.setPreeditArea(start, shown)
-            style = QTextLayout.FormatRange()
-            style.start, style.length = start, len(shown)
-            fmt = QTextCharFormat()
-            fmt.setForeground(self._ghost_color)
-            style.format = fmt
-            layout.setFormats([style])
+            layout.setFormats(self._ghost_formats(start, shown))
             self.document().markContentsDirty(block.position(), block.length())
             self._painted = anchor
             self._restyle(block)
         self.ghost_changed.emit(bool(text))
 
-    def _restyle(self, block) -> None:
-        """The highlighter's formats of ``block`` again, around the ghost (which keeps its own)."""
-        if self.highlighter is not None:
-            self.highlighter.restyle(block)
+    def _ghost_formats(self, start: int, shown: str) -> list[QTextLayout.FormatRange]:
+        """The ghost colour over the shown text; with confidence shading, fainter where the model
+        was less sure (neighbouring pieces of the same shade share one range)."""
+        shades = [(0, len(shown), 1.0)]
+        if self.confidence_shading:
+            shades = [(s, n, opacity(p)) for s, n, p in self.ghost.shades] or shades
+        if any(ord(c) > 0xFFFF for c in shown):
+            # Qt counts UTF-16 code units: a character beyond the BMP (an emoji) is two of them.
+            units = [0]
+            for c in shown:
+                units.append(units[-1] + (2 if ord(c) > 0xFFFF else 1))
+            shades = [(units[s], units[s + n] - units[s], a) for s, n, a in shades]
+        merged: list[list] = []  # [offset, count, alpha]
+        for offset, count, alpha in shades:
+            if merged and merged[-1][2] == alpha and merged[-1][0] + merged[-1][1] == offset:
+                merged[-1][1] += count
+            else:
+                merged.append([offset, count, alpha])
+        ranges: list[QTextLayout.FormatRange] = []
+        for offset, count, alpha in merged:
+            style = QTextLayout.FormatRange()
+            style.start, style.length, style.format = start + offset, count, self._ghost_format(alpha)
+            ranges.append(style)
+        return ranges
 
-    def _remove_ghost(self, span: tuple[int, int] | None = None) -> None:
-        """Take the painted ghost text out of the layout of whichever block holds it now
-        (``span``: the positions it may have been pushed to by an edit)."""
-        if self._painted is None:
+    def _ghost_format(self, alpha: float) -> QTextCharFormat:
+        """The ghost colour at ``alpha``; made once per shade (a piece streams in every few ms)."""
+        fmt = self._ghost_formats_made.get(alpha)
+        if fmt is None:
+            color = QColor(self._ghost_color)
+            color.setAlphaF(alpha)
+            fmt = self._ghost_formats_made[alpha] = QTextCharFormat()
+            fmt.setForeground(color)
+        return fmt
+
+    def set_confidence_shading(self, on: bool) -> None:
+        """Fade the ghost text where the model was unsure (per piece), or paint it all alike."""
+        self.confidence_shading = on
+        if self.ghost.text:
+            self._show_ghost()
+
+    def _restyle(self, block) -> None:
+        """The highlighter's formats of ``block`` again, around the ghost (which keeps its own);
+        not for the paragraphs of an edit being reported, which Qt highlights right after."""
+        if self.highlighter is None:
             return
+        if self._changing is not None and block.position() <= self._changing[1] and \
+                self._changing[0] <= block.position() + block.length():
+            return
+        self.highlighter.restyle(block)
+
+    def _remove_ghost(self, span: tuple[int, int] | None = None, restyle: bool = True) -> list:
+        """Take the painted ghost text out of the layout of whichever block holds it now
+        (``span``: the positions it may have been pushed to by an edit); the blocks it was in."""
+        if self._painted is None:
+            return []
+        cleared = []
         doc = self.document()
         low, high = (self._painted, self._painted) if span is None else span
         self._painted = None
@@ -334,10 +384,13 @@ class GhostEditor(QPlainTextEdit):
                 layout.setPreeditArea(-1, "")
                 layout.clearFormats()
                 doc.markContentsDirty(block.position(), block.length())
-                self._restyle(block)
+                cleared.append(block)
+                if restyle:
+                    self._restyle(block)
             if block == last:
                 break
             block = block.next()
+        return cleared
 
     # keys ------------------------------------------------------------------------------------
 
@@ -387,6 +440,13 @@ class GhostEditor(QPlainTextEdit):
     # reacting to edits and moves -------------------------------------------------------------
 
     def _contents_changed(self, position: int, removed: int, added: int) -> None:
+        self._changing = (position, position + added)
+        try:
+            self._handle_change(position, removed, added)
+        finally:
+            self._changing = None
+
+    def _handle_change(self, position: int, removed: int, added: int) -> None:
         self._track_marks(position, removed, added)
         if self.ghost.active and not self._accepting:
             anchor = self.ghost.anchor

@@ -5,8 +5,10 @@ Every search is one QRegularExpression (plain text is escaped into one), so the 
 mean the same thing to Find and to Replace all. Matches lie within a paragraph, as Qt's
 QTextDocument.find has them; empty matches are skipped. Replace all collects the matches
 paragraph by paragraph and replaces them from the last to the first inside one edit block: one
-undo step, and one change signal for the editor, word count and highlighter (whose spelling
-pass then runs a few milliseconds per turn instead of over the whole text at once).
+undo step. Thousands of matches (a word of a 2 MB novel) are replaced a slice per turn of the
+event loop, the slices joined into the one edit block, so the window keeps repainting; spelling
+is checked again afterwards, a few milliseconds per turn. In a long text, finding as you type
+waits for a pause in the typing (a search that finds nothing reads the whole text).
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from __future__ import annotations
 import re
 import time
 
-from PySide6.QtCore import QRegularExpression, Qt, Signal
+from PySide6.QtCore import QRegularExpression, Qt, QTimer, Signal
 from PySide6.QtGui import QKeyEvent, QTextCursor, QTextDocument
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -29,6 +31,9 @@ from PySide6.QtWidgets import (
 )
 
 RegexOption = QRegularExpression.PatternOption
+TURN_S = 0.015  # the work of one slice
+LONG_TEXT = 200_000  # characters from which finding as you type waits, and replace all goes in slices
+TYPING_PAUSE_MS = 150
 _TEMPLATE = re.compile(r"\\(\d|n|t|\\)")
 
 
@@ -104,6 +109,16 @@ class FindBar(QWidget):
         self.replace_all_button = QPushButton("Replace all")
         self.message = QLabel("")
         self.message.setObjectName("findMessage")
+        self._edits: list[tuple[int, int, str]] | None = None  # a replace all under way
+        self._expression = QRegularExpression()
+        self._collected = 0  # paragraphs looked at for matches (-1: all, replacing now)
+        self._done = 0  # matches replaced
+        self._sliced = False
+        self._count = 0
+        self._replace_timer = QTimer(self, interval=0)
+        self._replace_timer.timeout.connect(self._replace_some)
+        self._typed_timer = QTimer(self, singleShot=True, interval=TYPING_PAUSE_MS)
+        self._typed_timer.timeout.connect(self._find_from_selection)
         close = QToolButton(text="✕", toolTip="Close (Esc)", autoRaise=True)
         for widget in (self.case_box, self.words_box, self.regex_box, self.previous_button, self.next_button,
                        self.replace_button, self.replace_all_button, close):
@@ -192,6 +207,12 @@ class FindBar(QWidget):
         """Typing in the field finds the first match from where the current one starts."""
         if not self._check_pattern():
             return
+        if self.editor.document().characterCount() > LONG_TEXT:
+            self._typed_timer.start()
+            return
+        self._find_from_selection()
+
+    def _find_from_selection(self) -> None:
         start = self.editor.textCursor().selectionStart()
         self._find(backward=False, start=start)
 
@@ -221,6 +242,10 @@ class FindBar(QWidget):
         if start is not None:
             cursor.setPosition(start)
         found = self._search(document, expression, cursor, flags)
+        at_edge = cursor.position() == (document.characterCount() - 1 if backward else 0) and not cursor.hasSelection()
+        if found.isNull() and at_edge:
+            self._say("No matches", bad=True)  # the whole text was searched already
+            return False
         if found.isNull():
             edge = QTextCursor(document)
             if backward:
@@ -285,35 +310,102 @@ class FindBar(QWidget):
         return expand(text, match) if self.regex_box.isChecked() else text
 
     def replace_all(self) -> int:
-        """Replace every match in the document as one undo step; how many were replaced."""
-        if self.editor.isReadOnly():
+        """Replace every match in the document as one undo step. A short text is done at once
+        (the count is returned); in a long one the matches are collected and replaced a slice
+        per turn of the event loop (0 is returned; ``replacing`` is true meanwhile, the text is
+        read-only, the bar shows the progress and ``replaced`` the count at the end), all in
+        one edit block joined slice to slice."""
+        if self.editor.isReadOnly() or self.replacing or getattr(self.editor, "generating", False):
             return 0
         expression = self.pattern()
         if expression is None:
             return 0
-        started = time.perf_counter()
         document = self.editor.document()
-        edits = [(position, match.capturedLength(), self._replacement(match))
-                 for position, match in find_all(document, expression)]
-        if not edits:
-            self._say("No matches", bad=True)
+        self._expression = expression
+        self._edits, self._collected, self._done, self._count = [], 0, 0, 0
+        self._sliced = document.characterCount() > LONG_TEXT
+        if self._sliced:
+            self.editor.setReadOnly(True)
+            self._replace_timer.start()
+            self._replace_some()
             return 0
-        highlighter = getattr(self.editor, "highlighter", None)
-        if highlighter is not None:
-            highlighter.paused = True  # spelling follows in slices, not over the whole text now
-        cursor = QTextCursor(document)
-        cursor.beginEditBlock()
+        self._replace_some()
+        return self._count
+
+    def _collect_some(self, deadline: float) -> bool:
+        """Collect matches, paragraph by paragraph, until ``deadline``; True when all are in."""
+        document = self.editor.document()
+        block = document.findBlockByNumber(self._collected)
+        expression = self._expression
+        while block.isValid():
+            text = block.text()
+            if text:
+                found = expression.globalMatch(text)
+                while found.hasNext():
+                    match = found.next()
+                    if match.capturedLength():
+                        self._edits.append((block.position() + match.capturedStart(), match.capturedLength(),
+                                            self._replacement(match)))
+            block = block.next()
+            self._collected += 1
+            if self._sliced and time.perf_counter() > deadline:
+                return not block.isValid()
+        return True
+
+    @property
+    def replacing(self) -> bool:
+        return self._edits is not None
+
+    def _replace_some(self) -> None:
+        edits = self._edits
+        if edits is None:
+            return
+        deadline = time.perf_counter() + TURN_S
+        if self._collected >= 0:
+            if not self._collect_some(deadline):
+                self._say(f"Looking for matches… {100 * self._collected // self.editor.document().blockCount()}%")
+                return
+            self._collected = -1  # all in: replacing from now on
+            if not edits:
+                self._finish_replacing()
+                self._say("No matches", bad=True)
+                return
+            highlighter = getattr(self.editor, "highlighter", None)
+            if highlighter is not None:
+                highlighter.paused = True  # spelling follows in slices, not over the whole text now
+            if self._sliced:
+                return  # the next turn replaces
+        cursor = QTextCursor(self.editor.document())
+        if self._done:
+            cursor.joinPreviousEditBlock()  # the same undo step as the slices before
+        else:
+            cursor.beginEditBlock()
         try:
-            for position, length, text in reversed(edits):
+            # Last to first: the positions of the matches still to do stay where they were.
+            while self._done < len(edits):
+                position, length, text = edits[len(edits) - 1 - self._done]
                 cursor.setPosition(position)
                 cursor.setPosition(position + length, QTextCursor.MoveMode.KeepAnchor)
                 cursor.insertText(text)
+                self._done += 1
+                if self._sliced and self._done % 64 == 0 and time.perf_counter() > deadline:
+                    break
         finally:
             cursor.endEditBlock()
-            if highlighter is not None:
-                highlighter.paused = False
-                highlighter.recheck()
-        self.last_replace_ms = (time.perf_counter() - started) * 1e3
+        if self._done < len(edits):
+            self._say(f"Replacing… {self._done:,} of {len(edits):,}")
+            return
+        self._finish_replacing()
+        highlighter = getattr(self.editor, "highlighter", None)
+        if highlighter is not None:
+            highlighter.paused = False
+            highlighter.recheck()
+        self._count = len(edits)
         self._say(f"Replaced {len(edits):,}")
         self.replaced.emit(len(edits))
-        return len(edits)
+
+    def _finish_replacing(self) -> None:
+        self._replace_timer.stop()
+        self._edits = None
+        if self._sliced:
+            self.editor.setReadOnly(False)

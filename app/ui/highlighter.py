@@ -15,13 +15,14 @@ word's underline over the whole suggestion).
 
 from __future__ import annotations
 
+import bisect
 import time
 
 from PySide6.QtCore import QTimer
 from PySide6.QtGui import QColor, QFont, QSyntaxHighlighter, QTextBlock, QTextCharFormat, QTextDocument, QTextLayout
 from PySide6.QtWidgets import QPlainTextEdit
 
-from app import markdown
+from app import markdown, spelling
 from app.spelling import Speller
 
 TURN_S = 0.004  # recheck's work per turn of the event loop
@@ -92,6 +93,9 @@ class TextHighlighter(QSyntaxHighlighter):
         """The formats of a paragraph (start, end, format; apart, in order) and its state."""
         painted = _Segments()
         code: list[tuple[int, int]] = []
+        units = spelling.utf16_offsets(text)  # Qt's positions, when they are not Python's
+        if units is not None and typing_at >= 0:
+            typing_at = bisect.bisect_left(units, typing_at)
         if self.markdown:
             spans, in_fence = markdown.line_spans(text, in_fence)
             for start, length, kind in spans:  # outer spans first: a marker in a heading stays bold
@@ -104,7 +108,10 @@ class TextHighlighter(QSyntaxHighlighter):
                 # The word that ends where the suggestion begins is still being typed.
                 if start + length != typing_at and not any(a <= start < b for a, b in code):
                     painted.merge(start, start + length, self._misspelled)
-        return painted.segments, IN_FENCE if in_fence else 0
+        segments = painted.segments
+        if units is not None:
+            segments = [(units[start], units[end], fmt) for start, end, fmt in segments]
+        return segments, IN_FENCE if in_fence else 0
 
     # whole-document passes -----------------------------------------------------------------------
 
@@ -136,6 +143,7 @@ class TextHighlighter(QSyntaxHighlighter):
             return
         layout = block.layout()
         ghost, at = layout.preeditAreaText(), layout.preeditAreaPosition()
+        size = len(ghost.encode("utf-16-le")) // 2  # as the layout counts: an emoji is two
         previous = block.previous()
         segments, state = self._segments(block.text(), previous.isValid() and previous.userState() == IN_FENCE,
                                          at if ghost else -1)
@@ -143,13 +151,13 @@ class TextHighlighter(QSyntaxHighlighter):
         for start, end, fmt in segments:
             if ghost and end > at:  # positions in the layout count the suggestion in
                 if start >= at:
-                    start, end = start + len(ghost), end + len(ghost)
+                    start, end = start + size, end + size
                 else:
                     ranges.append(_range(start, at, fmt))
-                    start, end = at + len(ghost), end + len(ghost)
+                    start, end = at + size, end + size
             ranges.append(_range(start, end, fmt))
         if ghost:
-            ranges += [r for r in layout.formats() if at <= r.start and r.start + r.length <= at + len(ghost)]
+            ranges += [r for r in layout.formats() if at <= r.start and r.start + r.length <= at + size]
         layout.setFormats(ranges)
         block.setUserState(state)
         document.markContentsDirty(block.position(), block.length())

@@ -49,6 +49,7 @@ class MainWindow(QMainWindow):
         super().__init__()
         self.settings = settings or Settings.load()
         self.settings.save_later = self._save_settings_soon
+        self._closing = False  # the writer closed the window; it closes once the fine-tune has stopped
         self._settings_timer = QTimer(self, singleShot=True, interval=SETTINGS_SAVE_MS)
         self._settings_timer.timeout.connect(self.settings.flush)
         QApplication.instance().aboutToQuit.connect(self.settings.flush)
@@ -90,7 +91,7 @@ class MainWindow(QMainWindow):
         self._connect()
 
         for key in ("theme", "font_family", "wrap", "column_chars", "delay_ms", "auto_suggest", "keys",
-                    "autosave_s", "recent_files", "spell_check"):
+                    "autosave_s", "recent_files", "spell_check", "confidence_shading"):
             self._apply(key)
         self.settings.on_change(self._setting_changed)
         self.settings.on_problem(self.show_notice)
@@ -173,7 +174,7 @@ class MainWindow(QMainWindow):
             "story_continue": s.story_continue, "story_retry": s.story_retry, "story_stop": s.story_stop,
             "zoom_in": lambda: self.zoom(1), "zoom_out": lambda: self.zoom(-1), "zoom_reset": lambda: self.zoom(0),
             "full_screen": lambda on: self.full_screen.set_active(on),
-            "show_keys": self._show_keys, "open_log_folder": self.open_log_folder, "show_about": self._show_about,
+            "show_user_guide": self.show_user_guide, "show_keys": self._show_keys, "open_log_folder": self.open_log_folder, "show_about": self._show_about,
         }
 
     def _build_status_bar(self) -> None:
@@ -321,6 +322,8 @@ class MainWindow(QMainWindow):
             self.commands["toggle_auto"].setChecked(s["auto_suggest"])
             if not s["auto_suggest"]:
                 self.editor.clear_ghost()
+        elif key == "confidence_shading":
+            self.editor.set_confidence_shading(s["confidence_shading"])
         elif key == "keys":
             self._apply_keys()
         elif key == "autosave_s":
@@ -415,6 +418,15 @@ class MainWindow(QMainWindow):
 
         self.finetune_wizard = FinetuneWizard(self.settings, document, self)
         self.finetune_wizard.show()
+
+    def download_model(self, name: str) -> None:
+        """The models dialog, downloading ``name`` from the hub (the welcome's offer)."""
+        from app.ui.models_dialog import ModelsDialog
+
+        dialog = ModelsDialog(self.settings, self)
+        QTimer.singleShot(0, lambda: dialog.start_download(name))
+        dialog.exec()
+        self.panel.refresh_models()
 
     def manage_models(self) -> None:
         from app.ui.models_dialog import ModelsDialog
@@ -536,6 +548,14 @@ class MainWindow(QMainWindow):
         if ok:
             self.settings.update({"font_family": font.family(), "font_size": max(6, font.pointSize())})
 
+    def show_user_guide(self) -> None:
+        from app.ui.user_guide import UserGuide
+
+        if getattr(self, "user_guide", None) is None:
+            self.user_guide = UserGuide(self)
+        self.user_guide.show()
+        self.user_guide.raise_()
+
     def _show_keys(self) -> None:
         rows = "".join(f"<tr><td>{label}</td><td>&nbsp;&nbsp;<b>{self._key_text(name) or '—'}</b></td></tr>"
                        for name, label in KEY_LABELS.items())
@@ -548,13 +568,24 @@ class MainWindow(QMainWindow):
         QMessageBox.about(self, "About Inkwell", about_html())
 
     def closeEvent(self, event: QCloseEvent) -> None:
-        if not self.files.maybe_save():
+        if not self._closing and not self.files.maybe_save():
             event.ignore()
             return
+        wizard = getattr(self, "finetune_wizard", None)
+        if wizard is not None:
+            wizard.shut_down()  # a running fine-tune writes its checkpoint first
+            if wizard.stopping:
+                # Inkwell closes once it has; the window answers meanwhile, its text no longer changes.
+                if not self._closing:
+                    self._closing = True
+                    self.editor.setReadOnly(True)
+                    wizard.stopped.connect(self.close)
+                    self.statusBar().showMessage("Stopping the fine-tune (it keeps a checkpoint); Inkwell then "
+                                                 "closes…")
+                event.ignore()
+                return
         self.full_screen.set_active(False)  # the next start opens as a window, with its menus
         self._save_geometry()
-        if getattr(self, "finetune_wizard", None) is not None:
-            self.finetune_wizard.shut_down()  # a running fine-tune writes its checkpoint first
         self.suggestions.shutdown()
         self.files.close()
         self.settings.flush()

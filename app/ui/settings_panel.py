@@ -32,6 +32,7 @@ from PySide6.QtWidgets import (
 
 from app import models
 from app.settings import SAMPLING_KEYS, Settings
+from app.spelling import LANGUAGES
 from app.ui.theme import default_editor_font
 from core.machine import cpu_count
 
@@ -249,6 +250,9 @@ class SettingsPanel(QDockWidget):
                           "probability of its tokens) falls below this: sure continuations run on, unsure ones "
                           "stay short.")
         form.addRow("Or when less sure than", unsure)
+        shading = self._check("confidence_shading", "Fade the words the model is unsure of")
+        shading.setToolTip("Suggested text is painted fainter where the model gave it a low probability")
+        form.addRow(shading)
 
     def _build_model(self) -> None:
         form = self._section("Model")
@@ -281,6 +285,8 @@ class SettingsPanel(QDockWidget):
         form.addRow("Text width", self._spin("column_chars", 0, 400, 4, special="whole window",
                                              suffix=" characters"))
         form.addRow("Autosave every", self._spin("autosave_s", 1, 3600, 5, suffix=" s"))
+        form.addRow(self._check("spell_check", "Check spelling as I type"))
+        form.addRow("Spelling language", self._choice("spell_language", LANGUAGES))
 
     def _build_keys(self) -> None:
         # A form of its own: its long labels would push every field above out of the panel.

@@ -40,10 +40,6 @@ class SpellCheck(QObject):
         self._arrived.connect(self._take)
         editor.context_menu_hooks.append(self.add_to_menu)
 
-    @property
-    def loading(self) -> bool:
-        return self._ticket > 0 and self.speller is None and self.settings["spell_check"]
-
     def apply(self) -> None:
         """Follow ``spell_check`` and ``spell_language``: load the dictionary, or turn off."""
         self._ticket += 1
@@ -70,7 +66,10 @@ class SpellCheck(QObject):
         except Exception as exc:  # noqa: BLE001 - any failure is shown, and spelling stays off
             name = spelling.LANGUAGES.get(language, language)
             result = f"Spell checking is off: the {name} dictionary could not be read ({exc})."
-        self._arrived.emit(ticket, result)
+        try:
+            self._arrived.emit(ticket, result)
+        except RuntimeError:
+            pass  # the window closed meanwhile
 
     def _take(self, ticket: int, result: object) -> None:
         if ticket != self._ticket:
@@ -91,12 +90,18 @@ class SpellCheck(QObject):
         if self.speller is None:
             return None
         block = cursor.block()
+        text = block.text()
+        units = spelling.utf16_offsets(text)  # the cursor counts as Qt does: an emoji is two
+
+        def qt(index: int) -> int:
+            return units[index] if units is not None else index
+
         column = cursor.positionInBlock()
-        for match in spelling.WORD.finditer(block.text()):
-            if match.start() <= column <= match.end():
+        for match in spelling.WORD.finditer(text):
+            if qt(match.start()) <= column <= qt(match.end()):
                 if self.speller.known(match.group()):
                     return None
-                return block.position() + match.start(), block.position() + match.end(), match.group()
+                return block.position() + qt(match.start()), block.position() + qt(match.end()), match.group()
         return None
 
     def add_to_menu(self, menu: QMenu, cursor: QTextCursor) -> None:

@@ -131,7 +131,7 @@ class SuggestionController(QObject):
         if self._story_request is None:
             self.generator.cancel()
 
-    def _piece(self, request_id: int, alternative: int, piece: str) -> None:
+    def _piece(self, request_id: int, alternative: int, piece: str, probability: float = 1.0) -> None:
         if request_id == self._story_request:
             if alternative == 0:
                 self.editor.append_generated(piece)
@@ -139,7 +139,7 @@ class SuggestionController(QObject):
         asked = self._asked
         if asked is not None and asked.request_id == request_id and asked.first_piece_ms is None:
             asked.first_piece_ms = (time.perf_counter() - asked.at) * 1e3
-        self.editor.add_piece(request_id, alternative, piece)
+        self.editor.add_piece(request_id, alternative, piece, probability)
 
     def _finished(self, request_id: int, result) -> None:
         if request_id == self._story_request:

@@ -1,0 +1,153 @@
+"""What defines a training run (Job), checked before anything runs, and its learning-rate
+schedule. Torch-free: the fine-tune wizard builds and checks jobs in the editor's process.
+
+A job is a JSON object (``python -m model.train --job job.json``) whose keys are Job's fields;
+relative paths are relative to the working directory.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from core import checks
+from core.errors import ModelError
+from core.fileio import DamagedFile, describe_os_error, read_json
+
+DEFAULT_PROMPTS = ("It is a truth universally acknowledged", "The letter arrived on a", "She had never")
+SAMPLE_TEMPERATURE, SAMPLE_TOP_K = 0.8, 40  # the samples shown during training and in comparisons
+
+
+class TrainError(ModelError):
+    """The job cannot run as given (bad parameter, output folder, disk)."""
+
+
+@dataclass
+class Job:
+    """Everything that defines a run. Relative paths are relative to the working directory."""
+
+    data: list[str] = field(default_factory=list)
+    out: str = ""
+    # A new model (architecture numbers) or an existing Hugging Face checkpoint to fine-tune.
+    model: dict[str, int] = field(default_factory=lambda: {"n_layer": 4, "n_embd": 128, "n_head": 4, "n_positions": 256})
+    init: str | None = None
+    # With init: deepen the checkpoint to this many layers before training (model.grow).
+    deepen_to: int | None = None
+    # "full" trains every weight; "lora" trains low-rank adapters on the attention and MLP
+    # projections (model.lora), merged into the weights at the end.
+    method: str = "full"
+    lora_rank: int = 8
+    lora_alpha: float = 16.0
+    holdout: dict[str, Any] = field(default_factory=lambda: {"fraction": 0.05})
+    # "unwrap": join hard-wrapped lines into paragraphs (core.prose); "keep": poetry, code.
+    line_breaks: str = "unwrap"
+    steps: int = 1000
+    epochs: float | None = None         # when set, replaces steps: passes over the training text
+    batch_size: int = 8
+    grad_accum: int = 1
+    seq_len: int = 256
+    lr: float = 1e-3
+    min_lr: float = 1e-4
+    warmup_steps: int = 100
+    weight_decay: float = 0.1
+    beta1: float = 0.9
+    beta2: float = 0.95
+    grad_clip: float = 1.0
+    dropout: float | None = None        # None keeps the model's own
+    seed: int = 1234
+    device: str = "auto"                # auto | cpu | cuda
+    precision: str = "auto"             # auto | fp32 | bf16 | fp16 (fp16: CUDA only)
+    threads: int = 0                    # CPU threads for torch; 0 = torch's default
+    log_every: int = 10
+    eval_every: int = 200
+    eval_max_windows: int = 0           # 0 = the whole held-out text
+    sample_every: int = 500
+    sample_tokens: int = 40
+    sample_prompts: list[str] = field(default_factory=lambda: list(DEFAULT_PROMPTS))
+    checkpoint_every: int = 200
+    cache_dir: str | None = None        # token cache; default: Inkwell's cache folder
+    name: str | None = None
+    # After training, export the result to a model bundle: {"dest": folder, "variants": ["int8"],
+    # "hf_dtype": "float16", "licence": "..."}; the manifest gets the held-out perplexity and recipe.
+    export: dict[str, Any] | None = None
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], source: str) -> "Job":
+        if not isinstance(data, dict):
+            raise TrainError(f"{source}: expected a JSON object")
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(k for k in data if k not in known and not k.startswith("_"))
+        if unknown:
+            raise TrainError(f"{source}: unknown setting {unknown[0]!r} (known: {', '.join(sorted(known))})")
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+    def validate(self) -> None:
+        """Raise TrainError naming the first setting that cannot run (in core.checks' words)."""
+        try:
+            self._check()
+        except ValueError as exc:
+            raise TrainError(str(exc)) from None
+
+    def _check(self) -> None:
+        positive = ("steps", "batch_size", "grad_accum", "seq_len", "log_every", "eval_every",
+                    "sample_every", "checkpoint_every")
+        for name in positive:
+            checks.whole(name, getattr(self, name), low=1)
+        for name in ("warmup_steps", "threads", "sample_tokens", "eval_max_windows", "seed"):
+            checks.whole(name, getattr(self, name), low=0)
+        checks.number("lr", self.lr, low=0, above=True)
+        for name in ("min_lr", "weight_decay", "grad_clip"):
+            checks.number(name, getattr(self, name), low=0)
+        if self.min_lr > self.lr:
+            raise TrainError(f"min_lr ({self.min_lr}) must not exceed lr ({self.lr})")
+        for name in ("beta1", "beta2"):
+            checks.number(name, getattr(self, name), low=0, high=1, below=True)
+        if self.dropout is not None:
+            checks.number("dropout", self.dropout, low=0, high=1, below=True)
+        if self.deepen_to is not None and (not self.init or not isinstance(self.deepen_to, int)
+                                           or isinstance(self.deepen_to, bool) or self.deepen_to <= 0):
+            raise TrainError("deepen_to needs init (the checkpoint to deepen) and a positive number of layers")
+        checks.choice("method", self.method, ("full", "lora"))
+        checks.whole("lora_rank", self.lora_rank, low=1)
+        checks.number("lora_alpha", self.lora_alpha, low=0, above=True)
+        if self.epochs is not None:
+            checks.number("epochs", self.epochs, low=0, above=True)
+        checks.choice("device", self.device, ("auto", "cpu", "cuda"))
+        checks.choice("precision", self.precision, ("auto", "fp32", "bf16", "fp16"))
+        if not self.data:
+            raise TrainError("data: give at least one training file or folder")
+        if not self.out:
+            raise TrainError("out: give the output folder")
+        if not isinstance(self.holdout, dict) or not ({"fraction"} >= set(self.holdout) or {"file", "from"} == set(self.holdout)):
+            raise TrainError('holdout must be {"fraction": F} or {"file": NAME, "from": LINE START}')
+        if self.export is not None and (not isinstance(self.export, dict) or not self.export.get("dest")
+                                        or set(self.export) - {"dest", "variants", "hf_dtype", "licence"}):
+            raise TrainError('export must be {"dest": FOLDER, "variants": [...], "hf_dtype": ..., "licence": ...}')
+        checks.texts("sample_prompts", self.sample_prompts)
+
+
+def lr_at(step: int, job: Job) -> float:
+    """Linear warm-up to ``lr``, then cosine decay to ``min_lr`` at the last step."""
+    if job.warmup_steps and step < job.warmup_steps:
+        return job.lr * (step + 1) / job.warmup_steps
+    span = max(job.steps - job.warmup_steps, 1)
+    progress = min(max(step - job.warmup_steps, 0) / span, 1.0)
+    return job.min_lr + 0.5 * (job.lr - job.min_lr) * (1 + math.cos(math.pi * progress))
+
+
+def read_job(path: Path) -> dict[str, Any]:
+    """The settings in a job file (a JSON object), or a TrainError saying why there are none."""
+    try:
+        data = read_json(path)
+    except FileNotFoundError:
+        raise TrainError(f"{path}: file not found") from None
+    except OSError as exc:
+        raise TrainError(f"{path}: cannot read ({describe_os_error(exc)})") from None
+    except DamagedFile as exc:
+        raise TrainError(str(exc)) from None
+    if not isinstance(data, dict):
+        raise TrainError(f"{path}: not a job (expected a JSON object)")
+    return data

@@ -1,0 +1,469 @@
+"""The training loop: a checked Job in; the trained model, its checkpoints and a summary in the
+output folder out (model.train_checkpoint), with events on the way (``start``, ``progress``,
+``eval``, ``sample``, ``checkpoint``, ``done``) for whoever follows the run.
+
+A stop request (SIGTERM, Ctrl-C) ends the run after a checkpoint at the end of the current step;
+a resumed run continues with the same batches, learning rate and random state as an
+uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import json
+import math
+import signal
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, ContextManager, Protocol, TextIO
+
+import numpy as np
+
+from core.machine import limit_threads
+from core.runfolder import steps_for_epochs
+from core.units import human_duration
+from model import train_checkpoint as checkpoint
+from model.train_checkpoint import Progress
+from model.train_job import SAMPLE_TEMPERATURE, SAMPLE_TOP_K, Job, TrainError, lr_at
+
+
+class EventSink(Protocol):
+    """Where a run reports: events for programs, a log for people."""
+
+    def emit(self, event: str, **fields: Any) -> None: ...
+
+    def log(self, message: str) -> None: ...
+
+
+class Events:
+    """JSON lines on stdout (for programs) and a log on stderr (for people)."""
+
+    def __init__(self, stream: TextIO | None = None, log: TextIO | None = None):
+        self.stream = stream or sys.stdout
+        self.log_stream = log or sys.stderr
+
+    def emit(self, event: str, **fields: Any) -> None:
+        self.stream.write(json.dumps({"event": event, **fields}, ensure_ascii=False) + "\n")
+        self.stream.flush()
+
+    def log(self, message: str) -> None:
+        self.log_stream.write(message + "\n")
+        self.log_stream.flush()
+
+
+class StopRequest:
+    """Set by SIGTERM/SIGINT; the loop checkpoints at the end of the current step and exits."""
+
+    def __init__(self) -> None:
+        self.signum: int | None = None
+
+    def __call__(self, signum: int, frame: Any) -> None:
+        self.signum = signum
+
+    def install(self) -> None:
+        signal.signal(signal.SIGTERM, self)
+        signal.signal(signal.SIGINT, self)
+
+
+def cpu_has_fast_bf16() -> bool:
+    """Whether this CPU computes in bf16 natively (AMX or AVX512-BF16). Detected, not assumed:
+    the machine a run resumes on may not be the one it started on."""
+    try:
+        with open("/proc/cpuinfo", encoding="ascii", errors="replace") as f:
+            for line in f:
+                if line.startswith("flags"):
+                    flags = set(line.split(":", 1)[1].split())
+                    return bool(flags & {"avx512_bf16", "amx_bf16"})
+    except OSError:
+        pass
+    return False  # not Linux, or nothing said: fp32 is always right
+
+
+def default_cache_dir() -> Path:
+    from core.paths import cache_dir  # torch-free; honours INKWELL_HOME
+
+    return cache_dir() / "tokens"
+
+
+@dataclass
+class _Setup:
+    """What a run trains with."""
+
+    model: Any
+    optimizer: Any
+    sampler: Any              # model.train_data.WindowSampler
+    corpus: Any               # model.train_data.Corpus
+    val_windows: list[np.ndarray]
+    device: Any               # torch.device
+    precision: str            # fp32 | bf16 | fp16
+    autocast: Callable[[], ContextManager[Any]]
+    scaler: Any               # torch.amp.GradScaler for fp16, else None
+
+
+class _Meter:
+    """Loss and throughput since the last progress event, and the time left over the steps run
+    by this process."""
+
+    def __init__(self, elapsed_before: float) -> None:
+        self.elapsed_before = elapsed_before
+        self.start = time.monotonic()
+        self.steps_here = 0
+        self._reset()
+
+    def _reset(self) -> None:
+        self.loss, self.tokens, self.steps, self.since = 0.0, 0, 0, time.monotonic()
+
+    def add(self, loss: float, tokens: int) -> None:
+        self.loss += loss
+        self.tokens += tokens
+        self.steps += 1
+        self.steps_here += 1
+
+    def elapsed(self) -> float:
+        """Training time of the whole run, earlier processes included."""
+        return self.elapsed_before + time.monotonic() - self.start
+
+    def report(self, step: int, total: int) -> tuple[float, float, float | None]:
+        """(mean loss, tokens per second, seconds left) since the last report; starts a new window."""
+        now = time.monotonic()
+        tps = self.tokens / max(now - self.since, 1e-9)
+        overall = self.steps_here / max(now - self.start, 1e-9)
+        eta = (total - step) / overall if overall > 0 else None
+        loss = self.loss / max(self.steps, 1)
+        self._reset()
+        return loss, tps, eta
+
+
+class Trainer:
+    def __init__(self, job: Job, events: EventSink, resume: bool = False,
+                 stop: StopRequest | None = None, on_step: Callable[[int], None] | None = None):
+        self.job, self.events, self.resume = job, events, resume
+        self.stop = stop or StopRequest()
+        self.on_step = on_step
+        self.out = Path(job.out)
+
+    def run(self) -> dict[str, Any]:
+        """Train; the summary (as in training.json), or {"stopped": True, "step", "signum"}."""
+        job = self.job
+        job.validate()
+        checkpoint.check_out(self.out, self.resume)
+        if job.export:
+            from core.bundle import check_destination
+
+            check_destination(Path(job.export["dest"]).absolute(), False)  # before hours of training
+        s = self._setup()
+        progress = self._start(s)
+        if job.init and progress.step == 0 and s.val_windows:
+            # Fine-tuning: the base model's score and samples, the "before" of the comparison.
+            self._evaluate(s, progress, "before training")
+            self._samples(s, 0)
+        meter = _Meter(progress.elapsed_s)
+        tokens_per_step = job.batch_size * job.grad_accum * job.seq_len
+        while progress.step < job.steps:
+            lr = lr_at(progress.step, job)
+            loss = self._step(s, lr)
+            progress.step += 1
+            step = progress.step
+            if not math.isfinite(loss):
+                raise TrainError(f"the loss became {loss} at step {step}; lower lr (now {job.lr}) and start again")
+            meter.add(loss, tokens_per_step)
+            if self.on_step:
+                self.on_step(step)
+            last = step == job.steps
+            if step % job.log_every == 0 or last:
+                self._progress(s, step, lr, meter)
+            if (step % job.eval_every == 0 or last) and s.val_windows:
+                self._evaluate(s, progress, f"at step {step}")
+            if step % job.sample_every == 0 or last:
+                self._samples(s, step)
+            signum = self.stop.signum
+            if step % job.checkpoint_every == 0 or last or signum is not None:
+                progress.elapsed_s = meter.elapsed()
+                self._checkpoint(s, progress, "interval" if signum is None else "signal")
+            if signum is not None:
+                self.events.log(f"stopped at step {step} ({signal.Signals(signum).name}); "
+                                f"continue with: python -m model.train --out {self.out} --resume")
+                return {"stopped": True, "step": step, "signum": signum}
+        progress.elapsed_s = meter.elapsed()
+        return self._finish(s, progress)
+
+    # --- set-up -------------------------------------------------------------------------------
+
+    def _setup(self) -> _Setup:
+        import torch
+
+        from model.train_data import WindowSampler, check_sizes, eval_windows, load_corpus
+
+        job = self.job
+        device, precision = self._device()
+        threads, note = limit_threads(job.threads)
+        if note:
+            self.events.log(f"note: {note}")
+        if threads:
+            torch.set_num_threads(threads)
+        torch.manual_seed(job.seed)
+        np.random.seed(job.seed)
+        model = self._build_model()  # before the data: a bad model setting fails fast
+        cache = Path(job.cache_dir) if job.cache_dir else default_cache_dir()
+        t0 = time.monotonic()
+        corpus = load_corpus(list(job.data), job.holdout, cache, job.line_breaks)
+        check_sizes(corpus, job.batch_size, job.seq_len)
+        if job.epochs is not None:
+            job.steps = steps_for_epochs(job.epochs, len(corpus.train), job.seq_len, job.batch_size * job.grad_accum)
+        val_windows = eval_windows(corpus.val, job.seq_len)
+        if job.eval_max_windows:
+            val_windows = val_windows[: job.eval_max_windows]
+        for f in corpus.files:
+            if f["encoding"] not in ("utf-8", "utf-8-sig"):
+                self.events.log(f"note: {f['path']} is not UTF-8; read it as {f['encoding']}")
+        self.events.log(f"data: {len(corpus.files)} files, {len(corpus.train):,} training tokens, "
+                        f"{len(corpus.val):,} held out ({corpus.holdout}); read in {time.monotonic() - t0:.1f}s")
+        model = model.to(device)
+        model.train()
+        autocast: Callable[[], ContextManager[Any]] = contextlib.nullcontext
+        if precision in ("bf16", "fp16"):
+            dtype = torch.bfloat16 if precision == "bf16" else torch.float16
+            autocast = lambda: torch.autocast(device.type, dtype=dtype)  # noqa: E731 - a fresh context each use
+        return _Setup(model, self._optimizer(model, device), WindowSampler(corpus.train, job.seq_len, job.seed),
+                      corpus, val_windows, device, precision, autocast,
+                      torch.amp.GradScaler("cuda") if precision == "fp16" else None)
+
+    def _start(self, s: _Setup) -> Progress:
+        """Restore a resumed run, write the job, announce the start."""
+        job = self.job
+        progress = Progress()
+        if self.resume:
+            progress = checkpoint.restore(self.out, job, s.model, s.optimizer, s.sampler, s.corpus.fingerprint,
+                                          s.device)
+            self.events.log(f"resuming {self.out / checkpoint.CHECKPOINT} at step {progress.step}")
+        self.out.mkdir(parents=True, exist_ok=True)
+        checkpoint.write_job(self.out, job)  # on resume too: a later --resume continues with the settings in force
+        tokens_per_step = job.batch_size * job.grad_accum * job.seq_len
+        params = s.model.config.num_parameters()
+        self.events.emit(
+            "start", total_steps=job.steps, step=progress.step, resumed=self.resume, device=s.device.type,
+            precision=s.precision, parameters=params, train_tokens=int(len(s.corpus.train)),
+            val_tokens=int(len(s.corpus.val)), tokens_per_step=tokens_per_step, files=s.corpus.files,
+            holdout=s.corpus.holdout, output=str(self.out),
+        )
+        trainable = sum(p.numel() for p in s.model.parameters() if p.requires_grad)
+        self.events.log(f"model: {params / 1e6:.2f}M parameters on {s.device.type} ({s.precision}), "
+                        f"{job.method} ({trainable:,} trained); {job.steps} steps of {tokens_per_step:,} tokens, "
+                        f"from step {progress.step}")
+        return progress
+
+    def _device(self) -> tuple[Any, str]:
+        import torch
+
+        if self.job.device == "cuda" and not torch.cuda.is_available():
+            raise TrainError("device: cuda was asked for, but no CUDA GPU is available to PyTorch")
+        cuda = self.job.device == "cuda" or (self.job.device == "auto" and torch.cuda.is_available())
+        name = "cuda" if cuda else "cpu"
+        precision = self.job.precision
+        if precision == "auto":
+            if name == "cuda":
+                precision = "bf16" if torch.cuda.is_bf16_supported() else "fp32"
+            else:
+                # bf16 autocast on CPUs with bf16 instructions: 1.46x the tokens per CPU-second
+                # of fp32 with the same loss per step (pilot of 6 x 192 on held-out Austen, see
+                # model/recipes/inkwell-austen.json); elsewhere it is emulated and slower.
+                precision = "bf16" if cpu_has_fast_bf16() else "fp32"
+        if precision == "fp16" and name != "cuda":
+            raise TrainError("precision: fp16 needs a CUDA GPU; use bf16 or fp32 on the CPU")
+        return torch.device(name), precision
+
+    def _build_model(self) -> Any:
+        from core.config import GPT2Config
+        from model.gpt2 import GPT2
+        from model.hf import load_gpt2
+
+        job = self.job
+        if job.init:
+            model = load_gpt2(job.init)
+            if job.deepen_to:
+                from model.grow import deepen
+
+                try:
+                    model = deepen(model, job.deepen_to)
+                except ValueError as exc:
+                    raise TrainError(f"deepen_to: {exc}") from None
+        else:
+            if not isinstance(job.model, dict):
+                raise TrainError("model: expected the architecture numbers, e.g. {\"n_layer\": 4, \"n_embd\": 128, ...}")
+            try:
+                model = GPT2(GPT2Config(**job.model))
+            except TypeError as exc:
+                raise TrainError(f"model: {exc}") from None
+        if job.dropout is not None:
+            model.set_dropout(job.dropout)
+        if job.seq_len > model.config.n_positions:
+            raise TrainError(f"seq_len ({job.seq_len}) exceeds the model's context length ({model.config.n_positions})")
+        if job.method == "lora":
+            from model.lora import apply_lora
+
+            apply_lora(model, job.lora_rank, job.lora_alpha)
+        return model
+
+    def _optimizer(self, model: Any, device: Any) -> Any:
+        import torch
+
+        # Weight decay on matrices only: biases, LayerNorm and position rows stay undecayed,
+        # as in GPT-2's reference training set-ups.
+        decay = [p for n, p in model.named_parameters() if p.dim() >= 2 and not n.startswith("wpe")]
+        rest = [p for n, p in model.named_parameters() if p.dim() < 2 or n.startswith("wpe")]
+        decay, rest = [p for p in decay if p.requires_grad], [p for p in rest if p.requires_grad]  # LoRA: adapters only
+        groups = [{"params": decay, "weight_decay": self.job.weight_decay}, {"params": rest, "weight_decay": 0.0}]
+        kwargs = {"fused": True} if device.type == "cuda" else {}
+        return torch.optim.AdamW(groups, lr=self.job.lr, betas=(self.job.beta1, self.job.beta2), **kwargs)
+
+    # --- one step and what follows it -----------------------------------------------------------
+
+    def _step(self, s: _Setup, lr: float) -> float:
+        """One optimizer step over ``grad_accum`` batches; the step's loss."""
+        import torch
+
+        job = self.job
+        for group in s.optimizer.param_groups:
+            group["lr"] = lr
+        step_loss = 0.0
+        for _ in range(job.grad_accum):
+            batch = torch.from_numpy(s.sampler.next_batch(job.batch_size)).to(s.device, non_blocking=True)
+            x, y = batch[:, :-1], batch[:, 1:]
+            with s.autocast():
+                loss = s.model.loss(x, y)
+            loss = loss / job.grad_accum
+            (s.scaler.scale(loss) if s.scaler else loss).backward()
+            step_loss += loss.item()
+        if s.scaler:
+            s.scaler.unscale_(s.optimizer)
+        if job.grad_clip:
+            torch.nn.utils.clip_grad_norm_(s.model.parameters(), job.grad_clip)
+        if s.scaler:
+            s.scaler.step(s.optimizer)
+            s.scaler.update()
+        else:
+            s.optimizer.step()
+        s.optimizer.zero_grad(set_to_none=True)
+        return step_loss
+
+    def _progress(self, s: _Setup, step: int, lr: float, meter: _Meter) -> None:
+        total = self.job.steps
+        loss, tps, eta = meter.report(step, total)
+        sampler = s.sampler
+        self.events.emit("progress", step=step, total_steps=total, loss=round(loss, 5), lr=lr,
+                         tokens_per_s=round(tps, 1), eta_s=round(eta, 1) if eta is not None else None,
+                         epoch=sampler.epoch + sampler.index / max(sampler.windows_per_epoch, 1))
+        self.events.log(f"step {step}/{total}  loss {loss:.4f}  lr {lr:.2e}  {tps:,.0f} tok/s  eta {human_duration(eta)}")
+
+    def _evaluate(self, s: _Setup, progress: Progress, when: str) -> None:
+        """Score the held-out text, record it in the history and report it."""
+        val = self._held_out_loss(s)
+        progress.history.append({"step": progress.step, "val_loss": val})
+        self.events.emit("eval", step=progress.step, val_loss=round(val, 5), val_ppl=round(math.exp(val), 3))
+        self.events.log(f"eval {when}: loss {val:.4f}, perplexity {math.exp(val):.2f}")
+
+    def _held_out_loss(self, s: _Setup) -> float:
+        """Mean loss per token over the held-out windows (perplexity = exp of it)."""
+        import torch
+
+        job, model = self.job, s.model
+        model.eval()
+        total, count = 0.0, 0
+        full = [w for w in s.val_windows if len(w) == job.seq_len + 1]
+        short = [w for w in s.val_windows if len(w) != job.seq_len + 1]
+        groups = [np.stack(full[i: i + job.batch_size]) for i in range(0, len(full), job.batch_size)]
+        groups += [w[None, :] for w in short]
+        with torch.no_grad():
+            for g in groups:
+                batch = torch.from_numpy(g).to(s.device)
+                x, y = batch[:, :-1], batch[:, 1:]
+                with s.autocast():
+                    loss = model.loss(x, y)
+                total += loss.item() * y.numel()
+                count += y.numel()
+        model.train()
+        return total / count
+
+    def _samples(self, s: _Setup, step: int) -> None:
+        if not self.job.sample_tokens or not self.job.sample_prompts:
+            return
+        import torch
+
+        from core.tokenizer import EOT_TOKEN, decode, encode
+
+        for prompt in self.job.sample_prompts:
+            # Its own seeded generator: samples leave the training's random state alone and are
+            # the same for the same weights.
+            ids = torch.tensor([encode(prompt)], device=s.device)
+            out = s.model.generate(ids, self.job.sample_tokens, temperature=SAMPLE_TEMPERATURE, top_k=SAMPLE_TOP_K,
+                                   generator=torch.Generator().manual_seed(self.job.seed), stop_token=EOT_TOKEN)
+            text = decode(out[0, ids.shape[1]:].tolist())
+            self.events.emit("sample", step=step, prompt=prompt, text=text)
+            self.events.log(f"sample at step {step}: {prompt}|{text}")
+
+    def _checkpoint(self, s: _Setup, progress: Progress, reason: str) -> None:
+        path = checkpoint.save(self.out, self.job, s.model, s.optimizer, s.sampler, s.corpus.fingerprint, progress)
+        self.events.emit("checkpoint", step=progress.step, path=str(path), reason=reason)
+        self.events.log(f"checkpoint at step {progress.step}: {path}")
+
+    # --- the end --------------------------------------------------------------------------------
+
+    def _finish(self, s: _Setup, progress: Progress) -> dict[str, Any]:
+        job, model, corpus = self.job, s.model, s.corpus
+        if job.method == "lora":
+            from model.lora import merge_lora
+
+            merge_lora(model)
+        last_val = progress.last_val_loss
+        val_ppl = math.exp(last_val) if last_val is not None else None
+        history = progress.history
+        before = history[0]["val_loss"] if job.init and history and history[0]["step"] == 0 else None
+        elapsed = progress.elapsed_s
+        summary = {
+            "name": job.name,
+            "job": dataclasses.asdict(job),
+            "files": corpus.files,
+            "holdout": corpus.holdout,
+            "train_tokens": int(len(corpus.train)),
+            "val_tokens": int(len(corpus.val)),
+            "parameters": model.config.num_parameters(),
+            "steps": job.steps,
+            "tokens_seen": job.steps * job.batch_size * job.grad_accum * job.seq_len,
+            "val_loss": last_val,
+            "val_ppl": val_ppl,
+            "val_ppl_before": math.exp(before) if before is not None else None,
+            "method": job.method,
+            "history": history,
+            "training_time_s": round(elapsed, 1),
+            "device": s.device.type,
+            "precision": s.precision,
+        }
+        checkpoint.save_result(self.out, model, summary)
+        bundle = self._export() if job.export else None
+        ppl_before = summary["val_ppl_before"]
+        self.events.emit("done", output=str(self.out), val_ppl=round(val_ppl, 3) if val_ppl else None,
+                         val_ppl_before=round(ppl_before, 3) if ppl_before else None,
+                         val_loss=last_val, steps=job.steps, training_time_s=round(elapsed, 1),
+                         **({"bundle": bundle} if bundle else {}))
+        self.events.log(f"done: {self.out} (held-out perplexity {val_ppl if val_ppl is None else round(val_ppl, 2)}, "
+                        f"{human_duration(elapsed)})" + (f"; model bundle {bundle}" if bundle else ""))
+        return summary
+
+    def _export(self) -> str:
+        from model.export import export_bundle
+
+        spec = self.job.export or {}
+        self.events.log(f"exporting to {spec['dest']} ...")
+
+        def progress(e: dict[str, Any]) -> None:
+            if e["event"] == "progress":
+                self.events.log(f"export: {e.get('message', e['event'])}")
+
+        bundle = export_bundle(
+            self.out, spec["dest"], variants=spec.get("variants", ["int8"]), name=self.job.name,
+            hf_dtype=spec.get("hf_dtype", "float16"), licence=spec.get("licence", "unspecified"), progress=progress,
+        )
+        return str(bundle.folder)
