@@ -67,6 +67,13 @@ def test_a_layer_does_not_load_the_layers_above_it(layer):
     assert not loaded & forbidden, f"importing {layer} loads {sorted(loaded & forbidden)}"
 
 
+def typing_only(tree: ast.AST) -> set[int]:
+    """The ids of the nodes under ``if TYPE_CHECKING:``: imports for type hints, never run."""
+    return {id(inner) for node in ast.walk(tree) if isinstance(node, ast.If)
+            and getattr(node.test, "id", getattr(node.test, "attr", None)) == "TYPE_CHECKING"
+            for statement in node.body for inner in ast.walk(statement)}
+
+
 def import_graph() -> dict[str, set[str]]:
     """module -> the project's modules it imports anywhere in its source (lazy imports too)."""
     known = {m for p in PACKAGES for m in modules(p)}
@@ -76,7 +83,11 @@ def import_graph() -> dict[str, set[str]]:
         is_package = path.is_dir()
         source = (path / "__init__.py") if is_package else path.with_suffix(".py")
         targets: set[str] = set()
-        for node in ast.walk(ast.parse(source.read_text(encoding="utf-8"))):
+        tree = ast.parse(source.read_text(encoding="utf-8"))
+        hints = typing_only(tree)
+        for node in ast.walk(tree):
+            if id(node) in hints:
+                continue
             if isinstance(node, ast.Import):
                 names = [alias.name for alias in node.names]
             elif isinstance(node, ast.ImportFrom):
