@@ -51,7 +51,7 @@ def test_good_values_pass_through():
     ({"method": "half"}, "method must be full or lora (got 'half')"),
 ])
 def test_a_training_job_speaks_the_same_words(job, message):
-    from model.train import Job, TrainError
+    from model.train_job import Job, TrainError
 
     with pytest.raises(TrainError, match=message.replace("(", r"\(").replace(")", r"\)")):
         Job.from_dict({"data": ["a.txt"], "out": "run", **job}, "job").validate()
