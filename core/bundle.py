@@ -3,7 +3,7 @@
 Torch-free: the editor imports this module. ``Bundle`` reads and checks a bundle;
 ``BundleWriter`` builds one in a temporary folder next to the destination and moves it into
 place only when it is complete, so a failed or interrupted export leaves nothing half-written.
-The manifest schema is in CONTRACTS.md.
+The manifest is described in docs/architecture.md (Model bundle).
 """
 
 from __future__ import annotations

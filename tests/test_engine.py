@@ -98,6 +98,7 @@ def test_typing_inside_a_word_runs_one_token(fp32):
         np.testing.assert_allclose(prompt_logits(fp32), full_logits(fp32.decoder, encode(text)), atol=1e-5)
 
 
+@pytest.mark.slow
 def test_typing_when_the_editor_passes_only_a_tail_of_the_document(engine):
     """Editors may pass the last few thousand characters, not the whole document: the window
     start must not move with the caller's cut, or every keystroke would re-run the context."""
@@ -553,6 +554,7 @@ def weights_only_bundle(tiny_hf_dir, tmp_path_factory):
     return folder
 
 
+@pytest.mark.slow
 def test_a_bundle_of_weights_only_builds_its_int8_graph_once(weights_only_bundle, tmp_path):
     from core import paths
     from model.export import export_bundle

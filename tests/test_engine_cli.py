@@ -79,6 +79,7 @@ def test_default_model_is_an_installed_one(monkeypatch, tmp_path, tiny_bundle, c
     assert code == 0 and "tiny-test (int8 on cpu)" in err
 
 
+@pytest.mark.slow
 def test_runs_as_a_real_command(tiny_bundle):
     out = subprocess.run(
         [sys.executable, "-m", "app.cli", "generate", "--model", str(tiny_bundle), "Hello", "--seed", "1",

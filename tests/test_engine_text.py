@@ -185,6 +185,7 @@ def typing(text: str, begin: int, end: int, budget: int, tail: int | None = None
     return seen
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("tail", [None, 6000])
 def test_typing_keeps_the_window_start_until_it_slides_a_large_step(tail):
     text = prose()[:80000]

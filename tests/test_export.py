@@ -158,6 +158,7 @@ def test_bundled_hf_checkpoint_loads_back(tiny_bundle, torch_model):
         assert torch.equal(again(ids)[0], torch_model(ids)[0])
 
 
+@pytest.mark.slow
 def test_hf_float16_and_variant_choice(tiny_hf_dir, tmp_path):
     out = tmp_path / "small"
     b = export.export_bundle(tiny_hf_dir, out, variants=["int8"], hf_dtype="float16")
@@ -186,6 +187,7 @@ def test_progress_events(tiny_hf_dir, tmp_path):
     assert [e["step"] for e in steps] == list(range(1, steps[0]["total_steps"] + 1))
 
 
+@pytest.mark.slow
 def test_force_replaces_an_existing_bundle(tiny_hf_dir, tiny_bundle, tmp_path):
     out = tmp_path / "out"
     shutil.copytree(tiny_bundle, out)
@@ -262,6 +264,7 @@ def _copy(src, dest):
     return dest
 
 
+@pytest.mark.slow
 def test_bad_input_missing_folder(tmp_path):
     r = _run(tmp_path / "nope", tmp_path / "out")
     _assert_clean_failure(r, tmp_path / "out", str(tmp_path / "nope"), "no such folder")
@@ -295,6 +298,7 @@ def test_bad_input_config(run_main, tiny_hf_dir, tmp_path, config, problem):
     _assert_clean_failure(r, tmp_path / "out", str(src / "config.json"), problem)
 
 
+@pytest.mark.slow
 def test_bad_input_truncated_weights(tiny_hf_dir, tmp_path):
     src = _copy(tiny_hf_dir, tmp_path / "src")
     w = src / "model.safetensors"
@@ -332,6 +336,7 @@ def test_bad_input_output_exists(run_main, tiny_hf_dir, tiny_bundle, tmp_path):
     assert (out / MANIFEST).read_bytes() == before
 
 
+@pytest.mark.slow
 def test_bad_input_output_not_writable(tiny_hf_dir, tmp_path):
     blocker = tmp_path / "file"
     blocker.write_text("a file, not a folder")
@@ -416,6 +421,7 @@ def test_int8_with_any_width(n_embd, n_head):
             assert checker.agreement(session, np.float32) >= 0.9
 
 
+@pytest.mark.slow
 def test_large_models_keep_weights_beside_the_graph(tiny_hf_dir, tmp_path, monkeypatch):
     """Over protobuf's 2 GB the weights go to <file>.data (simulated with a zero threshold)."""
     monkeypatch.setattr(onnx_graph, "EXTERNAL_DATA_BYTES", 0)
@@ -447,6 +453,7 @@ def test_a_graph_onnxruntime_cannot_run_is_reported(tiny_hf_dir, tmp_path, monke
     _assert_clean_failure(r, tmp_path / "out", "model.int8.onnx: onnxruntime", "cannot run the exported int8 graph")
 
 
+@pytest.mark.slow
 def test_transformers_checkpoint_end_to_end(tmp_path):
     """A checkpoint saved by transformers' GPT2LMHeadModel, exported: the ONNX graph gives the
     reference implementation's logits, through the cache."""

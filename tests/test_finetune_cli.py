@@ -50,6 +50,7 @@ def test_names_and_prompts():
         "The lighthouse keeper counted the ships one by"
 
 
+@pytest.mark.slow
 def test_estimate_is_measured_by_a_warm_up(tiny_bundle, texts, tmp_path):
     import textwrap
 
@@ -75,6 +76,7 @@ def test_the_job_keeps_line_breaks_when_asked():
     assert make_job("a", "/m", ["x.txt"], {**settings, "line_breaks": "keep"}, 10_000)["line_breaks"] == "keep"
 
 
+@pytest.mark.slow
 def test_fine_tune_from_the_command_line_installs_a_model_that_generates(tiny_bundle, texts, tmp_path, monkeypatch):
     home = tmp_path / "home"
     proc = inkwell(home, "--base", str(tiny_bundle), "--data", str(texts), "--name", "My voice", "--method", "lora",
@@ -115,6 +117,7 @@ def test_a_base_without_weights_is_refused(tiny_bundle, texts, tmp_path):
     assert proc.returncode == 1 and "no Hugging Face weights" in proc.stderr
 
 
+@pytest.mark.slow
 def test_an_interrupted_fine_tune_resumes_from_the_command_line(tiny_bundle, texts, tmp_path, inkwell_home):
     import io
     import signal

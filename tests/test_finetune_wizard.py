@@ -100,6 +100,7 @@ def wait_state(qtbot, page, state, timeout=LONG):
     assert page.state == state, (page.state, page.outcome_message, page.process.stderr_tail[-10:] if page.process else None)
 
 
+@pytest.mark.slow
 def test_a_real_fine_tune_through_the_wizard_ends_with_a_model_the_editor_uses(qtbot, make_wizard, tiny_installed, texts):
     wizard = make_wizard()
     wizard.texts_page.add_paths([texts])
@@ -159,6 +160,7 @@ def test_a_real_fine_tune_through_the_wizard_ends_with_a_model_the_editor_uses(q
     assert again.settings["model"] == str(dest) and again.results_page.export_process is None
 
 
+@pytest.mark.slow
 def test_stop_then_resume_after_the_app_was_closed(qtbot, make_wizard, tiny_installed, texts, frequent_checkpoints):
     wizard = make_wizard()
     page = to_training(qtbot, wizard, texts, steps=3000, name="long run")
@@ -185,6 +187,7 @@ def test_stop_then_resume_after_the_app_was_closed(qtbot, make_wizard, tiny_inst
     wait_state(qtbot, page, "stopped")
 
 
+@pytest.mark.slow
 def test_a_crashed_training_process_keeps_its_log_and_offers_to_resume(qtbot, make_wizard, tiny_installed, texts,
                                                                       frequent_checkpoints):
     wizard = make_wizard()
@@ -204,6 +207,7 @@ def test_a_crashed_training_process_keeps_its_log_and_offers_to_resume(qtbot, ma
     wait_state(qtbot, page, "stopped")
 
 
+@pytest.mark.slow
 def test_training_errors_are_shown_and_free_the_name(qtbot, make_wizard, tiny_installed, texts):
     wizard = make_wizard()
     wizard.texts_page.add_paths([texts])
@@ -429,6 +433,7 @@ def test_the_sample_prompt_is_read_like_the_training_text(qtbot, make_wizard, ti
     assert page.prompt.text() == "The lighthouse keeper counted the ships again."
 
 
+@pytest.mark.slow
 def test_closing_while_training_stops_it_without_waiting(qtbot, tiny_installed, texts, frequent_checkpoints):
     from app.ui.main_window import MainWindow
 

@@ -86,6 +86,7 @@ def test_save_load_round_trip(tiny_hf_dir, tmp_path):
         assert torch.equal(model(ids)[0], again(ids)[0])
 
 
+@pytest.mark.slow
 def test_kv_cache_equals_full_recompute(tiny_hf_dir):
     model = load_gpt2(tiny_hf_dir)
     ids = torch.randint(0, 50257, (3, 20), generator=torch.Generator().manual_seed(4))

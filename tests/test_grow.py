@@ -12,6 +12,7 @@ from model.train_job import Job, TrainError
 from model.train_loop import Events, Trainer
 
 
+@pytest.mark.slow
 def test_deepened_model_computes_the_same_logits(tiny_hf_dir):
     model = load_gpt2(tiny_hf_dir)
     ids = torch.randint(0, model.config.vocab_size, (2, 17))
@@ -28,6 +29,7 @@ def test_deepened_model_computes_the_same_logits(tiny_hf_dir):
     assert deep.h[1].attn.c_proj.weight.grad.abs().sum() > 0
 
 
+@pytest.mark.slow
 def test_deepened_checkpoint_round_trips(tiny_hf_dir, tmp_path):
     deep = deepen(load_gpt2(tiny_hf_dir), 5)
     save_gpt2(deep, tmp_path / "deep")

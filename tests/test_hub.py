@@ -58,6 +58,7 @@ def test_download_is_verified_and_survives_a_dropped_connection(fake_hub, tiny_h
     assert last["done"] == last["total"] and last["bytes_per_s"] > 0
 
 
+@pytest.mark.slow
 def test_a_killed_download_continues_in_a_new_process(fake_hub, tiny_hf_dir):
     """The app is closed (the process killed) mid-download; the next start continues the file."""
     fake_hub.hold_after["model.safetensors"] = 5_000_000

@@ -162,6 +162,7 @@ def test_a_redirect_to_a_local_file_is_refused(fake_hub, tmp_path):
     assert not (folder() / WEIGHTS).exists()
 
 
+@pytest.mark.slow
 def test_a_gzip_bomb_is_refused_unopened(fake_hub):
     fake_hub.gzip_bomb[WEIGHTS] = gzip_bomb(256 << 20)
     with pytest.raises(hub.HubError, match=r"compressed \(gzip\)"):

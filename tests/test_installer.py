@@ -27,6 +27,7 @@ def no_leftovers() -> bool:
     return not [p for p in paths.models_dir().iterdir() if p.name.endswith((".partial", ".deleting"))]
 
 
+@pytest.mark.slow
 def test_a_checkpoint_folder_is_exported_into_the_models_folder(tiny_hf_dir):
     events = []
     dest = installer.install(tiny_hf_dir, name="My GPT", emit=events.append)
@@ -40,6 +41,7 @@ def test_a_checkpoint_folder_is_exported_into_the_models_folder(tiny_hf_dir):
     assert events[-1] == {"event": "installed", "folder": str(dest), "name": "My GPT"}
 
 
+@pytest.mark.slow
 def test_a_bare_weights_file_with_a_chosen_size(tiny_hf_dir):
     weights = tiny_hf_dir / "model.safetensors"
     dest = installer.install(weights, size=str(tiny_hf_dir / "config.json"), name="bare")
@@ -114,6 +116,7 @@ def test_unknown_sources_are_refused(tmp_path):
         installer.install(tmp_path)
 
 
+@pytest.mark.slow
 def test_a_transformers_checkpoint_from_the_hub_matches_the_source_logits(tmp_path, monkeypatch):
     """Hugging Face's own GPT-2 code writes a tiny checkpoint; it is downloaded from the fake hub,
     installed, and the installed graph gives transformers' logits."""
@@ -145,6 +148,7 @@ def test_a_transformers_checkpoint_from_the_hub_matches_the_source_logits(tmp_pa
     assert np.abs(logits - want).max() < 1e-4
 
 
+@pytest.mark.slow
 def test_a_killed_export_installs_nothing(tiny_hf_dir):
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
     proc = subprocess.Popen([sys.executable, "-m", "app.models_cli", "import", str(tiny_hf_dir), "--json"],
@@ -163,6 +167,7 @@ def test_a_killed_export_installs_nothing(tiny_hf_dir):
     assert len(user_models()) == 1 and no_leftovers()
 
 
+@pytest.mark.slow
 def test_command_line_list_import_and_remove(tiny_hf_dir, capsys):
     assert models_cli.main(["import", str(tiny_hf_dir), "--name", "cli-model", "--json"]) == 0
     events = [json.loads(line) for line in capsys.readouterr().out.splitlines()]

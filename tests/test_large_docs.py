@@ -341,6 +341,7 @@ def test_autosave_of_a_long_text_copies_in_steps_and_follows_edits(qtbot, window
     assert _snapshot_texts() == []  # saved: nothing to recover
 
 
+@pytest.mark.slow
 def test_text_collector_matches_the_document_under_random_edits(qtbot, monkeypatch):
     monkeypatch.setattr(autosave_module, "PIECE_CHARS", 40)
     monkeypatch.setattr(autosave_module, "TURN_S", 0.0)

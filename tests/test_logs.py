@@ -128,6 +128,7 @@ def test_help_opens_the_log_folder(qtbot, monkeypatch):
     window.close()
 
 
+@pytest.mark.slow
 def test_the_app_starts_without_a_log_folder(tmp_path):
     """`inkwell` with a log folder it cannot create: the window still comes up."""
     import subprocess

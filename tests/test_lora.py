@@ -11,6 +11,7 @@ from conftest import TINY
 from test_train import corpus, job_dict, losses, run_in_process  # noqa: F401 - the corpus fixture
 
 
+@pytest.mark.slow
 def test_merged_model_computes_what_the_adapted_one_does():
     from core.config import GPT2Config
     from model.gpt2 import GPT2
@@ -36,6 +37,7 @@ def test_merged_model_computes_what_the_adapted_one_does():
     assert torch.allclose(merged, expected, atol=1e-4)
 
 
+@pytest.mark.slow
 def test_lora_fine_tune_learns_keeps_small_checkpoints_and_saves_a_plain_model(tiny_hf_dir, corpus, tmp_path):  # noqa: F811
     from model.hf import load_gpt2
 
@@ -58,6 +60,7 @@ def test_lora_fine_tune_learns_keeps_small_checkpoints_and_saves_a_plain_model(t
             assert torch.linalg.matrix_rank(b - a, atol=1e-5) <= 4
 
 
+@pytest.mark.slow
 def test_lora_interrupted_and_resumed_equals_uninterrupted(tiny_hf_dir, corpus, tmp_path):  # noqa: F811
     from model.train_loop import StopRequest
 
@@ -75,6 +78,7 @@ def test_lora_interrupted_and_resumed_equals_uninterrupted(tiny_hf_dir, corpus, 
     assert second[-1]["val_ppl_before"] == whole[-1]["val_ppl_before"]
 
 
+@pytest.mark.slow
 def test_epochs_set_the_number_of_steps(corpus, tmp_path):  # noqa: F811
     from core.runfolder import steps_for_epochs
 

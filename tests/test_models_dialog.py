@@ -79,6 +79,7 @@ def test_rename_and_delete(qtbot, settings, mine, monkeypatch):
     assert "Renamed model" not in [m.name for m in dialog._rows]
 
 
+@pytest.mark.slow
 def test_import_runs_the_export_in_a_subprocess(qtbot, settings, tiny_hf_dir):
     dialog = ModelsDialog(settings)
     qtbot.addWidget(dialog)
@@ -92,6 +93,7 @@ def test_import_runs_the_export_in_a_subprocess(qtbot, settings, tiny_hf_dir):
     assert not dialog.job_panel.isVisibleTo(dialog)
 
 
+@pytest.mark.slow
 def test_a_killed_import_says_so_and_lists_nothing(qtbot, settings, tiny_hf_dir):
     dialog = ModelsDialog(settings)
     qtbot.addWidget(dialog)
@@ -112,6 +114,7 @@ def fake_hub(tiny_hf_dir, monkeypatch):
     server.stop()
 
 
+@pytest.mark.slow
 def test_download_shows_the_size_first(qtbot, fake_hub, tiny_hf_dir):
     chooser = DownloadDialog()
     qtbot.addWidget(chooser)
@@ -127,6 +130,7 @@ def test_download_shows_the_size_first(qtbot, fake_hub, tiny_hf_dir):
     assert not chooser.start_button.isEnabled()
 
 
+@pytest.mark.slow
 def test_download_cancel_then_continue(qtbot, settings, fake_hub):
     fake_hub.hold_after["model.safetensors"] = 4_000_000
     dialog = ModelsDialog(settings)

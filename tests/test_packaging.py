@@ -33,6 +33,7 @@ def test_version(capsys):
     assert capsys.readouterr().out == f"inkwell {__version__}\n"
 
 
+@pytest.mark.slow
 def test_self_test_from_source_passes_and_says_what_it_checked():
     out = run_cli("--self-test")
     assert out.returncode == 0, out.stdout + out.stderr
@@ -59,6 +60,7 @@ def test_self_test_fails_clearly_on_a_corrupt_model(tiny_bundle, tmp_path, monke
     assert os.environ["INKWELL_HOME"] == home  # the user's environment is put back
 
 
+@pytest.mark.slow
 def test_window_signals_when_first_shown():
     """The hook bench/bench_startup.py times: a line once the window is on screen, then exit 0."""
     out = run_cli(env={"INKWELL_QUIT_WHEN_SHOWN": "1", "QT_QPA_PLATFORM": "offscreen"})

@@ -55,6 +55,7 @@ def partials() -> list[Path]:
     return sorted(p for p in paths.models_dir().iterdir() if p.name.endswith(".partial"))
 
 
+@pytest.mark.slow
 def test_an_import_leaves_a_living_writers_partial_alone(tiny_bundle):
     """D15: `models import` removed the partial bundle of an export running at the same time."""
     proc, partial = writer(paths.models_dir() / "exporting")

@@ -164,6 +164,7 @@ def _dying_editor(inkwell_home, what: str) -> str:
     return done.stdout.strip()
 
 
+@pytest.mark.slow
 def test_one_damaged_snapshot_does_not_hide_the_others(inkwell_home):
     from app.recovery import scan_snapshots
 

@@ -125,6 +125,7 @@ def test_a_huge_recent_files_list_is_capped_on_load(inkwell_home):
     assert settings.notice is None  # kept what was good; nothing to warn about
 
 
+@pytest.mark.slow
 def test_long_texts_and_big_dicts_are_refused(inkwell_home):
     _write_settings(inkwell_home, json.dumps({"geometry": "0" * 1_000_000,
                                               "keys": {f"k{i}": "Tab" for i in range(100_000)}}))

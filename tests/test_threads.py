@@ -50,6 +50,7 @@ def test_the_settings_panel_offers_no_more_threads_than_cores(qtbot):
     assert panel.findChild(QSpinBox, "setting_threads").maximum() == cpu_count()
 
 
+@pytest.mark.slow
 def test_a_training_job_uses_no_more_threads_than_cores(tmp_path):
     import torch
     from conftest import TINY

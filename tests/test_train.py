@@ -89,6 +89,7 @@ def parse_events(stdout: str):
 
 # --- learning -------------------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_a_few_steps_reduce_the_loss(corpus, tmp_path):
     result, events = run_in_process(job_dict(corpus, tmp_path / "run"))
     curve = losses(events)
@@ -118,6 +119,7 @@ def test_lr_schedule_warms_up_then_decays_to_min():
     assert all(lr_at(s, job) >= lr_at(s + 1, job) for s in range(10, 100))
 
 
+@pytest.mark.slow
 def test_gradient_accumulation_matches_a_larger_batch(corpus, tmp_path):
     """Two micro-batches of 2 accumulate to the gradient of one batch of 4 (dropout off)."""
     common = dict(dropout=0.0, steps=3, eval_every=100, sample_every=100, checkpoint_every=100)
@@ -280,6 +282,7 @@ def test_sigterm_leaves_a_loadable_checkpoint_and_resume_continues(corpus, tmp_p
     assert events[-1]["event"] == "done"
 
 
+@pytest.mark.slow
 def test_disk_full_gives_a_clear_error_and_keeps_the_last_checkpoint(corpus, tmp_path, monkeypatch, capsys):
     import torch
 
@@ -383,6 +386,7 @@ def test_bad_job_file(tmp_path, capsys):
     assert "not valid JSON" in json.loads(capsys.readouterr().out.splitlines()[-1])["message"]
 
 
+@pytest.mark.slow
 def test_cli_error_exits_non_zero_without_traceback(tmp_path):
     proc = cli("--data", tmp_path / "missing.txt", "--out", tmp_path / "run")
     assert proc.returncode == 1
@@ -390,6 +394,7 @@ def test_cli_error_exits_non_zero_without_traceback(tmp_path):
     assert parse_events(proc.stdout)[-1]["event"] == "error"
 
 
+@pytest.mark.slow
 def test_fine_tune_from_a_hugging_face_checkpoint(tiny_hf_dir, corpus, tmp_path):
     job = job_dict(corpus, tmp_path / "ft", init=str(tiny_hf_dir), steps=5, eval_every=5, sample_every=5)
     job.pop("model")

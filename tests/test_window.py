@@ -323,6 +323,7 @@ def test_settings_panel_changes_apply_at_once(qtbot, open_window):
     assert "Ctrl+J" in window.ghost_actions["accept"].text()
 
 
+@pytest.mark.slow
 def test_inkwell_file_opens_the_file(tmp_path):
     # `inkwell FILE` in a process of its own: app.cli.main runs the real event loop.
     path = tmp_path / "chapter.md"
@@ -351,6 +352,7 @@ sys.exit(cli.main(sys.argv[1:]))
     assert text == repr("# Chapter one\n\nIt begins.") and title.startswith("chapter.md")
 
 
+@pytest.mark.slow
 def test_esc_stops_the_story(qtbot, open_window, tiny_bundle):
     # longer than the tiny model's context (256): the window slides, the story is as long as asked
     window = open_window(tiny_bundle, auto_suggest=False, story_tokens=1000, temperature=1.0)

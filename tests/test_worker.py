@@ -8,6 +8,7 @@ import sys
 import threading
 from pathlib import Path
 
+import pytest
 from PySide6.QtCore import Qt
 
 from app.engine.params import GenerationParams
@@ -83,6 +84,7 @@ def test_engine_errors_are_reported_not_raised(qtbot, tiny_bundle, tmp_path):
         generator.shutdown()
 
 
+@pytest.mark.slow
 def test_the_window_never_imports_torch(tiny_bundle):
     code = f"""
 import sys

@@ -12,7 +12,6 @@ from PySide6.QtGui import QActionGroup, QCloseEvent, QColor, QDesktopServices, Q
 from PySide6.QtWidgets import (
     QApplication,
     QFontDialog,
-    QLabel,
     QMainWindow,
     QMenu,
     QMessageBox,
@@ -20,7 +19,6 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app import models
 from app.bigtext import LONG_LINE
 from app.markdown import is_markdown
 from app.settings import Settings
@@ -31,8 +29,10 @@ from app.ui.editor import GhostEditor
 from app.ui.files import DocumentFiles
 from app.ui.find_replace import FindBar
 from app.ui.highlighter import TextHighlighter
+from app.ui.model_menu import fill_model_menu
 from app.ui.settings_panel import KEY_LABELS, SettingsPanel
 from app.ui.spell_check import SpellCheck
+from app.ui.status import StatusFields
 from app.ui.suggestions import MODEL_KEYS, SuggestionController
 from app.ui.view_modes import CtrlWheelZoom, FullScreen, zoom_step
 from app.ui.wordcount import WordCounter
@@ -81,7 +81,12 @@ class MainWindow(QMainWindow):
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.panel)
         self.panel.hide()
 
-        self._build_status_bar()
+        self.status = StatusFields(self.statusBar())
+        # (the fields by their old names: tests and tools read them)
+        self.model_label, self.speed_label, self.words_label = \
+            self.status.model_label, self.status.speed_label, self.status.words_label
+        self.cursor_label, self.format_label, self.load_label = \
+            self.status.cursor_label, self.status.format_label, self.status.load_label
         self.commands = ActionRegistry(self, self._handlers())
         self.ghost_actions = {name: self.commands[name] for name in GHOST_ACTIONS}
         self._build_menus()
@@ -177,37 +182,6 @@ class MainWindow(QMainWindow):
             "show_user_guide": self.show_user_guide, "show_keys": self._show_keys, "open_log_folder": self.open_log_folder, "show_about": self._show_about,
         }
 
-    def _build_status_bar(self) -> None:
-        bar = self.statusBar()
-        bar.setSizeGripEnabled(False)
-        self.model_label = QLabel("No model")
-        self.model_label.setObjectName("modelLabel")
-        self.speed_label = QLabel("")
-        self.speed_label.setObjectName("speedLabel")
-        self.speed_label.setToolTip("The last suggestion: time to its first word, and decoding speed")
-        self.words_label = QLabel("")
-        self.words_label.setObjectName("wordsLabel")
-        self.cursor_label = QLabel("")
-        self.cursor_label.setObjectName("cursorLabel")
-        self.format_label = QLabel("")
-        self.format_label.setObjectName("formatLabel")
-        # (a label, not a QProgressBar: that repaints the window at once on every new value)
-        self.load_label = QLabel("")
-        self.load_label.setObjectName("loadLabel")
-        bar.addPermanentWidget(self.load_label)
-        self.load_label.hide()
-        for index, label in enumerate((self.model_label, self.speed_label, self.words_label,
-                                       self.cursor_label, self.format_label)):
-            if index:
-                dot = QLabel("·")
-                dot.setObjectName("statusSeparator")
-                bar.addPermanentWidget(dot)
-                if label is self.speed_label:
-                    self._speed_dot = dot
-            label.setContentsMargins(6, 0, 6, 0)
-            bar.addPermanentWidget(label)
-        self._show_speed("")
-
     def _build_menus(self) -> None:
         def recent(menu: QMenu) -> None:
             self.recent_menu = menu.addMenu("Open &Recent")
@@ -257,7 +231,7 @@ class MainWindow(QMainWindow):
         s.model_status.connect(self._set_model_label)
         s.notice.connect(self.show_notice)
         s.message.connect(self.statusBar().showMessage)
-        s.speed.connect(self._show_speed)
+        s.speed.connect(self.status.show_speed)
         s.story_changed.connect(self._story_changed)
         self.story_bar.stop_button.clicked.connect(s.story_stop)
         self.story_bar.retry_button.clicked.connect(s.story_retry)
@@ -357,44 +331,12 @@ class MainWindow(QMainWindow):
     # model ---------------------------------------------------------------------------------------
 
     def _set_model_label(self, text: str, detail: str) -> None:
-        self.model_label.setText(text)
-        self.model_label.setToolTip(detail)
+        self.status.show_model(text, detail)
         self.panel.set_model_status(detail)
 
     def _fill_model_menu(self) -> None:
-        menu = self.model_menu
-        menu.clear()
-        group = QActionGroup(menu)
-        active, _ = models.active_model(self.settings["model"])
-        default = models.default_model()
-        installed = models.installed_models()
-        for model in installed:
-            action = menu.addAction(model.label)
-            action.setCheckable(True)
-            action.setEnabled(model.problem is None)
-            if model.problem:
-                action.setToolTip(model.problem)
-            action.setChecked(active is not None and model.folder == active.folder)
-            value = "" if model == default else str(model.folder)
-            action.triggered.connect(lambda _=False, v=value: self.settings.set("model", v))
-            group.addAction(action)
-        if not installed:
-            menu.addAction("No models installed").setEnabled(False)
-        menu.addSeparator()
-        run_on = menu.addMenu("Run on")
-        providers = QActionGroup(run_on)
-        for value, label in (("auto", "Automatic"), ("cpu", "CPU"), ("cuda", "CUDA (NVIDIA GPU)")):
-            action = run_on.addAction(label)
-            action.setCheckable(True)
-            action.setChecked(self.settings["provider"] == value)
-            action.triggered.connect(lambda _=False, v=value: self.settings.set("provider", v))
-            providers.addAction(action)
-        menu.addAction("Manage models…", self.manage_models)
-        menu.addAction("Reload model", self.suggestions.load_model)
-        menu.addAction("Open models folder",
-                       lambda: QDesktopServices.openUrl(QUrl.fromLocalFile(str(paths.models_dir()))))
-        menu.addSeparator()
-        menu.addAction("Fine-tune on your texts…", self.open_finetune_wizard)
+        fill_model_menu(self.model_menu, self.settings, self.manage_models, self.suggestions.load_model,
+                        self.open_finetune_wizard)
 
     def open_log_folder(self) -> None:
         """Show the log folder in the file manager (warnings and errors: core.logs)."""
@@ -492,12 +434,7 @@ class MainWindow(QMainWindow):
         self.setWindowModified(self.editor.document().isModified())
 
     def _update_format_label(self) -> None:
-        fmt = self.files.format
-        self.format_label.setText(fmt.label)
-        tip = f"Saved as {fmt.encoding_name} with {fmt.newline_name} line ends"
-        if not fmt.certain:
-            tip += " (the encoding was a guess)"
-        self.format_label.setToolTip(tip)
+        self.status.show_format(self.files.format)
 
     def _fill_recent_menu(self) -> None:
         self.recent_menu.clear()
@@ -521,19 +458,13 @@ class MainWindow(QMainWindow):
     def show_notice(self, text: str) -> None:
         self.notice_bar.add(text)
 
-    def _show_speed(self, text: str) -> None:
-        self.speed_label.setText(text)
-        self.speed_label.setVisible(bool(text))  # (no empty field between two separators)
-        self._speed_dot.setVisible(bool(text))
-
     def _update_cursor_label(self) -> None:
-        cursor = self.editor.textCursor()
-        self.cursor_label.setText(f"Ln {cursor.blockNumber() + 1}, Col {cursor.positionInBlock() + 1}")
+        self.status.show_cursor(self.editor.textCursor())
 
     def _show_words(self, count: int) -> None:
         if self.files.loading:
             return  # shown once the text is all in (a new number each slice is a repaint each)
-        self.words_label.setText(f"{count:,} word" + ("" if count == 1 else "s"))
+        self.status.show_words(count)
 
     # misc ----------------------------------------------------------------------------------------
 
