@@ -137,7 +137,7 @@ def _checked_kind(key: str, spec: Spec, value: Any) -> Any:
     if spec.kind is float:
         return checks.number(key, value, spec.low, spec.high)  # a whole number is stored as a float
     if spec.kind in (int, (int, type(None))):
-        if value is None and spec.kind != int:
+        if value is None and spec.kind is not int:
             return None
         low = None if spec.low is None else int(spec.low)
         high = None if spec.high is None else int(spec.high)

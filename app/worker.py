@@ -12,11 +12,15 @@ from __future__ import annotations
 import itertools
 import threading
 from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, QThread, QTimer, Signal, Slot
 
 from app.engine.params import GenerationParams
 from core import logs
+
+if TYPE_CHECKING:
+    from app.engine.engine import Engine  # loads onnxruntime: on the worker thread, when a model loads
 
 
 @dataclass
@@ -39,7 +43,7 @@ class EngineWorker(QObject):
 
     def __init__(self) -> None:
         super().__init__()
-        self._engine = None
+        self._engine: Engine | None = None
 
     @Slot(str, str, int)
     def load(self, folder: str, provider: str, threads: int) -> None:
