@@ -83,7 +83,7 @@ class FileFormat:
         try:
             fmt = cls(data["encoding"], bytes.fromhex(data["bom"]), data["newline"], bool(data["certain"]))
             fmt.encode("")
-            fmt.newline_name
+            _ = fmt.newline_name  # an unknown line end raises KeyError
         except (TypeError, KeyError, ValueError, LookupError):
             return None
         return fmt if fmt.encoding in ENCODING_NAMES else None

@@ -244,10 +244,9 @@ class GhostState:
         if not text or not ghost.text.startswith(text):
             self.ghost = None
             return Outcome.DROPPED
-        return self._take(text)
+        return self._take(ghost, text)
 
-    def _take(self, text: str) -> Outcome:
-        ghost = self.ghost
+    def _take(self, ghost: Ghost, text: str) -> Outcome:
         ghost.take(text)
         if ghost.text or (ghost.settle() and ghost.text):
             return Outcome.KEPT
@@ -278,21 +277,22 @@ class GhostState:
         it stay (KEPT), their streams go on; USED_UP when nothing is left."""
         if self.ghost is None:
             return Outcome.NONE
-        return self._take(word)
+        return self._take(self.ghost, word)
 
     def cycle(self, step: int) -> bool:
         """Show the next (+1) or previous (-1) alternative; False when there is none to go to."""
         ghost = self.ghost
         rows = ghost.rows() if ghost else []
-        if len(rows) < 2:
+        if ghost is None or len(rows) < 2:
             return False
         ghost.row = rows[(ghost.index + step) % len(rows)] if ghost.row in rows else rows[0]
         return True
 
     def choose(self, index: int) -> bool:
         """Show alternative ``index`` (of ``alternatives``)."""
-        rows = self.ghost.rows() if self.ghost else []
-        if 0 <= index < len(rows):
-            self.ghost.row = rows[index]
+        ghost = self.ghost
+        rows = ghost.rows() if ghost else []
+        if ghost is not None and 0 <= index < len(rows):
+            ghost.row = rows[index]
             return True
         return False

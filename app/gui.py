@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import sys
 import time
+from typing import cast
 
 from app.about import APP_ID
 from core import paths
@@ -61,7 +62,7 @@ def run(argv: list[str]) -> int:
     from app.ui.main_window import MainWindow
     from core import logs
     logs.setup()  # never fails: without a writable log folder there is simply no log
-    app = QApplication.instance() or QApplication([sys.argv[0]])
+    app = cast(QApplication, QApplication.instance() or QApplication([sys.argv[0]]))
     app.setApplicationName("Inkwell")
     app.setApplicationDisplayName("Inkwell")
     # The desktop entry's name without ".desktop": Wayland's app id, so the dock shows our icon.
@@ -96,7 +97,7 @@ def _quit_when_shown(window, started: float) -> None:
     def done() -> None:
         print(f"inkwell: window shown ({(time.perf_counter() - started) * 1e3:.0f} ms after run())", flush=True)
         window.close()
-        QApplication.instance().quit()
+        QApplication.quit()
 
     window.winId()  # creates the native window, so its QWindow exists to be watched
     window._shown_watcher = Watcher(window)

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import errno
 import hashlib
-import json
 import os
 import shutil
 import time
@@ -518,4 +517,4 @@ def _range_starts_at(content_range: str, offset: int, size: int) -> bool:
     import re
 
     m = re.fullmatch(r"\s*bytes\s+(\d+)-(\d+)/(\d+|\*)\s*", content_range)
-    return bool(m) and int(m[1]) == offset and m[3] in (str(size), "*")
+    return m is not None and int(m[1]) == offset and m[3] in (str(size), "*")

@@ -90,7 +90,8 @@ def default_model() -> InstalledModel | None:
     models = installed_models()
     usable = [m for m in models if m.problem is None]
     bundled = [m for m in usable if m.bundled]
-    return (bundled or usable or [None])[0]
+    found = bundled or usable
+    return found[0] if found else None
 
 
 def active_model(setting: str) -> tuple[InstalledModel | None, str | None]:

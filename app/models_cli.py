@@ -33,7 +33,8 @@ def _parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
     ls = sub.add_parser("list", allow_abbrev=False, help="installed models")
     ls.add_argument("--json", action="store_true", help="one JSON object per model")
-    imp = sub.add_parser("import", allow_abbrev=False, help="import a checkpoint folder, weights file, ONNX file or Inkwell model")
+    imp = sub.add_parser("import", allow_abbrev=False,
+                         help="import a checkpoint folder, weights file, ONNX file or Inkwell model")
     imp.add_argument("src", metavar="SRC")
     imp.add_argument("--size", metavar="SIZE", help=f"GPT-2 size of a bare weights file or ONNX graph: "
                      f"{', '.join(SIZES)} or a config.json file (read from a .safetensors header when left out)")
@@ -41,7 +42,8 @@ def _parser() -> argparse.ArgumentParser:
     imp.add_argument("--variants", default=",".join(INSTALL_VARIANTS),
                      help="ONNX variants to write for a checkpoint: fp32, int8, fp16 (default: %(default)s)")
     imp.add_argument("--json", action="store_true", help="JSON-lines progress events on stdout")
-    dl = sub.add_parser("download", allow_abbrev=False, help="download GPT-2 from the Hugging Face Hub (HF_ENDPOINT) and install it")
+    dl = sub.add_parser("download", allow_abbrev=False,
+                        help="download GPT-2 from the Hugging Face Hub (HF_ENDPOINT) and install it")
     dl.add_argument("model", metavar="MODEL", help=f"{', '.join(hub.KNOWN)} or a hub repository OWNER/NAME")
     dl.add_argument("--revision", default="main")
     dl.add_argument("--name", help="name shown in Inkwell")
@@ -110,7 +112,7 @@ def list_text(records: list[tuple[models.InstalledModel, dict[str, Any]]]) -> st
     model its folder and on what text its perplexity was measured (perplexities measured on
     different texts, or with other tokenizers, do not compare)."""
     rows = []
-    for m, r in records:
+    for _, r in records:
         params = f"{r['parameters'] / 1e6:.1f}M" if r["parameters"] else "?"
         ppl = f"{r['perplexity']:.1f}" if r["perplexity"] else "-"
         rows.append(("*" if r["active"] else " ", r["name"], params, human_bytes(r["bytes"]),
@@ -128,7 +130,8 @@ def list_text(records: list[tuple[models.InstalledModel, dict[str, Any]]]) -> st
     for (m, r), row in zip(records, rows):
         out.append(line(row))
         out.append(f"      folder: {r['folder']}")
-        measured = m.manifest.get("perplexity") if isinstance(m.manifest.get("perplexity"), dict) else {}
+        measured = (m.manifest or {}).get("perplexity")
+        measured = measured if isinstance(measured, dict) else {}
         if r["perplexity"]:
             on = str(measured.get("dataset") or "a text not recorded in the model")
             tokens = measured.get("tokens")

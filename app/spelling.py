@@ -35,7 +35,7 @@ PERSONAL_MAX_BYTES = 4 * 1024 * 1024
 # A word: letters, with apostrophes inside (don't, o'clock, Darcy's). Letters touching digits or
 # underscores ("mp3", "file_name") are not words a dictionary could hold: they are left alone.
 WORD = re.compile(r"(?<!\w)[^\W\d_]+(?:['’][^\W\d_]+)*(?!\w)")
-_SLICE_CHARS = 64 * 1024  # of the JSON list parsed at a time: a few milliseconds
+_SLICE_CHARS = 16 * 1024  # of the JSON list parsed at a time: a millisecond or two
 _LONG_WORD = 12  # longer words get suggestions one edit away only (two edits: seconds)
 _CACHE_MAX = 200_000
 
@@ -79,6 +79,31 @@ def _frequencies(language: str) -> dict[str, int]:
     return words
 
 
+def _load(frequency, words: dict[str, int]) -> None:
+    """Put ``words`` (lower case already) into pyspellchecker's WordFrequency.
+
+    Its load_json figures the letters of the alphabet in one call over every word, which holds
+    the interpreter (and so the window) for a tenth of a second and more; here they are gathered
+    a slice at a time. Should the library's insides change, load_json does it."""
+    try:
+        counts, _ = frequency._dictionary, frequency._letters  # noqa: SLF001 - see above
+    except AttributeError:
+        frequency.load_json(words)
+        return
+    counts.update(words)
+    letters: set[str] = set()
+    longest = 0
+    for index, word in enumerate(words):
+        letters.update(word)
+        longest = max(longest, len(word))
+        if index % 8192 == 0:
+            time.sleep(0)
+    frequency._letters = letters  # noqa: SLF001
+    frequency._longest_word_length = longest  # noqa: SLF001
+    frequency._total_words = sum(counts.values())  # noqa: SLF001
+    frequency._unique_words = len(counts)  # noqa: SLF001
+
+
 class Speller:
     """One language's dictionary plus the personal one; ``known`` is cached per word."""
 
@@ -92,7 +117,7 @@ class Speller:
         self.personal_file = personal if personal is not None else personal_path()
         self.problem = ""  # why the personal dictionary could not be read or written, if it could not
         self._checker = SpellChecker(language=None, distance=2)
-        self._checker.word_frequency.load_json(_frequencies(language))
+        _load(self._checker.word_frequency, _frequencies(language))
         self._personal: set[str] = set()
         self._cache: dict[str, bool] = {}
         self._read_personal()

@@ -13,6 +13,7 @@ import json
 import os
 import re
 import shutil
+import sys
 import tempfile
 import time
 from pathlib import Path, PurePosixPath
@@ -337,7 +338,7 @@ UNOWNED_GRACE_S = 600
 def _lock(fd: int) -> bool:
     """Take an exclusive lock on the open file ``fd`` without waiting; False if another holds it."""
     try:
-        if os.name == "nt":
+        if sys.platform == "win32":
             import msvcrt
 
             msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)

@@ -24,7 +24,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, TypeGuard
 
 MiB = 1 << 20
 JSON_MAX_BYTES = 16 * MiB  # manifests, jobs, run summaries: a few KiB each
@@ -169,7 +169,7 @@ def read_json(path: str | Path, max_bytes: int = JSON_MAX_BYTES) -> Any:
     return parse_json(read_bytes(path, max_bytes), path)
 
 
-def is_finite_number(value: Any) -> bool:
+def is_finite_number(value: Any) -> TypeGuard[int | float]:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and (
         isinstance(value, int) or math.isfinite(value))
 
@@ -267,7 +267,7 @@ def remove_stale_temps(folder: str | Path, name: str = "*", older_than_s: float 
     ``abandoned(path)`` says no running process owns or, without that test, those untouched for
     ``older_than_s`` seconds (a write takes milliseconds). Returns what was removed; errors are
     ignored (this is tidying up)."""
-    removed = []
+    removed: list[Path] = []
     now = time.time()
     try:
         candidates = list(Path(folder).glob(f".{name}.*.tmp"))
@@ -317,5 +317,5 @@ def describe_os_error(exc: BaseException) -> str:
     if isinstance(exc, (NotRegularFile, FileTooLarge, ReadOnlyFile)):
         return exc.strerror or str(exc)
     if isinstance(exc, OSError):
-        return _WORDS.get(exc.errno, exc.strerror or str(exc) or type(exc).__name__)
+        return _WORDS.get(exc.errno or 0, exc.strerror or str(exc) or type(exc).__name__)
     return str(exc)

@@ -20,6 +20,7 @@ import io
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import IO
 
 from core.errors import ModelError
 from core.fileio import describe_os_error, open_regular
@@ -71,7 +72,7 @@ class _Truncated(Exception):
 class _Reader:
     """Protobuf wire format over a seekable binary stream, within [start, end)."""
 
-    def __init__(self, f: io.BufferedIOBase, end: int):
+    def __init__(self, f: IO[bytes], end: int):
         self.f, self.end = f, end
 
     def pos(self) -> int:
@@ -231,7 +232,8 @@ def _tensor(r: _Reader) -> Initializer:
 
 
 def _value_info(r: _Reader) -> Value:
-    name, elem_type, shape = "", 0, ()
+    name, elem_type = "", 0
+    shape: tuple[int | str, ...] = ()
     while r.more():
         number, wire = r.tag()
         if number == 1 and wire == _LEN:

@@ -171,13 +171,13 @@ def export_bundle(
                     session, np.float16 if variant == "fp16" else np.float32)
             except ModelError:
                 raise
-            except Exception as exc:  # onnxruntime's own errors (e.g. a version without an operator)
+            except Exception as exc:  # noqa: BLE001 - onnxruntime's own errors (e.g. a version without an operator)
                 reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
                 raise ModelError(
                     f"{VARIANT_FILES[variant]}: onnxruntime {_ort_version()} cannot run the exported "
                     f"{variant} graph ({reason})"
                 ) from None
-            if variant == "fp32":
+            if diff is not None:  # the fp32 graph
                 emit({"event": "verify", "variant": "fp32", "max_abs_diff": diff, "tolerance": PARITY_TOLERANCE})
                 if not diff <= PARITY_TOLERANCE:
                     raise ModelError(
@@ -281,11 +281,11 @@ def _ort_version() -> str:
 
 
 def _version() -> str:
-    try:
-        from importlib.metadata import version
+    from importlib.metadata import PackageNotFoundError, version
 
+    try:
         return version("inkwell")
-    except Exception:  # not installed (running from a source tree)
+    except PackageNotFoundError:  # not installed (running from a source tree)
         return "dev"
 
 

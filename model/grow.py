@@ -18,7 +18,7 @@ import dataclasses
 
 import torch
 
-from model.gpt2 import GPT2
+from model.gpt2 import GPT2, Block
 
 
 def deepen(model: GPT2, n_layer: int) -> GPT2:
@@ -30,8 +30,9 @@ def deepen(model: GPT2, n_layer: int) -> GPT2:
         return model
     # Spread the new layers evenly: with 6 -> 12 every trained layer gets one copy after it.
     copies = [n_layer // old + (1 if i < n_layer % old else 0) for i in range(old)]
-    blocks = []
+    blocks: list[Block] = []
     for block, count in zip(model.h, copies):
+        assert isinstance(block, Block)
         blocks.append(block)
         for _ in range(count - 1):
             twin = copy.deepcopy(block)

@@ -59,7 +59,7 @@ def read_tensors(path: str | Path) -> dict[str, torch.Tensor]:
         raise ModelError(f"{path}: cannot read weights, the file is truncated or corrupt") from None
     except MemoryError:
         raise ModelError(f"{path}: not enough memory to load these weights") from None
-    except Exception as exc:  # a damaged file can fail anywhere inside the parsers
+    except Exception as exc:  # noqa: BLE001 - a damaged file can fail anywhere inside the parsers
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise ModelError(f"{path}: cannot read weights, the file is truncated or corrupt ({reason})") from None
     if isinstance(state, dict) and "state_dict" in state and isinstance(state["state_dict"], dict):

@@ -7,7 +7,6 @@ import math
 import re
 from pathlib import Path
 
-import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 BUNDLE = ROOT / "resources" / "models" / "inkwell-austen"

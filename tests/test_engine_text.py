@@ -261,7 +261,8 @@ def test_engine_does_not_import_torch_or_qt():
     import sys
 
     code = "import sys, app.engine; print(sorted(m for m in ('torch', 'PySide6') if m in sys.modules))"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=Path(__file__).parent.parent)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         cwd=Path(__file__).parent.parent)
     assert out.stdout.strip() == "[]"
 
 

@@ -290,7 +290,8 @@ def _onnx_graph(path):
         onnx_info.read(path)
 
 
-READERS = {"checkpoint header": _weights_header, "ONNX graph": _onnx_graph, "document": _document, "training text": _training_text, "wizard": _wizard_entry,
+READERS = {"checkpoint header": _weights_header, "ONNX graph": _onnx_graph, "document": _document,
+           "training text": _training_text, "wizard": _wizard_entry,
            "manifest": _manifest, "settings": _settings, "job file": _job, "prompt file": _prompt_file,
            "model import": _import_source, "fine-tune run": _run_folder}
 

@@ -3,7 +3,6 @@ outside its folder and special files in place of model files are refused with a 
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 

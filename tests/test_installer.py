@@ -48,7 +48,8 @@ def test_a_bare_weights_file_with_a_chosen_size(tiny_hf_dir):
     assert Bundle.load(dest).manifest["provenance"]["source"] == str(weights)
     assert not (paths.data_dir() / "staging").exists() or not any((paths.data_dir() / "staging").iterdir())
     # The wrong size: a clear message, nothing installed, nothing left behind.
-    with pytest.raises(ModelError, match=r"gpt2 \(n_layer=12, n_embd=768.*\) does not match the weights, which hold 2 layers") as err:
+    expected = r"gpt2 \(n_layer=12, n_embd=768.*\) does not match the weights, which hold 2 layers"
+    with pytest.raises(ModelError, match=expected) as err:
         installer.install(weights, size="gpt2")
     assert str(err.value).startswith(str(weights))
     with pytest.raises(ModelError, match="choose the GPT-2 size"):

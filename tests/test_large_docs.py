@@ -97,7 +97,7 @@ def test_typing_never_copies_the_whole_document(qtbot, window, monkeypatch):
             qtbot.keyClicks(editor, typed)
             keys += len(typed)
             # the status bar shows the new count (the old window recounted everything on a timer)
-            qtbot.waitUntil(lambda: words_shown(window) == expected, timeout=3000)
+            qtbot.waitUntil(lambda expected=expected: words_shown(window) == expected, timeout=3000)
     assert calls == []
     # each keystroke read the paragraph it changed, not the 3000 of the document
     assert window.words.paragraphs_counted - before <= 2 * keys

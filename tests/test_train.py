@@ -6,7 +6,6 @@ import errno
 import io
 import json
 import math
-import os
 import signal
 import subprocess
 import sys

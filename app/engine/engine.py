@@ -108,20 +108,22 @@ class Engine:
             return self._logits_after[common]  # a prompt run before: nothing to run
         if self._cache is None:
             self._cache = self.decoder.new_cache()
+        cache = self._cache
         pos = min(common, len(prompt) - 1)  # the last prompt token runs, for its logits
         self._tokens = self._tokens[:pos]
         self._logits_after = {n: v for n, v in self._logits_after.items() if n <= pos}
-        logits = None
+        logits: np.ndarray | None = None
         while pos < len(prompt):
             if cancel.is_set():
                 result.cancelled = True
                 return None
             chunk = prompt[pos : pos + PREFILL_CHUNK]
             logits = self.decoder.run(np.array([chunk], dtype=np.int64), np.arange(pos, pos + len(chunk))[None],
-                                      self._cache)
+                                      cache)
             self._tokens += chunk
             pos += len(chunk)
             result.prefill_tokens += len(chunk)
+        assert logits is not None  # the last prompt token always runs
         self._logits_after[len(prompt)] = logits
         for n in sorted(self._logits_after)[:-MEMO_PROMPTS]:
             del self._logits_after[n]
@@ -154,10 +156,12 @@ class Engine:
         log_prob = [0.0] * n  # the model's log-probability of each row's text so far
         unsent = [[0.0, 0] for _ in range(n)]  # log-probability and count of tokens not yet in a piece
         active = [True] * n
+        prompt_cache = self._cache
+        assert prompt_cache is not None  # the prompt ran first
         if n == 1:
-            cache = self._cache
+            cache = prompt_cache
         else:  # the prompt's cache stays as it is, for the next request
-            cache = self._alternatives = self.decoder.repeat(self._cache, len(prompt), n, self._alternatives)
+            cache = self._alternatives = self.decoder.repeat(prompt_cache, len(prompt), n, self._alternatives)
         pos = len(prompt)
         # The first token's probability among those healing allows (the word's possible endings).
         row_probs = _token_probs(scores, tokens)
@@ -194,9 +198,10 @@ class Engine:
             if pos >= self.context_length:
                 if n > 1:
                     break  # alternatives are short; only a single passage slides the window
-                logits, pos = self._slide(int(tokens[0]), cancel, result)
-                if logits is None:
+                slid, pos = self._slide(int(tokens[0]), cancel, result)
+                if slid is None:
                     break
+                logits = slid
             else:
                 ids = np.asarray(tokens, dtype=np.int64)[:, None]
                 logits = self.decoder.run(ids, np.full((n, 1), pos, dtype=np.int64), cache)

@@ -40,12 +40,12 @@ def open_decoder(folder: Path, provider: str, threads: int, variant: str | None)
     if variant is not None and not built_graphs.can_build(bundle):
         bundle.variant_path(variant)  # ModelError naming the variants it has
     arch = bundle.architecture
-    shape = dict(
-        n_layer=int(arch["n_layer"]), n_head=int(arch["n_head"]),
-        head_dim=int(arch["n_embd"]) // int(arch["n_head"]), vocab_size=int(arch["vocab_size"]),
-    )
     context_length = int(bundle.context_length)
-    shape["capacity"] = context_length
+
+    def open_decoder(path: Path, providers: list[str]) -> Decoder:
+        return Decoder(path, providers, threads, n_layer=int(arch["n_layer"]), n_head=int(arch["n_head"]),
+                       head_dim=int(arch["n_embd"]) // int(arch["n_head"]), vocab_size=int(arch["vocab_size"]),
+                       capacity=context_length)
 
     message = thread_note
     if provider != "cpu":
@@ -58,13 +58,12 @@ def open_decoder(folder: Path, provider: str, threads: int, variant: str | None)
             # A bundle without a CUDA graph (the bundled model) has one built from hf/, once.
             if variant is None and "fp16" not in bundle.variants and built_graphs.can_build(bundle):
                 name = "fp16"
-            path, info = (None, None) if name not in bundle.variants else _checked(bundle, name)
+            checked = _checked(bundle, name) if name in bundle.variants else None
             try:
-                if path is None:
-                    path, info = _built(bundle, name)
+                path, info = checked if checked is not None else _built(bundle, name)
                 with warnings.catch_warnings():  # the reason goes into the status, not a warning
                     warnings.simplefilter("ignore")
-                    decoder = Decoder(path, [_CUDA, _CPU], threads, **shape)
+                    decoder = open_decoder(path, [_CUDA, _CPU])
                 if name in bundle.variants:
                     _checked_cache_type(decoder, bundle, name)
                 if decoder.provider != _CUDA:
@@ -78,7 +77,7 @@ def open_decoder(folder: Path, provider: str, threads: int, variant: str | None)
                                                   thread_note]))
     name = variant or bundle.preferred_variant("cpu")
     path, info = _checked(bundle, name) if name in bundle.variants else _built(bundle, name)
-    decoder = Decoder(path, [_CPU], threads, **shape)
+    decoder = open_decoder(path, [_CPU])
     if name in bundle.variants:
         _checked_cache_type(decoder, bundle, name)
     if "wpe.weight" not in info.initializers:

@@ -111,11 +111,11 @@ class Decoder:
         """A zeroed cache for ``batch`` rows and the whole context."""
         shape = (batch, self.n_head, self.capacity, self.head_dim)
         if self.device == "cpu":
-            host = [np.zeros(shape, dtype=self.kv_dtype) for _ in self.past_names]
+            host: list[np.ndarray] = [np.zeros(shape, dtype=self.kv_dtype) for _ in self.past_names]
             return KVCache([ort.OrtValue.ortvalue_from_numpy(a) for a in host], host)
         values = [ort.OrtValue.ortvalue_from_shape_and_type(shape, self.kv_dtype, self.device, 0)
                   for _ in self.past_names]
-        zeros = np.zeros(shape, dtype=self.kv_dtype)
+        zeros: np.ndarray = np.zeros(shape, dtype=self.kv_dtype)
         for value in values:
             value.update_inplace(zeros)
         return KVCache(values, None)
@@ -155,7 +155,7 @@ def check_in_place(decoder: Decoder, tokens: list[int]) -> np.ndarray:
     try:
         whole = decoder.run(ids, np.arange(len(tokens))[None], decoder.new_cache())
         cache = decoder.new_cache()
-        for pos, token in enumerate(tokens):
+        for pos in range(len(tokens)):
             stepped = decoder.run(ids[:, pos : pos + 1], np.array([[pos]]), cache)
     except Exception as exc:  # noqa: BLE001 - onnxruntime raises several unrelated types
         raise ModelError(f"{decoder.path}: ONNX Runtime cannot run the graph as Inkwell does, with a fixed-size KV "

@@ -82,7 +82,7 @@ ACTIONS: tuple[ActionSpec, ...] = (
     ActionSpec("about", "&About Inkwell", "show_about"),
 )
 
-DEFAULT_KEYS: dict[str, str] = {spec.name: spec.key for spec in ACTIONS if spec.configurable}
+DEFAULT_KEYS: dict[str, str] = {spec.name: spec.key for spec in ACTIONS if spec.configurable and isinstance(spec.key, str)}
 GHOST_ACTIONS = tuple(spec.name for spec in ACTIONS if spec.scope == "ghost")
 
 # Menu titles and their entries: action names, "-" a separator, "@name" a part the window fills

@@ -135,7 +135,8 @@ class Autosaver(QObject):
         self._collector.done.connect(self._collected)
         self._written.connect(self._on_written)
         self._revision = -1  # the document revision the slot holds
-        self._path, self._meta = "", {}
+        self._path: str = ""
+        self._meta: dict = {}
         self._thread: threading.Thread | None = None
 
     @property
@@ -179,20 +180,23 @@ class Autosaver(QObject):
         self.slot.close()
 
     def _collected(self, pieces: list[str]) -> None:
-        revision, generation = self._doc.revision(), self.slot.generation
+        slot = self.slot
+        if slot is None:
+            return
+        revision, generation = self._doc.revision(), slot.generation
         if sum(map(len, pieces)) <= SMALL_CHARS:
-            self._on_written(*self._write(pieces, revision, generation))
+            self._on_written(*self._write(slot, pieces, revision, generation))
             return
 
         def run() -> None:
-            self._written.emit(*self._write(pieces, revision, generation))  # queued to the GUI thread
+            self._written.emit(*self._write(slot, pieces, revision, generation))  # queued to the GUI thread
 
         self._thread = threading.Thread(target=run, name="inkwell-autosave", daemon=True)
         self._thread.start()
 
-    def _write(self, pieces: list[str], revision: int, generation: int) -> tuple[int, str]:
+    def _write(self, slot: SnapshotSlot, pieces: list[str], revision: int, generation: int) -> tuple[int, str]:
         try:
-            return (revision if self.slot.write(pieces, self._path, self._meta, generation) else -1), ""
+            return (revision if slot.write(pieces, self._path, self._meta, generation) else -1), ""
         except (OSError, ValueError) as exc:  # (ValueError: text Python cannot encode)
             return -1, str(exc)
 

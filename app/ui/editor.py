@@ -296,11 +296,11 @@ class GhostEditor(QPlainTextEdit):
     def _show_ghost(self) -> None:
         cleared = self._remove_ghost(restyle=False)
         text, anchor = self.ghost.text, self.ghost.anchor
-        block = self.document().findBlock(anchor) if text else None
+        block = self.document().findBlock(anchor) if text and anchor is not None else None
         for old in cleared:  # (each piece of a stream repaints the same paragraph: styled once, below)
             if block is None or old != block:
                 self._restyle(old)
-        if text:
+        if block is not None and anchor is not None:
             layout = block.layout()
             start = anchor - block.position()
             # A suggestion of several lines is laid out as it would be written: its first line
@@ -448,8 +448,8 @@ class GhostEditor(QPlainTextEdit):
 
     def _handle_change(self, position: int, removed: int, added: int) -> None:
         self._track_marks(position, removed, added)
-        if self.ghost.active and not self._accepting:
-            anchor = self.ghost.anchor
+        anchor = self.ghost.anchor  # None: no suggestion
+        if anchor is not None and not self._accepting:
             # The blocks that may hold the ghost now: those of the change and of the anchor,
             # which an insertion before it has pushed on by up to ``added`` characters.
             self._remove_ghost(span=(min(position, max(0, anchor - removed)), max(position + added, anchor + added)))

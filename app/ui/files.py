@@ -69,11 +69,11 @@ class DocumentFiles(QObject):
         self._autosave.timeout.connect(self.autosave)
         # The open file, watched for other programs writing it; a burst of change signals is
         # looked at once, when it has settled.
+        self._disk_timer = QTimer(self, singleShot=True, interval=150)
+        self._disk_timer.timeout.connect(self._check_disk)
         self._watcher = QFileSystemWatcher(self)
         self._watcher.fileChanged.connect(lambda _path: self._disk_timer.start())
         self._watcher.directoryChanged.connect(lambda _path: self._disk_timer.start())
-        self._disk_timer = QTimer(self, singleShot=True, interval=150)
-        self._disk_timer.timeout.connect(self._check_disk)
         self.loader.progress.connect(self._load_progress)
         self.loader.finished.connect(self._document_ready)
         self.reader.done.connect(self._file_read)
@@ -141,8 +141,9 @@ class DocumentFiles(QObject):
         return True
 
     def _file_read(self, path: str, loaded, broken: int) -> None:
-        self._set_document(loaded.text, str(Path(path).resolve()), loaded.format, loaded.disk, broken=broken)
-        self.settings.add_recent(self.path)
+        resolved = str(Path(path).resolve())
+        self._set_document(loaded.text, resolved, loaded.format, loaded.disk, broken=broken)
+        self.settings.add_recent(resolved)
         self._say_format(loaded.format)
 
     def _read_failed(self, _path: str, message: str) -> None:
@@ -278,6 +279,7 @@ class DocumentFiles(QObject):
     def _ask_changed_on_disk(self) -> str:
         """"overwrite", "reload", "save_as" or "cancel": what to do with a file another program
         changed since Inkwell read or saved it."""
+        assert self.path is not None  # asked only about an open file
         name = Path(self.path).name
         box = QMessageBox(QMessageBox.Icon.Warning, "File changed on disk",
                           f"“{name}” was changed by another program (or another Inkwell window) "
@@ -299,6 +301,7 @@ class DocumentFiles(QObject):
     def _reload(self) -> bool:
         """Read the open file again, keeping the cursor where it was."""
         position = self.editor.textCursor().position()
+        assert self.path is not None  # only an open file is read again
         try:
             loaded, broken = read_for_editor(self.path)
         except DocumentError as exc:

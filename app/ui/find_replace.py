@@ -119,7 +119,10 @@ class FindBar(QWidget):
         self._replace_timer.timeout.connect(self._replace_some)
         self._typed_timer = QTimer(self, singleShot=True, interval=TYPING_PAUSE_MS)
         self._typed_timer.timeout.connect(self._find_from_selection)
-        close = QToolButton(text="✕", toolTip="Close (Esc)", autoRaise=True)
+        close = QToolButton()
+        close.setText("✕")
+        close.setToolTip("Close (Esc)")
+        close.setAutoRaise(True)
         for widget in (self.case_box, self.words_box, self.regex_box, self.previous_button, self.next_button,
                        self.replace_button, self.replace_all_button, close):
             widget.setFocusPolicy(Qt.FocusPolicy.TabFocus)  # a click leaves the focus in the field
@@ -337,6 +340,8 @@ class FindBar(QWidget):
         document = self.editor.document()
         block = document.findBlockByNumber(self._collected)
         expression = self._expression
+        edits = self._edits
+        assert edits is not None  # (a replace all is under way)
         while block.isValid():
             text = block.text()
             if text:
@@ -344,7 +349,7 @@ class FindBar(QWidget):
                 while found.hasNext():
                     match = found.next()
                     if match.capturedLength():
-                        self._edits.append((block.position() + match.capturedStart(), match.capturedLength(),
+                        edits.append((block.position() + match.capturedStart(), match.capturedLength(),
                                             self._replacement(match)))
             block = block.next()
             self._collected += 1

@@ -26,12 +26,20 @@ from app import markdown, spelling
 from app.spelling import Speller
 
 TURN_S = 0.004  # recheck's work per turn of the event loop
+PASS_GAP_MS = 8  # between two turns of it: room for the keys typed meanwhile, and their repaint
+BULK_CHARS = 20_000  # a change adding more is spell-checked by recheck, not at once
 IN_FENCE = 1
 
 
 class TextHighlighter(QSyntaxHighlighter):
     def __init__(self, document: QTextDocument, editor: QPlainTextEdit | None = None) -> None:
         super().__init__(document)
+        # Connected before Qt's own highlighting of each change (the highlighter's connection is
+        # made by setDocument), so that a change too big to check at once (a long paste) is
+        # known before its paragraphs come in: they are checked by recheck instead.
+        document.contentsChange.connect(self._before_change)
+        self._bulk = False
+        self.setDocument(document)
         self._editor = editor
         self.speller: Speller | None = None
         self.markdown = False
@@ -41,7 +49,7 @@ class TextHighlighter(QSyntaxHighlighter):
         self._misspelled.setUnderlineColor(QColor("#d0312d"))
         self._next = -1  # the number of the paragraph where the running recheck goes on
         self._word = ""  # recheck only the paragraphs holding this word ("" = all)
-        self._timer = QTimer(self, interval=0)
+        self._timer = QTimer(self, interval=PASS_GAP_MS)
         self._timer.timeout.connect(self._recheck_some)
         self._formats: dict[str, QTextCharFormat] = {}
         self.set_colors(QColor("#8a8a8a"), QColor("#f3efe4"))
@@ -80,6 +88,9 @@ class TextHighlighter(QSyntaxHighlighter):
 
     def highlightBlock(self, text: str) -> None:  # noqa: N802 - Qt's name
         """Qt's call, for the paragraphs an edit touched."""
+        if (self.paused or self._bulk) and not self.markdown:
+            self.setCurrentBlockState(0)  # a text going in: the least Python per paragraph
+            return
         layout = self.currentBlock().layout()
         typing_at = layout.preeditAreaPosition() if layout is not None and layout.preeditAreaText() else -1
         segments, state = self._segments(text, self.previousBlockState() == IN_FENCE, typing_at)
@@ -103,7 +114,7 @@ class TextHighlighter(QSyntaxHighlighter):
             code = markdown.code_ranges(spans)
         else:
             in_fence = False
-        if self.speller is not None and not self.paused:
+        if self.speller is not None and not self.paused and not self._bulk:
             for start, length in self.speller.misspelled(text):
                 # The word that ends where the suggestion begins is still being typed.
                 if start + length != typing_at and not any(a <= start < b for a, b in code):
@@ -112,6 +123,15 @@ class TextHighlighter(QSyntaxHighlighter):
         if units is not None:
             segments = [(units[start], units[end], fmt) for start, end, fmt in segments]
         return segments, IN_FENCE if in_fence else 0
+
+    def _before_change(self, position: int, removed: int, added: int) -> None:
+        if added > BULK_CHARS and not self.paused:
+            self._bulk = True
+            QTimer.singleShot(0, self._after_bulk)
+
+    def _after_bulk(self) -> None:
+        self._bulk = False
+        self.recheck()
 
     # whole-document passes -----------------------------------------------------------------------
 
@@ -123,15 +143,15 @@ class TextHighlighter(QSyntaxHighlighter):
             return
         self._word = word if not self._timer.isActive() or self._word == word else ""
         for block in self._visible_blocks():
-            self._redo(block)
+            self._redo(block, lazy=False)
         self._next = 0
         self._timer.start()
 
     @property
     def rechecking(self) -> bool:
-        return self._timer.isActive()
+        return self._timer.isActive() or self._bulk
 
-    def restyle(self, block: QTextBlock) -> None:
+    def restyle(self, block: QTextBlock, lazy: bool = False) -> bool:
         """Highlight ``block`` again, keeping the suggestion's own formats in its pre-edit area.
 
         Not through rehighlightBlock: Qt counts new formats as an edit of the document (a new
@@ -140,7 +160,7 @@ class TextHighlighter(QSyntaxHighlighter):
         into the paragraph's layout directly; the layout is told, and repaints."""
         document = self.document()
         if document is None or not block.isValid() or block.document() is not document:
-            return
+            return False
         layout = block.layout()
         ghost, at = layout.preeditAreaText(), layout.preeditAreaPosition()
         size = len(ghost.encode("utf-16-le")) // 2  # as the layout counts: an emoji is two
@@ -158,13 +178,21 @@ class TextHighlighter(QSyntaxHighlighter):
             ranges.append(_range(start, end, fmt))
         if ghost:
             ranges += [r for r in layout.formats() if at <= r.start and r.start + r.length <= at + size]
-        layout.setFormats(ranges)
         block.setUserState(state)
-        document.markContentsDirty(block.position(), block.length())
+        if not ranges and not layout.formats():
+            return False  # nothing to show before or after: most paragraphs of a whole-text pass
+        layout.setFormats(ranges)
+        if not lazy:
+            # The layout must hear of it (lay it out again: a bold heading is wider; repaint).
+            # A whole-text pass (``lazy``) tells it once per turn for all it changed: each
+            # telling of a paragraph never laid out repaints the whole window.
+            document.markContentsDirty(block.position(), block.length())
+        return True
 
-    def _redo(self, block: QTextBlock) -> None:
+    def _redo(self, block: QTextBlock, lazy: bool = True) -> bool:
         if not self._word or self._word in block.text():
-            self.restyle(block)
+            return self.restyle(block, lazy)
+        return False
 
     def _visible_blocks(self) -> list[QTextBlock]:
         editor = self._editor
@@ -185,11 +213,17 @@ class TextHighlighter(QSyntaxHighlighter):
         document = self.document()
         block = document.findBlockByNumber(self._next) if document is not None else QTextBlock()
         deadline = time.perf_counter() + TURN_S
+        changed: tuple[int, int] | None = None  # the span of paragraphs given new formats
         while block.isValid():
-            self._redo(block)
+            if self._redo(block):
+                end = block.position() + block.length()
+                changed = (changed[0], end) if changed else (block.position(), end)
             block = block.next()
             if time.perf_counter() > deadline:
                 break
+        if changed is not None:
+            # (QTextLayout.setFormats has noted the change already; this hands it to the layout)
+            document.markContentsDirty(changed[0], changed[1] - changed[0])
         if block.isValid():
             self._next = block.blockNumber()
         else:

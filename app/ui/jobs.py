@@ -60,7 +60,7 @@ class JsonProcess(QObject):
     the process to clean up (a training run writes a checkpoint) before killing it.
     """
 
-    event = Signal(dict)
+    event = Signal(dict)  # type: ignore[assignment]  # (shadows QObject.event, which nothing here overrides)
     finished = Signal(bool, str)
     log_line = Signal(str)
 
@@ -88,7 +88,7 @@ class JsonProcess(QObject):
 
     def start(self) -> None:
         if self.log_path is not None:
-            self._append_log([f"--- python -m {' '.join(self.process.arguments()[1:])}"])
+            self._append_log(self.log_path, [f"--- python -m {' '.join(self.process.arguments()[1:])}"])
         self.process.start()
 
     def kill(self) -> None:
@@ -112,7 +112,7 @@ class JsonProcess(QObject):
             self._kill.start()
 
     def _stdout(self, final: bool = False) -> None:
-        lines = self._out.feed(bytes(self.process.readAllStandardOutput()))
+        lines = self._out.feed(bytes(self.process.readAllStandardOutput().data()))
         for line in lines + (self._out.finish() if final else []):
             try:
                 event = json.loads(line)
@@ -124,18 +124,18 @@ class JsonProcess(QObject):
                 self.event.emit(event)
 
     def _stderr(self, final: bool = False) -> None:
-        lines = self._err.feed(bytes(self.process.readAllStandardError())) + (self._err.finish() if final else [])
+        lines = self._err.feed(bytes(self.process.readAllStandardError().data())) + (self._err.finish() if final else [])
         lines = [line for line in lines if line.strip()]
         self._stderr_lines.extend(lines)
         if self.log_path is not None:
-            self._append_log(lines)
+            self._append_log(self.log_path, lines)
         for line in lines:
             self.log_line.emit(line)
 
-    def _append_log(self, lines: list[str]) -> None:
+    def _append_log(self, path: Path, lines: list[str]) -> None:
         try:
-            self.log_path.parent.mkdir(parents=True, exist_ok=True)
-            with open(self.log_path, "a", encoding="utf-8") as f:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with open(path, "a", encoding="utf-8") as f:
                 f.writelines(line + "\n" for line in lines)
         except OSError:
             pass  # the log helps explain a failure; it is no reason for one

@@ -65,12 +65,13 @@ class FileReader(QObject):
         self.reading = False
 
     def _run(self, ticket: int, path: str) -> None:
+        result: tuple[str, LoadedText | None, int, str | None]
         try:
             loaded, broken = read_for_editor(path)
             result = (path, loaded, broken, None)
         except DocumentError as exc:
             result = (path, None, 0, str(exc))
-        except Exception as exc:  # a worker thread must not take its failure with it
+        except Exception as exc:  # noqa: BLE001 - a worker thread must not take its failure with it
             result = (path, None, 0, f"{path}: cannot be opened ({type(exc).__name__}: {exc})")
         try:
             self._results.arrived.emit(ticket, result)  # queued to the GUI thread

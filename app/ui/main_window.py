@@ -6,6 +6,7 @@ saving, watching, autosave, recovery). It owns no suggestion or file state of it
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING, cast
 
 from PySide6.QtCore import QByteArray, QPoint, Qt, QTimer, QUrl
 from PySide6.QtGui import QActionGroup, QCloseEvent, QColor, QDesktopServices, QFont, QKeySequence
@@ -38,6 +39,9 @@ from app.ui.view_modes import CtrlWheelZoom, FullScreen, zoom_step
 from app.ui.wordcount import WordCounter
 from core import paths
 
+if TYPE_CHECKING:
+    from app.ui.finetune_wizard import FinetuneWizard
+
 __all__ = ["DEFAULT_KEYS", "MainWindow"]
 
 # Settings changes are written to disk once they have settled (a spin box held down makes dozens).
@@ -52,7 +56,8 @@ class MainWindow(QMainWindow):
         self._closing = False  # the writer closed the window; it closes once the fine-tune has stopped
         self._settings_timer = QTimer(self, singleShot=True, interval=SETTINGS_SAVE_MS)
         self._settings_timer.timeout.connect(self.settings.flush)
-        QApplication.instance().aboutToQuit.connect(self.settings.flush)
+        self.finetune_wizard: FinetuneWizard | None = None  # made when first opened
+        cast(QApplication, QApplication.instance()).aboutToQuit.connect(self.settings.flush)
 
         self.setObjectName("inkwell")
         self.editor = GhostEditor()
@@ -179,7 +184,8 @@ class MainWindow(QMainWindow):
             "story_continue": s.story_continue, "story_retry": s.story_retry, "story_stop": s.story_stop,
             "zoom_in": lambda: self.zoom(1), "zoom_out": lambda: self.zoom(-1), "zoom_reset": lambda: self.zoom(0),
             "full_screen": lambda on: self.full_screen.set_active(on),
-            "show_user_guide": self.show_user_guide, "show_keys": self._show_keys, "open_log_folder": self.open_log_folder, "show_about": self._show_about,
+            "show_user_guide": self.show_user_guide, "show_keys": self._show_keys, "open_log_folder": self.open_log_folder,
+            "show_about": self._show_about,
         }
 
     def _build_menus(self) -> None:
@@ -255,8 +261,8 @@ class MainWindow(QMainWindow):
             self.restoreState(QByteArray.fromHex(state.encode()))
 
     def _save_geometry(self) -> None:
-        self.settings.set("geometry", bytes(self.saveGeometry().toHex()).decode())
-        self.settings.set("window_state", bytes(self.saveState().toHex()).decode())
+        self.settings.set("geometry", bytes(self.saveGeometry().toHex().data()).decode())
+        self.settings.set("window_state", bytes(self.saveState().toHex().data()).decode())
 
     # settings ------------------------------------------------------------------------------------
 
@@ -269,7 +275,7 @@ class MainWindow(QMainWindow):
     def _apply(self, key: str) -> None:
         s = self.settings
         if key == "theme":
-            theme = themes.apply(QApplication.instance(), s["theme"])
+            theme = themes.apply(cast(QApplication, QApplication.instance()), s["theme"])
             self.editor.set_colors(QColor(theme.ghost), QColor(theme.mark))
             self.highlighter.set_colors(QColor(theme.muted), QColor(theme.mark))
             self.theme_actions[s["theme"]].setChecked(True)
@@ -351,7 +357,7 @@ class MainWindow(QMainWindow):
     def open_finetune_wizard(self) -> None:
         from app.ui.finetune_wizard import FinetuneWizard  # torch-free; training runs in a child process
 
-        if getattr(self, "finetune_wizard", None) is not None and self.finetune_wizard.isVisible():
+        if self.finetune_wizard is not None and self.finetune_wizard.isVisible():
             self.finetune_wizard.raise_()
             return
 
@@ -502,7 +508,7 @@ class MainWindow(QMainWindow):
         if not self._closing and not self.files.maybe_save():
             event.ignore()
             return
-        wizard = getattr(self, "finetune_wizard", None)
+        wizard = self.finetune_wizard
         if wizard is not None:
             wizard.shut_down()  # a running fine-tune writes its checkpoint first
             if wizard.stopping:

@@ -9,6 +9,7 @@ its partial files, and choosing the same model again continues it, also after a 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Callable
 
 from PySide6.QtCore import Qt, QUrl
 from PySide6.QtGui import QDesktopServices
@@ -227,7 +228,7 @@ class ModelsDialog(QDialog):
         # Without PyTorch (the standalone build) checkpoints cannot be converted: say so up front.
         self.torch_missing = torch_missing()
         for kind, label in _SOURCES.items():
-            action = import_menu.addAction(label, lambda k=kind: self.choose_import(k))
+            action = import_menu.addAction(label, self._chooser(kind))
             if self.torch_missing and kind in _NEEDS_TORCH:
                 action.setEnabled(False)
                 action.setToolTip(self.torch_missing)
@@ -404,6 +405,9 @@ class ModelsDialog(QDialog):
         QDesktopServices.openUrl(QUrl.fromLocalFile(str(m.folder if m else models.paths.models_dir())))
 
     # import and download ----------------------------------------------------------------------
+
+    def _chooser(self, kind: str) -> Callable[[], None]:
+        return lambda: self.choose_import(kind)
 
     def choose_import(self, kind: str) -> None:
         title = _SOURCES[kind].rstrip("…")

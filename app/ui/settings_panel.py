@@ -70,7 +70,7 @@ class WheelGuard(QObject):
         field.installEventFilter(self)
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt's name
-        if event.type() != QEvent.Type.Wheel or watched.hasFocus():
+        if not isinstance(event, QWheelEvent) or not isinstance(watched, QWidget) or watched.hasFocus():
             return False
         # Handed to the panel's scroll area itself: Qt passes an unhandled wheel event on to the
         # parents only when it came from the window system, not when a program sent it.
@@ -171,7 +171,8 @@ class SettingsPanel(QDockWidget):
                     settle.stop()
                     push()
 
-            widget.editingFinished.connect(left)
+            if isinstance(widget, QAbstractSpinBox):
+                widget.editingFinished.connect(left)
             changed.connect(lambda *_: None if self._updating else settle.start())
         else:
             changed.connect(push)
@@ -181,15 +182,21 @@ class SettingsPanel(QDockWidget):
 
     def _spin(self, key: str, low: float, high: float, step: float = 1, decimals: int = 0,
               special: str | None = None, suffix: str = "", settle_ms: int = 0) -> QWidget:
+        box: QSpinBox | QDoubleSpinBox
+        read: Callable[[], float]
         if decimals:
-            box = QDoubleSpinBox()
-            box.setDecimals(decimals)
-            read = lambda: round(box.value(), decimals)  # noqa: E731
+            real = QDoubleSpinBox()
+            real.setDecimals(decimals)
+            real.setRange(low, high)
+            real.setSingleStep(step)
+            read = lambda: round(real.value(), decimals)  # noqa: E731
+            box = real
         else:
-            box = QSpinBox()
-            read = box.value
-        box.setRange(low, high)
-        box.setSingleStep(step)
+            whole = QSpinBox()
+            whole.setRange(int(low), int(high))
+            whole.setSingleStep(int(step))
+            read = whole.value
+            box = whole
         box.setSuffix(suffix)
         box.setKeyboardTracking(False)  # typing "0.75" must not apply 0, 0.7 on the way
         if special:

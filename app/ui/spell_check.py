@@ -74,8 +74,8 @@ class SpellCheck(QObject):
     def _take(self, ticket: int, result: object) -> None:
         if ticket != self._ticket:
             return  # the language changed meanwhile, or spelling was turned off
-        if isinstance(result, str):
-            self.problem.emit(result)
+        if not isinstance(result, spelling.Speller):
+            self.problem.emit(str(result))
             return
         self.speller = result
         self.highlighter.set_speller(result)
@@ -110,6 +110,7 @@ class SpellCheck(QObject):
             return
         start, end, word = found
         first = menu.actions()[0] if menu.actions() else None
+        assert self.speller is not None  # (word_at found a word)
         suggestions = self.speller.suggestions(word, MAX_SUGGESTIONS)
         entries = []
         for suggestion in suggestions:
@@ -128,7 +129,10 @@ class SpellCheck(QObject):
         entries.append(menu.addSeparator())
         for action in entries:  # above the standard entries, where the eye starts
             menu.removeAction(action)
-            menu.insertAction(first, action)
+            if first is not None:
+                menu.insertAction(first, action)
+            else:
+                menu.addAction(action)
 
     def replace(self, start: int, end: int, text: str) -> None:
         """Put ``text`` in place of the document's ``start``..``end``: one undo step."""

@@ -46,7 +46,8 @@ class BasePage(QWizardPage):
                 item.setToolTip(m.problem or "No Hugging Face weights (hf/): this model cannot be fine-tuned.")
                 item.setText(m.label + " – cannot be fine-tuned (no hf/ weights)")
             self.list.addItem(item)
-            if self.trainable(m) and (chosen < 0 or m.folder == wanted or (wanted is None and active and m.folder == active.folder)):
+            preferred = m.folder == wanted or (wanted is None and active and m.folder == active.folder)
+            if self.trainable(m) and (chosen < 0 or preferred):
                 chosen = i
         if chosen >= 0:
             self.list.setCurrentRow(chosen)
@@ -61,6 +62,13 @@ class BasePage(QWizardPage):
     def selected(self) -> models.InstalledModel | None:
         i = self.list.currentRow()
         return self.models[i] if 0 <= i < len(self.models) and self.trainable(self.models[i]) else None
+
+    def chosen(self) -> models.InstalledModel:
+        """The selected model, on the pages after this one (which it lets through only with one)."""
+        m = self.selected()
+        if m is None:
+            raise RuntimeError("no base model is selected")
+        return m
 
     def _selected(self) -> None:
         m = self.selected()

@@ -6,6 +6,7 @@ ended; the GUI thread never waits for it."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TypeGuard
 
 import shiboken6
 
@@ -24,7 +25,7 @@ def start_child(parent, module: str, args: list[str], on_event, on_end, what: st
     return proc
 
 
-def running(proc: JsonProcess | None) -> bool:
+def running(proc: JsonProcess | None) -> TypeGuard[JsonProcess]:
     # (a process whose page is gone went with it: it runs no more)
     return proc is not None and shiboken6.isValid(proc) and shiboken6.isValid(proc.process) and proc.running
 

@@ -129,7 +129,7 @@ class MethodPage(QWizardPage):
         self._job_file = paths.state_dir() / "finetune-estimate.json"
 
     def initializePage(self) -> None:  # noqa: N802 - Qt's name
-        base = self.w.base_page.selected()
+        base = self.w.base_page.chosen()
         arch = base.manifest.get("architecture", {})
         n_positions = int(arch.get("n_positions", 1024))
         s = ft.default_settings(int(base.manifest.get("parameters") or 0), n_positions)
@@ -221,7 +221,7 @@ class MethodPage(QWizardPage):
     def job(self, name: str) -> dict:
         s = self.settings()
         total = self.w.texts_page.total_tokens()
-        return ft.make_job(name, self.w.base_page.selected().folder,
+        return ft.make_job(name, self.w.base_page.chosen().folder,
                            [str(e.path) for e in self.w.texts_page.usable()], s,
                            int(total * (1 - s["val_share"])), self.prompt.text().strip() or None)
 

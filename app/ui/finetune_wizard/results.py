@@ -142,7 +142,7 @@ class ResultsPage(QWizardPage):
             self.use_bar.setValue(e["step"])
             self.use_status.setText(e.get("message", ""))
 
-    def _export_ended(self, _proc: JsonProcess, outcome: str, message: str) -> None:
+    def _export_ended(self, _proc: JsonProcess | None, outcome: str, message: str) -> None:
         self.use_bar.hide()
         if outcome == "ok":
             self.installed = self._dest
