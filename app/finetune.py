@@ -158,11 +158,10 @@ def read_run(folder: Path) -> Run | None:
         return None
     summary = _read_json_or_none(folder / SUMMARY)
     progress = _read_json_or_none(folder / PROGRESS_FILE) or {}
-    finished = summary is not None
-    return Run(folder, str(job.get("name") or folder.name), job, finished,
+    return Run(folder, str(job.get("name") or folder.name), job, summary is not None,
                _count(progress.get("step")), _count(progress.get("total_steps", job.get("steps"))),
-               _perplexity(summary.get("val_ppl")) if finished else None,
-               _perplexity(summary.get("val_ppl_before")) if finished else None)
+               _perplexity(summary.get("val_ppl")) if summary is not None else None,
+               _perplexity(summary.get("val_ppl_before")) if summary is not None else None)
 
 
 def _count(value: Any) -> int:

@@ -249,18 +249,18 @@ def _main(args: argparse.Namespace) -> int:
     stop.install()
     base_folder = job.pop("_base", None) or str(Path(job["init"]).parent)
     try:
-        result = Trainer(Job.from_dict(job, "job"), events, resume=resume, stop=stop).run()
+        outcome = Trainer(Job.from_dict(job, "job"), events, resume=resume, stop=stop).run()
     finally:
         if isinstance(events, _Bar):
             events.close()
-    if result.get("stopped"):
-        print(f"stopped at step {result['step']}; continue with: inkwell finetune --resume {job['name']}", file=sys.stderr)
-        return 128 + result["signum"]
+    if outcome.get("stopped"):
+        print(f"stopped at step {outcome['step']}; continue with: inkwell finetune --resume {job['name']}", file=sys.stderr)
+        return 128 + outcome["signum"]
     bundle = install(Path(job["out"]), job["name"], use=not args.no_use,
                      progress=None if args.json else lambda m: print(m, file=sys.stderr))
     if isinstance(events, _Bar):
-        print(f"\nvalidation perplexity: {result['val_ppl_before'] or float('nan'):.2f} (base {Path(base_folder).name})"
-              f" -> {result['val_ppl']:.2f} (fine-tuned), {human_duration(result['training_time_s'])}")
+        print(f"\nvalidation perplexity: {outcome['val_ppl_before'] or float('nan'):.2f} (base {Path(base_folder).name})"
+              f" -> {outcome['val_ppl']:.2f} (fine-tuned), {human_duration(outcome['training_time_s'])}")
         for prompt, text in events.after.items():
             print(f"\nprompt: {prompt}\n  before: {events.before.get(prompt, '')!r}\n  after:  {text!r}")
         print(f"\ninstalled {bundle}" + ("" if args.no_use else " (now the active model)"))

@@ -20,7 +20,7 @@ from app.engine.params import GenerationParams
 from core import logs
 
 if TYPE_CHECKING:
-    from app.engine.engine import Engine  # loads onnxruntime: on the worker thread, when a model loads
+    from app.engine import Engine
 
 
 @dataclass
@@ -54,18 +54,19 @@ class EngineWorker(QObject):
             from core.errors import ModelError
 
             try:
-                self._engine = Engine.load(folder, provider=provider, threads=threads)
+                engine = Engine.load(folder, provider=provider, threads=threads)
             except ModelError as exc:
                 logs.warning("model not loaded: %s", exc)
                 self.load_failed.emit(str(exc))
                 return
-        except Exception as exc:  # a runtime that cannot start must not take the editor down
+        except Exception as exc:  # noqa: BLE001 - a runtime that cannot start must not take the editor down
             logs.error("model not loaded: %s", folder, exc_info=True)
             self.load_failed.emit(f"{folder}: the model could not be loaded ({type(exc).__name__}: {exc})")
             return
-        if self._engine.status.message:
-            logs.warning("model %s: %s", self._engine.status.model_name, self._engine.status.message)
-        self.loaded.emit(self._engine.status)
+        self._engine = engine
+        if engine.status.message:
+            logs.warning("model %s: %s", engine.status.model_name, engine.status.message)
+        self.loaded.emit(engine.status)
 
     @Slot()
     def unload(self) -> None:
@@ -84,7 +85,7 @@ class EngineWorker(QObject):
                 on_token=lambda alt, piece, prob: self.piece.emit(request.id, alt, piece, prob),
                 cancel=request.cancel,
             )
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - a failed suggestion is reported; the editor goes on
             logs.error("generation failed", exc_info=True)
             self.failed.emit(request.id, f"Generation failed ({type(exc).__name__}: {exc})")
         else:

@@ -287,13 +287,13 @@ def build_graph(spec: GraphSpec, weights: dict[str, np.ndarray], variant: str = 
         b.op("Gemm", [h, wte_name], ["logits"], transB=1)
 
     kv_type = b.float_type
-    kv_shape = ["batch", n_head, "past_sequence", head_dim]
+    kv_shape: list[str | int] = ["batch", n_head, "past_sequence", head_dim]
     inputs = [
         helper.make_tensor_value_info("input_ids", TensorProto.INT64, ["batch", "sequence"]),
         helper.make_tensor_value_info("position_ids", TensorProto.INT64, ["batch", "sequence"]),
     ]
     outputs = [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["batch", spec.vocab_size])]
-    present_shape = ["batch", n_head, "total_sequence", head_dim]
+    present_shape: list[str | int] = ["batch", n_head, "total_sequence", head_dim]
     for i in range(spec.n_layer):
         for kind in ("key", "value"):
             inputs.append(helper.make_tensor_value_info(f"past_key_values.{i}.{kind}", kv_type, kv_shape))

@@ -86,7 +86,8 @@ def tokenize_cached(text: TextFile, cache_dir: Path | None) -> np.ndarray:
     """The file's GPT-2 tokens (uint16), from the cache when the same bytes were seen before.
 
     The key is the text's sha256 (after any normalising), the tokenizer and the cache version,
-    so an edited file, other line-break handling or a different tokenizer never reuses stale tokens. Entries are written atomically.
+    so an edited file, other line-break handling or a different tokenizer never reuses stale tokens.
+    Entries are written atomically.
     """
     key = hashlib.sha256(f"{_sha(text.text)}:{TOKENIZER_ID}:{CACHE_VERSION}".encode()).hexdigest()[:32]
     path = cache_dir / f"{key}.npy" if cache_dir else None
@@ -99,7 +100,7 @@ def tokenize_cached(text: TextFile, cache_dir: Path | None) -> np.ndarray:
     tokens = np.asarray(get_encoding().encode_ordinary(text.text), dtype=np.uint16)
     if path is not None:
         try:
-            cache_dir.mkdir(parents=True, exist_ok=True)
+            path.parent.mkdir(parents=True, exist_ok=True)
             atomic_write(path, lambda f: np.save(f, tokens, allow_pickle=False))
         except OSError:
             pass  # the cache only saves time; training goes on without it
@@ -234,7 +235,7 @@ class WindowSampler:
 
     def next_batch(self, batch_size: int) -> np.ndarray:
         """[batch_size, seq_len + 1] int64 token windows."""
-        rows = []
+        rows: list[np.ndarray] = []
         while len(rows) < batch_size:
             if self._order is None:
                 self._order = self._epoch_order()
