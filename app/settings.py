@@ -103,6 +103,11 @@ KEPT_ON_RESET = ("user_presets", "geometry", "window_state", "recent_files", "we
 MAX_RECENT = 10
 
 
+def _has_kind(value: Any, spec: Spec) -> bool:
+    # (a function, so that the value stays Any for what follows: the kind is only known at run time)
+    return isinstance(value, spec.kind)
+
+
 def _check(key: str, value: Any) -> Any:
     """``value`` as stored for ``key``; ValueError naming the key when it does not fit (core.checks)."""
     spec = SPECS[key]
@@ -144,7 +149,7 @@ def _checked_kind(key: str, spec: Spec, value: Any) -> Any:
         return checks.whole(key, value, low, high)
     if spec.kind is bool:
         return checks.flag(key, value)
-    if isinstance(value, bool) or not isinstance(value, spec.kind):
+    if isinstance(value, bool) or not _has_kind(value, spec):
         kinds = ((str, "text"), (dict, "an object"), (list, "a list"))
         wanted = next(name for kind, name in kinds if kind is spec.kind)
         raise ValueError(f"{key} must be {wanted} (got {checks.shown(value)})")
