@@ -13,6 +13,7 @@ from PySide6.QtWidgets import QWizard
 from test_train import PROSE
 
 from app.settings import Settings
+from app.ui.finetune_wizard.common import TRAINING_STOP_MS
 from core import paths
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -54,7 +55,13 @@ def make_wizard(qtbot):
     yield make
     for w in wizards:
         w.shut_down()  # asks; the children end on their own (a training run checkpoints first)
-        qtbot.waitUntil(lambda w=w: not w.stopping, timeout=LONG)
+    try:
+        qtbot.waitUntil(lambda: not any(w.stopping for w in wizards), timeout=TRAINING_STOP_MS + LONG)
+    finally:
+        for w in wizards:  # (after a failure: nothing may be left to ask about when the wizard closes)
+            for proc in w.running_children():
+                proc.kill()
+        qtbot.waitUntil(lambda: not any(w.running_children() for w in wizards), timeout=LONG)
 
 
 @pytest.fixture

@@ -203,3 +203,15 @@ def test_typing_highlights_only_the_paragraph_typed_in(qtbot, window):
     qtbot.keyClicks(w.editor, "Xx ")
     assert seen and all(text.startswith("X") for text in seen) and len(seen) <= 3
     assert underlined(w.editor.document().findBlockByNumber(1500)) == ["Xx", "wrod"]
+
+
+def test_a_long_paste_is_checked_after_it_goes_in(qtbot, window):
+    w = window()
+    text = "\n".join(f"Line {i} of a long paste with a wrod in it." for i in range(1000))
+    assert len(text) > 20_000
+    w.editor.insertPlainText(text)  # one change: Qt would otherwise check every line at once
+    first = w.editor.document().firstBlock()
+    assert underlined(first) == [] and w.highlighter.rechecking
+    qtbot.waitUntil(lambda: not w.highlighter.rechecking, timeout=30_000)
+    assert underlined(first) == ["wrod"]
+    assert underlined(w.editor.document().lastBlock()) == ["wrod"]

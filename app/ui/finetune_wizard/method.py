@@ -237,6 +237,9 @@ class MethodPage(QWizardPage):
                                    self._estimate_event, self._estimate_ended, "the warm-up run")
 
     def _estimate_event(self, event: dict) -> None:
+        sender = self.sender()
+        if sender is not None and sender is not self.process:
+            return  # a warm-up replaced by a newer one, still ending: its settings are not these
         if event["event"] == "estimate":
             self.estimate_busy.hide()
             self.estimate = event
