@@ -13,8 +13,8 @@ import sys
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "export": ("model.export:main", "export a Hugging Face GPT-2 checkpoint to an Inkwell model bundle"),
     "models": ("app.models_cli:main", "list, import, download (Hugging Face Hub) or remove models"),
-    "generate": ("app.engine.cli:main", "continue a prompt with the model (offline story generation)"),
-    "finetune": ("model.finetune:main", "fine-tune an installed model on your texts and install the result"),
+    "generate": ("app.generate_cli:main", "continue a prompt with the model (offline story generation)"),
+    "finetune": ("app.finetune_cli:main", "fine-tune an installed model on your texts and install the result"),
     "train": ("model.train:main", "pre-train or fine-tune GPT-2 on text files (JSON-lines events on stdout)"),
 }
 

@@ -12,11 +12,11 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from app.settings import atomic_write_text
 from core import paths
 from core.bundle import MANIFEST, Bundle
 from core.config import read_json
 from core.errors import ModelError
+from core.fileio import atomic_write_text
 
 
 @dataclass(frozen=True)

@@ -152,6 +152,7 @@ def _window(state: dict) -> str:
 def _show_window(app, state: dict) -> str:
     from PySide6.QtCore import QEventLoop, QTimer
 
+    from app.engine.params import GenerationParams
     from app.gui import app_icon
     from app.ui.main_window import MainWindow
 
@@ -175,8 +176,8 @@ def _show_window(app, state: dict) -> str:
         loop.quit()
 
     def loaded(_status) -> None:
-        generator.request("suggestion", PROMPT, {"max_new_tokens": TOKENS, "temperature": 0, "length": "tokens",
-                                                 "stop_at_eot": False})
+        generator.request("suggestion", PROMPT, GenerationParams(max_new_tokens=TOKENS, temperature=0, length="tokens",
+                                                                 stop_at_eot=False))
 
     generator.loaded.connect(loaded)
     generator.load_failed.connect(load_failed)

@@ -14,19 +14,18 @@ from __future__ import annotations
 
 import copy
 import json
-import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from app.spelling import LANGUAGES
-from core import paths
+from core import checks, paths
 from core.fileio import (
     DamagedFile,
     FileTooLarge,
     NotRegularFile,
-    atomic_write,
+    atomic_write_text,
     back_up,
     describe_os_error,
     read_json,
@@ -110,26 +109,11 @@ def _has_kind(value: Any, spec: Spec) -> bool:
 
 
 def _check(key: str, value: Any) -> Any:
-    """``value`` as stored for ``key``; ValueError naming the key when it does not fit."""
+    """``value`` as stored for ``key``; ValueError naming the key when it does not fit (core.checks)."""
     spec = SPECS[key]
     if key == "recent_files" and isinstance(value, list):
         value = _recent(value)
-    if spec.kind is float and isinstance(value, int) and not isinstance(value, bool):
-        try:
-            value = float(value)
-        except OverflowError:
-            raise ValueError(f"{key}: a {len(str(value))}-digit number is outside {spec.low}..{spec.high}") from None
-    if isinstance(value, float) and not math.isfinite(value):
-        raise ValueError(f"{key}: expected {_kind_name(spec)}, got {_shown(value)}")
-    if isinstance(value, bool) and spec.kind is not bool:
-        raise ValueError(f"{key}: expected {_kind_name(spec)}, got {_shown(value)}")
-    if not _has_kind(value, spec):
-        raise ValueError(f"{key}: expected {_kind_name(spec)}, got {_shown(value)}")
-    if value is not None and not isinstance(value, (str, bool, dict, list)):
-        if spec.low is not None and value < spec.low or spec.high is not None and value > spec.high:
-            raise ValueError(f"{key}: {_shown(value)} is outside {spec.low}..{spec.high}")
-    if spec.choices and value not in spec.choices:
-        raise ValueError(f"{key}: {_shown(value)} is not one of {', '.join(spec.choices)}")
+    value = _checked_kind(key, spec, value)
     if isinstance(value, str) and len(value) > MAX_TEXT:
         raise ValueError(f"{key}: the text is {len(value):,} characters long (at most {MAX_TEXT:,})")
     if isinstance(value, dict) and len(value) > MAX_ITEMS:
@@ -152,16 +136,24 @@ def _check(key: str, value: Any) -> Any:
     return copy.deepcopy(value)
 
 
-def _shown(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
-
-
-def _kind_name(spec: Spec) -> str:
-    kinds = spec.kind if isinstance(spec.kind, tuple) else (spec.kind,)
-    names = {int: "a whole number", float: "a number", str: "text", bool: "true or false",
-             dict: "an object", list: "a list", type(None): "null"}
-    return " or ".join(names[k] for k in kinds)
+def _checked_kind(key: str, spec: Spec, value: Any) -> Any:
+    if spec.choices:
+        return checks.choice(key, value, spec.choices)
+    if spec.kind is float:
+        return checks.number(key, value, spec.low, spec.high)  # a whole number is stored as a float
+    if spec.kind in (int, (int, type(None))):
+        if value is None and spec.kind is not int:
+            return None
+        low = None if spec.low is None else int(spec.low)
+        high = None if spec.high is None else int(spec.high)
+        return checks.whole(key, value, low, high)
+    if spec.kind is bool:
+        return checks.flag(key, value)
+    if isinstance(value, bool) or not _has_kind(value, spec):
+        kinds = ((str, "text"), (dict, "an object"), (list, "a list"))
+        wanted = next(name for kind, name in kinds if kind is spec.kind)
+        raise ValueError(f"{key} must be {wanted} (got {checks.shown(value)})")
+    return value
 
 
 def _recent(paths_: list) -> list[str]:
@@ -175,14 +167,6 @@ def _recent(paths_: list) -> list[str]:
             kept.append(item)
     return kept
 
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` so that a reader sees the old file or the new one, never half
-    (core.fileio.atomic_write). The new file keeps the permissions of the one it replaces; a
-    file written for the first time is private to the user, as settings and autosaved text
-    should be."""
-    atomic_write(path, text.encode("utf-8"), private=True)
 
 
 class Settings:
@@ -302,7 +286,8 @@ class Settings:
         data = {"version": VERSION, **self.values}
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            atomic_write_text(self.path, json.dumps(data, indent=2, sort_keys=True) + "\n")
+            # Private when new: settings are the user's only.
+            atomic_write_text(self.path, json.dumps(data, indent=2, sort_keys=True) + "\n", private=True)
         except OSError as exc:
             self._go_read_only(f"Settings cannot be saved in {self.path.parent} ({describe_os_error(exc)}). "
                                "Changes work until Inkwell closes but are not kept.")

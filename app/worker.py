@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import itertools
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QObject, QThread, Signal, Slot
+from PySide6.QtCore import QObject, QThread, QTimer, Signal, Slot
 
+from app.engine.params import GenerationParams
 from core import logs
 
 if TYPE_CHECKING:
@@ -27,7 +28,7 @@ class Request:
     id: int
     kind: str  # "suggestion" | "story"
     text: str
-    params: dict  # GenerationParams fields; built into GenerationParams on the worker thread
+    params: GenerationParams  # validated on the GUI thread, by Generator.request
     cancel: threading.Event = field(default_factory=threading.Event)
 
 
@@ -79,17 +80,11 @@ class EngineWorker(QObject):
             self.failed.emit(request.id, "No model is loaded")
             return
         try:
-            from app.engine import GenerationParams
-
-            params = GenerationParams(**request.params).validate()
             result = self._engine.generate(
-                request.text, params,
+                request.text, request.params,
                 on_token=lambda alt, piece, prob: self.piece.emit(request.id, alt, piece, prob),
                 cancel=request.cancel,
             )
-        except ValueError as exc:
-            logs.warning("generation settings refused: %s", exc)
-            self.failed.emit(request.id, f"Generation settings: {exc}")
         except Exception as exc:  # noqa: BLE001 - a failed suggestion is reported; the editor goes on
             logs.error("generation failed", exc_info=True)
             self.failed.emit(request.id, f"Generation failed ({type(exc).__name__}: {exc})")
@@ -140,10 +135,22 @@ class Generator(QObject):
         self.ready = False
         self._unload.emit()
 
-    def request(self, kind: str, text: str, params: dict) -> int:
-        """Queue a generation; any earlier one still running is cancelled. Returns its id."""
+    def request(self, kind: str, text: str, params: GenerationParams) -> int:
+        """Queue a generation; any earlier one still running is cancelled. Returns its id.
+
+        ``params`` are checked here, on the GUI thread: parameters that cannot run never reach
+        the worker, and are reported through ``failed`` (once the caller knows the id), as the
+        engine's own failures are."""
         self.cancel()
-        self._current = Request(next(self._ids), kind, text, params)
+        request_id = next(self._ids)
+        try:
+            params = replace(params).validate()  # a copy: the worker's, whatever the caller does next
+        except ValueError as exc:
+            logs.warning("generation settings refused: %s", exc)
+            message = f"Generation settings: {exc}"
+            QTimer.singleShot(0, self, lambda: self.failed.emit(request_id, message))
+            return request_id
+        self._current = Request(request_id, kind, text, params)
         self._generate.emit(self._current)
         return self._current.id
 

@@ -170,7 +170,7 @@ def plain_int8(model: GPT2, folder: Path) -> Path:
 def per_channel_int8(model: GPT2, folder: Path) -> Path:
     import onnx
 
-    from model.onnx_graph import GraphSpec, QuantOptions, build_graph
+    from core.onnx_graph import GraphSpec, QuantOptions, build_graph
 
     cfg = model.config
     spec = GraphSpec(cfg.n_layer, cfg.n_head, cfg.n_embd, cfg.vocab_size, cfg.n_positions, cfg.layer_norm_epsilon)

@@ -22,7 +22,7 @@ from typing import Any, Callable
 from core import onnx_info
 from core.config import read_json
 from core.errors import ModelError
-from core.fileio import open_regular
+from core.fileio import open_regular, umask
 
 MANIFEST = "inkwell-model.json"
 FORMAT = "inkwell-model"
@@ -498,8 +498,7 @@ class BundleWriter:
 
 def _apply_umask(folder: Path) -> None:
     """mkdtemp makes a private folder; the finished bundle gets the user's usual permissions."""
-    mask = os.umask(0)
-    os.umask(mask)
+    mask = umask()
     os.chmod(folder, 0o777 & ~mask)
     for path in folder.rglob("*"):
         os.chmod(path, (0o777 if path.is_dir() else 0o666) & ~mask)

@@ -197,12 +197,19 @@ def back_up(path: str | Path) -> Path | None:
 _umask: int | None = None
 
 
-def _default_mode() -> int:
+def umask() -> int:
+    """The process's umask, read once: reading it means setting it, which is process-wide (a
+    thread creating a file meanwhile would get the wrong permissions)."""
     global _umask
     if _umask is None:
         _umask = os.umask(0o022)
         os.umask(_umask)
-    return 0o666 & ~_umask
+    return _umask
+
+
+def default_mode() -> int:
+    """The permission bits of a new file under the umask."""
+    return 0o666 & ~umask()
 
 
 def atomic_write(path: str | Path, data: bytes | Callable[[IO[bytes]], Any], private: bool = False) -> None:
@@ -223,7 +230,7 @@ def atomic_write(path: str | Path, data: bytes | Callable[[IO[bytes]], Any], pri
     try:
         mode = stat.S_IMODE(os.stat(target).st_mode)
     except OSError:
-        mode = 0o600 if private else _default_mode()
+        mode = 0o600 if private else default_mode()
     else:
         # Renaming over a file needs only a writable folder: honour the file's own protection,
         # as QSaveFile does.

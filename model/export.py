@@ -78,7 +78,7 @@ def export_bundle(
 
     from core.config import GPT2Config
     from model.hf import build_gpt2, find_weights, read_tensors
-    from model.onnx_graph import GraphSpec, QuantOptions, block_size_for, build_graph, save_graph, shape_problem
+    from core.onnx_graph import GraphSpec, QuantOptions, block_size_for, build_graph, save_graph, shape_problem
 
     emit = progress or (lambda event: None)
     if hf_dtype not in HF_DTYPES:

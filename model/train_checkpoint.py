@@ -22,12 +22,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from core.fileio import DamagedFile, atomic_write, read_json
-from model.finetune import PROGRESS_FILE
+from core.fileio import DamagedFile, atomic_write, atomic_write_text, default_mode, read_json
+from core.runfolder import CHECKPOINT, PROGRESS_FILE, SUMMARY
 from model.train_job import Job, TrainError
 
-CHECKPOINT = "checkpoints/last.pt"
-SUMMARY = "training.json"
 FORMAT = "inkwell-train-checkpoint"
 
 
@@ -154,7 +152,7 @@ def save_result(out: Path, model: Any, summary: dict[str, Any]) -> None:
             model.eval()
             save_gpt2(model.cpu(), tmp)
             for name in ("config.json", "model.safetensors"):
-                _default_mode(Path(tmp) / name)
+                os.chmod(Path(tmp) / name, default_mode())  # mkstemp's 0600 -> the usual mode
                 os.replace(Path(tmp) / name, out / name)
     except OSError as exc:
         raise disk_error(exc, out) from None
@@ -191,13 +189,6 @@ def training_metadata(run_dir: str | Path) -> tuple[dict[str, Any] | None, dict[
 
 def _write_text(path: Path, text: str) -> None:
     try:
-        atomic_write(path, text.encode("utf-8"))
+        atomic_write_text(path, text)
     except OSError as exc:
         raise disk_error(exc, path) from None
-
-
-def _default_mode(path: Path) -> None:
-    """mkstemp makes files private (0600); finished files get the usual mode under the umask."""
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(path, 0o666 & ~umask)

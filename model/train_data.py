@@ -7,14 +7,13 @@ Torch-free, so the fine-tune wizard can check a user's files before it starts a 
 from __future__ import annotations
 
 import hashlib
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from core.errors import ModelError
+from core.fileio import atomic_write
 from core.prose import normalise_prose
 from core.textfile import TEXT_SUFFIXES, TRAINING_MAX_BYTES, TextFileError, decode_bytes, read_file
 from core.tokenizer import EOT_TOKEN, TOKENIZER_ID, get_encoding
@@ -102,16 +101,9 @@ def tokenize_cached(text: TextFile, cache_dir: Path | None) -> np.ndarray:
     if path is not None:
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=cache_dir, suffix=".tmp")
-            with os.fdopen(fd, "wb") as f:
-                np.save(f, tokens, allow_pickle=False)
-            os.replace(tmp, path)
+            atomic_write(path, lambda f: np.save(f, tokens, allow_pickle=False))
         except OSError:
-            # The cache only saves time; training goes on without it.
-            try:
-                os.unlink(tmp)
-            except (OSError, UnboundLocalError):
-                pass
+            pass  # the cache only saves time; training goes on without it
     return tokens
 
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from core import checks
 from core.errors import ModelError
 from core.fileio import DamagedFile, describe_os_error, read_json
 
@@ -84,45 +85,38 @@ class Job:
         return cls(**{k: v for k, v in data.items() if k in known})
 
     def validate(self) -> None:
+        """Raise TrainError naming the first setting that cannot run (in core.checks' words)."""
+        try:
+            self._check()
+        except ValueError as exc:
+            raise TrainError(str(exc)) from None
+
+    def _check(self) -> None:
         positive = ("steps", "batch_size", "grad_accum", "seq_len", "log_every", "eval_every",
                     "sample_every", "checkpoint_every")
         for name in positive:
-            value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
-                raise TrainError(f"{name} must be a positive integer, got {value!r}")
+            checks.whole(name, getattr(self, name), low=1)
         for name in ("warmup_steps", "threads", "sample_tokens", "eval_max_windows", "seed"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-                raise TrainError(f"{name} must be a whole number of at least 0, got {value!r}")
-        for name in ("lr", "min_lr", "weight_decay", "grad_clip"):
-            value = getattr(self, name)
-            if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value) or value < 0:
-                raise TrainError(f"{name} must be a number of at least 0, got {value!r}")
-        if self.lr <= 0:
-            raise TrainError(f"lr must be above 0, got {self.lr!r}")
+            checks.whole(name, getattr(self, name), low=0)
+        checks.number("lr", self.lr, low=0, above=True)
+        for name in ("min_lr", "weight_decay", "grad_clip"):
+            checks.number(name, getattr(self, name), low=0)
         if self.min_lr > self.lr:
             raise TrainError(f"min_lr ({self.min_lr}) must not exceed lr ({self.lr})")
         for name in ("beta1", "beta2"):
-            if not 0 <= getattr(self, name) < 1:
-                raise TrainError(f"{name} must be at least 0 and below 1, got {getattr(self, name)!r}")
-        if self.dropout is not None and not 0 <= self.dropout < 1:
-            raise TrainError(f"dropout must be at least 0 and below 1, got {self.dropout!r}")
+            checks.number(name, getattr(self, name), low=0, high=1, below=True)
+        if self.dropout is not None:
+            checks.number("dropout", self.dropout, low=0, high=1, below=True)
         if self.deepen_to is not None and (not self.init or not isinstance(self.deepen_to, int)
                                            or isinstance(self.deepen_to, bool) or self.deepen_to <= 0):
             raise TrainError("deepen_to needs init (the checkpoint to deepen) and a positive number of layers")
-        if self.method not in ("full", "lora"):
-            raise TrainError(f"method must be full or lora, got {self.method!r}")
-        if not isinstance(self.lora_rank, int) or isinstance(self.lora_rank, bool) or self.lora_rank <= 0:
-            raise TrainError(f"lora_rank must be a positive integer, got {self.lora_rank!r}")
-        if not isinstance(self.lora_alpha, (int, float)) or isinstance(self.lora_alpha, bool) or self.lora_alpha <= 0:
-            raise TrainError(f"lora_alpha must be above 0, got {self.lora_alpha!r}")
-        if self.epochs is not None and (not isinstance(self.epochs, (int, float)) or isinstance(self.epochs, bool)
-                                        or not math.isfinite(self.epochs) or self.epochs <= 0):
-            raise TrainError(f"epochs must be a number above 0, got {self.epochs!r}")
-        if self.device not in ("auto", "cpu", "cuda"):
-            raise TrainError(f"device must be auto, cpu or cuda, got {self.device!r}")
-        if self.precision not in ("auto", "fp32", "bf16", "fp16"):
-            raise TrainError(f"precision must be auto, fp32, bf16 or fp16, got {self.precision!r}")
+        checks.choice("method", self.method, ("full", "lora"))
+        checks.whole("lora_rank", self.lora_rank, low=1)
+        checks.number("lora_alpha", self.lora_alpha, low=0, above=True)
+        if self.epochs is not None:
+            checks.number("epochs", self.epochs, low=0, above=True)
+        checks.choice("device", self.device, ("auto", "cpu", "cuda"))
+        checks.choice("precision", self.precision, ("auto", "fp32", "bf16", "fp16"))
         if not self.data:
             raise TrainError("data: give at least one training file or folder")
         if not self.out:
@@ -132,8 +126,7 @@ class Job:
         if self.export is not None and (not isinstance(self.export, dict) or not self.export.get("dest")
                                         or set(self.export) - {"dest", "variants", "hf_dtype", "licence"}):
             raise TrainError('export must be {"dest": FOLDER, "variants": [...], "hf_dtype": ..., "licence": ...}')
-        if not isinstance(self.sample_prompts, list) or not all(isinstance(p, str) and p for p in self.sample_prompts):
-            raise TrainError("sample_prompts must be a list of non-empty strings")
+        checks.texts("sample_prompts", self.sample_prompts)
 
 
 def lr_at(step: int, job: Job) -> float:

@@ -23,9 +23,9 @@ from typing import Any, Callable, ContextManager, Protocol, TextIO
 import numpy as np
 
 from core.machine import limit_threads
+from core.runfolder import steps_for_epochs
 from core.units import human_duration
 from model import train_checkpoint as checkpoint
-from model.finetune import steps_for_epochs
 from model.train_checkpoint import Progress
 from model.train_job import SAMPLE_TEMPERATURE, SAMPLE_TOP_K, Job, TrainError, lr_at
 

@@ -71,11 +71,12 @@ def test_finetune_data_that_does_not_exist(tmp_path, capsys):
 
 def _parsers():
     """Every command-line parser of the program, subcommands' included."""
-    from app.engine import cli as generate
-    from model import export, finetune, train
+    from app import finetune_cli
+    from app import generate_cli as generate
+    from model import export, train
 
     found = []
-    for parser in (generate._parser(), export._parser(), finetune._parser(), train._parser(), models_cli._parser()):
+    for parser in (generate._parser(), export._parser(), finetune_cli._parser(), train._parser(), models_cli._parser()):
         found.append(parser)
         for action in parser._actions:
             if isinstance(action, argparse._SubParsersAction):

@@ -15,9 +15,10 @@ import onnxruntime as ort
 import pytest
 import torch
 
+from core import onnx_graph
 from core.bundle import MANIFEST, Bundle
 from core.errors import ModelError
-from model import export, onnx_graph
+from model import export
 from model.hf import load_gpt2
 
 REPO = Path(__file__).resolve().parent.parent
@@ -352,7 +353,7 @@ def test_bad_variant_name(run_main, tiny_hf_dir, tmp_path):
 
 
 def test_interrupted_export_leaves_nothing(tiny_hf_dir, tmp_path, monkeypatch):
-    import model.onnx_graph as graph
+    import core.onnx_graph as graph
 
     real = graph.build_graph
 
@@ -402,8 +403,8 @@ def test_bad_input_missing_tensor(tiny_hf_dir, tmp_path, capsys):
 def test_int8_with_any_width(n_embd, n_head):
     """Block quantization for widths that are not a multiple of 128 (padded last block)."""
     from core.config import GPT2Config
+    from core.onnx_graph import GraphSpec, QuantOptions, block_size_for, build_graph
     from model.gpt2 import GPT2
-    from model.onnx_graph import GraphSpec, QuantOptions, block_size_for, build_graph
 
     cfg = GPT2Config(n_layer=2, n_embd=n_embd, n_head=n_head, n_positions=64)
     torch.manual_seed(0)
@@ -437,7 +438,7 @@ def test_large_models_keep_weights_beside_the_graph(tiny_hf_dir, tmp_path, monke
 
 def test_a_graph_onnxruntime_cannot_run_is_reported(tiny_hf_dir, tmp_path, monkeypatch, run_main):
     """E.g. an onnxruntime too old for an operator: a clear message, nothing written."""
-    import model.onnx_graph as graph
+    import core.onnx_graph as graph
 
     real = graph.build_graph
 

@@ -243,7 +243,7 @@ def _job(path):
 
 
 def _prompt_file(path):
-    from app.engine.cli import _Failure, _read_prompt
+    from app.generate_cli import _Failure, _read_prompt
 
     class Args:
         prompt, prompt_file = None, path
@@ -264,7 +264,7 @@ def _import_source(path):
 
 
 def _run_folder(path):
-    from model.finetune import read_run
+    from app.finetune import read_run
 
     run = path.parent / f"run-{path.name}"
     run.mkdir()

@@ -30,7 +30,7 @@ def texts(tmp_path):
 
 
 def test_defaults_follow_the_base_model_size():
-    from model.finetune import default_settings
+    from app.finetune import default_settings
 
     assert default_settings(7_000_000, 256)["method"] == "full"
     big = default_settings(124_000_000, 1024)
@@ -41,7 +41,7 @@ def test_defaults_follow_the_base_model_size():
 
 
 def test_names_and_prompts():
-    from model.finetune import name_problem, sample_prompt_from, slug
+    from app.finetune import name_problem, sample_prompt_from, slug
 
     assert slug("  My voice / 2 ") == "My-voice-2"
     assert "name" in name_problem(" ") and "letter or digit" in name_problem("///")
@@ -69,7 +69,7 @@ def test_estimate_is_measured_by_a_warm_up(tiny_bundle, texts, tmp_path):
 
 
 def test_the_job_keeps_line_breaks_when_asked():
-    from model.finetune import default_settings, make_job
+    from app.finetune import default_settings, make_job
 
     settings = default_settings(7_000_000, 256)
     assert make_job("a", "/m", ["x.txt"], settings, 10_000)["line_breaks"] == "unwrap"
@@ -122,7 +122,7 @@ def test_an_interrupted_fine_tune_resumes_from_the_command_line(tiny_bundle, tex
     import io
     import signal
 
-    from model.finetune import default_settings, list_runs, make_job
+    from app.finetune import default_settings, list_runs, make_job
     from model.train_job import Job
     from model.train_loop import Events, StopRequest, Trainer
 

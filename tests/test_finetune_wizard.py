@@ -39,7 +39,11 @@ def texts(tmp_path):
 
 
 @pytest.fixture
-def make_wizard(qtbot):
+def make_wizard(qtbot, monkeypatch):
+    # A test that fails mid-training leaves it running when its wizard is closed: no question then.
+    from PySide6.QtWidgets import QMessageBox
+
+    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.StandardButton.Yes)
     wizards = []
 
     def make(document=None):
@@ -67,7 +71,7 @@ def make_wizard(qtbot):
 @pytest.fixture
 def frequent_checkpoints(monkeypatch):
     """Long runs that checkpoint every other step (and skip evaluations), so a test can stop early."""
-    from model import finetune
+    from app import finetune
 
     real = finetune.make_job
 
@@ -362,7 +366,7 @@ def test_a_cancelled_estimate_leaves_no_temporary_files(qtbot, make_wizard, tiny
 
 
 def test_switching_method_brings_its_learning_rate(qtbot, make_wizard, tiny_installed, texts, monkeypatch):
-    from model import finetune
+    from app import finetune
 
     wizard = make_wizard()
     wizard.texts_page.add_paths([texts])
@@ -400,7 +404,7 @@ def test_the_model_menu_opens_the_wizard_with_the_open_document(qtbot, tiny_inst
 
 
 def test_an_earlier_fine_tune_can_be_run_again_with_its_texts_and_settings(qtbot, make_wizard, tiny_installed, texts):
-    from model import finetune
+    from app import finetune
 
     settings = {**finetune.default_settings(0, 256), "method": "lora", "lr": 0.002, "seq_len": 64,
                 "batch_size": 2, "val_share": 0.2, "seed": 99, "steps": 17}

@@ -80,7 +80,7 @@ def test_lora_interrupted_and_resumed_equals_uninterrupted(tiny_hf_dir, corpus, 
 
 @pytest.mark.slow
 def test_epochs_set_the_number_of_steps(corpus, tmp_path):  # noqa: F811
-    from model.finetune import steps_for_epochs
+    from core.runfolder import steps_for_epochs
 
     assert steps_for_epochs(1, 1001, 10, 4) == 25
     assert steps_for_epochs(0.01, 1001, 10, 4) == 1
@@ -98,4 +98,4 @@ def test_bad_lora_settings_are_named(corpus, tmp_path, capsys):  # noqa: F811
     assert main(["--data", str(corpus), "--out", str(tmp_path / "run"), "--method", "qlora"]) == 1
     assert "method must be full or lora" in json.loads(capsys.readouterr().out.splitlines()[-1])["message"]
     assert main(["--data", str(corpus), "--out", str(tmp_path / "run"), "--lora-rank", "0"]) == 1
-    assert "lora_rank must be a positive integer" in json.loads(capsys.readouterr().out.splitlines()[-1])["message"]
+    assert "lora_rank must be at least 1" in json.loads(capsys.readouterr().out.splitlines()[-1])["message"]

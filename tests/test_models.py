@@ -42,8 +42,8 @@ def test_default_is_the_bundled_model(tiny_bundle, monkeypatch, tmp_path):
 
 
 def test_manifests_that_break_the_parser_are_listed_as_damaged(tiny_bundle, capsys):
+    from app import generate_cli as generate
     from app import models_cli
-    from app.engine import cli as generate
 
     good = paths.models_dir() / "good"
     shutil.copytree(tiny_bundle, good)
@@ -86,7 +86,7 @@ def test_renaming_keeps_the_manifests_permissions(tiny_bundle):
 def test_new_private_files_stay_private(tmp_path):
     import stat
 
-    from app.settings import atomic_write_text
+    from core.fileio import atomic_write_text
 
-    atomic_write_text(tmp_path / "snapshot.json", "{}")  # autosaved text, settings: the user's only
+    atomic_write_text(tmp_path / "snapshot.json", "{}", private=True)  # autosaved text, settings: the user's only
     assert stat.S_IMODE((tmp_path / "snapshot.json").stat().st_mode) == 0o600

@@ -78,7 +78,7 @@ def test_a_killed_fine_tune_install_is_cleared_when_it_resumes(tiny_bundle, tmp_
 
     from test_finetune_cli import PROSE, inkwell
 
-    from model.finetune import default_settings, make_job
+    from app.finetune import default_settings, make_job
     from model.train_job import Job
     from model.train_loop import Events, StopRequest, Trainer
 

@@ -7,8 +7,8 @@ import io
 
 import pytest
 
+from app import generate_cli
 from app.engine import Engine
-from app.engine import cli as generate_cli
 from core.machine import cpu_count, limit_threads
 
 

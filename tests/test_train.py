@@ -360,7 +360,7 @@ def test_existing_output_folder_is_refused(corpus, tmp_path, capsys):
 
 
 @pytest.mark.parametrize("args, problem", [
-    (["--steps", "0"], "steps must be a positive integer"),
+    (["--steps", "0"], "steps must be at least 1"),
     (["--lr", "-1"], "lr must be"),
     (["--device", "tpu"], "device must be"),
     (["--seq-len", "512"], "exceeds the model's context length"),

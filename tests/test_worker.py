@@ -11,10 +11,11 @@ from pathlib import Path
 import pytest
 from PySide6.QtCore import Qt
 
+from app.engine.params import GenerationParams
 from app.worker import Generator
 
 ROOT = Path(__file__).resolve().parent.parent
-STORY = dict(max_new_tokens=200, temperature=1.0, stop_at_eot=False)
+STORY = GenerationParams(max_new_tokens=200, temperature=1.0, stop_at_eot=False)
 
 
 def test_generation_runs_on_the_worker_thread(qtbot, tiny_bundle):
@@ -29,7 +30,7 @@ def test_generation_runs_on_the_worker_thread(qtbot, tiny_bundle):
         pieces = []
         generator.piece.connect(lambda rid, alt, piece, prob: pieces.append((rid, alt, piece, prob)))
         with qtbot.waitSignal(generator.finished, timeout=20000) as done:
-            request = generator.request("suggestion", "It was a dark", dict(max_new_tokens=8, num_alternatives=2))
+            request = generator.request("suggestion", "It was a dark", GenerationParams(max_new_tokens=8, num_alternatives=2))
         rid, result = done.args
         assert rid == request and not result.cancelled and len(result.alternatives) >= 1
         assert {alt for _, alt, _, _ in pieces} <= {0, 1}
@@ -52,7 +53,7 @@ def test_newest_request_cancels_older(qtbot, tiny_bundle):
         gate = threading.Event()
         generator._worker.piece.connect(lambda *a: gate.wait(10), type=Qt.ConnectionType.DirectConnection)
         first = generator.request("story", "Once upon a time", STORY)
-        second = generator.request("suggestion", "Once upon a time there", dict(max_new_tokens=4))
+        second = generator.request("suggestion", "Once upon a time there", GenerationParams(max_new_tokens=4))
         gate.set()
         qtbot.waitUntil(lambda: second in finished, timeout=20000)
         assert not finished[second].cancelled
@@ -71,13 +72,14 @@ def test_engine_errors_are_reported_not_raised(qtbot, tiny_bundle, tmp_path):
             generator.load(str(tmp_path / "no-such-model"))
         assert "no-such-model" in failed.args[0]
         with qtbot.waitSignal(generator.failed, timeout=5000) as no_model:
-            generator.request("suggestion", "text", {})
+            generator.request("suggestion", "text", GenerationParams())
         assert "No model" in no_model.args[1]
         with qtbot.waitSignal(generator.loaded, timeout=30000):
             generator.load(str(tiny_bundle))
         with qtbot.waitSignal(generator.failed, timeout=5000) as bad:
-            generator.request("suggestion", "text", dict(top_p=0.0))
-        assert "top_p" in bad.args[1]
+            refused = generator.request("suggestion", "text", GenerationParams(top_p=0.0))
+            assert not generator.busy  # refused on the GUI thread: nothing went to the worker
+        assert bad.args[0] == refused and "top_p" in bad.args[1]
     finally:
         generator.shutdown()
 

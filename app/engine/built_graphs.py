@@ -3,7 +3,7 @@
 The bundled model spends its whole size budget on one copy of its weights, the fp16 Hugging Face
 checkpoint in hf/ (which it can also be fine-tuned from), rather than on several copies of the
 same weights as graphs. The first time such a bundle runs, the graph for the device is built from
-that checkpoint, torch-free (model.onnx_graph writes it straight from the numpy weights, with the
+that checkpoint, torch-free (core.onnx_graph writes it straight from the numpy weights, with the
 same quantization as the exporter: a few seconds for the bundled model): int8 for the CPU, fp16
 for CUDA. Graphs go into the cache folder under the checkpoint's sha256 from the manifest, so a
 changed checkpoint gets graphs of its own, and a graph that does not match the hash recorded
@@ -55,8 +55,8 @@ def _build(bundle: Bundle, variant: str, folder: Path) -> None:
     from safetensors.numpy import load_file
 
     from core.config import GPT2Config
+    from core.onnx_graph import GraphSpec, QuantOptions, block_size_for, build_graph, save_graph
     from core.weights import check_config, tensor_shapes
-    from model.onnx_graph import GraphSpec, QuantOptions, block_size_for, build_graph, save_graph
 
     expected = bundle.manifest["files"][WEIGHTS]["sha256"]
     try:

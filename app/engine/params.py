@@ -5,8 +5,9 @@ Defaults suit ghost-text suggestions; story mode raises ``max_new_tokens``.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
+
+from core import checks
 
 LENGTHS = ("tokens", "word", "line", "sentence")
 MAX_ALTERNATIVES = 8
@@ -45,45 +46,20 @@ class GenerationParams:
 
     def validate(self) -> GenerationParams:
         """Raise ValueError naming the first bad parameter; return self so calls can chain."""
-        _int("max_new_tokens", self.max_new_tokens, 1)
-        _float("temperature", self.temperature, low=0.0)
-        _int("top_k", self.top_k, 0)
-        _float("top_p", self.top_p, low=0.0, high=1.0, low_open=True)
-        _float("min_p", self.min_p, low=0.0, high=1.0)
-        _float("min_confidence", self.min_confidence, low=0.0, high=1.0)
-        _float("repetition_penalty", self.repetition_penalty, low=0.0, low_open=True)
-        _int("repetition_window", self.repetition_window, 0)
-        _int("no_repeat_ngram_size", self.no_repeat_ngram_size, 0)
+        checks.whole("max_new_tokens", self.max_new_tokens, low=1)
+        checks.number("temperature", self.temperature, low=0)
+        checks.whole("top_k", self.top_k, low=0)
+        checks.number("top_p", self.top_p, low=0, high=1, above=True)
+        checks.number("min_p", self.min_p, low=0, high=1)
+        checks.number("min_confidence", self.min_confidence, low=0, high=1)
+        checks.number("repetition_penalty", self.repetition_penalty, low=0, above=True)
+        checks.whole("repetition_window", self.repetition_window, low=0)
+        checks.whole("no_repeat_ngram_size", self.no_repeat_ngram_size, low=0)
         if self.seed is not None:
-            _int("seed", self.seed, 0)
-        _int("num_alternatives", self.num_alternatives, 1, MAX_ALTERNATIVES)
-        if self.length not in LENGTHS:
-            raise ValueError(f"length must be one of {', '.join(LENGTHS)} (got {self.length!r})")
-        if isinstance(self.stop_strings, str) or not all(
-            isinstance(s, str) and s for s in self.stop_strings
-        ):
-            raise ValueError("stop_strings must be a list of non-empty strings")
-        self.stop_strings = tuple(self.stop_strings)
-        for name in ("stop_at_eot", "heal"):
-            if not isinstance(getattr(self, name), bool):
-                raise ValueError(f"{name} must be true or false (got {getattr(self, name)!r})")
+            checks.whole("seed", self.seed, low=0)
+        checks.whole("num_alternatives", self.num_alternatives, low=1, high=MAX_ALTERNATIVES)
+        checks.choice("length", self.length, LENGTHS)
+        self.stop_strings = tuple(checks.texts("stop_strings", self.stop_strings))
+        checks.flag("stop_at_eot", self.stop_at_eot)
+        checks.flag("heal", self.heal)
         return self
-
-
-def _int(name: str, value: object, low: int, high: int | None = None) -> None:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise ValueError(f"{name} must be a whole number (got {value!r})")
-    if value < low or (high is not None and value > high):
-        bound = f"between {low} and {high}" if high is not None else f"at least {low}"
-        raise ValueError(f"{name} must be {bound} (got {value})")
-
-
-def _float(
-    name: str, value: object, low: float, high: float | None = None, low_open: bool = False
-) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise ValueError(f"{name} must be a finite number (got {value!r})")
-    if (value <= low if low_open else value < low) or (high is not None and value > high):
-        lo = f"above {low:g}" if low_open else f"at least {low:g}"
-        bound = f"{lo} and at most {high:g}" if high is not None else lo
-        raise ValueError(f"{name} must be {bound} (got {value:g})")

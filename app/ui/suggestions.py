@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from PySide6.QtCore import QObject, Signal
 
 from app import models
+from app.engine.params import GenerationParams
+from app.generation import params_for
 from app.settings import Settings
 from app.ui.editor import GhostEditor
 from app.worker import Generator
@@ -109,18 +111,8 @@ class SuggestionController(QObject):
 
     # suggestions -----------------------------------------------------------------------------
 
-    def params(self, kind: str) -> dict:
-        s = self.settings
-        params = {k: s[k] for k in ("temperature", "top_k", "top_p", "min_p", "repetition_penalty", "seed")}
-        if kind == "suggestion":
-            params.update(max_new_tokens=s["suggestion_tokens"], num_alternatives=s["alternatives"],
-                          length=s["length"], min_confidence=s["min_confidence"])
-        else:
-            if s["seed"] is not None:
-                params["seed"] = s["seed"] + self._retries  # a retry must be a new sample
-            params.update(max_new_tokens=s["story_tokens"], num_alternatives=1, length="tokens",
-                          stop_at_eot=False)
-        return params
+    def params(self, kind: str) -> GenerationParams:
+        return params_for(self.settings, kind, self._retries)
 
     def suggest_now(self) -> None:
         if not self.generator.ready:

@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QLabel, QListWidget, QListWidgetItem, QVBoxLayout, QWizardPage
 
+from app import finetune as ft
 from app import models
-from model import finetune as ft
 
 if TYPE_CHECKING:
     from app.ui.finetune_wizard.wizard import FinetuneWizard

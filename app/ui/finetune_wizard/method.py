@@ -23,12 +23,12 @@ from PySide6.QtWidgets import (
     QWizardPage,
 )
 
+from app import finetune as ft
 from app.ui.finetune_wizard.children import start_child, stop
 from app.ui.finetune_wizard.common import error_label
 from app.ui.jobs import JsonProcess
 from core import paths
 from core.textfile import TRAINING_MAX_BYTES, TextFileError, read_file
-from model import finetune as ft
 
 if TYPE_CHECKING:
     from app.ui.finetune_wizard.wizard import FinetuneWizard
@@ -233,7 +233,7 @@ class MethodPage(QWizardPage):
         self.estimate = None
         self.estimate_label.setText("Measuring with a short warm-up run…")
         self.estimate_busy.show()
-        self.process = start_child(self, "model.finetune", ["--job", str(self._job_file), "--estimate", "--json"],
+        self.process = start_child(self, "app.finetune_cli", ["--job", str(self._job_file), "--estimate", "--json"],
                                    self._estimate_event, self._estimate_ended, "the warm-up run")
 
     def _estimate_event(self, event: dict) -> None:

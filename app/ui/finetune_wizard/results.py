@@ -16,11 +16,11 @@ from PySide6.QtWidgets import (
     QWizardPage,
 )
 
+from app import finetune as ft
 from app.ui.finetune_wizard.children import running, start_child
 from app.ui.finetune_wizard.common import ERROR_STYLE
 from app.ui.jobs import JsonProcess
 from core import paths
-from model import finetune as ft
 
 if TYPE_CHECKING:
     from app.ui.finetune_wizard.wizard import FinetuneWizard
@@ -103,7 +103,7 @@ class ResultsPage(QWizardPage):
         self.base_text.setPlainText("Writing…")
         self.tuned_text.setPlainText("Writing…")
         self.compare_button.setEnabled(False)
-        self.compare_process = start_child(self, "model.finetune", ["--compare", str(self.run_dir), "--prompt",
+        self.compare_process = start_child(self, "app.finetune_cli", ["--compare", str(self.run_dir), "--prompt",
                                                                     self.prompt.text() or "The", "--json"],
                                            self._compared, self._compare_ended, "the comparison")
 

@@ -24,12 +24,12 @@ from PySide6.QtWidgets import (
     QWizardPage,
 )
 
+from app import finetune as ft
 from app.ui.finetune_wizard.common import BASE, ERROR_STYLE, MIN_TOKENS, RESULTS, TRAINING, WARNING_STYLE, error_label
 from app.ui.finetune_wizard.entries import TextEntry, describe, read_entry
 from core import paths
 from core.textfile import TEXT_SUFFIXES
 from core.units import human_bytes
-from model import finetune as ft
 
 if TYPE_CHECKING:
     from app.ui.finetune_wizard.wizard import FinetuneWizard

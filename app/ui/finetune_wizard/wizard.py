@@ -5,6 +5,7 @@ from __future__ import annotations
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QMessageBox, QWidget, QWizard
 
+from app import finetune as ft
 from app.settings import Settings
 from app.tools import torch_missing
 from app.ui.finetune_wizard.base import BasePage
@@ -15,7 +16,6 @@ from app.ui.finetune_wizard.results import ResultsPage
 from app.ui.finetune_wizard.texts import TextsPage
 from app.ui.finetune_wizard.training import TrainingPage
 from app.ui.jobs import JsonProcess
-from model import finetune as ft
 
 
 class FinetuneWizard(QWizard):

@@ -1,0 +1,287 @@
+"""`inkwell finetune`: fine-tune an installed model on your own texts and install the result.
+
+    inkwell finetune --base inkwell-austen --data my-stories/ --name my-voice [--method lora] [--epochs 2]
+    inkwell finetune --resume my-voice
+    inkwell finetune --base ... --data ... --name ... --estimate      (time and disk, from a warm-up)
+    python -m app.finetune_cli --job job.json --estimate --json      (what the wizard runs)
+    python -m app.finetune_cli --compare RUN --prompt P --json       (the wizard's before/after)
+
+The planning and the runs are app.finetune's; the training, the estimate and the comparison run
+PyTorch (model.train_loop, model.finetune), imported only once the arguments are good.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+from pathlib import Path
+from typing import Any
+
+from app.finetune import (
+    EXPORT_HF_DTYPE,
+    EXPORT_VARIANTS,
+    FinetuneError,
+    default_settings,
+    describe_estimate,
+    make_job,
+    name_problem,
+    read_run,
+    sample_prompt_from,
+    slug,
+)
+from core import paths
+from core.cli_support import log_error, raise_interrupt
+from core.errors import ModelError
+from core.fileio import DamagedFile, describe_os_error, read_json
+from core.units import human_duration
+
+
+def wrap_notes(paths) -> list[str]:
+    """A line for each file whose lines are hard-wrapped (and will be joined into paragraphs)."""
+    from core.prose import looks_hard_wrapped
+    from model.train_data import DataError, read_text_file
+
+    notes = []
+    for path in paths:
+        try:
+            report = looks_hard_wrapped(read_text_file(path).text)
+        except DataError:
+            continue  # reading it again failed: load_corpus has said why
+        if report.hard_wrapped:
+            notes.append(f"{path.name}: its lines are wrapped at about {report.width} characters, like a printed "
+                         f"page; they are joined into paragraphs (--keep-line-breaks keeps them)")
+    return notes
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="inkwell finetune", description="Fine-tune an installed model on your texts, "
+                                "then install the result as a new model.", allow_abbrev=False)
+    p.add_argument("--base", help="installed model (name or folder) with Hugging Face weights; default: the active one")
+    p.add_argument("--data", action="append", help="text file or folder of .txt/.md files (repeat for more)")
+    p.add_argument("--name", help="name of the new model")
+    p.add_argument("--method", choices=("auto", "full", "lora"), default="auto",
+                   help="full fine-tune or LoRA adapters (auto: LoRA from 100M parameters up)")
+    p.add_argument("--epochs", type=float, help="passes over the text (default 2)")
+    p.add_argument("--steps", type=int, help="optimizer steps instead of epochs")
+    p.add_argument("--lr", type=float, help="learning rate")
+    p.add_argument("--seq-len", type=int, help="context length of the training windows")
+    p.add_argument("--batch-size", type=int)
+    p.add_argument("--val-share", type=float, help="share of every file held out for validation (default 0.1)")
+    p.add_argument("--seed", type=int)
+    p.add_argument("--lora-rank", type=int)
+    p.add_argument("--prompt", help="prompt for the before/after samples (default: the start of your text)")
+    p.add_argument("--keep-line-breaks", action="store_true",
+                   help="train on every line break as it is (poetry, code); by default the lines of "
+                        "hard-wrapped texts are joined into paragraphs")
+    p.add_argument("--job", help="a job file (as the wizard writes) instead of the settings above")
+    p.add_argument("--resume", metavar="NAME", help="continue an unfinished fine-tune")
+    p.add_argument("--estimate", action="store_true", help="only measure time and disk with a short warm-up")
+    p.add_argument("--compare", metavar="RUN", help="continue --prompt with a finished run's base model and with "
+                   "the fine-tuned one, side by side")
+    p.add_argument("--no-use", action="store_true", help="install the model but do not make it the active one")
+    p.add_argument("--json", action="store_true", help="JSON lines on stdout instead of a progress bar")
+    return p
+
+
+def _resolve_base(base: str | None):
+    from app import models
+    from app.settings import Settings
+
+    if base is None:
+        chosen, _ = models.active_model(Settings.load()["model"])
+        if chosen is None:
+            raise FinetuneError("no model is installed; give --base")
+    else:
+        installed = models.installed_models()
+        matches = [m for m in installed if base in (m.name, m.folder.name, str(m.folder))]
+        if not matches and (Path(base) / "inkwell-model.json").is_file():
+            matches = [models._read(Path(base), False)]
+        if not matches:
+            names = ", ".join(m.name for m in installed) or "none"
+            raise FinetuneError(f"--base {base!r}: no such installed model (installed: {names})")
+        chosen = matches[0]
+    if chosen.problem:
+        raise FinetuneError(f"--base: {chosen.problem}")
+    if not (chosen.folder / "hf" / "config.json").is_file():
+        raise FinetuneError(f"{chosen.name}: this model has no Hugging Face weights (hf/), so it cannot be fine-tuned; "
+                            "import a GPT-2 checkpoint or use the bundled model")
+    return chosen
+
+
+def _job_from_args(args: argparse.Namespace) -> dict[str, Any]:
+    from model.train_data import load_corpus, read_text_file
+
+    if args.job:
+        try:
+            job = read_json(args.job)
+        except DamagedFile as exc:
+            raise FinetuneError(f"{args.job}: cannot read the job ({exc.reason})") from None
+        except OSError as exc:
+            raise FinetuneError(f"{args.job}: cannot read the job ({describe_os_error(exc)})") from None
+        if not isinstance(job, dict):
+            raise FinetuneError(f"{args.job}: cannot read the job (it is not a JSON object)")
+        return job
+    if not args.data:
+        raise FinetuneError("--data: give at least one text file or folder")
+    for given in args.data:  # before anything else is asked of the writer: a mistyped path first
+        if not Path(given).exists():
+            raise FinetuneError(f"--data {given}: does not exist (no such file or folder)")
+    base = _resolve_base(args.base)
+    if not args.name and not args.estimate:
+        raise FinetuneError("--name: give the new model a name")
+    name = args.name or f"{base.name}-estimate"
+    if not args.estimate and (problem := name_problem(name)):
+        raise FinetuneError(f"--name: {problem}")
+    arch = base.manifest.get("architecture", {})
+    settings = default_settings(int(base.manifest.get("parameters") or 0), int(arch.get("n_positions", 1024)))
+    if args.method != "auto":
+        settings["method"] = args.method
+        if args.lr is None:
+            settings["lr"] = default_settings(int(base.manifest.get("parameters") or 0), 1024, args.method)["lr"]
+    for key in ("epochs", "steps", "lr", "seq_len", "batch_size", "val_share", "seed", "lora_rank"):
+        if getattr(args, key) is not None:
+            settings[key] = getattr(args, key)
+    settings["line_breaks"] = "keep" if args.keep_line_breaks else "unwrap"
+    corpus = load_corpus(args.data, {"fraction": settings["val_share"]}, None, settings["line_breaks"])
+    if not args.keep_line_breaks:
+        for note in wrap_notes(Path(f["path"]) for f in corpus.files):
+            print(f"inkwell finetune: {note}", file=sys.stderr)
+    prompt = args.prompt or sample_prompt_from(read_text_file(Path(corpus.files[0]["path"])).text[:20000])
+    job = make_job(name, base.folder, [str(Path(d).absolute()) for d in args.data], settings, len(corpus.train), prompt)
+    job["_base"] = str(base.folder)
+    return job
+
+
+class _Bar:
+    """Training events drawn as a tqdm progress bar on stderr, with evaluations and samples."""
+
+    def __init__(self) -> None:
+        self.bar = None
+        self.before: dict[str, str] = {}
+        self.after: dict[str, str] = {}
+
+    def emit(self, event: str, **f: Any) -> None:
+        from tqdm import tqdm
+
+        if event == "start":
+            self.bar = tqdm(total=f["total_steps"], initial=f["step"], unit="step", file=sys.stderr,
+                            dynamic_ncols=True, desc="fine-tuning")
+        elif event == "progress" and self.bar is not None:
+            self.bar.update(f["step"] - self.bar.n)
+            self.bar.set_postfix(loss=f"{f['loss']:.3f}", tok_s=f"{f['tokens_per_s']:,.0f}")
+        elif event == "eval":
+            self._write(f"step {f['step']}: validation perplexity {f['val_ppl']:.2f}")
+        elif event == "sample":
+            (self.before if f["step"] == 0 else self.after)[f["prompt"]] = f["text"]
+        elif event == "error":
+            self._write(f"error: {f['message']}")
+
+    def log(self, message: str) -> None:
+        pass
+
+    def _write(self, line: str) -> None:
+        from tqdm import tqdm
+
+        tqdm.write(line, file=sys.stderr) if self.bar is not None else print(line, file=sys.stderr)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        return _main(args)
+    except ModelError as exc:
+        if args.json:
+            print(json.dumps({"event": "error", "message": str(exc)}), flush=True)
+        else:
+            log_error(f"inkwell finetune: {exc}")
+        print(f"inkwell finetune: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("inkwell finetune: stopped", file=sys.stderr)
+        return 130
+
+
+def _main(args: argparse.Namespace) -> int:
+    from model.train_job import Job
+    from model.train_loop import Events, StopRequest, Trainer
+
+    if args.compare or args.estimate:
+        # QProcess.terminate() sends SIGTERM: unwind, so the warm-up's temporary folder is removed.
+        signal.signal(signal.SIGTERM, raise_interrupt)
+    if args.compare:
+        run = read_run(Path(args.compare))
+        if run is None or not run.finished:
+            raise FinetuneError(f"{args.compare}: not a finished fine-tune")
+        from model.finetune import compare
+
+        result = compare(run.job["init"], run.folder, args.prompt or "The", seed=int(run.job.get("seed", 0)))
+        if args.json:
+            print(json.dumps({"event": "compare", **result}, ensure_ascii=False), flush=True)
+        else:
+            print(f"prompt: {result['prompt']}\n  base:       {result['base']!r}\n  fine-tuned: {result['tuned']!r}")
+        return 0
+    # A fine-tune killed while it installed left its partial bundle: remove it now (and any other
+    # that no living process is writing), so --resume installs into a clean place.
+    from core.bundle import clear_abandoned
+
+    clear_abandoned(paths.models_dir())
+    if args.resume:
+        run = read_run(paths.runs_dir() / slug(args.resume))
+        if run is None:
+            raise FinetuneError(f"--resume {args.resume!r}: no such fine-tune in {paths.runs_dir()}")
+        job, resume = dict(run.job), True
+    else:
+        job, resume = _job_from_args(args), False
+    if args.estimate:
+        from model.finetune import estimate
+
+        result = estimate({k: v for k, v in job.items() if not k.startswith("_")})
+        print(json.dumps({"event": "estimate", **result}) if args.json else describe_estimate(result), flush=True)
+        return 0
+    events = Events() if args.json else _Bar()
+    stop = StopRequest()
+    stop.install()
+    base_folder = job.pop("_base", None) or str(Path(job["init"]).parent)
+    try:
+        outcome = Trainer(Job.from_dict(job, "job"), events, resume=resume, stop=stop).run()
+    finally:
+        if isinstance(events, _Bar):
+            events.close()
+    if outcome.get("stopped"):
+        print(f"stopped at step {outcome['step']}; continue with: inkwell finetune --resume {job['name']}", file=sys.stderr)
+        return 128 + outcome["signum"]
+    bundle = install(Path(job["out"]), job["name"], use=not args.no_use,
+                     progress=None if args.json else lambda m: print(m, file=sys.stderr))
+    if isinstance(events, _Bar):
+        print(f"\nvalidation perplexity: {outcome['val_ppl_before'] or float('nan'):.2f} (base {Path(base_folder).name})"
+              f" -> {outcome['val_ppl']:.2f} (fine-tuned), {human_duration(outcome['training_time_s'])}")
+        for prompt, text in events.after.items():
+            print(f"\nprompt: {prompt}\n  before: {events.before.get(prompt, '')!r}\n  after:  {text!r}")
+        print(f"\ninstalled {bundle}" + ("" if args.no_use else " (now the active model)"))
+    return 0
+
+
+def install(run_dir: Path, name: str, use: bool = True, progress=None) -> Path:
+    """Export a finished run to a bundle in models_dir(), and make it the active model."""
+    from model.export import export_bundle
+
+    dest = paths.models_dir() / slug(name)
+    if progress:
+        progress(f"exporting to {dest} ...")
+    export_bundle(run_dir, dest, variants=EXPORT_VARIANTS, name=name, hf_dtype=EXPORT_HF_DTYPE)
+    if use:
+        from app.settings import Settings
+
+        settings = Settings.load()
+        settings.set("model", str(dest))
+    return dest
+
+
+if __name__ == "__main__":
+    sys.exit(main())
