@@ -19,6 +19,25 @@ def inkwell_home(tmp_path, monkeypatch):
     return home
 
 
+@pytest.fixture(autouse=True)
+def no_unanswered_dialogs(monkeypatch):
+    """A modal message box nobody answers would wait forever offscreen (and hang the suite):
+    one that a test did not expect fails that test at once, naming the question. Tests that
+    expect one patch these again with their answer."""
+    from PySide6.QtWidgets import QMessageBox
+
+    def unexpected(kind):
+        def show(*args, **kwargs):
+            text = next((a for a in args[2:] if isinstance(a, str)), "")
+            title = args[1] if len(args) > 1 and isinstance(args[1], str) else ""
+            raise AssertionError(f"unexpected {kind} dialog: {title!r}: {text!r}")
+        return show
+
+    for kind in ("question", "warning", "critical", "information"):
+        monkeypatch.setattr(QMessageBox, kind, staticmethod(unexpected(kind)))
+    monkeypatch.setattr(QMessageBox, "exec", lambda box, *a: unexpected("message box")(None, box.windowTitle(), box.text()))
+
+
 @pytest.fixture(scope="session")
 def tiny_hf_dir(tmp_path_factory):
     """A tiny randomly initialised GPT-2 (GPT-2 vocabulary) saved in Hugging Face format."""

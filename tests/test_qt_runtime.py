@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import sys
 
+import pytest
+
 from PySide6.QtCore import QObject, Signal
 
 
@@ -22,3 +24,15 @@ def test_signal_emit_keeps_reference_counts():
         emitter.fired.emit(i, 0, "x")
     assert len(received) == 200
     assert abs(sys.getrefcount(True) - before) < 50
+
+
+def test_an_unexpected_dialog_fails_the_test_instead_of_waiting(qtbot):
+    from PySide6.QtWidgets import QMessageBox, QWidget
+
+    parent = QWidget()
+    qtbot.addWidget(parent)
+    with pytest.raises(AssertionError, match="unexpected question dialog: 'Stop training.': 'Training is"):
+        QMessageBox.question(parent, "Stop training?", "Training is still running.")
+    box = QMessageBox(QMessageBox.Icon.Warning, "Replace?", "The file changed on disk.", parent=parent)
+    with pytest.raises(AssertionError, match="unexpected message box dialog: 'Replace.'"):
+        box.exec()
