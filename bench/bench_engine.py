@@ -163,9 +163,9 @@ def measure(bundle: Path, rounds: int, threads: int) -> tuple[dict[str, list[flo
     of a quiet moment on a shared machine."""
     int8 = Engine.load(bundle, provider="cpu", threads=threads, variant="int8")
     fp32 = Engine.load(bundle, provider="cpu", threads=threads, variant="fp32") if "fp32" in bundle_variants(bundle) else None
-    policies = {name: Engine(_decoder(int8, bundle, threads, name), int8.status, int8.context_length)
+    policies = {name: Engine(_decoder(int8, threads, name), int8.status, int8.context_length)
                 for name in ("off", "always")}
-    policies["one"] = Engine(_decoder(int8, bundle, 1, "run"), int8.status, int8.context_length)
+    policies["one"] = Engine(_decoder(int8, 1, "run"), int8.status, int8.context_length)
     m: dict[str, list[float]] = {}
 
     def add(key: str, *values: float) -> None:
@@ -246,11 +246,10 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def _decoder(engine: Engine, bundle: Path, threads: int, spinning: str) -> Decoder:
+def _decoder(engine: Engine, threads: int, spinning: str) -> Decoder:
     """The engine's decoder again, with another policy for idle threads."""
     d = engine.decoder
-    path = Bundle.load(bundle).variant_path(engine.status.variant)
-    return Decoder(path, ["CPUExecutionProvider"], threads, d.n_layer, d.n_head, d.head_dim, d.vocab_size,
+    return Decoder(d.path, ["CPUExecutionProvider"], threads, d.n_layer, d.n_head, d.head_dim, d.vocab_size,
                    d.capacity, spinning=spinning)
 
 

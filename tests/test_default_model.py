@@ -24,20 +24,27 @@ def test_bundle_is_complete_verified_and_within_size():
 
     bundle = Bundle.load(BUNDLE)
     bundle.verify()
-    assert set(bundle.variants) >= {"int8"} and bundle.has_hf
+    # The weights once (fp16 hf/); the graph a device runs is built from them on first use.
+    assert bundle.variants == [] and bundle.has_hf
     total = sum(p.stat().st_size for p in BUNDLE.rglob("*") if p.is_file())
     assert total <= MAX_BYTES, f"bundle is {total / 1e6:.1f} MB"
     m = bundle.manifest
     assert m["tokenizer"] == "gpt2" and m["architecture"]["vocab_size"] == 50257
     # 122.9 on the printed text for the first bundled model (350.7 on the same text unwrapped);
-    # this one is 91.4 on the unwrapped text it is measured on now: a retrained bundle must not be worse.
-    assert m["perplexity"]["value"] <= 92 and "persuasion.txt" in m["perplexity"]["dataset"]
+    # the 6-layer model of the second bundle 91.4, this 12-layer one 73.4 on the unwrapped text it is
+    # measured on now: a retrained bundle must not be worse.
+    assert m["perplexity"]["value"] <= 74 and "persuasion.txt" in m["perplexity"]["dataset"]
     assert m["context_length"] >= 512
     assert "public-domain" in m["licence"] and "MIT" in m["licence"]
     recipe = json.loads(RECIPE.read_text())
     trained = m["provenance"]["training"]["recipe"]
-    for key in ("model", "steps", "batch_size", "seq_len", "lr", "seed", "holdout"):
+    for key in ("init", "deepen_to", "dropout", "steps", "batch_size", "seq_len", "lr", "seed", "holdout"):
         assert trained[key] == recipe[key], key
+    assert m["architecture"]["n_layer"] == recipe["deepen_to"]
+    base = json.loads(RECIPE.with_name("inkwell-austen-base.json").read_text())
+    stage_1 = m["provenance"]["training"]["stage_1"]["recipe"]
+    for key in ("model", "steps", "batch_size", "seq_len", "lr", "seed", "holdout"):
+        assert stage_1[key] == base[key], key
 
 
 def test_hf_checkpoint_loads_and_knows_english():
