@@ -38,6 +38,24 @@ def no_unanswered_dialogs(monkeypatch):
     monkeypatch.setattr(QMessageBox, "exec", lambda box, *a: unexpected("message box")(None, box.windowTitle(), box.text()))
 
 
+@pytest.fixture
+def quiet_window(qtbot):
+    """The real main window, shown, with suggestions and spell checking off (tests of the other
+    writing aids); closed without asking about unsaved text."""
+    from app.settings import Settings
+    from app.ui.main_window import MainWindow
+
+    settings = Settings.load()
+    settings.update({"auto_suggest": False, "spell_check": False})
+    w = MainWindow(settings)
+    w.show()
+    qtbot.waitExposed(w)
+    yield w
+    w.editor.document().setModified(False)
+    w.close()
+    w.deleteLater()
+
+
 @pytest.fixture(scope="session")
 def tiny_hf_dir(tmp_path_factory):
     """A tiny randomly initialised GPT-2 (GPT-2 vocabulary) saved in Hugging Face format."""

@@ -8,27 +8,17 @@ import time
 import pytest
 from PySide6.QtCore import Qt, QTimer
 
-from app.settings import Settings
 from app.ui.find_replace import build_pattern
-from app.ui.main_window import MainWindow
 
 TEXT = "The cat saw the Cat.\nA category of cats; the CAT!\ncat"
 
 
 @pytest.fixture
-def window(qtbot):
-    settings = Settings.load()
-    settings.update({"auto_suggest": False, "spell_check": False})
-    w = MainWindow(settings)
-    w.show()
-    qtbot.waitExposed(w)
-    w.editor.setPlainText(TEXT)
-    w.editor.setFocus()
-    w.activateWindow()
-    yield w
-    w.editor.document().setModified(False)
-    w.close()
-    w.deleteLater()
+def window(quiet_window):
+    quiet_window.editor.setPlainText(TEXT)
+    quiet_window.editor.setFocus()
+    quiet_window.activateWindow()
+    return quiet_window
 
 
 def selected(w) -> tuple[int, str]:

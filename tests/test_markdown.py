@@ -8,8 +8,6 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QFont
 
 from app import markdown
-from app.settings import Settings
-from app.ui.main_window import MainWindow
 
 
 def kinds(line, in_fence=False):
@@ -45,16 +43,8 @@ def test_suffixes():
 
 
 @pytest.fixture
-def window(qtbot):
-    settings = Settings.load()
-    settings.update({"auto_suggest": False, "spell_check": False})
-    w = MainWindow(settings)
-    w.show()
-    qtbot.waitExposed(w)
-    yield w
-    w.editor.document().setModified(False)
-    w.close()
-    w.deleteLater()
+def window(quiet_window):
+    return quiet_window
 
 
 def formats_of(block):

@@ -7,9 +7,7 @@ from pathlib import Path
 import pytest
 from PySide6.QtCore import Qt
 
-from app.settings import Settings
 from app.ui import user_guide
-from app.ui.main_window import MainWindow
 
 
 def test_sections_are_the_writers_ones_in_order():
@@ -34,15 +32,8 @@ def test_pictures_that_are_not_there_are_left_out(tmp_path):
 
 
 @pytest.fixture
-def window(qtbot):
-    settings = Settings.load()
-    settings.update({"auto_suggest": False, "spell_check": False})
-    w = MainWindow(settings)
-    w.show()
-    qtbot.waitExposed(w)
-    yield w
-    w.close()
-    w.deleteLater()
+def window(quiet_window):
+    return quiet_window
 
 
 def test_help_menu_opens_the_guide_from_the_readme(qtbot, window):

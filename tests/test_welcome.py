@@ -9,20 +9,12 @@ from PySide6.QtCore import Qt
 
 from app.settings import Settings
 from app.ui import welcome
-from app.ui.main_window import MainWindow
 from core.units import human_bytes
 
 
 @pytest.fixture
-def window(qtbot):
-    settings = Settings.load()
-    settings.update({"auto_suggest": False, "spell_check": False})
-    w = MainWindow(settings)
-    w.show()
-    qtbot.waitExposed(w)
-    yield w
-    w.close()
-    w.deleteLater()
+def window(quiet_window):
+    return quiet_window
 
 
 @pytest.fixture
