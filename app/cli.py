@@ -7,6 +7,7 @@ editor's process never imports torch (export and training load it in their own p
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 
 # name -> (module:function taking argv, one-line help)
@@ -29,7 +30,16 @@ def _usage() -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        return _main(list(sys.argv[1:] if argv is None else argv))
+    except BrokenPipeError:
+        # The reader went away (`inkwell help | head`): nothing more to say, and nothing to
+        # flush at exit either (Python's advice for programs whose output is piped).
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
+
+
+def _main(argv: list[str]) -> int:
     if argv and argv[0] in ("-h", "--help", "help"):  # (a file named "help" opens as ./help)
         print(_usage())
         return 0

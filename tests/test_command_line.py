@@ -135,3 +135,19 @@ def test_models_list_aligns_names_and_says_where_perplexity_was_measured(tiny_bu
             start = header.index(column)
             assert row[start - 1] == " " and row[start] != " ", (column, row)
     assert "      perplexity 123.4 measured on held out from training: 10% of one.txt (5,000 tokens)" in lines
+
+
+def test_output_into_a_closed_pipe_ends_quietly():
+    """`inkwell help | head`: the reader is gone; no traceback."""
+    import os
+    import subprocess
+    import sys
+
+    read, write = os.pipe()
+    os.close(read)  # nobody reads: the first write fails with a broken pipe
+    try:
+        done = subprocess.run([sys.executable, "-m", "app.cli", "help"], stdout=write, stderr=subprocess.PIPE,
+                              text=True, timeout=60)
+    finally:
+        os.close(write)
+    assert done.stderr == "" and done.returncode == 1
