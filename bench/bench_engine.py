@@ -34,7 +34,7 @@ from core.tokenizer import decode, encode  # noqa: E402
 ROOT = Path(__file__).resolve().parent.parent
 CACHE = Path.home() / ".cache" / "inkwell-bench"
 # Keyed by the exporter's source, so that a changed graph is exported afresh.
-_EXPORTER = hashlib.sha256(b"".join((ROOT / "model" / f).read_bytes() for f in ("export.py", "onnx_graph.py")))
+_EXPORTER = hashlib.sha256(b"".join((ROOT / f).read_bytes() for f in ("model/export.py", "core/onnx_graph.py")))
 BUNDLE = CACHE / f"gpt2-124m-random-{_EXPORTER.hexdigest()[:12]}"
 # The project's shared data sits beside the checkout (or beside the folder of worktrees).
 CORPUS = next((p / "shared" / "data" / "corpus" / "austen" for p in (ROOT.parent, ROOT.parent.parent)
