@@ -81,7 +81,8 @@ class Ghost:
     def take(self, text: str) -> None:
         """The writer typed or accepted ``text``, the start of what is shown."""
         self.taken += text
-        self.anchor += len(text)
+        # The anchor is a position in Qt's document, which counts UTF-16 units: an emoji is two.
+        self.anchor += len(text.encode("utf-16-le")) // 2
         for row in list(self.streamed):
             self._check(row)
 

@@ -49,6 +49,13 @@ def test_typing_through_keeps_the_rest_and_moves_the_anchor():
     assert not state.active
 
 
+def test_the_anchor_moves_in_the_document_s_units_past_an_emoji():
+    state = streamed(" \U0001F600 and a smile")
+    assert state.typed(" \U0001F600") is Outcome.KEPT
+    assert state.anchor == 10 + 3  # Qt counts the emoji as two positions
+    assert state.text == " and a smile"
+
+
 def test_typing_something_else_drops_it():
     state = streamed(" universally")
     assert state.typed(" x") is Outcome.DROPPED
