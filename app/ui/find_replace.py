@@ -17,7 +17,7 @@ import re
 import time
 
 from PySide6.QtCore import QRegularExpression, Qt, QTimer, Signal
-from PySide6.QtGui import QKeyEvent, QTextCursor, QTextDocument
+from PySide6.QtGui import QKeyEvent, QTextBlock, QTextCursor, QTextDocument
 from PySide6.QtWidgets import (
     QCheckBox,
     QGridLayout,
@@ -70,17 +70,22 @@ def expand(template: str, match) -> str:
     return _TEMPLATE.sub(one, template)
 
 
+def block_matches(block: QTextBlock, expression: QRegularExpression):
+    """Each non-empty match of ``expression`` in one paragraph: (document position, match)."""
+    text = block.text()
+    if text:
+        found = expression.globalMatch(text)
+        while found.hasNext():
+            match = found.next()
+            if match.capturedLength():
+                yield block.position() + match.capturedStart(), match
+
+
 def find_all(document: QTextDocument, expression: QRegularExpression):
     """Each non-empty match of ``expression`` in ``document``: (position, match)."""
     block = document.firstBlock()
     while block.isValid():
-        text = block.text()
-        if text:
-            found = expression.globalMatch(text)
-            while found.hasNext():
-                match = found.next()
-                if match.capturedLength():
-                    yield block.position() + match.capturedStart(), match
+        yield from block_matches(block, expression)
         block = block.next()
 
 
@@ -343,14 +348,8 @@ class FindBar(QWidget):
         edits = self._edits
         assert edits is not None  # (a replace all is under way)
         while block.isValid():
-            text = block.text()
-            if text:
-                found = expression.globalMatch(text)
-                while found.hasNext():
-                    match = found.next()
-                    if match.capturedLength():
-                        edits.append((block.position() + match.capturedStart(), match.capturedLength(),
-                                            self._replacement(match)))
+            edits.extend((position, match.capturedLength(), self._replacement(match))
+                         for position, match in block_matches(block, expression))
             block = block.next()
             self._collected += 1
             if self._sliced and time.perf_counter() > deadline:
