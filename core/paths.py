@@ -48,7 +48,7 @@ def state_dir() -> Path:
 
 
 def cache_dir() -> Path:
-    """Things that can be made again (token caches, GPU graphs built from a checkpoint)."""
+    """Things that can be made again (token caches, the graphs of a model built from its checkpoint)."""
     return _dir("cache")
 
 
