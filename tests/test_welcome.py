@@ -56,3 +56,17 @@ def test_without_a_network_it_says_where_to_download_later(qtbot, window, monkey
 
 def test_not_shown_by_windows_that_tests_make(qtbot, window):
     assert getattr(window, "welcome", None) is None and not window.settings["welcome_shown"]
+
+
+def test_the_key_picture_is_never_drawn_under_the_text_that_follows(qtbot):
+    from PySide6.QtWidgets import QLabel
+
+    dialog = welcome.Welcome(Settings.load(), ask_hub=False)
+    qtbot.addWidget(dialog)
+    dialog.resize(560, 300)  # narrower and shorter than its text needs
+    dialog.show()
+    qtbot.waitExposed(dialog)
+    dialog.answered(False, "no route to host")  # the network note grows
+    note = dialog.findChild(QLabel, "modelNote")
+    qtbot.waitUntil(lambda: dialog.keys.height() >= dialog.keys.sizeHint().height()
+                    and dialog.keys.geometry().bottom() < note.geometry().top())

@@ -9,7 +9,7 @@ the window never waits for a slow or absent network.
 
 from __future__ import annotations
 
-from PySide6.QtCore import QRectF, QSize, Qt, Signal
+from PySide6.QtCore import QEvent, QRectF, QSize, Qt, Signal
 from PySide6.QtGui import QFont, QFontMetrics, QPainter, QPalette
 from PySide6.QtWidgets import QDialog, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
@@ -168,6 +168,17 @@ class Welcome(QDialog):
             if model.folder.name == OFFERED or provenance.get("hub_repo") == repo:
                 return True
         return False
+
+    def event(self, event: QEvent) -> bool:  # noqa: N802 - Qt's name
+        # Wrapped labels are as tall as their width makes them, which a window's minimum size does
+        # not follow: without this the text below the key picture is drawn over it, and the network
+        # note grows once the hub answers.
+        if event.type() in (QEvent.Type.Show, QEvent.Type.LayoutRequest):
+            layout = self.layout()
+            needed = layout.totalHeightForWidth(self.width()) if layout is not None else -1
+            if needed > self.height():
+                self.resize(self.width(), needed)
+        return super().event(event)
 
     def ask_hub(self) -> None:
         self.network.setText("Looking for the network…")
