@@ -20,6 +20,7 @@ _OPTIONS = {
     "max_new_tokens": "--max-new-tokens", "temperature": "--temperature", "top_k": "--top-k",
     "top_p": "--top-p", "min_p": "--min-p", "repetition_penalty": "--repetition-penalty",
     "repetition_window": "--repetition-window", "no_repeat_ngram_size": "--no-repeat-ngram-size",
+    "no_repeat_own_ngram_size": "--no-repeat-own-ngram-size",
     "seed": "--seed", "num_alternatives": "--alternatives", "length": "--length",
     "stop_strings": "--stop", "stop_at_eot": "--no-stop-at-eot", "heal": "--no-heal",
 }
@@ -47,6 +48,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--repetition-window", type=int, default=d.repetition_window,
                    help="tokens the penalty looks back over (0 = all)")
     p.add_argument("--no-repeat-ngram-size", type=int, default=d.no_repeat_ngram_size, help="0 = off")
+    p.add_argument("--no-repeat-own-ngram-size", type=int, default=d.no_repeat_own_ngram_size,
+                   help="never repeat an n-gram of the generated text itself (0 = off)")
     p.add_argument("--seed", type=int, help="random seed, for reproducible output")
     p.add_argument("--alternatives", type=int, default=1, help="how many different continuations")
     p.add_argument("--length", choices=LENGTHS, default="tokens", help="end at a word, line or sentence")
@@ -113,7 +116,8 @@ def _params(args: argparse.Namespace) -> GenerationParams:
     params = GenerationParams(
         max_new_tokens=args.max_new_tokens, temperature=args.temperature, top_k=args.top_k, top_p=args.top_p,
         min_p=args.min_p, repetition_penalty=args.repetition_penalty, repetition_window=args.repetition_window,
-        no_repeat_ngram_size=args.no_repeat_ngram_size, seed=args.seed, num_alternatives=args.alternatives,
+        no_repeat_ngram_size=args.no_repeat_ngram_size,
+        no_repeat_own_ngram_size=args.no_repeat_own_ngram_size, seed=args.seed, num_alternatives=args.alternatives,
         length=args.length, stop_strings=tuple(args.stop), stop_at_eot=not args.no_stop_at_eot,
         heal=not args.no_heal,
     )

@@ -11,6 +11,10 @@ if TYPE_CHECKING:
     from app.settings import Settings
 
 SAMPLING = ("temperature", "top_k", "top_p", "min_p", "repetition_penalty", "seed")
+# A suggestion never repeats three tokens of its own: a phrase or clause has no reason to, and a
+# small model's greedy loops ("able to be able to be able") end there. Story mode is long prose,
+# where phrases do recur, so it is left to the repetition penalty.
+SUGGESTION_OWN_NGRAM = 3
 
 
 def params_for(settings: Settings, kind: str, retries: int = 0) -> GenerationParams:
@@ -19,7 +23,8 @@ def params_for(settings: Settings, kind: str, retries: int = 0) -> GenerationPar
     values = {k: settings[k] for k in SAMPLING}
     if kind == "suggestion":
         values.update(max_new_tokens=settings["suggestion_tokens"], num_alternatives=settings["alternatives"],
-                      length=settings["length"], min_confidence=settings["min_confidence"])
+                      length=settings["length"], min_confidence=settings["min_confidence"],
+                      no_repeat_own_ngram_size=SUGGESTION_OWN_NGRAM)
     else:
         if settings["seed"] is not None:
             values["seed"] = settings["seed"] + retries

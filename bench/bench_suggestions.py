@@ -13,6 +13,7 @@ by side in one run:
   line breaks    suggestions with a line break where the paragraph goes on
   glued          suggestions that glue letters onto the finished last word ("she" -> "sheltered")
   words          mean suggestion length in words
+  loops          suggestions that repeat three words of their own ("able to be able to be able")
   mid-word       at cuts inside a word ("a goo"): the suggestion completes the word / correctly
 
 then verbatim suggestions and story passages of the model under test. The baseline defaults to
@@ -35,6 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from app import settings as app_settings  # noqa: E402
 from app.engine import Engine, GenerationParams  # noqa: E402
+from app.generation import params_for  # noqa: E402
 from core.prose import normalise_prose  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -97,8 +99,14 @@ def saved_keystrokes(suggestion: str, real: str) -> int:
     return max(0, matched - keys)
 
 
+def loops(text: str) -> bool:
+    words = [w.lower() for w in units(text)]
+    trigrams = list(zip(words, words[1:], words[2:]))
+    return len(set(trigrams)) < len(trigrams)
+
+
 def measure(engine: Engine, params: GenerationParams, places, mid) -> dict:
-    firsts = saved = breaks = glued = 0
+    firsts = saved = breaks = glued = looped = 0
     lengths, times = [], []
     for before, real in places:
         t0 = time.perf_counter()
@@ -109,6 +117,7 @@ def measure(engine: Engine, params: GenerationParams, places, mid) -> dict:
         saved += saved_keystrokes(text, real)
         breaks += "\n" in text.rstrip("\n") and "\n" not in real[: len(text) + 1]
         glued += text[:1].isalnum()
+        looped += loops(text)
         lengths.append(len(text.split()))
     completes = correct = 0
     for before, real in mid:
@@ -123,20 +132,16 @@ def measure(engine: Engine, params: GenerationParams, places, mid) -> dict:
         "line breaks": f"{100 * breaks / n:.1f}%",
         "glued": f"{100 * glued / n:.1f}%",
         "words": f"{statistics.mean(lengths):.1f}",
+        "loops": f"{100 * looped / n:.1f}%",
         "mid-word completed": f"{100 * completes / k:.0f}%",
         "mid-word correct": f"{100 * correct / k:.0f}%",
         "ms (median)": f"{statistics.median(times):.0f}",
     }
 
 
-def app_params(**overrides) -> GenerationParams:
-    """The settings a new user has, as the main window turns them into a request."""
-    s = {k: spec.default for k, spec in app_settings.SPECS.items()}
-    params = GenerationParams(
-        temperature=s["temperature"], top_k=s["top_k"], top_p=s["top_p"], min_p=s["min_p"],
-        repetition_penalty=s["repetition_penalty"], max_new_tokens=s["suggestion_tokens"],
-        num_alternatives=s["alternatives"], length=s["length"], min_confidence=s["min_confidence"],
-    )
+def app_params(kind: str = "suggestion", **overrides) -> GenerationParams:
+    """The request a new user's window makes (default settings), with ``overrides``."""
+    params = params_for(app_settings.Settings(Path(tempfile.gettempdir()) / "unused.json"), kind)
     for k, v in overrides.items():
         setattr(params, k, v)
     return params.validate()
@@ -187,8 +192,7 @@ def main() -> None:
         print("\nMid-word: ...prompt end | suggestion")
         for before, _real in mid[:4]:
             print(f"  ...{before[-40:]!r} | {engine.generate(before, greedy).text!r}")
-        story = app_params(max_new_tokens=120, num_alternatives=1, length="tokens", stop_at_eot=False,
-                           min_confidence=0.0, seed=7)
+        story = app_params("story", max_new_tokens=120, seed=7)
         print("\nStory passages (120 tokens, app default sampling, seed 7), verbatim:")
         for prompt in STORY_PROMPTS:
             print(f"\n--- {prompt}\n{prompt}{engine.generate(prompt, story).text}")

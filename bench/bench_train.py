@@ -1,7 +1,7 @@
 """Training throughput of the bundled model's configuration: model.train's loop against a plain
 PyTorch loop on the same model, data and threads, measured in one run.
 
-    python bench/bench_train.py [--recipe model/recipes/inkwell-austen.json] [--steps 12] [--rounds 2]
+    python bench/bench_train.py [--recipe model/recipes/inkwell-austen-base.json] [--steps 12] [--rounds 2]
 
 The plain loop is the textbook one (AdamW, cross-entropy, backward, clip, step) with nothing
 else; model.train adds the learning-rate schedule, the resumable sampler, the loss read-back and
@@ -89,7 +89,8 @@ def time_plain(recipe: dict, tokens: np.ndarray, steps: int) -> float:
 
 def main() -> int:
     p = argparse.ArgumentParser(allow_abbrev=False, description=__doc__.split("\n\n")[0])
-    p.add_argument("--recipe", default=str(ROOT / "model" / "recipes" / "inkwell-austen.json"))
+    p.add_argument("--recipe", default=str(ROOT / "model" / "recipes" / "inkwell-austen-base.json"),
+                   help="a recipe that trains from scratch (its \"model\" architecture)")
     p.add_argument("--steps", type=int, default=12)
     p.add_argument("--rounds", type=int, default=2)
     p.add_argument("--threads", type=int, default=0, help="torch threads (default: the recipe's)")

@@ -28,8 +28,9 @@ def deepen(model: GPT2, n_layer: int) -> GPT2:
         raise ValueError(f"cannot deepen a {old}-layer model to {n_layer} layers")
     if n_layer == old:
         return model
-    # Spread the new layers evenly: with 6 -> 12 every trained layer gets one copy after it.
-    copies = [n_layer // old + (1 if i < n_layer % old else 0) for i in range(old)]
+    # Spread the new layers evenly through the depth (6 -> 12: every layer gets a copy; 12 -> 16:
+    # every third), so no stretch of the network is thickened while another is left alone.
+    copies = [(n_layer * (i + 1)) // old - (n_layer * i) // old for i in range(old)]
     blocks: list[Block] = []
     for block, count in zip(model.h, copies):
         assert isinstance(block, Block)

@@ -159,6 +159,27 @@ def test_alternatives_differ_and_each_is_a_valid_continuation(fp32):
     assert result.text == result.alternatives[0].text
 
 
+def test_a_suggestion_never_repeats_three_tokens_of_its_own(fp32):
+    # The tiny random model loops when greedy; the ban must break every loop, and change nothing
+    # before the point where a loop would begin.
+    params = dict(max_new_tokens=40, num_alternatives=2, **GREEDY)
+    free = fp32.generate(TEXT, GenerationParams(**params))
+    banned = fp32.generate(TEXT, GenerationParams(no_repeat_own_ngram_size=3, **params))
+    prompt_tail = encode(TEXT)[-2:]
+
+    def repeats(ids):
+        grams = [tuple(ids[i:i + 3]) for i in range(len(ids) - 2)]
+        return len(grams) - len(set(grams))
+
+    assert any(repeats(prompt_tail + alt.token_ids) for alt in free.alternatives)  # it does loop
+    for loose, strict in zip(free.alternatives, banned.alternatives):
+        loose_ids, strict_ids = prompt_tail + loose.token_ids, prompt_tail + strict.token_ids
+        assert repeats(strict_ids) == 0
+        looped = [i for i in range(3, len(loose_ids) + 1) if repeats(loose_ids[:i])]
+        same = looped[0] - 1 if looped else len(loose_ids)  # up to the token that repeats
+        assert strict_ids[:same] == loose_ids[:same]
+
+
 def test_sampled_alternatives_differ(engine):
     result = engine.generate(TEXT, GenerationParams(max_new_tokens=8, num_alternatives=4, seed=5))
     assert len({alt.text for alt in result.alternatives}) == len(result.alternatives) == 4

@@ -56,6 +56,25 @@ def test_no_repeat_ngram_bans_the_token_that_would_repeat_an_ngram(history, size
     assert sorted(np.flatnonzero(np.isinf(out[0]))) == banned
 
 
+def test_own_ngram_ban_looks_at_the_generated_tokens_only():
+    # prompt 1 2 3 9 1 2 | generated 3 1 2: "3 1 2" is the suggestion's own, "1 2 3" only the prompt's
+    sampler = s.Sampler(GenerationParams(temperature=0, no_repeat_own_ngram_size=3), prompt_length=6)
+    history = np.array([1, 2, 3, 9, 1, 2, 3, 1, 2])
+    scores = np.zeros((1, 10), dtype=np.float32)
+    scores[0, 3] = 5.0  # the loop's next token is the model's favourite
+    out = sampler.constrained(scores, [history])
+    assert np.isinf(out[0, 3])
+    assert sampler.sample(out)[0] != 3
+    # The prompt's own repeats are free: right after the prompt, "1 2" -> 3 is allowed.
+    out = sampler.constrained(scores, [history[:6]])
+    assert np.isfinite(out[0]).all() and sampler.sample(out)[0] == 3
+    # An n-gram that starts in the prompt's last n-1 tokens counts: prompt 7 8 4 | generated 8 4
+    # has "4 8" (but not "7 8"), so 8 is banned.
+    sampler = s.Sampler(GenerationParams(temperature=0, no_repeat_own_ngram_size=2), prompt_length=3)
+    out = sampler.constrained(np.zeros((1, 10), dtype=np.float32), [np.array([7, 8, 4, 8, 4])])
+    assert np.flatnonzero(np.isinf(out[0])).tolist() == [8]
+
+
 def test_greedy_takes_the_best_token_after_penalties():
     sampler = s.Sampler(GenerationParams(temperature=0, repetition_penalty=4.0))
     scores = sampler.process(np.array([[3.0, 2.0, 0.0]], np.float32), [np.array([0])])

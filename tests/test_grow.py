@@ -6,6 +6,8 @@ import json
 import pytest
 import torch
 
+from core.config import GPT2Config
+from model.gpt2 import GPT2
 from model.grow import deepen
 from model.hf import load_gpt2, save_gpt2
 from model.train_job import Job, TrainError
@@ -37,6 +39,20 @@ def test_deepened_checkpoint_round_trips(tiny_hf_dir, tmp_path):
     again = load_gpt2(tmp_path / "deep")
     ids = torch.randint(0, deep.config.vocab_size, (1, 9))
     torch.testing.assert_close(again(ids)[0], deep(ids)[0])
+
+
+@pytest.mark.parametrize("old, new, copies_at", [(6, 8, [3, 7]), (6, 12, [1, 3, 5, 7, 9, 11]), (2, 3, [2])])
+def test_new_layers_are_spread_through_the_depth(old, new, copies_at):
+    model = GPT2(GPT2Config(n_layer=old, n_embd=32, n_head=2, n_positions=16, vocab_size=64))
+    originals = list(model.h)
+    deep = deepen(model, new)
+    # Each new block is a zero-output copy of the block before it, spread evenly (12 -> 16 copies
+    # every third layer, not the first four).
+    assert [i for i, b in enumerate(deep.h) if not any(b is o for o in originals)] == copies_at
+    for i in copies_at:
+        assert not deep.h[i].mlp.c_proj.weight.any() and not deep.h[i].attn.c_proj.weight.any()
+        torch.testing.assert_close(deep.h[i].attn.c_attn.weight, deep.h[i - 1].attn.c_attn.weight)
+    assert [b for b in deep.h if any(b is o for o in originals)] == originals
 
 
 def test_cannot_make_a_model_shallower(tiny_hf_dir):

@@ -141,7 +141,7 @@ class Engine:
         cancel: threading.Event,
         result: GenerationResult,
     ) -> None:
-        sampler = Sampler(params, banned=() if params.stop_at_eot else (EOT_TOKEN,))
+        sampler = Sampler(params, banned=() if params.stop_at_eot else (EOT_TOKEN,), prompt_length=len(prompt))
         n = params.num_alternatives
         history = np.array(prompt, dtype=np.int64)
         scores = sampler.constrained(logits, [history], healed.allowed)

@@ -33,6 +33,11 @@ class GenerationParams:
     repetition_penalty: float = 1.1
     repetition_window: int = 64
     no_repeat_ngram_size: int = 0
+    # Ban a token that would repeat an n-gram of this size within the generated text itself (its
+    # first tokens joined to the end of the prompt), 0 = off: greedy decoding of a small model
+    # falls into loops ("able to be able to be able") that a writer never wants; unlike
+    # ``no_repeat_ngram_size`` it leaves the phrases of the context free to recur.
+    no_repeat_own_ngram_size: int = 0
     seed: int | None = None
     num_alternatives: int = 1
     length: str = "tokens"
@@ -55,6 +60,7 @@ class GenerationParams:
         checks.number("repetition_penalty", self.repetition_penalty, low=0, above=True)
         checks.whole("repetition_window", self.repetition_window, low=0)
         checks.whole("no_repeat_ngram_size", self.no_repeat_ngram_size, low=0)
+        checks.whole("no_repeat_own_ngram_size", self.no_repeat_own_ngram_size, low=0)
         if self.seed is not None:
             checks.whole("seed", self.seed, low=0)
         checks.whole("num_alternatives", self.num_alternatives, low=1, high=MAX_ALTERNATIVES)

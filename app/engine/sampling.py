@@ -2,7 +2,8 @@
 
 Order (the order of ``transformers``' ``generate`` with sampling):
   1. repetition penalty over the last ``repetition_window`` tokens (context + generated)
-  2. no-repeat n-gram ban over all tokens seen (context + generated)
+  2. no-repeat n-gram bans: over all tokens seen (context + generated), and over the generated
+     tokens alone (with the prompt's last n-1 tokens, where the first n-gram starts)
   3. constraints: token healing's allowed first tokens, end-of-text suppressed without stop_at_eot
   4. temperature (temperature 0: greedy, argmax of the scores after steps 1-3, no warpers)
   5. top-k   6. top-p   7. min-p
@@ -133,9 +134,10 @@ def probabilities(scores: np.ndarray) -> np.ndarray:
 class Sampler:
     """Applies the processors of one request and draws tokens with its own random generator."""
 
-    def __init__(self, params: GenerationParams, banned: Sequence[int] = ()):
+    def __init__(self, params: GenerationParams, banned: Sequence[int] = (), prompt_length: int = 0):
         self.params = params
         self.banned = tuple(banned)
+        self.prompt_length = prompt_length  # histories start with the prompt's tokens
         self.rng = np.random.default_rng(params.seed)
 
     def constrained(
@@ -147,6 +149,10 @@ class Sampler:
         window = p.repetition_window
         repetition_penalty(scores, [h[-window:] if window else h for h in histories], p.repetition_penalty)
         no_repeat_ngram(scores, histories, p.no_repeat_ngram_size)
+        own = p.no_repeat_own_ngram_size
+        if own:
+            start = max(0, self.prompt_length - own + 1)
+            no_repeat_ngram(scores, [h[start:] for h in histories], own)
         return constrain(scores, allowed, self.banned)
 
     def warp(self, scores: np.ndarray) -> np.ndarray:
