@@ -152,6 +152,31 @@ def test_download_cancel_then_continue(qtbot, settings, fake_hub):
     assert not installer.downloads_dir().exists() or not any(installer.downloads_dir().iterdir())
 
 
+@pytest.mark.slow
+def test_closing_during_a_download_stops_it_without_freezing_the_window(qtbot, settings, fake_hub, monkeypatch):
+    fake_hub.hold_after["model.safetensors"] = 4_000_000
+    dialog = ModelsDialog(settings)
+    qtbot.addWidget(dialog)
+    dialog.show()
+    dialog.start_download("gpt2")
+    qtbot.waitUntil(lambda: "of 13.3 MB" in dialog.job_panel.detail.text(), timeout=60_000)
+    asked = []
+    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: asked.append(a[2]) or QMessageBox.StandardButton.Yes)
+    process = dialog.job.process
+    dialog.reject()
+    # The window answers while the download flushes its partial file: nothing waited for it.
+    assert asked and "Stop the running import or download?" in asked[0]
+    assert dialog.isVisible() and dialog.status.text() == "Stopping…"
+    dialog.reject()  # closing again while it stops asks nothing more
+    assert len(asked) == 1
+    with qtbot.waitSignal(dialog.rejected, timeout=60_000):
+        pass
+    assert not dialog.isVisible() and dialog.job is None
+    assert process.state() == process.ProcessState.NotRunning
+    assert installer.downloads_dir().exists() and any(installer.downloads_dir().iterdir())  # kept to continue
+    fake_hub.release()
+
+
 def test_the_dialog_and_installer_modules_do_not_import_torch():
     code = ("import sys, app.ui.models_dialog, app.installer, app.models_cli, app.hub; "
             "print('torch' in sys.modules)")

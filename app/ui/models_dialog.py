@@ -197,6 +197,7 @@ class ModelsDialog(QDialog):
         super().__init__(parent)
         self.settings = settings
         self.job: JsonProcess | None = None
+        self._closing = False  # closed while a job ran: waiting for it to end
         self._installed_folder: str | None = None
         self._rows: list[models.InstalledModel] = []
         self.setWindowTitle("Models")
@@ -504,15 +505,25 @@ class ModelsDialog(QDialog):
         self._update_buttons()
 
     def reject(self) -> None:
+        if self._closing:
+            return  # stopping the job already: the dialog closes when it has ended
         if self.job is not None:
             answer = QMessageBox.question(
                 self, "Stop?", "Stop the running import or download? A download continues where it "
                                "stopped when you start it again.",
                 QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No, QMessageBox.StandardButton.No)
-            if answer != QMessageBox.StandardButton.Yes:
+            if answer != QMessageBox.StandardButton.Yes or self.job is None:
                 return
+            # The job flushes its partial files on SIGTERM (killed after a few seconds if it hangs):
+            # close once it has ended, without blocking the window meanwhile.
+            self._closing = True
             self.job.finished.disconnect(self._job_finished)
-            self.job.cancel()
-            self.job.process.waitForFinished(10_000)  # it flushes its partial files on SIGTERM
-            self.job = None
+            self.job.finished.connect(self._close_after_job)
+            self.cancel_job()
+            self.status.setText("Stopping…")
+            return
+        super().reject()
+
+    def _close_after_job(self) -> None:
+        self.job = None
         super().reject()
