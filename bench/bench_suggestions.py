@@ -164,12 +164,16 @@ def main() -> None:
     ap.add_argument("--baseline", default=BASELINE_COMMIT, help="bundle folder, or a commit whose bundled model to use")
     ap.add_argument("--boundaries", type=int, default=120)
     ap.add_argument("--threads", type=int, default=0)
+    ap.add_argument("--own-ngram", type=int, help="no_repeat_own_ngram_size of the suggestions "
+                    "(default: the app's; 0 shows what the loop ban changes)")
     args = ap.parse_args()
 
     paragraphs = held_out_paragraphs()
     places = boundaries(paragraphs, args.boundaries)
     mid = boundaries(paragraphs, max(20, args.boundaries // 4), seed=22, mid_word=True)
     greedy = app_params(temperature=0.0)
+    if args.own_ngram is not None:
+        greedy.no_repeat_own_ngram_size = args.own_ngram
     with tempfile.TemporaryDirectory() as tmp:
         models = {"baseline": baseline_folder(args.baseline, Path(tmp)), "model": Path(args.model)}
         rows = {}
@@ -178,7 +182,8 @@ def main() -> None:
             rows[f"{label}: {engine.status.model_name} ({engine.context_length} ctx)"] = measure(engine, greedy, places, mid)
         print(f"\n{len(places)} word boundaries and {len(mid)} mid-word cuts of held-out Persuasion (from Chapter 21); "
               f"app defaults, greedy: length={greedy.length}, max {greedy.max_new_tokens} tokens, "
-              f"{greedy.num_alternatives} alternatives, min_confidence={greedy.min_confidence}\n")
+              f"{greedy.num_alternatives} alternatives, min_confidence={greedy.min_confidence}, "
+              f"no_repeat_own_ngram_size={greedy.no_repeat_own_ngram_size}\n")
         metrics = list(next(iter(rows.values())))
         width = max(len(k) for k in rows) + 2
         print("".ljust(width) + "".join(m.rjust(20) for m in metrics))
