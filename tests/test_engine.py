@@ -180,6 +180,16 @@ def test_a_suggestion_never_repeats_three_tokens_of_its_own(fp32):
         assert strict_ids[:same] == loose_ids[:same]
 
 
+def test_the_own_ngram_ban_leaves_the_prompts_repeats_free(fp32):
+    loop = fp32.generate(TEXT, GenerationParams(max_new_tokens=40, **GREEDY)).alternatives[0].token_ids
+    prompt = TEXT + decode(loop)  # ends inside the tiny model's greedy loop
+    free = fp32.generate(prompt, GenerationParams(max_new_tokens=1, **GREEDY)).alternatives[0].token_ids
+    ids = encode(prompt)
+    assert tuple(ids[-2:] + free) in {tuple(ids[i:i + 3]) for i in range(len(ids) - 2)}  # a repeat of the prompt's
+    banned = fp32.generate(prompt, GenerationParams(max_new_tokens=1, no_repeat_own_ngram_size=3, **GREEDY))
+    assert banned.alternatives[0].token_ids == free
+
+
 def test_sampled_alternatives_differ(engine):
     result = engine.generate(TEXT, GenerationParams(max_new_tokens=8, num_alternatives=4, seed=5))
     assert len({alt.text for alt in result.alternatives}) == len(result.alternatives) == 4

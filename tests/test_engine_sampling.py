@@ -73,6 +73,10 @@ def test_own_ngram_ban_looks_at_the_generated_tokens_only():
     sampler = s.Sampler(GenerationParams(temperature=0, no_repeat_own_ngram_size=2), prompt_length=3)
     out = sampler.constrained(np.zeros((1, 10), dtype=np.float32), [np.array([7, 8, 4, 8, 4])])
     assert np.flatnonzero(np.isinf(out[0])).tolist() == [8]
+    # Only the prompt's last n-1 tokens count: prompt 7 8 4 | generated 7 8 bans nothing.
+    sampler = s.Sampler(GenerationParams(temperature=0, no_repeat_own_ngram_size=3), prompt_length=3)
+    out = sampler.constrained(np.zeros((1, 10), dtype=np.float32), [np.array([7, 8, 4, 7, 8])])
+    assert np.isfinite(out[0]).all()
 
 
 def test_greedy_takes_the_best_token_after_penalties():

@@ -177,6 +177,25 @@ def test_closing_during_a_download_stops_it_without_freezing_the_window(qtbot, s
     fake_hub.release()
 
 
+@pytest.mark.slow
+def test_a_download_ending_while_asked_to_stop_still_closes(qtbot, settings, fake_hub, monkeypatch):
+    fake_hub.hold_after["model.safetensors"] = 4_000_000
+    dialog = ModelsDialog(settings)
+    qtbot.addWidget(dialog)
+    dialog.show()
+    dialog.start_download("gpt2")
+    qtbot.waitUntil(lambda: "of 13.3 MB" in dialog.job_panel.detail.text(), timeout=60_000)
+
+    def answer_once_it_has_ended(*_args, **_kwargs):
+        fake_hub.release()  # the question is open while the download finishes
+        qtbot.waitUntil(lambda: dialog.job is None, timeout=JOB_TIMEOUT_MS)
+        return QMessageBox.StandardButton.Yes
+
+    monkeypatch.setattr(QMessageBox, "question", answer_once_it_has_ended)
+    dialog.reject()
+    assert not dialog.isVisible()
+
+
 def test_the_dialog_and_installer_modules_do_not_import_torch():
     code = ("import sys, app.ui.models_dialog, app.installer, app.models_cli, app.hub; "
             "print('torch' in sys.modules)")

@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Callable
 
-from PySide6.QtCore import Qt, QUrl
+from PySide6.QtCore import Qt, QTimer, QUrl
 from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -38,7 +38,7 @@ from app import hub, installer, models
 from app.installer import SIZES, progress_text
 from app.settings import Settings
 from app.tools import torch_missing
-from app.ui.jobs import JsonProcess
+from app.ui.jobs import KILL_AFTER_MS, JsonProcess
 from core.errors import ModelError
 from core.units import human_bytes
 
@@ -512,7 +512,10 @@ class ModelsDialog(QDialog):
                 self, "Stop?", "Stop the running import or download? A download continues where it "
                                "stopped when you start it again.",
                 QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No, QMessageBox.StandardButton.No)
-            if answer != QMessageBox.StandardButton.Yes or self.job is None:
+            if answer != QMessageBox.StandardButton.Yes:
+                return
+            if self.job is None:  # it ended while the question was open: close, as asked
+                super().reject()
                 return
             # The job flushes its partial files on SIGTERM (killed after a few seconds if it hangs):
             # close once it has ended, without blocking the window meanwhile.
@@ -521,9 +524,15 @@ class ModelsDialog(QDialog):
             self.job.finished.connect(self._close_after_job)
             self.cancel_job()
             self.status.setText("Stopping…")
+            # The job is killed KILL_AFTER_MS after the request; should even that not end it,
+            # the dialog still closes rather than keep the window modal for ever.
+            QTimer.singleShot(KILL_AFTER_MS + 5000, self._close_after_job)
             return
         super().reject()
 
     def _close_after_job(self) -> None:
+        if not self._closing:
+            return  # closed already
+        self._closing = False
         self.job = None
         super().reject()
