@@ -31,9 +31,9 @@ def test_bundle_is_complete_verified_and_within_size():
     m = bundle.manifest
     assert m["tokenizer"] == "gpt2" and m["architecture"]["vocab_size"] == 50257
     # 122.9 on the printed text for the first bundled model (350.7 on the same text unwrapped);
-    # the 6-layer model of the second bundle 91.4, this 12-layer one 73.4 on the unwrapped text it is
-    # measured on now: a retrained bundle must not be worse.
-    assert m["perplexity"]["value"] <= 74 and "persuasion.txt" in m["perplexity"]["dataset"]
+    # on the unwrapped text it is measured on now, the 6-layer model of the second bundle 91.4, the
+    # 12-layer one 73.4, this 16-layer one 66.1: the target is 70, and a retrained bundle must meet it.
+    assert m["perplexity"]["value"] <= 70 and "persuasion.txt" in m["perplexity"]["dataset"]
     assert m["context_length"] >= 512
     assert "public-domain" in m["licence"] and "MIT" in m["licence"]
     recipe = json.loads(RECIPE.read_text())
@@ -41,10 +41,16 @@ def test_bundle_is_complete_verified_and_within_size():
     for key in ("init", "deepen_to", "dropout", "steps", "batch_size", "seq_len", "lr", "seed", "holdout"):
         assert trained[key] == recipe[key], key
     assert m["architecture"]["n_layer"] == recipe["deepen_to"]
-    base = json.loads(RECIPE.with_name("inkwell-austen-base.json").read_text())
-    stage_1 = m["provenance"]["training"]["stage_1"]["recipe"]
-    for key in ("model", "steps", "batch_size", "seq_len", "lr", "seed", "holdout"):
-        assert stage_1[key] == base[key], key
+    # Each earlier stage is recorded with the recipe that reproduces it.
+    training = m["provenance"]["training"]
+    for stage, keys in (("stage_1", ("model", "steps", "batch_size", "seq_len", "lr", "seed", "holdout")),
+                        ("stage_2", ("init", "deepen_to", "dropout", "steps", "batch_size", "seq_len", "lr", "seed"))):
+        recorded = training[stage]
+        earlier = json.loads((ROOT / recorded["recipe_file"]).read_text())
+        for key in keys:
+            assert recorded["recipe"][key] == earlier[key], (stage, key)
+    assert training["stage_2"]["recipe"]["init"] == "runs/inkwell-austen-base"
+    assert recipe["init"] == "runs/inkwell-austen-12"
 
 
 def test_hf_checkpoint_loads_and_knows_english():
