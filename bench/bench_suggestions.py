@@ -43,8 +43,8 @@ ROOT = Path(__file__).resolve().parent.parent
 BUNDLED = ROOT / "resources" / "models" / "inkwell-austen"
 CORPUS = next((p / "shared" / "data" / "corpus" / "austen" for p in (ROOT.parent, ROOT.parent.parent)
                if (p / "shared" / "data" / "corpus" / "austen").is_dir()), None)
-# The bundle before the prose-shaped retraining (256 tokens of context, trained on wrapped text).
-BASELINE_COMMIT = "f0dcce7"  # the 6-layer bundle before this one
+# The bundle before this one: the 12-layer model (f0dcce7: the 6-layer one; f3eccae: the first).
+BASELINE_COMMIT = "e9fc9d6"
 UNIT = re.compile(r"\w+(?:['\u2019]\w+)*|[^\w\s]")
 STORY_PROMPTS = (
     "Anne had not been in the room five minutes before",
