@@ -152,14 +152,20 @@ def test_download_cancel_then_continue(qtbot, settings, fake_hub):
     assert not installer.downloads_dir().exists() or not any(installer.downloads_dir().iterdir())
 
 
-@pytest.mark.slow
-def test_closing_during_a_download_stops_it_without_freezing_the_window(qtbot, settings, fake_hub, monkeypatch):
+def downloading_dialog(qtbot, settings, fake_hub) -> ModelsDialog:
+    """The dialog on screen with a download of gpt2 that the hub holds after 4 MB."""
     fake_hub.hold_after["model.safetensors"] = 4_000_000
     dialog = ModelsDialog(settings)
     qtbot.addWidget(dialog)
     dialog.show()
     dialog.start_download("gpt2")
     qtbot.waitUntil(lambda: "of 13.3 MB" in dialog.job_panel.detail.text(), timeout=60_000)
+    return dialog
+
+
+@pytest.mark.slow
+def test_closing_during_a_download_stops_it_without_freezing_the_window(qtbot, settings, fake_hub, monkeypatch):
+    dialog = downloading_dialog(qtbot, settings, fake_hub)
     asked = []
     monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: asked.append(a[2]) or QMessageBox.StandardButton.Yes)
     process = dialog.job.process
@@ -179,12 +185,7 @@ def test_closing_during_a_download_stops_it_without_freezing_the_window(qtbot, s
 
 @pytest.mark.slow
 def test_a_download_ending_while_asked_to_stop_still_closes(qtbot, settings, fake_hub, monkeypatch):
-    fake_hub.hold_after["model.safetensors"] = 4_000_000
-    dialog = ModelsDialog(settings)
-    qtbot.addWidget(dialog)
-    dialog.show()
-    dialog.start_download("gpt2")
-    qtbot.waitUntil(lambda: "of 13.3 MB" in dialog.job_panel.detail.text(), timeout=60_000)
+    dialog = downloading_dialog(qtbot, settings, fake_hub)
 
     def answer_once_it_has_ended(*_args, **_kwargs):
         fake_hub.release()  # the question is open while the download finishes
