@@ -77,3 +77,5 @@ def test_the_editor_builds_typed_parameters_from_its_settings(inkwell_home):
     story = params_for(settings, "story", retries=2)
     assert (story.num_alternatives, story.length, story.max_new_tokens, story.stop_at_eot) == (1, "tokens", 300, False)
     assert story.seed == 9  # a retry of a story with a fixed seed is a new sample
+    # A suggestion never loops on itself; a story's phrases may recur.
+    assert (suggestion.no_repeat_own_ngram_size, story.no_repeat_own_ngram_size) == (3, 0)
