@@ -9,7 +9,6 @@ training in subprocesses (app.finetune_cli, model.train); ``inkwell finetune`` i
 
 from __future__ import annotations
 
-import math
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,7 +16,7 @@ from typing import Any
 
 from core import paths
 from core.errors import ModelError
-from core.fileio import DamagedFile, read_json
+from core.fileio import DamagedFile, is_finite_number, read_json
 from core.runfolder import JOB, PROGRESS_FILE, SUMMARY, steps_for_epochs
 from core.units import human_bytes, human_duration
 
@@ -169,8 +168,7 @@ def _count(value: Any) -> int:
 
 
 def _perplexity(value: Any) -> float | None:
-    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) \
-        and math.isfinite(value) else None
+    return float(value) if is_finite_number(value) else None
 
 
 def list_runs() -> list[Run]:

@@ -32,7 +32,7 @@ from app.finetune import (
     slug,
 )
 from core import paths
-from core.cli_support import log_error, raise_interrupt
+from core.cli_support import fail, raise_interrupt
 from core.errors import ModelError
 from core.fileio import DamagedFile, describe_os_error, read_json
 from core.units import human_duration
@@ -135,11 +135,8 @@ def _job_from_args(args: argparse.Namespace) -> dict[str, Any]:
     if not args.estimate and (problem := name_problem(name)):
         raise FinetuneError(f"--name: {problem}")
     arch = base.manifest.get("architecture", {})
-    settings = default_settings(int(base.manifest.get("parameters") or 0), int(arch.get("n_positions", 1024)))
-    if args.method != "auto":
-        settings["method"] = args.method
-        if args.lr is None:
-            settings["lr"] = default_settings(int(base.manifest.get("parameters") or 0), 1024, args.method)["lr"]
+    settings = default_settings(int(base.manifest.get("parameters") or 0), int(arch.get("n_positions", 1024)),
+                                None if args.method == "auto" else args.method)
     for key in ("epochs", "steps", "lr", "seq_len", "batch_size", "val_share", "seed", "lora_rank"):
         if getattr(args, key) is not None:
             settings[key] = getattr(args, key)
@@ -196,12 +193,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return _main(args)
     except ModelError as exc:
-        if args.json:
-            print(json.dumps({"event": "error", "message": str(exc)}), flush=True)
-        else:
-            log_error(f"inkwell finetune: {exc}")
-        print(f"inkwell finetune: error: {exc}", file=sys.stderr)
-        return 1
+        return fail("inkwell finetune", str(exc), args.json)
     except KeyboardInterrupt:
         print("inkwell finetune: stopped", file=sys.stderr)
         return 130

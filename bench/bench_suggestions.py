@@ -171,9 +171,8 @@ def main() -> None:
     paragraphs = held_out_paragraphs()
     places = boundaries(paragraphs, args.boundaries)
     mid = boundaries(paragraphs, max(20, args.boundaries // 4), seed=22, mid_word=True)
-    greedy = app_params(temperature=0.0)
-    if args.own_ngram is not None:
-        greedy.no_repeat_own_ngram_size = args.own_ngram
+    own = {} if args.own_ngram is None else {"no_repeat_own_ngram_size": args.own_ngram}
+    greedy = app_params(temperature=0.0, **own)
     with tempfile.TemporaryDirectory() as tmp:
         models = {"baseline": baseline_folder(args.baseline, Path(tmp)), "model": Path(args.model)}
         rows = {}

@@ -57,7 +57,7 @@ def estimate(job_data: dict[str, Any], steps: int = ESTIMATE_STEPS) -> dict[str,
     train_tokens, val_tokens = info["train_tokens"], info["val_tokens"]
     total_steps = full.steps
     if full.epochs is not None:
-        total_steps = steps_for_epochs(full.epochs, train_tokens, full.seq_len, full.batch_size * full.grad_accum)
+        total_steps = steps_for_epochs(full.epochs, train_tokens, full.seq_len, full.sequences_per_step)
     # Evaluation: measured on two windows at step 0 (before the timed steps), scaled to all.
     val_windows = max(1, math.ceil(max(val_tokens - 1, 0) / full.seq_len))
     eval_s = 0.0

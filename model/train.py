@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from core.errors import ModelError
+from core.runfolder import JOB
 from model.train_checkpoint import disk_error
 from model.train_job import Job, read_job
 from model.train_loop import Events, StopRequest, Trainer
@@ -59,7 +60,7 @@ def _parser() -> argparse.ArgumentParser:
 def _job_from_args(args: argparse.Namespace) -> tuple[Job, bool]:
     data: dict[str, Any] = {}
     if args.resume and args.out and not args.job:
-        saved = Path(args.out) / "job.json"
+        saved = Path(args.out) / JOB
         if saved.is_file():
             data = read_job(saved)
     if args.job:

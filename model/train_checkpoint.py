@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from core.fileio import DamagedFile, atomic_write, atomic_write_text, default_mode, read_json
-from core.runfolder import CHECKPOINT, PROGRESS_FILE, SUMMARY
+from core.runfolder import CHECKPOINT, JOB, PROGRESS_FILE, SUMMARY
 from model.train_job import Job, TrainError
 
 FORMAT = "inkwell-train-checkpoint"
@@ -60,7 +60,7 @@ def check_out(out: Path, resume: bool) -> None:
 
 
 def write_job(out: Path, job: Job) -> None:
-    _write_text(out / "job.json", json.dumps(dataclasses.asdict(job), indent=2) + "\n")
+    _write_text(out / JOB, json.dumps(dataclasses.asdict(job), indent=2) + "\n")
 
 
 def atomic_save(obj: Any, path: Path) -> None:

@@ -84,6 +84,14 @@ class Job:
             raise TrainError(f"{source}: unknown setting {unknown[0]!r} (known: {', '.join(sorted(known))})")
         return cls(**{k: v for k, v in data.items() if k in known})
 
+    @property
+    def sequences_per_step(self) -> int:
+        return self.batch_size * self.grad_accum
+
+    @property
+    def tokens_per_step(self) -> int:
+        return self.sequences_per_step * self.seq_len
+
     def validate(self) -> None:
         """Raise TrainError naming the first setting that cannot run (in core.checks' words)."""
         try:
@@ -107,9 +115,10 @@ class Job:
             checks.number(name, getattr(self, name), low=0, high=1, below=True)
         if self.dropout is not None:
             checks.number("dropout", self.dropout, low=0, high=1, below=True)
-        if self.deepen_to is not None and (not self.init or not isinstance(self.deepen_to, int)
-                                           or isinstance(self.deepen_to, bool) or self.deepen_to <= 0):
-            raise TrainError("deepen_to needs init (the checkpoint to deepen) and a positive number of layers")
+        if self.deepen_to is not None:
+            if not self.init:
+                raise TrainError("deepen_to needs init (the checkpoint to deepen) and a positive number of layers")
+            checks.whole("deepen_to", self.deepen_to, low=1)
         checks.choice("method", self.method, ("full", "lora"))
         checks.whole("lora_rank", self.lora_rank, low=1)
         checks.number("lora_alpha", self.lora_alpha, low=0, above=True)

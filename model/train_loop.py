@@ -161,7 +161,7 @@ class Trainer:
             self._evaluate(s, progress, "before training")
             self._samples(s, 0)
         meter = _Meter(progress.elapsed_s)
-        tokens_per_step = job.batch_size * job.grad_accum * job.seq_len
+        tokens_per_step = job.tokens_per_step
         while progress.step < job.steps:
             lr = lr_at(progress.step, job)
             loss = self._step(s, lr)
@@ -212,7 +212,7 @@ class Trainer:
         corpus = load_corpus(list(job.data), job.holdout, cache, job.line_breaks)
         check_sizes(corpus, job.batch_size, job.seq_len)
         if job.epochs is not None:
-            job.steps = steps_for_epochs(job.epochs, len(corpus.train), job.seq_len, job.batch_size * job.grad_accum)
+            job.steps = steps_for_epochs(job.epochs, len(corpus.train), job.seq_len, job.sequences_per_step)
         val_windows = eval_windows(corpus.val, job.seq_len)
         if job.eval_max_windows:
             val_windows = val_windows[: job.eval_max_windows]
@@ -241,7 +241,7 @@ class Trainer:
             self.events.log(f"resuming {self.out / checkpoint.CHECKPOINT} at step {progress.step}")
         self.out.mkdir(parents=True, exist_ok=True)
         checkpoint.write_job(self.out, job)  # on resume too: a later --resume continues with the settings in force
-        tokens_per_step = job.batch_size * job.grad_accum * job.seq_len
+        tokens_per_step = job.tokens_per_step
         params = s.model.config.num_parameters()
         self.events.emit(
             "start", total_steps=job.steps, step=progress.step, resumed=self.resume, device=s.device.type,
@@ -431,7 +431,7 @@ class Trainer:
             "val_tokens": int(len(corpus.val)),
             "parameters": model.config.num_parameters(),
             "steps": job.steps,
-            "tokens_seen": job.steps * job.batch_size * job.grad_accum * job.seq_len,
+            "tokens_seen": job.steps * job.tokens_per_step,
             "val_loss": last_val,
             "val_ppl": val_ppl,
             "val_ppl_before": math.exp(before) if before is not None else None,

@@ -74,6 +74,7 @@ class ResultsPage(QWizardPage):
         self.prompt.returnPressed.connect(self.compare)
         self.use_button.clicked.connect(self.use_model)
         self.installed: Path | None = None
+        self._dest: Path | None = None  # where use_model installs the trained model
 
     @property
     def run_dir(self) -> Path:
@@ -129,11 +130,10 @@ class ResultsPage(QWizardPage):
         self.use_bar.show()
         self.use_bar.setRange(0, 0)
         self.use_status.setText("Exporting to ONNX for the editor…")
-        self._dest = dest
         self.export_process = start_child(
             self, "model.export", [str(self.run_dir), str(dest), "--variants", ",".join(ft.EXPORT_VARIANTS),
                                    "--hf-dtype", ft.EXPORT_HF_DTYPE, "--name", name, "--json"],
-            self._export_event, self._export_ended, "the export", paths.log_dir() / f"finetune-{self.run_dir.name}.log")
+            self._export_event, self._export_ended, "the export", self.w.training_page.log_path)
 
     def _export_event(self, e: dict) -> None:
         if e["event"] == "start":

@@ -25,6 +25,7 @@ from app.ui.finetune_wizard.common import TRAINING_STOP_MS, error_label
 from app.ui.jobs import JsonProcess
 from app.ui.loss_chart import LossChart
 from core import paths
+from core.runfolder import CHECKPOINT, SUMMARY
 from core.units import human_duration
 
 if TYPE_CHECKING:
@@ -122,7 +123,7 @@ class TrainingPage(QWizardPage):
         self.w.button(QWizard.WizardButton.CancelButton).setText("Close" if not busy else "Cancel")
 
     def _checkpoint_exists(self) -> bool:
-        return (self.run_dir / "checkpoints" / "last.pt").is_file()
+        return (self.run_dir / CHECKPOINT).is_file()
 
     def _event(self, e: dict) -> None:
         kind = e["event"]
@@ -147,8 +148,6 @@ class TrainingPage(QWizardPage):
             self.sample.setPlainText(f"At {label}:\n{e['prompt']}{e['text']}")
         elif kind == "checkpoint":
             self.last_checkpoint = e["step"]
-        elif kind == "done":
-            self.w.summary = e
 
     def _ended(self, proc: JsonProcess, outcome: str, message: str) -> None:
         self.state = {"ok": "done"}.get(outcome, outcome)
@@ -178,7 +177,7 @@ class TrainingPage(QWizardPage):
 
     def _forget_empty_run(self) -> None:
         """A run that failed before its first checkpoint holds nothing worth keeping; its name is freed."""
-        if self.run_dir.is_dir() and not self._checkpoint_exists() and not (self.run_dir / "training.json").exists():
+        if self.run_dir.is_dir() and not self._checkpoint_exists() and not (self.run_dir / SUMMARY).exists():
             shutil.rmtree(self.run_dir, ignore_errors=True)
 
     def isComplete(self) -> bool:  # noqa: N802 - Qt's name

@@ -27,7 +27,6 @@ class FinetuneWizard(QWizard):
         self.settings = settings
         self.document = document
         self.job: dict = {}
-        self.summary: dict | None = None
         self.resume_run: ft.Run | None = None
         self.prefill: dict | None = None
         self.unavailable = torch_missing()  # training needs PyTorch, which a standalone build leaves out
