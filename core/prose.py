@@ -87,7 +87,8 @@ def _unwrap_paragraph(lines: list[str], width: int, double_spaced: bool) -> list
         if _is_wrapped_break(prev, line, width, double_spaced):
             # A word broken with a hyphen at the line end stays hyphenated ("well-known"): the
             # editions this is for use "--" for dashes and keep real compound hyphens.
-            joiner = "" if out[-1].endswith("--") else " "
+            # The same for an em dash set close up ("word\u2014" then "next"), as many editions print it.
+            joiner = "" if out[-1].endswith("--") or (out[-1].endswith("\u2014") and not out[-1].endswith(" \u2014")) else " "
             out[-1] = out[-1] + joiner + line.strip()
         else:
             out.append(line.strip())

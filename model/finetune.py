@@ -14,6 +14,7 @@ from typing import Any
 from core.runfolder import steps_for_epochs
 
 ESTIMATE_STEPS = 4                    # the first is warm-up; the others are timed
+TRIAL_EVAL_WINDOWS = 2                # held-out windows scored by the warm-up, to time one
 
 
 def estimate(job_data: dict[str, Any], steps: int = ESTIMATE_STEPS) -> dict[str, Any]:
@@ -44,10 +45,12 @@ def estimate(job_data: dict[str, Any], steps: int = ESTIMATE_STEPS) -> dict[str,
     step_times: dict[int, float] = {}
     t0 = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="inkwell-estimate-") as tmp:
+        # The trial's evaluation scores a small sample; its cost per window is scaled below.
         trial = dict(job_data, out=str(Path(tmp) / "run"), steps=steps, epochs=None, warmup_steps=0,
                      log_every=10**6, eval_every=10**6, sample_every=10**6, sample_tokens=0,
-                     checkpoint_every=steps, eval_max_windows=2, export=None)
-        Trainer(Job.from_dict(trial, "estimate"), Timed(), on_step=lambda s: step_times.__setitem__(s, time.perf_counter())).run()
+                     checkpoint_every=steps, eval_max_windows=TRIAL_EVAL_WINDOWS, export=None)
+        Trainer(Job.from_dict(trial, "estimate"), Timed(), whole_evals=False,
+                on_step=lambda s: step_times.__setitem__(s, time.perf_counter())).run()
         run = Path(tmp) / "run"
         checkpoint_bytes = (run / "checkpoints" / "last.pt").stat().st_size
         model_bytes = (run / "model.safetensors").stat().st_size
@@ -58,22 +61,37 @@ def estimate(job_data: dict[str, Any], steps: int = ESTIMATE_STEPS) -> dict[str,
     total_steps = full.steps
     if full.epochs is not None:
         total_steps = steps_for_epochs(full.epochs, train_tokens, full.seq_len, full.sequences_per_step)
-    # Evaluation: measured on two windows at step 0 (before the timed steps), scaled to all.
-    val_windows = max(1, math.ceil(max(val_tokens - 1, 0) / full.seq_len))
-    eval_s = 0.0
-    if "eval" in marks and val_tokens:
-        eval_s = (marks["eval"] - marks["start"]) / min(2, val_windows) * val_windows
+    train_s = total_steps * step_s
+    # Evaluation: measured on a few windows at step 0 (before the timed steps), scaled to the
+    # sample scored during the run and to the whole held-out text scored before and at the end.
+    val_windows = max(1, math.ceil(max(val_tokens - 1, 0) / full.seq_len)) if val_tokens else 0
+    window_s = 0.0
+    if "eval" in marks and val_windows:
+        window_s = (marks["eval"] - marks["start"]) / min(TRIAL_EVAL_WINDOWS, val_windows)
+    sample_windows = min(full.eval_max_windows or val_windows, val_windows)
+    whole_evals = (2 if full.init else 1) if val_windows else 0
+    if full.eval_every is None:   # kept within eval_share of the time by the run's schedule
+        periodic_s = train_s * full.eval_share / (1 - full.eval_share) if val_windows else 0.0
+    else:
+        periodic_s = total_steps // full.eval_every * sample_windows * window_s
+    eval_s = periodic_s + whole_evals * val_windows * window_s
     checkpoint_s = max(marks.get("checkpoint", step_times[steps]) - step_times[steps], 0.0)
-    n_evals = total_steps // full.eval_every + 2   # the scheduled ones, the last, the one before
-    n_checkpoints = total_steps // full.checkpoint_every + 1
-    total_s = setup_s + total_steps * step_s + n_evals * eval_s + n_checkpoints * checkpoint_s
+    if full.checkpoint_every is None:
+        n_checkpoints = int(train_s // full.checkpoint_every_s) + 1
+        crash_cost_s = min(full.checkpoint_every_s, train_s)
+    else:
+        n_checkpoints = total_steps // full.checkpoint_every + 1
+        crash_cost_s = min(full.checkpoint_every, total_steps) * step_s
+    total_s = setup_s + train_s + eval_s + n_checkpoints * checkpoint_s
     parameters = info["parameters"]
     # The bundle: int8 ONNX (about a byte a weight) plus the fp16 checkpoint kept for re-training.
     bundle_bytes = int(parameters * (1 + 2))
     disk = checkpoint_bytes + model_bytes + bundle_bytes + 2 * (train_tokens + val_tokens)
     return {
         "seconds_per_step": round(step_s, 4), "tokens_per_s": round(tokens_per_step / step_s, 1),
-        "steps": total_steps, "setup_s": round(setup_s, 2), "eval_s": round(eval_s, 2), "evals": n_evals,
+        "steps": total_steps, "setup_s": round(setup_s, 2), "train_s": round(train_s, 1),
+        "eval_s": round(eval_s, 2), "checkpoints": n_checkpoints, "checkpoint_s": round(checkpoint_s, 2),
+        "crash_cost_s": round(crash_cost_s, 1),
         "total_s": round(total_s, 1), "checkpoint_bytes": checkpoint_bytes, "model_bytes": model_bytes,
         "bundle_bytes": bundle_bytes, "disk_bytes": disk, "train_tokens": train_tokens, "val_tokens": val_tokens,
         "parameters": parameters, "method": full.method, "device": info.get("device"),

@@ -14,6 +14,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from core.config import GPT2Config
+from model.lm_loss import head_cross_entropy
 
 # One layer's cache: (key, value), each [batch, n_head, past_len, head_dim].
 LayerCache = tuple[torch.Tensor, torch.Tensor]
@@ -118,6 +119,19 @@ class GPT2(nn.Module):
 
         ``past_key_values`` may hold zero-length tensors: the first call of a generation.
         """
+        x, presents = self.hidden_states(input_ids, past_key_values, position_ids)
+        if last_only:
+            x = x[:, -1, :]
+        logits = self.ln_f(x) @ self.wte.weight.t()
+        return logits, presents
+
+    def hidden_states(
+        self,
+        input_ids: torch.Tensor,
+        past_key_values: list[LayerCache] | None = None,
+        position_ids: torch.Tensor | None = None,
+    ) -> tuple[torch.Tensor, list[LayerCache]]:
+        """The last block's output [batch, seq, n_embd] (before ``ln_f``) and the new cache."""
         _, s = input_ids.shape
         past_len = past_key_values[0][0].shape[2] if past_key_values else 0
         if position_ids is None:
@@ -128,14 +142,13 @@ class GPT2(nn.Module):
         for i, block in enumerate(self.h):
             x, present = block(x, mask, past_key_values[i] if past_key_values else None)
             presents.append(present)
-        if last_only:
-            x = x[:, -1, :]
-        logits = self.ln_f(x) @ self.wte.weight.t()
-        return logits, presents
+        return x, presents
 
     def loss(self, input_ids: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-        logits, _ = self(input_ids)
-        return F.cross_entropy(logits.flatten(0, 1).float(), targets.flatten(), ignore_index=-100)
+        """Mean cross-entropy of the next-token predictions (targets -100 left out); the head and
+        the loss are computed together in slices (model.lm_loss), never the whole logits."""
+        x, _ = self.hidden_states(input_ids)
+        return head_cross_entropy(self.ln_f(x), self.wte.weight, targets)
 
     def set_dropout(self, p: float) -> None:
         """One dropout probability for the embeddings, the attention weights and the residual

@@ -135,17 +135,23 @@ def load_corpus(inputs: list[str | Path], holdout: dict, cache_dir: Path | None,
     ``holdout``: {"fraction": f} holds out the last fraction of every file (at least one token
     window's worth is not guaranteed: see ``check_sizes``); {"file": name, "from": text} holds
     out the named file from the first line that starts with ``text`` to its end (e.g. the last
-    chapters of one novel), and nothing of the others.
+    chapters of one novel), and nothing of the others; {"data": [files or folders]} holds out
+    exactly those files (read and normalised like the training files, tokenized with the same
+    cache, listed in ``files`` with ``"heldout": true``) and nothing of the training files. A
+    held-out file that is also a training file is refused.
     """
     if line_breaks not in LINE_BREAKS:
         raise DataError(f"line_breaks must be {' or '.join(LINE_BREAKS)}, got {line_breaks!r}")
+    described = _describe_holdout(holdout)
     files = expand_inputs(inputs)
+    held_files = _heldout_files(holdout, files)
     texts = [read_text_file(p) for p in files]
+    held_texts = [read_text_file(p) for p in held_files]
     if line_breaks == "unwrap":
         texts = [TextFile(t.path, normalise_prose(t.text), t.encoding, t.sha256) for t in texts]
+        held_texts = [TextFile(t.path, normalise_prose(t.text), t.encoding, t.sha256) for t in held_texts]
     train_parts: list[np.ndarray] = []
     val_parts: list[np.ndarray] = []
-    described = _describe_holdout(holdout)
     target = holdout.get("file")
     if target is not None and not any(t.path.name == target or str(t.path) == target for t in texts):
         raise DataError(f"holdout.file: {target!r} is not among the training files")
@@ -160,6 +166,8 @@ def load_corpus(inputs: list[str | Path], holdout: dict, cache_dir: Path | None,
                 tail_tokens = tokenize_cached(TextFile(t.path, tail, t.encoding, _sha(tail)), cache_dir)
             else:
                 head_tokens, tail_tokens = tokenize_cached(t, cache_dir), np.zeros(0, np.uint16)
+        elif held_files:
+            head_tokens, tail_tokens = tokenize_cached(t, cache_dir), np.zeros(0, np.uint16)
         else:
             tokens = tokenize_cached(t, cache_dir)
             n_val = int(round(len(tokens) * float(holdout.get("fraction", 0.0))))
@@ -169,6 +177,12 @@ def load_corpus(inputs: list[str | Path], holdout: dict, cache_dir: Path | None,
             val_parts += [tail_tokens, eot]
         infos.append({"path": str(t.path), "encoding": t.encoding, "sha256": t.sha256,
                       "line_breaks": line_breaks, "tokens": int(len(head_tokens) + len(tail_tokens))})
+    for t in held_texts:
+        tokens = tokenize_cached(t, cache_dir)
+        if len(tokens):
+            val_parts += [tokens, eot]
+        infos.append({"path": str(t.path), "encoding": t.encoding, "sha256": t.sha256,
+                      "line_breaks": line_breaks, "tokens": int(len(tokens)), "heldout": True})
     train = np.concatenate(train_parts) if train_parts else np.zeros(0, np.uint16)
     val = np.concatenate(val_parts) if val_parts else np.zeros(0, np.uint16)
     return Corpus(train, val, infos, described)
@@ -189,7 +203,27 @@ def _line_starting_with(text: str, marker: str, path: Path) -> int:
     raise DataError(f"{path}: no line starts with {marker!r} (holdout.from)")
 
 
+def _heldout_files(holdout: dict, training: list[Path]) -> list[Path]:
+    """The files of a {"data": [...]} holdout (none for the other forms); a training file among
+    them is refused, so the held-out text is never trained on."""
+    if "data" not in holdout:
+        return []
+    items = holdout["data"]
+    if not isinstance(items, list) or not items or not all(isinstance(i, (str, Path)) for i in items):
+        raise DataError("holdout.data: give a list of held-out files or folders")
+    held = expand_inputs(items)
+    trained = {p.resolve() for p in training}
+    both = [p for p in held if p.resolve() in trained]
+    if both:
+        raise DataError(f"holdout.data: {both[0]} is also a training file; a held-out file must not be "
+                        "trained on (take it out of data or out of holdout.data)")
+    return held
+
+
 def _describe_holdout(holdout: dict) -> str:
+    if "data" in holdout:
+        items = holdout["data"] if isinstance(holdout["data"], list) else [holdout["data"]]
+        return "the files of " + ", ".join(str(i) for i in items)
     if "file" in holdout:
         return f"{holdout['file']} from the line starting {holdout.get('from', '')!r} to the end"
     fraction = float(holdout.get("fraction", 0.0))
@@ -246,6 +280,18 @@ class WindowSampler:
             rows.append(self.tokens[start: start + self.seq_len + 1])
             self.index += 1
         return np.stack(rows).astype(np.int64)
+
+    def skip(self, windows: int) -> None:
+        """Move on by ``windows`` windows, as ``next_batch`` would have."""
+        while windows > 0:
+            if self._order is None:
+                self._order = self._epoch_order()
+            left = len(self._order) - self.index
+            if windows < left:
+                self.index += windows
+                return
+            windows -= left
+            self.epoch, self.index, self._order = self.epoch + 1, 0, None
 
     def state(self) -> dict:
         return {"epoch": self.epoch, "index": self.index}

@@ -46,6 +46,10 @@ class Job:
     line_breaks: str = "unwrap"
     steps: int = 1000
     epochs: float | None = None         # when set, replaces steps: passes over the training text
+    # Go on with a run whose checkpoint is gone, from its saved weights (init) at this step: the
+    # batches and learning rate pick up where that run stood; the optimizer starts afresh, so the
+    # learning rate ramps up again over warmup_steps.
+    start_step: int = 0
     batch_size: int = 8
     grad_accum: int = 1
     seq_len: int = 256
@@ -62,12 +66,20 @@ class Job:
     precision: str = "auto"             # auto | fp32 | bf16 | fp16 (fp16: CUDA only)
     threads: int = 0                    # CPU threads for torch; 0 = torch's default
     log_every: int = 10
-    eval_every: int = 200
-    eval_max_windows: int = 0           # 0 = the whole held-out text
-    sample_every: int = 500
+    # Evaluations during the run score a fixed sample of eval_max_windows held-out windows (0: all
+    # of them); the one before a fine-tune and the last one score the whole held-out text. They
+    # come every eval_every steps, or, when that is None, as often as keeps them (and the samples
+    # shown with them) within eval_share of the run's time.
+    eval_every: int | None = None
+    eval_share: float = 0.05
+    eval_max_windows: int = 32
+    sample_every: int | None = None     # None: with each evaluation
     sample_tokens: int = 40
     sample_prompts: list[str] = field(default_factory=lambda: list(DEFAULT_PROMPTS))
-    checkpoint_every: int = 200
+    # Checkpoints every checkpoint_every steps, or, when that is None, every checkpoint_every_s
+    # seconds of training (what a crash can cost at most), and always at the end and on a stop.
+    checkpoint_every: int | None = None
+    checkpoint_every_s: float = 600.0
     cache_dir: str | None = None        # token cache; default: Inkwell's cache folder
     name: str | None = None
     # After training, export the result to a model bundle: {"dest": folder, "variants": ["int8"],
@@ -100,11 +112,14 @@ class Job:
             raise TrainError(str(exc)) from None
 
     def _check(self) -> None:
-        positive = ("steps", "batch_size", "grad_accum", "seq_len", "log_every", "eval_every",
-                    "sample_every", "checkpoint_every")
-        for name in positive:
+        for name in ("steps", "batch_size", "grad_accum", "seq_len", "log_every"):
             checks.whole(name, getattr(self, name), low=1)
-        for name in ("warmup_steps", "threads", "sample_tokens", "eval_max_windows", "seed"):
+        for name in ("eval_every", "sample_every", "checkpoint_every"):
+            if getattr(self, name) is not None:
+                checks.whole(name, getattr(self, name), low=1)
+        checks.number("eval_share", self.eval_share, low=0, high=1, above=True)
+        checks.number("checkpoint_every_s", self.checkpoint_every_s, low=0, above=True)
+        for name in ("warmup_steps", "threads", "sample_tokens", "eval_max_windows", "seed", "start_step"):
             checks.whole(name, getattr(self, name), low=0)
         checks.number("lr", self.lr, low=0, above=True)
         for name in ("min_lr", "weight_decay", "grad_clip"):
@@ -115,6 +130,9 @@ class Job:
             checks.number(name, getattr(self, name), low=0, high=1, below=True)
         if self.dropout is not None:
             checks.number("dropout", self.dropout, low=0, high=1, below=True)
+        if self.start_step and (not self.init or self.epochs is not None or self.start_step >= self.steps):
+            raise TrainError(f"start_step ({self.start_step}) needs init (the weights saved at that step), "
+                             f"steps rather than epochs, and fewer than steps ({self.steps})")
         if self.deepen_to is not None:
             if not self.init:
                 raise TrainError("deepen_to needs init (the checkpoint to deepen) and a positive number of layers")
@@ -130,8 +148,11 @@ class Job:
             raise TrainError("data: give at least one training file or folder")
         if not self.out:
             raise TrainError("out: give the output folder")
-        if not isinstance(self.holdout, dict) or not ({"fraction"} >= set(self.holdout) or {"file", "from"} == set(self.holdout)):
-            raise TrainError('holdout must be {"fraction": F} or {"file": NAME, "from": LINE START}')
+        if not isinstance(self.holdout, dict) or not ({"fraction"} >= set(self.holdout) or {"file", "from"} == set(self.holdout)
+                                                      or ({"data"} == set(self.holdout) and isinstance(self.holdout["data"], list)
+                                                          and bool(self.holdout["data"]))):
+            raise TrainError('holdout must be {"fraction": F}, {"file": NAME, "from": LINE START} '
+                             'or {"data": [HELD-OUT FILES OR FOLDERS]}')
         if self.export is not None and (not isinstance(self.export, dict) or not self.export.get("dest")
                                         or set(self.export) - {"dest", "variants", "hf_dtype", "licence"}):
             raise TrainError('export must be {"dest": FOLDER, "variants": [...], "hf_dtype": ..., "licence": ...}')
@@ -139,7 +160,14 @@ class Job:
 
 
 def lr_at(step: int, job: Job) -> float:
-    """Linear warm-up to ``lr``, then cosine decay to ``min_lr`` at the last step."""
+    """Linear warm-up to ``lr``, then cosine decay to ``min_lr`` at the last step; a run
+    continued at ``start_step`` ramps up to that curve again over ``warmup_steps``."""
+    if job.start_step and job.warmup_steps and step < job.start_step + job.warmup_steps:
+        return _schedule(job.start_step + job.warmup_steps, job) * (step - job.start_step + 1) / job.warmup_steps
+    return _schedule(step, job)
+
+
+def _schedule(step: int, job: Job) -> float:
     if job.warmup_steps and step < job.warmup_steps:
         return job.lr * (step + 1) / job.warmup_steps
     span = max(job.steps - job.warmup_steps, 1)

@@ -96,7 +96,8 @@ class _Setup:
     optimizer: Any
     sampler: Any              # model.train_data.WindowSampler
     corpus: Any               # model.train_data.Corpus
-    val_windows: list[np.ndarray]
+    val_windows: list[np.ndarray]   # the whole held-out text: scored before a fine-tune and at the end
+    val_sample: list[np.ndarray]    # a fixed sample of it, scored during the run
     device: Any               # torch.device
     precision: str            # fp32 | bf16 | fp16
     autocast: Callable[[], ContextManager[Any]]
@@ -137,10 +138,61 @@ class _Meter:
         return loss, tps, eta
 
 
+def spread(windows: list[np.ndarray], count: int) -> list[np.ndarray]:
+    """``count`` windows spread evenly over ``windows`` (all of them when count is 0 or more):
+    the same ones at every evaluation, so the figures compare."""
+    if not count or count >= len(windows):
+        return windows
+    return [windows[int(i)] for i in np.linspace(0, len(windows) - 1, count).round()]
+
+
+class _Schedule:
+    """When a run evaluates, shows samples and checkpoints: every so many steps where the job
+    says so, else by time: evaluations (with their samples) as often as keeps them within
+    ``eval_share`` of the time, checkpoints every ``checkpoint_every_s`` seconds."""
+
+    FIRST_EVAL_S = 60.0  # training time before the first evaluation, whose cost is not yet known
+
+    def __init__(self, job: Job) -> None:
+        self.job = job
+        self.samples_with_eval = job.sample_every is None
+        now = time.monotonic()
+        self._eval_done, self._eval_wait = now, self.FIRST_EVAL_S
+        self._checkpoint_done = now
+
+    def eval_due(self, step: int) -> bool:
+        if self.job.eval_every is not None:
+            return step % self.job.eval_every == 0
+        return time.monotonic() - self._eval_done >= self._eval_wait
+
+    @contextlib.contextmanager
+    def evaluating(self) -> Any:
+        start = time.monotonic()
+        yield
+        self._eval_done = time.monotonic()
+        share = self.job.eval_share
+        self._eval_wait = (self._eval_done - start) * (1 - share) / share
+
+    def sample_due(self, step: int) -> bool:
+        return self.job.sample_every is not None and step % self.job.sample_every == 0
+
+    def checkpoint_due(self, step: int) -> bool:
+        if self.job.checkpoint_every is not None:
+            return step % self.job.checkpoint_every == 0
+        return time.monotonic() - self._checkpoint_done >= self.job.checkpoint_every_s
+
+    def checkpointed(self) -> None:
+        self._checkpoint_done = time.monotonic()
+
+
 class Trainer:
     def __init__(self, job: Job, events: EventSink, resume: bool = False,
-                 stop: StopRequest | None = None, on_step: Callable[[int], None] | None = None):
+                 stop: StopRequest | None = None, on_step: Callable[[int], None] | None = None,
+                 whole_evals: bool = True):
+        """``whole_evals`` False: the evaluations before and after training score the sample of
+        held-out windows too (a warm-up run that only times them)."""
         self.job, self.events, self.resume = job, events, resume
+        self.whole_evals = whole_evals
         self.stop = stop or StopRequest()
         self.on_step = on_step
         self.out = Path(job.out)
@@ -158,9 +210,10 @@ class Trainer:
         progress = self._start(s)
         if job.init and progress.step == 0 and s.val_windows:
             # Fine-tuning: the base model's score and samples, the "before" of the comparison.
-            self._evaluate(s, progress, "before training")
+            self._evaluate(s, progress, "before training", self._whole(s))
             self._samples(s, 0)
         meter = _Meter(progress.elapsed_s)
+        schedule = _Schedule(job)
         tokens_per_step = job.tokens_per_step
         while progress.step < job.steps:
             lr = lr_at(progress.step, job)
@@ -175,18 +228,26 @@ class Trainer:
             last = step == job.steps
             if step % job.log_every == 0 or last:
                 self._progress(s, step, lr, meter)
-            if (step % job.eval_every == 0 or last) and s.val_windows:
-                self._evaluate(s, progress, f"at step {step}")
-            if step % job.sample_every == 0 or last:
+            if schedule.eval_due(step) and not last:
+                with schedule.evaluating():
+                    if s.val_windows:
+                        self._evaluate(s, progress, f"at step {step}", s.val_sample)
+                    if schedule.samples_with_eval:
+                        self._samples(s, step)
+            if schedule.sample_due(step) and not last:
                 self._samples(s, step)
             signum = self.stop.signum
-            if step % job.checkpoint_every == 0 or last or signum is not None:
+            if schedule.checkpoint_due(step) or last or signum is not None:
                 progress.elapsed_s = meter.elapsed()
                 self._checkpoint(s, progress, "interval" if signum is None else "signal")
+                schedule.checkpointed()
             if signum is not None:
                 self.events.log(f"stopped at step {step} ({signal.Signals(signum).name}); "
                                 f"continue with: python -m model.train --out {self.out} --resume")
                 return {"stopped": True, "step": step, "signum": signum}
+        if s.val_windows:
+            self._evaluate(s, progress, f"at step {progress.step}", self._whole(s))
+        self._samples(s, progress.step)
         progress.elapsed_s = meter.elapsed()
         return self._finish(s, progress)
 
@@ -214,8 +275,7 @@ class Trainer:
         if job.epochs is not None:
             job.steps = steps_for_epochs(job.epochs, len(corpus.train), job.seq_len, job.sequences_per_step)
         val_windows = eval_windows(corpus.val, job.seq_len)
-        if job.eval_max_windows:
-            val_windows = val_windows[: job.eval_max_windows]
+        val_sample = spread(val_windows, job.eval_max_windows)
         for f in corpus.files:
             if f["encoding"] not in ("utf-8", "utf-8-sig"):
                 self.events.log(f"note: {f['path']} is not UTF-8; read it as {f['encoding']}")
@@ -228,7 +288,7 @@ class Trainer:
             dtype = torch.bfloat16 if precision == "bf16" else torch.float16
             autocast = lambda: torch.autocast(device.type, dtype=dtype)  # noqa: E731 - a fresh context each use
         return _Setup(model, self._optimizer(model, device), WindowSampler(corpus.train, job.seq_len, job.seed),
-                      corpus, val_windows, device, precision, autocast,
+                      corpus, val_windows, val_sample, device, precision, autocast,
                       torch.amp.GradScaler("cuda") if precision == "fp16" else None)
 
     def _start(self, s: _Setup) -> Progress:
@@ -239,6 +299,10 @@ class Trainer:
             progress = checkpoint.restore(self.out, job, s.model, s.optimizer, s.sampler, s.corpus.fingerprint,
                                           s.device)
             self.events.log(f"resuming {self.out / checkpoint.CHECKPOINT} at step {progress.step}")
+        elif job.start_step:
+            progress.step = job.start_step
+            s.sampler.skip(job.start_step * job.sequences_per_step)
+            self.events.log(f"going on from {job.init} at step {job.start_step}, with a new optimizer state")
         self.out.mkdir(parents=True, exist_ok=True)
         checkpoint.write_job(self.out, job)  # on resume too: a later --resume continues with the settings in force
         tokens_per_step = job.tokens_per_step
@@ -358,22 +422,28 @@ class Trainer:
                          epoch=sampler.epoch + sampler.index / max(sampler.windows_per_epoch, 1))
         self.events.log(f"step {step}/{total}  loss {loss:.4f}  lr {lr:.2e}  {tps:,.0f} tok/s  eta {human_duration(eta)}")
 
-    def _evaluate(self, s: _Setup, progress: Progress, when: str) -> None:
-        """Score the held-out text, record it in the history and report it."""
-        val = self._held_out_loss(s)
-        progress.history.append({"step": progress.step, "val_loss": val})
-        self.events.emit("eval", step=progress.step, val_loss=round(val, 5), val_ppl=round(math.exp(val), 3))
-        self.events.log(f"eval {when}: loss {val:.4f}, perplexity {math.exp(val):.2f}")
+    def _whole(self, s: _Setup) -> list[np.ndarray]:
+        return s.val_windows if self.whole_evals else s.val_sample
 
-    def _held_out_loss(self, s: _Setup) -> float:
-        """Mean loss per token over the held-out windows (perplexity = exp of it)."""
+    def _evaluate(self, s: _Setup, progress: Progress, when: str, windows: list[np.ndarray]) -> None:
+        """Score held-out ``windows``, record it in the history and report it."""
+        val = self._held_out_loss(s, windows)
+        whole = len(windows) == len(s.val_windows)
+        progress.history.append({"step": progress.step, "val_loss": val, "windows": len(windows)})
+        self.events.emit("eval", step=progress.step, val_loss=round(val, 5), val_ppl=round(math.exp(val), 3),
+                         windows=len(windows), whole=whole)
+        self.events.log(f"eval {when}: loss {val:.4f}, perplexity {math.exp(val):.2f}"
+                        + ("" if whole else f" ({len(windows)} of {len(s.val_windows)} held-out windows)"))
+
+    def _held_out_loss(self, s: _Setup, windows: list[np.ndarray]) -> float:
+        """Mean loss per token over held-out ``windows`` (perplexity = exp of it)."""
         import torch
 
         job, model = self.job, s.model
         model.eval()
         total, count = 0.0, 0
-        full = [w for w in s.val_windows if len(w) == job.seq_len + 1]
-        short = [w for w in s.val_windows if len(w) != job.seq_len + 1]
+        full = [w for w in windows if len(w) == job.seq_len + 1]
+        short = [w for w in windows if len(w) != job.seq_len + 1]
         groups = [np.stack(full[i: i + job.batch_size]) for i in range(0, len(full), job.batch_size)]
         groups += [w[None, :] for w in short]
         with torch.no_grad():
