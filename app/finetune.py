@@ -76,7 +76,8 @@ def name_problem(name: str) -> str | None:
 def make_job(name: str, base_folder: str | Path, files: list[str], settings: dict[str, Any],
              train_tokens: int, sample_prompt: str | None = None) -> dict[str, Any]:
     """The model.train job for a fine-tune; ``train_tokens`` (an estimate is fine) sets the
-    intervals of evaluations, samples and checkpoints."""
+    number of steps for a number of epochs. Evaluations, samples and checkpoints follow the
+    training's own schedule by time (model.train_job)."""
     seq_len, batch = int(settings["seq_len"]), int(settings["batch_size"])
     if settings.get("steps"):
         steps, epochs = int(settings["steps"]), None
@@ -103,9 +104,6 @@ def make_job(name: str, base_folder: str | Path, files: list[str], settings: dic
         "weight_decay": 0.0 if settings["method"] == "lora" else 0.1,
         "seed": int(settings["seed"]),
         "log_every": max(1, steps // 200),
-        "eval_every": max(1, steps // 10),
-        "sample_every": max(1, steps // 4),
-        "checkpoint_every": max(1, steps // 20),
         "sample_tokens": 40,
     }
     if sample_prompt:
@@ -202,4 +200,5 @@ def describe_estimate(e: dict[str, Any]) -> str:
             f"({e['seconds_per_step']:.2f} s a step, {e['tokens_per_s']:,.0f} tokens/s on {e['device']}), "
             f"and {human_bytes(e['disk_bytes'])} of disk (checkpoint {human_bytes(e['checkpoint_bytes'])}, "
             f"trained weights {human_bytes(e['model_bytes'])}, model for the editor {human_bytes(e['bundle_bytes'])}). "
-            f"Measured by a warm-up of {e['measured_steps']} steps.")
+            f"A crash or a power cut loses at most {human_duration(e['crash_cost_s'])} of training (the run "
+            f"saves a checkpoint that often and goes on from it). Measured by a warm-up of {e['measured_steps']} steps.")
