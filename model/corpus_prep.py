@@ -31,9 +31,10 @@ an en dash between digits, a number range, is kept, and so are hyphens in compou
 Curly double quotes become ", curly single quotes and apostrophes become '. Most writers type
 straight quotes, and a model that learns one style does not spend its capacity (or its
 suggestions) switching between the editions' styles; the app adapts the model's straight quotes
-to the document's own style when it shows a suggestion (done there, not here). Odd spaces (no-break
-and the like) become plain spaces, and pure typesetting characters (soft hyphen, zero-width
-characters, byte-order mark) are dropped.
+to the document's own style when it shows a suggestion. Odd spaces (no-break and the like) become
+plain spaces, and pure typesetting characters (soft hyphen, zero-width characters, byte-order
+mark) are dropped. core.typography owns both directions: ``canonical`` (used here) and the
+document's style.
 
 Torch-free and numpy-free.
 """
@@ -52,6 +53,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from core.prose import normalise_prose
+from core.typography import INVISIBLE, ODD_SPACES
+from core.typography import canonical as canonical_characters
 
 # Authors whose every book is held out. Fairly modern, plain prose of 1910-1923, each a different
 # genre: a letter-novel (Webster), a spy thriller (Buchan), detective novels (Wells), humorous
@@ -71,25 +74,8 @@ AUSTEN_TITLES = {
 
 # --- characters ---------------------------------------------------------------------------------
 
-_INVISIBLE = dict.fromkeys(map(ord, "\u00ad\u200b\u200c\u200d\u2060\ufeff"), None)
-_SPACE_CHARS = "\u00a0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a\u202f\u205f\u3000"
-_QUOTES = {
-    **dict.fromkeys(map(ord, "\u201c\u201d\u201e\u201f\u2033"), '"'),
-    **dict.fromkeys(map(ord, "\u2018\u2019\u201a\u201b\u2032"), "'"),
-    **dict.fromkeys(map(ord, _SPACE_CHARS), " "),
-    ord("\u2015"): "\u2014",  # horizontal bar
-}
-_EN_DASH = re.compile(r"(?<!\d)\u2013|\u2013(?!\d)")   # not a number range (1880–1925)
-_DASHES = re.compile(r"-{2,}|\u2014+")
-_SPACED_DASH = re.compile(r"(?<=\S) +\u2014 +(?=\S)")
-
-
-def canonical_characters(text: str) -> str:
-    """Straight quotes, one em dash for every dash, plain spaces, no invisible typesetting."""
-    text = text.translate(_INVISIBLE).translate(_QUOTES)
-    text = _EN_DASH.sub("\u2014", text)
-    text = _DASHES.sub("\u2014", text)
-    return _SPACED_DASH.sub("\u2014", text)
+# canonical_characters: straight quotes, one em dash for every dash, plain spaces, no invisible
+# typesetting (core.typography.canonical, which the editor also uses for the model's context).
 
 
 # --- marks inside the text ----------------------------------------------------------------------
@@ -288,8 +274,8 @@ def clean_book(raw: str) -> Cleaned:
     """A book's raw e-text as training text: see the module docstring."""
     removed: Counter = Counter()
     text = raw.replace("\r\n", "\n").replace("\r", "\n")
-    text = text.translate(_INVISIBLE)
-    text = text.translate(dict.fromkeys(map(ord, _SPACE_CHARS), " "))
+    text = text.translate(INVISIBLE)
+    text = text.translate(dict.fromkeys(map(ord, ODD_SPACES), " "))
     text = _dedent(text)
     text = _drop_bracketed(text, removed)
     # A section break inside a block of lines ("* * *" with no blank line around it) breaks it.

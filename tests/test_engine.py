@@ -630,3 +630,64 @@ def test_no_graph_is_built_from_a_damaged_checkpoint(weights_only_bundle, tmp_pa
     with pytest.raises(ModelError, match="model.safetensors: checksum mismatch"):
         Engine.load(damaged, provider="cpu")
     assert not list((paths.cache_dir() / "graphs").glob("*/int8/*.onnx"))
+
+
+CURLY_DOC = "\u201cWell,\u201d he said, \u201cit\u2019s late.\u201d She nodded.\n\nHe turned and said, "
+HYPHEN_DOC = 'It was late--very late--and he said "no" to it. She went'
+STYLED = ' "Hello," she said\u2014"don\'t go." Then\u2014'  # the model's canonical style
+
+
+@pytest.mark.parametrize("doc", [CURLY_DOC, HYPHEN_DOC])
+def test_suggestions_come_in_the_documents_quote_and_dash_style(tiny_bundle, doc):
+    """The model sees the document in its canonical style and writes in it; the suggestion, as
+    streamed and as returned, is that text in the document's style."""
+    from core.typography import apply_style, detect_style, for_model
+
+    tokens = encode(STYLED)
+    engine = forced_engine(tiny_bundle, tokens)
+    pieces = []
+    result = engine.generate(doc, GenerationParams(max_new_tokens=len(tokens), heal=False, stop_at_eot=False),
+                             on_token=lambda i, p, q: pieces.append(p))
+    raw = decode(result.alternatives[0].token_ids)
+    assert raw == STYLED  # what the model wrote
+    assert result.text == "".join(pieces) == apply_style(raw, detect_style(doc), doc) != raw
+    assert decode(engine._tokens).startswith(for_model(doc))  # the context it saw: canonical
+    if doc == CURLY_DOC:
+        assert result.text == " \u201cHello,\u201d she said\u2014\u201cdon\u2019t go.\u201d Then\u2014"
+        assert "\u201c" not in decode(engine._tokens) and "\u2019" not in decode(engine._tokens)
+    else:
+        assert result.text == ' "Hello," she said--"don\'t go." Then--'
+        assert "--" not in decode(engine._tokens)[: len(doc)]
+
+
+def test_every_alternative_is_in_the_documents_style(tiny_bundle):
+    engine = forced_engine(tiny_bundle, encode(STYLED))
+    rows: dict[int, str] = {}
+    result = engine.generate(CURLY_DOC, GenerationParams(max_new_tokens=8, num_alternatives=3, heal=False),
+                             on_token=lambda i, p, q: rows.__setitem__(i, rows.get(i, "") + p))
+    assert len(result.alternatives) > 1
+    for alt in result.alternatives:
+        assert alt.text == rows[alt.row]
+        assert '"' not in alt.text and "'" not in alt.text
+    assert result.text.startswith(" \u201cHello,\u201d")
+
+
+def test_a_dash_typed_at_the_cursor_lines_up_with_the_suggestion(tiny_bundle):
+    """ "word --" reaches the model as "word—" (as it was trained); the suggestion that follows
+    it on screen gets the space the writer's spaced dash is owed."""
+    engine = forced_engine(tiny_bundle, encode("and then"))
+    doc = "It was late -- very late -- and he left. She waited --"
+    result = engine.generate(doc, GenerationParams(max_new_tokens=2, heal=False))
+    assert result.text == " and then"
+    assert decode(engine._tokens).startswith("It was late\u2014very late\u2014and he left. She waited\u2014")
+
+
+def test_a_healed_suggestion_opens_its_quote_after_the_text_on_screen(tiny_bundle):
+    """Healing backs off the context's last token (the space after "said,"); the first token
+    starts with it, and the quote after it opens: the writer sees “Hello, not "Hello."""
+    tokens = encode(' "Hello," she')
+    assert decode(tokens[:1]) == ' "' and CURLY_DOC.endswith(", ")
+    engine = forced_engine(tiny_bundle, tokens)
+    result = engine.generate(CURLY_DOC, GenerationParams(max_new_tokens=len(tokens)))
+    assert result.alternatives[0].token_ids == tokens
+    assert result.text == "\u201cHello,\u201d she"

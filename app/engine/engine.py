@@ -26,11 +26,15 @@ from app.engine.results import EngineStatus, GenerationResult, Suggestion
 from app.engine.sampling import Sampler
 from app.engine.session import Decoder, KVCache
 from app.engine.stopping import SuggestionText
+from core import typography
 from core.tokenizer import EOT_TOKEN, token_bytes
 
 # Prompt tokens per forward pass when filling the cache: bounds the time until a cancel is seen.
 PREFILL_CHUNK = 64
 MEMO_PROMPTS = 4  # prompt lengths whose logits are kept (see Engine._logits_after)
+# Of a long text only the last this-many characters per context token are made canonical for the
+# model: context.py's window looks back about 8 per token (further only in very sparse text).
+MODEL_CHARS_PER_TOKEN = 32
 
 
 # on_token(row, piece, probability): ``piece`` of the text of alternative ``row``, and the
@@ -84,7 +88,11 @@ class Engine:
         budget = self.context_length - min(params.max_new_tokens, self.context_length // 2)
         cancel = cancel or threading.Event()
         result = GenerationResult()
-        tokens = self._window.tokens(text_before_cursor, budget)
+        # The model sees the text in its one canonical style and writes in it; the suggestion is
+        # shown in the document's (see core.typography and SuggestionText).
+        style = typography.detect_style(text_before_cursor)
+        reach = text_before_cursor[-self.context_length * MODEL_CHARS_PER_TOKEN :]  # all the window can use
+        tokens = self._window.tokens(typography.for_model(reach, style), budget)
         healed = healing.heal(tokens, params.heal)
         prompt = healed.prompt or [EOT_TOKEN]
         logits = self._prefill(prompt, cancel, result)
@@ -94,7 +102,7 @@ class Engine:
             logits = self._prefill(prompt, cancel, result)
         result.prefill_ms = (time.perf_counter() - started) * 1e3
         if logits is not None:
-            self._decode(prompt, logits, healed, params, on_token, cancel, result)
+            self._decode(prompt, logits, healed, params, on_token, cancel, result, style, text_before_cursor)
         result.total_ms = (time.perf_counter() - started) * 1e3
         return result
 
@@ -140,6 +148,8 @@ class Engine:
         on_token: OnToken | None,
         cancel: threading.Event,
         result: GenerationResult,
+        style: typography.Style | None = None,
+        before: str = "",
     ) -> None:
         sampler = Sampler(params, banned=() if params.stop_at_eot else (EOT_TOKEN,), prompt_length=len(prompt))
         n = params.num_alternatives
@@ -150,7 +160,8 @@ class Engine:
         else:
             first = sampler.sample_distinct(scores, n)
             tokens = np.resize(first, n)  # too few distinct starts: repeat them, later tokens differ
-        texts = [SuggestionText(params.length, params.stop_strings, healed.prefix) for _ in range(n)]
+        # Each row's text in the document's style (``before``: the text before the cursor).
+        texts = [SuggestionText(params.length, params.stop_strings, healed.prefix, style, before) for _ in range(n)]
         generated: list[list[int]] = [[] for _ in range(n)]
         probs: list[list[float]] = [[] for _ in range(n)]
         log_prob = [0.0] * n  # the model's log-probability of each row's text so far

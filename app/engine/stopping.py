@@ -9,6 +9,11 @@ Length modes, on the generated text (leading whitespace never ends anything):
 Stop strings end the text before the first occurrence of any of them. Streaming never shows
 text that a later token could take back: a tail that may be the start of a stop string is
 held until it is decided.
+
+The model writes canonical text (straight quotes, "—"); ``SuggestionText`` turns it into the
+document's style (core.typography.Styler) as it arrives, before any of the above: the length
+modes and stop strings see the text as it will be shown, and every streamed piece is already
+styled, so the pieces joined are always the final text.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from __future__ import annotations
 import re
 
 from core.tokenizer import StreamDecoder
+from core.typography import Style, Styler
 
 _WORD_END = re.compile(r"(?<=\S)\s")
 _LINE_END = re.compile(r"(?<=\S)[^\S\n]*\n")
@@ -56,14 +62,18 @@ class SuggestionText:
     """The text of one alternative as tokens arrive: UTF-8 safe, cut where it ends.
 
     ``skip`` is the start of the first token that is already in the document (token healing
-    backed it off): it is dropped, so the text is what to insert at the cursor.
+    backed it off): it is dropped, so the text is what to insert at the cursor. With ``style``,
+    the text is written in it, ``before`` being the document's text before the cursor (the
+    first quote's opening or closing form depends on it).
     """
 
-    def __init__(self, length: str, stop_strings: tuple[str, ...] = (), skip: bytes = b""):
+    def __init__(self, length: str, stop_strings: tuple[str, ...] = (), skip: bytes = b"",
+                 style: Style | None = None, before: str = ""):
         self.length = length
         self.stop_strings = stop_strings
         self._skip = len(skip)
         self._decoder = StreamDecoder()
+        self._styler = Styler(style, before) if style is not None else None
         self._text = ""
         self._shown = 0
         self.end: int | None = None
@@ -81,13 +91,15 @@ class SuggestionText:
         if self._skip:
             cut = min(self._skip, len(data))
             data, self._skip = data[cut:], self._skip - cut
-        self._text += self._decoder.push_bytes(data)
+        text = self._decoder.push_bytes(data)
+        self._text += self._styler.push(text) if self._styler else text
         return self._advance(final=False)
 
     def finish(self) -> str:
         """No more tokens: whatever was held back is decided now."""
         if self.end is None:
-            self._text += self._decoder.flush()
+            text = self._decoder.flush()
+            self._text += self._styler.push(text) + self._styler.finish() if self._styler else text
         return self._advance(final=True)
 
     def _advance(self, final: bool) -> str:
