@@ -20,7 +20,15 @@ import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from core.fileio import atomic_write, describe_os_error, is_finite_number, read_bytes, read_with_stat
+from core.fileio import (
+    ReadOnlyFile,
+    atomic_write,
+    describe_os_error,
+    is_finite_number,
+    read_bytes,
+    read_with_stat,
+    write_in_place,
+)
 from core.textfile import ENCODING_NAMES, Decoded, TextFileError, decode_bytes, read_error
 
 MAX_BYTES = 64 * 1024 * 1024
@@ -37,6 +45,11 @@ class DocumentError(Exception):
 
 class UnencodableText(DocumentError):
     """The text holds a character the file's encoding cannot hold; nothing was written."""
+
+
+class FolderReadOnly(DocumentError):
+    """The file may be written but its folder not: the atomic save (a new file renamed over the
+    old one) is impossible; ``save_text(..., in_place=True)`` writes into the file itself."""
 
 
 @dataclass(frozen=True)
@@ -173,10 +186,14 @@ def read_text(path: str | Path) -> LoadedText:
     return LoadedText(text, fmt, DiskState.of(data, st))
 
 
-def save_text(path: str | Path, text: str, fmt: FileFormat = UTF8) -> DiskState:
+def save_text(path: str | Path, text: str, fmt: FileFormat = UTF8, follow_links: bool = True,
+              in_place: bool = False) -> DiskState:
     """Save ``text`` in ``fmt``, atomically: the file is replaced only once it is completely
     written. Returns the new DiskState; UnencodableText (nothing written) when the encoding
-    cannot hold the text; DocumentError saying why otherwise."""
+    cannot hold the text; FolderReadOnly when only the file, not its folder, may be written
+    (``in_place`` then writes into the file itself, which is not atomic); DocumentError saying
+    why otherwise (a folder, named pipe or device is never replaced). ``follow_links=False``
+    replaces a symbolic link at ``path`` itself instead of the file it points to."""
     path = Path(path)
     try:
         data = fmt.encode(text)
@@ -187,8 +204,19 @@ def save_text(path: str | Path, text: str, fmt: FileFormat = UTF8) -> DiskState:
         raise UnencodableText(f"{path}: “{shown}” (line {line}) cannot be written in {fmt.encoding_name}, "
                               "the file's encoding") from None
     try:
-        atomic_write(path, data)
+        if in_place:
+            write_in_place(path, data)
+        else:
+            atomic_write(path, data, follow_links=follow_links)
         st = os.stat(path)
+    except PermissionError as exc:
+        target = os.path.realpath(path) if follow_links else os.fspath(path)
+        if not in_place and not isinstance(exc, ReadOnlyFile) and os.path.isfile(target) \
+                and not os.path.islink(target) and os.access(target, os.W_OK) \
+                and not os.access(os.path.dirname(target) or ".", os.W_OK):
+            raise FolderReadOnly(f"{path}: the folder {os.path.dirname(target)} is read-only, so the file cannot "
+                                 "be replaced safely (by writing a new file and swapping it in)") from None
+        raise DocumentError(f"{path}: cannot be saved: {describe_os_error(exc)}") from None
     except OSError as exc:
         raise DocumentError(f"{path}: cannot be saved: {describe_os_error(exc)}") from None
     return DiskState.of(data, st)

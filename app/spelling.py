@@ -8,7 +8,11 @@ it never holds the interpreter long enough to stall the window (one ``json.loads
 English list takes about 0.3 s with the lock held).
 
 The personal dictionary is ``dictionary.txt`` in the config folder, one word per line; it is
-shared by all languages (names and coined words are the usual entries).
+shared by all languages (names and coined words are the usual entries). It is read in whatever
+encoding it is in (core.textfile) and written back in it; a dictionary that cannot be read as
+it is (too large, not a regular file, not text) is never rewritten: a word added then is known
+until Inkwell closes, and the writer is told so. Adding a word reads the file again first, so
+words another window added meanwhile are kept.
 """
 
 from __future__ import annotations
@@ -23,7 +27,8 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from core import paths
-from core.fileio import atomic_write_text, describe_os_error, read_bytes
+from core.fileio import atomic_write, describe_os_error, read_bytes
+from core.textfile import Decoded, TextFileError, decode_bytes
 
 LANGUAGES = {
     "en": "English", "es": "Spanish", "fr": "French", "it": "Italian", "pt": "Portuguese",
@@ -126,34 +131,65 @@ class Speller:
 
     def _read_personal(self) -> None:
         try:
+            words, _ = self._personal_file_words()
+        except _Unreadable as exc:
+            self.problem = f"Your dictionary {self.personal_file} cannot be read ({exc})."
+            return
+        self._personal = words
+        self._checker.word_frequency.load_words(self._personal)
+
+    def _personal_file_words(self) -> tuple[set[str], Decoded | None]:
+        """The words in the personal dictionary as it is on disk now, and how it was written
+        (None: there is no file yet); _Unreadable saying why when it cannot be read as it is."""
+        try:
             data = read_bytes(self.personal_file, PERSONAL_MAX_BYTES)
         except FileNotFoundError:
-            return
-        except (OSError, ValueError) as exc:
-            reason = describe_os_error(exc) if isinstance(exc, OSError) else str(exc)
-            self.problem = f"Your dictionary {self.personal_file} cannot be read ({reason})."
-            return
-        words = [w.strip() for w in data.decode("utf-8", errors="replace").splitlines()]
-        self._personal = {w for w in words if w}
-        self._checker.word_frequency.load_words(self._personal)
+            return set(), None
+        except OSError as exc:
+            raise _Unreadable(describe_os_error(exc)) from None
+        try:
+            decoded = decode_bytes(data, self.personal_file)
+        except TextFileError as exc:
+            raise _Unreadable(str(exc).removeprefix(f"{self.personal_file}: ")) from None
+        return {w for w in (line.strip() for line in decoded.text.splitlines()) if w}, decoded
 
     @property
     def personal_words(self) -> list[str]:
         return sorted(self._personal, key=str.lower)
 
-    def add(self, word: str) -> None:
-        """Add ``word`` to the personal dictionary, kept on disk at once. OSError (with the
-        reason in words in ``problem``) when the file cannot be written; the word is known for
-        this session all the same."""
+    def add(self, word: str) -> str:
+        """Add ``word`` to the personal dictionary, kept on disk at once (with the words another
+        window added meanwhile). Returns "" when it is kept, else a sentence saying why not (also
+        in ``problem``): the word is known until Inkwell closes all the same. A dictionary that
+        cannot be read as it is, is never rewritten (its words would be lost)."""
         word = _plain(word)
         self._personal.add(word)
         self._checker.word_frequency.load_words([word])
         self._cache.clear()
+        session_only = f"“{word}” is known until Inkwell closes, but not kept"
         try:
-            atomic_write_text(self.personal_file, "".join(f"{w}\n" for w in self.personal_words))
+            on_disk, decoded = self._personal_file_words()
+        except _Unreadable as exc:
+            self.problem = (f"{session_only}: your dictionary {self.personal_file} cannot be read ({exc}), and "
+                            "rewriting it would lose the words in it.")
+            return self.problem
+        self._personal |= on_disk
+        words = sorted(self._personal, key=str.lower)
+        newline = "\r\n" if decoded is not None and "\r\n" in decoded.text else "\n"
+        text = "".join(f"{w}{newline}" for w in words)
+        try:
+            data = decoded.encode(text) if decoded is not None else text.encode("utf-8")
+        except UnicodeEncodeError:
+            assert decoded is not None
+            self.problem = (f"{session_only}: your dictionary {self.personal_file} is written in "
+                            f"{decoded.encoding_name}, which cannot hold it.")
+            return self.problem
+        try:
+            atomic_write(self.personal_file, data)
         except OSError as exc:
-            self.problem = f"{word!r} cannot be kept in {self.personal_file} ({describe_os_error(exc)})."
-            raise
+            self.problem = f"{session_only} in {self.personal_file} ({describe_os_error(exc)})."
+            return self.problem
+        return ""
 
     # checking ------------------------------------------------------------------------------------
 
@@ -199,6 +235,10 @@ class Speller:
         found.discard(lower)
         ranked = sorted(found, key=lambda w: (-checker.word_frequency[w], w))[:limit]
         return [_like(plain, w) for w in ranked]
+
+
+class _Unreadable(Exception):
+    """The personal dictionary cannot be read as it is; the message says why."""
 
 
 def utf16_offsets(text: str) -> list[int] | None:

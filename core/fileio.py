@@ -212,30 +212,42 @@ def default_mode() -> int:
     return 0o666 & ~umask()
 
 
-def atomic_write(path: str | Path, data: bytes | Callable[[IO[bytes]], Any], private: bool = False) -> None:
+def atomic_write(path: str | Path, data: bytes | Callable[[IO[bytes]], Any], private: bool = False,
+                 follow_links: bool = True) -> None:
     """Replace ``path`` with ``data`` (bytes, or a function writing to a binary file) so that a
     reader sees the old file or the new one, never half.
 
     The data goes to a temporary file ``.NAME.XXXXXXXX.tmp`` beside the target, is flushed to
     disk, and is renamed over it; on any failure the temporary file is removed and the target is
     untouched, and the OSError (with its errno: ENOSPC, EACCES, ...) is raised. A symbolic link
-    is followed: the file it points to is replaced, the link stays. A file its owner made
-    read-only is not replaced. The new file keeps the old one's permission bits; a file
-    written for the first time gets the usual ones under the umask, or, when ``private``
-    (settings, autosaved text), is readable by its owner only.
+    is followed: the file it points to is replaced, the link stays; with ``follow_links=False``
+    the link itself is replaced by the file (what it pointed to is left alone). Only a regular
+    file is replaced: a folder, named pipe, socket or device (or a link to one) raises
+    NotRegularFile, and a loop of links ELOOP. A file its owner made read-only is not
+    replaced. The new file keeps the old one's permission bits; a file written for the first
+    time gets the usual ones under the umask, or, when ``private`` (settings, autosaved text),
+    is readable by its owner only.
     """
     target = Path(path)
-    if target.is_symlink():
+    if follow_links and target.is_symlink():
         target = Path(os.path.realpath(target))
     try:
-        mode = stat.S_IMODE(os.stat(target).st_mode)
-    except OSError:
+        st = os.stat(target) if follow_links else os.lstat(target)
+    except FileNotFoundError:
+        if os.path.islink(target):  # (a link to nothing, or a loop realpath gave up on)
+            os.stat(target)  # raises ELOOP for a loop
         mode = 0o600 if private else default_mode()
     else:
-        # Renaming over a file needs only a writable folder: honour the file's own protection,
-        # as QSaveFile does.
-        if not os.access(target, os.W_OK):
-            raise ReadOnlyFile(errno.EACCES, "the file is read-only", str(target))
+        if stat.S_ISLNK(st.st_mode):
+            mode = 0o600 if private else default_mode()  # the link goes; a new file takes its place
+        elif not stat.S_ISREG(st.st_mode):
+            raise _not_regular(str(path), st.st_mode)
+        else:
+            mode = stat.S_IMODE(st.st_mode)
+            # Renaming over a file needs only a writable folder: honour the file's own protection,
+            # as QSaveFile does.
+            if not os.access(target, os.W_OK):
+                raise ReadOnlyFile(errno.EACCES, "the file is read-only", str(target))
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     try:
         with os.fdopen(fd, "wb") as f:
@@ -253,6 +265,44 @@ def atomic_write(path: str | Path, data: bytes | Callable[[IO[bytes]], Any], pri
         except OSError:
             pass
         raise
+
+
+def write_in_place(path: str | Path, data: bytes) -> None:
+    """Write ``data`` into the existing regular file at ``path`` itself, for a file whose folder
+    does not let a new file be made beside it (so ``atomic_write`` cannot work). Not atomic: an
+    interruption (power cut) can leave it half written. A failure while writing (a full disk)
+    puts the old bytes back as far as it can, and raises the OSError."""
+    name = os.fspath(path)
+    fd = os.open(name, os.O_RDWR | getattr(os, "O_NOCTTY", 0) | getattr(os, "O_NONBLOCK", 0)
+                 | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0))
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise _not_regular(name, st.st_mode)
+        os.set_blocking(fd, True)
+        old = b""
+        while chunk := os.read(fd, _CHUNK):
+            old += chunk
+        try:
+            _write_all(fd, data)
+            os.ftruncate(fd, len(data))
+            os.fsync(fd)
+        except OSError:
+            try:
+                _write_all(fd, old)
+                os.ftruncate(fd, len(old))
+            except OSError:
+                pass
+            raise
+    finally:
+        os.close(fd)
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    os.lseek(fd, 0, os.SEEK_SET)
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
 
 
 def atomic_write_text(path: str | Path, text: str, private: bool = False) -> None:

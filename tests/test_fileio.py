@@ -320,3 +320,53 @@ def test_a_read_only_file_is_not_replaced(tmp_path, unprivileged):
                           text=True, timeout=60)
     assert done.stdout.strip() == "the file is read-only", done.stderr
     assert path.read_text() == "keep" and os.listdir(tmp_path) == ["locked.txt"]
+
+
+# --- writing over what is not a regular file (issue 22) -----------------------------------------
+
+
+def _device_node(tmp_path: Path) -> Path:
+    """A character device of its own (a copy of /dev/null's numbers) in ``tmp_path``: a test
+    that fails replaces this node, never the system's."""
+    node = tmp_path / "device.txt"
+    try:
+        os.mknod(node, stat.S_IFCHR | 0o666, os.makedev(1, 3))
+    except OSError as exc:
+        pytest.skip(f"cannot make a device node here: {exc}")
+    return node
+
+
+# (not "dev-zero": should the refusal ever break, a write through that link would replace /dev/zero)
+@pytest.mark.parametrize("kind", ["fifo", "socket", "folder", "link-to-fifo", "device", "link-to-device"])
+def test_atomic_write_refuses_to_replace_what_is_not_a_regular_file(special, tmp_path, kind):
+    if kind in ("device", "link-to-device"):
+        path = _device_node(tmp_path)
+        if kind == "link-to-device":
+            (tmp_path / "link.txt").symlink_to(path)
+            path = tmp_path / "link.txt"
+    else:
+        path = special(kind)
+    before = os.lstat(path)
+    with pytest.raises(NotRegularFile):
+        atomic_write(path, b"text")  # today: the FIFO, socket or folder link is replaced by a file
+    after = os.lstat(path)
+    assert (after.st_ino, after.st_mode) == (before.st_ino, before.st_mode)
+    assert not [p for p in path.parent.iterdir() if p.name.endswith(".tmp")]
+
+
+def test_atomic_write_without_following_links_replaces_the_link_itself(tmp_path):
+    victim = tmp_path / "victim.txt"
+    victim.write_text("theirs")
+    link = tmp_path / "doc.txt"
+    link.symlink_to(victim)
+    atomic_write(link, b"mine", follow_links=False)
+    assert not link.is_symlink() and link.read_bytes() == b"mine" and victim.read_text() == "theirs"
+
+
+def test_atomic_write_over_a_symlink_loop_says_so(tmp_path):
+    loop = tmp_path / "loop.txt"
+    loop.symlink_to(loop)
+    with pytest.raises(OSError) as info:
+        atomic_write(loop, b"text")
+    assert describe_os_error(info.value) == "too many levels of symbolic links"
+    assert loop.is_symlink()

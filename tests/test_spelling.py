@@ -73,10 +73,61 @@ def test_unreadable_personal_dictionary_is_said_and_checking_goes_on(tmp_path):
     speller = spelling.Speller("en", folder)
     assert "cannot be read" in speller.problem and str(folder) in speller.problem
     assert speller.known("house") and not speller.known("recieve")
-    with pytest.raises(OSError):
-        speller.add("Wickhamshire")
-    assert "cannot be kept" in speller.problem
+    note = speller.add("Wickhamshire")
+    assert note == speller.problem and "not kept" in note and "until Inkwell closes" in note
     assert speller.known("Wickhamshire")  # for this session all the same
+    assert folder.is_dir() and not list(folder.iterdir())
+
+
+def test_a_dictionary_too_large_to_read_is_never_replaced(tmp_path):
+    path = tmp_path / "dictionary.txt"
+    words = "".join(f"word{i:07d}\n" for i in range(450_000)).encode()  # 5.4 MB: over the 4 MiB cap
+    path.write_bytes(words)
+    speller = spelling.Speller("en", path)
+    assert "cannot be read" in speller.problem and "4 MiB" in speller.problem
+    note = speller.add("Wickhamshire")
+    assert path.read_bytes() == words  # today: replaced by the one new word
+    assert "not kept" in note and "would lose" in note and speller.known("Wickhamshire")
+
+
+def test_a_dictionary_that_is_a_named_pipe_stays_one(tmp_path):
+    import os
+    import stat
+
+    path = tmp_path / "dictionary.txt"
+    os.mkfifo(path)
+    speller = spelling.Speller("en", path)  # read at once: refused, not waited on
+    assert "cannot be read" in speller.problem
+    assert "not kept" in speller.add("Wickhamshire")
+    assert stat.S_ISFIFO(os.lstat(path).st_mode)
+
+
+@pytest.mark.parametrize("encoding, mark", [("cp1252", b""), ("utf-16-le", b"\xff\xfe")])
+def test_a_dictionary_in_another_encoding_is_read_and_written_in_it(tmp_path, encoding, mark):
+    path = tmp_path / "dictionary.txt"
+    path.write_bytes(mark + "Bédard\r\nNaïveté\r\n".encode(encoding))
+    speller = spelling.Speller("en", path)
+    assert speller.problem == "" and speller.known("Bédard") and speller.known("Naïveté")  # today: B�dard
+    assert speller.add("Zoë") == ""
+    assert path.read_bytes() == mark + "Bédard\r\nNaïveté\r\nZoë\r\n".encode(encoding)
+
+
+def test_a_word_its_encoding_cannot_hold_is_kept_for_the_session_only(tmp_path):
+    path = tmp_path / "dictionary.txt"
+    data = "Bédard\n".encode("cp1252")
+    path.write_bytes(data)
+    speller = spelling.Speller("en", path)
+    note = speller.add("Дарья")
+    assert "not kept" in note and "Windows-1252" in note and speller.known("Дарья")
+    assert path.read_bytes() == data
+
+
+def test_words_another_window_added_meanwhile_are_kept(tmp_path):
+    path = tmp_path / "dictionary.txt"
+    one, two = spelling.Speller("en", path), spelling.Speller("en", path)
+    assert one.add("Wickhamshire") == ""
+    assert two.add("Pemberleigh") == ""  # today: two's rewrite drops Wickhamshire
+    assert path.read_text().split() == ["Pemberleigh", "Wickhamshire"]
 
 
 def test_unknown_language_is_refused_by_name():
@@ -215,3 +266,46 @@ def test_a_long_paste_is_checked_after_it_goes_in(qtbot, window):
     qtbot.waitUntil(lambda: not w.highlighter.rechecking, timeout=30_000)
     assert underlined(first) == ["wrod"]
     assert underlined(w.editor.document().lastBlock()) == ["wrod"]
+
+
+# --- issue 22: hostile personal dictionaries -----------------------------------------------------
+
+
+@pytest.mark.parametrize("data", [b"Wick\x00ham\n\x00\x01\x02" * 50, b"\xff\xfe\x00\xd8"])
+def test_a_dictionary_that_is_not_text_is_never_replaced(tmp_path, data):
+    path = tmp_path / "dictionary.txt"
+    path.write_bytes(data)
+    speller = spelling.Speller("en", path)
+    assert "cannot be read" in speller.problem
+    assert "not kept" in speller.add("Zyx") and path.read_bytes() == data
+
+
+def test_an_empty_a_marked_and_a_linked_dictionary_are_written_as_they_are(tmp_path):
+    empty = tmp_path / "empty.txt"
+    empty.write_bytes(b"")
+    assert spelling.Speller("en", empty).add("Zyx") == "" and empty.read_bytes() == b"Zyx\n"
+    marked = tmp_path / "marked.txt"
+    marked.write_bytes(b"\xef\xbb\xbfAlpha\n")
+    assert spelling.Speller("en", marked).add("Zyx") == ""
+    assert marked.read_bytes() == b"\xef\xbb\xbfAlpha\nZyx\n"
+    target = tmp_path / "real.txt"
+    target.write_text("Alpha\n")
+    link = tmp_path / "link.txt"
+    link.symlink_to(target)
+    assert spelling.Speller("en", link).add("Zyx") == ""
+    assert link.is_symlink() and target.read_text() == "Alpha\nZyx\n"
+
+
+def test_a_dictionary_in_a_missing_folder_says_why_the_word_is_not_kept(tmp_path):
+    speller = spelling.Speller("en", tmp_path / "missing" / "dictionary.txt")
+    note = speller.add("Zyx")
+    assert "not kept" in note and "no such file or folder" in note and speller.known("Zyx")
+
+
+def test_a_dictionary_turned_into_a_folder_after_reading_is_left_alone(tmp_path):
+    path = tmp_path / "dictionary.txt"
+    path.write_text("Alpha\n")
+    speller = spelling.Speller("en", path)
+    path.unlink()
+    path.mkdir()
+    assert "not kept" in speller.add("Zyx") and path.is_dir()

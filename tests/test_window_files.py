@@ -302,3 +302,287 @@ def test_a_chmod_555_config_folder_runs_read_only_without_tracebacks(tmp_path, u
     assert "Traceback" not in done.stderr and "closed" in done.stdout
     assert "Settings cannot be saved" in done.stdout and "permission denied" in done.stdout
     assert not list((home / "config").iterdir())
+
+
+# --- issue 22: saving never writes where the writer did not mean ----------------------------------
+
+
+def _swap_for_link(path: Path, target: Path) -> None:
+    """Another program replaces ``path`` with a symbolic link to ``target`` (atomically)."""
+    link = path.with_name(path.name + ".link")
+    link.symlink_to(target)
+    os.replace(link, path)
+
+
+def test_a_file_swapped_for_a_link_is_never_written_through(qtbot, window, tmp_path, monkeypatch):
+    path, victim = tmp_path / "doc.txt", tmp_path / "victim.txt"
+    path.write_text("My draft.", encoding="utf-8")
+    victim.write_text("Someone else's file.", encoding="utf-8")
+    w = window()
+    w.load_file(str(path))
+    type_text(w, "Edited. ")
+    _swap_for_link(path, victim)
+    asked = answer_box(monkeypatch, "Cancel")
+    assert not w.save()  # today: saved, into victim.txt, without a question
+    assert asked and "link" in asked[0] and str(victim) in asked[0]
+    assert victim.read_text() == "Someone else's file." and path.is_symlink()
+    answer_box(monkeypatch, "Replace the link")
+    assert w.save()
+    assert not path.is_symlink() and path.read_text() == "Edited. My draft."
+    assert victim.read_text() == "Someone else's file."
+
+
+def test_save_as_asks_before_the_added_extension_overwrites_a_file(qtbot, window, tmp_path, monkeypatch):
+    notes = tmp_path / "notes.txt"
+    notes.write_text("Precious notes.", encoding="utf-8")
+    w = window()
+    type_text(w, "A new text.")
+    monkeypatch.setattr("app.ui.files.QFileDialog.getSaveFileName", lambda *a, **k: (str(tmp_path / "notes"), ""))
+    asked = answer_box(monkeypatch, "Cancel")
+    assert not w.save()  # today: notes.txt replaced without a question
+    assert asked and "notes.txt" in asked[0] and "already exists" in asked[0]
+    assert notes.read_text() == "Precious notes." and w.editor.document().isModified()
+    answer_box(monkeypatch, "Replace")
+    assert w.save() and notes.read_text() == "A new text." and w.path == str(notes)
+
+
+@pytest.mark.parametrize("kind", ["fifo", "device", "link-to-device"])
+def test_save_as_onto_a_pipe_or_device_is_refused(qtbot, window, tmp_path, monkeypatch, kind):
+    if kind == "fifo":
+        target = tmp_path / "pipe.txt"
+        os.mkfifo(target)
+    else:
+        target = tmp_path / "device.txt"
+        try:  # a device node of its own: should the refusal break, only this node is replaced
+            os.mknod(target, 0o020666, os.makedev(1, 3))
+        except OSError as exc:
+            pytest.skip(f"cannot make a device node here: {exc}")
+        if kind == "link-to-device":
+            (tmp_path / "link.txt").symlink_to(target)
+    chosen = tmp_path / ("link.txt" if kind == "link-to-device" else target.name)
+    w = window()
+    type_text(w, "Text.")
+    monkeypatch.setattr("app.ui.files.QFileDialog.getSaveFileName", lambda *a, **k: (str(chosen), ""))
+    warned = []
+    monkeypatch.setattr(QMessageBox, "warning", lambda *a, **k: warned.append(a[2]))
+    assert not w.save()
+    assert warned and "not a regular file" in warned[0] and "still here" in warned[0]
+    mode = os.lstat(target).st_mode
+    assert (mode & 0o170000) in (0o010000, 0o020000)  # still the pipe or the device
+    assert w.editor.document().isModified() and w.path is None
+
+
+IN_PLACE = """
+import os, sys
+from app.documents import FolderReadOnly, read_text, save_text
+path = sys.argv[1]
+loaded = read_text(path)
+try:
+    save_text(path, "new text", loaded.format)
+except FolderReadOnly as exc:
+    print("ASKED:", exc)
+state = save_text(path, "new text", loaded.format, in_place=True)
+print("SAVED", open(path).read(), state.size == os.stat(path).st_size)
+"""
+
+
+def test_a_read_only_folder_offers_to_write_into_the_file(tmp_path, unprivileged):
+    folder = tmp_path / "shared"
+    folder.mkdir()
+    path = folder / "doc.txt"
+    path.write_text("old text that is longer", encoding="utf-8")
+    os.chmod(folder, 0o555)
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
+    try:
+        done = subprocess.run([*unprivileged, sys.executable, "-c", IN_PLACE, str(path)], cwd=ROOT, env=env,
+                              capture_output=True, text=True, timeout=120)
+    finally:
+        os.chmod(folder, 0o755)
+    assert done.returncode == 0, done.stderr  # today: "cannot be saved: permission denied", no way out
+    assert "ASKED:" in done.stdout and "read-only" in done.stdout
+    assert "SAVED new text True" in done.stdout
+    assert path.read_text() == "new text" and sorted(p.name for p in folder.iterdir()) == ["doc.txt"]
+
+
+def test_the_window_asks_before_writing_into_the_file(qtbot, window, tmp_path, monkeypatch):
+    path = tmp_path / "doc.txt"
+    path.write_text("old", encoding="utf-8")
+    w = window()
+    w.load_file(str(path))
+    type_text(w, "new ")
+
+    def no_folder(*_a, **_k):
+        raise PermissionError(13, "Permission denied")
+
+    real_access = os.access
+    monkeypatch.setattr("core.fileio.tempfile.mkstemp", no_folder)
+    monkeypatch.setattr("app.documents.os.access", lambda p, m: p != str(tmp_path) and real_access(p, m))
+    asked = answer_box(monkeypatch, "Cancel")
+    assert not w.save() and "half" in asked[0] and path.read_text() == "old"
+    answer_box(monkeypatch, "Write into the file")
+    assert w.save() and path.read_text() == "new old" and not w.editor.document().isModified()
+
+
+def test_autosave_on_a_full_disk_is_a_notice_until_it_works_again(qtbot, window, monkeypatch):
+    import errno
+
+    from app.recovery import SnapshotSlot
+
+    w = window()
+    type_text(w, "Unsaved words.")
+    real_write = SnapshotSlot.write
+
+    def full(*_a, **_k):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(SnapshotSlot, "write", full)
+    w.autosave()
+    assert "Autosave failed" in w.notice_bar.label.text()  # today: a status-bar message for 10 s
+    assert "the disk is full" in w.notice_bar.label.text() and w.notice_bar.isVisible()
+    type_text(w, " More.")
+    w.autosave()  # failing again: still one notice
+    assert w.notice_bar.label.text().count("Autosave failed") == 1
+    monkeypatch.setattr(SnapshotSlot, "write", real_write)
+    type_text(w, " And more.")
+    w.autosave()
+    assert "Autosave failed" not in w.notice_bar.label.text()
+
+
+def test_characters_the_editor_turns_into_line_breaks_are_named(qtbot, window, tmp_path):
+    path = tmp_path / "odd.txt"
+    path.write_text("one\u2029two\ufdd0three\ufdd1four", encoding="utf-8")
+    w = window()
+    w.load_file(str(path))
+    notice = w.notice_bar.label.text()
+    assert "U+2029" in notice and "U+FDD0" in notice and "U+FDD1" in notice  # today: silently lost
+    assert "line break" in notice
+
+
+# --- issue 22: hostile inputs around saving ------------------------------------------------------
+
+
+def test_a_file_deleted_before_saving_is_written_again(qtbot, window, tmp_path):
+    path = tmp_path / "gone.txt"
+    path.write_text("text", encoding="utf-8")
+    w = window()
+    w.load_file(str(path))
+    type_text(w, "more ")
+    path.unlink()
+    assert w.save() and path.read_text() == "more text"
+
+
+def test_a_folder_in_place_of_the_file_is_never_replaced(qtbot, window, tmp_path, monkeypatch):
+    path = tmp_path / "doc.txt"
+    path.write_text("text", encoding="utf-8")
+    w = window()
+    w.load_file(str(path))
+    type_text(w, "more ")
+    path.unlink()
+    path.mkdir()
+    (path / "inside.txt").write_text("keep")
+    answer_box(monkeypatch, "Overwrite")
+    warned = []
+    monkeypatch.setattr(QMessageBox, "warning", lambda *a, **k: warned.append(a[2]))
+    assert not w.save()
+    assert "a folder" in warned[0] and (path / "inside.txt").read_text() == "keep"
+    assert w.editor.document().isModified()
+
+
+def test_a_loop_of_links_in_place_of_the_file_is_asked_about(qtbot, window, tmp_path, monkeypatch):
+    path = tmp_path / "doc.txt"
+    path.write_text("text", encoding="utf-8")
+    w = window()
+    w.load_file(str(path))
+    type_text(w, "more ")
+    path.unlink()
+    path.symlink_to(path)  # a link to itself
+    asked = answer_box(monkeypatch, "Replace the link")
+    assert w.save() and "link" in asked[0]
+    assert not path.is_symlink() and path.read_text() == "more text"
+
+
+def test_a_folder_swapped_for_a_link_is_asked_about_and_never_written_through(qtbot, window, tmp_path,
+                                                                              monkeypatch):
+    folder, elsewhere = tmp_path / "book", tmp_path / "elsewhere"
+    folder.mkdir()
+    elsewhere.mkdir()
+    (folder / "doc.txt").write_text("mine", encoding="utf-8")
+    (elsewhere / "doc.txt").write_text("theirs", encoding="utf-8")
+    w = window()
+    w.load_file(str(folder / "doc.txt"))
+    type_text(w, "edit ")
+    folder.rename(tmp_path / "book-moved")
+    folder.symlink_to(elsewhere)
+    offered = []
+
+    def exec_(box):
+        offered.extend(b.text() for b in box.buttons())
+        next(b for b in box.buttons() if b.text() == "Cancel").click()
+        return 0
+
+    monkeypatch.setattr(QMessageBox, "exec", exec_)
+    assert not w.save()
+    assert "Replace the link" not in offered and "Save As…" in offered  # a link in place of a folder
+    assert (elsewhere / "doc.txt").read_text() == "theirs"
+
+
+def test_save_as_a_name_whose_txt_is_a_folder_is_refused(qtbot, window, tmp_path, monkeypatch):
+    (tmp_path / "notes.txt").mkdir()
+    w = window()
+    type_text(w, "text")
+    monkeypatch.setattr("app.ui.files.QFileDialog.getSaveFileName", lambda *a, **k: (str(tmp_path / "notes"), ""))
+    answer_box(monkeypatch, "Replace")
+    warned = []
+    monkeypatch.setattr(QMessageBox, "warning", lambda *a, **k: warned.append(a[2]))
+    assert not w.save() and "a folder" in warned[0] and (tmp_path / "notes.txt").is_dir()
+
+
+def test_save_as_into_a_missing_folder_says_so(qtbot, window, tmp_path, monkeypatch):
+    w = window()
+    type_text(w, "text")
+    target = tmp_path / "no-such-folder" / "a.txt"
+    monkeypatch.setattr("app.ui.files.QFileDialog.getSaveFileName", lambda *a, **k: (str(target), ""))
+    warned = []
+    monkeypatch.setattr(QMessageBox, "warning", lambda *a, **k: warned.append(a[2]))
+    assert not w.save() and "no such file or folder" in warned[0]
+
+
+READ_ONLY_FILE = """
+import sys
+from app.documents import DocumentError, FolderReadOnly, read_text, save_text
+path = sys.argv[1]
+try:
+    save_text(path, "new", read_text(path).format)
+except FolderReadOnly:
+    print("WRONG: offered to write into a read-only file")
+except DocumentError as exc:
+    print("REFUSED:", exc)
+"""
+
+
+def test_a_read_only_file_is_refused_and_never_written_into(tmp_path, unprivileged):
+    path = tmp_path / "locked.txt"
+    path.write_text("old", encoding="utf-8")
+    os.chmod(path, 0o444)
+    done = subprocess.run([*unprivileged, sys.executable, "-c", READ_ONLY_FILE, str(path)], cwd=ROOT,
+                          capture_output=True, text=True, timeout=120)
+    assert "REFUSED:" in done.stdout and "read-only" in done.stdout, done.stdout + done.stderr
+    assert path.read_text() == "old"
+
+
+def test_saving_clears_a_lasting_autosave_notice(qtbot, window, tmp_path, monkeypatch):
+    import errno
+
+    from app.recovery import SnapshotSlot
+
+    def full(*_a, **_k):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    w = window()
+    type_text(w, "words")
+    monkeypatch.setattr(SnapshotSlot, "write", full)
+    w.autosave()
+    assert "Autosave failed" in w.notice_bar.label.text()
+    monkeypatch.setattr("app.ui.files.QFileDialog.getSaveFileName", lambda *a, **k: (str(tmp_path / "a.txt"), ""))
+    assert w.save()  # nothing unsaved: nothing autosave could lose
+    assert "Autosave failed" not in w.notice_bar.label.text()

@@ -16,6 +16,7 @@ from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtGui import QTextCursor, QTextDocument
 
 from app.recovery import SnapshotSlot
+from core.fileio import describe_os_error
 
 PIECE_CHARS = 1 << 18
 TURN_S = 0.008  # copying per turn of the event loop
@@ -124,7 +125,8 @@ class TextCollector(QObject):
 class Autosaver(QObject):
     """Keeps ``slot`` holding the editor's unsaved text (no slot: autosave is off, all is a no-op)."""
 
-    failed = Signal(str)  # a message for the status bar
+    failed = Signal(str)  # why the last snapshot could not be written: a notice until ``working``
+    working = Signal()  # a snapshot was written after one that failed
     _written = Signal(int, str)  # from the writer thread: the revision written (-1: dropped), error
 
     def __init__(self, document: QTextDocument, slot: SnapshotSlot | None) -> None:
@@ -138,6 +140,7 @@ class Autosaver(QObject):
         self._path: str = ""
         self._meta: dict = {}
         self._thread: threading.Thread | None = None
+        self._failing = False
 
     @property
     def busy(self) -> bool:
@@ -159,6 +162,9 @@ class Autosaver(QObject):
     def drop(self) -> None:
         """Nothing to recover (saved, or replaced): stop snapshotting and empty the slot."""
         self._collector.cancel()
+        if self._failing:  # nothing is unsaved now: the problem no longer loses anything
+            self._failing = False
+            self.working.emit()
         if self.slot is not None:
             self.slot.clear()
         self._revision = -1
@@ -197,7 +203,9 @@ class Autosaver(QObject):
     def _write(self, slot: SnapshotSlot, pieces: list[str], revision: int, generation: int) -> tuple[int, str]:
         try:
             return (revision if slot.write(pieces, self._path, self._meta, generation) else -1), ""
-        except (OSError, ValueError) as exc:  # (ValueError: text Python cannot encode)
+        except OSError as exc:
+            return -1, describe_os_error(exc)
+        except ValueError as exc:  # (text Python cannot encode)
             return -1, str(exc)
 
     def _on_written(self, revision: int, error: str) -> None:
@@ -205,6 +213,11 @@ class Autosaver(QObject):
             self._thread.join()
             self._thread = None
         if error:
-            self.failed.emit(f"Autosave failed: {error}")
+            self._failing = True
+            self.failed.emit(f"Autosave failed: {error}. Your unsaved changes are not kept for recovery "
+                             "until it works again; saving the file keeps them.")
         elif revision >= 0:
             self._revision = revision
+            if self._failing:
+                self._failing = False
+                self.working.emit()

@@ -62,14 +62,31 @@ class NoticeBar(QWidget):
         row.addWidget(self.label, 1)
         row.addWidget(close, 0, Qt.AlignmentFlag.AlignTop)
         self.messages: list[str] = []
+        self._kept: dict[str, str] = {}  # a notice that stays until its cause is gone: key -> text
         self.hide()
 
     def add(self, text: str) -> None:
         if text not in self.messages:
             self.messages.append(text)
+        self._show()
+
+    def set_lasting(self, key: str, text: str) -> None:
+        """Show ``text`` as the notice ``key`` (in place of the one before), or take it away
+        (``text`` empty): for problems that last until they are gone (autosave failing)."""
+        old = self._kept.pop(key, None)
+        if old in self.messages and old != text:
+            self.messages.remove(old)
+        if text:
+            self._kept[key] = text
+            if text not in self.messages:
+                self.messages.append(text)
+        self._show()
+
+    def _show(self) -> None:
         self.label.setText("\n".join(self.messages))
-        self.show()
+        self.setVisible(bool(self.messages))
 
     def dismiss(self) -> None:
         self.messages = []
+        self._kept = {}
         self.hide()

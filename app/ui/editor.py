@@ -95,10 +95,25 @@ class GhostEditor(QPlainTextEdit):
         self._generated_start = 0  # where the text being inserted begins
         self._joined = False  # whether the insertion has opened its undo step yet
         self._own_edit = False
+        self._locks: set[str] = set()  # why the text is read-only now (set_locked)
         self._debounce = QTimer(self, singleShot=True, interval=250)
         self._debounce.timeout.connect(self._pause_elapsed)
         self.document().contentsChange.connect(self._contents_changed)
         self.cursorPositionChanged.connect(self._cursor_moved)
+
+    # the read-only flag ------------------------------------------------------------------------
+
+    def set_locked(self, reason: str, locked: bool) -> None:
+        """Hold (``locked``) or release the text's read-only flag for ``reason`` ("loading": a
+        file goes in; "replacing": a Replace all in slices; "closing": Inkwell waits for a
+        fine-tune to stop). The one writer of the flag: the text is read-only while any reason
+        holds it, so one part finishing never makes the text writable under another."""
+        if locked:
+            self._locks.add(reason)
+        else:
+            self._locks.discard(reason)
+        if self.isReadOnly() != bool(self._locks):
+            self.setReadOnly(bool(self._locks))
 
     # appearance ------------------------------------------------------------------------------
 

@@ -8,6 +8,7 @@ tells the window what to show through signals; the window owns no file state.
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 
@@ -21,6 +22,7 @@ from app.documents import (
     DiskState,
     DocumentError,
     FileFormat,
+    FolderReadOnly,
     UnencodableText,
     changed_on_disk,
     read_text,
@@ -35,6 +37,10 @@ from core import paths
 from core.fileio import describe_os_error
 
 
+# Characters QTextDocument turns into paragraph ends (named in a notice when a file holds them).
+SEPARATORS = {"\u2029": " (paragraph separator)", "\ufdd0": "", "\ufdd1": ""}
+
+
 class DocumentFiles(QObject):
     changed = Signal()  # the path, the format or the modified flag changed: title and labels
     busy_changed = Signal(bool)  # a file is being read or loaded (the text is read-only meanwhile)
@@ -42,6 +48,7 @@ class DocumentFiles(QObject):
     ready = Signal()  # a text is all in the editor
     replacing = Signal()  # another text is about to replace the document
     notice = Signal(str)  # something the writer must not miss
+    lasting_notice = Signal(str, str)  # (key, text): a notice shown until its cause is gone (text "")
     message = Signal(str, int)  # a passing status-bar message, for so many ms
 
     def __init__(self, editor: GhostEditor, settings: Settings, window: QWidget) -> None:
@@ -78,7 +85,8 @@ class DocumentFiles(QObject):
         self.loader.finished.connect(self._document_ready)
         self.reader.done.connect(self._file_read)
         self.reader.failed.connect(self._read_failed)
-        self._autosaver.failed.connect(lambda message: self.message.emit(message, 10000))
+        self._autosaver.failed.connect(lambda message: self.lasting_notice.emit("autosave", message))
+        self._autosaver.working.connect(lambda: self.lasting_notice.emit("autosave", ""))
 
     @property
     def format(self) -> FileFormat:
@@ -145,6 +153,16 @@ class DocumentFiles(QObject):
         self._set_document(loaded.text, resolved, loaded.format, loaded.disk, broken=broken)
         self.settings.add_recent(resolved)
         self._say_format(loaded.format)
+        self._say_separators(loaded.text)
+
+    def _say_separators(self, text: str) -> None:
+        """Qt's document takes U+2029 (paragraph separator) and U+FDD0 / U+FDD1 (which it uses
+        to mark frames) for the ends of paragraphs: the editor shows them as line breaks and
+        saving writes line breaks. Said, since the file changes on the next save."""
+        found = [f"U+{ord(c):04X}{name} ({n:,})" for c, name in SEPARATORS.items() if (n := text.count(c))]
+        if found:
+            self.notice.emit(f"{self.name} holds characters the editor can only show as line breaks: "
+                             f"{', '.join(found)}. Saving writes them as line breaks.")
 
     def _read_failed(self, _path: str, message: str) -> None:
         self._update_busy()
@@ -200,7 +218,7 @@ class DocumentFiles(QObject):
     def _update_busy(self) -> None:
         """While a file is read or loaded the text is read-only and the status bar shows progress."""
         busy = self.reader.reading or self.loader.loading
-        self.editor.setReadOnly(busy)
+        self.editor.set_locked("loading", busy)
         self.busy_changed.emit(busy)
 
     @property
@@ -227,11 +245,42 @@ class DocumentFiles(QObject):
         if not path:
             return False
         if not Path(path).suffix:
+            # The dialog asked about the name as typed; the name with .txt is asked about here.
             path += ".txt"
+            if os.path.lexists(path) and not self._ask_replace(path):
+                return False
         return self.write(path)
 
+    def _ask_replace(self, path: str) -> bool:
+        box = QMessageBox(QMessageBox.Icon.Warning, "Replace file?",
+                          f"“{Path(path).name}” already exists in {Path(path).parent}. Replace it with your text?",
+                          parent=self.window)
+        replace = box.addButton("Replace", QMessageBox.ButtonRole.DestructiveRole)
+        cancel = box.addButton(QMessageBox.StandardButton.Cancel)
+        box.setDefaultButton(cancel)
+        box.exec()
+        return box.clickedButton() is replace
+
+    def _swapped(self, path: str) -> str | None:
+        """Where the open file's path leads now, when another program put a symbolic link in its
+        place (or in place of one of its folders) since it was opened; None when it has not.
+        (The open file's path is kept with every link resolved.)"""
+        real = os.path.realpath(path)
+        return real if real != path or os.path.islink(path) else None  # (a loop of links resolves to itself)
+
     def write(self, path: str) -> bool:
-        if self.path and self._disk is not None and Path(path).resolve() == Path(self.path) \
+        follow_links = True
+        own = self.path is not None and os.path.abspath(path) == self.path
+        swapped = self._swapped(self.path) if own and self.path else None
+        if swapped is not None:
+            folder_same = os.path.realpath(os.path.dirname(path)) == os.path.dirname(path)
+            choice = self._ask_swapped(swapped, folder_same)
+            if choice == "save_as":
+                return self.save_as()
+            if choice != "replace":
+                return False
+            follow_links = False  # the link goes; what it leads to is left alone
+        elif self.path and self._disk is not None and Path(path).resolve() == Path(self.path) \
                 and changed_on_disk(path, self._disk) == "changed":
             # Another program, or another Inkwell, wrote the file since it was read or saved here.
             choice = self._ask_changed_on_disk()
@@ -243,14 +292,19 @@ class DocumentFiles(QObject):
             if choice != "overwrite":
                 return False
         fmt = self._format
+        in_place = False
         while True:
             try:
-                disk = save_text(path, self.document_text(), fmt)
+                disk = save_text(path, self.document_text(), fmt, follow_links=follow_links, in_place=in_place)
                 break
             except UnencodableText as exc:
                 if not self._ask_convert(str(exc), fmt):
                     return False
                 fmt = fmt.as_utf8()
+            except FolderReadOnly as exc:
+                if not self._ask_in_place(str(exc)):
+                    return False
+                in_place = True
             except DocumentError as exc:
                 QMessageBox.warning(self.window, "Cannot save", f"{exc}\n\nYour text is still here, unsaved.")
                 return False
@@ -264,6 +318,40 @@ class DocumentFiles(QObject):
         self.changed.emit()
         self.message.emit(f"Saved {self.path}", 4000)
         return True
+
+    def _ask_swapped(self, leads_to: str, folder_same: bool) -> str:
+        """"replace", "save_as" or "cancel": the open file's path became a link (to ``leads_to``)."""
+        assert self.path is not None
+        name = Path(self.path).name
+        what = "the file" if folder_same else "a folder on the file's path"
+        box = QMessageBox(QMessageBox.Icon.Warning, "File replaced by a link",
+                          f"“{name}” is no longer the file you opened: another program replaced {what} with a "
+                          f"link, and saving there would now write into {leads_to}.\n\n"
+                          "Save As: put your text in a file you choose.\n"
+                          + (f"Replace the link: write your text as “{name}” in place of the link "
+                             f"({leads_to} is left as it is).\n" if folder_same else ""),
+                          parent=self.window)
+        replace = box.addButton("Replace the link", QMessageBox.ButtonRole.DestructiveRole) if folder_same else None
+        save_as = box.addButton("Save As…", QMessageBox.ButtonRole.AcceptRole)
+        cancel = box.addButton(QMessageBox.StandardButton.Cancel)
+        box.setDefaultButton(save_as)
+        box.setEscapeButton(cancel)
+        box.exec()
+        clicked = box.clickedButton()
+        return "replace" if replace is not None and clicked is replace else "save_as" if clicked is save_as else "cancel"
+
+    def _ask_in_place(self, problem: str) -> bool:
+        """Whether to write into the file itself because its folder cannot take a new file."""
+        box = QMessageBox(QMessageBox.Icon.Warning, "Save into the file?",
+                          f"{problem}.\n\nInkwell can write your text into the file directly instead. Should "
+                          "the computer stop or the disk fill up during that save, the file can be left "
+                          "half written (your text stays here, so you could save it elsewhere).",
+                          parent=self.window)
+        write = box.addButton("Write into the file", QMessageBox.ButtonRole.AcceptRole)
+        cancel = box.addButton(QMessageBox.StandardButton.Cancel)
+        box.setDefaultButton(cancel)
+        box.exec()
+        return box.clickedButton() is write
 
     def _ask_convert(self, problem: str, fmt: FileFormat) -> bool:
         """Whether to write the file as UTF-8 because its own encoding cannot hold the text."""

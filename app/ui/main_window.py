@@ -228,11 +228,13 @@ class MainWindow(QMainWindow):
         f.progress.connect(self.load_label.setText)
         f.ready.connect(lambda: self._show_words(self.words.total))
         f.replacing.connect(s.reset)
+        f.replacing.connect(self.find_bar.document_replaced)
         f.replacing.connect(self._text_replacing)
         f.ready.connect(self._text_ready)
         f.changed.connect(lambda: self.highlighter.set_markdown(is_markdown(f.path)))
         self.spelling.problem.connect(self.show_notice)
         f.notice.connect(self.show_notice)
+        f.lasting_notice.connect(self.notice_bar.set_lasting)
         f.message.connect(self.statusBar().showMessage)
         s.model_status.connect(self._set_model_label)
         s.notice.connect(self.show_notice)
@@ -515,7 +517,7 @@ class MainWindow(QMainWindow):
                 # Inkwell closes once it has; the window answers meanwhile, its text no longer changes.
                 if not self._closing:
                     self._closing = True
-                    self.editor.setReadOnly(True)
+                    self.editor.set_locked("closing", True)
                     wizard.stopped.connect(self.close)
                     self.statusBar().showMessage("Stopping the fine-tune (it keeps a checkpoint); Inkwell then "
                                                  "closes…")

@@ -147,8 +147,7 @@ class SpellCheck(QObject):
     def add_word(self, word: str) -> None:
         if self.speller is None:
             return
-        try:
-            self.speller.add(word)
-        except OSError:
-            self.problem.emit(self.speller.problem)
+        note = self.speller.add(word)
+        if note:
+            self.problem.emit(note)
         self.highlighter.recheck(word)

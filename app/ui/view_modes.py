@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
+from PySide6.QtCore import QEvent, QObject, QPoint, Qt, QTimer, Signal
 from PySide6.QtGui import QKeyEvent, QWheelEvent
 from PySide6.QtWidgets import QDockWidget, QLabel, QMainWindow, QWidget
 
@@ -66,6 +66,9 @@ class FullScreen(QObject):
         self._hint_timer = QTimer(self, singleShot=True, interval=HINT_MS)
         self._hint_timer.timeout.connect(self.hint.hide)
         window.installEventFilter(self)
+        editor = getattr(window, "editor", None)
+        if isinstance(editor, QWidget):
+            editor.installEventFilter(self)  # (a bar shown under the text makes it shorter)
 
     @property
     def active(self) -> bool:
@@ -98,9 +101,14 @@ class FullScreen(QObject):
         self.toggled.emit(False)
 
     def _place_hint(self) -> None:
-        # at the foot of the page, where it covers no text that is being written
-        self.hint.move((self._window.width() - self.hint.width()) // 2,
-                       self._window.height() - self.hint.height() - 32)
+        # at the foot of the page, where it covers no text that is being written, and above the
+        # bars under the text (find and replace, story mode), whose fields it would hide
+        window = self._window
+        bottom = window.height()
+        editor = getattr(window, "editor", None)
+        if isinstance(editor, QWidget) and editor.isVisible():
+            bottom = min(bottom, editor.mapTo(window, QPoint(0, editor.height())).y())
+        self.hint.move((window.width() - self.hint.width()) // 2, max(0, bottom - self.hint.height() - 32))
 
     def _show_hint(self) -> None:
         self.hint.adjustSize()
@@ -112,7 +120,8 @@ class FullScreen(QObject):
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
         if event.type() == QEvent.Type.Resize and self.hint.isVisible():
             self._place_hint()
-        elif (event.type() == QEvent.Type.KeyPress and self.active and isinstance(event, QKeyEvent)
+        elif (watched is self._window and event.type() == QEvent.Type.KeyPress and self.active
+              and isinstance(event, QKeyEvent)
               and event.key() == Qt.Key.Key_Escape and event.modifiers() == Qt.KeyboardModifier.NoModifier):
             self.leave()
             return True
