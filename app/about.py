@@ -19,7 +19,8 @@ APP_ID = "io.github.inkwell.Inkwell"
 CREDITS = [
     ("Inkwell", "MIT licence."),
     ("Its training text",
-     "Jane Austen's six novels (Emma, Mansfield Park, Northanger Abbey, Persuasion, Pride and Prejudice, "
+     "171 novels and story collections by 63 authors, first published 1880–1925, and Jane Austen's six novels "
+     "(Emma, Mansfield Park, Northanger Abbey, Persuasion, Pride and Prejudice, "
      "Sense and Sensibility), public domain, from Project Gutenberg."),
     ("GPT-2 tokenizer files",
      "encoder.json and vocab.bpe, OpenAI's GPT-2 byte-pair encoding, modified MIT licence (Copyright (c) 2019 OpenAI; "

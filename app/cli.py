@@ -39,7 +39,30 @@ def main(argv: list[str] | None = None) -> int:
         return 1
 
 
+def _close_command(word: str) -> str | None:
+    """The command ``word`` was probably meant to be (``genrate``: generate), or None."""
+    import difflib
+
+    if not word or len(word) > 40 or not word.isascii() or not word.replace("-", "").isalnum():
+        return None
+    match = difflib.get_close_matches(word.lower(), ["help", *SUBCOMMANDS], n=1, cutoff=0.75)
+    return match[0] if match else None
+
+
+def _unknown(word: str, meant: str | None) -> int:
+    from core.names import printable
+
+    guess = f"; did you mean {meant}?" if meant else ""
+    print(f"inkwell: unknown command {printable(word, 60)!r}{guess} (inkwell --help lists the commands)",
+          file=sys.stderr)
+    return 2
+
+
 def _main(argv: list[str]) -> int:
+    if argv and argv[0] == "help" and len(argv) > 1:  # `inkwell help generate`: generate's options
+        if argv[1] not in SUBCOMMANDS:
+            return _unknown(argv[1], _close_command(argv[1]))
+        argv = [argv[1], "--help"]
     if argv and argv[0] in ("-h", "--help", "help"):  # (a file named "help" opens as ./help)
         print(_usage())
         return 0
@@ -65,6 +88,10 @@ def _main(argv: list[str]) -> int:
                 raise
             print(f"inkwell {argv[0]}: {message}", file=sys.stderr)
             return 2
+    if argv and not argv[0].startswith("-") and not os.path.lexists(argv[0]):
+        # A mistyped command would open the editor on a new file of that name.
+        if meant := _close_command(argv[0]):
+            return _unknown(argv[0], meant)
     from app.gui import run
 
     return run(argv)

@@ -9,7 +9,6 @@ training in subprocesses (app.finetune_cli, model.train); ``inkwell finetune`` i
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,6 +16,7 @@ from typing import Any
 from core import paths
 from core.errors import ModelError
 from core.fileio import DamagedFile, is_finite_number, read_json
+from core.names import folder_name
 from core.runfolder import JOB, PROGRESS_FILE, SUMMARY, steps_for_epochs
 from core.units import human_bytes, human_duration
 
@@ -55,9 +55,9 @@ def default_settings(parameters: int, n_positions: int, method: str | None = Non
 
 
 def slug(name: str) -> str:
-    """A folder name for a model name: letters, digits, '-', '_' and '.'."""
-    cleaned = re.sub(r"[^A-Za-z0-9._-]+", "-", name.strip()).strip("-.")
-    return cleaned[:64]
+    """A folder name for a model name: letters, digits, '-', '_' and '.' (core.names.folder_name,
+    the rule imports follow too)."""
+    return folder_name(name)
 
 
 def name_problem(name: str) -> str | None:
@@ -71,6 +71,77 @@ def name_problem(name: str) -> str | None:
     if (paths.runs_dir() / slug(name)).exists():
         return f"A fine-tune named {slug(name)!r} exists already (see Earlier fine-tunes); choose another name."
     return None
+
+
+# Upper bounds of the settings a person gives (the model's own dimensions bound the rest).
+MAX_EPOCHS = 1000.0
+MAX_STEPS = 10_000_000
+MAX_LR = 1.0  # beyond it training diverges at once (and 1e300 overflows the optimizer)
+MAX_BATCH = 4096
+OPTIONS = {"epochs": "--epochs", "steps": "--steps", "lr": "--lr", "seq_len": "--seq-len",
+           "batch_size": "--batch-size", "val_share": "--val-share", "seed": "--seed", "lora_rank": "--lora-rank"}
+
+
+def training_memory(settings: dict[str, Any], arch: dict[str, Any], parameters: int) -> int:
+    """Bytes of memory a fine-tune with ``settings`` needs, roughly (fp32): the weights, what
+    the optimizer keeps for what is trained (gradient and two moments), and the activations of
+    one batch (the logits over the vocabulary and each layer's, attention included)."""
+    n_layer, n_embd = int(arch.get("n_layer", 12)), int(arch.get("n_embd", 768))
+    n_head, vocab = int(arch.get("n_head", 12)), int(arch.get("vocab_size", 50257))
+    parameters = parameters or 12 * n_layer * n_embd * n_embd + vocab * n_embd
+    if settings.get("method") == "lora":
+        # adapters on c_attn (n, 3n), attn.c_proj (n, n), c_fc (n, 4n), mlp.c_proj (4n, n)
+        trained = int(settings["lora_rank"]) * n_layer * 16 * n_embd
+    else:
+        trained = parameters
+    batch, seq = int(settings["batch_size"]), int(settings["seq_len"])
+    activations = 4 * batch * seq * (n_layer * (34 * n_embd + 5 * n_head * seq) + 3 * vocab)
+    return 4 * parameters + 16 * trained + activations
+
+
+def settings_problem(settings: dict[str, Any], arch: dict[str, Any], parameters: int,
+                     available: int | None = None) -> str | None:
+    """Why a fine-tune with ``settings`` of a model of ``arch`` cannot run, naming the option
+    (``--seq-len: ...``), or None: every number within the model's dimensions (the context, the
+    smallest projection for a LoRA rank) and the whole within the memory available, before
+    anything is allocated."""
+    from core import checks
+    from core.machine import memory_problem
+
+    n_positions, n_embd = int(arch.get("n_positions", 1024)), int(arch.get("n_embd", 768))
+    name = ""
+    try:
+        name = "epochs"
+        if settings.get("epochs") is not None:
+            checks.number(name, settings[name], low=0, high=MAX_EPOCHS, above=True)
+        name = "steps"
+        if settings.get("steps") is not None:
+            checks.whole(name, settings[name], low=1, high=MAX_STEPS)
+        name = "lr"
+        checks.number(name, settings[name], low=0, high=MAX_LR, above=True)
+        name = "seq_len"
+        try:
+            checks.whole(name, settings[name], low=1, high=n_positions)
+        except ValueError as exc:
+            raise ValueError(f"{exc}; the model reads at most {n_positions} tokens at a time") from None
+        name = "batch_size"
+        checks.whole(name, settings[name], low=1, high=MAX_BATCH)
+        name = "val_share"
+        checks.number(name, settings[name], low=0, high=1, below=True)
+        name = "seed"
+        checks.whole(name, settings[name], low=0)
+        name = "lora_rank"
+        if settings.get("method") == "lora":
+            try:
+                checks.whole(name, settings[name], low=1, high=n_embd)
+            except ValueError as exc:
+                raise ValueError(f"{exc}; a rank above the model's smallest projection ({n_embd}, its width) "
+                                 "adds nothing") from None
+    except ValueError as exc:
+        return f"{OPTIONS.get(name, name)}: {exc}"
+    return memory_problem(training_memory(settings, arch, parameters),
+                          f"fine-tuning with batch size {settings['batch_size']} and sequence length "
+                          f"{settings['seq_len']}", available)
 
 
 def make_job(name: str, base_folder: str | Path, files: list[str], settings: dict[str, Any],

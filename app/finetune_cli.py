@@ -1,6 +1,6 @@
 """`inkwell finetune`: fine-tune an installed model on your own texts and install the result.
 
-    inkwell finetune --base inkwell-austen --data my-stories/ --name my-voice [--method lora] [--epochs 2]
+    inkwell finetune --base inkwell-fiction --data my-stories/ --name my-voice [--method lora] [--epochs 2]
     inkwell finetune --resume my-voice
     inkwell finetune --base ... --data ... --name ... --estimate      (time and disk, from a warm-up)
     python -m app.finetune_cli --job job.json --estimate --json      (what the wizard runs)
@@ -13,6 +13,8 @@ PyTorch (model.train_loop, model.finetune), imported only once the arguments are
 from __future__ import annotations
 
 import argparse
+import errno
+import shutil
 import json
 import signal
 import sys
@@ -29,12 +31,14 @@ from app.finetune import (
     name_problem,
     read_run,
     sample_prompt_from,
+    settings_problem,
     slug,
 )
 from core import paths
 from core.cli_support import fail, raise_interrupt
 from core.errors import ModelError
 from core.fileio import DamagedFile, describe_os_error, read_json
+from core.names import printable
 from core.units import human_duration
 
 
@@ -135,12 +139,17 @@ def _job_from_args(args: argparse.Namespace) -> dict[str, Any]:
     if not args.estimate and (problem := name_problem(name)):
         raise FinetuneError(f"--name: {problem}")
     arch = base.manifest.get("architecture", {})
-    settings = default_settings(int(base.manifest.get("parameters") or 0), int(arch.get("n_positions", 1024)),
+    settings = default_settings(base.parameters or 0, int(arch.get("n_positions", 1024)),
                                 None if args.method == "auto" else args.method)
     for key in ("epochs", "steps", "lr", "seq_len", "batch_size", "val_share", "seed", "lora_rank"):
         if getattr(args, key) is not None:
             settings[key] = getattr(args, key)
     settings["line_breaks"] = "keep" if args.keep_line_breaks else "unwrap"
+    # Every number against the model's dimensions and the machine's memory, before any of it
+    # is allocated (a LoRA rank of a million took 21 GB before the OOM killer ended it).
+    if problem := settings_problem(settings, {**arch, "vocab_size": arch.get("vocab_size", 50257)},
+                                   base.parameters or 0):
+        raise FinetuneError(problem)
     corpus = load_corpus(args.data, {"fraction": settings["val_share"]}, None, settings["line_breaks"])
     if not args.keep_line_breaks:
         for note in wrap_notes(Path(f["path"]) for f in corpus.files):
@@ -188,12 +197,37 @@ class _Bar:
             self.bar.close()
 
 
+def _free_bytes(folder: Path) -> int:
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    return shutil.disk_usage(folder).free
+
+
+def _disk_full(exc: BaseException) -> bool:
+    """Whether ``exc`` is a write that failed for want of space: an OSError saying so, or torch's
+    RuntimeError from a checkpoint it could not write ("file write failed", "unexpected pos")
+    while the runs folder's disk has next to nothing left."""
+    if isinstance(exc, OSError):
+        return exc.errno in (errno.ENOSPC, errno.EDQUOT)
+    try:
+        return _free_bytes(paths.runs_dir()) < (64 << 20)
+    except OSError:
+        return False
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         return _main(args)
     except ModelError as exc:
         return fail("inkwell finetune", str(exc), args.json)
+    except (OSError, RuntimeError) as exc:
+        if not _disk_full(exc):
+            raise
+        name = args.resume or args.name
+        again = f"; free some space, then continue with: inkwell finetune --resume {name}" if name else \
+            "; free some space and try again"
+        return fail("inkwell finetune", f"the disk is full ({paths.runs_dir()}){again}", args.json)
     except KeyboardInterrupt:
         print("inkwell finetune: stopped", file=sys.stderr)
         return 130
@@ -216,7 +250,7 @@ def _main(args: argparse.Namespace) -> int:
         if args.json:
             print(json.dumps({"event": "compare", **result}, ensure_ascii=False), flush=True)
         else:
-            print(f"prompt: {result['prompt']}\n  base:       {result['base']!r}\n  fine-tuned: {result['tuned']!r}")
+            print(f"prompt: {printable(result['prompt'])}\n  base:       {result['base']!r}\n  fine-tuned: {result['tuned']!r}")
         return 0
     # A fine-tune killed while it installed left its partial bundle: remove it now (and any other
     # that no living process is writing), so --resume installs into a clean place.
@@ -227,6 +261,9 @@ def _main(args: argparse.Namespace) -> int:
         run = read_run(paths.runs_dir() / slug(args.resume))
         if run is None:
             raise FinetuneError(f"--resume {args.resume!r}: no such fine-tune in {paths.runs_dir()}")
+        if run.finished and (paths.models_dir() / slug(str(run.job.get("name") or args.resume))).exists():
+            raise FinetuneError(f"--resume {args.resume!r}: this fine-tune finished and is installed as a model "
+                                "already; there is nothing to continue (start a new one with another --name)")
         job, resume = dict(run.job), True
     else:
         job, resume = _job_from_args(args), False
@@ -246,16 +283,22 @@ def _main(args: argparse.Namespace) -> int:
         if isinstance(events, _Bar):
             events.close()
     if outcome.get("stopped"):
-        print(f"stopped at step {outcome['step']}; continue with: inkwell finetune --resume {job['name']}", file=sys.stderr)
+        print(f"stopped at step {outcome['step']}; continue with: inkwell finetune --resume {printable(job['name'])}",
+              file=sys.stderr)
         return 128 + outcome["signum"]
     bundle = install(Path(job["out"]), job["name"], use=not args.no_use,
                      progress=None if args.json else lambda m: print(m, file=sys.stderr))
     if isinstance(events, _Bar):
-        print(f"\nvalidation perplexity: {outcome['val_ppl_before'] or float('nan'):.2f} (base {Path(base_folder).name})"
-              f" -> {outcome['val_ppl']:.2f} (fine-tuned), {human_duration(outcome['training_time_s'])}")
+        before, after = outcome.get("val_ppl_before"), outcome.get("val_ppl")
+        if after is None:  # --val-share 0: no text was held out to measure it on
+            print(f"\nno held-out text (--val-share 0), so no validation perplexity; trained in "
+                  f"{human_duration(outcome['training_time_s'])}")
+        else:
+            print(f"\nvalidation perplexity: {before or float('nan'):.2f} (base {Path(base_folder).name})"
+                  f" -> {after:.2f} (fine-tuned), {human_duration(outcome['training_time_s'])}")
         for prompt, text in events.after.items():
-            print(f"\nprompt: {prompt}\n  before: {events.before.get(prompt, '')!r}\n  after:  {text!r}")
-        print(f"\ninstalled {bundle}" + ("" if args.no_use else " (now the active model)"))
+            print(f"\nprompt: {printable(prompt)}\n  before: {events.before.get(prompt, '')!r}\n  after:  {text!r}")
+        print(f"\ninstalled {printable(bundle)}" + ("" if args.no_use else " (now the active model)"))
     return 0
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -11,8 +12,9 @@ from app.models import default_model, installed_models
 from app.models import find as find_model
 from core.cli_support import log_error
 from core.errors import ModelError
-from core.fileio import read_bytes
+from core.fileio import describe_os_error, read_bytes
 from core.machine import limit_threads
+from core.names import printable
 from core.textfile import TEXT_MAX_BYTES, TextFileError, decode_bytes, read_error
 
 # CLI option -> GenerationParams field (the rest of the options configure the engine).
@@ -57,6 +59,10 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--no-stop-at-eot", action="store_true", help="never end at the model's end-of-text")
     p.add_argument("--no-heal", action="store_true", help="do not complete the prompt's last word")
     p.add_argument("--stream", action="store_true", help="print the text as it is generated")
+    p.add_argument("--suggestion", action="store_true",
+                   help="print what the editor would show at the end of the prompt with the current settings "
+                        "(their model and suggestion options; the sampling options above are ignored): "
+                        "nothing when it would show nothing")
     p.add_argument("-v", "--verbose", action="store_true", help="print the provider and timings on stderr")
     return p
 
@@ -128,11 +134,61 @@ def _params(args: argparse.Namespace) -> GenerationParams:
         raise _Failure(f"{_OPTIONS.get(field, field)}: {exc}") from None
 
 
+def _suggestion_params(args: argparse.Namespace) -> GenerationParams:
+    """``--suggestion``: the editor's request at a pause, from the writer's settings (their model too,
+    unless --model is given)."""
+    from app import models
+    from app.generation import params_for
+    from app.settings import Settings
+
+    settings = Settings.load()
+    if args.model is None:
+        model, _notice = models.active_model(settings["model"])
+        if model is None:
+            raise _Failure("no model installed: pass --model NAME or FOLDER")
+        args.model = str(model.folder)
+    return params_for(settings, "suggestion").validate()
+
+
+class _OutputFailed(Exception):
+    """Writing the text to standard output failed (a full disk, a closed or broken output)."""
+
+
+def _output_problem() -> str | None:
+    """Why the text could not be written, found before the model loads."""
+    closed = "standard output is closed; run it with its output going somewhere (a file, a pipe, the terminal)"
+    out = sys.stdout
+    if out is None:  # Python's stdout when file descriptor 1 was closed (`>&-`)
+        return closed
+    try:
+        fd = out.fileno()
+    except (OSError, ValueError, AttributeError):
+        return None  # not a file (a test's capture): its writes say what goes wrong
+    try:
+        os.fstat(fd)
+    except OSError:
+        return closed
+    return None
+
+
+def _quiet_stdout() -> None:
+    """Point the failed standard output at /dev/null, so that Python's flush at exit does not
+    print the same error again as "Exception ignored"."""
+    try:
+        fd = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(fd, sys.stdout.fileno())
+        os.close(fd)
+    except (OSError, ValueError, AttributeError):
+        pass
+
+
 def main(argv: list[str]) -> int:
     args = _parser().parse_args(argv)
     try:
+        if problem := _output_problem():
+            raise _Failure(problem)
         prompt = _read_prompt(args)
-        params = _params(args)
+        params = _suggestion_params(args) if args.suggestion else _params(args)
         if args.threads < 0:
             raise _Failure(f"--threads: must be 0 (automatic) or more (got {args.threads})")
         args.threads, note = limit_threads(args.threads, "--threads")
@@ -142,7 +198,15 @@ def main(argv: list[str]) -> int:
     except (_Failure, ModelError) as exc:
         if isinstance(exc, ModelError):  # the model's fault, not a mistyped option: worth a log line
             log_error(f"inkwell generate: {exc}")
-        print(f"inkwell generate: error: {exc}", file=sys.stderr)
+        print(f"inkwell generate: error: {printable(str(exc), limit=4000)}", file=sys.stderr)
+        return 1
+    except _OutputFailed as exc:
+        _quiet_stdout()
+        cause = exc.__cause__
+        if isinstance(cause, BrokenPipeError):  # the reader went away (`| head`): nothing to say
+            return 1
+        print(f"inkwell generate: error: cannot write the text to standard output: "
+              f"{describe_os_error(cause) if cause else exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print(file=sys.stderr)
@@ -153,29 +217,42 @@ def _run(args: argparse.Namespace, prompt: str, params: GenerationParams) -> int
     from app.engine.engine import Engine  # onnxruntime loads only once the arguments are good
 
     model = _model_folder(args.model) if args.model is not None else _default_model()
-    engine = Engine.load(model, provider=args.provider, threads=args.threads, variant=args.variant)
+    from app.generation import lexicon
+
+    engine = Engine.load(model, provider=args.provider, threads=args.threads, variant=args.variant,
+                         lexicon=lexicon())
     if engine.status.message:
-        print(f"inkwell generate: {engine.status.message}", file=sys.stderr)
+        print(f"inkwell generate: {printable(engine.status.message, limit=4000)}", file=sys.stderr)
     many = params.num_alternatives > 1
     stream = args.stream and not many  # alternatives are decoded together: streaming would interleave them
     out = sys.stdout
 
-    def on_token(_index: int, piece: str, _probability: float) -> None:
-        out.write(piece)
-        out.flush()
+    def write(text: str) -> None:
+        try:
+            out.write(text)
+            out.flush()
+        except (OSError, ValueError) as exc:
+            raise _OutputFailed(str(exc)) from exc
 
+    def on_token(_index: int, piece: str, _probability: float) -> None:
+        write(piece)
+
+    if args.suggestion:  # exactly the shown text (the first alternative the engine kept), or nothing
+        shown = engine.generate(prompt, params).text
+        if shown:
+            write(shown + "\n")
+        return 0
     result = engine.generate(prompt, params, on_token=on_token if stream else None)
     if not stream:
         for i, alt in enumerate(result.alternatives):
             if many:
-                out.write(("\n" if i else "") + f"--- alternative {i + 1} ---\n")
-            out.write(alt.text)
-    out.write("\n")
-    out.flush()
+                write(("\n" if i else "") + f"--- alternative {i + 1} ---\n")
+            write(alt.text)
+    write("\n")
     if args.verbose:
         s = engine.status
         print(
-            f"{s.model_name} ({s.variant} on {s.provider}): prompt {result.prefill_tokens} tokens in "
+            f"{printable(s.model_name)} ({s.variant} on {s.provider}): prompt {result.prefill_tokens} tokens in "
             f"{result.prefill_ms:.0f} ms, {result.decode_tokens_per_s:.1f} tokens/s",
             file=sys.stderr,
         )

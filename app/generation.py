@@ -3,6 +3,7 @@ suggestion or of story mode, on the GUI thread, so the worker thread receives ty
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from app.engine.params import GenerationParams
@@ -15,19 +16,45 @@ SAMPLING = ("temperature", "top_k", "top_p", "min_p", "repetition_penalty", "see
 # small model's greedy loops ("able to be able to be able") end there. Story mode is long prose,
 # where phrases do recur, so it is left to the repetition penalty.
 SUGGESTION_OWN_NGRAM = 3
+# "Show suggestions": the least calibrated probability that a suggestion's first word is right
+# (app/engine/trust.py) for it to be shown; "often" shows every suggestion, as Inkwell did before.
+# Chosen with bench/bench_keystrokes.py and inkwell-fiction's weights of 6 December 2026: at 0.3
+# shown suggestions are right about twice as often as before (held-out authors 43% vs 21%, Austen
+# 47% vs 27%) for some keystroke saving (10.1% vs 12.8%, 17.7% vs 19.6%): no threshold kept both.
+SHOW_LEVELS = {"often": 0.0, "fairly sure": 0.3, "sure": 0.5}
+SHOW_LABELS = {"often": "often", "fairly sure": "when fairly sure", "sure": "only when sure"}
 
 
-def params_for(settings: Settings, kind: str, retries: int = 0) -> GenerationParams:
+def params_for(settings: Settings, kind: str, retries: int = 0, asked: bool = False) -> GenerationParams:
     """The parameters of a ``kind`` ("suggestion" or "story") request; ``retries`` (story mode's
-    "try again") moves a fixed seed on, since a retry must be a new sample."""
+    "try again") moves a fixed seed on, since a retry must be a new sample. ``asked``: the writer
+    asked for this suggestion (Ctrl+Space): it is shown however unsure the model is."""
     values = {k: settings[k] for k in SAMPLING}
     if kind == "suggestion":
         values.update(max_new_tokens=settings["suggestion_tokens"], num_alternatives=settings["alternatives"],
                       length=settings["length"], min_confidence=settings["min_confidence"],
-                      no_repeat_own_ngram_size=SUGGESTION_OWN_NGRAM)
+                      no_repeat_own_ngram_size=SUGGESTION_OWN_NGRAM,
+                      min_show=0.0 if asked else SHOW_LEVELS[settings["show_suggestions"]])
     else:
         if settings["seed"] is not None:
             values["seed"] = settings["seed"] + retries
         values.update(max_new_tokens=settings["story_tokens"], num_alternatives=1, length="tokens",
                       stop_at_eot=False)
     return GenerationParams(**values)
+
+
+def lexicon(language: str = "en") -> Callable[[str], bool]:
+    """The words the engine may complete a word into (Engine.lexicon): pyspellchecker's list for
+    ``language`` and the writer's personal dictionary; with no pyspellchecker, the personal
+    dictionary alone (the document's own words count as well, in the engine)."""
+    from app import spelling
+
+    words: set[str] = set()
+    if spelling.missing_library() is None:
+        words.update(spelling._frequencies(language))  # noqa: SLF001 - the list the speller reads
+    try:
+        text = spelling.personal_path().read_text(encoding="utf-8", errors="replace")
+        words.update(w.strip().lower() for w in text.splitlines() if w.strip())
+    except OSError:
+        pass
+    return words.__contains__

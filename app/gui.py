@@ -27,17 +27,53 @@ def app_icon():
     return icon
 
 
-def display_problem(environ=os.environ, platform: str = sys.platform) -> str | None:
-    """Why the window cannot open here (no display to open it on), or None.
+# What Qt's X11 and Wayland plugins link to, on Debian and Ubuntu (README, "Troubleshooting: Qt
+# on a bare Linux").
+QT_APT_LINE = ("sudo apt-get install libegl1 libgl1 libfontconfig1 libfreetype6 libdbus-1-3 libglib2.0-0 "
+               "libxkbcommon0 libxkbcommon-x11-0 libx11-xcb1 libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 "
+               "libxcb-image0 libxcb-randr0 libxcb-render-util0 libxcb-shape0 libxcb-xfixes0 libxcb-xkb1 "
+               "libxcb-sync1 libxcb-shm0 libxcb-glx0 libwayland-client0 libwayland-cursor0 libwayland-egl1")
 
-    Qt, started on Linux without one, aborts the whole process with a hint about a missing
-    xcb-cursor library; this says what is really wrong before Qt is asked."""
+
+def _has_library(soname: str) -> bool:
+    """Whether the dynamic linker can load ``soname`` (or the standalone folder carries it)."""
+    import ctypes
+
+    try:
+        ctypes.CDLL(soname)
+        return True
+    except OSError:
+        pass
+    from pathlib import Path
+
+    here = Path(getattr(sys, "_MEIPASS", "") or Path(__file__).resolve().parent.parent)
+    try:
+        import PySide6
+
+        places = [here, Path(PySide6.__file__).parent / "Qt" / "lib"]
+    except ImportError:
+        places = [here]
+    return any(next(place.glob(f"{soname}*"), None) for place in places if place.is_dir())
+
+
+def display_problem(environ=os.environ, platform: str = sys.platform, has_library=None) -> str | None:
+    """Why the window cannot open here (no display to open it on, or the X11 plugin's
+    libxcb-cursor missing), or None.
+
+    Qt, started on Linux without either, aborts the whole process (rc 134) with a hint about a
+    missing xcb-cursor library; this says what is really wrong before Qt is asked."""
     if not platform.startswith("linux"):
         return None
     chosen = environ.get("QT_QPA_PLATFORM", "").split(":")[0].strip()
     if chosen and not chosen.startswith(("xcb", "wayland")):
         return None  # offscreen, vnc, eglfs...: platforms that need no desktop session
     if environ.get("DISPLAY") or environ.get("WAYLAND_DISPLAY"):
+        # Qt takes X11 (xcb) when asked, or when there is no Wayland session to use.
+        xcb = chosen.startswith("xcb") or (not chosen and not environ.get("WAYLAND_DISPLAY"))
+        if xcb and not (has_library or _has_library)("libxcb-cursor.so.0"):
+            return ("Qt's X11 plugin needs the system library libxcb-cursor0, which is not installed, so "
+                    "the window cannot open. On Debian and Ubuntu install it with what Qt needs (README, "
+                    f"\"Troubleshooting: Qt on a bare Linux\"):\n  {QT_APT_LINE}")
         return None
     return ("no display: the editor needs a desktop session to open its window, and neither DISPLAY "
             "nor WAYLAND_DISPLAY is set. In a terminal: inkwell --help lists the commands that need no "

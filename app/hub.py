@@ -21,10 +21,12 @@ import errno
 import hashlib
 import os
 import shutil
+import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 from core.fileio import parse_json
 from core.units import human_bytes
@@ -47,6 +49,10 @@ BACKOFF_S = 1.0  # wait before the first retry; doubles each time
 # STALL_WINDOW_S, has stalled: it is dropped (the partial file stays) and tried again. A server
 # that sends one byte every 20 s defeats a read timeout alone. Tests make these short.
 READ_TIMEOUT_S = 30.0
+# The status line and headers of a response (redirects included) must all arrive within this:
+# a server that sends its headers one byte every 5 s defeats the read timeout, and the stall
+# check watches only the body.
+HEADERS_TIMEOUT_S = 60.0
 STALL_WINDOW_S = 60.0
 STALL_MIN_BYTES = 16 * 1024
 API_LIMIT = 16 << 20  # bytes of JSON the repository's file list may take
@@ -422,12 +428,89 @@ def _body(r: Any, limit: int) -> bytes:
     return bytes(data)
 
 
-def _open(url: str, headers: dict[str, str]) -> Any:
-    from huggingface_hub.utils import build_hf_headers, get_session
+@contextmanager
+def _open(url: str, headers: dict[str, str]) -> Iterator[Any]:
+    """A streamed GET whose status line and headers (through every redirect) arrive within
+    HEADERS_TIMEOUT_S, each read within READ_TIMEOUT_S; the body is watched by _chunks."""
+    from huggingface_hub import constants
+    from huggingface_hub.errors import OfflineModeIsEnabled
+    from huggingface_hub.utils import build_hf_headers
 
+    if constants.is_offline_mode():
+        raise OfflineModeIsEnabled(f"Cannot reach {url}: offline mode is enabled")
     # token=False: a public checkpoint needs no account, and no credentials go to a mirror.
     headers = {**build_hf_headers(token=False), "Accept-Encoding": "identity", **headers}
-    return get_session().stream("GET", url, headers=headers, follow_redirects=True, timeout=READ_TIMEOUT_S)
+    _HEADERS.deadline = time.monotonic() + HEADERS_TIMEOUT_S
+    try:
+        with _client().stream("GET", url, headers=headers, follow_redirects=True, timeout=READ_TIMEOUT_S) as r:
+            _HEADERS.deadline = None  # the body is watched by _chunks
+            yield r
+    finally:
+        _HEADERS.deadline = None
+
+
+# The deadline of the headers being read on this thread (None while a body is read).
+_HEADERS = threading.local()
+_CLIENT: Any = None
+_CLIENT_LOCK = threading.Lock()
+
+
+def _left(timeout: float | None, error: type[Exception]) -> float | None:
+    """``timeout`` shortened to what is left before this thread's headers deadline."""
+    deadline = getattr(_HEADERS, "deadline", None)
+    if deadline is None:
+        return timeout
+    left = deadline - time.monotonic()
+    if left <= 0:
+        raise error(f"the response's headers took more than {HEADERS_TIMEOUT_S:g} s")
+    return left if timeout is None else min(timeout, left)
+
+
+def _client() -> Any:
+    """One HTTP client for the hub, whose sockets obey the headers deadline: httpx's timeouts
+    are per read, so a server sending a byte just before each one expires would never time out."""
+    global _CLIENT
+    with _CLIENT_LOCK:
+        if _CLIENT is None:
+            import httpcore2
+            import httpx2
+
+            class Stream(httpcore2.NetworkStream):
+                def __init__(self, stream: Any) -> None:
+                    self._stream = stream
+
+                def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+                    return self._stream.read(max_bytes, _left(timeout, httpcore2.ReadTimeout))
+
+                def write(self, buffer: bytes, timeout: float | None = None) -> None:
+                    self._stream.write(buffer, _left(timeout, httpcore2.WriteTimeout))
+
+                def close(self) -> None:
+                    self._stream.close()
+
+                def start_tls(self, ssl_context: Any, server_hostname: str | None = None,
+                              timeout: float | None = None) -> Any:
+                    return Stream(self._stream.start_tls(ssl_context, server_hostname,
+                                                         _left(timeout, httpcore2.ConnectTimeout)))
+
+                def get_extra_info(self, info: str) -> Any:
+                    return self._stream.get_extra_info(info)
+
+            class Backend(httpcore2.SyncBackend):
+                def connect_tcp(self, *args: Any, **kwargs: Any) -> Any:
+                    return Stream(super().connect_tcp(*args, **kwargs))
+
+                def connect_unix_socket(self, *args: Any, **kwargs: Any) -> Any:
+                    return Stream(super().connect_unix_socket(*args, **kwargs))
+
+            class Transport(httpx2.HTTPTransport):
+                def __init__(self) -> None:
+                    super().__init__()
+                    self._pool = httpcore2.ConnectionPool(ssl_context=httpx2.create_ssl_context(),
+                                                          network_backend=Backend())
+
+            _CLIENT = httpx2.Client(transport=Transport(), follow_redirects=True, timeout=None)
+        return _CLIENT
 
 
 def _raise_for_status(r: Any) -> None:

@@ -41,6 +41,7 @@ from core.bundle import (
 from core.config import PRESETS, GPT2Config
 from core.errors import ModelError
 from core.machine import memory_problem
+from core.names import folder_name
 from core.units import human_bytes, human_duration
 from core.weights import export_memory, tensor_shapes
 
@@ -113,8 +114,9 @@ def default_name(src: str | Path, kind: str) -> str:
 
 
 def target_folder(name: str) -> Path:
-    """A new folder in the models dir for ``name``: its slug, numbered if taken."""
-    slug = re.sub(r"[^A-Za-z0-9._-]+", "-", name).strip("-.") or "model"
+    """A new folder in the models dir for ``name``: core.names.folder_name (the rule fine-tunes
+    follow too), numbered if taken."""
+    slug = folder_name(name) or "model"
     root = paths.models_dir()
     folder, n = root / slug, 2
     while folder.exists():

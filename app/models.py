@@ -29,14 +29,17 @@ class InstalledModel:
 
     @property
     def label(self) -> str:
-        params = self.manifest.get("parameters")
-        size = f" · {params / 1e6:.0f}M" if isinstance(params, (int, float)) and params >= 1e6 else ""
+        params = self.parameters
+        size = f" · {params / 1e6:.0f}M" if params is not None and params >= 1e6 else ""
         return f"{self.name}{size}" + (" (bundled)" if self.bundled else "")
 
     @property
     def parameters(self) -> int | None:
+        """The manifest's parameter count when it is a plausible one (a whole number up to
+        10**13: a damaged or hostile manifest's 10**300, -5 or "lots" is unknown)."""
         value = self.manifest.get("parameters")
-        return value if isinstance(value, int) else None
+        plausible = isinstance(value, int) and not isinstance(value, bool) and 0 < value <= 10**13
+        return value if plausible else None
 
     @property
     def variants(self) -> list[str]:

@@ -25,6 +25,7 @@ from app.installer import INSTALL_VARIANTS, SIZES, discard_download, download, i
 from core import paths
 from core.cli_support import fail, raise_interrupt
 from core.errors import ModelError
+from core.names import printable
 from core.units import human_bytes
 
 
@@ -75,11 +76,11 @@ def _human(event: dict[str, Any]) -> None:
     elif kind == "verified":
         line = ("\n" if tty else "") + f"  {event['file']}: checksum matches the hub"
     elif kind == "stage":
-        line = f"  {event['message']}…"
+        line = f"  {printable(event['message'])}…"
     elif kind == "export":
-        line = f"  [{event['step']}/{event['total_steps']}] {event['message']}"
+        line = f"  [{event['step']}/{event['total_steps']}] {printable(event['message'])}"
     elif kind == "installed":
-        line = f"installed {event['name']} in {event['folder']}"
+        line = f"installed {printable(event['name'])} in {printable(event['folder'])}"
     else:
         return
     print(line, end=end, file=sys.stderr, flush=True)
@@ -115,8 +116,8 @@ def list_text(records: list[tuple[models.InstalledModel, dict[str, Any]]]) -> st
     for _, r in records:
         params = f"{r['parameters'] / 1e6:.1f}M" if r["parameters"] else "?"
         ppl = f"{r['perplexity']:.1f}" if r["perplexity"] else "-"
-        rows.append(("*" if r["active"] else " ", r["name"], params, human_bytes(r["bytes"]),
-                     ",".join(r["variants"]) or "-", ppl, r["problem"] or r["provenance"]))
+        rows.append(("*" if r["active"] else " ", printable(r["name"], 60), params, human_bytes(r["bytes"]),
+                     printable(",".join(r["variants"]) or "-"), ppl, printable(r["problem"] or r["provenance"])))
     header = (" ", "NAME", "PARAMS", "SIZE", "VARIANTS", "PERPLEXITY", "FROM")
     widths = [max(len(row[i]) for row in (header, *rows)) for i in range(len(header))]
     right = {2, 3, 5}  # numbers line up on their last digit
@@ -129,11 +130,11 @@ def list_text(records: list[tuple[models.InstalledModel, dict[str, Any]]]) -> st
     datasets = set()
     for (m, r), row in zip(records, rows):
         out.append(line(row))
-        out.append(f"      folder: {r['folder']}")
+        out.append(f"      folder: {printable(r['folder'])}")
         measured = (m.manifest or {}).get("perplexity")
         measured = measured if isinstance(measured, dict) else {}
         if r["perplexity"]:
-            on = str(measured.get("dataset") or "a text not recorded in the model")
+            on = printable(measured.get("dataset") or "a text not recorded in the model")
             tokens = measured.get("tokens")
             out.append(f"      perplexity {row[5]} measured on {on}"
                        + (f" ({tokens:,} tokens)" if isinstance(tokens, int) else ""))
@@ -163,14 +164,14 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "download":
             if args.discard:
                 found = discard_download(args.model)
-                print(f"{'deleted' if found else 'no'} partial download of {args.model}", file=sys.stderr)
+                print(f"{'deleted' if found else 'no'} partial download of {printable(args.model)}", file=sys.stderr)
                 return 0
             download(args.model, args.revision, args.name, emit, plan_only=args.plan,
                      variants=_variants(args.variants))
         elif args.command == "remove":
             model = models.find(args.model)
             models.remove(model)
-            print(f"deleted {model.name} ({model.folder})", file=sys.stderr)
+            print(f"deleted {printable(model.name)} ({printable(model.folder)})", file=sys.stderr)
     except (ModelError, hub.HubError) as exc:
         return fail("inkwell models", str(exc), as_json)
     except OSError as exc:

@@ -70,6 +70,8 @@ SPECS: dict[str, Spec] = {
     "length": Spec("sentence", str, choices=("word", "line", "sentence", "tokens")),
     # end a suggestion before a new word once the model's mean probability per token falls below this
     "min_confidence": Spec(0.1, float, 0.0, 0.5),
+    # show a suggestion at a pause "often" (always), "fairly sure" or "sure" (app.generation.SHOW_LEVELS)
+    "show_suggestions": Spec("fairly sure", str, choices=("often", "fairly sure", "sure")),
     "confidence_shading": Spec(True, bool),  # ghost text fades where the model was unsure
     # model
     "model": Spec("", str),  # folder of the active model; "" = the bundled default
@@ -181,6 +183,8 @@ class Settings:
     def __init__(self, path: Path | None = None):
         self.path = path or paths.config_dir() / FILE_NAME
         self.values: dict[str, Any] = {k: copy.deepcopy(s.default) for k, s in SPECS.items()}
+        # Keys this version does not know (a newer Inkwell's): written back as they were read.
+        self.unknown: dict[str, Any] = {}
         self.notice: str | None = None  # what went wrong while loading, for the window to show
         self.read_only: str | None = None  # why nothing is written, once that is so
         self._listeners: list[Callable[[str, Any], None]] = []
@@ -216,8 +220,11 @@ class Settings:
             return
         bad = []
         for key, value in data.items():
-            if key == "version" or key not in SPECS:
-                continue  # unknown keys come from newer versions: ignore, keep going
+            if key == "version":
+                continue
+            if key not in SPECS:  # from a newer version: not used here, but kept for it
+                self.unknown[key] = value
+                continue
             try:
                 self.values[key] = _check(key, value)
             except ValueError as exc:
@@ -283,7 +290,7 @@ class Settings:
         self.pending = False
         if self.read_only is not None:
             return
-        data = {"version": VERSION, **self.values}
+        data = {**self.unknown, "version": VERSION, **self.values}
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             # Private when new: settings are the user's only.

@@ -53,8 +53,11 @@ class EngineWorker(QObject):
             from app.engine import Engine
             from core.errors import ModelError
 
+            from app.generation import lexicon
+
             try:
-                engine = Engine.load(folder, provider=provider, threads=threads)
+                # The words a completion may make (issue 21: never a non-word), on this thread.
+                engine = Engine.load(folder, provider=provider, threads=threads, lexicon=lexicon())
             except ModelError as exc:
                 logs.warning("model not loaded: %s", exc)
                 self.load_failed.emit(str(exc))

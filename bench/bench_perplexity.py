@@ -2,7 +2,8 @@
 
     python bench/bench_perplexity.py [BUNDLE ...] [--baseline COMMIT]
 
-Persuasion from "Chapter 21", twice: unwrapped into paragraphs (as a writer's text looks, and as
+Persuasion from "Chapter 21" twice, and the books of the authors model.corpus_prep holds out
+(runs/corpus/heldout-authors, where prepared). Persuasion: unwrapped into paragraphs (as a writer's text looks, and as
 the bundled model is trained since prose-shaped training) and as the e-text prints it (a line
 break every ~70 characters, what the first bundled model was trained and measured on). Scored in
 fp32 with PyTorch from each bundle's hf/ checkpoint, in consecutive windows of the model's
@@ -23,7 +24,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.bench_suggestions import BASELINE_COMMIT, BUNDLED, CORPUS, baseline_folder  # noqa: E402
+from bench.bench_suggestions import AUTHORS, BASELINE_COMMIT, BUNDLED, CORPUS, baseline_folder  # noqa: E402
 from core.prose import normalise_prose  # noqa: E402
 from core.tokenizer import encode  # noqa: E402
 from model.hf import load_gpt2  # noqa: E402
@@ -56,6 +57,10 @@ def main() -> None:
     torch.set_num_threads(2)
     raw = (CORPUS / "persuasion.txt").read_text(encoding="utf-8")
     texts = {"unwrapped": held_out(normalise_prose(raw)), "as printed": held_out(raw)}
+    if AUTHORS.is_dir():  # writers no bundle was trained on (model.corpus_prep's held-out authors)
+        texts["held-out authors"] = "\n\n".join(f.read_text(encoding="utf-8") for f in sorted(AUTHORS.glob("*.txt")))
+    else:
+        print(f"(no {AUTHORS}: run python -m model.corpus_prep to score the held-out authors too)")
     with tempfile.TemporaryDirectory() as tmp:
         folders = [baseline_folder(args.baseline, Path(tmp))] + [Path(b) for b in args.bundles]
         print(f"{'bundle':<44}{'params':>8}{'ctx':>6}" + "".join(f"{k + ' ppl':>18}{'bits/char':>11}" for k in texts))

@@ -40,25 +40,37 @@ from app.generation import params_for  # noqa: E402
 from core.prose import normalise_prose  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
-BUNDLED = ROOT / "resources" / "models" / "inkwell-austen"
+BUNDLED = ROOT / "resources" / "models" / "inkwell-fiction"
 CORPUS = next((p / "shared" / "data" / "corpus" / "austen" for p in (ROOT.parent, ROOT.parent.parent)
                if (p / "shared" / "data" / "corpus" / "austen").is_dir()), None)
-# The bundle before this one: the 12-layer model (f0dcce7: the 6-layer one; f3eccae: the first).
-BASELINE_COMMIT = "e9fc9d6"
+# The bundle before this one: the 16-layer Austen-only model (e9fc9d6: the 12-layer one; f0dcce7:
+# the 6-layer one; f3eccae: the first).
+BASELINE_COMMIT = "c42f79d"
 UNIT = re.compile(r"\w+(?:['\u2019]\w+)*|[^\w\s]")
 STORY_PROMPTS = (
-    "Anne had not been in the room five minutes before",
+    "The train was late again, and Maya had already read every poster on the platform when",
     "\"I cannot pretend to be sorry,\" said Elizabeth,",
     "The letter arrived on a wet morning in November, and",
 )
 
 
-def held_out_paragraphs() -> list[str]:
+# The held-out authors' books as model.corpus_prep writes them (never trained on by any bundle).
+AUTHORS = ROOT / "runs" / "corpus" / "heldout-authors"
+
+
+def held_out_paragraphs(text: str = "austen") -> list[str]:
+    """Paragraphs of at least 30 words of held-out prose: Persuasion from "Chapter 21" ("austen"),
+    or the books of the authors model.corpus_prep holds out ("authors")."""
+    if text == "authors":
+        if not AUTHORS.is_dir():
+            sys.exit(f"no {AUTHORS}: run python -m model.corpus_prep first (see model/recipes/inkwell-fiction.json)")
+        books = [f.read_text(encoding="utf-8") for f in sorted(AUTHORS.glob("*.txt"))]
+        return [p for book in books for p in book.split("\n\n") if len(p.split()) >= 30]
     if CORPUS is None:
         sys.exit("no corpus: ../shared/data/corpus/austen is missing")
-    text = normalise_prose((CORPUS / "persuasion.txt").read_text(encoding="utf-8"))
-    start = text.index("\nChapter 21\n")
-    return [p for p in text[start:].split("\n\n") if len(p.split()) >= 30]
+    whole = normalise_prose((CORPUS / "persuasion.txt").read_text(encoding="utf-8"))
+    start = whole.index("\nChapter 21\n")
+    return [p for p in whole[start:].split("\n\n") if len(p.split()) >= 30]
 
 
 def boundaries(paragraphs: list[str], n: int, seed: int = 21, mid_word: bool = False) -> list[tuple[str, str]]:
@@ -148,14 +160,18 @@ def app_params(kind: str = "suggestion", **overrides) -> GenerationParams:
 
 
 def baseline_folder(spec: str, tmp: Path) -> Path:
+    """A bundle folder as given, or the bundled model of commit ``spec`` (taken from git)."""
     if Path(spec).is_dir():
         return Path(spec)
+    listed = subprocess.run(["git", "-C", str(ROOT), "ls-tree", "--name-only", f"{spec}:resources/models"],
+                            check=True, capture_output=True, text=True).stdout.split()
+    name = listed[0]  # one bundled model per commit
     dest = tmp / "baseline"
     dest.mkdir()
-    archive = subprocess.run(["git", "-C", str(ROOT), "archive", spec, "resources/models/inkwell-austen"],
+    archive = subprocess.run(["git", "-C", str(ROOT), "archive", spec, f"resources/models/{name}"],
                              check=True, capture_output=True).stdout
     subprocess.run(["tar", "-x", "-C", str(dest)], input=archive, check=True)
-    return dest / "resources" / "models" / "inkwell-austen"
+    return dest / "resources" / "models" / name
 
 
 def main() -> None:
@@ -163,12 +179,14 @@ def main() -> None:
     ap.add_argument("--model", default=str(BUNDLED), help="model bundle under test (default: the bundled one)")
     ap.add_argument("--baseline", default=BASELINE_COMMIT, help="bundle folder, or a commit whose bundled model to use")
     ap.add_argument("--boundaries", type=int, default=120)
+    ap.add_argument("--text", choices=("austen", "authors"), default="austen",
+                    help="held-out Persuasion, or the books of the held-out authors (model.corpus_prep)")
     ap.add_argument("--threads", type=int, default=0)
     ap.add_argument("--own-ngram", type=int, help="no_repeat_own_ngram_size of the suggestions "
                     "(default: the app's; 0 shows what the loop ban changes)")
     args = ap.parse_args()
 
-    paragraphs = held_out_paragraphs()
+    paragraphs = held_out_paragraphs(args.text)
     places = boundaries(paragraphs, args.boundaries)
     mid = boundaries(paragraphs, max(20, args.boundaries // 4), seed=22, mid_word=True)
     own = {} if args.own_ngram is None else {"no_repeat_own_ngram_size": args.own_ngram}
@@ -179,7 +197,9 @@ def main() -> None:
         for label, folder in models.items():
             engine = Engine.load(folder, provider="cpu", threads=args.threads)
             rows[f"{label}: {engine.status.model_name} ({engine.context_length} ctx)"] = measure(engine, greedy, places, mid)
-        print(f"\n{len(places)} word boundaries and {len(mid)} mid-word cuts of held-out Persuasion (from Chapter 21); "
+        where = ("held-out Persuasion (from Chapter 21)" if args.text == "austen"
+                 else f"the held-out authors' books ({AUTHORS.relative_to(ROOT)})")
+        print(f"\n{len(places)} word boundaries and {len(mid)} mid-word cuts of {where}; "
               f"app defaults, greedy: length={greedy.length}, max {greedy.max_new_tokens} tokens, "
               f"{greedy.num_alternatives} alternatives, min_confidence={greedy.min_confidence}, "
               f"no_repeat_own_ngram_size={greedy.no_repeat_own_ngram_size}\n")

@@ -34,6 +34,10 @@ KV_DTYPES = {"int8": "float32", "fp32": "float32", "fp16": "float16"}
 # Which variant each kind of device runs when the bundle has several.
 PREFERENCE = {"cpu": ("int8", "fp32", "fp16"), "cuda": ("fp16", "fp32", "int8")}
 ARCHITECTURE_KEYS = ("n_layer", "n_head", "n_embd", "n_positions", "vocab_size")
+# Far above any GPT-2 (48 layers, 25 heads, width 1600, 1024 positions, 50257 tokens): a number
+# beyond these is a damaged or hostile manifest, refused before anything is sized by it.
+ARCHITECTURE_MAX = {"n_layer": 1024, "n_head": 1024, "n_embd": 1 << 16, "n_positions": 1 << 31, "vocab_size": 1 << 22}
+TOKENIZER_VOCAB = 50257  # the gpt2 tokenizer's ids: 0 .. 50256 (core.tokenizer, <|endoftext|> last)
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 
 
@@ -270,6 +274,13 @@ def _check_manifest(m: Any, source: str) -> None:
     for key in ARCHITECTURE_KEYS:
         if not _positive_int(arch.get(key)):
             raise bad(f"architecture.{key} must be a positive integer, got {arch.get(key)!r}")
+        if arch[key] > ARCHITECTURE_MAX[key]:  # before anything is sized by it
+            raise bad(f"architecture.{key} must be at most {ARCHITECTURE_MAX[key]:,}, got {arch[key]:,}")
+    if arch["vocab_size"] < TOKENIZER_VOCAB:
+        # The tokenizer's ids reach TOKENIZER_VOCAB - 1: a smaller token table fails in ONNX
+        # Runtime ("Gather out of bounds") at the first suggestion.
+        raise bad(f"the model has a vocabulary of {arch['vocab_size']} tokens (architecture.vocab_size), but its "
+                  f"tokenizer (gpt2) has {TOKENIZER_VOCAB}: it was not trained with this tokenizer")
     if arch["n_embd"] % arch["n_head"]:
         raise bad("architecture.n_embd must be divisible by architecture.n_head")
     if m.get("tokenizer") != "gpt2":

@@ -19,6 +19,10 @@ def fail(prog: str, message: str, as_json: bool, code: int = 1) -> int:
     Run by a person (not ``--json``), the error also goes to Inkwell's log; with ``--json`` the
     program reading the events (the editor) reports and logs it, so it is not logged twice.
     """
+    from core.names import printable
+
+    # A message may quote a name from a file (a manifest's): never a terminal's escape sequence.
+    message = printable(message, limit=4000)
     if as_json:
         print(json.dumps({"event": "error", "message": message}), flush=True)
     elif code != 130:  # a cancel is no error

@@ -109,3 +109,23 @@ def check_config(cfg: Any, shapes: dict[str, tuple[int, ...]], source: str) -> N
 def export_memory(parameters: int) -> int:
     """Bytes of memory an export of a checkpoint with ``parameters`` parameters takes at its peak."""
     return EXPORT_BYTES_PER_PARAMETER * parameters + EXPORT_BASE_BYTES
+
+
+LORA_RANK_MAX = 4096  # above the width of any GPT-2 (1600): the bound when the width is unknown
+
+
+def lora_rank_limit(init: str | Path | None, model: Any = None) -> int:
+    """The largest LoRA rank worth training on a model: its smallest projection dimension, the
+    width n_embd (read from ``init``'s config.json, else the new model's settings); an adapter of
+    a higher rank adds nothing but memory (a rank of a million asks for tens of GB)."""
+    width: Any = None
+    if init:
+        try:
+            width = read_json(Path(init) / "config.json").get("n_embd")
+        except (OSError, DamagedFile, AttributeError):
+            width = None
+    elif isinstance(model, dict):
+        width = model.get("n_embd")
+    if isinstance(width, int) and not isinstance(width, bool) and 1 <= width <= LORA_RANK_MAX:
+        return width
+    return LORA_RANK_MAX

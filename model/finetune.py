@@ -6,6 +6,7 @@ the planning and the runs are the editor's (app.finetune).
 from __future__ import annotations
 
 import math
+import os
 import tempfile
 import time
 from pathlib import Path
@@ -15,6 +16,7 @@ from core.runfolder import steps_for_epochs
 
 ESTIMATE_STEPS = 4                    # the first is warm-up; the others are timed
 TRIAL_EVAL_WINDOWS = 2                # held-out windows scored by the warm-up, to time one
+FIRST_EVAL_S = 60.0                   # model.train_loop._Schedule's first evaluation by time
 
 
 def estimate(job_data: dict[str, Any], steps: int = ESTIMATE_STEPS) -> dict[str, Any]:
@@ -34,8 +36,8 @@ def estimate(job_data: dict[str, Any], steps: int = ESTIMATE_STEPS) -> dict[str,
             if event == "start":
                 marks["start"] = now
                 info.update(fields)
-            elif event == "eval" and fields["step"] == 0:
-                marks["eval"] = now
+            elif event == "eval":
+                marks["eval"] = now  # the last one: the trial's final evaluation, after its checkpoint
             elif event == "checkpoint":
                 marks["checkpoint"] = now
 
@@ -44,37 +46,41 @@ def estimate(job_data: dict[str, Any], steps: int = ESTIMATE_STEPS) -> dict[str,
 
     step_times: dict[int, float] = {}
     t0 = time.perf_counter()
+    startup_s = _process_age()  # the run's own process starts and imports PyTorch just as this one did
     with tempfile.TemporaryDirectory(prefix="inkwell-estimate-") as tmp:
         # The trial's evaluation scores a small sample; its cost per window is scaled below.
         trial = dict(job_data, out=str(Path(tmp) / "run"), steps=steps, epochs=None, warmup_steps=0,
                      log_every=10**6, eval_every=10**6, sample_every=10**6, sample_tokens=0,
-                     checkpoint_every=steps, eval_max_windows=TRIAL_EVAL_WINDOWS, export=None)
+                     checkpoint_every=steps, eval_max_windows=TRIAL_EVAL_WINDOWS, export=None, start_step=0)
         Trainer(Job.from_dict(trial, "estimate"), Timed(), whole_evals=False,
                 on_step=lambda s: step_times.__setitem__(s, time.perf_counter())).run()
         run = Path(tmp) / "run"
         checkpoint_bytes = (run / "checkpoints" / "last.pt").stat().st_size
         model_bytes = (run / "model.safetensors").stat().st_size
-    setup_s = marks["start"] - t0
+    setup_s = startup_s + marks["start"] - t0
     step_s = (step_times[steps] - step_times[1]) / (steps - 1)
     tokens_per_step = info["tokens_per_step"]
     train_tokens, val_tokens = info["train_tokens"], info["val_tokens"]
     total_steps = full.steps
     if full.epochs is not None:
         total_steps = steps_for_epochs(full.epochs, train_tokens, full.seq_len, full.sequences_per_step)
-    train_s = total_steps * step_s
-    # Evaluation: measured on a few windows at step 0 (before the timed steps), scaled to the
-    # sample scored during the run and to the whole held-out text scored before and at the end.
+    # The first step (and a fine-tune's evaluation before it) pays once for what the later ones
+    # find ready (memory, kernels): timed as it was, the others at the warm pace.
+    first_s = step_times[1] - marks["start"]
+    train_s = first_s + (total_steps - 1) * step_s
+    # Evaluation, timed warm on a few windows at the end of the trial, scaled to the whole
+    # held-out text (before a fine-tune and at the end) and to the run's periodic evaluations.
     val_windows = max(1, math.ceil(max(val_tokens - 1, 0) / full.seq_len)) if val_tokens else 0
     window_s = 0.0
     if "eval" in marks and val_windows:
-        window_s = (marks["eval"] - marks["start"]) / min(TRIAL_EVAL_WINDOWS, val_windows)
+        window_s = (marks["eval"] - marks["checkpoint"]) / min(TRIAL_EVAL_WINDOWS, val_windows)
+    whole_s = val_windows * window_s
+    eval_s = whole_s * (2 if full.init else 1) - (min(TRIAL_EVAL_WINDOWS, val_windows) * window_s if full.init else 0)
     sample_windows = min(full.eval_max_windows or val_windows, val_windows)
-    whole_evals = (2 if full.init else 1) if val_windows else 0
-    if full.eval_every is None:   # kept within eval_share of the time by the run's schedule
-        periodic_s = train_s * full.eval_share / (1 - full.eval_share) if val_windows else 0.0
+    if full.eval_every is None:   # held within eval_share of the time once the first is due
+        eval_s += max(0.0, train_s - FIRST_EVAL_S) * full.eval_share / (1 - full.eval_share) if val_windows else 0.0
     else:
-        periodic_s = total_steps // full.eval_every * sample_windows * window_s
-    eval_s = periodic_s + whole_evals * val_windows * window_s
+        eval_s += total_steps // full.eval_every * sample_windows * window_s
     checkpoint_s = max(marks.get("checkpoint", step_times[steps]) - step_times[steps], 0.0)
     if full.checkpoint_every is None:
         n_checkpoints = int(train_s // full.checkpoint_every_s) + 1
@@ -97,6 +103,18 @@ def estimate(job_data: dict[str, Any], steps: int = ESTIMATE_STEPS) -> dict[str,
         "parameters": parameters, "method": full.method, "device": info.get("device"),
         "measured_steps": steps - 1,
     }
+
+
+def _process_age() -> float:
+    """Seconds since this process started (Linux; 0 where it cannot be read)."""
+    try:
+        with open("/proc/self/stat", encoding="ascii") as f:
+            started_ticks = int(f.read().rsplit(")", 1)[1].split()[19])
+        with open("/proc/uptime", encoding="ascii") as f:
+            uptime = float(f.read().split()[0])
+        return max(0.0, uptime - started_ticks / os.sysconf("SC_CLK_TCK"))
+    except (OSError, ValueError, IndexError):
+        return 0.0
 
 
 def compare(base: str | Path, tuned: str | Path, prompt: str, seed: int, tokens: int = 40) -> dict[str, str]:

@@ -38,7 +38,7 @@ _FLAGS = {
     "device": str, "precision": str, "threads": int, "log_every": int, "eval_every": int,
     "eval_max_windows": int, "sample_every": int, "sample_tokens": int, "checkpoint_every": int,
     "cache_dir": str, "name": str, "init": str, "deepen_to": int, "method": str, "lora_rank": int, "lora_alpha": float,
-    "epochs": float,
+    "epochs": float, "eval_share": float, "checkpoint_every_s": float, "start_step": int,
 }
 
 

@@ -138,7 +138,9 @@ class Job:
                 raise TrainError("deepen_to needs init (the checkpoint to deepen) and a positive number of layers")
             checks.whole("deepen_to", self.deepen_to, low=1)
         checks.choice("method", self.method, ("full", "lora"))
-        checks.whole("lora_rank", self.lora_rank, low=1)
+        from core.weights import lora_rank_limit  # issue 22.2: no rank above the model's width
+
+        checks.whole("lora_rank", self.lora_rank, low=1, high=lora_rank_limit(self.init, self.model))
         checks.number("lora_alpha", self.lora_alpha, low=0, above=True)
         if self.epochs is not None:
             checks.number("epochs", self.epochs, low=0, above=True)

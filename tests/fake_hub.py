@@ -66,6 +66,11 @@ class FakeHub:
         self.endless_bytes = 64 << 20  # junk an endless stream sends at most (it stops when the client goes)
         self.range_from_zero: set[str] = set()  # answer a Range request with 206 but the bytes from 0
         self.error_endless = False  # with ``status``: an error page without end
+        # "api" or a file name -> seconds per byte of the response's status line and headers,
+        # which never end (a hub that keeps the client waiting before the body)
+        self.header_drip: dict[str, float] = {}
+        self.header_close: set[str] = set()  # "api" or a file name: close the connection mid-header
+        self.header_flood: set[str] = set()  # "api" or a file name: one header line of many megabytes
         self.sent: dict[str, int] = {}  # body bytes written per file name (until the client went)
         self.release_event = threading.Event()
         self.held = threading.Event()  # set once a response is being held
@@ -132,6 +137,9 @@ class FakeHub:
                 h.close_connection = True
                 return
             return self._send(h, self.status, b'{"error": "unavailable"}', body)
+        key = "api" if _API.match(path) else path.rsplit("/", 1)[-1]
+        if key in self.header_drip or key in self.header_close or key in self.header_flood:
+            return self._bad_headers(h, key)
         if m := _API.match(path):
             repo = self.repos.get(m["repo"])
             if repo is None:
@@ -157,6 +165,32 @@ class FakeHub:
                 return self._send(h, 302, b"", body, {"Location": location})
             return self._file(h, repo, m["file"], body)
         return self._send(h, 404, b"not found", body)
+
+    def _bad_headers(self, h: BaseHTTPRequestHandler, key: str) -> None:
+        """A status line and headers sent one byte at a time without end, cut in the middle,
+        or one header line of 64 MB."""
+        start = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nX-Slow: "
+        try:
+            if key in self.header_close:
+                h.wfile.write(start)
+                h.wfile.flush()
+            elif key in self.header_flood:
+                h.wfile.write(start)
+                for _ in range(1024):
+                    h.wfile.write(b"a" * (64 << 10))
+            else:
+                per_byte = self.header_drip[key]
+                for i in range(len(start)):
+                    h.wfile.write(start[i:i + 1])
+                    h.wfile.flush()
+                    if self.release_event.wait(per_byte):
+                        break
+                while not self.release_event.wait(per_byte):
+                    h.wfile.write(b"a")
+                    h.wfile.flush()
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+        h.close_connection = True
 
     def _stream(self, h: BaseHTTPRequestHandler, data: bytes, per_byte: float | None, name: str,
                 headers: dict[str, str] | None = None, junk_after: int = 0) -> None:

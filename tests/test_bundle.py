@@ -109,6 +109,11 @@ def test_manifest_not_json(bundle_copy):
         (lambda m: m["variants"]["int8"].update(file="../../etc/passwd"), "must be a path inside the bundle"),
         (lambda m: m["files"].update({"/etc/passwd": m["files"]["hf/config.json"]}), "must be a path inside"),
         (lambda m: m["variants"]["fp16"].update(kv_dtype="bfloat16"), "kv_dtype must be"),
+        # issue 22.8: the tokenizer's ids reach 50256; a smaller table made ONNX Runtime fail
+        # ("Gather out of bounds") at the first suggestion
+        (lambda m: m["architecture"].update(vocab_size=1000), "vocabulary of 1000 tokens .* tokenizer"),
+        (lambda m: m["architecture"].update(vocab_size=10**12), "architecture.vocab_size must be at most"),
+        (lambda m: m["architecture"].update(n_layer=10**9), "architecture.n_layer must be at most"),
     ],
 )
 def test_invalid_manifest(bundle_copy, change, message):
@@ -149,3 +154,17 @@ def test_writer_refuses_to_replace_a_folder_that_is_not_a_bundle(tmp_path):
 def test_bundle_module_does_not_import_torch():
     code = "import sys, core.bundle; assert 'torch' not in sys.modules and 'onnx' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_an_hf_only_bundle_whose_checkpoint_disagrees_with_its_manifest_is_refused(bundle_copy, tmp_path):
+    """Issue 22.8: the graph is built from hf/config.json; a manifest saying other numbers than
+    the checkpoint is refused when the graph is built, not when ONNX Runtime runs it."""
+    from app.engine import built_graphs
+
+    _edit_manifest(bundle_copy, lambda m: m.update(variants={}))
+    config = json.loads((bundle_copy / "hf" / "config.json").read_text())
+    _edit_manifest(bundle_copy, lambda m: m["architecture"].update(n_positions=config["n_positions"] // 2,
+                                                                   ))
+    _edit_manifest(bundle_copy, lambda m: m.update(context_length=config["n_positions"] // 2))
+    with pytest.raises(ModelError, match="n_positions"):
+        built_graphs.graph(Bundle.load(bundle_copy), "int8", tmp_path / "cache")

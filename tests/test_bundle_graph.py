@@ -72,7 +72,7 @@ def test_a_context_length_beyond_n_positions_is_refused(tiny_bundle, tmp_path):
     assert "256 positions" in models._read(folder, False).problem
 
 
-@pytest.mark.parametrize("field, value", [("n_layer", 3), ("n_head", 8), ("n_embd", 128), ("vocab_size", 50000)])
+@pytest.mark.parametrize("field, value", [("n_layer", 3), ("n_head", 8), ("n_embd", 128), ("vocab_size", 50304)])
 def test_every_architecture_number_is_checked_against_the_graph(tiny_bundle, tmp_path, field, value):
     folder = copy_bundle(tiny_bundle, tmp_path)
     manifest = edit_manifest(folder, **{field: value})

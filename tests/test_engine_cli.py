@@ -36,7 +36,8 @@ def test_stream_prints_the_same_text(tiny_bundle, capsys):
 
 def test_prompt_file_and_alternatives(tiny_bundle, tmp_path, capsys):
     prompt = tmp_path / "prompt.txt"
-    prompt.write_text("It was a dark and stormy night", encoding="utf-8")
+    # (ends after a word: a random model's completions of "night" are non-words, which are never shown)
+    prompt.write_text("It was a dark and stormy night,", encoding="utf-8")
     code, out, _ = run(capsys, "--model", tiny_bundle, "--prompt-file", prompt, "--alternatives", 3,
                        "--max-new-tokens", 5, "--seed", 1, "-v")
     assert code == 0 and [line for line in out.splitlines() if line.startswith("--- alternative")] == [
@@ -49,7 +50,7 @@ def test_prompt_file_and_alternatives(tiny_bundle, tmp_path, capsys):
         (["   "], "the prompt is empty"),
         (["Hi", "--top-p", "1.5"], "--top-p: top_p must be"),
         (["Hi", "--temperature", "-1"], "--temperature: temperature must be at least 0"),
-        (["Hi", "--max-new-tokens", "0"], "--max-new-tokens: max_new_tokens must be at least 1"),
+        (["Hi", "--max-new-tokens", "0"], "--max-new-tokens: max_new_tokens must be between 1 and"),
         (["Hi", "--alternatives", "99"], "--alternatives: num_alternatives must be between"),
         ([], "no prompt"),
         (["--prompt-file", "missing.txt"], "missing.txt: no such prompt file"),
@@ -90,3 +91,42 @@ def test_runs_as_a_real_command(tiny_bundle):
     bad = subprocess.run([sys.executable, "-m", "app.cli", "generate", "--model", str(tiny_bundle), ""],
                          capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert bad.returncode == 1 and "the prompt is empty" in bad.stderr and "Traceback" not in bad.stderr
+
+
+@pytest.mark.parametrize("value", ["1e-40", "5e-324", "1e-39"])
+def test_a_tiny_temperature_generates_greedily(tiny_bundle, capsys, value):
+    """Issue 22.3: these temperatures ended in "zero-size array" tracebacks."""
+    args = ("--model", tiny_bundle, "Once upon a time", "--max-new-tokens", 6, "--seed", 3)
+    code, out, err = run(capsys, *args, "--temperature", value)
+    assert code == 0 and err == "", err
+    assert out == run(capsys, *args, "--temperature", 0)[1]
+
+
+@pytest.mark.parametrize("redirect, message", [(">&-", "standard output is closed"),
+                                               (">/dev/full", "the disk is full")])
+def test_closed_or_full_output_is_a_message(tiny_bundle, redirect, message):
+    """Issue 22.4: `generate ... >&-` (AttributeError) and `>/dev/full` (OSError ENOSPC) ended
+    in tracebacks."""
+    if redirect == ">/dev/full" and not Path("/dev/full").exists():
+        pytest.skip("no /dev/full here")
+    command = (f"{sys.executable} -m app.cli generate --model '{tiny_bundle}' Hello --seed 1 "
+               f"--max-new-tokens 4 {redirect}")
+    done = subprocess.run(["bash", "-c", command], capture_output=False, stderr=subprocess.PIPE, text=True,
+                          cwd=ROOT, timeout=120)
+    assert done.returncode != 0
+    assert message in done.stderr and "Traceback" not in done.stderr and "Exception ignored" not in done.stderr, \
+        done.stderr
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["Hi", "--max-new-tokens", "-5"], "--max-new-tokens: max_new_tokens must be"),
+    (["Hi", "--max-new-tokens", str(10**30)], "--max-new-tokens: max_new_tokens must be between 1 and"),
+    (["Hi", "--repetition-window", "-1"], "--repetition-window"),
+    (["Hi", "--stop", ""], "--stop"),
+])
+def test_hostile_numbers_get_one_clear_message(tiny_bundle, capsys, argv, message):
+    """Hostile: a negative or astronomical token count (generating "for ever"),
+    an empty stop string (it would end every suggestion before it starts)."""
+    code, out, err = run(capsys, "--model", tiny_bundle, *argv)
+    assert code != 0 and out == ""
+    assert message in err and "Traceback" not in err, err

@@ -150,3 +150,30 @@ def test_top_k_after_a_constraint_filtered_most_tokens(finite, kept):
     expected = set(ids[np.argsort(-scores[0, ids])[:kept]].tolist())
     out = s.top_k(scores, 40)
     assert set(np.flatnonzero(np.isfinite(out[0])).tolist()) == expected
+
+
+@pytest.mark.parametrize("value", [1e-40, 5e-324, 1e-39, 1e-30, 1e300])
+def test_extreme_temperatures_sample(value):
+    """Issue 22.3: a temperature too small (or large) for float32 divided the scores into
+    inf/nan, and the draw found no finite score ("zero-size array"). A tiny one is greedy."""
+    params = GenerationParams(temperature=value, top_k=0, top_p=1.0, seed=1).validate()
+    sampler = s.Sampler(params)
+    scores = sampler.process(logits(), [np.array([], dtype=np.int64)])
+    assert np.isfinite(scores).any() and not np.isnan(scores).any()
+    token = sampler.sample(scores)
+    assert token.shape == (1,)
+    if value < 1:
+        assert token[0] == 0
+    assert len(set(sampler.sample_distinct(sampler.constrained(logits(), [np.array([0])]), 3))) == 3
+
+
+@pytest.mark.parametrize("penalty", [1e-40, 5e-324, 1e300])
+def test_extreme_repetition_penalties_sample(penalty):
+    """Hostile: a penalty that divides or multiplies a seen token's score past float32."""
+    params = GenerationParams(repetition_penalty=penalty, seed=1).validate()
+    sampler = s.Sampler(params)
+    scores = sampler.process(logits() + np.float32([[5, -5, 0, 0]]), [np.array([0, 1])])
+    assert np.isfinite(scores).any() and not np.isnan(scores).any()
+    if penalty < 1:  # the seen, likely token is favoured without end, not dropped as an infinity
+        assert np.isfinite(scores[0, 0]) and sampler.sample(scores)[0] == 0
+    assert sampler.sample(scores).shape == (1,)

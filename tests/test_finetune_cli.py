@@ -62,10 +62,25 @@ def test_estimate_is_measured_by_a_warm_up(tiny_bundle, texts, tmp_path):
     assert e["event"] == "estimate" and e["steps"] == 40 and e["measured_steps"] == 3
     assert e["seconds_per_step"] > 0 and e["total_s"] > 40 * e["seconds_per_step"]
     assert e["checkpoint_bytes"] > e["model_bytes"] > 0 and e["disk_bytes"] > e["checkpoint_bytes"]
+    # Checkpoints by time: a run shorter than the interval keeps one at its end, and a crash costs
+    # at most the whole (short) run.
+    assert e["checkpoints"] == 1 and e["crash_cost_s"] == pytest.approx(e["train_s"], abs=0.1)
+    # The first step is timed as it was (cold); the other 39 at the warm pace.
+    assert 0 < e["eval_s"] < e["total_s"] and e["train_s"] >= 39 * e["seconds_per_step"]
     assert not (tmp_path / "home" / "data" / "runs" / "tiny-test-estimate").exists()
     # the hard-wrapped file is named, and what happens to it said
     assert "printed.txt: its lines are wrapped at about 68 characters" in proc.stderr
     assert "story.txt" not in proc.stderr
+
+
+def test_the_estimate_says_what_a_crash_costs():
+    from app.finetune import describe_estimate
+
+    text = describe_estimate({"total_s": 4000, "steps": 900, "seconds_per_step": 4.2, "tokens_per_s": 975,
+                              "device": "cpu", "disk_bytes": 10**9, "checkpoint_bytes": 4 * 10**8,
+                              "model_bytes": 7 * 10**7, "bundle_bytes": 5 * 10**7, "crash_cost_s": 600,
+                              "measured_steps": 3})
+    assert "A crash or a power cut loses at most 10 min 00 s of training" in text
 
 
 def test_the_job_keeps_line_breaks_when_asked():
@@ -142,3 +157,84 @@ def test_an_interrupted_fine_tune_resumes_from_the_command_line(tiny_bundle, tex
     assert run.finished and run.val_ppl and run.val_ppl_before
     missing = inkwell(inkwell_home, "--resume", "Nothing")
     assert missing.returncode == 1 and "no such fine-tune" in missing.stderr
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--lr", "1e300"], "--lr"),
+    (["--lr", "nan"], "--lr"),
+    (["--seq-len", "0"], "--seq-len"),
+    (["--seq-len", "100000"], "--seq-len"),
+    (["--epochs", "nan"], "--epochs"),
+    (["--epochs", "1e300"], "--epochs"),
+    (["--batch-size", "0"], "--batch-size"),
+    (["--batch-size", "100000000"], "--batch-size"),
+    (["--steps", "-3"], "--steps"),
+    (["--val-share", "1.5"], "--val-share"),
+    (["--method", "lora", "--lora-rank", "1000000"], "--lora-rank"),
+    (["--method", "lora", "--lora-rank", "0"], "--lora-rank"),
+])
+def test_bad_settings_are_one_clear_message_before_training(tiny_bundle, texts, capsys, args, message):
+    """Issue 22.2 and 22.5: these ended in tracebacks, or (a LoRA rank of a million) in the OOM
+    killer at 21.6 GB; each is now a sentence naming the option, before anything is allocated."""
+    from app.finetune_cli import main
+
+    steps = [] if "--epochs" in args else ["--steps", "2"]
+    code = main(["--base", str(tiny_bundle), "--data", str(texts), "--name", "bad", "--seq-len", "32",
+                 "--batch-size", "4", *steps, *args])
+    out, err = capsys.readouterr()
+    assert code == 1 and "Traceback" not in err, err
+    assert message in err, err
+    from core import paths
+
+    assert not (paths.models_dir() / "bad").exists() and not (paths.runs_dir() / "bad").exists()
+
+
+def test_a_job_file_with_a_huge_lora_rank_is_refused(tiny_hf_dir, texts, tmp_path):
+    """Issue 22.2, through a job file (the wizard's way, and model.train's): the rank is bounded
+    by the model's width before anything is allocated."""
+    import json as _json
+
+    from model.train_job import Job, TrainError
+
+    width = _json.loads((tiny_hf_dir / "config.json").read_text())["n_embd"]
+    job = {"data": [str(texts)], "out": str(tmp_path / "out"), "init": str(tiny_hf_dir), "method": "lora"}
+    Job.from_dict({**job, "lora_rank": width}, "job").validate()
+    with pytest.raises(TrainError, match=f"lora_rank must be between 1 and {width}"):
+        Job.from_dict({**job, "lora_rank": 1_000_000}, "job").validate()
+    with pytest.raises(TrainError, match="lora_rank must be between 1 and 128"):  # a new model's width
+        Job.from_dict({**job, "init": None, "lora_rank": 1_000_000}, "job").validate()
+
+
+@pytest.mark.slow
+def test_no_held_out_text_installs_and_reports_cleanly_and_resume_says_it_is_done(tiny_bundle, texts, capsys):
+    """Issue 22.5: `--val-share 0` installed the model, then crashed (rc 1) printing the
+    perplexity it did not have; `--resume NAME` of that installed run said "already exists
+    (use --force)"."""
+    from app.finetune_cli import main
+    from core import paths
+
+    code = main(["--base", str(tiny_bundle), "--data", str(texts), "--name", "nohold", "--seq-len", "32",
+                 "--batch-size", "4", "--steps", "2", "--val-share", "0", "--no-use"])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    assert "Traceback" not in err and (paths.models_dir() / "nohold" / "inkwell-model.json").is_file()
+    assert "no held-out text" in out
+    code = main(["--resume", "nohold"])
+    err = capsys.readouterr().err
+    assert code == 1 and "--force" not in err and "finished and is installed" in err, err
+
+
+def test_a_full_disk_while_training_says_so(tiny_bundle, texts, capsys, monkeypatch):
+    """Issue 22.5: a full disk during the fine-tune ended in torch's RuntimeError."""
+    import model.train_loop
+    from app import finetune_cli
+
+    def full(self):
+        raise RuntimeError("[enforce fail at inline_container.cc:603] . unexpected pos 1024 vs 512")
+
+    monkeypatch.setattr(model.train_loop.Trainer, "run", full)
+    monkeypatch.setattr(finetune_cli, "_free_bytes", lambda folder: 0)
+    code = finetune_cli.main(["--base", str(tiny_bundle), "--data", str(texts), "--name", "full", "--seq-len", "32",
+                              "--batch-size", "4", "--steps", "2"])
+    err = capsys.readouterr().err
+    assert code == 1 and "the disk is full" in err and "--resume full" in err and "Traceback" not in err, err

@@ -190,7 +190,7 @@ def test_stop_then_resume_after_the_app_was_closed(qtbot, make_wizard, tiny_inst
     assert again.currentId() == 3
     page = again.training_page
     started = []
-    page.process.event.connect(lambda e: started.append(e) if e["event"] == "start" else None)
+    page.process.received.connect(lambda e: started.append(e) if e["event"] == "start" else None)
     qtbot.waitUntil(lambda: page.bar.value() > stopped_at + 1, timeout=LONG)
     assert started[0]["step"] == stopped_at and started[0]["resumed"]
     assert "Resumed at step" in page.status.text()
@@ -468,3 +468,15 @@ def test_closing_while_training_stops_it_without_waiting(qtbot, tiny_installed, 
     qtbot.waitUntil(lambda: not window.isVisible(), timeout=LONG)  # closed once training stopped
     assert page.state == "stopped" and not wizard.stopping
     assert (page.run_dir / "checkpoints" / "last.pt").is_file()
+
+
+def test_the_wizard_writes_its_files_atomically():
+    """Issue 22.11: the job files and the open document's copy were written with write_text, so
+    a crash or a full disk could leave half a file that the next step reads as damaged."""
+    import re
+
+    folder = Path(__file__).resolve().parent.parent / "app" / "ui" / "finetune_wizard"
+    direct = re.compile(r"\.write_(text|bytes)\(|open\([^)]*['\"][wa]b?['\"]")
+    offenders = [f"{path.name}:{n}" for path in sorted(folder.glob("*.py"))
+                 for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1) if direct.search(line)]
+    assert offenders == []

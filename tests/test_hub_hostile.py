@@ -113,6 +113,34 @@ def test_a_dripping_file_list_times_out(fake_hub):
     assert done and isinstance(error, hub.HubError) and "stalled" in str(error), error
 
 
+@pytest.mark.parametrize("what", ["api", WEIGHTS])
+def test_headers_sent_one_byte_at_a_time_time_out(fake_hub, monkeypatch, what):
+    """Issue 22.1: the status line and headers, one byte every 0.2 s without end (the read
+    timeout never fires): the file list or the weights give up once the headers take longer
+    than HEADERS_TIMEOUT_S, with a message."""
+    monkeypatch.setattr(hub, "HEADERS_TIMEOUT_S", 1.0)
+    monkeypatch.setattr(hub, "RETRIES", 1)
+    fake_hub.header_drip[what] = 0.2
+    job = (lambda: hub.plan("gpt2")) if what == "api" else (lambda: hub.download(hub.plan("gpt2"), folder()))
+    done, error = finishes(job, timeout=30)
+    fake_hub.release()
+    assert done, "headers at one byte every 0.2 s kept the download waiting"
+    assert isinstance(error, hub.HubError) and "did not answer in time" in str(error), error
+
+
+@pytest.mark.parametrize("how", ["close", "flood"])
+@pytest.mark.parametrize("what", ["api", WEIGHTS])
+def test_headers_cut_off_or_flooded_are_a_message(fake_hub, monkeypatch, what, how):
+    """Hostile: the connection closes in the middle of the headers, or one header line runs
+    to 64 MB: a message (after the retries), no hang and no memory grown without bound."""
+    monkeypatch.setattr(hub, "RETRIES", 1)
+    (fake_hub.header_close if how == "close" else fake_hub.header_flood).add(what)
+    job = (lambda: hub.plan("gpt2")) if what == "api" else (lambda: hub.download(hub.plan("gpt2"), folder()))
+    done, error = finishes(job, timeout=30)
+    assert done and isinstance(error, hub.HubError), error
+    assert not (folder() / WEIGHTS).exists()
+
+
 def test_an_endless_file_list_is_cut_off(fake_hub):
     fake_hub.api_endless = True
     done, error = finishes(lambda: hub.plan("gpt2"))

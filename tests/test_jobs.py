@@ -26,7 +26,7 @@ def test_lines_split_across_reads_arrive_whole(qtbot, tmp_path, monkeypatch):
     job = JsonProcess("split_child", [], what="the test job", log_path=log)
     lines, events = [], []
     job.log_line.connect(lines.append)
-    job.event.connect(events.append)
+    job.received.connect(events.append)
     first_halves = [job.process.readyReadStandardError, job.process.readyReadStandardOutput]
     with qtbot.waitSignals(first_halves, timeout=20000):
         job.start()
@@ -49,3 +49,14 @@ def test_line_buffer():
     assert [line for line in lines if line] == ["ünïcödé line", "next"]
     # A broken character at the very end is replaced, not dropped with its line.
     assert buffer.feed(b"tail \xe2\x82") == [] and buffer.finish() == ["tail \ufffd"]
+
+
+def test_the_event_signal_does_not_shadow_qobject_event(qtbot):
+    """Issue 22.11: a signal named ``event`` hid QObject.event, the method Qt calls with every
+    event the object receives."""
+    from PySide6.QtCore import QCoreApplication, QEvent, QObject
+
+    assert "event" not in vars(JsonProcess)
+    assert JsonProcess.event is QObject.event
+    job = JsonProcess("json", [], what="nothing")
+    QCoreApplication.sendEvent(job, QEvent(QEvent.Type.User))  # reaches QObject.event, not a signal

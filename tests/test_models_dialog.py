@@ -85,7 +85,7 @@ def test_import_runs_the_export_in_a_subprocess(qtbot, settings, tiny_hf_dir):
     qtbot.addWidget(dialog)
     seen = []
     dialog.start_import(str(tiny_hf_dir))
-    dialog.job.event.connect(lambda e: seen.append(e["event"]))
+    dialog.job.received.connect(lambda e: seen.append(e["event"]))
     assert not dialog.import_button.isEnabled() and dialog.job_panel.isVisibleTo(dialog)
     qtbot.waitUntil(lambda: dialog.job is None, timeout=JOB_TIMEOUT_MS)
     assert dialog.status.text().startswith("Installed tiny-hf"), dialog.status.text()
@@ -99,7 +99,7 @@ def test_a_killed_import_says_so_and_lists_nothing(qtbot, settings, tiny_hf_dir)
     qtbot.addWidget(dialog)
     dialog.start_import(str(tiny_hf_dir))
     job = dialog.job
-    job.event.connect(lambda e: job.process.kill() if e["event"] == "export" and e["step"] >= 1 else None)
+    job.received.connect(lambda e: job.process.kill() if e["event"] == "export" and e["step"] >= 1 else None)
     qtbot.waitUntil(lambda: dialog.job is None, timeout=JOB_TIMEOUT_MS)
     assert "stopped unexpectedly" in dialog.status.text() and "nothing was installed" in dialog.status.text()
     assert not [m for m in models.installed_models() if not m.bundled]

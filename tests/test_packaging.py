@@ -39,7 +39,7 @@ def test_self_test_from_source_passes_and_says_what_it_checked():
     assert out.returncode == 0, out.stdout + out.stderr
     for check in ("versions", "tokenizer", "bundled model", "generation", "window", "torch kept out"):
         assert f"ok   {check}: " in out.stdout
-    assert "inkwell-austen on cpu (int8)" in out.stdout
+    assert "inkwell-fiction on cpu (int8)" in out.stdout
     assert "self-test passed (6 of 6 checks passed)" in out.stdout
     assert out.stderr == ""  # nothing else: no stray line from Qt's offscreen platform
 
@@ -83,7 +83,7 @@ def test_about_names_versions_and_licences(qapp):
     text = about.about_html()
     for needle in (f"{__version__}", qVersion(), PySide6.__version__, onnxruntime.__version__,
                    sys.version.split()[0], "Jane Austen", "public domain", "Project Gutenberg", "OpenAI",
-                   "MIT", "inkwell-austen", APP_ID):
+                   "MIT", "inkwell-fiction", APP_ID):
         assert needle in text, needle
 
 
@@ -158,7 +158,7 @@ def test_standalone_build_runs_its_self_test(tmp_path, tiny_hf_dir):
     assert test.returncode == 0, test.stdout + test.stderr
     assert f"standalone build at {program}" in test.stdout
     assert f"Inkwell {__version__} (standalone build)" in test.stdout
-    assert f"inkwell-austen at {folder}" in test.stdout  # the model inside the bundle, not the checkout's
+    assert f"inkwell-fiction at {folder}" in test.stdout  # the model inside the bundle, not the checkout's
     assert "self-test passed (6 of 6 checks passed)" in test.stdout
 
     version = subprocess.run([str(program), "--version"], capture_output=True, text=True, env=env)
@@ -169,8 +169,8 @@ def test_standalone_build_runs_its_self_test(tmp_path, tiny_hf_dir):
     # The app starts its helpers as `sys.executable -m MODULE`: the frozen program runs them too.
     listed = subprocess.run([str(program), "-m", "app.models_cli", "list", "--json"], capture_output=True, text=True,
                             env=env)
-    assert listed.returncode == 0 and '"name": "inkwell-austen"' in listed.stdout, listed.stderr
-    hf = folder / "_internal" / "resources" / "models" / "inkwell-austen" / "hf"
+    assert listed.returncode == 0 and '"name": "inkwell-fiction"' in listed.stdout, listed.stderr
+    hf = folder / "_internal" / "resources" / "models" / "inkwell-fiction" / "hf"
     checkpoint = subprocess.run([str(program), "-m", "app.models_cli", "import", str(hf), "--json"],
                                 capture_output=True, text=True, env=env)
     assert checkpoint.returncode != 0

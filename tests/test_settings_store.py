@@ -193,3 +193,38 @@ def test_leftovers_of_a_killed_save_are_removed(inkwell_home):
     running.write_text("{half")
     Settings.load()
     assert not stale.exists() and running.exists()
+
+
+def test_settings_of_a_newer_inkwell_survive_a_change(tmp_path):
+    """Issue 22.11: keys this version does not know (written by a newer Inkwell) were erased by
+    the first change; they are kept as they were."""
+    import json as _json
+
+    from app.settings import Settings
+
+    path = tmp_path / "settings.json"
+    path.write_text(_json.dumps({"version": 99, "future_feature": {"on": True, "level": 3}, "zzz": [1, 2]}))
+    settings = Settings.load(path)
+    settings.set("alternatives", 2)
+    written = _json.loads(path.read_text())
+    assert written["future_feature"] == {"on": True, "level": 3} and written["zzz"] == [1, 2]
+    assert written["alternatives"] == 2
+
+
+@pytest.mark.parametrize("value", [1e-40, 5e-324])
+def test_a_tiny_temperature_in_the_settings_gives_suggestions(tmp_path, value):
+    """Issue 22.3: temperature 1e-40 in settings.json made every suggestion fail."""
+    import json as _json
+
+    import numpy as np
+
+    from app.engine import sampling
+    from app.generation import params_for
+    from app.settings import Settings
+
+    path = tmp_path / "settings.json"
+    path.write_text(_json.dumps({"temperature": value}))
+    params = params_for(Settings.load(path), "suggestion")
+    sampler = sampling.Sampler(params.validate())
+    scores = sampler.process(np.log(np.array([[0.5, 0.3, 0.2]], dtype=np.float32)), [np.array([], dtype=np.int64)])
+    assert sampler.sample(scores)[0] == 0

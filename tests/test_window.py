@@ -26,6 +26,7 @@ def open_window(qtbot):
         if model is not None:
             values.setdefault("delay_ms", 30)
             values.setdefault("temperature", 0.0)  # greedy: the same text for the same prompt
+            values.setdefault("show_suggestions", "often")  # a random tiny model is never sure
             values["model"] = str(model)
         settings.update(values)
         window = MainWindow(settings)  # closed below, not by qtbot: that close would prompt to save

@@ -12,6 +12,7 @@ beside it is built again.
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
 import shutil
@@ -32,8 +33,13 @@ def can_build(bundle: Bundle) -> bool:
     return bundle.has_hf and WEIGHTS in bundle.manifest.get("files", {})
 
 
-def graph(bundle: Bundle, variant: str, cache: Path) -> Path:
-    """The bundle's ``variant`` graph in ``cache``, built first when it is not there (or damaged)."""
+def graph(bundle: Bundle, variant: str, cache: Path, notes: list[str] | None = None) -> Path:
+    """The bundle's ``variant`` graph in ``cache``, built first when it is not there (or damaged).
+
+    A cache that cannot be written (read-only, a file in its place, INKWELL_HOME a file) does
+    not stop the model: the graph is built in a temporary folder instead, used by this process
+    only and removed at its exit, and ``notes`` gets a sentence saying so (the next start builds
+    it again)."""
     if not can_build(bundle):
         raise ModelError(f"{bundle.folder}: no {variant} graph and no Hugging Face checkpoint to build one from")
     if variant not in VARIANT_FILES:
@@ -47,8 +53,28 @@ def graph(bundle: Bundle, variant: str, cache: Path) -> Path:
             return path
     except (OSError, ValueError, KeyError, TypeError):  # (core.fileio.DamagedFile is a ValueError)
         pass  # absent or damaged: build it
-    _build(bundle, variant, folder)
-    return path
+    try:
+        _build(bundle, variant, folder)
+        return path
+    except _Unwritable as exc:
+        reason = exc
+    try:
+        temporary = Path(tempfile.mkdtemp(prefix="inkwell-graph-"))
+    except OSError as exc:
+        raise ModelError(f"{reason}; nor could a temporary folder be made ({exc.strerror or exc})") from None
+    atexit.register(shutil.rmtree, temporary, ignore_errors=True)
+    try:
+        _build(bundle, variant, temporary / variant)
+    except _Unwritable as exc:
+        raise ModelError(f"{reason}; nor in a temporary folder ({exc})") from None
+    if notes is not None:
+        notes.append(f"the cache folder cannot be written ({reason}), so the model's {variant} graph was built "
+                     f"in a temporary folder and is built again at every start; make {cache} writable to keep it")
+    return temporary / variant / VARIANT_FILES[variant]
+
+
+class _Unwritable(ModelError):
+    """The graph could not be written where it was to go."""
 
 
 def _build(bundle: Bundle, variant: str, folder: Path) -> None:
@@ -66,6 +92,10 @@ def _build(bundle: Bundle, variant: str, folder: Path) -> None:
     if actual != expected:  # a graph is built once and then trusted: never from a damaged file
         raise ModelError(f"{bundle.folder / WEIGHTS}: checksum mismatch, the file is corrupt or was modified")
     cfg = GPT2Config.load(bundle.folder / "hf" / "config.json")
+    for key, said in bundle.manifest["architecture"].items():  # the engine sizes its cache by the manifest
+        if hasattr(cfg, key) and getattr(cfg, key) != said:
+            raise ModelError(f"{bundle.folder}: the manifest says architecture.{key} = {said}, but its checkpoint "
+                             f"(hf/config.json) has {getattr(cfg, key)}; the bundle is damaged, import it again")
     shapes = tensor_shapes(bundle.folder / WEIGHTS)  # the header only: before a graph is sized by cfg
     check_config(cfg, shapes or {}, str(bundle.folder / WEIGHTS))
     try:
@@ -100,8 +130,8 @@ def _build(bundle: Bundle, variant: str, folder: Path) -> None:
             if not (folder / file).is_file():  # else another Inkwell has just put it there
                 raise
     except OSError as exc:
-        raise ModelError(f"{folder.parent}: cannot write the model's {variant} graph "
-                         f"({exc.strerror or exc})") from None
+        raise _Unwritable(f"{folder.parent}: cannot write the model's {variant} graph "
+                          f"({exc.strerror or exc})") from None
     finally:
         if tmp is not None:
             shutil.rmtree(tmp, ignore_errors=True)

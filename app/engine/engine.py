@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from app.engine import context, healing
+from app.engine import context, doccache, healing, trust
 from app.engine.params import GenerationParams
 from app.engine.providers import open_decoder
 from app.engine.results import EngineStatus, GenerationResult, Suggestion
@@ -44,8 +44,12 @@ OnToken = Callable[[int, str, float], None]
 
 
 class Engine:
-    def __init__(self, decoder: Decoder, status: EngineStatus, context_length: int):
+    def __init__(self, decoder: Decoder, status: EngineStatus, context_length: int,
+                 lexicon: trust.Lexicon | None = None):
         self.decoder = decoder
+        # The words a completion may make (with the document's own): app.generation.lexicon();
+        # None checks no words (app/engine knows no dictionary of its own).
+        self.lexicon = lexicon
         self.status = status
         self.context_length = context_length
         self._cache: KVCache | None = None  # allocated on the first request
@@ -59,7 +63,8 @@ class Engine:
 
     @classmethod
     def load(
-        cls, bundle_dir: str | Path, provider: str = "auto", threads: int = 0, variant: str | None = None
+        cls, bundle_dir: str | Path, provider: str = "auto", threads: int = 0, variant: str | None = None,
+        lexicon: trust.Lexicon | None = None,
     ) -> Engine:
         """Open a model bundle; ModelError when it is missing, corrupt or does not fit the contract.
 
@@ -67,7 +72,7 @@ class Engine:
         """
         decoder, status, context_length = open_decoder(Path(bundle_dir), provider, threads, variant)
         healing.tokens_starting_with(b"")  # build the vocabulary index now, not on the first keystroke
-        return cls(decoder, status, context_length)
+        return cls(decoder, status, context_length, lexicon)
 
     def reset(self) -> None:
         """Forget the cache (the next request runs its whole prompt)."""
@@ -95,16 +100,40 @@ class Engine:
         tokens = self._window.tokens(typography.for_model(reach, style), budget)
         healed = healing.heal(tokens, params.heal)
         prompt = healed.prompt or [EOT_TOKEN]
-        logits = self._prefill(prompt, cancel, result)
-        if logits is not None and not healing.word_continues(logits, healed):
+        words = trust.Words(self.lexicon if params.real_words else None, text_before_cursor)
+        logits = self._mixed(self._prefill(prompt, cancel, result), prompt, params)
+        if logits is not None and not healing.word_continues(logits, healed, self._ratio(words, text_before_cursor)):
             # The last word is finished: the suggestion starts after it, with the whole prompt.
             healed, prompt = healing.heal(tokens, enabled=False), tokens
-            logits = self._prefill(prompt, cancel, result)
+            logits = self._mixed(self._prefill(prompt, cancel, result), prompt, params)
         result.prefill_ms = (time.perf_counter() - started) * 1e3
         if logits is not None:
-            self._decode(prompt, logits, healed, params, on_token, cancel, result, style, text_before_cursor)
+            self._decode(prompt, logits, healed, params, on_token, cancel, result, style, text_before_cursor, words)
+            if not result.alternatives and result.non_words and healed.word is not None and not result.cancelled:
+                # Every way of going on with the word made a non-word: the word is finished after all.
+                healed, prompt = healing.heal(tokens, enabled=False), tokens
+                logits = self._mixed(self._prefill(prompt, cancel, result), prompt, params)
+                if logits is not None:
+                    self._decode(prompt, logits, healed, params, on_token, cancel, result, style,
+                                 text_before_cursor, words)
         result.total_ms = (time.perf_counter() - started) * 1e3
         return result
+
+    @staticmethod
+    def _mixed(logits: np.ndarray | None, history: list[int], params: GenerationParams) -> np.ndarray | None:
+        """``logits`` with the document's n-gram cache mixed in (app/engine/doccache.py)."""
+        if logits is None or not params.document_cache:
+            return logits
+        return doccache.mix(logits, [np.asarray(history, dtype=np.int64)])
+
+    @staticmethod
+    def _ratio(words: trust.Words, before: str) -> float | None:
+        """How much more likely going on with the last word must be than ending it: more where
+        what the writer typed is already a real word of two letters or more ("In", "dear")."""
+        stem = trust.trailing_word(before)
+        if words.checks and len(stem) >= 2 and words.known(stem):
+            return healing.FINISHED_WORD_RATIO
+        return None
 
     # -- the cache -----------------------------------------------------------------------------
 
@@ -150,6 +179,7 @@ class Engine:
         result: GenerationResult,
         style: typography.Style | None = None,
         before: str = "",
+        words: trust.Words | None = None,
     ) -> None:
         sampler = Sampler(params, banned=() if params.stop_at_eot else (EOT_TOKEN,), prompt_length=len(prompt))
         n = params.num_alternatives
@@ -162,6 +192,9 @@ class Engine:
             tokens = np.resize(first, n)  # too few distinct starts: repeat them, later tokens differ
         # Each row's text in the document's style (``before``: the text before the cursor).
         texts = [SuggestionText(params.length, params.stop_strings, healed.prefix, style, before) for _ in range(n)]
+        # Each row's pieces wait until its first word is whole: shown only when it is a real word
+        # and the model is sure enough of it (trust.py).
+        gates = [_Gate(before, words or trust.Words(None, before), params.min_show) for _ in range(n)]
         generated: list[list[int]] = [[] for _ in range(n)]
         probs: list[list[float]] = [[] for _ in range(n)]
         log_prob = [0.0] * n  # the model's log-probability of each row's text so far
@@ -195,9 +228,14 @@ class Engine:
                 probs[row].append(float(row_probs[row]))
                 unsent[row][0] += math.log(max(float(row_probs[row]), 1e-30))
                 unsent[row][1] += 1
+                shown_before = texts[row].text
                 piece = texts[row].push(token_bytes(token))
+                ready = gates[row].push(shown_before, texts[row].text, float(row_probs[row]), texts[row].done)
+                if ready is False:
+                    active[row] = False  # a non-word, or too unsure: this row is not shown
+                    continue
                 if piece and on_token:
-                    on_token(row, piece, _piece_probability(unsent[row], probs[row]))
+                    gates[row].send(on_token, row, piece, _piece_probability(unsent[row], probs[row]))
                 if texts[row].done or len(generated[row]) >= params.max_new_tokens:
                     active[row] = False
             if not any(active):
@@ -220,21 +258,34 @@ class Engine:
                     self._tokens.append(int(tokens[0]))
                 pos += 1
             histories = [np.concatenate([history, np.array(g, dtype=np.int64)]) for g in generated]
+            if params.document_cache:
+                logits = doccache.mix(logits, histories)
             tokens = sampler.sample(sampler.process(logits, histories))
             row_probs = _token_probs(logits, tokens)
             steps += 1
             decode_time += time.perf_counter() - t0
         for row in range(n):
+            if gates[row].shown is False:
+                continue
             piece = texts[row].finish()
-            if piece and on_token and not result.cancelled:
-                on_token(row, piece, _piece_probability(unsent[row], probs[row]))
+            if gates[row].push(texts[row].text, texts[row].text, 1.0, final=True) is False:
+                continue
+            if on_token and not result.cancelled:
+                gates[row].send(on_token, row, piece, _piece_probability(unsent[row], probs[row]) if piece else 1.0)
+        result.non_words += sum(g.reason == "non-word" for g in gates)
+        result.unsure += sum(g.reason == "unsure" for g in gates)
         seen: set[str] = set()
         for row in range(n):
+            if not gates[row].shown:
+                continue
             key = _first_word(texts[row].text) if n > 1 else texts[row].text
             if key in seen:
                 continue  # alternatives differ in their first words: a repeat is shown once
             seen.add(key)
-            result.alternatives.append(Suggestion(texts[row].text, generated[row], probs[row], row))
+            whole = math.exp(sum(math.log(max(p, 1e-30)) for p in probs[row]))
+            result.alternatives.append(Suggestion(texts[row].text, generated[row], probs[row], row,
+                                                  gates[row].confidence, math.exp(gates[row].log_p),
+                                                  trust.calibrated(whole, trust.WHOLE_FIT)))
         result.decode_tokens_per_s = steps / decode_time if decode_time > 0 else 0.0
 
     def _slide(self, token: int, cancel: threading.Event, result: GenerationResult) -> tuple[np.ndarray | None, int]:
@@ -249,6 +300,48 @@ class Engine:
         logits = self._prefill(keep, cancel, result)
         self._logits_after = {}  # not a prompt a later request can reuse
         return logits, len(keep)
+
+
+class _Gate:
+    """One row's first word, held back until it is whole: then shown (with what came before it)
+    when it leaves the word at the cursor a real word and its calibrated confidence reaches
+    ``min_show``, else the row is dropped (``reason``: "non-word" or "unsure")."""
+
+    def __init__(self, before: str, words: trust.Words, min_show: float):
+        self.before, self.words, self.min_show = before, words, min_show
+        self.shown: bool | None = None  # None while the first word is not yet whole
+        self.reason = ""
+        self.log_p = 0.0  # the first word's tokens' log-probability
+        self.confidence = 1.0  # calibrated, once decided
+        self._held: list[tuple[str, float]] = []
+
+    def push(self, text_before: str, text: str, probability: float, final: bool) -> bool | None:
+        """A token made the row's text ``text`` (from ``text_before``); the verdict so far."""
+        if self.shown is not None:
+            return self.shown
+        end = trust.first_word_end(text, final)
+        if end is None or end > len(text_before):  # the token is part of the first word
+            self.log_p += math.log(max(probability, 1e-30))
+        if end is None:
+            return None
+        self.confidence = trust.calibrated(math.exp(self.log_p))
+        if not text.strip():
+            self.shown = True  # nothing to show: nothing to judge
+        elif not self.words.extension_known(self.before, text[:end]):
+            self.shown, self.reason = False, "non-word"
+        elif self.confidence < self.min_show:
+            self.shown, self.reason = False, "unsure"
+        else:
+            self.shown = True
+        return self.shown
+
+    def send(self, on_token: OnToken, row: int, piece: str, probability: float) -> None:
+        if piece:
+            self._held.append((piece, probability))
+        if self.shown:
+            for held, p in self._held:
+                on_token(row, held, p)
+            self._held = []
 
 
 def _unsure(confidence: float, threshold: float, text: str, token: int) -> bool:

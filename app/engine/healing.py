@@ -29,6 +29,10 @@ from core.tokenizer import get_encoding, token_bytes
 # of held-out prose 4 glued letters on in 2.5% of suggestions, 10 in 1.7%; either way 90% of
 # mid-word cuts ("a goo") were still completed.
 CONTINUE_RATIO = 10.0
+# Where what the writer typed is already a real word ("In", "dear"), going on with it must be this
+# much likelier than ending it (the engine's choice, with a lexicon; bench/bench_keystrokes.py's
+# "glued"), and the longer word must be a real one too (app/engine/trust.py).
+FINISHED_WORD_RATIO = 30.0
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,8 @@ from core import checks
 
 LENGTHS = ("tokens", "word", "line", "sentence")
 MAX_ALTERNATIVES = 8
+# A long chapter: beyond it a request is a mistake (10**30 tokens would write for ever).
+MAX_NEW_TOKENS = 100_000
 
 
 @dataclass
@@ -48,15 +50,26 @@ class GenerationParams:
     # its tokens' probabilities) would fall below this (0 = off): a confident model writes a
     # clause, an unsure one a word.
     min_confidence: float = 0.0
+    # Show a suggestion only when the calibrated probability that its first word is right
+    # (app/engine/trust.py) reaches this (0 = always): the settings' "Show suggestions".
+    min_show: float = 0.0
+    # A completion of the word at the cursor must make a word the engine's lexicon or the
+    # document knows (off: any letters, as before).
+    real_words: bool = True
+    # Mix the document's n-gram cache into the model's distribution (app/engine/doccache.py).
+    document_cache: bool = True
 
     def validate(self) -> GenerationParams:
         """Raise ValueError naming the first bad parameter; return self so calls can chain."""
-        checks.whole("max_new_tokens", self.max_new_tokens, low=1)
+        checks.whole("max_new_tokens", self.max_new_tokens, low=1, high=MAX_NEW_TOKENS)
         checks.number("temperature", self.temperature, low=0)
         checks.whole("top_k", self.top_k, low=0)
         checks.number("top_p", self.top_p, low=0, high=1, above=True)
         checks.number("min_p", self.min_p, low=0, high=1)
         checks.number("min_confidence", self.min_confidence, low=0, high=1)
+        checks.number("min_show", self.min_show, low=0, high=1)
+        checks.flag("real_words", self.real_words)
+        checks.flag("document_cache", self.document_cache)
         checks.number("repetition_penalty", self.repetition_penalty, low=0, above=True)
         checks.whole("repetition_window", self.repetition_window, low=0)
         checks.whole("no_repeat_ngram_size", self.no_repeat_ngram_size, low=0)

@@ -19,6 +19,7 @@ import numpy as np
 import onnxruntime as ort
 
 from app.engine import built_graphs
+from app.engine.params import MAX_ALTERNATIVES
 from app.engine.results import EngineStatus
 from app.engine.session import Decoder, first_line
 from core.bundle import KV_DTYPES, Bundle, sha256_file
@@ -48,6 +49,7 @@ def open_decoder(folder: Path, provider: str, threads: int, variant: str | None)
                        capacity=context_length)
 
     message = thread_note
+    notes: list[str] = []  # what the status should say about a graph built somewhere unusual
     if provider != "cpu":
         if _CUDA not in ort.get_available_providers():
             if provider == "cuda":
@@ -58,9 +60,10 @@ def open_decoder(folder: Path, provider: str, threads: int, variant: str | None)
             # A bundle without a CUDA graph (the bundled model) has one built from hf/, once.
             if variant is None and "fp16" not in bundle.variants and built_graphs.can_build(bundle):
                 name = "fp16"
-            checked = _checked(bundle, name) if name in bundle.variants else None
             try:
-                path, info = checked if checked is not None else _built(bundle, name)
+                # Inside the try: a damaged or missing fp16 graph means the CPU's int8, as any
+                # other CUDA failure does.
+                path, info = _checked(bundle, name) if name in bundle.variants else _built(bundle, name, notes)
                 with warnings.catch_warnings():  # the reason goes into the status, not a warning
                     warnings.simplefilter("ignore")
                     decoder = open_decoder(path, [_CUDA, _CPU])
@@ -71,18 +74,20 @@ def open_decoder(folder: Path, provider: str, threads: int, variant: str | None)
                 _smoke_test(decoder)
                 if "wpe.weight" not in info.initializers:
                     _probe_last_position(decoder)
-                return decoder, EngineStatus("cuda", name, bundle.name, thread_note), context_length
+                return decoder, EngineStatus("cuda", name, bundle.name,
+                                             "; ".join(filter(None, [thread_note, *notes]))), context_length
             except Exception as exc:  # noqa: BLE001 - any CUDA failure means: use the CPU
                 message = "; ".join(filter(None, [f"CUDA could not be used ({first_line(exc)}); running on the CPU",
                                                   thread_note]))
     name = variant or bundle.preferred_variant("cpu")
-    path, info = _checked(bundle, name) if name in bundle.variants else _built(bundle, name)
+    notes.clear()
+    path, info = _checked(bundle, name) if name in bundle.variants else _built(bundle, name, notes)
     decoder = open_decoder(path, [_CPU])
     if name in bundle.variants:
         _checked_cache_type(decoder, bundle, name)
     if "wpe.weight" not in info.initializers:
         _probe_last_position(decoder)
-    return decoder, EngineStatus("cpu", name, bundle.name, message), context_length
+    return decoder, EngineStatus("cpu", name, bundle.name, "; ".join(filter(None, [message, *notes]))), context_length
 
 
 def _checked(bundle: Bundle, name: str) -> tuple[Path, GraphInfo]:
@@ -92,11 +97,12 @@ def _checked(bundle: Bundle, name: str) -> tuple[Path, GraphInfo]:
     return path, _graph_checked(bundle, path, bundle.variant_info(name)["kv_dtype"])
 
 
-def _built(bundle: Bundle, name: str) -> tuple[Path, GraphInfo]:
-    """A graph the bundle does not ship, built from its hf/ checkpoint into the cache folder."""
+def _built(bundle: Bundle, name: str, notes: list[str] | None = None) -> tuple[Path, GraphInfo]:
+    """A graph the bundle does not ship, built from its hf/ checkpoint into the cache folder (or,
+    when that cannot be written, a temporary one: ``notes`` gets a sentence saying so)."""
     from core.paths import cache_dir
 
-    path = built_graphs.graph(bundle, name, cache_dir())
+    path = built_graphs.graph(bundle, name, cache_dir(), notes)
     return path, _graph_checked(bundle, path, KV_DTYPES[name])
 
 
@@ -105,7 +111,9 @@ def _graph_checked(bundle: Bundle, path: Path, kv_dtype: str) -> GraphInfo:
     and the memory its weights and cache need against the machine's."""
     info = bundle.check_graph_file(path, kv_dtype)
     arch = bundle.architecture
-    cache = 2 * arch["n_layer"] * arch["n_embd"] * bundle.context_length * (2 if kv_dtype == "float16" else 4)
+    # The engine keeps the prompt's row and, for alternatives, up to MAX_ALTERNATIVES more.
+    row = 2 * arch["n_layer"] * arch["n_embd"] * bundle.context_length * (2 if kv_dtype == "float16" else 4)
+    cache = (1 + MAX_ALTERNATIVES) * row
     weights = path.stat().st_size + sum((path.parent / rel).stat().st_size for rel in info.external_files
                                         if (path.parent / rel).is_file())
     problem = memory_problem(weights + cache, f"{bundle.name} ({path.name}, {bundle.context_length} tokens of context)")

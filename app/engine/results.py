@@ -21,6 +21,10 @@ class Suggestion:
     # penalty; the first token's among those token healing allows).
     probs: list[float]
     row: int = 0  # the engine row that made it (the index its streamed pieces came with)
+    # Calibrated probabilities (app/engine/trust.py) that the first word, and all of it, are right.
+    confidence: float = 1.0
+    first_probability: float = 1.0  # the model's, before calibration: the first word's tokens' product
+    whole_confidence: float = 1.0
 
 
 @dataclass
@@ -31,6 +35,8 @@ class GenerationResult:
     prefill_tokens: int = 0  # prompt tokens that had to run (the rest came from the cache)
     decode_tokens_per_s: float = 0.0  # decode steps per second (each step extends every alternative)
     total_ms: float = 0.0
+    non_words: int = 0  # rows not shown: they made a word neither the dictionary nor the document knows
+    unsure: int = 0  # rows not shown: their first word's confidence was below min_show
 
     @property
     def text(self) -> str:

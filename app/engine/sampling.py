@@ -20,6 +20,7 @@ import numpy as np
 from app.engine.params import GenerationParams
 
 NEG_INF = np.float32(-np.inf)
+FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 
 def repetition_penalty(scores: np.ndarray, histories: Sequence[np.ndarray], penalty: float) -> np.ndarray:
@@ -28,8 +29,13 @@ def repetition_penalty(scores: np.ndarray, histories: Sequence[np.ndarray], pena
         return scores
     for row, history in enumerate(histories):
         ids = np.unique(history)
-        seen = scores[row, ids]
-        scores[row, ids] = np.where(seen < 0, seen * penalty, seen / penalty)
+        seen = scores[row, ids].astype(np.float64)
+        # In float64 and kept within float32's range: a penalty such as 1e-40 must not turn a
+        # likely token's score into an infinity (taken for a filtered token, or nan later).
+        with np.errstate(over="ignore", divide="ignore"):
+            changed = np.where(seen < 0, seen * penalty, seen / penalty)
+        changed = np.where(np.isfinite(seen), np.clip(changed, -FLOAT32_MAX, FLOAT32_MAX), seen)
+        scores[row, ids] = changed.astype(np.float32)
     return scores
 
 
@@ -48,8 +54,20 @@ def no_repeat_ngram(scores: np.ndarray, histories: Sequence[np.ndarray], size: i
 
 
 def temperature(scores: np.ndarray, value: float) -> np.ndarray:
-    if value != 1.0:
-        scores /= np.float32(value)
+    """Scores divided by ``value``, in float64. A row that would leave float32's range (a tiny
+    temperature: 1e-40 or 5e-324 is 0 or a denormal in float32) is first shifted so that its
+    best score is 0 (the same distribution): its best tokens stay at 0 and the others go to
+    -inf, greedy (the limit), instead of everything turning into inf and nan."""
+    if value == 1.0:
+        return scores
+    finite = np.isfinite(scores)
+    wide = scores.astype(np.float64)
+    with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
+        out = wide / float(value)
+        for row in np.flatnonzero((finite & ~(np.abs(out) <= FLOAT32_MAX)).any(axis=-1)):
+            best = wide[row][finite[row]].max()
+            out[row] = (wide[row] - best) / float(value)
+        scores[...] = np.where(finite, out, scores).astype(np.float32)
     return scores
 
 
@@ -121,13 +139,15 @@ def constrain(scores: np.ndarray, allowed: np.ndarray | None, banned: Sequence[i
 
 
 def _softmax(x: np.ndarray) -> np.ndarray:
-    e = np.exp(x - x.max())
+    with np.errstate(over="ignore"):  # scores ~1e38 apart (a tiny temperature): exp(-inf) = 0
+        e = np.exp(x - x.max())
     return e / e.sum()
 
 
 def probabilities(scores: np.ndarray) -> np.ndarray:
     """Softmax over the last axis; -inf scores get probability 0."""
-    e = np.exp(scores - scores.max(axis=-1, keepdims=True))
+    with np.errstate(over="ignore"):
+        e = np.exp(scores - scores.max(axis=-1, keepdims=True))
     return e / e.sum(axis=-1, keepdims=True)
 
 

@@ -50,7 +50,7 @@ class LineBuffer:
 
 
 class JsonProcess(QObject):
-    """``python -m MODULE ARGS...``; ``event`` per JSON line; ``finished(ok, message)`` once.
+    """``python -m MODULE ARGS...``; ``received`` per JSON line; ``finished(ok, message)`` once.
 
     ``message`` is the process's own ``error`` event when it sent one, else what can be said
     about how it ended (cancelled, killed, the last line it wrote on stderr); ``outcome`` says
@@ -60,7 +60,9 @@ class JsonProcess(QObject):
     the process to clean up (a training run writes a checkpoint) before killing it.
     """
 
-    event = Signal(dict)  # type: ignore[assignment]  # (shadows QObject.event, which nothing here overrides)
+    # One JSON line's event. Not named ``event``: that would hide QObject.event, the method Qt
+    # calls with every event the object receives.
+    received = Signal(dict)
     finished = Signal(bool, str)
     log_line = Signal(str)
 
@@ -121,7 +123,7 @@ class JsonProcess(QObject):
             if isinstance(event, dict) and "event" in event:
                 if event["event"] == "error":
                     self._error_message = str(event.get("message", ""))
-                self.event.emit(event)
+                self.received.emit(event)
 
     def _stderr(self, final: bool = False) -> None:
         lines = self._err.feed(bytes(self.process.readAllStandardError().data())) + (self._err.finish() if final else [])

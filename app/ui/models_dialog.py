@@ -153,7 +153,7 @@ class DownloadDialog(QDialog):
             return
         self.info.setText(f"Asking the hub about {name}…")
         query = JsonProcess("app.models_cli", ["download", name, "--plan", "--json"], self, "the size query")
-        query.event.connect(lambda event, n=name: self._planned(n, event))
+        query.received.connect(lambda event, n=name: self._planned(n, event))
         query.finished.connect(lambda ok, message, n=name, q=query: self._answered(n, q, ok, message))
         self._query = query
         query.start()
@@ -453,7 +453,7 @@ class ModelsDialog(QDialog):
         self.status.setText("")
         self._installed_folder = None
         self.job = JsonProcess("app.models_cli", args, self, what)
-        self.job.event.connect(self._job_event)
+        self.job.received.connect(self._job_event)
         self.job.finished.connect(self._job_finished)
         self.job_panel.begin(title)
         self._update_buttons()

@@ -31,6 +31,7 @@ from PySide6.QtWidgets import (
 )
 
 from app import models
+from app.generation import SHOW_LABELS
 from app.settings import SAMPLING_KEYS, Settings
 from app.spelling import LANGUAGES
 from app.ui.theme import default_editor_font
@@ -251,6 +252,11 @@ class SettingsPanel(QDockWidget):
         form = self._section("Suggestions")
         form.addRow(self._check("auto_suggest", "Suggest automatically while I type"))
         form.addRow("After a pause of", self._spin("delay_ms", 0, 5000, 50, suffix=" ms"))
+        show = self._choice("show_suggestions", SHOW_LABELS)
+        show.setToolTip("Often: a suggestion at every pause. When fairly sure, or only when sure: fewer "
+                        "suggestions, right more often (Ctrl+Space asks for one whatever the model's "
+                        "confidence).")
+        form.addRow("Show suggestions", show)
         form.addRow("Stop at the", self._choice("length", LENGTHS))
         unsure = self._spin("min_confidence", 0, 0.5, 0.01, 2, special="never")
         unsure.setToolTip("A suggestion ends before a new word once the model's confidence in it (the mean "

@@ -49,6 +49,7 @@ class SuggestionController(QObject):
         self.model_name = ""
         self.status_detail = ""
         self._asked: _Asked | None = None
+        self._asking = False  # the writer asked for this suggestion (Ctrl+Space): shown however unsure
         self._story_request: int | None = None
         self.story_span: tuple[int, int] | None = None  # the last story's text, while it can be retried
         self._retries = 0
@@ -111,19 +112,27 @@ class SuggestionController(QObject):
 
     # suggestions -----------------------------------------------------------------------------
 
-    def params(self, kind: str) -> GenerationParams:
-        return params_for(self.settings, kind, self._retries)
+    def params(self, kind: str, asked: bool = False) -> GenerationParams:
+        """What a request asks of the engine; the engine decides whether a suggestion is shown
+        (its first word's calibrated confidence against the "Show suggestions" setting, unless
+        ``asked``): the editor shows whatever comes."""
+        return params_for(self.settings, kind, self._retries, asked=asked)
 
     def suggest_now(self) -> None:
         if not self.generator.ready:
             self.message.emit(self.no_model_reason(), 5000)
             return
-        self.editor.ask_now()
+        self._asking = True
+        try:
+            self.editor.ask_now()
+        finally:
+            self._asking = False
 
     def request_suggestion(self) -> None:
         if not self.generator.ready or self.editor.generating:
             return
-        request = self.generator.request("suggestion", self.editor.text_before_cursor(), self.params("suggestion"))
+        request = self.generator.request("suggestion", self.editor.text_before_cursor(),
+                                         self.params("suggestion", asked=self._asking))
         self._asked = _Asked(request, time.perf_counter())
         self.editor.expect_suggestion(request)
 

@@ -156,9 +156,9 @@ class Welcome(QDialog):
         if default is not None and default.manifest.get("parameters"):
             size = f" ({default.manifest['parameters'] / 1e6:.1f}M parameters)"
         name = default.name if default is not None else "The bundled model"
-        return (f"The model that comes with Inkwell, {name}{size}, is small: trained on Jane Austen's "
-                "novels, it writes in her manner and often stumbles. GPT-2 (124M parameters) writes "
-                "better and still runs on any computer.")
+        return (f"The model that comes with Inkwell, {name}{size}, is small: trained on novels and stories "
+                "published 1880–1925, it writes English in their manner, old-fashioned for an email, and "
+                "often guesses wrong. GPT-2 (124M parameters) writes better and still runs on any computer.")
 
     @staticmethod
     def _have_offered() -> bool:
@@ -183,7 +183,7 @@ class Welcome(QDialog):
     def ask_hub(self) -> None:
         self.network.setText("Looking for the network…")
         query = JsonProcess("app.models_cli", ["download", OFFERED, "--plan", "--json"], self, "the size query")
-        query.event.connect(self.planned)
+        query.received.connect(self.planned)
         query.finished.connect(self.answered)
         self._query = query
         query.start()

@@ -18,7 +18,7 @@ def start_child(parent, module: str, args: list[str], on_event, on_end, what: st
     """Start ``python -m module args``; ``on_end(process, outcome, message)`` with outcome "ok",
     "stopped" (cancelled on request), "error" (it said what is wrong) or "crashed"."""
     proc = JsonProcess(module, args, parent, what, log_path=log_path, kill_after_ms=kill_after_ms)
-    proc.event.connect(on_event)
+    proc.received.connect(on_event)
     proc.finished.connect(lambda _ok, message: on_end(
         proc, {"cancelled": "stopped", None: "crashed"}.get(proc.outcome, proc.outcome), message))
     proc.start()

@@ -28,6 +28,7 @@ from app.ui.finetune_wizard.children import start_child, stop
 from app.ui.finetune_wizard.common import error_label
 from app.ui.jobs import JsonProcess
 from core import paths
+from core.fileio import atomic_write_text, describe_os_error
 from core.textfile import TRAINING_MAX_BYTES, TextFileError, read_file
 
 if TYPE_CHECKING:
@@ -229,7 +230,11 @@ class MethodPage(QWizardPage):
         if self.size_problem() is not None:
             return
         stop(self.process)
-        self._job_file.write_text(json.dumps(self.job("estimate")), encoding="utf-8")
+        try:
+            atomic_write_text(self._job_file, json.dumps(self.job("estimate")))
+        except OSError as exc:
+            self.estimate_label.setText(f"Cannot write the estimate's job file ({describe_os_error(exc)}).")
+            return
         self.estimate = None
         self.estimate_label.setText("Measuring with a short warm-up run…")
         self.estimate_busy.show()

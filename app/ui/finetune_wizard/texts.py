@@ -28,6 +28,7 @@ from app import finetune as ft
 from app.ui.finetune_wizard.common import BASE, ERROR_STYLE, MIN_TOKENS, RESULTS, TRAINING, WARNING_STYLE, error_label
 from app.ui.finetune_wizard.entries import TextEntry, describe, read_entry
 from core import paths
+from core.fileio import atomic_write_text, describe_os_error
 from core.textfile import TEXT_SUFFIXES
 from core.units import human_bytes
 
@@ -141,7 +142,11 @@ class TextsPage(QWizardPage):
         digest = hashlib.sha256(text.encode("utf-8")).hexdigest()[:8]
         path = folder / f"{ft.slug(Path(title).stem) or 'document'}-{digest}.txt"
         if not path.exists():
-            path.write_text(text, encoding="utf-8")
+            try:
+                atomic_write_text(path, text)
+            except OSError as exc:
+                self.warning.setText(f"Cannot keep a copy of the document in {folder} ({describe_os_error(exc)}).")
+                return
         self.add_paths([path])
 
     def _remove_selected(self) -> None:

@@ -25,6 +25,7 @@ from app.ui.finetune_wizard.common import TRAINING_STOP_MS, error_label
 from app.ui.jobs import JsonProcess
 from app.ui.loss_chart import LossChart
 from core import paths
+from core.fileio import atomic_write_text, describe_os_error
 from core.runfolder import CHECKPOINT, SUMMARY
 from core.units import human_duration
 
@@ -99,7 +100,11 @@ class TrainingPage(QWizardPage):
             args = ["--out", str(self.run_dir), "--resume"]
         else:
             job_file = paths.state_dir() / f"finetune-{self.run_dir.name}.job.json"
-            job_file.write_text(json.dumps(self.w.job, indent=2), encoding="utf-8")
+            try:
+                atomic_write_text(job_file, json.dumps(self.w.job, indent=2))
+            except OSError as exc:
+                self.message.setText(f"Cannot write the training's job file ({describe_os_error(exc)}).")
+                return
             args = ["--job", str(job_file)]
         self.state = "running"
         self.status.setText("Resuming from the last checkpoint…" if resume else "Reading your texts and the base model…")

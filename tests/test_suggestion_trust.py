@@ -1,0 +1,238 @@
+"""Issue 21: suggestions shown when likely right, real words only, the document's own words,
+the same from the command line, and the keystroke benchmark's accounting."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from app import generate_cli, generation
+from app.engine import Engine, GenerationParams, doccache, healing, trust
+from app.settings import Settings
+from core.tokenizer import encode
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
+
+GREEDY = {"temperature": 0.0, "num_alternatives": 1, "length": "tokens"}
+
+
+class Forced:
+    """A decoder whose next token is always the next of ``tokens`` (far likelier than any other)."""
+
+    def __init__(self, decoder, tokens):
+        self.decoder, self.tokens, self.calls = decoder, tokens, 0
+
+    def __getattr__(self, name):
+        return getattr(self.decoder, name)
+
+    def run(self, ids, positions, cache):
+        logits = self.decoder.run(ids, positions, cache).copy()
+        logits[:, self.tokens[min(self.calls, len(self.tokens) - 1)]] += 1000.0
+        self.calls += 1
+        return logits
+
+
+def forced(tiny_bundle, text, lexicon=None):
+    engine = Engine.load(tiny_bundle, provider="cpu", lexicon=lexicon)
+    engine.decoder = Forced(engine.decoder, encode(text))
+    return engine
+
+
+# -- the document's n-gram cache ---------------------------------------------------------------------
+
+def test_the_cache_predicts_what_followed_the_same_tokens_before():
+    history = np.array(encode("He came in. Captain Wentworth sat. Then Captain Benwick. Captain"))
+    dist, longest = doccache.cache_distribution(history, 50257)
+    went = encode(" Wentworth")[0]
+    assert longest >= 2 and int(np.argmax(dist)) == went
+    assert doccache.cache_distribution(np.array(encode("no repeats here")), 50257) == (None, 0)
+
+
+def test_mixing_raises_the_documents_word_and_keeps_the_rest_in_scale():
+    history = np.array(encode("Captain Wentworth came in. Later Captain Wentworth sat. Then Captain"))
+    went = encode(" Wentworth")[0]
+    logits = np.zeros(50257, dtype=np.float32)
+    mixed = doccache.mix(logits, [history], 0.2)
+    assert mixed[went] > logits[went] + 5  # from 1/50257 to a share of the cache's 0.2
+    other = encode(" house")[0]
+    assert mixed[other] < logits[other] and mixed[other] > logits[other] - 0.3  # only (1 - w) less
+    assert doccache.mix(logits, [history], 0.0) is logits
+
+
+def test_the_engine_mixes_the_cache_only_when_asked(tiny_bundle):
+    engine = Engine.load(tiny_bundle, provider="cpu")
+    text = "Wentworth Wentworth Wentworth Wentworth Wentworth Wentworth"
+    on = engine.generate(text, GenerationParams(max_new_tokens=1, heal=False, **GREEDY))
+    off = engine.generate(text, GenerationParams(max_new_tokens=1, heal=False, document_cache=False, **GREEDY))
+    assert on.alternatives[0].token_ids == encode(" Wentworth")[:1]  # a random model, won over by the text
+    assert off.alternatives[0].token_ids != on.alternatives[0].token_ids
+
+
+# -- real words --------------------------------------------------------------------------------------
+
+def test_words_known_by_the_lexicon_or_the_document():
+    words = trust.Words({"update", "up"}.__contains__, "Mr Zorblax came. He sent us the upd")
+    assert words.extension_known("sent us the upd", "ate, and")
+    assert not words.extension_known("sent us the upd", '."')  # "upd" is no word
+    assert not words.extension_known("sent us the upd", "es")  # nor "updes"
+    assert words.extension_known("sent us the Zorb", "lax")  # the document knows it
+    assert words.extension_known("sent us the ", "anything")  # no word at the cursor
+    assert trust.Words(None, "").extension_known("the upd", "qq")  # no lexicon: no checks
+
+
+def test_first_word_end():
+    assert trust.first_word_end(" the", final=False) is None
+    assert trust.first_word_end(" the house", final=False) == 4
+    assert trust.first_word_end(" the", final=True) == 4
+    assert trust.first_word_end("ate,", final=False) == 3
+    assert trust.first_word_end(", and", final=False) == 1
+
+
+def test_a_completion_that_makes_a_non_word_is_never_shown(tiny_bundle):
+    pieces = []
+    params = GenerationParams(max_new_tokens=4, **GREEDY)
+    engine = forced(tiny_bundle, " updates of the day", lexicon={"update", "updates", "the"}.__contains__)
+    assert engine.generate("He sent us the upd", params).text == "ates of the day"
+    # the same model, a lexicon without "updates": neither "updates" nor "upd" as it is is shown
+    engine = forced(tiny_bundle, " updates of the day", lexicon={"update", "the"}.__contains__)
+    result = engine.generate("He sent us the upd", params, on_token=lambda r, p, q: pieces.append(p))
+    assert result.text == "" and pieces == [] and result.non_words >= 1
+    # without word checks (today's engine) it was shown
+    engine = forced(tiny_bundle, " updates of the day", lexicon={"update", "the"}.__contains__)
+    assert engine.generate("He sent us the upd", GenerationParams(max_new_tokens=4, real_words=False, **GREEDY)).text
+
+
+def test_a_finished_word_is_extended_only_into_a_real_word(tiny_bundle):
+    # "In" goes on as "Instead" only with a lexicon that knows it; else the word stays as typed.
+    params = GenerationParams(max_new_tokens=2, **GREEDY)
+    engine = forced(tiny_bundle, " Instead of", lexicon={"in", "instead"}.__contains__)
+    assert engine.generate("It was so. In", params).text == "stead of"
+    engine = forced(tiny_bundle, " Instead of", lexicon={"in"}.__contains__)
+    text = engine.generate("It was so. In", params).text
+    assert not text[:1].isalpha()
+    lexicon = {"in"}.__contains__
+    assert Engine._ratio(trust.Words(lexicon, ""), "It was so. In") == healing.FINISHED_WORD_RATIO
+    assert Engine._ratio(trust.Words(lexicon, ""), "It was so. Inq") is None
+
+
+# -- shown when likely right ----------------------------------------------------------------------
+
+def test_an_unsure_suggestion_is_not_shown_and_sends_nothing(tiny_bundle):
+    pieces = []
+    engine = forced(tiny_bundle, " the house was")
+    shown = engine.generate("It was", GenerationParams(max_new_tokens=3, heal=False, **GREEDY))
+    assert shown.text == " the house was" and 0 < shown.alternatives[0].confidence < 1
+    hidden = engine.generate("It was", GenerationParams(max_new_tokens=3, heal=False, min_show=1.0, **GREEDY),
+                             on_token=lambda r, p, q: pieces.append(p))
+    assert hidden.text == "" and hidden.unsure == 1 and pieces == []
+
+
+def test_calibration_is_monotone_and_a_probability():
+    values = [trust.calibrated(p) for p in (1e-6, 0.01, 0.1, 0.5, 1.0)]
+    assert values == sorted(values) and all(0 <= v <= 1 for v in values)
+
+
+def test_the_setting_in_words_and_ctrl_space(tmp_path):
+    settings = Settings(tmp_path / "settings.json")
+    assert settings["show_suggestions"] == "fairly sure"
+    levels = generation.SHOW_LEVELS
+    assert levels["often"] == 0 < levels["fairly sure"] < levels["sure"]
+    assert generation.params_for(settings, "suggestion").min_show == levels["fairly sure"]
+    assert generation.params_for(settings, "suggestion", asked=True).min_show == 0.0  # Ctrl+Space
+    settings.set("show_suggestions", "sure")
+    assert generation.params_for(settings, "suggestion").min_show == levels["sure"]
+    with pytest.raises(ValueError):
+        settings.set("show_suggestions", "always")
+    assert set(generation.SHOW_LABELS.values()) == {"often", "when fairly sure", "only when sure"}
+
+
+def test_the_lexicon_knows_english_and_the_personal_dictionary():
+    from app import spelling
+
+    spelling.personal_path().parent.mkdir(parents=True, exist_ok=True)
+    spelling.personal_path().write_text("Zorblax\n", encoding="utf-8")
+    known = generation.lexicon()
+    assert known("update") and known("zorblax") and not known("upd")
+
+
+# -- the command line ---------------------------------------------------------------------------------
+
+def _settings(**values):
+    settings = Settings.load()
+    settings.update({"temperature": 0.0, **values})
+    settings.flush()
+    return settings
+
+
+def test_generate_suggestion_prints_what_the_editor_shows(tiny_bundle, capsys):
+    _settings(show_suggestions="often", model=str(tiny_bundle))
+    prompt = "It was a truth universally acknowledged, that"
+    assert generate_cli.main(["--suggestion", prompt]) == 0
+    printed = capsys.readouterr().out
+    settings = Settings.load()
+    engine = Engine.load(tiny_bundle, provider="cpu", lexicon=generation.lexicon())
+    expected = engine.generate(prompt, generation.params_for(settings, "suggestion")).text
+    assert expected and printed == expected + "\n"
+
+
+def test_generate_suggestion_prints_nothing_when_nothing_would_show(tiny_bundle, capsys, monkeypatch):
+    _settings(show_suggestions="sure")
+    monkeypatch.setitem(generation.SHOW_LEVELS, "sure", 1.0)
+    assert generate_cli.main(["--suggestion", "--model", str(tiny_bundle), "It was a truth"]) == 0
+    assert capsys.readouterr().out == ""
+
+
+# -- the benchmark's accounting ------------------------------------------------------------------------
+
+def test_keystroke_accounting():
+    from bench_keystrokes import pauses, taken
+
+    assert taken(" the house, and", " the house was") == (10, 2, True)  # Ctrl+Right twice
+    assert taken(" the house", " the house was") == (10, 1, True)  # all of it: Tab
+    assert taken(" a house", " the house") == (0, 0, False)
+    assert taken("ledged, that", "ledged, that a single") == (12, 1, True)
+    ends, firsts = pauses("It was a truth.")
+    assert ends == {2, 6, 8, 14} and firsts == {1, 4, 10}
+
+
+def test_the_settings_panel_offers_the_setting_in_words(qtbot):
+    from PySide6.QtWidgets import QComboBox
+
+    from app.ui.main_window import DEFAULT_KEYS
+    from app.ui.settings_panel import SettingsPanel
+
+    settings = Settings.load()
+    panel = SettingsPanel(settings, DEFAULT_KEYS)
+    qtbot.addWidget(panel)
+    box = panel.findChild(QComboBox, "setting_show_suggestions")
+    assert [box.itemText(i) for i in range(box.count())] == ["often", "when fairly sure", "only when sure"]
+    assert box.currentText() == "when fairly sure"
+    box.setCurrentIndex(2)
+    assert settings["show_suggestions"] == "sure"
+
+
+def test_the_window_shows_nothing_unsure_at_a_pause_but_ctrl_space_asks_anyway(qtbot, tiny_bundle, monkeypatch):
+    from app.ui.main_window import MainWindow
+
+    monkeypatch.setitem(generation.SHOW_LEVELS, "sure", 1.0)  # never sure enough
+    settings = Settings.load()
+    settings.update({"model": str(tiny_bundle), "delay_ms": 30, "temperature": 0.0, "show_suggestions": "sure"})
+    window = MainWindow(settings)
+    try:
+        window.show()
+        qtbot.waitExposed(window)
+        with qtbot.waitSignal(window.generator.loaded, timeout=30000):
+            window.start()
+        window.editor.setFocus()
+        with qtbot.waitSignal(window.generator.finished, timeout=20000):
+            qtbot.keyClicks(window.editor, "The sea was calm and")
+        assert window.editor.ghost_text == ""  # the pause's suggestion: the engine kept it back
+        window.commands["suggest_now"].trigger()  # Ctrl+Space
+        qtbot.waitUntil(lambda: window.editor.ghost_text != "", timeout=10000)
+    finally:
+        window.editor.document().setModified(False)
+        window.close()
+        window.deleteLater()
