@@ -38,8 +38,9 @@ def params_for(settings: Settings, kind: str, retries: int = 0, asked: bool = Fa
     else:
         if settings["seed"] is not None:
             values["seed"] = settings["seed"] + retries
+        # A story is written on, not offered: no confidence gate and no word check on its text.
         values.update(max_new_tokens=settings["story_tokens"], num_alternatives=1, length="tokens",
-                      stop_at_eot=False)
+                      stop_at_eot=False, real_words=False)
     return GenerationParams(**values)
 
 

@@ -60,14 +60,16 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=0)
     args = ap.parse_args()
     greedy = app_params(temperature=0.0)
+    always = app_params(temperature=0.0, min_show=0.0)  # "Show suggestions: often": every one the model makes
     with tempfile.TemporaryDirectory() as tmp:
         old = Engine.load(baseline_folder(args.baseline, Path(tmp)), provider="cpu", threads=args.threads)
         new = Engine.load(Path(args.model), provider="cpu", threads=args.threads)
-        print(f"Suggestions (app defaults, greedy): ...prompt end | {old.status.model_name} (baseline) "
-              f"| {new.status.model_name}\n")
+        print(f"Suggestions (greedy): ...prompt end | {old.status.model_name} (baseline) | {new.status.model_name}; "
+              f"each model's suggestion, and what the app shows by default (min_show {greedy.min_show})\n")
         for kind, prompt in PROMPTS:
-            print(f"[{kind}] ...{prompt[-50:]!r}\n    old: {old.generate(prompt, greedy).text!r}\n"
-                  f"    new: {new.generate(prompt, greedy).text!r}")
+            shown = new.generate(prompt, greedy).text
+            print(f"[{kind}] ...{prompt[-50:]!r}\n    old: {old.generate(prompt, always).text!r}\n"
+                  f"    new: {new.generate(prompt, always).text!r}   shown: {shown!r}" + ("" if shown else " (nothing)"))
         story = app_params("story", max_new_tokens=120, seed=7)
         print(f"\nStory passages of {new.status.model_name} (120 tokens, app default sampling, seed 7), verbatim:")
         for prompt in STORIES:

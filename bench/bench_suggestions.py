@@ -190,7 +190,9 @@ def main() -> None:
     places = boundaries(paragraphs, args.boundaries)
     mid = boundaries(paragraphs, max(20, args.boundaries // 4), seed=22, mid_word=True)
     own = {} if args.own_ngram is None else {"no_repeat_own_ngram_size": args.own_ngram}
-    greedy = app_params(temperature=0.0, **own)
+    # Every suggestion the model makes (min_show 0): what the model writes, not what the app's
+    # confidence threshold lets through (bench/bench_keystrokes.py measures that policy).
+    greedy = app_params(temperature=0.0, min_show=0.0, **own)
     with tempfile.TemporaryDirectory() as tmp:
         models = {"baseline": baseline_folder(args.baseline, Path(tmp)), "model": Path(args.model)}
         rows = {}
