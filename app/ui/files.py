@@ -252,14 +252,19 @@ class DocumentFiles(QObject):
         return self.write(path)
 
     def _ask_replace(self, path: str) -> bool:
-        box = QMessageBox(QMessageBox.Icon.Warning, "Replace file?",
-                          f"“{Path(path).name}” already exists in {Path(path).parent}. Replace it with your text?",
-                          parent=self.window)
-        replace = box.addButton("Replace", QMessageBox.ButtonRole.DestructiveRole)
+        return self._confirm(QMessageBox.Icon.Warning, "Replace file?",
+                             f"“{Path(path).name}” already exists in {Path(path).parent}. Replace it with your text?",
+                             "Replace", QMessageBox.ButtonRole.DestructiveRole)
+
+    def _confirm(self, icon: QMessageBox.Icon, title: str, text: str, action: str, role: QMessageBox.ButtonRole,
+                 action_is_default: bool = False) -> bool:
+        """Whether the writer chose ``action`` over Cancel in a message box."""
+        box = QMessageBox(icon, title, text, parent=self.window)
+        chosen = box.addButton(action, role)
         cancel = box.addButton(QMessageBox.StandardButton.Cancel)
-        box.setDefaultButton(cancel)
+        box.setDefaultButton(chosen if action_is_default else cancel)
         box.exec()
-        return box.clickedButton() is replace
+        return box.clickedButton() is chosen
 
     def _swapped(self, path: str) -> str | None:
         """Where the open file's path leads now, when another program put a symbolic link in its
@@ -342,27 +347,18 @@ class DocumentFiles(QObject):
 
     def _ask_in_place(self, problem: str) -> bool:
         """Whether to write into the file itself because its folder cannot take a new file."""
-        box = QMessageBox(QMessageBox.Icon.Warning, "Save into the file?",
-                          f"{problem}.\n\nInkwell can write your text into the file directly instead. Should "
-                          "the computer stop or the disk fill up during that save, the file can be left "
-                          "half written (your text stays here, so you could save it elsewhere).",
-                          parent=self.window)
-        write = box.addButton("Write into the file", QMessageBox.ButtonRole.AcceptRole)
-        cancel = box.addButton(QMessageBox.StandardButton.Cancel)
-        box.setDefaultButton(cancel)
-        box.exec()
-        return box.clickedButton() is write
+        return self._confirm(QMessageBox.Icon.Warning, "Save into the file?",
+                             f"{problem}.\n\nInkwell can write your text into the file directly instead. Should "
+                             "the computer stop or the disk fill up during that save, the file can be left "
+                             "half written (your text stays here, so you could save it elsewhere).",
+                             "Write into the file", QMessageBox.ButtonRole.AcceptRole)
 
     def _ask_convert(self, problem: str, fmt: FileFormat) -> bool:
         """Whether to write the file as UTF-8 because its own encoding cannot hold the text."""
-        box = QMessageBox(QMessageBox.Icon.Question, "Save as UTF-8?",
-                          f"{problem}.\n\nSave the file as UTF-8 instead? Programs that expect "
-                          f"{fmt.encoding_name} may show its accented letters wrongly.", parent=self.window)
-        convert = box.addButton("Save as UTF-8", QMessageBox.ButtonRole.AcceptRole)
-        box.addButton(QMessageBox.StandardButton.Cancel)
-        box.setDefaultButton(convert)
-        box.exec()
-        return box.clickedButton() is convert
+        return self._confirm(QMessageBox.Icon.Question, "Save as UTF-8?",
+                             f"{problem}.\n\nSave the file as UTF-8 instead? Programs that expect "
+                             f"{fmt.encoding_name} may show its accented letters wrongly.",
+                             "Save as UTF-8", QMessageBox.ButtonRole.AcceptRole, action_is_default=True)
 
     def _ask_changed_on_disk(self) -> str:
         """"overwrite", "reload", "save_as" or "cancel": what to do with a file another program
