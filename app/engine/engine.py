@@ -196,6 +196,10 @@ class Engine:
         # and the model is sure enough of it (trust.py).
         gates = [_Gate(before, words or trust.Words(None, before), params.min_show) for _ in range(n)]
         generated: list[list[int]] = [[] for _ in range(n)]
+        # Each row's prompt and tokens, written in place: the processors see views of it, not a
+        # history concatenated afresh at every step.
+        written = np.empty((n, len(prompt) + params.max_new_tokens), dtype=np.int64)
+        written[:, : len(prompt)] = history
         probs: list[list[float]] = [[] for _ in range(n)]
         log_prob = [0.0] * n  # the model's log-probability of each row's text so far
         unsent = [[0.0, 0] for _ in range(n)]  # log-probability and count of tokens not yet in a piece
@@ -225,6 +229,7 @@ class Engine:
                     continue
                 log_prob[row] = row_log_prob
                 generated[row].append(token)
+                written[row, len(prompt) + len(generated[row]) - 1] = token
                 probs[row].append(float(row_probs[row]))
                 unsent[row][0] += math.log(max(float(row_probs[row]), 1e-30))
                 unsent[row][1] += 1
@@ -257,7 +262,7 @@ class Engine:
                 if n == 1:
                     self._tokens.append(int(tokens[0]))
                 pos += 1
-            histories = [np.concatenate([history, np.array(g, dtype=np.int64)]) for g in generated]
+            histories = [written[row, : len(prompt) + len(generated[row])] for row in range(n)]
             if params.document_cache:
                 logits = doccache.mix(logits, histories)
             tokens = sampler.sample(sampler.process(logits, histories))

@@ -60,6 +60,11 @@ def temperature(scores: np.ndarray, value: float) -> np.ndarray:
     -inf, greedy (the limit), instead of everything turning into inf and nan."""
     if value == 1.0:
         return scores
+    with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
+        quick = scores / np.float32(value)
+    if np.count_nonzero(np.isfinite(quick)) == np.count_nonzero(np.isfinite(scores)):
+        scores[...] = quick  # the usual case, in float32: nothing left the range
+        return scores
     finite = np.isfinite(scores)
     wide = scores.astype(np.float64)
     with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
