@@ -30,7 +30,10 @@ FORMAT = "inkwell-model"
 # cache every step.
 FORMAT_VERSION = 2
 VARIANT_FILES = {"int8": "model.int8.onnx", "fp16": "model.fp16.onnx", "fp32": "model.fp32.onnx"}
-KV_DTYPES = {"int8": "float32", "fp32": "float32", "fp16": "float16"}
+# The cache's element type for each variant a bundle writes now (core/onnx_graph.py: int8 weights
+# go with an int8 cache); older bundles' int8 graphs have a float32 cache, and their manifests say so.
+KV_DTYPES = {"int8": "int8", "fp32": "float32", "fp16": "float16"}
+KV_BYTES = {"float32": 4, "float16": 2, "int8": 1}
 # Which variant each kind of device runs when the bundle has several.
 PREFERENCE = {"cpu": ("int8", "fp32", "fp16"), "cuda": ("fp16", "fp32", "int8")}
 ARCHITECTURE_KEYS = ("n_layer", "n_head", "n_embd", "n_positions", "vocab_size")
@@ -305,8 +308,8 @@ def _check_manifest(m: Any, source: str) -> None:
             raise bad(f"variants.{name} must be an object")
         _check_entry(v, f"variants.{name}", bad)
         _check_relative(v.get("file"), f"variants.{name}.file", bad)
-        if v.get("kv_dtype") not in ("float32", "float16"):
-            raise bad(f"variants.{name}.kv_dtype must be 'float32' or 'float16', got {v.get('kv_dtype')!r}")
+        if v.get("kv_dtype") not in KV_BYTES:
+            raise bad(f"variants.{name}.kv_dtype must be one of {', '.join(KV_BYTES)}, got {v.get('kv_dtype')!r}")
     for rel, entry in files.items():
         _check_relative(rel, f"files[{rel!r}]", bad)
         if not isinstance(entry, dict):

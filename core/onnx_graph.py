@@ -73,6 +73,7 @@ class QuantOptions:
     kernel: str = "nbits"
     block_size: int = 128
     reduce_range: bool = False
+    kv_cache: str = "float"  # or "int8": see build_graph's note on the cache
 
 
 def shape_problem(n_embd: int, n_head: int) -> str | None:
@@ -248,15 +249,27 @@ def build_graph(spec: GraphSpec, weights: dict[str, np.ndarray], variant: str = 
     seqlens_k = b.op("Cast", [last_pos], to=TensorProto.INT32)[0]
     total_len = b.op("Add", [b.op("ReduceMax", [seqlens_k], keepdims=0)[0], b.const("one_i32", np.array(1, np.int32))])[0]
 
+    # An int8 cache (int8 variant, quant.kv_cache "int8") holds keys and values in 8 bits with one
+    # fixed scale per head channel, calibrated at export (core/cache_calibration.py: the scales are
+    # h.{i}.attn.k_scale / v_scale in ``weights``). At long context the cache, not the weights, is
+    # what a decode step reads most; GroupQueryAttention quantizes new entries as it writes them.
+    int8_cache = variant == "int8" and quant.kv_cache == "int8"
+    attention_attrs: dict = {}
+    if int8_cache:
+        attention_attrs = {"k_quant_type": "PER_CHANNEL", "v_quant_type": "PER_CHANNEL", "kv_cache_bit_width": 8}
     for i in range(spec.n_layer):
         p = f"h.{i}"
         last = i == spec.n_layer - 1
         qkv = b.linear(h, w[f"{p}.attn.c_attn.weight"], f"{p}.attn.c_attn.weight", bias(f"{p}.attn.c_attn.bias"))
+        attention_in = [qkv, "", "", f"past_key_values.{i}.key", f"past_key_values.{i}.value", seqlens_k, total_len]
+        if int8_cache:
+            scales = [b.const(f"{p}.attn.{kind}_scale",
+                              _cache_scale(w, f"{p}.attn.{kind}_scale", n_head, head_dim)) for kind in ("k", "v")]
+            attention_in += [""] * 5 + scales  # inputs 7-11 (rotary caches, positions, bias, sink) stay empty
         out = b.op(
-            "GroupQueryAttention",
-            [qkv, "", "", f"past_key_values.{i}.key", f"past_key_values.{i}.value", seqlens_k, total_len],
-            [f"{p}.attn.out", f"present.{i}.key", f"present.{i}.value"],
+            "GroupQueryAttention", attention_in, [f"{p}.attn.out", f"present.{i}.key", f"present.{i}.value"],
             domain=MS_DOMAIN, num_heads=n_head, kv_num_heads=n_head, scale=float(head_dim ** -0.5),
+            **attention_attrs,
         )[0]
         if last:
             # Only the last position's logits leave the graph: the rest of the last layer runs
@@ -286,7 +299,7 @@ def build_graph(spec: GraphSpec, weights: dict[str, np.ndarray], variant: str = 
     else:
         b.op("Gemm", [h, wte_name], ["logits"], transB=1)
 
-    kv_type = b.float_type
+    kv_type = TensorProto.INT8 if int8_cache else b.float_type
     kv_shape: list[str | int] = ["batch", n_head, "past_sequence", head_dim]
     inputs = [
         helper.make_tensor_value_info("input_ids", TensorProto.INT64, ["batch", "sequence"]),
@@ -306,6 +319,15 @@ def build_graph(spec: GraphSpec, weights: dict[str, np.ndarray], variant: str = 
     )
     model.ir_version = 8
     return model
+
+
+def _cache_scale(weights: dict[str, np.ndarray], name: str, n_head: int, head_dim: int) -> np.ndarray:
+    if name not in weights:
+        raise ValueError(f"an int8 cache needs the calibrated scale {name!r}")
+    scale = np.asarray(weights[name], dtype=np.float32)
+    if scale.shape != (n_head, head_dim) or not np.all(np.isfinite(scale)) or not np.all(scale > 0):
+        raise ValueError(f"{name}: expected [{n_head}, {head_dim}] positive finite scales")
+    return scale.reshape(1, n_head, 1, head_dim)
 
 
 def save_graph(graph: onnx.ModelProto, path) -> list[str]:

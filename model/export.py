@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as _dt
+import functools
 import json
 import signal
 import sys
@@ -33,6 +34,7 @@ from typing import Any, Callable
 import numpy as np
 
 from core.bundle import KV_DTYPES, VARIANT_FILES, Bundle, BundleWriter, check_destination
+from core.cache_calibration import cache_scales
 from core.cli_support import fail, raise_interrupt
 from core.errors import ModelError
 from core.machine import memory_problem
@@ -148,7 +150,7 @@ def export_bundle(
 
     spec = GraphSpec(cfg.n_layer, cfg.n_head, cfg.n_embd, cfg.vocab_size, cfg.n_positions, cfg.layer_norm_epsilon)
     weights = {k: v.detach().float().numpy() for k, v in model.state_dict().items()}
-    quant = QuantOptions(block_size=block_size_for(cfg.n_embd))
+    quant = QuantOptions(block_size=block_size_for(cfg.n_embd), kv_cache="int8")
     checker = _Checker(model, cfg, seed)
     results: dict[str, dict[str, Any]] = {}
 
@@ -158,7 +160,8 @@ def export_bundle(
         order = ["fp32"] + [v for v in variants if v != "fp32"]
         for variant in order:
             stage(f"build {variant}", f"building the {variant} graph")
-            graph = build_graph(spec, weights, variant, quant, name=name or src.name)
+            graph = build_graph(spec, weights, variant, quant if variant == "int8" else QuantOptions(),
+                                name=name or src.name)
             keep = variant in variants
             path = writer.path(VARIANT_FILES[variant]) if keep else writer.tmp / "check.fp32.onnx"
             extra_files = save_graph(graph, path)
@@ -167,8 +170,10 @@ def export_bundle(
             try:
                 session = _session(path)
                 diff = checker.parity(session) if variant == "fp32" else None
-                agreement = None if variant == "fp32" else checker.agreement(
-                    session, np.float16 if variant == "fp16" else np.float32)
+                agreement = None if variant == "fp32" else checker.agreement(session, np.dtype(KV_DTYPES[variant]).type)
+                if variant == "fp32" and "int8" in variants:  # the int8 cache's scales, from this graph
+                    weights.update(cache_scales(functools.partial(session.run, None), cfg.n_layer, cfg.n_head,
+                                                cfg.head_dim, cfg.n_positions))
             except ModelError:
                 raise
             except Exception as exc:  # noqa: BLE001 - onnxruntime's own errors (e.g. a version without an operator)

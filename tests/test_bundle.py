@@ -36,7 +36,7 @@ def test_load_reads_the_manifest(tiny_bundle):
     assert set(b.variants) == {"fp32", "int8", "fp16"}
     assert b.variant_path("int8") == tiny_bundle / "model.int8.onnx" and b.variant_path("int8").is_file()
     assert b.variant_info("fp16")["kv_dtype"] == "float16"
-    assert b.variant_info("int8")["kv_dtype"] == "float32"
+    assert b.variant_info("int8")["kv_dtype"] == "int8"  # int8 weights, int8 cache
     assert b.has_hf and (b.hf_path / "config.json").is_file()
     assert b.preferred_variant("cpu") == "int8" and b.preferred_variant("cuda") == "fp16"
     assert b.manifest["parameters"] == 3332928

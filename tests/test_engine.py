@@ -495,7 +495,7 @@ def test_manifest_cache_type_must_match_the_graph(tiny_bundle, tmp_path):
     manifest = json.loads(manifest_path.read_text())
     manifest["variants"]["int8"]["kv_dtype"] = "float16"
     manifest_path.write_text(json.dumps(manifest))
-    with pytest.raises(ModelError, match=r"model\.int8\.onnx: the graph's cache is float32, the manifest says float16"):
+    with pytest.raises(ModelError, match=r"model\.int8\.onnx: the graph's cache is int8, the manifest says float16"):
         Engine.load(folder, provider="cpu")
 
 

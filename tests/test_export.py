@@ -54,7 +54,7 @@ def _reference(model, ids):
 def test_graph_io_contract(sessions, torch_model):
     cfg = torch_model.config
     for variant, s in sessions.items():
-        kv = "tensor(float16)" if variant == "fp16" else "tensor(float)"
+        kv = {"fp16": "tensor(float16)", "int8": "tensor(int8)"}.get(variant, "tensor(float)")
         inputs = {i.name: i for i in s.get_inputs()}
         outputs = {o.name: o for o in s.get_outputs()}
         assert list(inputs)[:2] == ["input_ids", "position_ids"]
@@ -113,7 +113,7 @@ def test_single_token_first_call(sessions, torch_model):
 def test_reduced_precision_agrees_with_pytorch(sessions, torch_model, tiny_bundle, variant):
     """Greedy continuation of random prompts: the top-1 token agrees almost everywhere."""
     cfg = torch_model.config
-    dtype = np.float16 if variant == "fp16" else np.float32
+    dtype = np.float16 if variant == "fp16" else np.int8  # int8 weights go with an int8 cache
     rng = np.random.default_rng(7)
     ids = rng.integers(0, cfg.vocab_size, size=(4, 40))
     ref_logits, _ = _reference(torch_model, ids)
@@ -433,7 +433,7 @@ def test_large_models_keep_weights_beside_the_graph(tiny_hf_dir, tmp_path, monke
     b.verify()
     session = ort.InferenceSession(str(b.variant_path("int8")), providers=["CPUExecutionProvider"])
     model = load_gpt2(tiny_hf_dir)
-    assert export._Checker(model, model.config, 0).agreement(session, np.float32) >= 0.9
+    assert export._Checker(model, model.config, 0).agreement(session, np.int8) >= 0.9
 
 
 def test_a_graph_onnxruntime_cannot_run_is_reported(tiny_hf_dir, tmp_path, monkeypatch, run_main):

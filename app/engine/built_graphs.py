@@ -17,7 +17,9 @@ import json
 import os
 import shutil
 import tempfile
+from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -27,6 +29,9 @@ from core.fileio import read_json
 from core.hf_layout import gpt2_name, is_conv1d
 
 WEIGHTS = "hf/model.safetensors"
+# Part of the cache key: graphs built by an older Inkwell (an int8 graph with a float cache) are
+# built again rather than reused.
+GRAPH_FORMAT = "-kv8"
 
 
 def can_build(bundle: Bundle) -> bool:
@@ -44,7 +49,7 @@ def graph(bundle: Bundle, variant: str, cache: Path, notes: list[str] | None = N
         raise ModelError(f"{bundle.folder}: no {variant} graph and no Hugging Face checkpoint to build one from")
     if variant not in VARIANT_FILES:
         raise ModelError(f"unknown variant {variant!r} (expected {', '.join(VARIANT_FILES)})")
-    key = bundle.manifest["files"][WEIGHTS]["sha256"][:24]
+    key = bundle.manifest["files"][WEIGHTS]["sha256"][:24] + GRAPH_FORMAT
     folder = cache / "graphs" / key / variant
     path = folder / VARIANT_FILES[variant]
     try:
@@ -71,6 +76,16 @@ def graph(bundle: Bundle, variant: str, cache: Path, notes: list[str] | None = N
         notes.append(f"the cache folder cannot be written ({reason}), so the model's {variant} graph was built "
                      f"in a temporary folder and is built again at every start; make {cache} writable to keep it")
     return temporary / variant / VARIANT_FILES[variant]
+
+
+def _cache_scales(model: Any, cfg: Any) -> dict[str, np.ndarray]:
+    import onnxruntime as ort
+
+    from core.cache_calibration import cache_scales
+
+    session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    return cache_scales(lambda feeds: session.run(None, feeds), cfg.n_layer, cfg.n_head, cfg.head_dim,
+                        cfg.n_positions)
 
 
 class _Unwritable(ModelError):
@@ -108,9 +123,12 @@ def _build(bundle: Bundle, variant: str, folder: Path) -> None:
         if name is not None:
             weights[name] = np.ascontiguousarray((value.T if is_conv1d(name) else value).astype(np.float32))
     spec = GraphSpec(cfg.n_layer, cfg.n_head, cfg.n_embd, cfg.vocab_size, cfg.n_positions, cfg.layer_norm_epsilon)
+    quant = QuantOptions(block_size=block_size_for(cfg.n_embd))
     try:
-        model = build_graph(spec, weights, variant, QuantOptions(block_size=block_size_for(cfg.n_embd)),
-                            name=bundle.name)
+        model = build_graph(spec, weights, variant, quant, name=bundle.name)
+        if variant == "int8":  # its cache's scales come from a pass of the float-cache graph just built
+            weights.update(_cache_scales(model, cfg))
+            model = build_graph(spec, weights, variant, replace(quant, kv_cache="int8"), name=bundle.name)
     except KeyError as exc:
         raise ModelError(f"{bundle.folder / WEIGHTS}: missing tensor {exc}") from None
     # Built beside its final place and renamed into it: another Inkwell building the same graph

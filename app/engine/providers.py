@@ -22,7 +22,7 @@ from app.engine import built_graphs
 from app.engine.params import MAX_ALTERNATIVES
 from app.engine.results import EngineStatus
 from app.engine.session import Decoder, first_line
-from core.bundle import KV_DTYPES, Bundle, sha256_file
+from core.bundle import KV_BYTES, KV_DTYPES, Bundle, sha256_file
 from core.errors import ModelError
 from core.machine import limit_threads, memory_problem
 from core.onnx_info import GraphInfo
@@ -112,7 +112,7 @@ def _graph_checked(bundle: Bundle, path: Path, kv_dtype: str) -> GraphInfo:
     info = bundle.check_graph_file(path, kv_dtype)
     arch = bundle.architecture
     # The engine keeps the prompt's row and, for alternatives, up to MAX_ALTERNATIVES more.
-    row = 2 * arch["n_layer"] * arch["n_embd"] * bundle.context_length * (2 if kv_dtype == "float16" else 4)
+    row = 2 * arch["n_layer"] * arch["n_embd"] * bundle.context_length * KV_BYTES[kv_dtype]
     cache = (1 + MAX_ALTERNATIVES) * row
     weights = path.stat().st_size + sum((path.parent / rel).stat().st_size for rel in info.external_files
                                         if (path.parent / rel).is_file())

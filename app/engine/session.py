@@ -23,7 +23,8 @@ from core.errors import ModelError
 
 # When idle intra-op threads spin: never, during a run only, or always (ONNX Runtime's default).
 SPINNING = ("off", "run", "always")
-_ONNX_TYPES = {"tensor(int64)": np.int64, "tensor(float)": np.float32, "tensor(float16)": np.float16}
+_ONNX_TYPES = {"tensor(int64)": np.int64, "tensor(float)": np.float32, "tensor(float16)": np.float16,
+               "tensor(int8)": np.int8}
 
 
 def _names(n_layer: int, prefix: str) -> list[str]:
@@ -100,8 +101,8 @@ class Decoder:
                 ):
                     problems.append(f"{arg.name} must be [batch, {self.n_head}, length, {self.head_dim}]")
                     break
-            if len(kv_types) > 1 or not kv_types <= {"tensor(float)", "tensor(float16)"}:
-                problems.append("the cache tensors must all be float32 or all float16")
+            if len(kv_types) > 1 or not kv_types <= {"tensor(float)", "tensor(float16)", "tensor(int8)"}:
+                problems.append("the cache tensors must all be float32, all float16 or all int8")
         if problems:
             raise ModelError(f"{self.path}: the ONNX graph does not match Inkwell's decoder contract: "
                              + "; ".join(problems))
