@@ -131,6 +131,28 @@ def test_reduced_precision_agrees_with_pytorch(sessions, torch_model, tiny_bundl
     assert 0.9 <= recorded <= 1.0
 
 
+def test_the_int8_cache_scales_cover_what_the_model_writes_and_are_required(sessions, torch_model):
+    from core.cache_calibration import cache_scales, calibration_ids
+
+    cfg = torch_model.config
+    scales = cache_scales(lambda feeds: sessions["fp32"].run(None, feeds), cfg.n_layer, cfg.n_head, cfg.head_dim,
+                          cfg.n_positions)
+    assert len(scales) == 2 * cfg.n_layer
+    ids = calibration_ids(cfg.n_positions)
+    assert ids.shape == (1, cfg.n_positions)
+    _, presents = _reference(torch_model, ids)
+    for i, (k, v) in enumerate(presents):
+        for kind, x in (("k", k), ("v", v)):
+            scale = scales[f"h.{i}.attn.{kind}_scale"]
+            assert scale.shape == (cfg.n_head, cfg.head_dim) and (scale > 0).all()
+            steps = np.abs(x[0]) / scale[:, None, :]
+            assert steps.max() <= 127.01 and steps.max() >= 126  # the whole range used, nothing clipped
+    spec = onnx_graph.GraphSpec(cfg.n_layer, cfg.n_head, cfg.n_embd, cfg.vocab_size, cfg.n_positions)
+    weights = {k: t.detach().float().numpy() for k, t in torch_model.state_dict().items()}
+    with pytest.raises(ValueError, match="needs the calibrated scale 'h.0.attn.k_scale'"):
+        onnx_graph.build_graph(spec, weights, "int8", onnx_graph.QuantOptions(block_size=32, kv_cache="int8"))
+
+
 def test_int8_stores_the_tied_embedding_once(tiny_bundle):
     """The token embedding and the LM head share one 8-bit matrix (plus its scales)."""
     from onnx import numpy_helper
