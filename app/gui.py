@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import os
+import re
 import sys
 import time
+from collections.abc import Callable
+from pathlib import Path
 from typing import cast
 
 from app.about import APP_ID
@@ -35,30 +38,48 @@ QT_APT_LINE = ("sudo apt-get install libegl1 libgl1 libfontconfig1 libfreetype6 
                "libxcb-sync1 libxcb-shm0 libxcb-glx0 libwayland-client0 libwayland-cursor0 libwayland-egl1")
 
 
-def _has_library(soname: str) -> bool:
-    """Whether the dynamic linker can load ``soname`` (or the standalone folder carries it)."""
-    import ctypes
-
-    try:
-        ctypes.CDLL(soname)
-        return True
-    except OSError:
-        pass
-    from pathlib import Path
-
-    here = Path(getattr(sys, "_MEIPASS", "") or Path(__file__).resolve().parent.parent)
+def _xcb_plugin() -> Path | None:
+    """Qt's X11 platform plugin as PySide6 carries it (also in the standalone folder)."""
     try:
         import PySide6
-
-        places = [here, Path(PySide6.__file__).parent / "Qt" / "lib"]
     except ImportError:
-        places = [here]
-    return any(next(place.glob(f"{soname}*"), None) for place in places if place.is_dir())
+        return None
+    plugin = Path(PySide6.__file__).parent / "Qt" / "plugins" / "platforms" / "libqxcb.so"
+    return plugin if plugin.is_file() else None
 
 
-def display_problem(environ=os.environ, platform: str = sys.platform, has_library=None) -> str | None:
-    """Why the window cannot open here (no display to open it on, or the X11 plugin's
-    libxcb-cursor missing), or None.
+def missing_qt_library(plugin: Path | None = None) -> str | None:
+    """The first system library that Qt's X11 plugin (``plugin``, else PySide6's own) needs and
+    the dynamic linker cannot find, or None when it loads (or there is no plugin to try, or it
+    fails for another reason, which Qt then reports itself).
+
+    Loading the plugin itself asks the linker for everything it links to, Qt's own libraries and
+    the system's, as Qt will; its error names the first library it could not find."""
+    import ctypes
+
+    plugin = plugin or _xcb_plugin()
+    if plugin is None:
+        return None
+    try:
+        ctypes.CDLL(str(plugin))
+    except OSError as exc:
+        found = re.search(r"([^\s:/]+\.so[.\d]*): cannot open shared object file", str(exc))
+        return found.group(1) if found else None
+    return None
+
+
+def _debian_package(soname: str) -> str | None:
+    """The package of the README's apt line that holds ``soname`` (Debian names a library's
+    package after its name and major version: libxcb-cursor.so.0 is in libxcb-cursor0)."""
+    stem, _, version = soname.partition(".so.")
+    package = f"{stem.lower()}{'-' if stem[-1:].isdigit() else ''}{version.split('.')[0]}"
+    return package if version and package in QT_APT_LINE.split() else None
+
+
+def display_problem(environ=os.environ, platform: str = sys.platform,
+                    missing_library: Callable[[], str | None] | None = None) -> str | None:
+    """Why the window cannot open here (no display to open it on, or a system library that Qt's
+    X11 plugin needs missing), or None.
 
     Qt, started on Linux without either, aborts the whole process (rc 134) with a hint about a
     missing xcb-cursor library; this says what is really wrong before Qt is asked."""
@@ -70,10 +91,13 @@ def display_problem(environ=os.environ, platform: str = sys.platform, has_librar
     if environ.get("DISPLAY") or environ.get("WAYLAND_DISPLAY"):
         # Qt takes X11 (xcb) when asked, or when there is no Wayland session to use.
         xcb = chosen.startswith("xcb") or (not chosen and not environ.get("WAYLAND_DISPLAY"))
-        if xcb and not (has_library or _has_library)("libxcb-cursor.so.0"):
-            return ("Qt's X11 plugin needs the system library libxcb-cursor0, which is not installed, so "
-                    "the window cannot open. On Debian and Ubuntu install it with what Qt needs (README, "
-                    f"\"Troubleshooting: Qt on a bare Linux\"):\n  {QT_APT_LINE}")
+        missing = (missing_library or missing_qt_library)() if xcb else None
+        if missing:
+            package = _debian_package(missing)
+            named = f"{missing} (package {package} on Debian and Ubuntu)" if package else missing
+            return (f"Qt's X11 plugin needs the system library {named}, which is not installed, so the "
+                    "window cannot open. On Debian and Ubuntu this installs it with everything else Qt needs "
+                    f"(README, \"Troubleshooting: Qt on a bare Linux\"):\n  {QT_APT_LINE}")
         return None
     return ("no display: the editor needs a desktop session to open its window, and neither DISPLAY "
             "nor WAYLAND_DISPLAY is set. In a terminal: inkwell --help lists the commands that need no "

@@ -51,12 +51,15 @@ def test_the_editor_without_a_display_says_so_plainly(tmp_path):
 
 
 def test_display_problem_reads_the_environment():
-    assert display_problem({}, "linux") is not None
-    assert display_problem({"QT_QPA_PLATFORM": "xcb"}, "linux") is not None
-    assert display_problem({"DISPLAY": ":0"}, "linux") is None
-    assert display_problem({"WAYLAND_DISPLAY": "wayland-0"}, "linux") is None
-    assert display_problem({"QT_QPA_PLATFORM": "offscreen"}, "linux") is None
-    assert display_problem({}, "darwin") is None and display_problem({}, "win32") is None
+    def check(environ, platform="linux"):  # (whatever this machine's libraries are)
+        return display_problem(environ, platform, missing_library=lambda: None)
+
+    assert check({}) is not None
+    assert check({"QT_QPA_PLATFORM": "xcb"}) is not None
+    assert check({"DISPLAY": ":0"}) is None
+    assert check({"WAYLAND_DISPLAY": "wayland-0"}) is None
+    assert check({"QT_QPA_PLATFORM": "offscreen"}) is None
+    assert check({}, "darwin") is None and check({}, "win32") is None
 
 
 def test_finetune_data_that_does_not_exist(tmp_path, capsys):
@@ -187,18 +190,42 @@ def test_a_missing_xcb_cursor_library_is_said_before_qt_aborts(monkeypatch, caps
     """Issue 22.10: on a Linux without libxcb-cursor0, Qt aborts (rc 134) at the first start."""
     from app.gui import display_problem
 
-    missing = display_problem({"DISPLAY": ":0"}, "linux", has_library=lambda name: False)
+    cursor = "libxcb-cursor.so.0"
+    missing = display_problem({"DISPLAY": ":0"}, "linux", missing_library=lambda: cursor)
     assert missing is not None and "libxcb-cursor0" in missing and "sudo apt-get install" in missing
-    assert display_problem({"DISPLAY": ":0"}, "linux", has_library=lambda name: True) is None
+    assert display_problem({"DISPLAY": ":0"}, "linux", missing_library=lambda: None) is None
     # Wayland, or a platform that is not X11, does not need it
-    assert display_problem({"WAYLAND_DISPLAY": "w-0", "DISPLAY": ":0"}, "linux", has_library=lambda n: False) is None
-    assert display_problem({"QT_QPA_PLATFORM": "offscreen"}, "linux", has_library=lambda n: False) is None
+    assert display_problem({"WAYLAND_DISPLAY": "w-0", "DISPLAY": ":0"}, "linux", missing_library=lambda: cursor) is None
+    assert display_problem({"QT_QPA_PLATFORM": "offscreen"}, "linux", missing_library=lambda: cursor) is None
     assert display_problem({"QT_QPA_PLATFORM": "xcb", "DISPLAY": ":0", "WAYLAND_DISPLAY": "w-0"}, "linux",
-                           has_library=lambda n: False) is not None
+                           missing_library=lambda: cursor) is not None
     import app.gui
 
-    monkeypatch.setattr(app.gui, "_has_library", lambda name: False)
+    monkeypatch.setattr(app.gui, "missing_qt_library", lambda: cursor)
     monkeypatch.setenv("DISPLAY", ":99")
     monkeypatch.setenv("QT_QPA_PLATFORM", "xcb")
     assert app.gui.run([]) == 1
     assert "libxcb-cursor0" in capsys.readouterr().err
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux") or not shutil.which("gcc"), reason="a Linux with gcc")
+def test_the_x11_check_loads_the_plugin_and_names_the_first_missing_library(tmp_path):
+    """Issue 22: the check tried libxcb-cursor alone; Qt's X11 plugin needs a dozen system
+    libraries, any of which a minimal Linux may lack. A plugin linked to a library that is gone:"""
+    from app.gui import display_problem, missing_qt_library
+
+    source = tmp_path / "empty.c"
+    source.write_text("int inkwell_test_symbol(void) { return 0; }\n")
+    needed = tmp_path / "libinkwell-gone.so.3"
+    plugin = tmp_path / "platforms" / "libqxcb.so"
+    plugin.parent.mkdir()
+    subprocess.run(["gcc", "-shared", "-fPIC", "-Wl,-soname,libinkwell-gone.so.3", "-o",
+                    str(needed), str(source)], check=True)
+    subprocess.run(["gcc", "-shared", "-fPIC", "-o", str(plugin), str(source),
+                    "-Wl,--no-as-needed", str(needed)], check=True)
+    needed.unlink()
+    assert missing_qt_library(plugin) == "libinkwell-gone.so.3"
+    said = display_problem({"DISPLAY": ":0"}, "linux", missing_library=lambda: missing_qt_library(plugin))
+    assert said is not None and "libinkwell-gone.so.3" in said and "sudo apt-get install" in said
+    said = display_problem({"DISPLAY": ":0"}, "linux", missing_library=lambda: "libxkbcommon-x11.so.0")
+    assert said is not None and "libxkbcommon-x11.so.0 (package libxkbcommon-x11-0 on Debian and Ubuntu)" in said
