@@ -3,7 +3,9 @@ step, and a 2 MB novel."""
 
 from __future__ import annotations
 
+import sys
 import time
+from pathlib import Path
 
 import pytest
 from PySide6.QtCore import Qt, QTimer
@@ -231,6 +233,20 @@ def test_a_slow_search_can_be_stopped(qtbot, window):
     if bar.searching:
         qtbot.keyClick(bar.find_edit, Qt.Key.Key_Escape)
         assert not bar.searching and not bar.isVisible()
+
+
+def test_the_find_benchmark_times_a_search_to_its_end(qtbot, window):
+    """bench/bench_find.py read find_next's answer at once: a search going on between turns
+    (``searching``) was timed as if it had ended, and counted as finding nothing."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
+    from bench_find import find_and_wait
+
+    # each paragraph slow to match (but within the engine's limit): the search goes on in slices
+    window.editor.setPlainText("\n".join(["word " * 12 + "." for _ in range(300)] + ["word z"]))
+    bar = window.find_bar
+    bar.show_find()
+    assert find_and_wait(bar, r"(\w+\s?)+z", regex=True)
+    assert not bar.searching and window.editor.textCursor().selectedText() == "word z"
 
 
 # --- issue 22: the bar itself ----------------------------------------------------------------------
