@@ -42,6 +42,11 @@ class Job:
     lora_rank: int = 8
     lora_alpha: float = 16.0
     holdout: dict[str, Any] = field(default_factory=lambda: {"fraction": 0.05})
+    # Distillation (model/distill.py): a Hugging Face checkpoint whose next-token distributions
+    # the model learns to match, the soft loss's share and its temperature.
+    teacher: str | None = None
+    distill_alpha: float = 0.5
+    distill_temperature: float = 2.0
     # "unwrap": join hard-wrapped lines into paragraphs (core.prose); "keep": poetry, code.
     line_breaks: str = "unwrap"
     steps: int = 1000
@@ -144,6 +149,10 @@ class Job:
         checks.number("lora_alpha", self.lora_alpha, low=0, above=True)
         if self.epochs is not None:
             checks.number("epochs", self.epochs, low=0, above=True)
+        checks.number("distill_alpha", self.distill_alpha, low=0, high=1)
+        checks.number("distill_temperature", self.distill_temperature, low=0, high=100, above=True)
+        if self.teacher is not None and (not isinstance(self.teacher, str) or not self.teacher):
+            raise TrainError("teacher: give the folder of the Hugging Face checkpoint to learn from")
         checks.choice("device", self.device, ("auto", "cpu", "cuda"))
         checks.choice("precision", self.precision, ("auto", "fp32", "bf16", "fp16"))
         if not self.data:

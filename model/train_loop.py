@@ -102,6 +102,7 @@ class _Setup:
     precision: str            # fp32 | bf16 | fp16
     autocast: Callable[[], ContextManager[Any]]
     scaler: Any               # torch.amp.GradScaler for fp16, else None
+    teacher: Any = None       # distillation: the model whose distributions are learned (model/distill.py)
 
 
 class _Meter:
@@ -289,7 +290,7 @@ class Trainer:
             autocast = lambda: torch.autocast(device.type, dtype=dtype)  # noqa: E731 - a fresh context each use
         return _Setup(model, self._optimizer(model, device), WindowSampler(corpus.train, job.seq_len, job.seed),
                       corpus, val_windows, val_sample, device, precision, autocast,
-                      torch.amp.GradScaler("cuda") if precision == "fp16" else None)
+                      torch.amp.GradScaler("cuda") if precision == "fp16" else None, self._teacher(model, device))
 
     def _start(self, s: _Setup) -> Progress:
         """Restore a resumed run, write the job, announce the start."""
@@ -318,6 +319,18 @@ class Trainer:
                         f"{job.method} ({trainable:,} trained); {job.steps} steps of {tokens_per_step:,} tokens, "
                         f"from step {progress.step}")
         return progress
+
+    def _teacher(self, model: Any, device: Any) -> Any:
+        if not self.job.teacher:
+            return None
+        from model.hf import load_gpt2
+
+        teacher = load_gpt2(self.job.teacher)
+        if teacher.config.vocab_size != model.config.vocab_size:
+            raise TrainError(f"teacher: {self.job.teacher} has {teacher.config.vocab_size} tokens, "
+                             f"the model {model.config.vocab_size}; they must share one vocabulary")
+        teacher.requires_grad_(False)
+        return teacher.eval().to(device)
 
     def _device(self) -> tuple[Any, str]:
         import torch
@@ -389,6 +402,8 @@ class Trainer:
         """One optimizer step over ``grad_accum`` batches; the step's loss."""
         import torch
 
+        from model.distill import distill_loss
+
         job = self.job
         for group in s.optimizer.param_groups:
             group["lr"] = lr
@@ -397,7 +412,10 @@ class Trainer:
             batch = torch.from_numpy(s.sampler.next_batch(job.batch_size)).to(s.device, non_blocking=True)
             x, y = batch[:, :-1], batch[:, 1:]
             with s.autocast():
-                loss = s.model.loss(x, y)
+                if s.teacher is None:
+                    loss = s.model.loss(x, y)
+                else:
+                    loss = distill_loss(s.model, s.teacher, x, y, job.distill_alpha, job.distill_temperature)
             loss = loss / job.grad_accum
             (s.scaler.scale(loss) if s.scaler else loss).backward()
             step_loss += loss.item()
