@@ -57,6 +57,13 @@ class InstalledModel:
         return float(value) if isinstance(value, (int, float)) else None
 
     @property
+    def perplexity_text(self) -> str:
+        """What the perplexity was measured on, as the manifest says ("" when it does not)."""
+        ppl = self.manifest.get("perplexity")
+        text = ppl.get("dataset") if isinstance(ppl, dict) else None
+        return text.strip() if isinstance(text, str) else ""
+
+    @property
     def provenance(self) -> str:
         """Where the model came from, in a few words."""
         prov = self.manifest.get("provenance") or {}

@@ -248,3 +248,28 @@ def test_without_pytorch_only_onnx_and_inkwell_models_can_be_added(qtbot, settin
     qtbot.addWidget(with_torch)
     assert with_torch.download_button.isEnabled()
     assert all(a.isEnabled() for a in with_torch.import_button.menu().actions())
+
+
+def test_perplexities_measured_on_different_texts_say_so(qtbot, settings, monkeypatch, tmp_path):
+    """Issue 22: the column compared figures that each model measured on a text of its own."""
+    def model(name: str, value, text=None) -> models.InstalledModel:
+        measured = None if value is None else {"value": value, **({"dataset": text} if text else {})}
+        return models.InstalledModel(tmp_path / name, name, False, {"perplexity": measured})
+
+    held_out = "held out from training: the files of runs/corpus/heldout-authors"
+    same = [model("a", 152.0, held_out), model("b", 98.5, held_out), model("c", None)]
+    monkeypatch.setattr(models, "installed_models", lambda: same)
+    dialog = ModelsDialog(settings)
+    qtbot.addWidget(dialog)
+    column = COLUMNS.index("Perplexity")
+    assert [cell(dialog, row, "Perplexity") for row in range(3)] == ["152.0", "98.5", "—"]
+    assert held_out in dialog.table.horizontalHeaderItem(column).toolTip()
+    assert held_out in dialog.table.item(0, column).toolTip()
+
+    mixed = [model("a", 152.0, held_out), model("b", 66.1, "persuasion.txt from Chapter 21"), model("c", 40.0)]
+    monkeypatch.setattr(models, "installed_models", lambda: mixed)
+    dialog.refresh()
+    assert [cell(dialog, row, "Perplexity") for row in range(3)] == \
+        ["152.0 (text 1)", "66.1 (text 2)", "40.0 (text unknown)"]
+    header = dialog.table.horizontalHeaderItem(column).toolTip()
+    assert f"Text 1: {held_out}" in header and "Text 2: persuasion.txt" in header and "same text" in header

@@ -62,6 +62,37 @@ def _item(text: str, tooltip: str = "", align_right: bool = False) -> QTableWidg
     return item
 
 
+def perplexity_cells(rows: list[models.InstalledModel]) -> tuple[list[tuple[str, str]], str]:
+    """Each model's perplexity cell (text, tooltip) and the column's tooltip. Each model measured
+    its own figure on a text of its own choosing, and only figures on the same text compare:
+    when they were measured on different texts, each figure says which ("text 2"), and the
+    column's tooltip names the texts."""
+    texts: list[str] = []
+    for m in rows:
+        if m.perplexity and m.perplexity_text and m.perplexity_text not in texts:
+            texts.append(m.perplexity_text)
+    several = len(texts) > 1 or any(m.perplexity and not m.perplexity_text for m in rows)
+    cells = []
+    for m in rows:
+        ppl, text = m.perplexity, m.perplexity_text
+        if not ppl:
+            cells.append(("—", "not measured for this model"))
+        elif not text:
+            cells.append((f"{ppl:.1f} (text unknown)", "The model does not say what text this was measured on: "
+                          "it compares with no other figure."))
+        elif several:
+            number = texts.index(text) + 1
+            cells.append((f"{ppl:.1f} (text {number})", f"Measured on text {number}: {text}. Only figures "
+                          f"measured on the same text compare."))
+        else:
+            cells.append((f"{ppl:.1f}", f"Measured on: {text}"))
+    column = "How well the model predicts a text it did not learn from: lower is better, but only " \
+             "between figures measured on the same text."
+    if texts:
+        column += "\n" + "\n".join(f"Text {i + 1}: {t}" if several else f"Measured on: {t}" for i, t in enumerate(texts))
+    return cells, column
+
+
 class JobPanel(QWidget):
     """What a running import or download is doing, with its Cancel button."""
 
@@ -282,6 +313,9 @@ class ModelsDialog(QDialog):
         active, _ = models.active_model(self.settings["model"])
         self._rows = models.installed_models()
         self.table.setRowCount(len(self._rows))
+        perplexities, perplexity_tip = perplexity_cells(self._rows)
+        self.table.model().setHeaderData(COLUMNS.index("Perplexity"), Qt.Orientation.Horizontal, perplexity_tip,
+                                         Qt.ItemDataRole.ToolTipRole)
         for row, m in enumerate(self._rows):
             is_active = active is not None and m.folder == active.folder
             if m.problem:
@@ -289,9 +323,6 @@ class ModelsDialog(QDialog):
                          _item("—"), _item(f"cannot be used: {m.problem}", m.problem), _item("—"), _item("")]
             else:
                 params = f"{m.parameters / 1e6:.1f}M" if m.parameters else "—"
-                ppl = m.perplexity
-                ppl_tip = (m.manifest.get("perplexity") or {}).get("dataset", "") if ppl else \
-                    "not measured for this model"
                 cells = [
                     _item(m.name + (" (bundled)" if m.bundled else ""), str(m.folder)),
                     _item(params, f"{m.parameters:,} parameters" if m.parameters else "", True),
@@ -301,7 +332,7 @@ class ModelsDialog(QDialog):
                           + ("" if m.variants else "; this model ships its weights only, and the graph "
                              "for this computer is built from them the first time it runs")),
                     _item(m.provenance, self._provenance_tip(m)),
-                    _item(f"{ppl:.1f}" if ppl else "—", ppl_tip, True),
+                    _item(*perplexities[row], align_right=True),
                     _item("✓" if is_active else ""),
                 ]
             cells[-1].setTextAlignment(Qt.AlignmentFlag.AlignCenter)
