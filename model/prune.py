@@ -26,13 +26,14 @@ import dataclasses
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import cast
 
 import numpy as np
 import torch
 from torch import nn
 
 from core.config import GPT2Config
-from model.gpt2 import GPT2
+from model.gpt2 import GPT2, Block
 
 MIN_INNER_RATIO = 1.0  # MLP width kept at least n_embd before layers go
 INNER_MULTIPLE = 8  # MLP widths rounded to a multiple of this (kernels prefer it)
@@ -74,7 +75,7 @@ def measure_importance(model: GPT2, batches: Iterable[tuple[torch.Tensor, torch.
     neurons = [torch.zeros(model.config.inner_dim, dtype=torch.float64) for _ in range(n_layer)]
     activations: dict[int, torch.Tensor] = {}
     hooks = []
-    for i, block in enumerate(model.h):
+    for i, block in enumerate(_blocks(model)):
         def keep(module: nn.Module, inputs: tuple, output: torch.Tensor, i: int = i) -> None:
             if inputs[0].requires_grad:  # not in the passes that skip a layer
                 inputs[0].retain_grad()
@@ -106,6 +107,10 @@ def measure_importance(model: GPT2, batches: Iterable[tuple[torch.Tensor, torch.
     if not count:
         raise ValueError("no batches to measure importance on")
     return Importance([n.numpy() for n in neurons], skipped / count - base / count, base / count, count)
+
+
+def _blocks(model: GPT2) -> list[Block]:
+    return [cast(Block, b) for b in model.h]
 
 
 def _loss_without(model: GPT2, layer: int, ids: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
@@ -159,8 +164,8 @@ def prune(model: GPT2, importance: Importance, chosen: Plan) -> GPT2:
         small.wte.weight.copy_(model.wte.weight)
         small.wpe.weight.copy_(model.wpe.weight)
         small.ln_f.load_state_dict(model.ln_f.state_dict())
-        for new, old_index in zip(small.h, chosen.layers):
-            old = model.h[old_index]
+        for new, old_index in zip(_blocks(small), chosen.layers):
+            old = _blocks(model)[old_index]
             for name in ("ln_1", "attn", "ln_2"):
                 getattr(new, name).load_state_dict(getattr(old, name).state_dict())
             scores = importance.neurons[old_index]
