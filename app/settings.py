@@ -86,7 +86,7 @@ SPECS: dict[str, Spec] = {
     "column_chars": Spec(72, int, 0, 400),  # width of the text column; 0 = the whole window
     "autosave_s": Spec(30, int, 1, 3600),
     "spell_check": Spec(True, bool),
-    "spell_language": Spec("en", str, choices=tuple(LANGUAGES)),
+    "spell_language": Spec("", str, choices=("", *LANGUAGES)),  # "" = the system's (app.ui.spell_check)
     "keys": Spec({}, dict),  # action name -> key sequence (portable text); missing = default
     # window
     "geometry": Spec("", str),

@@ -3,9 +3,14 @@ own dictionary (Qt-free).
 
 The dictionaries are pyspellchecker's word-frequency lists (English, Spanish, French, Italian,
 Portuguese, German, Russian, Arabic, Latvian, Basque, Dutch, Persian), installed with it and
-read offline. A list is 1-3 MB of JSON: it is parsed a slice at a time so that a thread loading
-it never holds the interpreter long enough to stall the window (one ``json.loads`` of the whole
-English list takes about 0.3 s with the lock held).
+read offline. Its English list spells as Americans do and has no British counterpart: English
+(UK) is that list plus the British forms of its words (``british_forms``: the regular
+correspondences, -our, -ise, -yse, -re, -ence, -ogue and the doubled l, applied to the words
+the list has, and the irregular words listed one by one), American forms still known. In
+English a word written with diacritics (naïve, café, rôle) is known when its plain letters are.
+A list is 1-3 MB of JSON: it is parsed a slice at a time so that a thread loading it never holds
+the interpreter long enough to stall the window (one ``json.loads`` of the whole English list
+takes about 0.3 s with the lock held).
 
 The personal dictionary is ``dictionary.txt`` in the config folder, one word per line; it is
 shared by all languages (names and coined words are the usual entries). It is read in whatever
@@ -23,6 +28,7 @@ import itertools
 import json
 import re
 import time
+import unicodedata
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -31,7 +37,7 @@ from core.fileio import atomic_write, describe_os_error, read_bytes
 from core.textfile import Decoded, TextFileError, decode_bytes
 
 LANGUAGES = {
-    "en": "English", "es": "Spanish", "fr": "French", "it": "Italian", "pt": "Portuguese",
+    "en": "English (US)", "en_GB": "English (UK)", "es": "Spanish", "fr": "French", "it": "Italian", "pt": "Portuguese",
     "de": "German", "ru": "Russian", "ar": "Arabic", "lv": "Latvian", "eu": "Basque",
     "nl": "Dutch", "fa": "Persian",
 }
@@ -53,6 +59,72 @@ def missing_library() -> str | None:
         return ("Spell checking is off: the pyspellchecker package is not installed "
                 "(pip install pyspellchecker).")
     return None
+
+
+def language_for_locale(name: str) -> str:
+    """The dictionary for a locale ("en_GB", "de_AT", "C"): English (UK) for the English of the
+    countries that spell the British way (all but the United States and its territories),
+    else the language's own, else English (US)."""
+    language, _, country = name.replace("-", "_").partition("_")
+    if language == "en":
+        return "en" if country[:2] in ("US", "PH", "PR", "GU", "AS", "VI", "UM", "MP") else "en_GB"
+    return language if language in LANGUAGES else "en"
+
+
+# American -> British, the regular ways (Oxford and Cambridge dictionaries list both forms):
+_OUR_STEMS = ("arb", "ard", "arm", "behavi", "cand", "clam", "col", "demean", "endeav", "fav", "ferv", "flav",
+              "glam", "harb", "hon", "hum", "lab", "neighb", "od", "parl", "ranc", "rig", "rum", "sav",
+              "savi", "splend", "tum", "val", "vap", "vig")
+_OUR = re.compile(rf"^((?:dis|un|mis|de)?(?:{'|'.join(_OUR_STEMS)}))or"
+                  r"(|s|ed|ing|ful|fully|less|ite|ites|able|ably|er|ers|al|ally|hood|hoods|ist|ists|y)$")
+# realize, analyze; not size and its compounds (midsize, capsize)
+_ISE = re.compile(r"(?<=..[a-z])(?<![^aeiou]s)([iy])z(e|ed|es|ing|ation|ations|er|ers)$")
+_DOUBLE_L = re.compile(r"(?<=[^aeiou][aeiou])l(ed|ing|er|ers)$")  # traveled, modeling, jeweler
+_RE_STEMS = ("cent", "theat", "fib", "lit", "met", "kilomet", "centimet", "millimet", "somb", "calib", "spect",
+             "meag", "sab", "lust", "scept", "sepulch", "mit", "och")
+_RE = re.compile(rf"^({'|'.join(_RE_STEMS)})er(s?)$")
+_ENCE = re.compile(r"^(defen|offen|preten)se(s?)$")
+_OGUE = re.compile(r"^(catal|dial|anal|prol|epil)og(s?)$")
+_RULES = ((_OUR, r"\1our\2", "or"), (_ISE, r"\1s\2", "z"), (_RE, r"\1re\2", "er"), (_ENCE, r"\1ce\2", "ense"),
+          (_OGUE, r"\1ogue\2", "og"))
+# and those no rule makes
+_BRITISH_WORDS = """aeroplane aeroplanes aluminium anaemia anaemic anaesthesia anaesthetic anaesthetics
+archaeological archaeologist archaeologists archaeology centred centring cheque cheques chequered cosy
+dialled dialling diarrhoea doughnut doughnuts draught draughts encyclopaedia enrolment faeces foetus fulfilment
+gaol gynaecology haemoglobin haemorrhage instalment jewellery kerb kerbs leukaemia manoeuvre manoeuvred
+manoeuvres manoeuvring marvellous mediaeval mould moulded moulding moulds mouldy moult oesophagus
+oestrogen orthopaedic paediatric paediatrician plough ploughed ploughing ploughs programme programmes
+pyjama pyjamas sceptic sceptical scepticism sceptics smoulder smouldering storeys sulphur tyre tyres
+whilst woollen""".split()
+
+
+@functools.lru_cache(maxsize=1)
+def british_forms() -> dict[str, int]:
+    """The British spellings of the English list's words, each with its American word's count."""
+    american = _frequencies("en")
+    british: dict[str, int] = {}
+    for index, word in enumerate(american):
+        count = american[word]
+        made = []
+        for rule, british_way, clue in _RULES:
+            if clue in word:  # (a cheap test first: most words need no rule)
+                made.append(rule.sub(british_way, word))
+        double = _DOUBLE_L.search(word) if "l" in word else None
+        if double and double.start() >= 3 and word[: double.start() + 1] in american:
+            made.append(_DOUBLE_L.sub(r"ll\1", word))  # (the verb is a word: travel, not rul-ed or sol-ed)
+        for form in made:
+            if form != word and form not in american:
+                british[form] = max(british.get(form, 0), count)
+        if index % 8192 == 0:
+            time.sleep(0)  # (see _frequencies)
+    for word in _BRITISH_WORDS:
+        british.setdefault(word, 1)
+    return british
+
+
+def _without_marks(word: str) -> str:
+    """``word`` without its diacritics (naïve: naive)."""
+    return "".join(c for c in unicodedata.normalize("NFD", word) if not unicodedata.combining(c))
 
 
 def personal_path() -> Path:
@@ -122,7 +194,10 @@ class Speller:
         self.personal_file = personal if personal is not None else personal_path()
         self.problem = ""  # why the personal dictionary could not be read or written, if it could not
         self._checker = SpellChecker(language=None, distance=2)
-        _load(self._checker.word_frequency, _frequencies(language))
+        words = _frequencies(language.partition("_")[0])
+        if language == "en_GB":
+            words = {**words, **british_forms()}
+        _load(self._checker.word_frequency, words)
         self._personal: set[str] = set()
         self._cache: dict[str, bool] = {}
         self._read_personal()
@@ -215,6 +290,10 @@ class Speller:
         for suffix in ("'s", "'"):  # possessives: Darcy's, the Bennets'
             if lower.endswith(suffix) and lower[: -len(suffix)] in dictionary:
                 return True
+        if self.language.startswith("en") and not lower.isascii():
+            # English keeps the marks of the words it borrowed, or drops them: naïve, café, rôle
+            plain = _without_marks(lower)
+            return plain != lower and self._lookup(plain)
         return False
 
     def misspelled(self, text: str) -> Iterable[tuple[int, int]]:

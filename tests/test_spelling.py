@@ -309,3 +309,43 @@ def test_a_dictionary_turned_into_a_folder_after_reading_is_left_alone(tmp_path)
     path.unlink()
     path.mkdir()
     assert "not kept" in speller.add("Zyx") and path.is_dir()
+
+
+def test_british_spelling_has_a_dictionary_of_its_own():
+    """Issue 22: "humour", "naïve", "colour" and "realise" were underlined, and there was no
+    English (UK) to choose (pyspellchecker's English list is American)."""
+    british, american = spelling.Speller("en_GB"), spelling.Speller("en")
+    words = ["humour", "Colour", "colours", "colourful", "realise", "realised", "organisation", "analyse", "centre",
+             "theatres", "travelled", "modelling", "defence", "catalogue", "favourite", "behavioural",
+             "neighbourhood", "jewellery", "aluminium", "sceptical", "programme", "manoeuvre", "naïve"]
+    assert [word for word in words if not british.known(word)] == []
+    assert [word for word in ("humour", "colour", "realise", "centre") if american.known(word)] == []
+    assert british.known("color") and british.known("realize")  # American forms are English too
+    assert [typo for typo in ("humoor", "colur", "rulled", "sise", "midsise", "humourous") if british.known(typo)] == []
+    assert "colour" in british.suggestions("colur")
+    # words written with the marks of the language they came from, in either English
+    assert american.known("naïve") and american.known("Café") and american.known("rôle")
+    assert not american.known("naïvx")
+
+
+@pytest.mark.parametrize("locale, language", [("en_GB", "en_GB"), ("en_US", "en"), ("en_AU", "en_GB"), ("en_IN", "en_GB"),
+                                              ("de_AT", "de"), ("ja_JP", "en"), ("C", "en")])
+def test_the_dictionary_follows_the_system_until_one_is_chosen(locale, language):
+    assert spelling.language_for_locale(locale) == language
+
+
+def test_a_british_system_checks_british_spelling(qtbot, window):
+    from PySide6.QtCore import QLocale
+
+    before = QLocale()
+    QLocale.setDefault(QLocale("en_GB"))
+    try:
+        w = window()
+    finally:
+        QLocale.setDefault(before)
+    assert w.settings["spell_language"] == "" and w.spelling.speller.language == "en_GB"
+    qtbot.keyClicks(w.editor, "the humour of colour")
+    qtbot.waitUntil(lambda: not w.highlighter.rechecking)
+    assert underlined(w.editor.document().firstBlock()) == []
+    choice = w.panel.findChild(QComboBox, "setting_spell_language")
+    assert choice.currentText() == "As the system (English (UK))" and choice.findText("English (US)") >= 0

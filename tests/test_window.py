@@ -324,6 +324,47 @@ def test_settings_panel_changes_apply_at_once(qtbot, open_window):
     assert "Ctrl+J" in window.ghost_actions["accept"].text()
 
 
+def test_a_key_that_another_command_has_is_refused(qtbot, open_window):
+    """Issue 22: "Continue the story" bound to Ctrl+S silently broke Save (one key, two shortcuts:
+    Qt triggers neither)."""
+    window = open_window(None, wait_model=False, keys={"story_continue": "Ctrl+S", "suggest_now": "Ctrl+K"})
+
+    def holders(key: str) -> list[str]:
+        return [a.objectName() for a in window.actions() if QKeySequence(key) in a.shortcuts()]
+
+    assert holders("Ctrl+S") == ["save"] and holders("Ctrl+Return") == ["story_continue"]
+    assert holders("Ctrl+K") == ["suggest_now"]  # a key nobody else has is the writer's
+    notice = window.notice_bar.label.text()
+    assert "Ctrl+S" in notice and "Continue the story" in notice and "Save" in notice and "Ctrl+Return" in notice
+    panel = window.panel
+    assert panel.key_edits["story_continue"].keySequence() == QKeySequence("Ctrl+Return")  # the key in use
+
+    def press(name: str, key: str) -> None:
+        panel.key_edits[name].setKeySequence(QKeySequence(key))
+        panel.key_edits[name].editingFinished.emit()
+
+    press("story_retry", "Ctrl+F")  # Find's
+    assert "story_retry" not in window.settings["keys"] and holders("Ctrl+F") == ["find"]
+    assert "Find" in panel.key_problem.text() and "Retry the continuation" in panel.key_problem.text()
+    assert panel.key_edits["story_retry"].keySequence() == QKeySequence("Ctrl+Shift+Return")
+    press("toggle_auto", "Ctrl+K")  # the writer's key for another command
+    assert window.settings["keys"].get("toggle_auto") is None and "Suggest now" in panel.key_problem.text()
+    press("dismiss", "Esc")  # a suggestion's key may be a story key too: a shown suggestion takes it first
+    press("story_continue", "Ctrl+Return")  # the clash gone, so is its notice
+    assert window.settings["keys"] == {"suggest_now": "Ctrl+K"} and not panel.key_problem.text()
+    assert "Ctrl+S" not in window.notice_bar.label.text()
+
+
+def test_keys_may_be_swapped_but_never_type_a_character(qtbot):
+    from app.ui.actions import resolve_keys
+
+    keys, problems = resolve_keys({"suggest_now": "Ctrl+Return", "story_continue": "Ctrl+Space"})
+    assert problems == {} and (keys["suggest_now"], keys["story_continue"]) == ("Ctrl+Return", "Ctrl+Space")
+    keys, problems = resolve_keys({"story_continue": "E", "accept": "Shift+A", "story_stop": "F7"})
+    assert (keys["story_continue"], keys["accept"], keys["story_stop"]) == ("Ctrl+Return", "Tab", "F7")
+    assert set(problems) == {"story_continue", "accept"} and "types a character" in problems["accept"]
+
+
 @pytest.mark.slow
 def test_inkwell_file_opens_the_file(tmp_path):
     # `inkwell FILE` in a process of its own: app.cli.main runs the real event loop.

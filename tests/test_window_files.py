@@ -586,3 +586,28 @@ def test_saving_clears_a_lasting_autosave_notice(qtbot, window, tmp_path, monkey
     monkeypatch.setattr("app.ui.files.QFileDialog.getSaveFileName", lambda *a, **k: (str(tmp_path / "a.txt"), ""))
     assert w.save()  # nothing unsaved: nothing autosave could lose
     assert "Autosave failed" not in w.notice_bar.label.text()
+
+
+def test_notices_about_a_file_go_when_another_text_replaces_it(qtbot, window, tmp_path):
+    """Issue 22: "… was read as UTF-16" stayed for the next file and for a new document, and the
+    notices of each file opened stacked up."""
+    first, second, plain = tmp_path / "first.txt", tmp_path / "second.txt", tmp_path / "plain.txt"
+    first.write_bytes(CJK.encode("utf-16-le"))
+    second.write_bytes(CJK.encode("utf-16-le"))
+    plain.write_text("Plain UTF-8.\n", encoding="utf-8")
+    w = window()
+    w.show_notice("Settings: a value was reset")  # about no document: it stays
+    assert w.load_file(str(first)) and "first.txt was read as UTF-16" in w.notice_bar.label.text()
+    assert w.load_file(str(second))
+    assert "first.txt" not in w.notice_bar.label.text() and "second.txt was read as" in w.notice_bar.label.text()
+    assert w.load_file(str(plain))
+    assert w.notice_bar.label.text() == "Settings: a value was reset"
+    assert w.load_file(str(first))
+    w.new_file()
+    assert w.notice_bar.label.text() == "Settings: a value was reset"
+    w.notice_bar.dismiss()
+    assert w.load_file(str(first))
+    assert w.load_file(str(first))  # the same file again: one notice
+    assert w.notice_bar.label.text().count("was read as") == 1 and w.notice_bar.isVisible()
+    w.new_file()
+    assert not w.notice_bar.isVisible()

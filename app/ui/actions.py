@@ -84,6 +84,7 @@ ACTIONS: tuple[ActionSpec, ...] = (
 
 DEFAULT_KEYS: dict[str, str] = {spec.name: spec.key for spec in ACTIONS if spec.configurable and isinstance(spec.key, str)}
 GHOST_ACTIONS = tuple(spec.name for spec in ACTIONS if spec.scope == "ghost")
+PANEL_KEY = "Ctrl+,"  # shows and hides the settings panel (the dock's own action)
 
 # Menu titles and their entries: action names, "-" a separator, "@name" a part the window fills
 # itself (a submenu, a group, a menu rebuilt each time it opens).
@@ -107,6 +108,76 @@ def _keys(*keys: str | QKeySequence.StandardKey) -> list[QKeySequence]:
         bindings = QKeySequence.keyBindings(key) if isinstance(key, S) else [QKeySequence(key)]
         sequences += [b for b in bindings if not b.isEmpty() and b not in sequences]
     return sequences
+
+
+def _title(spec: ActionSpec) -> str:
+    return spec.text.replace("&", "").rstrip("…")
+
+
+def _shown(key: str) -> str:
+    return QKeySequence(key).toString(QKeySequence.SequenceFormat.NativeText)
+
+
+def _types_text(key: str) -> bool:
+    """Whether ``key`` is a character as typed (a letter, a digit, Shift+1, Space...): as a
+    shortcut it would take that character from the text. (Portable key names are words, but
+    for the keys that type a character.)"""
+    plain = QKeySequence(key).toString(QKeySequence.SequenceFormat.PortableText).removeprefix("Shift+")
+    return len(plain) == 1 or plain == "Space"
+
+
+def application_keys() -> dict[str, str]:
+    """The keys of the commands the writer cannot rebind (Save, Open, Undo, Find...): the key
+    (portable text) -> the command's name. Standard keys as this platform has them."""
+    taken = {PANEL_KEY: "Settings panel"}
+    for spec in ACTIONS:
+        if not spec.configurable and spec.key is not None:
+            for sequence in _keys(spec.key, *spec.also):
+                taken.setdefault(sequence.toString(QKeySequence.SequenceFormat.PortableText), _title(spec))
+    return taken
+
+
+def resolve_keys(keys: dict[str, str]) -> tuple[dict[str, str], dict[str, str]]:
+    """The configurable commands' keys: the writer's ``keys`` over the defaults. A key of the
+    writer's that another command has (one of the application's own, or another command's among
+    the configurable ones), or that types a character, is not used: its command keeps its
+    default key. Returns (command -> key as portable text, command -> why the writer's key for
+    it is not used: "Ctrl+S, your key for “Continue the story”, is the key of Save").
+
+    Suggestion keys (scope "ghost") may share a key with the other configurable ones: a shown
+    suggestion takes its keys first (Esc dismisses it, and stops a story otherwise)."""
+    specs = [spec for spec in ACTIONS if spec.configurable]
+    portable = QKeySequence.SequenceFormat.PortableText
+    wanted = {spec.name: QKeySequence(keys.get(spec.name, DEFAULT_KEYS[spec.name])).toString(portable)
+              for spec in specs}
+    fixed = application_keys()
+    taken: dict[tuple[bool, str], str] = {}  # (a suggestion key, key) -> the command that has it
+    resolved: dict[str, str] = {}
+    problems: dict[str, str] = {}
+
+    def clash(spec: ActionSpec, key: str) -> str:
+        if not key:
+            return ""
+        if key in fixed:
+            return f"is the key of {fixed[key]}"
+        other = taken.get((spec.scope == "ghost", key))
+        if other is not None:
+            return f"is already the key of “{_title(next(s for s in specs if s.name == other))}”"
+        return "types a character" if _types_text(key) else ""
+
+    # The commands on their default keys first: a key the writer chose gives way to them.
+    for spec in sorted(specs, key=lambda spec: wanted[spec.name] != DEFAULT_KEYS[spec.name]):
+        key = wanted[spec.name]
+        why = clash(spec, key)
+        if why:
+            default = DEFAULT_KEYS[spec.name]
+            problems[spec.name] = f"{_shown(key)}, your key for “{_title(spec)}”, {why}"
+            key = default if default != key and not clash(spec, default) else ""
+        resolved[spec.name] = key
+        if key:
+            taken[(spec.scope == "ghost", key)] = spec.name
+    return {spec.name: resolved[spec.name] for spec in specs}, {
+        spec.name: problems[spec.name] for spec in specs if spec.name in problems}
 
 
 class ActionRegistry:

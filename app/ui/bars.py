@@ -63,11 +63,21 @@ class NoticeBar(QWidget):
         row.addWidget(close, 0, Qt.AlignmentFlag.AlignTop)
         self.messages: list[str] = []
         self._kept: dict[str, str] = {}  # a notice that stays until its cause is gone: key -> text
+        self._about_document: set[str] = set()  # notices that go when another text replaces it
         self.hide()
 
-    def add(self, text: str) -> None:
+    def add(self, text: str, about_document: bool = False) -> None:
+        """Show ``text`` (once, however often it comes); a notice ``about_document`` (how the
+        open file was read, say) goes when another text replaces the document."""
         if text not in self.messages:
             self.messages.append(text)
+            if about_document:
+                self._about_document.add(text)
+        self._show()
+
+    def document_replaced(self) -> None:
+        self.messages = [m for m in self.messages if m not in self._about_document]
+        self._about_document.clear()
         self._show()
 
     def set_lasting(self, key: str, text: str) -> None:
@@ -89,4 +99,5 @@ class NoticeBar(QWidget):
     def dismiss(self) -> None:
         self.messages = []
         self._kept = {}
+        self._about_document.clear()
         self.hide()

@@ -24,7 +24,7 @@ from app.bigtext import LONG_LINE
 from app.markdown import is_markdown
 from app.settings import Settings
 from app.ui import theme as themes
-from app.ui.actions import DEFAULT_KEYS, GHOST_ACTIONS, ActionRegistry
+from app.ui.actions import DEFAULT_KEYS, GHOST_ACTIONS, PANEL_KEY, ActionRegistry, resolve_keys
 from app.ui.bars import NoticeBar, StoryBar
 from app.ui.editor import GhostEditor
 from app.ui.files import DocumentFiles
@@ -54,6 +54,7 @@ class MainWindow(QMainWindow):
         self.settings = settings or Settings.load()
         self.settings.save_later = self._save_settings_soon
         self._closing = False  # the writer closed the window; it closes once the fine-tune has stopped
+        self._recovering = False  # recovery is being offered: its problems are not about the open text
         self._settings_timer = QTimer(self, singleShot=True, interval=SETTINGS_SAVE_MS)
         self._settings_timer.timeout.connect(self.settings.flush)
         self.finetune_wizard: FinetuneWizard | None = None  # made when first opened
@@ -148,7 +149,11 @@ class MainWindow(QMainWindow):
         self.files.autosave()
 
     def offer_recovery(self) -> None:
-        self.files.offer_recovery()
+        self._recovering = True
+        try:
+            self.files.offer_recovery()
+        finally:
+            self._recovering = False
 
     def document_text(self) -> str:
         return self.files.document_text()
@@ -195,7 +200,7 @@ class MainWindow(QMainWindow):
         def panel(menu: QMenu) -> None:
             action = self.panel.toggleViewAction()
             action.setText("&Settings panel")
-            action.setShortcut(QKeySequence("Ctrl+,"))
+            action.setShortcut(QKeySequence(PANEL_KEY))
             menu.addAction(action)
 
         def theme(menu: QMenu) -> None:
@@ -230,10 +235,11 @@ class MainWindow(QMainWindow):
         f.replacing.connect(s.reset)
         f.replacing.connect(self.find_bar.document_replaced)
         f.replacing.connect(self._text_replacing)
+        f.replacing.connect(self.notice_bar.document_replaced)
         f.ready.connect(self._text_ready)
         f.changed.connect(lambda: self.highlighter.set_markdown(is_markdown(f.path)))
         self.spelling.problem.connect(self.show_notice)
-        f.notice.connect(self.show_notice)
+        f.notice.connect(self._file_notice)
         f.lasting_notice.connect(self.notice_bar.set_lasting)
         f.message.connect(self.statusBar().showMessage)
         s.model_status.connect(self._set_model_label)
@@ -252,7 +258,7 @@ class MainWindow(QMainWindow):
         self.suggestions.load_model()
         if file:
             self.files.load_file(file)
-        QTimer.singleShot(0, self.files.offer_recovery)
+        QTimer.singleShot(0, self.offer_recovery)
 
     def _restore_geometry(self) -> None:
         geometry = self.settings["geometry"]
@@ -326,12 +332,17 @@ class MainWindow(QMainWindow):
         self.highlighter.recheck()
 
     def key(self, name: str) -> str:
-        return {**DEFAULT_KEYS, **self.settings["keys"]}.get(name, "")
+        return resolve_keys(self.settings["keys"])[0].get(name, "")
 
     def _apply_keys(self) -> None:
+        keys, problems = resolve_keys(self.settings["keys"])
         for name in GHOST_ACTIONS:
-            self.editor.keymap[name] = QKeySequence(self.key(name))
-        self.commands.apply_keys(self.settings["keys"])
+            self.editor.keymap[name] = QKeySequence(keys[name])
+        self.commands.apply_keys(keys)
+        # (until the writer's keys no longer clash: a key taken twice would trigger neither command)
+        self.notice_bar.set_lasting("keys", "\n".join(
+            f"{why}: it keeps {self._key_text(name)}." if keys[name] else f"{why}: it has no key for now."
+            for name, why in problems.items()))
 
     def _key_text(self, name: str) -> str:
         return QKeySequence(self.key(name)).toString(QKeySequence.SequenceFormat.NativeText)
@@ -458,13 +469,18 @@ class MainWindow(QMainWindow):
         self.recent_menu.setEnabled(bool(recent))
 
     def _pasted_long_lines(self, broken: int) -> None:
-        self.show_notice(f"The pasted text had {broken:,} line{'s' if broken > 1 else ''} longer than "
-                         f"{LONG_LINE:,} characters; they were broken into shorter lines.")
+        self.notice_bar.add(f"The pasted text had {broken:,} line{'s' if broken > 1 else ''} longer than "
+                            f"{LONG_LINE:,} characters; they were broken into shorter lines.", about_document=True)
 
     # status bar ----------------------------------------------------------------------------------
 
     def show_notice(self, text: str) -> None:
         self.notice_bar.add(text)
+
+    def _file_notice(self, text: str) -> None:
+        # How the open file was read, or changed on disk, is said of it alone: it goes with it.
+        # An autosaved text that could not be recovered is no part of the open one.
+        self.notice_bar.add(text, about_document=not self._recovering)
 
     def _update_cursor_label(self) -> None:
         self.status.show_cursor(self.editor.textCursor())

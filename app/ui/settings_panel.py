@@ -34,6 +34,8 @@ from app import models
 from app.generation import SHOW_LABELS
 from app.settings import SAMPLING_KEYS, Settings
 from app.spelling import LANGUAGES
+from app.ui.actions import resolve_keys
+from app.ui.spell_check import system_language
 from app.ui.theme import default_editor_font
 from core.machine import cpu_count
 
@@ -299,7 +301,8 @@ class SettingsPanel(QDockWidget):
                                              suffix=" characters"))
         form.addRow("Autosave every", self._spin("autosave_s", 1, 3600, 5, suffix=" s"))
         form.addRow(self._check("spell_check", "Check spelling as I type"))
-        form.addRow("Spelling language", self._choice("spell_language", LANGUAGES))
+        system = f"As the system ({LANGUAGES[system_language()]})"
+        form.addRow("Spelling language", self._choice("spell_language", {"": system, **LANGUAGES}))
 
     def _build_keys(self) -> None:
         # A form of its own: its long labels would push every field above out of the panel.
@@ -315,6 +318,10 @@ class SettingsPanel(QDockWidget):
             edit.editingFinished.connect(lambda n=name, e=edit: self._key_edited(n, e))
             self.key_edits[name] = edit
             form.addRow(label, edit)
+        self.key_problem = QLabel("")  # why the key just pressed was refused
+        self.key_problem.setObjectName("keyProblem")
+        self.key_problem.setWordWrap(True)
+        form.addRow(self.key_problem)
         self._refreshers["keys"] = self._refresh_keys
         self._refresh_keys()
 
@@ -382,7 +389,8 @@ class SettingsPanel(QDockWidget):
         self.model_status.setText(text)
 
     def _refresh_keys(self) -> None:
-        keys = {**self.default_keys, **self.settings["keys"]}
+        keys, _ = resolve_keys(self.settings["keys"])  # the keys in use: a clashing one is not
+        self.key_problem.setText("")
         for name, edit in self.key_edits.items():
             edit.blockSignals(True)
             edit.setKeySequence(QKeySequence(keys.get(name, "")))
@@ -395,7 +403,12 @@ class SettingsPanel(QDockWidget):
             keys.pop(name, None)
         else:
             keys[name] = text
-        self.settings.set("keys", keys)
+        _, problems = resolve_keys(keys)
+        if name in problems:
+            self._refresh_keys()  # refused: the field shows the key the command still has
+            self.key_problem.setText(f"{problems[name]}: choose another.")
+            return
+        self.settings.set("keys", keys)  # (the fields follow, as on any change of the setting)
 
     def _reset(self) -> None:
         answer = QMessageBox.question(self, "Reset settings",

@@ -2,15 +2,16 @@
 underlined by the document's highlighter, suggestions and "Add to dictionary" in the editor's
 context menu.
 
-The dictionary of the language chosen in the settings (``spell_language``) is read on a worker
-thread (a second or so); until it is there nothing is underlined. ``spell_check`` turns it off.
+The dictionary of the language chosen in the settings (``spell_language``; none chosen: the
+system's, English (UK) or (US) as its country spells) is read on a worker thread (a second or
+so); until it is there nothing is underlined. ``spell_check`` turns it off.
 """
 
 from __future__ import annotations
 
 import threading
 
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QLocale, QObject, Signal
 from PySide6.QtGui import QTextCursor
 from PySide6.QtWidgets import QMenu
 
@@ -20,6 +21,12 @@ from app.ui.editor import GhostEditor
 from app.ui.highlighter import TextHighlighter
 
 MAX_SUGGESTIONS = 6
+
+
+def system_language() -> str:
+    """The dictionary for the system's language and country (QLocale() follows the system, or
+    what a program set as its default)."""
+    return spelling.language_for_locale(QLocale().name())
 
 
 class SpellCheck(QObject):
@@ -47,7 +54,7 @@ class SpellCheck(QObject):
             self.speller = None
             self.highlighter.set_speller(None)
             return
-        language = self.settings["spell_language"]
+        language = self.language
         if self.speller is not None and self.speller.language == language:
             self.highlighter.set_speller(self.speller)
             return
@@ -59,6 +66,11 @@ class SpellCheck(QObject):
         self.highlighter.set_speller(None)
         ticket = self._ticket
         threading.Thread(target=self._load, args=(ticket, language), name="dictionary", daemon=True).start()
+
+    @property
+    def language(self) -> str:
+        """The dictionary in use: the one chosen, else the system's."""
+        return self.settings["spell_language"] or system_language()
 
     def _load(self, ticket: int, language: str) -> None:
         try:
