@@ -16,6 +16,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "models": ("app.models_cli:main", "list, import, download (Hugging Face Hub) or remove models"),
     "generate": ("app.generate_cli:main", "continue a prompt with the model (offline story generation)"),
     "finetune": ("app.finetune_cli:main", "fine-tune an installed model on your texts and install the result"),
+    "compress": ("app.compress_cli:main", "make a smaller, faster copy of an installed model (pruned, then distilled)"),
     "train": ("model.train:main", "pre-train or fine-tune GPT-2 on text files (JSON-lines events on stdout)"),
 }
 

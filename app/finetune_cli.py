@@ -234,9 +234,6 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _main(args: argparse.Namespace) -> int:
-    from model.train_job import Job
-    from model.train_loop import Events, StopRequest, Trainer
-
     if args.compare or args.estimate:
         # QProcess.terminate() sends SIGTERM: unwind, so the warm-up's temporary folder is removed.
         signal.signal(signal.SIGTERM, raise_interrupt)
@@ -273,6 +270,15 @@ def _main(args: argparse.Namespace) -> int:
         result = estimate({k: v for k, v in job.items() if not k.startswith("_")})
         print(json.dumps({"event": "estimate", **result}) if args.json else describe_estimate(result), flush=True)
         return 0
+    return train_and_install(job, resume, args)
+
+
+def train_and_install(job: dict[str, Any], resume: bool, args: argparse.Namespace) -> int:
+    """Run ``job`` (new, or resumed) with a progress bar or JSON events, then install the result;
+    ``args`` holds json and no_use. The exit status."""
+    from model.train_job import Job
+    from model.train_loop import Events, StopRequest, Trainer
+
     events = Events() if args.json else _Bar()
     stop = StopRequest()
     stop.install()

@@ -1,0 +1,119 @@
+"""``inkwell compress``: a faster copy of an installed model.
+
+The model is pruned to a share of its blocks' parameters (model/prune.py: narrower MLPs first,
+then the least needed layers), then trained to match the original's next-token distributions on
+the given texts (model/distill.py) with the fine-tune's training engine, and installed like a
+fine-tune. A stopped one goes on with ``inkwell finetune --resume NAME``.
+
+    inkwell compress --model NAME --keep 0.5 --data my-novel/ --name my-model-fast
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+from pathlib import Path
+from typing import Any
+
+from app.finetune import (
+    FinetuneError,
+    default_settings,
+    make_job,
+    name_problem,
+    sample_prompt_from,
+    settings_problem,
+    slug,
+)
+from app.finetune_cli import _resolve_base, train_and_install
+from core import paths
+from core.cli_support import fail
+from core.errors import ModelError
+from core.names import printable
+
+DISTILL_ALPHA = 0.5  # the soft loss's share (Hinton et al. 2015 use a large one; half keeps the text's own)
+DISTILL_TEMPERATURE = 2.0
+DEFAULT_EPOCHS = 1.0
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="inkwell compress", description=__doc__.split("\n\n")[1] if __doc__ else None)
+    p.add_argument("--model", help="installed model (name or folder) with Hugging Face weights; default: the active one")
+    p.add_argument("--keep", type=float, required=True, help="share of the layers' parameters to keep, e.g. 0.5")
+    p.add_argument("--data", action="append", help="text file or folder to learn from (repeat for more)")
+    p.add_argument("--name", required=True, help="name of the new model")
+    p.add_argument("--epochs", type=float, help=f"passes over the text (default {DEFAULT_EPOCHS:g})")
+    p.add_argument("--steps", type=int, help="optimizer steps instead of epochs")
+    p.add_argument("--lr", type=float, help="learning rate")
+    p.add_argument("--seq-len", type=int, help="context length of the training windows")
+    p.add_argument("--batch-size", type=int)
+    p.add_argument("--keep-line-breaks", action="store_true", help="keep line breaks as they are (poetry, code)")
+    p.add_argument("--no-use", action="store_true", help="install the model but do not make it the active one")
+    p.add_argument("--json", action="store_true", help="JSON lines on stdout instead of a progress bar")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        return _main(args)
+    except (ModelError, ValueError) as exc:
+        return fail("inkwell compress", str(exc), args.json)
+    except KeyboardInterrupt:
+        print("inkwell compress: stopped", file=sys.stderr)
+        return 130
+
+
+def _main(args: argparse.Namespace) -> int:
+    from model.compress import prune_checkpoint
+    from model.train_data import load_corpus, read_text_file
+
+    if not 0 < args.keep < 1:
+        raise FinetuneError(f"--keep: a share between 0 and 1 of the model's layers to keep, got {args.keep}")
+    if not args.data:
+        raise FinetuneError("--data: give at least one text file or folder")
+    for given in args.data:
+        if not Path(given).exists():
+            raise FinetuneError(f"--data {given}: does not exist (no such file or folder)")
+    if problem := name_problem(args.name):
+        raise FinetuneError(f"--name: {problem}")
+    base = _resolve_base(args.model)
+    arch = base.manifest.get("architecture", {})
+    settings: dict[str, Any] = {**default_settings(base.parameters or 0, int(arch.get("n_positions", 1024)), "full"),
+                                "epochs": DEFAULT_EPOCHS}
+    for key in ("epochs", "steps", "lr", "seq_len", "batch_size"):
+        if getattr(args, key) is not None:
+            settings[key] = getattr(args, key)
+    settings["line_breaks"] = "keep" if args.keep_line_breaks else "unwrap"
+    # The student is smaller than the base, and the teacher rides along: the base's own memory
+    # figure bounds both.
+    if problem := settings_problem(settings, {**arch, "vocab_size": arch.get("vocab_size", 50257)},
+                                   2 * (base.parameters or 0)):
+        raise FinetuneError(problem)
+    data = [str(Path(d).absolute()) for d in args.data]
+    inputs: list[str | Path] = list(data)
+    corpus = load_corpus(inputs, {"fraction": settings["val_share"]}, None, settings["line_breaks"])
+    prompt = sample_prompt_from(read_text_file(Path(corpus.files[0]["path"])).text[:20000])
+    job = make_job(args.name, base.folder, data, settings, len(corpus.train), prompt)
+    if Path(job["out"]).exists():
+        raise FinetuneError(f"--name {args.name!r}: {job['out']} exists already; continue it with "
+                            f"inkwell finetune --resume {printable(args.name)}, or choose another name")
+    pruned = paths.runs_dir() / f"{slug(args.name)}-pruned" / "hf"
+    shutil.rmtree(pruned.parent, ignore_errors=True)  # a compress stopped while it pruned
+    say = (lambda m: None) if args.json else (lambda m: print(m, file=sys.stderr))
+    say(f"measuring what {printable(base.name)} needs on your texts and pruning it to {args.keep:.0%} ...")
+    outcome = prune_checkpoint(Path(base.folder) / "hf", data, settings["line_breaks"], args.keep, pruned,
+                               int(settings["seq_len"]), int(settings["seed"]))
+    if args.json:
+        print(json.dumps({"event": "pruned", **outcome}), flush=True)
+    else:
+        say(f"kept {outcome['plan']}: {outcome['parameters_after'] / 1e6:.1f}M of "
+            f"{outcome['parameters'] / 1e6:.1f}M parameters; now learning from the original")
+    job.update(init=str(pruned), teacher=str(Path(base.folder) / "hf"), distill_alpha=DISTILL_ALPHA,
+               distill_temperature=DISTILL_TEMPERATURE, _base=str(base.folder))
+    return train_and_install(job, False, args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,65 @@
+"""`inkwell compress`: an installed model pruned to a share of its layers' parameters, distilled
+from the original on the writer's texts, installed as a smaller model that generates."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from test_train import PROSE
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def inkwell(home: Path, *args: str, timeout: int = 600) -> subprocess.CompletedProcess:
+    env = {**os.environ, "INKWELL_HOME": str(home)}
+    return subprocess.run([sys.executable, "-m", "app.cli", "compress", *args], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.fixture
+def texts(tmp_path):
+    folder = tmp_path / "texts"
+    folder.mkdir()
+    (folder / "story.txt").write_text("The lighthouse keeper counted the ships.\n" + PROSE * 10, encoding="utf-8")
+    return folder
+
+
+@pytest.mark.slow
+def test_compress_installs_a_smaller_model_that_generates(tiny_bundle, texts, tmp_path, monkeypatch):
+    home = tmp_path / "home"
+    proc = inkwell(home, "--model", str(tiny_bundle), "--keep", "0.4", "--data", str(texts), "--name", "Quick",
+                   "--steps", "6", "--seq-len", "32", "--batch-size", "4", "--no-use", "--json")
+    assert proc.returncode == 0, proc.stderr
+    events = [json.loads(line) for line in proc.stdout.splitlines() if line.startswith("{")]
+    pruned = next(e for e in events if e["event"] == "pruned")
+    assert pruned["parameters_after"] < pruned["parameters"] and pruned["block_share"] <= 0.45
+    bundle = home / "data" / "models" / "Quick"
+    original = json.loads((tiny_bundle / "hf" / "config.json").read_text())
+    small = json.loads((bundle / "hf" / "config.json").read_text())
+    assert (small["n_layer"], small["n_inner"]) == (len(pruned["layers"]), pruned["n_inner"])
+    assert small["n_layer"] * small["n_inner"] < original["n_layer"] * (original.get("n_inner") or 4 * original["n_embd"])
+    recipe = json.loads((bundle / "inkwell-model.json").read_text())["provenance"]["training"]["recipe"]
+    assert recipe["teacher"] == str(tiny_bundle / "hf") and recipe["distill_alpha"] == 0.5
+    from app.engine import Engine, GenerationParams
+
+    monkeypatch.setenv("INKWELL_HOME", str(home))
+    engine = Engine.load(bundle, provider="cpu")
+    assert engine.generate("The lighthouse", GenerationParams(max_new_tokens=5, temperature=0)).alternatives[0].token_ids
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--keep", "1.5"], "--keep: a share between 0 and 1"),
+    (["--keep", "0"], "--keep: a share between 0 and 1"),
+    (["--keep", "0.5", "--data", "/no/such/texts"], "--data /no/such/texts: does not exist"),
+])
+def test_bad_requests_are_one_clear_message(tiny_bundle, texts, tmp_path, args, message):
+    argv = ["--model", str(tiny_bundle), "--name", "bad", *args]
+    if "--data" not in args:
+        argv += ["--data", str(texts)]
+    proc = inkwell(tmp_path / "home", *argv)
+    assert proc.returncode != 0 and message in proc.stderr and "Traceback" not in proc.stderr
