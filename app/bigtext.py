@@ -6,7 +6,9 @@ its line breaking is worse than linear in text without spaces: a 5 MB line cost 
 keystroke, and a 1,000,000-character line without a space did not open within minutes. So every
 line longer than ``LONG_LINE`` characters is broken where text enters the editor as a whole
 (opening a file, recovering a snapshot, pasting, dropping): after the last space or tab that
-keeps it within the limit, or, where the limit's second half has none, hard at the limit. Only
+keeps it within the limit, or, where the limit's second half has none, hard at the limit; never
+inside a character as the writer sees it (a grapheme cluster: a letter and its accents, a flag, an
+emoji sequence), which the window's layer finds with Qt (app.ui.loading.grapheme_start). Only
 line breaks are added; the window says so, and saving writes them. A typed line can still grow
 longer: that costs about 16 ms per keystroke at 100,000 characters, nothing like a pasted 5 MB.
 
@@ -17,9 +19,22 @@ a few milliseconds of work, however large the document.
 from __future__ import annotations
 
 import unicodedata
+from collections.abc import Callable
 
 LONG_LINE = 10_000  # characters; a keystroke in a line this long costs Qt about 4 ms
 SLICE = 1 << 16  # characters
+
+
+# Where the character as the writer sees it that holds text[index] begins (``text`` goes on at
+# least one character past ``index``); 0 when it begins before ``text``.
+ClusterStart = Callable[[str, int], int]
+
+
+def after_accents(text: str, index: int) -> int:
+    """A ClusterStart for use without Qt: only combining accents are kept with their letter."""
+    while index > 0 and unicodedata.combining(text[index]):
+        index -= 1
+    return index
 
 
 def count_words(text: str) -> int:
@@ -29,10 +44,12 @@ def count_words(text: str) -> int:
 
 class LineBreaker:
     """Breaks lines longer than ``limit`` in a text that may arrive in pieces (a line may span
-    them); ``broken`` counts the lines that were broken, each once."""
+    them; each piece ends between two grapheme clusters); ``broken`` counts the lines that were
+    broken, each once."""
 
-    def __init__(self, limit: int = LONG_LINE, column: int = 0) -> None:
+    def __init__(self, limit: int = LONG_LINE, column: int = 0, cluster_start: ClusterStart = after_accents) -> None:
         self.limit = limit
+        self.cluster_start = cluster_start
         self.column = column  # length of the unfinished line at the end of the text so far
         self.broken = 0
         self._breaking = False  # the unfinished line has been broken (and counted) already
@@ -72,8 +89,8 @@ class LineBreaker:
             cut = max(line.rfind(" ", 0, room), line.rfind("\t", 0, room)) + 1
             if cut <= room // 2:
                 cut = room  # no space in the second half: hard at the limit
-                while cut > 1 and unicodedata.combining(line[cut]):
-                    cut -= 1  # an accent stays with its letter
+            # (a cluster longer than the room, all accents, is cut: there is no other place)
+            cut = self.cluster_start(line[:cut + 1], cut) or cut
             parts.append(line[:cut])
             line = line[cut:]
             column = 0
@@ -81,12 +98,20 @@ class LineBreaker:
         return "\n".join(parts)
 
 
-def break_long_lines(text: str, limit: int = LONG_LINE, column: int = 0) -> tuple[str, int]:
+def break_long_lines(text: str, limit: int = LONG_LINE, column: int = 0,
+                     cluster_start: ClusterStart = after_accents) -> tuple[str, int]:
     """``text`` with its lines longer than ``limit`` broken, and how many were; ``column``: the
     length of the line ``text`` continues. Works through ``text`` a slice at a time, so that a
     thread doing it for a 50 MB file holds the interpreter only briefly at once."""
-    breaker = LineBreaker(limit, column)
+    breaker = LineBreaker(limit, column, cluster_start)
     if len(text) <= SLICE:
         return breaker.feed(text), breaker.broken
-    pieces = [breaker.feed(text[i:i + SLICE]) for i in range(0, len(text), SLICE)]
+    pieces = []
+    start = 0
+    while start < len(text):
+        end = min(start + SLICE, len(text))
+        if end < len(text):  # a piece ends between clusters, as a break would: each is seen whole
+            end = start + (cluster_start(text[start:end + 1], end - start) or end - start)
+        pieces.append(breaker.feed(text[start:end]))
+        start = end
     return (text if not breaker.broken else "".join(pieces)), breaker.broken

@@ -8,6 +8,7 @@ in bench/bench_large_docs.py, not here.
 from __future__ import annotations
 
 import json
+import re
 import random
 import threading
 
@@ -396,3 +397,56 @@ def test_a_clear_wins_over_a_snapshot_being_written(qtbot):
     assert outcome == [False] and not slot.file.exists()
     assert slot.write(["all ", "of it"], "") and _snapshot_texts() == ["all of it"]
     slot.close()
+
+
+def test_a_file_of_many_empty_lines_goes_in_by_slices_of_lines_without_per_paragraph_python(
+        qtbot, window, tmp_path, monkeypatch):
+    # 3 MB of empty lines took 17.5 s with pauses of 575 ms: Qt's work, and a Python call of the
+    # highlighter (and of the word count) for every paragraph, all in slices of 65,536 of them.
+    from app.ui.highlighter import TextHighlighter
+
+    original_segments = TextHighlighter._segments
+    highlighted, segmented = [], []
+    monkeypatch.setattr(TextHighlighter, "highlightBlock", lambda self, text: highlighted.append(text))
+    monkeypatch.setattr(TextHighlighter, "_segments", lambda self, text, *a: (segmented.append(text),
+                                                                             original_segments(self, text, *a))[1])
+    path = tmp_path / "empty.txt"
+    path.write_text("\n" * 30_000 + "The end.", encoding="utf-8")  # 30 kB: a "small" file
+    document = window.editor.document()
+    grown = []  # paragraphs each change of the document added
+    document.contentsChange.connect(lambda *_: grown.append(document.blockCount()))
+    assert window.load_file(str(path))
+    qtbot.waitUntil(lambda: not window.loading, timeout=60000)
+    assert window.editor.toPlainText() == "\n" * 30_000 + "The end." and words_shown(window) == 2
+    steps = [b - a for a, b in zip([1] + grown, grown)]
+    assert len(steps) > 10 and max(steps) <= loading.SLICE_LINES  # a few milliseconds per turn
+    assert highlighted == []  # the highlighter waits for the whole text, then goes through it
+    qtbot.waitUntil(lambda: not window.highlighter.rechecking, timeout=60000)
+    assert segmented == ["The end."]  # an empty paragraph costs it nothing
+    cursor = window.editor.textCursor()
+    cursor.setPosition(0)
+    window.editor.setTextCursor(cursor)
+    qtbot.keyClicks(window.editor, "A")  # an edit highlights its paragraph, not all after it
+    assert 1 <= len(highlighted) <= 2
+    window.editor.document().setModified(False)
+
+
+def test_forced_breaks_keep_flags_emoji_sequences_and_accents_whole(tmp_path):
+    family = "\U0001F468\u200d\U0001F469\u200d\U0001F467\u200d\U0001F466"  # 7 code points, one emoji
+    flag = "\U0001F1EB\U0001F1F7"  # two regional indicators: one flag
+    accented = "e\u0301\u0327"  # a letter and two accents
+    whole = re.compile("(?:%s)*" % "|".join(map(re.escape, (family, flag, accented, "x"))))
+    rng = random.Random(5)
+    mixed = "".join(rng.choice((family, flag, accented, "x")) for _ in range(5000))
+    for unit in (family, flag, accented, mixed):
+        for offset in range(7):  # the limit (and a slice's end) falls at every place inside a cluster
+            original = "x" * offset + unit * (7 * LONG_LINE // len(unit))  # more than a slice
+            path = tmp_path / "emoji.txt"
+            path.write_text(original, encoding="utf-8")
+            opened, broken = loading.read_for_editor(path)
+            pasted = LineBreaker(column=offset, cluster_start=loading.grapheme_start)
+            for text in (opened.text, "x" * offset + pasted.feed(original[offset:])):
+                lines = text.split("\n")
+                assert broken == pasted.broken == 1 and "".join(lines) == original
+                assert max(map(len, lines)) <= LONG_LINE
+                assert all(whole.fullmatch(line) for line in lines), [line[:3] for line in lines]

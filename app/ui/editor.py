@@ -34,6 +34,7 @@ from PySide6.QtWidgets import QApplication, QFrame, QMenu, QPlainTextEdit, QText
 
 from app.bigtext import LineBreaker
 from app.ghost import GhostState, Outcome, opacity
+from app.ui.loading import grapheme_start
 
 if TYPE_CHECKING:
     from app.ui.highlighter import TextHighlighter
@@ -42,6 +43,14 @@ GHOST_KEYS = ("accept", "accept_word", "dismiss", "next_alternative", "previous_
 # Suggestions are asked for only where text may follow: not in the middle of a word.
 _WORD_CHAR = re.compile(r"\w")
 PROMPT_CHARS = 6000  # the engine keeps the tail that fits its context; this bounds the copy
+# Characters QTextDocument takes for the ends of paragraphs (U+FDD0 / U+FDD1 mark its frames):
+# in the editor they become line breaks, and so in the saved file; the writer is told.
+SEPARATORS = {"\u2029": " (paragraph separator)", "\ufdd0": "", "\ufdd1": ""}
+
+
+def separators_in(text: str) -> str:
+    """The SEPARATORS in ``text``, named and counted ("" when there are none)."""
+    return ", ".join(f"U+{ord(c):04X}{name} ({n:,})" for c, name in SEPARATORS.items() if (n := text.count(c)))
 
 
 def _undo_barrier(cursor: QTextCursor) -> None:
@@ -61,6 +70,8 @@ class GhostEditor(QPlainTextEdit):
     ghost_changed = Signal(bool)  # a suggestion is shown (True) or not
     user_edited = Signal()  # the writer changed the text (not the model, not undo of model text)
     long_lines_broken = Signal(int)  # pasted or dropped text had this many over-long lines (broken)
+    separators_pasted = Signal(str)  # pasted or dropped text held these SEPARATORS (separators_in)
+    interrupted = Signal()  # the writer undoes while model text goes in: its writing must stop first
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -276,8 +287,12 @@ class GhostEditor(QPlainTextEdit):
         # Pasted or dropped text: lines too long for Qt to edit at typing speed are broken, as
         # when a file is opened (app.bigtext).
         if source.hasText():
+            found = separators_in(source.text())
+            if found:
+                self.separators_pasted.emit(found)
             cursor = self.textCursor()
-            breaker = LineBreaker(column=cursor.selectionStart() - cursor.block().position())
+            breaker = LineBreaker(column=cursor.selectionStart() - cursor.block().position(),
+                                  cluster_start=grapheme_start)
             text = breaker.feed(source.text())
             if breaker.broken:
                 plain = QMimeData()
@@ -426,7 +441,20 @@ class GhostEditor(QPlainTextEdit):
             return True
         return super().event(event)
 
+    def undo(self) -> None:
+        # While model text streams in, its pieces join one undo step still open: undone then,
+        # the next piece would open a new step and Redo could never bring the passage back. So
+        # the writing stops first (closing the step), and Undo takes the whole passage.
+        if self.generating:
+            self.interrupted.emit()  # (the story's owner stops the model)
+            self.end_generated()
+        super().undo()
+
     def keyPressEvent(self, event: QKeyEvent) -> None:
+        if self.generating and event.matches(QKeySequence.StandardKey.Undo):
+            self.undo()  # (QPlainTextEdit would undo at once)
+            event.accept()
+            return
         action = self._ghost_action(event)
         if action is not None:
             {

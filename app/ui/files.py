@@ -15,7 +15,7 @@ from pathlib import Path
 from PySide6.QtCore import QFileSystemWatcher, QObject, QTimer, Signal
 from PySide6.QtWidgets import QFileDialog, QMessageBox, QWidget
 
-from app.bigtext import LONG_LINE, break_long_lines, count_words
+from app.bigtext import LONG_LINE, count_words
 from app.documents import (
     FILE_FILTER,
     UTF8,
@@ -31,14 +31,10 @@ from app.documents import (
 from app.recovery import Snapshot, SnapshotSlot, scan_snapshots
 from app.settings import Settings
 from app.ui.autosave import Autosaver
-from app.ui.editor import GhostEditor
-from app.ui.loading import FileReader, TextLoader, is_small_file, read_for_editor
+from app.ui.editor import GhostEditor, separators_in
+from app.ui.loading import FileReader, TextLoader, break_for_editor, is_small_file, read_for_editor
 from core import paths
 from core.fileio import describe_os_error
-
-
-# Characters QTextDocument turns into paragraph ends (named in a notice when a file holds them).
-SEPARATORS = {"\u2029": " (paragraph separator)", "\ufdd0": "", "\ufdd1": ""}
 
 
 class DocumentFiles(QObject):
@@ -85,6 +81,9 @@ class DocumentFiles(QObject):
         self.loader.finished.connect(self._document_ready)
         self.reader.done.connect(self._file_read)
         self.reader.failed.connect(self._read_failed)
+        editor.separators_pasted.connect(lambda found: self.notice.emit(
+            f"The pasted text holds characters the editor can only show as line breaks: {found}. "
+            "Saving writes them as line breaks."))
         self._autosaver.failed.connect(lambda message: self.lasting_notice.emit("autosave", message))
         self._autosaver.working.connect(lambda: self.lasting_notice.emit("autosave", ""))
 
@@ -159,10 +158,10 @@ class DocumentFiles(QObject):
         """Qt's document takes U+2029 (paragraph separator) and U+FDD0 / U+FDD1 (which it uses
         to mark frames) for the ends of paragraphs: the editor shows them as line breaks and
         saving writes line breaks. Said, since the file changes on the next save."""
-        found = [f"U+{ord(c):04X}{name} ({n:,})" for c, name in SEPARATORS.items() if (n := text.count(c))]
+        found = separators_in(text)
         if found:
             self.notice.emit(f"{self.name} holds characters the editor can only show as line breaks: "
-                             f"{', '.join(found)}. Saving writes them as line breaks.")
+                             f"{found}. Saving writes them as line breaks.")
 
     def _read_failed(self, _path: str, message: str) -> None:
         self._update_busy()
@@ -451,7 +450,7 @@ class DocumentFiles(QObject):
                 if not self.maybe_save():
                     snapshot.release()
                     continue
-                text, broken = break_long_lines(snapshot.text)
+                text, broken = break_for_editor(snapshot.text)
                 self._set_document(text, snapshot.document_path or None, *self._recovered_format(snapshot),
                                    modified=True, broken=broken)
                 self.changed.emit()

@@ -18,7 +18,7 @@ from __future__ import annotations
 import bisect
 import time
 
-from PySide6.QtCore import QTimer
+from PySide6.QtCore import SIGNAL, SLOT, QObject, QTimer
 from PySide6.QtGui import QColor, QFont, QSyntaxHighlighter, QTextBlock, QTextCharFormat, QTextDocument, QTextLayout
 from PySide6.QtWidgets import QPlainTextEdit
 
@@ -29,6 +29,10 @@ TURN_S = 0.004  # recheck's work per turn of the event loop
 PASS_GAP_MS = 8  # between two turns of it: room for the keys typed meanwhile, and their repaint
 BULK_CHARS = 20_000  # a change adding more is spell-checked by recheck, not at once
 IN_FENCE = 1
+# QSyntaxHighlighter's own connection to the document: the call of highlightBlock for every
+# paragraph of each change (slots of Qt's private part, named in its meta-object).
+_CHANGE = SIGNAL("contentsChange(int,int,int)")
+_REFORMAT = SLOT("_q_reformatBlocks(int,int,int)")
 
 
 class TextHighlighter(QSyntaxHighlighter):
@@ -43,7 +47,7 @@ class TextHighlighter(QSyntaxHighlighter):
         self._editor = editor
         self.speller: Speller | None = None
         self.markdown = False
-        self.paused = False  # spelling left out while a text goes in; recheck() brings it
+        self._paused = False
         self._misspelled = QTextCharFormat()
         self._misspelled.setUnderlineStyle(QTextCharFormat.UnderlineStyle.SpellCheckUnderline)
         self._misspelled.setUnderlineColor(QColor("#d0312d"))
@@ -84,21 +88,41 @@ class TextHighlighter(QSyntaxHighlighter):
             self.markdown = on
             self.recheck()
 
+    @property
+    def paused(self) -> bool:
+        """Whether Qt's highlighting of each change is off: while a text goes in (a file of 3
+        million empty lines is 3 million calls of highlightBlock) or a Replace all runs;
+        recheck() highlights the whole text afterwards, a slice at a time."""
+        return self._paused
+
+    @paused.setter
+    def paused(self, paused: bool) -> None:
+        document = self.document()
+        if paused == self._paused or document is None:
+            return
+        if paused:
+            # (should Qt ever rename its slot, nothing is disconnected: slower, still right)
+            QObject.disconnect(document, _CHANGE, self, _REFORMAT)
+        else:
+            QObject.connect(document, _CHANGE, self, _REFORMAT)
+        self._paused = paused
+
     # highlighting --------------------------------------------------------------------------------
 
     def highlightBlock(self, text: str) -> None:  # noqa: N802 - Qt's name
         """Qt's call, for the paragraphs an edit touched."""
-        if (self.paused or self._bulk) and not self.markdown:
-            self.setCurrentBlockState(0)  # a text going in: the least Python per paragraph
-            return
+        if (self._paused or self._bulk) and not self.markdown:
+            return  # a text going in: the least Python per paragraph
         layout = self.currentBlock().layout()
         typing_at = layout.preeditAreaPosition() if layout is not None and layout.preeditAreaText() else -1
         segments, state = self._segments(text, self.previousBlockState() == IN_FENCE, typing_at)
         for start, end, fmt in segments:
             self.setFormat(start, end - start, fmt)
-        # Every paragraph gets a state, Markdown or not: a state that changes makes Qt go on to
-        # the next paragraph, and a first state on each would run through the whole text.
-        self.setCurrentBlockState(state)
+        # A state that changes makes Qt highlight the next paragraph too: a paragraph never
+        # highlighted (-1, as all are after a text went in) is left so unless it is in a fenced
+        # block, else an edit would go on through every such paragraph after it.
+        if state != max(self.currentBlockState(), 0):
+            self.setCurrentBlockState(state)
 
     def _segments(self, text: str, in_fence: bool, typing_at: int) -> tuple[list[tuple[int, int, QTextCharFormat]], int]:
         """The formats of a paragraph (start, end, format; apart, in order) and its state."""
@@ -114,7 +138,7 @@ class TextHighlighter(QSyntaxHighlighter):
             code = markdown.code_ranges(spans)
         else:
             in_fence = False
-        if self.speller is not None and not self.paused and not self._bulk:
+        if self.speller is not None and not self._paused and not self._bulk:
             for start, length in self.speller.misspelled(text):
                 # The word that ends where the suggestion begins is still being typed.
                 if start + length != typing_at and not any(a <= start < b for a, b in code):
@@ -125,7 +149,7 @@ class TextHighlighter(QSyntaxHighlighter):
         return segments, IN_FENCE if in_fence else 0
 
     def _before_change(self, position: int, removed: int, added: int) -> None:
-        if added > BULK_CHARS and not self.paused:
+        if added > BULK_CHARS and not self._paused:
             self._bulk = True
             QTimer.singleShot(0, self._after_bulk)
 
@@ -161,12 +185,17 @@ class TextHighlighter(QSyntaxHighlighter):
         document = self.document()
         if document is None or not block.isValid() or block.document() is not document:
             return False
+        previous = block.previous()
+        in_fence = previous.isValid() and previous.userState() == IN_FENCE
+        if block.length() <= 1:
+            # Nothing to format (its layout is not even made): a pass over a file of millions
+            # of empty lines stays cheap.
+            block.setUserState(IN_FENCE if in_fence and self.markdown else 0)
+            return False
         layout = block.layout()
         ghost, at = layout.preeditAreaText(), layout.preeditAreaPosition()
         size = len(ghost.encode("utf-16-le")) // 2  # as the layout counts: an emoji is two
-        previous = block.previous()
-        segments, state = self._segments(block.text(), previous.isValid() and previous.userState() == IN_FENCE,
-                                         at if ghost else -1)
+        segments, state = self._segments(block.text(), in_fence, at if ghost else -1)
         ranges = []
         for start, end, fmt in segments:
             if ghost and end > at:  # positions in the layout count the suggestion in

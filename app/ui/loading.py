@@ -6,6 +6,8 @@ worker thread (``FileReader``), and the text goes into the editor a slice at a t
 milliseconds per turn of the event loop (``TextLoader``), so the window repaints, scrolls and
 shows its progress meanwhile (the window keeps the text read-only until it is complete). Undo
 starts empty, as after QPlainTextEdit.setPlainText. Small texts (a blink to set) go in at once.
+A slice holds at most ``SLICE_LINES`` lines: Qt's work grows with the paragraphs a slice makes
+(a few microseconds each), so 3 MB of empty lines would otherwise be 65,536 of them at a time.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import threading
 import time
 from pathlib import Path
 
-from PySide6.QtCore import QObject, QTimer, Signal
+from PySide6.QtCore import QObject, QTextBoundaryFinder, QTimer, Signal
 from PySide6.QtGui import QTextCursor
 
 from app.bigtext import SLICE, break_long_lines
@@ -24,6 +26,8 @@ from app.documents import DocumentError, LoadedText, read_text
 # Up to this size a file is read, and a text set, at once: it takes a few tens of milliseconds.
 SMALL_BYTES = 1 << 18
 SMALL_CHARS = 1 << 18
+SLICE_LINES = 2048  # lines put into the editor at once (a few milliseconds of Qt's work)
+SMALL_LINES = 4 * SLICE_LINES  # a text of more lines goes in slices, however short
 TURN_S = 0.010  # the text loader's work per turn of the event loop
 
 
@@ -34,11 +38,43 @@ def is_small_file(path: str | Path) -> bool:
         return True  # read_text says what is wrong with it
 
 
+def grapheme_start(text: str, index: int) -> int:
+    """Where the grapheme cluster holding ``text[index]`` begins (app.bigtext.ClusterStart), by
+    Qt's Unicode rules: a letter with its accents, a flag (two regional indicators) and an emoji
+    ZWJ sequence are one character each to the writer, and are never broken."""
+    if text[index - 1] < "\x80" and text[index] < "\x80":
+        return index  # two ASCII characters (and no CR LF: lines are apart): the common case, at once
+    start = 0  # where Qt reads from
+    if _regional(text[index]) or _regional(text[index - 1]):
+        # Qt (6.11) pairs the regional indicators of flags wrongly after an emoji ZWJ sequence:
+        # it reads a run of them from the run's start, where a cluster begins.
+        start = index
+        while start > 0 and _regional(text[start - 1]):
+            start -= 1
+    before = text[start:index].encode("utf-16-le")  # Qt counts UTF-16 units: an emoji is two
+    finder = QTextBoundaryFinder(QTextBoundaryFinder.BoundaryType.Grapheme, text[start:index + 1])
+    finder.setPosition(len(before) // 2)
+    if finder.isAtBoundary():
+        return index
+    found = finder.toPreviousBoundary()
+    return start + len(before[:2 * found].decode("utf-16-le")) if found > 0 else start
+
+
+def _regional(character: str) -> bool:
+    """A regional indicator: two of them make a flag."""
+    return "\U0001F1E6" <= character <= "\U0001F1FF"
+
+
+def break_for_editor(text: str, column: int = 0) -> tuple[str, int]:
+    """app.bigtext.break_long_lines, never inside a grapheme cluster."""
+    return break_long_lines(text, column=column, cluster_start=grapheme_start)
+
+
 def read_for_editor(path: str | Path) -> tuple[LoadedText, int]:
     """The file as the editor shows it: read (app.documents.read_text, DocumentError as it
     raises it) with its over-long lines broken; and how many were."""
     loaded = read_text(path)
-    text, broken = break_long_lines(loaded.text)
+    text, broken = break_for_editor(loaded.text)
     return (dataclasses.replace(loaded, text=text) if broken else loaded), broken
 
 
@@ -119,7 +155,7 @@ class TextLoader(QObject):
         self.cancel()
         editor = self._editor
         doc = editor.document()
-        if len(text) <= SMALL_CHARS:
+        if len(text) <= SMALL_CHARS and text.count("\n", 0, SMALL_CHARS) <= SMALL_LINES:
             with editor.own_edit():
                 editor.setPlainText(text)
             doc.setModified(modified)
@@ -152,16 +188,27 @@ class TextLoader(QObject):
         deadline = time.perf_counter() + TURN_S
         with self._editor.own_edit():
             while self._position < len(text):
-                cursor.insertText(text[self._position:self._position + SLICE])
-                self._position += SLICE
+                end = _slice_end(text, self._position)
+                cursor.insertText(text[self._position:end])
+                self._position = end
                 if time.perf_counter() >= deadline:
                     break
         doc = self._editor.document()
         doc.setModified(self.modified)
-        self.progress.emit(min(self._position, len(text)), len(text))
+        self.progress.emit(self._position, len(text))
         if self._position < len(text):
             return
         self.cancel()  # the same clean-up: loading is over
         doc.setModified(self.modified)
         self._editor.setTextCursor(QTextCursor(doc))  # at the beginning, as setPlainText leaves it
         self.finished.emit()
+
+
+def _slice_end(text: str, start: int) -> int:
+    """Where the slice of ``text`` from ``start`` ends: ``SLICE`` characters, or ``SLICE_LINES``
+    lines if that is less."""
+    end = min(start + SLICE, len(text))
+    if text.count("\n", start, end) > SLICE_LINES:
+        rest = text[start:end].split("\n", SLICE_LINES)[-1]  # what follows the last line taken
+        end -= len(rest)
+    return end

@@ -56,6 +56,7 @@ class SuggestionController(QObject):
         editor.suggestion_wanted.connect(self.request_suggestion)
         editor.ghost_cleared.connect(self._ghost_cleared)
         editor.user_edited.connect(self._user_edited)
+        editor.interrupted.connect(self.story_stop)
         g = self.generator
         g.loaded.connect(self._model_loaded)
         g.load_failed.connect(self._model_failed)

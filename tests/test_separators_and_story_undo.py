@@ -1,0 +1,62 @@
+"""Text the editor cannot hold as it is, and the writer's Undo while a story streams in."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QMimeData, Qt
+
+from app.ui.suggestions import SuggestionController
+
+ODD = "one\u2029two\ufdd0three\ufdd1four"
+
+
+def test_separators_opened_and_saved_or_pasted_are_said_never_silently_changed(qtbot, quiet_window, tmp_path):
+    w = quiet_window
+    path = tmp_path / "odd.txt"
+    path.write_text(ODD, encoding="utf-8")
+    w.load_file(str(path))
+    qtbot.waitUntil(lambda: not w.loading)
+    opened = w.notice_bar.label.text()
+    assert "U+2029 (paragraph separator) (1), U+FDD0 (1), U+FDD1 (1)" in opened
+    assert "Saving writes them as line breaks" in opened
+    w.notice_bar.hide()
+    assert w.files.write(str(tmp_path / "saved.txt"))
+    assert (tmp_path / "saved.txt").read_text(encoding="utf-8") == "one\ntwo\nthree\nfour"  # as the notice said
+    # pasted: the same characters, the same notice (the paste used to change them unsaid)
+    w.notice_bar.label.setText("")
+    pasted = QMimeData()
+    pasted.setText(" five\u2029six")
+    w.editor.moveCursor(w.editor.textCursor().MoveOperation.End)
+    w.editor.insertFromMimeData(pasted)
+    assert w.editor.toPlainText().endswith("four five\nsix")
+    assert "The pasted text holds" in w.notice_bar.label.text()
+    assert "U+2029 (paragraph separator) (1)" in w.notice_bar.label.text()
+
+
+def test_undo_while_a_story_streams_stops_it_and_undoes_the_whole_passage_redo_brings_it_back(qtbot):
+    from app.settings import Settings
+    from app.ui.editor import GhostEditor
+
+    editor = GhostEditor()
+    editor.auto_suggest = False
+    qtbot.addWidget(editor)
+    editor.show()
+    qtbot.waitExposed(editor)
+    editor.setFocus()
+    controller = SuggestionController(editor, Settings.load())
+    qtbot.keyClicks(editor, "Once upon a time")
+    # the story, as the worker streams it (the controller fed its pieces directly)
+    editor.begin_generated()
+    controller._story_request = 7
+    for piece in (" there", " was", " a"):
+        controller._piece(7, 0, piece)
+    assert editor.toPlainText() == "Once upon a time there was a" and controller.writing
+    qtbot.keyClick(editor, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    assert not controller.writing and not editor.generating  # the story stopped first
+    assert editor.toPlainText() == "Once upon a time"  # the whole passage, one step
+    controller._piece(7, 0, " king.")  # a piece already on its way is dropped
+    assert editor.toPlainText() == "Once upon a time"
+    editor.redo()
+    assert editor.toPlainText() == "Once upon a time there was a"  # all of it back
+    editor.undo()
+    assert editor.toPlainText() == "Once upon a time"
+    controller.generator.shutdown()
