@@ -294,6 +294,8 @@ def train_and_install(job: dict[str, Any], resume: bool, args: argparse.Namespac
         return 128 + outcome["signum"]
     bundle = install(Path(job["out"]), job["name"], use=not args.no_use,
                      progress=None if args.json else lambda m: print(m, file=sys.stderr))
+    if args.json:
+        print(json.dumps({"event": "installed", "folder": str(bundle)}), flush=True)
     if isinstance(events, _Bar):
         before, after = outcome.get("val_ppl_before"), outcome.get("val_ppl")
         if after is None:  # --val-share 0: no text was held out to measure it on

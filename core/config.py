@@ -79,9 +79,20 @@ class GPT2Config:
         return self.n_inner or 4 * self.n_embd
 
     def num_parameters(self) -> int:
-        d, f = self.n_embd, self.inner_dim
+        return self.vocab_size * self.n_embd + self.n_positions * self.n_embd + self.block_parameters() + 2 * self.n_embd
+
+    def block_parameters(self, n_layer: int | None = None, inner: int | None = None) -> int:
+        """Parameters of the transformer blocks (what pruning shrinks), for this config or with
+        ``n_layer`` layers of MLP width ``inner``."""
+        d, f = self.n_embd, self.inner_dim if inner is None else inner
         per_layer = 4 * d + (d * 3 * d + 3 * d) + (d * d + d) + (d * f + f) + (f * d + d)
-        return self.vocab_size * d + self.n_positions * d + self.n_layer * per_layer + 2 * d
+        return (self.n_layer if n_layer is None else n_layer) * per_layer
+
+    def speedup_when_pruned(self, keep: float) -> float:
+        """The expected speed-up per token of keeping ``keep`` of the blocks' parameters: the
+        multiply-adds of a token are about its blocks' weights plus the LM head (n_embd x vocab)."""
+        head = self.vocab_size * self.n_embd
+        return (self.block_parameters() + head) / (keep * self.block_parameters() + head)
 
     # --- Hugging Face config.json -------------------------------------------------------------
 

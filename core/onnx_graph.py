@@ -263,9 +263,9 @@ def build_graph(spec: GraphSpec, weights: dict[str, np.ndarray], variant: str = 
         qkv = b.linear(h, w[f"{p}.attn.c_attn.weight"], f"{p}.attn.c_attn.weight", bias(f"{p}.attn.c_attn.bias"))
         attention_in = [qkv, "", "", f"past_key_values.{i}.key", f"past_key_values.{i}.value", seqlens_k, total_len]
         if int8_cache:
-            scales = [b.const(f"{p}.attn.{kind}_scale",
+            kv_scales = [b.const(f"{p}.attn.{kind}_scale",
                               _cache_scale(w, f"{p}.attn.{kind}_scale", n_head, head_dim)) for kind in ("k", "v")]
-            attention_in += [""] * 5 + scales  # inputs 7-11 (rotary caches, positions, bias, sink) stay empty
+            attention_in += [""] * 5 + kv_scales  # inputs 7-11 (rotary caches, positions, bias, sink) stay empty
         out = b.op(
             "GroupQueryAttention", attention_in, [f"{p}.attn.out", f"present.{i}.key", f"present.{i}.value"],
             domain=MS_DOMAIN, num_heads=n_head, kv_num_heads=n_head, scale=float(head_dim ** -0.5),

@@ -20,7 +20,7 @@ def prune_checkpoint(src: str | Path, data: list[str], line_breaks: str, keep: f
     import torch
 
     from model.hf import load_gpt2, save_gpt2
-    from model.prune import block_parameters, measure_importance, plan, prune
+    from model.prune import measure_importance, plan, prune
     from model.train_data import WindowSampler, load_corpus
 
     model = load_gpt2(src)
@@ -44,6 +44,6 @@ def prune_checkpoint(src: str | Path, data: list[str], line_breaks: str, keep: f
         "n_inner": chosen.inner,
         "parameters": cfg.num_parameters(),
         "parameters_after": small.config.num_parameters(),
-        "block_share": round(block_parameters(cfg, len(chosen.layers), chosen.inner) / block_parameters(cfg), 4),
+        "block_share": round(cfg.block_parameters(len(chosen.layers), chosen.inner) / cfg.block_parameters(), 4),
         "loss_before": round(importance.base_loss, 4),
     }

@@ -57,16 +57,6 @@ class Plan:
                 f" (removed layers: {', '.join(str(i) for i in range(cfg.n_layer) if i not in self.layers) or 'none'})")
 
 
-def block_parameters(cfg: GPT2Config, n_layer: int | None = None, inner: int | None = None) -> int:
-    """Parameters of the transformer blocks (not the embeddings): what pruning shrinks."""
-    d = cfg.n_embd
-    inner = cfg.inner_dim if inner is None else inner
-    attention = d * 3 * d + 3 * d + d * d + d
-    mlp = d * inner + inner + inner * d + d
-    norms = 4 * d
-    return (cfg.n_layer if n_layer is None else n_layer) * (attention + mlp + norms)
-
-
 def measure_importance(model: GPT2, batches: Iterable[tuple[torch.Tensor, torch.Tensor]]) -> Importance:
     """Neuron and layer importances over ``batches`` of (input_ids, targets)."""
     was_training = model.training
@@ -127,12 +117,12 @@ def plan(cfg: GPT2Config, importance: Importance, keep: float) -> Plan:
     to MIN_INNER_RATIO x n_embd, then the least important layers."""
     if not 0 < keep <= 1:
         raise ValueError(f"keep must be a fraction in (0, 1], got {keep}")
-    budget = keep * block_parameters(cfg)
+    budget = keep * cfg.block_parameters()
     floor = min(cfg.inner_dim, _rounded(MIN_INNER_RATIO * cfg.n_embd))
     inner = _inner_within(cfg, cfg.n_layer, budget)
     if inner >= floor:
         return Plan(tuple(range(cfg.n_layer)), min(inner, cfg.inner_dim))
-    n_layer = max(1, min(cfg.n_layer, math.floor(budget / block_parameters(cfg, 1, floor))))
+    n_layer = max(1, min(cfg.n_layer, math.floor(budget / cfg.block_parameters(1, floor))))
     inner = max(floor, min(cfg.inner_dim, _inner_within(cfg, n_layer, budget)))
     order = np.argsort(-importance.layers, kind="stable")  # the most missed first
     return Plan(tuple(sorted(int(i) for i in order[:n_layer])), inner)
@@ -140,7 +130,7 @@ def plan(cfg: GPT2Config, importance: Importance, keep: float) -> Plan:
 
 def _inner_within(cfg: GPT2Config, n_layer: int, budget: float) -> int:
     per_layer = budget / n_layer
-    fixed = block_parameters(cfg, 1, 0)
+    fixed = cfg.block_parameters(1, 0)
     d = cfg.n_embd
     return max(INNER_MULTIPLE, _rounded((per_layer - fixed) / (2 * d + 1), down=True))
 

@@ -273,3 +273,36 @@ def test_perplexities_measured_on_different_texts_say_so(qtbot, settings, monkey
         ["152.0 (text 1)", "66.1 (text 2)", "40.0 (text unknown)"]
     header = dialog.table.horizontalHeaderItem(column).toolTip()
     assert f"Text 1: {held_out}" in header and "Text 2: persuasion.txt" in header and "same text" in header
+
+
+def test_make_a_faster_copy_asks_for_texts_then_runs_and_installs_it(qtbot, settings, mine, tmp_path):
+    from app.ui.compress_dialog import CompressDialog
+    from test_train import PROSE
+
+    dialog = ModelsDialog(settings)
+    qtbot.addWidget(dialog)
+    dialog.table.selectRow(row_of(dialog, "tiny-test"))
+    assert dialog.compress_button.isEnabled()
+    ask = CompressDialog(dialog.selected(), dialog)
+    qtbot.addWidget(ask)
+    assert not ask.start_button.isEnabled() and "Add the texts" in ask.problem.text()
+    assert "as fast" in ask.expected.text()
+    # The tiny model is nearly all word table: the dialog says a copy gains little.
+    assert "gains little" in ask.expected.text()
+    assert ask.config.speedup_when_pruned(0.3) > ask.config.speedup_when_pruned(0.5) > 1
+    ask.keep.setValue(30)
+    texts = tmp_path / "texts.txt"
+    texts.write_text(PROSE * 10, encoding="utf-8")
+    ask.add_text(str(texts))
+    ask.add_text(str(texts))  # once only
+    ask.name.setText("tiny-test")
+    assert not ask.start_button.isEnabled() and "installed already" in ask.problem.text()
+    ask.name.setText("Tiny quick")
+    assert ask.start_button.isEnabled() and ask.problem.text() == ""
+    args = ask.args()
+    assert args[args.index("--keep") + 1] == "0.3" and args.count("--data") == 1
+    dialog.start_compress(args + ["--steps", "3", "--seq-len", "32", "--batch-size", "2"], "Tiny quick")
+    assert not dialog.compress_button.isEnabled()  # one job at a time
+    qtbot.waitUntil(lambda: dialog.job is None, timeout=JOB_TIMEOUT_MS)
+    assert "Installed Tiny quick" in dialog.status.text(), dialog.status.text()
+    assert dialog.selected() is not None and dialog.selected().name == "Tiny quick"

@@ -80,13 +80,13 @@ def test_the_plan_keeps_about_the_share_asked_for_width_first(model, keep):
     imp = prune.measure_importance(model, _batches(n=1))
     imp.layers = np.array([0.5, 0.2, 0.0, 0.9])  # (a random model's layers may as well go: set them)
     chosen = prune.plan(cfg, imp, keep)
-    kept = prune.block_parameters(cfg, len(chosen.layers), chosen.inner) / prune.block_parameters(cfg)
+    kept = cfg.block_parameters(len(chosen.layers), chosen.inner) / cfg.block_parameters()
     assert kept <= keep + 0.02 or len(chosen.layers) == 1  # one layer at the MLP floor is the least
-    assert kept >= keep - prune.block_parameters(cfg, 1) / prune.block_parameters(cfg) - 0.02 or len(chosen.layers) == 1
+    assert kept >= keep - cfg.block_parameters(1) / cfg.block_parameters() - 0.02 or len(chosen.layers) == 1
     assert chosen.inner % prune.INNER_MULTIPLE == 0
     floor = int(cfg.n_embd * prune.MIN_INNER_RATIO)
     if len(chosen.layers) < cfg.n_layer:  # layers go only when every layer at the MLP floor is too much
-        assert prune.block_parameters(cfg, cfg.n_layer, floor) > keep * prune.block_parameters(cfg)
+        assert cfg.block_parameters(cfg.n_layer, floor) > keep * cfg.block_parameters()
         assert chosen.layers == tuple(sorted((3, 0, 1, 2)[: len(chosen.layers)]))  # the least missed go first
         assert chosen.inner >= floor
 

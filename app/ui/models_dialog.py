@@ -1,4 +1,5 @@
-"""The Models dialog (Model ▸ Manage models…): installed models, import, download.
+"""The Models dialog (Model ▸ Manage models…): installed models, import, download, and a faster
+copy of a model (``python -m app.compress_cli``, asked for by app/ui/compress_dialog.py).
 
 Imports and downloads run ``python -m app.models_cli … --json`` through QProcess (torch and the
 network stay out of the editor's process); the dialog shows its events as a progress bar with
@@ -38,9 +39,10 @@ from app import hub, installer, models
 from app.installer import SIZES, progress_text
 from app.settings import Settings
 from app.tools import torch_missing
+from app.ui.compress_dialog import CompressDialog
 from app.ui.jobs import KILL_AFTER_MS, JsonProcess
 from core.errors import ModelError
-from core.units import human_bytes
+from core.units import human_bytes, human_duration
 
 COLUMNS = ("Name", "Parameters", "Size", "Variants", "Source", "Perplexity", "Active")
 _SOURCES = {
@@ -230,6 +232,7 @@ class ModelsDialog(QDialog):
         self.job: JsonProcess | None = None
         self._closing = False  # closed while a job ran: waiting for it to end
         self._installed_folder: str | None = None
+        self._compressing: str | None = None  # the copy being made, by name
         self._rows: list[models.InstalledModel] = []
         self.setWindowTitle("Models")
         self.setObjectName("modelsDialog")
@@ -255,6 +258,8 @@ class ModelsDialog(QDialog):
         self.folder_button = QPushButton("Open folder")
         self.import_button = QPushButton("Import…")
         self.download_button = QPushButton("Download…")
+        self.compress_button = QPushButton("Make a faster copy…")
+        self.compress_button.setToolTip("A smaller copy of the selected model, trained on your texts to write like it")
         import_menu = QMenu(self.import_button)
         import_menu.setToolTipsVisible(True)
         # Without PyTorch (the standalone build) checkpoints cannot be converted: say so up front.
@@ -272,9 +277,11 @@ class ModelsDialog(QDialog):
         self.delete_button.clicked.connect(self.delete_selected)
         self.folder_button.clicked.connect(self.open_folder)
         self.download_button.clicked.connect(self.choose_download)
+        self.compress_button.clicked.connect(self.choose_compress)
 
         side = QVBoxLayout()
-        for button in (self.use_button, self.rename_button, self.delete_button, self.folder_button):
+        for button in (self.use_button, self.rename_button, self.delete_button, self.folder_button,
+                       self.compress_button):
             side.addWidget(button)
         side.addStretch(1)
         side.addWidget(self.import_button)
@@ -385,6 +392,10 @@ class ModelsDialog(QDialog):
         self.delete_button.setEnabled(m is not None and not m.bundled)
         self.delete_button.setToolTip("The bundled model cannot be deleted" if m is not None and m.bundled else "")
         self.folder_button.setEnabled(m is not None)
+        trainable = m is not None and m.problem is None and (m.folder / "hf" / "config.json").is_file()
+        self.compress_button.setEnabled(not busy and trainable and not self.torch_missing)
+        self.compress_button.setToolTip(self.torch_missing or ("" if m is None or trainable else
+                                        "This model has no Hugging Face weights (hf/) to train a copy from"))
         self.import_button.setEnabled(not busy)
         self.download_button.setEnabled(not busy and not self.torch_missing)
 
@@ -478,12 +489,27 @@ class ModelsDialog(QDialog):
     def start_download(self, name: str) -> None:
         self._run(["download", name, "--json"], f"Downloading {name}", "the download")
 
-    def _run(self, args: list[str], title: str, what: str) -> None:
+    def choose_compress(self) -> None:
+        m = self.selected()
+        if m is None or self.job is not None:
+            return
+        dialog = CompressDialog(m, self)
+        if dialog.exec() == QDialog.DialogCode.Accepted:
+            self.start_compress(dialog.args(), dialog.name.text().strip())
+
+    def start_compress(self, args: list[str], name: str) -> None:
+        # A stopped training writes its checkpoint first: give it time before it is killed.
+        self._run(args, f"Making {name}", "making the copy", module="app.compress_cli", kill_after_ms=120_000)
+        self._compressing = name
+
+    def _run(self, args: list[str], title: str, what: str, module: str = "app.models_cli",
+             kill_after_ms: int = KILL_AFTER_MS) -> None:
         if self.job is not None:
             return
         self.status.setText("")
         self._installed_folder = None
-        self.job = JsonProcess("app.models_cli", args, self, what)
+        self._compressing = None
+        self.job = JsonProcess(module, args, self, what, kill_after_ms=kill_after_ms)
         self.job.received.connect(self._job_event)
         self.job.finished.connect(self._job_finished)
         self.job_panel.begin(title)
@@ -519,6 +545,16 @@ class ModelsDialog(QDialog):
             panel.detail.setText(event["message"])
         elif kind == "installed":
             self._installed_folder = event["folder"]
+        elif kind == "pruned":
+            panel.detail.setText(f"Kept {event['plan']}; now learning from the original…")
+        elif kind == "progress":
+            panel.bar.setRange(0, max(1, event["total_steps"]))
+            panel.bar.setValue(event["step"])
+            left = f", about {human_duration(event['eta_s'])} left" if event.get("eta_s") is not None else ""
+            panel.detail.setText(f"Learning from the original: step {event['step']} of {event['total_steps']}{left}")
+        elif kind == "done":
+            panel.bar.setRange(0, 0)
+            panel.detail.setText("Installing the copy…")
 
     def _job_finished(self, ok: bool, message: str) -> None:
         if self.job is not None and self.job.outcome == "crashed":
@@ -533,6 +569,10 @@ class ModelsDialog(QDialog):
             self.refresh()
             cancelled = message.startswith("cancelled")
             self.status.setText(message[:1].upper() + message[1:] if cancelled else f"Failed: {message}")
+            if self._compressing and cancelled:
+                self.status.setText(f"Stopped; its last checkpoint is kept. Continue it with Model ▸ Fine-tune on "
+                                    f"your texts… (the Texts page lists it) or: inkwell finetune --resume "
+                                    f"\"{self._compressing}\"")
         self._update_buttons()
 
     def reject(self) -> None:
