@@ -15,6 +15,7 @@ can be taken).
 from __future__ import annotations
 
 import json
+import os
 import threading
 import time
 import uuid
@@ -38,6 +39,7 @@ from core.fileio import (
 # A snapshot holds a document's text (the editor opens up to 64 MiB) as JSON, where a line break
 # takes two bytes and a control character six.
 MAX_SNAPSHOT_BYTES = 4 * 64 * 1024 * 1024
+_LATEST_TIME = 1e11  # seconds since 1970 (the year 5138): a later saved_at is not a time
 
 
 def autosave_dir() -> Path:
@@ -174,8 +176,10 @@ def _read_snapshot(file: Path, lock: QLockFile) -> Snapshot:
     saved_at = data.get("saved_at")
     if not isinstance(path, str):
         raise DamagedFile(file, "not an autosave snapshot (the file name is not text)")
-    if not is_finite_number(saved_at):
-        saved_at = file.stat().st_mtime
+    if not is_finite_number(saved_at) or not 0 <= saved_at <= _LATEST_TIME:
+        saved_at = file.stat().st_mtime  # (the question shows the time: localtime(1e300) raises)
+    if "\x00" in path or (path and not os.path.isabs(path)):
+        path = ""  # not a path Inkwell wrote (os.stat raises on NUL; a relative one would land in the cwd): Save As asks
     meta = {k: data[k] for k in ("format", "disk") if isinstance(data.get(k), dict)}
     return Snapshot(file, data["text"], path, float(saved_at), lock, meta)
 

@@ -225,3 +225,24 @@ def test_a_recovered_file_keeps_its_encoding_and_is_checked_against_the_disk(qtb
         first.files._slot = None
         _close(first)
         _close(second)
+
+
+@pytest.mark.parametrize("field", [{"saved_at": 1e300}, {"saved_at": -1e300}, {"path": "/tmp/doc.txt\u0000x"},
+                                   {"path": "relative/doc.txt"}])
+def test_a_snapshot_with_an_impossible_time_or_path_is_still_offered(inkwell_home, field):
+    from app.recovery import scan_snapshots
+
+    snapshot_file = autosave_dir() / f"{'0' * 32}.json"
+    snapshot_file.write_text(json.dumps({"version": 1, "path": "/tmp/doc.txt", "saved_at": 1.7e9,
+                                         "text": "Text worth saving", **field}))
+    snapshots, problems = scan_snapshots()
+    try:
+        assert [s.text for s in snapshots] == ["Text worth saving"] and problems == []
+        snapshot = snapshots[0]
+        import time
+        time.localtime(snapshot.saved_at)  # what the question shows: once an OverflowError
+        assert "\x00" not in snapshot.document_path  # once a ValueError when it was read
+        assert snapshot.document_path == "" or os.path.isabs(snapshot.document_path)
+    finally:
+        for s in snapshots:
+            s.release()
