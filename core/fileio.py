@@ -248,7 +248,7 @@ def atomic_write(path: str | Path, data: bytes | Callable[[IO[bytes]], Any], pri
             # as QSaveFile does.
             if not os.access(target, os.W_OK):
                 raise ReadOnlyFile(errno.EACCES, "the file is read-only", str(target))
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    fd, tmp = tempfile.mkstemp(prefix=_temp_prefix(target.name), suffix=".tmp", dir=target.parent)
     try:
         with os.fdopen(fd, "wb") as f:
             if callable(data):
@@ -265,6 +265,17 @@ def atomic_write(path: str | Path, data: bytes | Callable[[IO[bytes]], Any], pri
         except OSError:
             pass
         raise
+
+
+_NAME_MAX = 255  # bytes in a file name (Linux, macOS; Windows counts 255 UTF-16 units)
+
+
+def _temp_prefix(name: str) -> str:
+    """``.NAME.``, cut short so that the temporary file's name (8 random characters and .tmp
+    follow) is no longer than a name may be: a file of a long but valid name stays writable."""
+    while name and len(os.fsencode(f".{name}.")) > _NAME_MAX - 12:
+        name = name[:-1]
+    return f".{name}."
 
 
 def write_in_place(path: str | Path, data: bytes) -> None:

@@ -370,3 +370,11 @@ def test_atomic_write_over_a_symlink_loop_says_so(tmp_path):
         atomic_write(loop, b"text")
     assert describe_os_error(info.value) == "too many levels of symbolic links"
     assert loop.is_symlink()
+
+
+@pytest.mark.parametrize("name", ["a" * 251 + ".txt", "長" * 80 + ".txt", "é" * 125 + ".md"])
+def test_a_file_of_a_long_valid_name_is_replaced(tmp_path, name):
+    path = tmp_path / name
+    path.write_bytes(b"old")
+    atomic_write(path, b"new")  # today: "File name too long", from the temporary file's longer name
+    assert path.read_bytes() == b"new" and os.listdir(tmp_path) == [name]
