@@ -195,9 +195,10 @@ def _without_mark(data: bytes, candidates: tuple[str, ...], certain: bool) -> De
         if bad > IMPLAUSIBLE_SHARE * len(sample):
             continue
         high, low = _zeros(data[:2 * _SAMPLE], codec)
-        # The zero bytes of UTF-16/32 text sit in the high bytes (of its ASCII characters); where
-        # they do not, pairs of ASCII letters tell words in another encoding (with a stray NUL).
-        if high <= low and _ascii_pairs(data[:2 * _SAMPLE]) > MAX_ASCII_PAIRS:
+        # Pairs of ASCII letters tell words in another encoding, wherever a stray NUL falls: one
+        # at an even offset of ASCII text sits where UTF-16 BE keeps its high bytes (the zero
+        # bytes of real UTF-16/32 Latin text pair with letters, and CJK text has few such pairs).
+        if _ascii_pairs(data[:2 * _SAMPLE]) > MAX_ASCII_PAIRS:
             continue
         coherence = _coherence(sample)
         if not certain and coherence < MIN_COHERENCE:

@@ -126,3 +126,14 @@ def test_ascii_text_with_stray_zero_bytes_is_not_read_as_utf16():
     with pytest.raises(TextFileError) as info:
         decode_bytes(b"hello\x00world " * 5, "x.txt")
     assert info.value.kind == "binary"
+
+
+@pytest.mark.parametrize("data", [
+    b"Some text here\x00 and more text\n",  # the NUL at an even offset: once read as UTF-16 BE, "certain"
+    b"Chapter one\n\nIt was late.\x00\x00 She left the house at nine.\n" * 3,
+    b"x" + b"A plain line of prose, then a stray zero byte.\x00\n" * 4,
+])
+def test_ascii_text_with_a_stray_zero_byte_anywhere_is_not_read_as_utf16(data):
+    with pytest.raises(TextFileError) as info:
+        decode_bytes(data, "x.txt")  # today: CJK-looking text, "UTF-16 (big-endian)", no "?"
+    assert info.value.kind == "binary"
