@@ -60,3 +60,19 @@ def test_undo_while_a_story_streams_stops_it_and_undoes_the_whole_passage_redo_b
     editor.undo()
     assert editor.toPlainText() == "Once upon a time"
     controller.generator.shutdown()
+
+
+def test_pasted_control_characters_are_left_out_and_said_so_the_saved_file_opens_again(qtbot, quiet_window, tmp_path):
+    w = quiet_window
+    path = tmp_path / "chapter.txt"
+    path.write_text("My chapter.\n", encoding="utf-8")
+    w.load_file(str(path))
+    qtbot.waitUntil(lambda: not w.loading)
+    pasted = QMimeData()
+    pasted.setText("\x1b[1mbold\x1b[0m output\x00\x07\tand a tab\r\n")
+    w.editor.insertFromMimeData(pasted)
+    assert w.document_text() == "[1mbold[0m output\tand a tab\nMy chapter.\n"
+    assert "4 control characters" in w.notice_bar.label.text()
+    assert w.save()
+    w.editor.document().setModified(False)
+    assert w.load_file(str(path))  # today: "this is a binary file, not text" for its own saved file

@@ -48,6 +48,11 @@ PROMPT_CHARS = 6000  # the engine keeps the tail that fits its context; this bou
 SEPARATORS = {"\u2029": " (paragraph separator)", "\ufdd0": "", "\ufdd1": ""}
 
 
+# Control characters (other than tab, line feed, carriage return and form feed) in a text make
+# its file read as binary (core.textfile refuses it): pasted ones are left out, and said.
+CONTROLS = re.compile("[\x00-\x08\x0b\x0e-\x1f]")
+
+
 def separators_in(text: str) -> str:
     """The SEPARATORS in ``text``, named and counted ("" when there are none)."""
     return ", ".join(f"U+{ord(c):04X}{name} ({n:,})" for c, name in SEPARATORS.items() if (n := text.count(c)))
@@ -70,6 +75,7 @@ class GhostEditor(QPlainTextEdit):
     ghost_changed = Signal(bool)  # a suggestion is shown (True) or not
     user_edited = Signal()  # the writer changed the text (not the model, not undo of model text)
     long_lines_broken = Signal(int)  # pasted or dropped text had this many over-long lines (broken)
+    controls_left_out = Signal(int)  # pasted or dropped text held this many CONTROLS, not inserted
     separators_pasted = Signal(str)  # pasted or dropped text held these SEPARATORS (separators_in)
     interrupted = Signal()  # the writer undoes while model text goes in: its writing must stop first
 
@@ -290,15 +296,19 @@ class GhostEditor(QPlainTextEdit):
             found = separators_in(source.text())
             if found:
                 self.separators_pasted.emit(found)
+            pasted, controls = CONTROLS.subn("", source.text())  # (else the saved file reads as binary)
             cursor = self.textCursor()
             breaker = LineBreaker(column=cursor.selectionStart() - cursor.block().position(),
                                   cluster_start=grapheme_start)
-            text = breaker.feed(source.text())
-            if breaker.broken:
+            text = breaker.feed(pasted)
+            if breaker.broken or controls:
                 plain = QMimeData()
                 plain.setText(text)
                 super().insertFromMimeData(plain)
-                self.long_lines_broken.emit(breaker.broken)
+                if breaker.broken:
+                    self.long_lines_broken.emit(breaker.broken)
+                if controls:
+                    self.controls_left_out.emit(controls)
                 return
         super().insertFromMimeData(source)
 

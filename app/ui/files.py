@@ -84,6 +84,9 @@ class DocumentFiles(QObject):
         editor.separators_pasted.connect(lambda found: self.notice.emit(
             f"The pasted text holds characters the editor can only show as line breaks: {found}. "
             "Saving writes them as line breaks."))
+        editor.controls_left_out.connect(lambda n: self.notice.emit(
+            f"The pasted text held {n:,} control character{'s' if n > 1 else ''} (a zero byte, a terminal's "
+            "colour codes...), left out: a file holding them reads as binary and could not be opened again."))
         self._autosaver.failed.connect(lambda message: self.lasting_notice.emit("autosave", message))
         self._autosaver.working.connect(lambda: self.lasting_notice.emit("autosave", ""))
 
