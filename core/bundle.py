@@ -308,7 +308,7 @@ def _check_manifest(m: Any, source: str) -> None:
             raise bad(f"variants.{name} must be an object")
         _check_entry(v, f"variants.{name}", bad)
         _check_relative(v.get("file"), f"variants.{name}.file", bad)
-        if v.get("kv_dtype") not in KV_BYTES:
+        if not isinstance(v.get("kv_dtype"), str) or v["kv_dtype"] not in KV_BYTES:  # (a list is unhashable)
             raise bad(f"variants.{name}.kv_dtype must be one of {', '.join(KV_BYTES)}, got {v.get('kv_dtype')!r}")
     for rel, entry in files.items():
         _check_relative(rel, f"files[{rel!r}]", bad)

@@ -109,6 +109,8 @@ def test_manifest_not_json(bundle_copy):
         (lambda m: m["variants"]["int8"].update(file="../../etc/passwd"), "must be a path inside the bundle"),
         (lambda m: m["files"].update({"/etc/passwd": m["files"]["hf/config.json"]}), "must be a path inside"),
         (lambda m: m["variants"]["fp16"].update(kv_dtype="bfloat16"), "kv_dtype must be"),
+        (lambda m: m["variants"]["int8"].update(kv_dtype=[8]), "kv_dtype must be"),  # once: TypeError, unhashable
+        (lambda m: m["variants"]["int8"].update(kv_dtype={"int8": 1}), "kv_dtype must be"),
         # issue 22.8: the tokenizer's ids reach 50256; a smaller table made ONNX Runtime fail
         # ("Gather out of bounds") at the first suggestion
         (lambda m: m["architecture"].update(vocab_size=1000), "vocabulary of 1000 tokens .* tokenizer"),
