@@ -12,10 +12,10 @@ ROOT = Path(__file__).resolve().parent.parent
 BUNDLE = ROOT / "resources" / "models" / "inkwell-fiction"
 RECIPE = ROOT / "model" / "recipes" / "inkwell-fiction.json"
 MAX_BYTES = 64 * 1000 * 1000
-# The shipped bundle's perplexity on the held-out authors: 152.0 after 462 of the recipe's 4500
-# steps (the Austen-only bundle: 572.2); the issue's target is 100, and a later bundle must not
-# fall back.
-PERPLEXITY_GUARD = 155
+# The shipped bundle's perplexity on the held-out authors: 109.5 after 2367 of the recipe's 4500
+# steps (152.0 after 462; the Austen-only bundle: 572.2); the target is 100, and a later bundle
+# must not fall back.
+PERPLEXITY_GUARD = 112
 # Not in the training text's hold-out; any fluent model of English prose finds it easy.
 PASSAGE = (
     "It was a fine morning, and the ladies of the family walked out together after breakfast. "
@@ -114,6 +114,6 @@ def test_suggestions_do_not_break_the_paragraph_or_change_the_last_word():
         for alt in result.alternatives:
             assert "\n" not in alt.text and alt.text[:1] in (" ", ",", ";", ".", ":", "!", "?", "'", "-"), (prompt, alt.text)
         words.append(len(result.text.split()))
-    # Words, not nothing: the model in training (step 462) writes shorter suggestions than the
+    # Words, not nothing: the model in training (step 2367) writes shorter suggestions than the
     # Austen-only one did (8 words in 5 prompts against 2 or more a prompt).
     assert sum(words) >= len(words), words
