@@ -21,6 +21,7 @@ elapsed_s); ``error`` (message, also printed on stderr; the exit code is then no
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import datetime as _dt
 import functools
 import json
@@ -160,6 +161,8 @@ def export_bundle(
         order = ["fp32"] + [v for v in variants if v != "fp32"]
         for variant in order:
             stage(f"build {variant}", f"building the {variant} graph")
+            if variant == "int8":
+                weights.update(_int8_cache_scales(spec, weights, quant, writer.tmp, cfg))
             graph = build_graph(spec, weights, variant, quant if variant == "int8" else QuantOptions(),
                                 name=name or src.name)
             keep = variant in variants
@@ -171,9 +174,6 @@ def export_bundle(
                 session = _session(path)
                 diff = checker.parity(session) if variant == "fp32" else None
                 agreement = None if variant == "fp32" else checker.agreement(session, np.dtype(KV_DTYPES[variant]).type)
-                if variant == "fp32" and "int8" in variants:  # the int8 cache's scales, from this graph
-                    weights.update(cache_scales(functools.partial(session.run, None), cfg.n_layer, cfg.n_head,
-                                                cfg.head_dim, cfg.n_positions))
             except ModelError:
                 raise
             except Exception as exc:  # noqa: BLE001 - onnxruntime's own errors (e.g. a version without an operator)
@@ -248,6 +248,22 @@ def export_bundle(
     emit({"event": "done", "output": str(out), "bytes": size, "variants": list(variants),
           "elapsed_s": round(time.monotonic() - started, 2)})
     return bundle
+
+
+def _int8_cache_scales(spec: Any, weights: dict, quant: Any, tmp: Path, cfg: Any) -> dict:
+    """The int8 cache's scales, from a pass of the int8 graph with a float cache: the same pass
+    app/engine/built_graphs.py makes, so an exported and a built graph of one checkpoint agree."""
+    from core.onnx_graph import build_graph, save_graph
+
+    path = tmp / "calibrate.int8.onnx"
+    extra = save_graph(build_graph(spec, weights, "int8", dataclasses.replace(quant, kv_cache="float")), path)
+    try:
+        session = _session(path)
+        return cache_scales(functools.partial(session.run, None), cfg.n_layer, cfg.n_head, cfg.head_dim,
+                            cfg.n_positions)
+    finally:
+        for p in [path, *(path.parent / rel for rel in extra)]:
+            p.unlink(missing_ok=True)
 
 
 def _check_variants(variants: tuple[str, ...] | list[str], weights_only_allowed: bool) -> tuple[str, ...]:
