@@ -177,11 +177,7 @@ def export_bundle(
             except ModelError:
                 raise
             except Exception as exc:  # noqa: BLE001 - onnxruntime's own errors (e.g. a version without an operator)
-                reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-                raise ModelError(
-                    f"{VARIANT_FILES[variant]}: onnxruntime {_ort_version()} cannot run the exported "
-                    f"{variant} graph ({reason})"
-                ) from None
+                raise _cannot_run(variant, exc) from None
             if diff is not None:  # the fp32 graph
                 emit({"event": "verify", "variant": "fp32", "max_abs_diff": diff, "tolerance": PARITY_TOLERANCE})
                 if not diff <= PARITY_TOLERANCE:
@@ -250,6 +246,12 @@ def export_bundle(
     return bundle
 
 
+def _cannot_run(variant: str, exc: Exception) -> ModelError:
+    reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return ModelError(f"{VARIANT_FILES[variant]}: onnxruntime {_ort_version()} cannot run the exported "
+                      f"{variant} graph ({reason})")
+
+
 def _int8_cache_scales(spec: Any, weights: dict, quant: Any, tmp: Path, cfg: Any) -> dict:
     """The int8 cache's scales, from a pass of the int8 graph with a float cache: the same pass
     app/engine/built_graphs.py makes, so an exported and a built graph of one checkpoint agree."""
@@ -261,6 +263,8 @@ def _int8_cache_scales(spec: Any, weights: dict, quant: Any, tmp: Path, cfg: Any
         session = _session(path)
         return cache_scales(functools.partial(session.run, None), cfg.n_layer, cfg.n_head, cfg.head_dim,
                             cfg.n_positions)
+    except Exception as exc:  # noqa: BLE001 - onnxruntime's own errors (e.g. a version without an operator)
+        raise _cannot_run("int8", exc) from None
     finally:
         for p in [path, *(path.parent / rel for rel in extra)]:
             p.unlink(missing_ok=True)
