@@ -4,33 +4,17 @@ from the original on the writer's texts, installed as a smaller model that gener
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
-from pathlib import Path
+from functools import partial
 
 import pytest
-from test_train import PROSE
+from test_finetune_cli import inkwell as _inkwell
+from test_finetune_cli import texts  # noqa: F401 - a fixture
 
-ROOT = Path(__file__).resolve().parent.parent
-
-
-def inkwell(home: Path, *args: str, timeout: int = 600) -> subprocess.CompletedProcess:
-    env = {**os.environ, "INKWELL_HOME": str(home)}
-    return subprocess.run([sys.executable, "-m", "app.cli", "compress", *args], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=timeout)
-
-
-@pytest.fixture
-def texts(tmp_path):
-    folder = tmp_path / "texts"
-    folder.mkdir()
-    (folder / "story.txt").write_text("The lighthouse keeper counted the ships.\n" + PROSE * 10, encoding="utf-8")
-    return folder
+inkwell = partial(_inkwell, command="compress")
 
 
 @pytest.mark.slow
-def test_compress_installs_a_smaller_model_that_generates(tiny_bundle, texts, tmp_path, monkeypatch):
+def test_compress_installs_a_smaller_model_that_generates(tiny_bundle, texts, tmp_path, monkeypatch):  # noqa: F811
     home = tmp_path / "home"
     proc = inkwell(home, "--model", str(tiny_bundle), "--keep", "0.4", "--data", str(texts), "--name", "Quick",
                    "--steps", "6", "--seq-len", "32", "--batch-size", "4", "--no-use", "--json")
@@ -57,7 +41,7 @@ def test_compress_installs_a_smaller_model_that_generates(tiny_bundle, texts, tm
     (["--keep", "0"], "--keep: a share between 0 and 1"),
     (["--keep", "0.5", "--data", "/no/such/texts"], "--data /no/such/texts: does not exist"),
 ])
-def test_bad_requests_are_one_clear_message(tiny_bundle, texts, tmp_path, args, message):
+def test_bad_requests_are_one_clear_message(tiny_bundle, texts, tmp_path, args, message):  # noqa: F811
     argv = ["--model", str(tiny_bundle), "--name", "bad", *args]
     if "--data" not in args:
         argv += ["--data", str(texts)]

@@ -15,9 +15,9 @@ from test_train import PROSE
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def inkwell(home: Path, *args: str, timeout: int = 600) -> subprocess.CompletedProcess:
+def inkwell(home: Path, *args: str, timeout: int = 600, command: str = "finetune") -> subprocess.CompletedProcess:
     env = {**os.environ, "INKWELL_HOME": str(home)}
-    return subprocess.run([sys.executable, "-m", "app.cli", "finetune", *args], cwd=ROOT, env=env,
+    return subprocess.run([sys.executable, "-m", "app.cli", command, *args], cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=timeout)
 
 
