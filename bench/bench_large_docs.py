@@ -80,6 +80,20 @@ def make_documents(folder: Path, corpus: Path, cases: list[str]) -> dict[str, Pa
     return made
 
 
+def wait_until(condition, seconds: float) -> bool:
+    """Run the event loop until ``condition()`` holds or ``seconds`` pass; whether it holds."""
+    from PySide6.QtCore import QEventLoop, QTimer
+
+    deadline = time.monotonic() + seconds
+    loop = QEventLoop()
+    check = QTimer(interval=1)
+    check.timeout.connect(lambda: loop.quit() if condition() or time.monotonic() > deadline else None)
+    check.start()
+    loop.exec()
+    check.stop()
+    return condition()
+
+
 def baseline_tree(ref: str, folder: Path) -> Path:
     """The code of ``ref`` (app/, model/, resources/), unpacked from git without touching any worktree."""
     out = folder / f"baseline-{ref}"
@@ -111,15 +125,7 @@ def child(args: argparse.Namespace) -> None:
         marks = [since] + [s for s in stamps if since < s < until] + [until]
         return max(max(0.0, (b - a) * 1e3 - TICK_MS) for a, b in zip(marks, marks[1:]))
 
-    def wait(condition, seconds: float) -> bool:
-        deadline = time.monotonic() + seconds
-        loop = QEventLoop()
-        check = QTimer(interval=1)
-        check.timeout.connect(lambda: loop.quit() if condition() or time.monotonic() > deadline else None)
-        check.start()
-        loop.exec()
-        check.stop()
-        return condition()
+    wait = wait_until
 
     def spin(seconds: float) -> None:
         loop = QEventLoop()

@@ -24,7 +24,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_large_docs import baseline_tree  # noqa: E402
+from bench_large_docs import baseline_tree, wait_until  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 CASES = {"empty": ("empty lines", 3_000_000, lambda n: "\n" * n),
@@ -33,7 +33,7 @@ CASES = {"empty": ("empty lines", 3_000_000, lambda n: "\n" * n),
 
 def child(path: str, timeout: float) -> None:
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-    from PySide6.QtCore import QEventLoop, Qt, QTimer
+    from PySide6.QtCore import Qt, QTimer
     from PySide6.QtWidgets import QApplication
 
     _app = QApplication([sys.argv[0]])  # (kept for the run)
@@ -41,14 +41,7 @@ def child(path: str, timeout: float) -> None:
     probe = QTimer(timerType=Qt.TimerType.PreciseTimer, interval=2)
     probe.timeout.connect(lambda: stamps.append((time.perf_counter(), time.thread_time())))
 
-    def spin_until(condition, seconds: float) -> None:
-        deadline = time.monotonic() + seconds
-        loop = QEventLoop()
-        check = QTimer(interval=1)
-        check.timeout.connect(lambda: loop.quit() if condition() or time.monotonic() > deadline else None)
-        check.start()
-        loop.exec()
-        check.stop()
+    spin_until = wait_until
 
     from app.settings import Settings
     from app.ui.main_window import MainWindow
