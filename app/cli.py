@@ -89,10 +89,9 @@ def _main(argv: list[str]) -> int:
                 raise
             print(f"inkwell {argv[0]}: {message}", file=sys.stderr)
             return 2
-    if argv and not argv[0].startswith("-") and not os.path.lexists(argv[0]):
-        # A mistyped command would open the editor on a new file of that name.
-        if meant := _close_command(argv[0]):
-            return _unknown(argv[0], meant)
+    # A mistyped command would open the editor on a new file of that name.
+    if argv and not argv[0].startswith("-") and not os.path.lexists(argv[0]) and (meant := _close_command(argv[0])):
+        return _unknown(argv[0], meant)
     from app.gui import run
 
     return run(argv)

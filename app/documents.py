@@ -84,14 +84,14 @@ class FileFormat:
             text = text.replace("\n", self.newline)
         return Decoded("", self.encoding, self.bom).encode(text)
 
-    def as_utf8(self) -> "FileFormat":
+    def as_utf8(self) -> FileFormat:
         return replace(self, encoding="utf-8", bom=b"", certain=True, note="")
 
     def to_dict(self) -> dict:
         return {"encoding": self.encoding, "bom": self.bom.hex(), "newline": self.newline, "certain": self.certain}
 
     @classmethod
-    def from_dict(cls, data) -> "FileFormat | None":
+    def from_dict(cls, data) -> FileFormat | None:
         """From ``to_dict``'s output (an autosave snapshot); None when it is not that."""
         try:
             fmt = cls(data["encoding"], bytes.fromhex(data["bom"]), data["newline"], bool(data["certain"]))
@@ -116,7 +116,7 @@ class DiskState:
     seen_at: float  # time.time() when it was recorded
 
     @classmethod
-    def of(cls, data: bytes, st: os.stat_result) -> "DiskState":
+    def of(cls, data: bytes, st: os.stat_result) -> DiskState:
         return cls(len(data), st.st_mtime_ns, st.st_ino, hashlib.sha256(data).hexdigest(), time.time())
 
     def to_dict(self) -> dict:
@@ -124,7 +124,7 @@ class DiskState:
                 "seen_at": self.seen_at}
 
     @classmethod
-    def from_dict(cls, data) -> "DiskState | None":
+    def from_dict(cls, data) -> DiskState | None:
         try:
             state = cls(*(data[k] for k in ("size", "mtime_ns", "inode", "sha256", "seen_at")))
         except (TypeError, KeyError):

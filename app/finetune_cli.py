@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import argparse
 import errno
-import shutil
 import json
+import shutil
 import signal
 import sys
 from pathlib import Path

@@ -52,7 +52,7 @@ def lexicon(language: str = "en") -> Callable[[str], bool]:
 
     words: set[str] = set()
     if spelling.missing_library() is None:
-        words.update(spelling._frequencies(language))  # noqa: SLF001 - the list the speller reads
+        words.update(spelling._frequencies(language))
     try:
         text = spelling.personal_path().read_text(encoding="utf-8", errors="replace")
         words.update(w.strip().lower() for w in text.splitlines() if w.strip())

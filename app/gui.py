@@ -147,7 +147,7 @@ def _quit_when_shown(window, started: float) -> None:
     from PySide6.QtWidgets import QApplication
 
     class Watcher(QObject):
-        def eventFilter(self, obj, event) -> bool:  # noqa: N802 - Qt's name
+        def eventFilter(self, obj, event) -> bool:
             if event.type() == QEvent.Type.Expose and obj.isExposed():
                 obj.removeEventFilter(self)
                 # The first frame is painted on the turn after the expose event.

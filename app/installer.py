@@ -23,8 +23,9 @@ import os
 import re
 import shutil
 import tempfile
+from collections.abc import Callable
 from pathlib import Path, PurePosixPath
-from typing import Any, Callable
+from typing import Any
 
 from app import hub
 from core import onnx_info, paths
@@ -130,7 +131,7 @@ def target_folder(name: str) -> Path:
 class _InstallLock:
     """One install at a time per data dir; the holder may clear leftovers of killed installs."""
 
-    def __enter__(self) -> "_InstallLock":
+    def __enter__(self) -> _InstallLock:
         from filelock import FileLock, Timeout
 
         self.lock = FileLock(str(paths.models_dir() / ".install.lock"))

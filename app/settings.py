@@ -193,7 +193,7 @@ class Settings:
         self.pending = False  # changes not written yet (``save_later`` was asked to)
 
     @classmethod
-    def load(cls, path: Path | None = None) -> "Settings":
+    def load(cls, path: Path | None = None) -> Settings:
         settings = cls(path)
         settings._read()
         return settings

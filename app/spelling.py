@@ -163,7 +163,7 @@ def _load(frequency, words: dict[str, int]) -> None:
     the interpreter (and so the window) for a tenth of a second and more; here they are gathered
     a slice at a time. Should the library's insides change, load_json does it."""
     try:
-        counts, _ = frequency._dictionary, frequency._letters  # noqa: SLF001 - see above
+        counts, _ = frequency._dictionary, frequency._letters
     except AttributeError:
         frequency.load_json(words)
         return
@@ -175,10 +175,10 @@ def _load(frequency, words: dict[str, int]) -> None:
         longest = max(longest, len(word))
         if index % 8192 == 0:
             time.sleep(0)
-    frequency._letters = letters  # noqa: SLF001
-    frequency._longest_word_length = longest  # noqa: SLF001
-    frequency._total_words = sum(counts.values())  # noqa: SLF001
-    frequency._unique_words = len(counts)  # noqa: SLF001
+    frequency._letters = letters
+    frequency._longest_word_length = longest
+    frequency._total_words = sum(counts.values())
+    frequency._unique_words = len(counts)
 
 
 class Speller:

@@ -51,9 +51,8 @@ class EngineWorker(QObject):
         try:
             # Imported here, not at start-up: onnxruntime's import then does not delay the window.
             from app.engine import Engine
-            from core.errors import ModelError
-
             from app.generation import lexicon
+            from core.errors import ModelError
 
             try:
                 # The words a completion may make (issue 21: never a non-word), on this thread.

@@ -38,14 +38,14 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import onnxruntime as ort  # noqa: E402
-import torch  # noqa: E402
+import onnxruntime as ort
+import torch
 
-from app.engine.session import Decoder, session_options  # noqa: E402
-from core.config import PRESETS  # noqa: E402
-from model.export import export_bundle  # noqa: E402
-from model.gpt2 import GPT2  # noqa: E402
-from model.hf import save_gpt2  # noqa: E402
+from app.engine.session import Decoder, session_options
+from core.config import PRESETS
+from model.export import export_bundle
+from model.gpt2 import GPT2
+from model.hf import save_gpt2
 
 
 def _load() -> str:

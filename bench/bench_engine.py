@@ -26,10 +26,10 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from app.engine import Engine, GenerationParams  # noqa: E402
-from app.engine.session import Decoder  # noqa: E402
-from core.bundle import Bundle  # noqa: E402
-from core.tokenizer import decode, encode  # noqa: E402
+from app.engine import Engine, GenerationParams
+from app.engine.session import Decoder
+from core.bundle import Bundle
+from core.tokenizer import decode, encode
 
 ROOT = Path(__file__).resolve().parent.parent
 CACHE = Path.home() / ".cache" / "inkwell-bench"
@@ -246,7 +246,7 @@ def main(argv: list[str] | None = None) -> int:
           f"load average {load_before:.2f} at the start on {os.cpu_count()} CPUs")
     header = ("measurement", "inkwell", "baseline", "ratio", "target")
     widths = [max(len(str(row[i])) for row in rows + [header]) for i in range(5)]
-    line = "  ".join("{:<%d}" % w for w in widths)
+    line = "  ".join(f"{{:<{w}}}" for w in widths)
     print(line.format(*header))
     print(line.format(*("-" * w for w in widths)))
     for row in rows:

@@ -38,19 +38,19 @@ import statistics
 import sys
 import time
 from dataclasses import dataclass, field
-from typing import Any
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import numpy as np  # noqa: E402
-from bench_suggestions import AUTHORS, BUNDLED, app_params, held_out_paragraphs  # noqa: E402
+import numpy as np
+from bench_suggestions import AUTHORS, BUNDLED, app_params, held_out_paragraphs
 
-from app.engine import Engine, GenerationParams, doccache, trust  # noqa: E402
-from app.generation import SHOW_LEVELS, lexicon  # noqa: E402
-from core.prose import normalise_prose  # noqa: E402
-from core.tokenizer import encode  # noqa: E402
+from app.engine import Engine, GenerationParams, doccache, trust
+from app.generation import SHOW_LEVELS, lexicon
+from core.prose import normalise_prose
+from core.tokenizer import encode
 
 WORD = re.compile(r"[^\W\d_]+(?:['\u2019][^\W\d_]+)*")
 PIECE = re.compile(r"\s*(?:[^\W_]+(?:['\u2019][^\W_]+)*|[^\w\s])")

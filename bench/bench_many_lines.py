@@ -24,7 +24,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_large_docs import baseline_tree, wait_until  # noqa: E402
+from bench_large_docs import baseline_tree, wait_until
 
 ROOT = Path(__file__).resolve().parent.parent
 CASES = {"empty": ("empty lines", 3_000_000, lambda n: "\n" * n),

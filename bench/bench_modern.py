@@ -18,8 +18,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from app.engine import Engine  # noqa: E402
-from bench.bench_suggestions import BASELINE_COMMIT, BUNDLED, app_params, baseline_folder  # noqa: E402
+from app.engine import Engine
+from bench.bench_suggestions import BASELINE_COMMIT, BUNDLED, app_params, baseline_folder
 
 # (kind, text before the cursor): each ends after a finished word ("… the ") or inside one.
 PROMPTS = (

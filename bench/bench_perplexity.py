@@ -24,11 +24,11 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.bench_suggestions import AUTHORS, BASELINE_COMMIT, BUNDLED, CORPUS, baseline_folder  # noqa: E402
-from core.prose import normalise_prose  # noqa: E402
-from core.tokenizer import encode  # noqa: E402
-from model.hf import load_gpt2  # noqa: E402
-from model.train_data import eval_windows  # noqa: E402
+from bench.bench_suggestions import AUTHORS, BASELINE_COMMIT, BUNDLED, CORPUS, baseline_folder
+from core.prose import normalise_prose
+from core.tokenizer import encode
+from model.hf import load_gpt2
+from model.train_data import eval_windows
 
 
 def held_out(raw: str) -> str:

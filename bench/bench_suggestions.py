@@ -34,10 +34,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from app import settings as app_settings  # noqa: E402
-from app.engine import Engine, GenerationParams  # noqa: E402
-from app.generation import params_for  # noqa: E402
-from core.prose import normalise_prose  # noqa: E402
+from app import settings as app_settings
+from app.engine import Engine, GenerationParams
+from app.generation import params_for
+from core.prose import normalise_prose
 
 ROOT = Path(__file__).resolve().parent.parent
 BUNDLED = ROOT / "resources" / "models" / "inkwell-fiction"

@@ -16,8 +16,9 @@ import shutil
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path, PurePosixPath
-from typing import Any, Callable
+from typing import Any
 
 from core import onnx_info
 from core.config import read_json
@@ -70,7 +71,7 @@ class Bundle:
     # --- reading ------------------------------------------------------------------------------
 
     @classmethod
-    def load(cls, folder: str | Path) -> "Bundle":
+    def load(cls, folder: str | Path) -> Bundle:
         folder = Path(folder)
         path = folder / MANIFEST
         if not folder.is_dir():
@@ -156,13 +157,13 @@ class Bundle:
             )
         return self.folder / variant["file"]
 
-    def check_graph(self, name: str) -> "onnx_info.GraphInfo":
+    def check_graph(self, name: str) -> onnx_info.GraphInfo:
         """Read the variant's ONNX graph (its declared inputs and initializers, not its weights)
         and check every manifest number against it; ModelError naming each disagreement.
         Returns what was read."""
         return self.check_graph_file(self.variant_path(name), self.manifest["variants"][name]["kv_dtype"])
 
-    def check_graph_file(self, path: Path, kv_dtype: str) -> "onnx_info.GraphInfo":
+    def check_graph_file(self, path: Path, kv_dtype: str) -> onnx_info.GraphInfo:
         """``check_graph`` for a graph file of this model kept elsewhere (one built from hf/)."""
         info = onnx_info.read(path)
         problems = graph_problems(info, self.architecture, self.context_length, kv_dtype)
@@ -187,7 +188,7 @@ class Bundle:
 _PAST_KEY = re.compile(r"past_key_values\.(\d+)\.key")
 
 
-def graph_architecture(info: "onnx_info.GraphInfo") -> dict[str, Any]:
+def graph_architecture(info: onnx_info.GraphInfo) -> dict[str, Any]:
     """The architecture numbers an ONNX decoder graph itself declares, from its inputs, outputs
     and embedding tables: n_layer, n_head, n_embd, n_positions, vocab_size and kv_dtype, each
     None where the graph does not fix it (a dynamic dimension, a table under another name)."""
@@ -208,16 +209,15 @@ def graph_architecture(info: "onnx_info.GraphInfo") -> dict[str, Any]:
         arch["n_embd"] = arch["n_embd"] or wpe.dims[1]
     # The token table, in the layouts the exporter writes: fp32/fp16 [vocab, n_embd], int8
     # blocks [vocab, blocks, block], int8 per channel [n_embd, vocab].
-    if (wte := inits.get("wte.weight")) is not None and len(wte.dims) == 2:
-        arch["vocab_size"] = arch["vocab_size"] or wte.dims[0]
-    elif (wte := inits.get("wte.weight.q")) is not None and len(wte.dims) == 3:
+    if ((wte := inits.get("wte.weight")) is not None and len(wte.dims) == 2
+            or (wte := inits.get("wte.weight.q")) is not None and len(wte.dims) == 3):
         arch["vocab_size"] = arch["vocab_size"] or wte.dims[0]
     elif (wte := inits.get("wte.q")) is not None and len(wte.dims) == 2:
         arch["vocab_size"] = arch["vocab_size"] or wte.dims[1]
     return arch
 
 
-def graph_problems(info: "onnx_info.GraphInfo", arch: dict[str, Any], context_length: int,
+def graph_problems(info: onnx_info.GraphInfo, arch: dict[str, Any], context_length: int,
                    kv_dtype: str | None = None) -> list[str]:
     """What in a manifest (``arch``, ``context_length``, ``kv_dtype``) the graph contradicts."""
     got = graph_architecture(info)
@@ -455,7 +455,7 @@ class BundleWriter:
         self.files: dict[str, dict[str, Any]] = {}
         self.committed = False
 
-    def __enter__(self) -> "BundleWriter":
+    def __enter__(self) -> BundleWriter:
         return self
 
     def __exit__(self, *exc: object) -> None:

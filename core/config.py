@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
+from typing import Any
 
 from core import fileio
 from core.errors import ModelError
@@ -19,7 +20,7 @@ _UNSUPPORTED = {
 _SUPPORTED_ACTIVATIONS = {"gelu_new", "gelu_pytorch_tanh"}
 
 
-def read_json(path: Path):
+def read_json(path: Path) -> Any:
     """The parsed contents of a JSON file, or a ModelError naming it. FileNotFoundError passes
     through, so that each caller can say what the missing file means. Only a regular file of
     at most 16 MiB is read; JSON that does not parse for any reason (deep nesting, huge
@@ -97,7 +98,7 @@ class GPT2Config:
     # --- Hugging Face config.json -------------------------------------------------------------
 
     @classmethod
-    def from_hf_dict(cls, data: dict, source: str = "config.json") -> "GPT2Config":
+    def from_hf_dict(cls, data: dict, source: str = "config.json") -> GPT2Config:
         if not isinstance(data, dict):
             raise ModelError(f"{source}: expected a JSON object")
         model_type = data.get("model_type")
@@ -148,7 +149,7 @@ class GPT2Config:
         return data
 
     @classmethod
-    def load(cls, path: str | Path) -> "GPT2Config":
+    def load(cls, path: str | Path) -> GPT2Config:
         path = Path(path)
         try:
             data = read_json(path)

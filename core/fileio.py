@@ -15,6 +15,7 @@ Writing (``atomic_write``): a reader sees the old file or the new one, never hal
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import json
 import math
@@ -260,10 +261,8 @@ def atomic_write(path: str | Path, data: bytes | Callable[[IO[bytes]], Any], pri
         os.chmod(tmp, mode)
         os.replace(tmp, target)
     except BaseException:
-        try:
+        with contextlib.suppress(OSError):
             os.unlink(tmp)
-        except OSError:
-            pass
         raise
 
 

@@ -23,7 +23,7 @@ BACKUPS = 3
 
 
 class _Handler(RotatingFileHandler):
-    def handleError(self, record: logging.LogRecord) -> None:  # noqa: N802 - logging's name
+    def handleError(self, record: logging.LogRecord) -> None:
         pass  # a log that cannot be written is no reason for a traceback on stderr, nor a failure
 
 

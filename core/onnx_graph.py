@@ -33,6 +33,8 @@ Torch-free: it takes numpy arrays named like ``model.gpt2.GPT2``'s state dict.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 import onnx
@@ -154,7 +156,7 @@ class _Builder:
         return self.const(name, array.astype(self.np_float))
 
     def op(self, op_type: str, inputs: list[str], outputs: int | list[str] = 1,
-           domain: str = "", **attrs) -> list[str]:
+           domain: str = "", **attrs: Any) -> list[str]:
         self._count += 1
         tag = f"{op_type}_{self._count}"
         if isinstance(outputs, int):
@@ -330,7 +332,7 @@ def _cache_scale(weights: dict[str, np.ndarray], name: str, n_head: int, head_di
     return scale.reshape(1, n_head, 1, head_dim)
 
 
-def save_graph(graph: onnx.ModelProto, path) -> list[str]:
+def save_graph(graph: onnx.ModelProto, path: Path) -> list[str]:
     """Write ``graph``; returns the names of any files written beside it. Protobuf cannot hold
     more than 2 GB, so the weights of large models (GPT-2 large and XL in fp32) go to
     ``<file>.data``, which onnxruntime finds next to the graph."""

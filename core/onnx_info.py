@@ -117,7 +117,7 @@ class _Reader:
             raise _Truncated
         return data
 
-    def sub(self) -> "_Reader":
+    def sub(self) -> _Reader:
         """The length-delimited message that starts here; the caller reads it to its end."""
         n = self.length()
         return _Reader(self.f, self.pos() + n)

@@ -6,6 +6,7 @@ portable install.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 
@@ -28,10 +29,8 @@ def _made(path: Path) -> Path:
     """``path``, created if it can be. A folder that cannot be created (read-only, or a file is
     in the way) is not an error here: whoever writes into it reports that, in words, and
     reading from it finds nothing."""
-    try:
+    with contextlib.suppress(OSError):
         path.mkdir(parents=True, exist_ok=True)
-    except OSError:
-        pass
     return path
 
 

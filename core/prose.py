@@ -73,12 +73,10 @@ def _is_wrapped_break(line: str, next_line: str, width: int, double_spaced: bool
     first_word = next_line.split(maxsplit=1)[0] if next_line.split() else ""
     # Typewriter-style editions put two spaces after a full stop, and wrap counting both.
     gap = 2 if double_spaced and stripped.endswith(_SENTENCE_END) else 1
-    if len(stripped) + gap + len(first_word) <= _ROOM_TO_SPARE * width:
-        # The next word would have fitted with room to spare: the line was ended on purpose
-        # (verse, a short line of dialogue, a heading, the end of a letter). Room to spare,
-        # because many editions wrap a few columns short of their widest lines.
-        return False
-    return True
+    # Had the next word fitted with room to spare, the line was ended on purpose (verse, a short
+    # line of dialogue, a heading, the end of a letter). Room to spare, because many editions wrap
+    # a few columns short of their widest lines.
+    return len(stripped) + gap + len(first_word) > _ROOM_TO_SPARE * width
 
 
 def _unwrap_paragraph(lines: list[str], width: int, double_spaced: bool) -> list[str]:

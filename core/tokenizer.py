@@ -7,7 +7,7 @@ that tiktoken itself expects, and nothing is ever fetched from the network.
 from __future__ import annotations
 
 import hashlib
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 import tiktoken
@@ -38,7 +38,7 @@ def _checked(path: Path) -> str:
     return str(path)
 
 
-@lru_cache(maxsize=None)
+@cache
 def get_encoding(bpe_dir: str | None = None) -> tiktoken.Encoding:
     folder = Path(bpe_dir) if bpe_dir else BPE_DIR
     ranks = data_gym_to_mergeable_bpe_ranks(

@@ -14,10 +14,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # this checkout's app/, not another
 
-from PySide6.QtCore import QPoint, QTimer  # noqa: E402
-from PySide6.QtWidgets import QApplication  # noqa: E402
-
-from screenshots import spin, wait  # noqa: E402
+from PySide6.QtCore import QPoint, QTimer
+from PySide6.QtWidgets import QApplication
+from screenshots import spin, wait
 
 CHAPTER = """# Chapter One
 

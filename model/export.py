@@ -29,8 +29,9 @@ import signal
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -80,8 +81,8 @@ def export_bundle(
     import torch
 
     from core.config import GPT2Config
-    from model.hf import build_gpt2, find_weights, read_tensors
     from core.onnx_graph import GraphSpec, QuantOptions, block_size_for, build_graph, save_graph, shape_problem
+    from model.hf import build_gpt2, find_weights, read_tensors
 
     emit = progress or (lambda event: None)
     if hf_dtype not in HF_DTYPES:

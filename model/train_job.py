@@ -92,7 +92,7 @@ class Job:
     export: dict[str, Any] | None = None
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any], source: str) -> "Job":
+    def from_dict(cls, data: dict[str, Any], source: str) -> Job:
         if not isinstance(data, dict):
             raise TrainError(f"{source}: expected a JSON object")
         known = {f.name for f in dataclasses.fields(cls)}

@@ -16,9 +16,11 @@ import math
 import signal
 import sys
 import time
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, ContextManager, Protocol, TextIO
+from typing import Any, Protocol, TextIO
 
 import numpy as np
 
@@ -100,7 +102,7 @@ class _Setup:
     val_sample: list[np.ndarray]    # a fixed sample of it, scored during the run
     device: Any               # torch.device
     precision: str            # fp32 | bf16 | fp16
-    autocast: Callable[[], ContextManager[Any]]
+    autocast: Callable[[], AbstractContextManager[Any]]
     scaler: Any               # torch.amp.GradScaler for fp16, else None
     teacher: Any = None       # distillation: the model whose distributions are learned (model/distill.py)
 
@@ -284,7 +286,7 @@ class Trainer:
                         f"{len(corpus.val):,} held out ({corpus.holdout}); read in {time.monotonic() - t0:.1f}s")
         model = model.to(device)
         model.train()
-        autocast: Callable[[], ContextManager[Any]] = contextlib.nullcontext
+        autocast: Callable[[], AbstractContextManager[Any]] = contextlib.nullcontext
         if precision in ("bf16", "fp16"):
             dtype = torch.bfloat16 if precision == "bf16" else torch.float16
             autocast = lambda: torch.autocast(device.type, dtype=dtype)  # noqa: E731 - a fresh context each use

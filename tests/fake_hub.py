@@ -11,11 +11,12 @@ compressed body nobody asked for.
 
 from __future__ import annotations
 
-import zlib
+import contextlib
 import hashlib
 import json
 import re
 import threading
+import zlib
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -105,7 +106,7 @@ class FakeHub:
     def release(self) -> None:
         self.release_event.set()
 
-    def start(self) -> "FakeHub":
+    def start(self) -> FakeHub:
         self.thread.start()
         return self
 
@@ -317,7 +318,5 @@ class FakeHub:
             h.send_header(k, v)
         h.end_headers()
         if body:
-            try:
+            with contextlib.suppress(BrokenPipeError, ConnectionResetError):
                 h.wfile.write(data)
-            except (BrokenPipeError, ConnectionResetError):
-                pass

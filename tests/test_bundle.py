@@ -135,10 +135,9 @@ def test_absent_variant(tiny_bundle, bundle_copy):
 
 def test_writer_leaves_nothing_behind_on_error(tmp_path):
     dest = tmp_path / "out"
-    with pytest.raises(RuntimeError):
-        with BundleWriter(dest) as w:
-            w.path("model.int8.onnx").write_bytes(b"x")
-            raise RuntimeError("boom")
+    with pytest.raises(RuntimeError), BundleWriter(dest) as w:
+        w.path("model.int8.onnx").write_bytes(b"x")
+        raise RuntimeError("boom")
     assert list(tmp_path.iterdir()) == []
 
 

@@ -7,7 +7,6 @@ import math
 import re
 from pathlib import Path
 
-
 ROOT = Path(__file__).resolve().parent.parent
 BUNDLE = ROOT / "resources" / "models" / "inkwell-fiction"
 RECIPE = ROOT / "model" / "recipes" / "inkwell-fiction.json"

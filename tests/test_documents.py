@@ -13,11 +13,11 @@ from app.documents import DocumentError, UnencodableText, changed_on_disk, read_
 
 def test_utf8_and_bom_variants(tmp_path):
     plain = tmp_path / "a.txt"
-    plain.write_bytes("Naïve café\r\nsecond".encode("utf-8"))
+    plain.write_bytes("Naïve café\r\nsecond".encode())
     loaded = read_text(plain)
     assert loaded.text == "Naïve café\nsecond" and not loaded.converted
     bom = tmp_path / "b.md"
-    bom.write_bytes(codecs.BOM_UTF8 + "# Title".encode())
+    bom.write_bytes(codecs.BOM_UTF8 + b"# Title")
     assert read_text(bom).text == "# Title"
     utf16 = tmp_path / "c.txt"
     utf16.write_bytes("Grüße".encode("utf-16"))

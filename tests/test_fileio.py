@@ -5,6 +5,7 @@ at once by each of them."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -45,10 +46,8 @@ class _FifoWatchdog:
 
     def _run(self) -> None:
         while not self.stop.wait(self.after_s):
-            try:
+            with contextlib.suppress(OSError):  # nobody is reading: nothing to unblock
                 os.close(os.open(self.path, os.O_WRONLY | os.O_NONBLOCK))  # a blocked reader gets EOF
-            except OSError:
-                pass  # nobody is reading: nothing to unblock
 
 
 @pytest.fixture

@@ -9,7 +9,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from test_train import PROSE
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -8,8 +8,8 @@ in bench/bench_large_docs.py, not here.
 from __future__ import annotations
 
 import json
-import re
 import random
+import re
 import threading
 
 import pytest
@@ -435,7 +435,7 @@ def test_forced_breaks_keep_flags_emoji_sequences_and_accents_whole(tmp_path):
     family = "\U0001F468\u200d\U0001F469\u200d\U0001F467\u200d\U0001F466"  # 7 code points, one emoji
     flag = "\U0001F1EB\U0001F1F7"  # two regional indicators: one flag
     accented = "e\u0301\u0327"  # a letter and two accents
-    whole = re.compile("(?:%s)*" % "|".join(map(re.escape, (family, flag, accented, "x"))))
+    whole = re.compile("(?:{})*".format("|".join(map(re.escape, (family, flag, accented, "x")))))
     rng = random.Random(5)
     mixed = "".join(rng.choice((family, flag, accented, "x")) for _ in range(5000))
     for unit in (family, flag, accented, mixed):

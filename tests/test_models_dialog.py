@@ -276,8 +276,9 @@ def test_perplexities_measured_on_different_texts_say_so(qtbot, settings, monkey
 
 
 def test_make_a_faster_copy_asks_for_texts_then_runs_and_installs_it(qtbot, settings, mine, tmp_path):
-    from app.ui.compress_dialog import CompressDialog
     from test_train import PROSE
+
+    from app.ui.compress_dialog import CompressDialog
 
     dialog = ModelsDialog(settings)
     qtbot.addWidget(dialog)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import sys
 
 import pytest
-
 from PySide6.QtCore import QObject, Signal
 
 

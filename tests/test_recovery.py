@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -40,10 +41,8 @@ sys.exit(app.exec())
 def _snapshot_texts():
     texts = []
     for file in autosave_dir().glob("*.json"):
-        try:
+        with contextlib.suppress(OSError, ValueError):
             texts.append(json.loads(file.read_text(encoding="utf-8"))["text"])
-        except (OSError, ValueError):
-            pass
     return texts
 
 

@@ -106,9 +106,9 @@ def test_json_that_breaks_the_parser_is_a_damaged_file(inkwell_home, text, why):
 
 @pytest.mark.parametrize("value", ["NaN", "Infinity", "-Infinity", "1e999"])
 def test_non_finite_numbers_are_refused_on_load(inkwell_home, value):
-    _write_settings(inkwell_home, '{"temperature": %s, "top_p": 0.5, "user_presets": '
-                                  '{"Mine": {"temperature": %s, "top_k": 1, "top_p": 0.5, "min_p": 0, '
-                                  '"repetition_penalty": 1}}}' % (value, value))
+    _write_settings(inkwell_home, f'{{"temperature": {value}, "top_p": 0.5, "user_presets": '
+                                  f'{{"Mine": {{"temperature": {value}, "top_k": 1, "top_p": 0.5, "min_p": 0, '
+                                  '"repetition_penalty": 1}}}')
     settings = Settings.load()
     assert settings["temperature"] == 0.8 and settings["top_p"] == 0.5
     assert settings["user_presets"] == {}

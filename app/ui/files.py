@@ -421,10 +421,9 @@ class DocumentFiles(QObject):
         if change is None or change == self._disk_notice:
             return
         name = Path(self.path).name
-        if change == "changed" and not self.editor.document().isModified():
-            if self._reload():
-                self.message.emit(f"{name} was changed by another program; reloaded", 8000)
-                return
+        if change == "changed" and not self.editor.document().isModified() and self._reload():
+            self.message.emit(f"{name} was changed by another program; reloaded", 8000)
+            return
         self._disk_notice = change
         if change == "deleted":
             self.notice.emit(f"{name} was deleted or moved by another program. Your text is still here; "

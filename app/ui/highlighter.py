@@ -109,7 +109,7 @@ class TextHighlighter(QSyntaxHighlighter):
 
     # highlighting --------------------------------------------------------------------------------
 
-    def highlightBlock(self, text: str) -> None:  # noqa: N802 - Qt's name
+    def highlightBlock(self, text: str) -> None:
         """Qt's call, for the paragraphs an edit touched."""
         if (self._paused or self._bulk) and not self.markdown:
             return  # a text going in: the least Python per paragraph

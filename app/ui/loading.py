@@ -12,6 +12,7 @@ A slice holds at most ``SLICE_LINES`` lines: Qt's work grows with the paragraphs
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import threading
 import time
@@ -109,10 +110,8 @@ class FileReader(QObject):
             result = (path, None, 0, str(exc))
         except Exception as exc:  # noqa: BLE001 - a worker thread must not take its failure with it
             result = (path, None, 0, f"{path}: cannot be opened ({type(exc).__name__}: {exc})")
-        try:
+        with contextlib.suppress(RuntimeError):  # the window closed meanwhile
             self._results.arrived.emit(ticket, result)  # queued to the GUI thread
-        except RuntimeError:
-            pass  # the window closed meanwhile
 
     def _arrived(self, ticket: int, result: tuple) -> None:
         if ticket != self._ticket:

@@ -37,7 +37,7 @@ class LossChart(QWidget):
         self.val.append((step, loss))
         self.update()
 
-    def paintEvent(self, _event) -> None:  # noqa: N802 - Qt's name
+    def paintEvent(self, _event) -> None:
         p = QPainter(self)
         p.setRenderHint(QPainter.RenderHint.Antialiasing)
         pal = self.palette()

@@ -72,7 +72,7 @@ class WheelGuard(QObject):
         field.setFocusPolicy(Qt.FocusPolicy.StrongFocus)  # not WheelFocus: a wheel turn gives no focus
         field.installEventFilter(self)
 
-    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt's name
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
         if not isinstance(event, QWheelEvent) or not isinstance(watched, QWidget) or watched.hasFocus():
             return False
         # Handed to the panel's scroll area itself: Qt passes an unhandled wheel event on to the

@@ -9,6 +9,7 @@ so); until it is there nothing is underlined. ``spell_check`` turns it off.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 
 from PySide6.QtCore import QLocale, QObject, Signal
@@ -78,10 +79,8 @@ class SpellCheck(QObject):
         except Exception as exc:  # noqa: BLE001 - any failure is shown, and spelling stays off
             name = spelling.LANGUAGES.get(language, language)
             result = f"Spell checking is off: the {name} dictionary could not be read ({exc})."
-        try:
+        with contextlib.suppress(RuntimeError):  # the window closed meanwhile
             self._arrived.emit(ticket, result)
-        except RuntimeError:
-            pass  # the window closed meanwhile
 
     def _take(self, ticket: int, result: object) -> None:
         if ticket != self._ticket:

@@ -53,12 +53,12 @@ class KeysPicture(QWidget):
             widest = max(widest, width)
         return widest
 
-    def sizeHint(self) -> QSize:  # noqa: N802 - Qt's name
+    def sizeHint(self) -> QSize:
         metrics = self.fontMetrics()
         text = max(metrics.horizontalAdvance(t) for _, t in self.keys)
         return QSize(self._keys_width(metrics) + 24 + text, len(self.keys) * (self.ROW + self.GAP))
 
-    def paintEvent(self, event) -> None:  # noqa: N802 - Qt's name
+    def paintEvent(self, event) -> None:
         painter = QPainter(self)
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
         palette = self.palette()
@@ -169,7 +169,7 @@ class Welcome(QDialog):
                 return True
         return False
 
-    def event(self, event: QEvent) -> bool:  # noqa: N802 - Qt's name
+    def event(self, event: QEvent) -> bool:
         # Wrapped labels are as tall as their width makes them, which a window's minimum size does
         # not follow: without this the text below the key picture is drawn over it, and the network
         # note grows once the hub answers.

@@ -16,7 +16,7 @@ if TYPE_CHECKING:
 
 
 class BasePage(QWizardPage):
-    def __init__(self, wizard: "FinetuneWizard") -> None:
+    def __init__(self, wizard: FinetuneWizard) -> None:
         super().__init__()
         self.w = wizard
         self.setTitle("Base model")
@@ -31,7 +31,7 @@ class BasePage(QWizardPage):
         layout.addWidget(self.details)
         self.models: list[models.InstalledModel] = []
 
-    def initializePage(self) -> None:  # noqa: N802 - Qt's name
+    def initializePage(self) -> None:
         self.models = models.installed_models()
         self.list.clear()
         active, _ = models.active_model(self.w.settings["model"])
@@ -83,5 +83,5 @@ class BasePage(QWizardPage):
                    else "A full fine-tune is quick at this size."))
         self.completeChanged.emit()
 
-    def isComplete(self) -> bool:  # noqa: N802 - Qt's name
+    def isComplete(self) -> bool:
         return self.selected() is not None

@@ -36,7 +36,7 @@ if TYPE_CHECKING:
 
 
 class MethodPage(QWizardPage):
-    def __init__(self, wizard: "FinetuneWizard") -> None:
+    def __init__(self, wizard: FinetuneWizard) -> None:
         super().__init__()
         self.w = wizard
         self.setTitle("Method and settings")
@@ -129,7 +129,7 @@ class MethodPage(QWizardPage):
         self.name.textChanged.connect(lambda _: self.completeChanged.emit())
         self._job_file = paths.state_dir() / "finetune-estimate.json"
 
-    def initializePage(self) -> None:  # noqa: N802 - Qt's name
+    def initializePage(self) -> None:
         base = self.w.base_page.chosen()
         arch = base.manifest.get("architecture", {})
         n_positions = int(arch.get("n_positions", 1024))
@@ -260,12 +260,12 @@ class MethodPage(QWizardPage):
             self.estimate_label.setText("The warm-up did not finish; the time cannot be estimated. "
                                         "Training can start anyway.")
 
-    def isComplete(self) -> bool:  # noqa: N802 - Qt's name
+    def isComplete(self) -> bool:
         problem = ft.name_problem(self.name.text()) or self.size_problem()
         self.problem.setText(problem or "")
         return problem is None
 
-    def validatePage(self) -> bool:  # noqa: N802 - Qt's name
+    def validatePage(self) -> bool:
         self.stop_estimate()
         self.w.job = self.job(self.name.text().strip())
         self.w.resume_run = None

@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 
 
 class ResultsPage(QWizardPage):
-    def __init__(self, wizard: "FinetuneWizard") -> None:
+    def __init__(self, wizard: FinetuneWizard) -> None:
         super().__init__()
         self.w = wizard
         self.setTitle("Results")
@@ -80,7 +80,7 @@ class ResultsPage(QWizardPage):
     def run_dir(self) -> Path:
         return Path(self.w.job["out"])
 
-    def initializePage(self) -> None:  # noqa: N802 - Qt's name
+    def initializePage(self) -> None:
         run = ft.read_run(self.run_dir)
         name = self.w.job.get("name") or self.run_dir.name
         base = Path(self.w.job["init"]).parent.name

@@ -37,7 +37,7 @@ if TYPE_CHECKING:
 
 
 class TextsPage(QWizardPage):
-    def __init__(self, wizard: "FinetuneWizard") -> None:
+    def __init__(self, wizard: FinetuneWizard) -> None:
         super().__init__()
         self.w = wizard
         self.setTitle("Your texts")
@@ -158,11 +158,11 @@ class TextsPage(QWizardPage):
         self.entries = []
         self.add_paths(paths_left)
 
-    def dragEnterEvent(self, event) -> None:  # noqa: N802 - Qt's name
+    def dragEnterEvent(self, event) -> None:
         if event.mimeData().hasUrls():
             event.acceptProposedAction()
 
-    def dropEvent(self, event) -> None:  # noqa: N802 - Qt's name
+    def dropEvent(self, event) -> None:
         self.add_paths([Path(u.toLocalFile()) for u in event.mimeData().urls() if u.isLocalFile()])
         event.acceptProposedAction()
 
@@ -204,12 +204,12 @@ class TextsPage(QWizardPage):
             self.warning.setText("")
         self.completeChanged.emit()
 
-    def isComplete(self) -> bool:  # noqa: N802 - Qt's name
+    def isComplete(self) -> bool:
         if self.w.unavailable:
             return False
         return self.w.resume_run is not None or self.total_tokens() >= MIN_TOKENS
 
-    def nextId(self) -> int:  # noqa: N802 - Qt's name
+    def nextId(self) -> int:
         if self.w.resume_run is None:
             return BASE
         return RESULTS if self.w.resume_run.finished else TRAINING

@@ -34,7 +34,7 @@ if TYPE_CHECKING:
 
 
 class TrainingPage(QWizardPage):
-    def __init__(self, wizard: "FinetuneWizard") -> None:
+    def __init__(self, wizard: FinetuneWizard) -> None:
         super().__init__()
         self.w = wizard
         self.setTitle("Training")
@@ -88,7 +88,7 @@ class TrainingPage(QWizardPage):
     def log_path(self) -> Path:
         return paths.log_dir() / f"finetune-{self.run_dir.name}.log"
 
-    def initializePage(self) -> None:  # noqa: N802 - Qt's name
+    def initializePage(self) -> None:
         self.last_checkpoint = self.w.resume_run.step if self.w.resume_run else 0
         self.start(resume=self.w.resume_run is not None)
 
@@ -185,5 +185,5 @@ class TrainingPage(QWizardPage):
         if self.run_dir.is_dir() and not self._checkpoint_exists() and not (self.run_dir / SUMMARY).exists():
             shutil.rmtree(self.run_dir, ignore_errors=True)
 
-    def isComplete(self) -> bool:  # noqa: N802 - Qt's name
+    def isComplete(self) -> bool:
         return self.state == "done"
