@@ -66,9 +66,9 @@ def name_problem(name: str) -> str | None:
         return "Give the new model a name."
     if not slug(name):
         return "The name needs at least one letter or digit."
-    if (paths.models_dir() / slug(name)).exists():
+    if paths.model_folder(slug(name)).exists():
         return f"A model named {slug(name)!r} is already installed; choose another name."
-    if (paths.runs_dir() / slug(name)).exists():
+    if paths.run_folder(slug(name)).exists():
         return f"A fine-tune named {slug(name)!r} exists already (see Earlier fine-tunes); choose another name."
     return None
 
@@ -158,7 +158,7 @@ def make_job(name: str, base_folder: str | Path, files: list[str], settings: dic
     job: dict[str, Any] = {
         "name": name,
         "data": [str(f) for f in files],
-        "out": str(paths.runs_dir() / slug(name)),
+        "out": str(paths.run_folder(slug(name))),
         "init": str(Path(base_folder) / "hf"),
         "method": settings["method"],
         "lora_rank": int(settings.get("lora_rank", 8)),

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from core.fileio import parse_json
+from core.fileio import parse_json, replace_with
 from core.units import human_bytes
 
 DEFAULT_ENDPOINT = "https://huggingface.co"
@@ -381,9 +381,7 @@ def _download_file(p: RepoPlan, f: HubFile, folder: Path, meter: _Meter) -> None
         kind = "sha256" if f.sha256 else "git checksum"
         raise HubError(f"{p.repo}/{f.name}: the downloaded file does not match the hub's {kind} (it was "
                        "corrupted on the way); the damaged file was deleted, download again")
-    with open(part, "rb+") as done:
-        os.fsync(done.fileno())
-    os.replace(part, final)
+    replace_with(part, final)
     meter.emit({"event": "verified", "file": f.name, ("sha256" if f.sha256 else "git_oid"): got})
 
 

@@ -41,6 +41,7 @@ from core.bundle import (
 )
 from core.config import PRESETS, GPT2Config
 from core.errors import ModelError
+from core.locks import FileLock
 from core.machine import memory_problem
 from core.names import folder_name
 from core.units import human_bytes, human_duration
@@ -56,7 +57,7 @@ WEIGHT_SUFFIXES = (".safetensors", ".bin")
 
 
 def downloads_dir() -> Path:
-    return paths.data_dir() / "downloads"
+    return paths.downloads_dir()
 
 
 # --- what is being imported ---------------------------------------------------------------------
@@ -132,13 +133,9 @@ class _InstallLock:
     """One install at a time per data dir; the holder may clear leftovers of killed installs."""
 
     def __enter__(self) -> _InstallLock:
-        from filelock import FileLock, Timeout
-
-        self.lock = FileLock(str(paths.models_dir() / ".install.lock"))
-        try:
-            self.lock.acquire(timeout=0)
-        except Timeout:
-            raise ModelError("another model is being installed; wait until it is done") from None
+        self.lock = FileLock(paths.install_lock_file())
+        if not self.lock.try_acquire():
+            raise ModelError("another model is being installed; wait until it is done")
         _clear_leftovers()
         return self
 
@@ -155,7 +152,7 @@ def _clear_leftovers() -> None:
     for p in paths.models_dir().iterdir():
         if p.name.startswith(".") and p.name.endswith(".deleting") and p.is_dir() and not p.is_symlink():
             shutil.rmtree(p, ignore_errors=True)
-    staging = paths.data_dir() / "staging"
+    staging = paths.staging_dir()
     if staging.is_dir():
         for p in staging.iterdir():
             if p.is_dir() and not p.is_symlink():
@@ -219,7 +216,7 @@ def _import_weights(src: Path, dest: Path, name: str, size: str | None, emit: Em
     if size is None:
         raise ModelError(f"{src}: choose the GPT-2 size of these weights ({', '.join(SIZES)}); "
                          "it cannot be read from the file")
-    root = paths.data_dir() / "staging"
+    root = paths.staging_dir()
     root.mkdir(exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix="import-", dir=root))
     try:

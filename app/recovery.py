@@ -1,8 +1,8 @@
 """Autosave snapshots of unsaved text, and recovering them after a crash.
 
 Each running editor owns one snapshot slot in ``state_dir()/autosave``: ``<id>.json`` (the text,
-the file it belongs to, when it was taken) guarded by ``<id>.lock``, a QLockFile held for as long
-as the editor runs. A snapshot whose lock can be taken belongs to an editor that is gone without
+the file it belongs to, when it was taken) guarded by ``<id>.lock``, a lock (core.locks) held for as
+long as the editor runs. A snapshot whose lock can be taken belongs to an editor that is gone without
 closing cleanly (a crash, a kill, a power cut): that is the text to offer on the next start.
 A clean close, a save or an explicit discard removes the snapshot.
 
@@ -23,8 +23,6 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from PySide6.QtCore import QLockFile
-
 from core import paths
 from core.fileio import (
     DamagedFile,
@@ -35,6 +33,7 @@ from core.fileio import (
     read_json,
     remove_stale_temps,
 )
+from core.locks import FileLock
 
 # A snapshot holds a document's text (the editor opens up to 64 MiB) as JSON, where a line break
 # takes two bytes and a control character six.
@@ -43,17 +42,17 @@ _LATEST_TIME = 1e11  # seconds since 1970 (the year 5138): a later saved_at is n
 
 
 def autosave_dir() -> Path:
-    folder = paths.state_dir() / "autosave"
+    folder = paths.autosave_dir()
     folder.mkdir(parents=True, exist_ok=True)
     return folder
 
 
-def _lock(path: Path) -> QLockFile:
-    lock = QLockFile(str(path))
-    # 0: never stale by age, only when the owning process no longer runs; the default (30 s)
-    # would let a second editor steal the slot of one that simply has been open a while.
-    lock.setStaleLockTime(0)
-    return lock
+class _Lock(FileLock):
+    """A slot's lock: free only once the editor holding it no longer runs, however long it has
+    been open; its file goes with it."""
+
+    def release(self, remove: bool = True) -> None:
+        super().release(remove)
 
 
 @dataclass
@@ -64,7 +63,7 @@ class Snapshot:
     text: str
     document_path: str  # "" for a document that was never saved
     saved_at: float
-    _lock: QLockFile
+    _lock: FileLock
     meta: dict = field(default_factory=dict)  # the file's encoding and state on disk (app.documents)
 
     @property
@@ -76,7 +75,7 @@ class Snapshot:
         self.release()
 
     def release(self) -> None:
-        self._lock.unlock()
+        self._lock.release()
 
 
 def _snapshot_json(pieces: Iterable[str], document_path: str, meta: dict | None) -> Iterator[str]:
@@ -98,8 +97,8 @@ class SnapshotSlot:
         self.id = uuid.uuid4().hex
         folder = autosave_dir()
         self.file = folder / f"{self.id}.json"
-        self._lock = _lock(folder / f"{self.id}.lock")
-        if not self._lock.tryLock(0):
+        self._lock = _Lock(folder / f"{self.id}.lock")
+        if not self._lock.try_acquire():
             raise OSError(f"its lock file cannot be made in {folder}")
         self._guard = threading.Lock()
         self.generation = 0  # counts clears; a write begun before one is dropped
@@ -132,7 +131,7 @@ class SnapshotSlot:
     def close(self) -> None:
         """A clean exit: nothing left to recover."""
         self.clear()
-        self._lock.unlock()
+        self._lock.release()
 
 
 def orphaned_snapshots() -> list[Snapshot]:
@@ -150,15 +149,15 @@ def scan_snapshots() -> tuple[list[Snapshot], list[str]]:
     remove_stale_temps(folder, abandoned=_abandoned_temp)
     found, problems = [], []
     for file in folder.glob("*.json"):
-        lock = _lock(file.with_suffix(".lock"))
-        if not lock.tryLock(0):
+        lock = _Lock(file.with_suffix(".lock"))
+        if not lock.try_acquire():
             continue  # its editor is still running
         try:
             snapshot = _read_snapshot(file, lock)
         except (OSError, DamagedFile) as exc:
             # It cannot be offered; keep it aside for a person to look at, and go on with the others.
             backup = back_up(file)
-            lock.unlock()
+            lock.release()
             why = describe_os_error(exc) if isinstance(exc, OSError) else exc.reason
             kept = f"; it was kept as {backup}" if backup else ""
             problems.append(f"An autosaved text could not be recovered ({file.name}: {why}){kept}.")
@@ -168,7 +167,7 @@ def scan_snapshots() -> tuple[list[Snapshot], list[str]]:
     return found, problems
 
 
-def _read_snapshot(file: Path, lock: QLockFile) -> Snapshot:
+def _read_snapshot(file: Path, lock: FileLock) -> Snapshot:
     data = read_json(file, MAX_SNAPSHOT_BYTES)
     if not isinstance(data, dict) or not isinstance(data.get("text"), str):
         raise DamagedFile(file, "not an autosave snapshot (no text)")
@@ -187,8 +186,8 @@ def _read_snapshot(file: Path, lock: QLockFile) -> Snapshot:
 def _abandoned_temp(tmp: Path) -> bool:
     """Whether the temporary file ``.<id>.json.XXXX.tmp`` belongs to an editor that is gone."""
     slot_id = tmp.name[1:].split(".", 1)[0]
-    lock = _lock(tmp.with_name(f"{slot_id}.lock"))
-    if not lock.tryLock(0):
+    lock = _Lock(tmp.with_name(f"{slot_id}.lock"))
+    if not lock.try_acquire():
         return False  # its editor runs (and may be writing it right now)
-    lock.unlock()
+    lock.release()
     return True

@@ -41,7 +41,6 @@ LANGUAGES = {
     "de": "German", "ru": "Russian", "ar": "Arabic", "lv": "Latvian", "eu": "Basque",
     "nl": "Dutch", "fa": "Persian",
 }
-PERSONAL_FILE = "dictionary.txt"
 PERSONAL_MAX_BYTES = 4 * 1024 * 1024
 # A word: letters, with apostrophes inside (don't, o'clock, Darcy's). Letters touching digits or
 # underscores ("mp3", "file_name") are not words a dictionary could hold: they are left alone.
@@ -128,7 +127,7 @@ def _without_marks(word: str) -> str:
 
 
 def personal_path() -> Path:
-    return paths.config_dir() / PERSONAL_FILE
+    return paths.personal_dictionary_file()
 
 
 @functools.lru_cache(maxsize=2)

@@ -8,12 +8,12 @@ The manifest is described in docs/architecture.md (Model bundle).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
 import re
 import shutil
-import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -23,7 +23,8 @@ from typing import Any
 from core import onnx_info
 from core.config import read_json
 from core.errors import ModelError
-from core.fileio import open_regular, umask
+from core.fileio import atomic_write_text, open_regular, publish_folder, umask
+from core.locks import FileLock, try_lock
 
 MANIFEST = "inkwell-model.json"
 FORMAT = "inkwell-model"
@@ -349,43 +350,20 @@ OWNER_FILE = ".inkwell-owner"
 UNOWNED_GRACE_S = 600
 
 
-def _lock(fd: int) -> bool:
-    """Take an exclusive lock on the open file ``fd`` without waiting; False if another holds it."""
-    try:
-        if sys.platform == "win32":
-            import msvcrt
-
-            msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
-        else:
-            import fcntl
-
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        return True
-    except OSError:
-        return False
-
-
 class _Owner:
     """The lock that says: this process is writing ``folder``."""
 
     def __init__(self, folder: Path):
-        self.path = folder / OWNER_FILE
-        self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
-        if not _lock(self.fd):
-            os.close(self.fd)
+        self.lock = try_lock(folder / OWNER_FILE)
+        if self.lock is None:
             raise ModelError(f"{folder}: another process is writing this folder")
-        os.write(self.fd, f"pid {os.getpid()}\n".encode())
+        with contextlib.suppress(OSError):  # for a person looking: who writes it
+            (folder / OWNER_FILE).write_text(f"pid {os.getpid()}\n", encoding="ascii")
 
     def release(self) -> None:
-        if self.fd < 0:
-            return
-        if os.name == "nt":  # Windows deletes no open file
-            os.close(self.fd)
-            self.path.unlink(missing_ok=True)
-        else:  # unlink first: nobody can take the lock between
-            self.path.unlink(missing_ok=True)
-            os.close(self.fd)
-        self.fd = -1
+        if self.lock is not None:
+            self.lock.release(remove=True)
+            self.lock = None
 
 
 def clear_abandoned(root: Path, prefix: str = ".") -> list[Path]:
@@ -402,7 +380,7 @@ def clear_abandoned(root: Path, prefix: str = ".") -> list[Path]:
             continue
         owner = folder / OWNER_FILE
         try:
-            fd = os.open(owner, os.O_RDWR)
+            before = os.stat(owner)
         except FileNotFoundError:
             try:
                 young = time.time() - folder.stat().st_mtime < UNOWNED_GRACE_S
@@ -414,17 +392,21 @@ def clear_abandoned(root: Path, prefix: str = ".") -> list[Path]:
             continue
         except OSError:
             continue
+        lock = FileLock(owner)
         try:
-            if not _lock(fd):
+            if not lock.try_acquire():
                 continue  # its writer is alive
-            if os.name == "nt":
-                os.close(fd)
-                fd = -1
+            if os.stat(owner).st_ino != before.st_ino:
+                lock.release(remove=True)  # its writer let go just now, to publish it: not ours
+                continue
+            if os.name == "nt":  # Windows deletes no open file
+                lock.release()
             shutil.rmtree(folder, ignore_errors=True)  # holding the lock: no one can claim it now
             removed.append(folder)
+        except OSError:
+            continue
         finally:
-            if fd >= 0:
-                os.close(fd)
+            lock.release()
     return removed
 
 
@@ -485,24 +467,13 @@ class BundleWriter:
         ordered.update(manifest)
         ordered["variants"] = {k: self.variants[k] for k in VARIANT_FILES if k in self.variants}
         ordered["files"] = dict(sorted(self.files.items()))
-        (self.tmp / MANIFEST).write_text(json.dumps(ordered, indent=2) + "\n", encoding="utf-8")
+        atomic_write_text(self.tmp / MANIFEST, json.dumps(ordered, indent=2) + "\n")
         Bundle.load(self.tmp)
         self._owner.release()  # not part of the bundle; the folder is young, so still left alone
         _apply_umask(self.tmp)
         check_destination(self.dest, self.force)
-        backup = None
-        if self.dest.exists():
-            backup = self.dest.with_name(f".{self.dest.name}.{os.getpid()}.old")
-            os.replace(self.dest, backup)
-        try:
-            os.replace(self.tmp, self.dest)
-        except OSError:
-            if backup is not None:
-                os.replace(backup, self.dest)
-            raise
+        publish_folder(self.tmp, self.dest)
         self.committed = True
-        if backup is not None:
-            shutil.rmtree(backup, ignore_errors=True)
         return Bundle.load(self.dest)
 
     def abort(self) -> None:

@@ -9,7 +9,8 @@ grows without bound. JSON that does not parse, for whatever reason (bad syntax, 
 than the parser allows, an integer too long to convert, text that is not UTF-8) is one error,
 ``DamagedFile``: the caller backs the file up (``back_up``), says so and carries on.
 
-Writing (``atomic_write``): a reader sees the old file or the new one, never half of either.
+Writing (``atomic_write``; ``replace_with`` for a file written elsewhere, ``publish_folder`` for a
+folder): a reader sees the old file or the new one, never half of either.
 ``describe_os_error`` puts an OSError in words for the writer ("the disk is full").
 """
 
@@ -20,6 +21,7 @@ import errno
 import json
 import math
 import os
+import shutil
 import stat
 import tempfile
 import time
@@ -256,14 +258,47 @@ def atomic_write(path: str | Path, data: bytes | Callable[[IO[bytes]], Any], pri
                 data(f)
             else:
                 f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, mode)
-        os.replace(tmp, target)
+        replace_with(tmp, target, mode)
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
+
+
+def replace_with(written: str | Path, target: str | Path, mode: int | None = None) -> None:
+    """Put the finished file ``written`` (beside ``target``, on the same disk) in ``target``'s
+    place in one step: its bytes are flushed to the disk first, so that a power cut leaves the old
+    file or the whole new one, and it gets ``mode``'s permission bits when given. What every
+    writer of a file ends with (``atomic_write``, a download's ``.part``, the files a library
+    wrote into a temporary folder)."""
+    fd = os.open(os.fspath(written), os.O_RDWR | getattr(os, "O_BINARY", 0))
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    if mode is not None:
+        os.chmod(written, mode)
+    os.replace(written, target)
+
+
+def publish_folder(built: str | Path, dest: str | Path) -> None:
+    """Put the finished folder ``built`` (beside ``dest``) in ``dest``'s place: a reader finds
+    the old folder or the new one, never a mixture. An existing ``dest`` is moved aside first
+    (a folder cannot be renamed over a full one) and removed once the new one is in place; when
+    the move fails, it is put back and the OSError raised."""
+    built, dest = Path(built), Path(dest)
+    backup = None
+    if dest.exists():
+        backup = dest.with_name(f".{dest.name}.{os.getpid()}.old")
+        os.replace(dest, backup)
+    try:
+        os.replace(built, dest)
+    except OSError:
+        if backup is not None:
+            os.replace(backup, dest)
+        raise
+    if backup is not None:
+        shutil.rmtree(backup, ignore_errors=True)
 
 
 _NAME_MAX = 255  # bytes in a file name (Linux, macOS; Windows counts 255 UTF-16 units)

@@ -17,7 +17,6 @@ from logging.handlers import RotatingFileHandler
 from pathlib import Path
 
 LOGGER = "inkwell"
-FILE_NAME = "inkwell.log"
 LOG_BYTES = 1_000_000
 BACKUPS = 3
 
@@ -37,7 +36,7 @@ def setup() -> Path | None:
     try:
         from core import paths
 
-        path = paths.log_dir() / FILE_NAME
+        path = paths.log_file()
     except Exception:  # noqa: BLE001 - no log folder (read-only home, odd platform): no log
         return None
     for handler in list(log.handlers):

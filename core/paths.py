@@ -69,3 +69,71 @@ def bundled_models_dir() -> Path:
 
 def icons_dir() -> Path:
     return RESOURCES / "icons"
+
+
+# --- the files and folders inside them: every place Inkwell reads or writes is named here -------
+
+
+def settings_file() -> Path:
+    return config_dir() / "settings.json"
+
+
+def personal_dictionary_file() -> Path:
+    """The words the writer added to the spelling dictionary."""
+    return config_dir() / "dictionary.txt"
+
+
+def log_file() -> Path:
+    return log_dir() / "inkwell.log"
+
+
+def autosave_dir() -> Path:
+    """The editors' snapshots of unsaved text (app.recovery, which makes it)."""
+    return state_dir() / "autosave"
+
+
+def downloads_dir() -> Path:
+    """Model downloads in progress, kept between runs so that a download continues."""
+    return data_dir() / "downloads"
+
+
+def staging_dir() -> Path:
+    """Where an install prepares a model (only the holder of ``install_lock_file`` uses it)."""
+    return data_dir() / "staging"
+
+
+def install_lock_file() -> Path:
+    return models_dir() / ".install.lock"
+
+
+def model_folder(folder_name: str) -> Path:
+    """The folder an installed model of that folder name has (or would have)."""
+    return models_dir() / folder_name
+
+
+def run_folder(folder_name: str) -> Path:
+    """A training or fine-tune run's folder (checkpoints, the job, the result)."""
+    return runs_dir() / folder_name
+
+
+def finetune_texts_dir() -> Path:
+    """Texts the writer pasted into the fine-tune wizard, kept as files to train on."""
+    return data_dir() / "finetune-texts"
+
+
+def finetune_log_file(run_name: str) -> Path:
+    return log_dir() / f"finetune-{run_name}.log"
+
+
+def finetune_job_file(run_name: str) -> Path:
+    return state_dir() / f"finetune-{run_name}.job.json"
+
+
+def finetune_estimate_file() -> Path:
+    """The job of the wizard's speed estimate (a short warm-up run)."""
+    return state_dir() / "finetune-estimate.json"
+
+
+def token_cache_dir() -> Path:
+    """Training texts as tokens, made again when missing."""
+    return cache_dir() / "tokens"

@@ -52,6 +52,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from core.fileio import atomic_write
 from core.prose import normalise_prose
 from core.typography import INVISIBLE, ODD_SPACES
 from core.typography import canonical as canonical_characters
@@ -490,9 +491,7 @@ def prepare(fiction: Path, austen: Path, out: Path, log=print) -> dict:
 
 
 def _write(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.partial")
-    tmp.write_bytes(data)
-    tmp.replace(path)
+    atomic_write(path, data)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -16,13 +16,12 @@ from __future__ import annotations
 import dataclasses
 import errno
 import json
-import os
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from core.fileio import DamagedFile, atomic_write, atomic_write_text, default_mode, read_json
+from core.fileio import DamagedFile, atomic_write, atomic_write_text, default_mode, read_json, replace_with
 from core.runfolder import CHECKPOINT, JOB, PROGRESS_FILE, SUMMARY
 from model.train_job import Job, TrainError
 
@@ -152,8 +151,7 @@ def save_result(out: Path, model: Any, summary: dict[str, Any]) -> None:
             model.eval()
             save_gpt2(model.cpu(), tmp)
             for name in ("config.json", "model.safetensors"):
-                os.chmod(Path(tmp) / name, default_mode())  # mkstemp's 0600 -> the usual mode
-                os.replace(Path(tmp) / name, out / name)
+                replace_with(Path(tmp) / name, out / name, default_mode())  # mkstemp's 0600 -> the usual mode
     except OSError as exc:
         raise disk_error(exc, out) from None
     _write_text(out / SUMMARY, json.dumps(summary, indent=2) + "\n")

@@ -377,3 +377,18 @@ def test_a_file_of_a_long_valid_name_is_replaced(tmp_path, name):
     path.write_bytes(b"old")
     atomic_write(path, b"new")  # today: "File name too long", from the temporary file's longer name
     assert path.read_bytes() == b"new" and os.listdir(tmp_path) == [name]
+
+
+def test_a_folder_is_published_whole_over_the_old_one(tmp_path):
+    from core.fileio import publish_folder
+
+    dest = tmp_path / "model"
+    for version in ("one", "two"):
+        built = tmp_path / f".model.{version}.partial"
+        built.mkdir()
+        (built / "version.txt").write_text(version)
+        publish_folder(built, dest)
+        assert not built.exists()
+        assert sorted(p.name for p in dest.iterdir()) == ["version.txt"]
+        assert (dest / "version.txt").read_text() == version
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model"]  # the old one is gone, not kept aside

@@ -208,7 +208,7 @@ def test_a_recovered_file_keeps_its_encoding_and_is_checked_against_the_disk(qtb
     first.load_file(str(path))
     first.editor.textCursor().insertText("Très ")  # (QTest types ASCII only)
     first.autosave()
-    first.files._slot._lock.unlock()  # as if it had been killed: the slot is free for the next start
+    first.files._slot._lock.release()  # as if it had been killed: the slot is free for the next start
     path.write_bytes("changed elsewhere\r\n".encode("cp1252"))
     _answer_recovery(monkeypatch, "Recover")
     second = _window()

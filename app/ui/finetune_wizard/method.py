@@ -127,7 +127,7 @@ class MethodPage(QWizardPage):
             button.toggled.connect(self._changed)
         self.lora.toggled.connect(self._method_toggled)
         self.name.textChanged.connect(lambda _: self.completeChanged.emit())
-        self._job_file = paths.state_dir() / "finetune-estimate.json"
+        self._job_file = paths.finetune_estimate_file()
 
     def initializePage(self) -> None:
         base = self.w.base_page.chosen()

@@ -121,7 +121,7 @@ class ResultsPage(QWizardPage):
 
     def use_model(self) -> None:
         name = self.w.job.get("name") or self.run_dir.name
-        dest = paths.models_dir() / ft.slug(name)
+        dest = paths.model_folder(ft.slug(name))
         self.use_button.setEnabled(False)
         self._dest = dest
         if (dest / "inkwell-model.json").is_file():  # installed before (the wizard was opened again)

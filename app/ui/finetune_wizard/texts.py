@@ -137,7 +137,7 @@ class TextsPage(QWizardPage):
         if not text.strip():
             self.warning.setText("The open document is empty.")
             return
-        folder = paths.data_dir() / "finetune-texts"
+        folder = paths.finetune_texts_dir()
         folder.mkdir(parents=True, exist_ok=True)
         digest = hashlib.sha256(text.encode("utf-8")).hexdigest()[:8]
         path = folder / f"{ft.slug(Path(title).stem) or 'document'}-{digest}.txt"

@@ -86,7 +86,7 @@ class TrainingPage(QWizardPage):
 
     @property
     def log_path(self) -> Path:
-        return paths.log_dir() / f"finetune-{self.run_dir.name}.log"
+        return paths.finetune_log_file(self.run_dir.name)
 
     def initializePage(self) -> None:
         self.last_checkpoint = self.w.resume_run.step if self.w.resume_run else 0
@@ -99,7 +99,7 @@ class TrainingPage(QWizardPage):
         if resume:
             args = ["--out", str(self.run_dir), "--resume"]
         else:
-            job_file = paths.state_dir() / f"finetune-{self.run_dir.name}.job.json"
+            job_file = paths.finetune_job_file(self.run_dir.name)
             try:
                 atomic_write_text(job_file, json.dumps(self.w.job, indent=2))
             except OSError as exc:
