@@ -77,14 +77,11 @@ def export_bundle(
     """Export the checkpoint folder ``src`` to a bundle at ``out``; returns the loaded bundle.
 
     Raises ``ModelError`` (message for the user) on bad input; ``out`` is then untouched.
+    Three stages: check the request and the checkpoint, build and verify each variant, write.
     """
-    import torch
+    from core.onnx_graph import GraphSpec, QuantOptions, block_size_for
+    from model.hf import build_gpt2, read_tensors
 
-    from core.config import GPT2Config
-    from core.onnx_graph import GraphSpec, QuantOptions, block_size_for, build_graph, save_graph, shape_problem
-    from model.hf import build_gpt2, find_weights, read_tensors
-
-    emit = progress or (lambda event: None)
     if hf_dtype not in HF_DTYPES:
         raise ModelError(f"--hf-dtype: expected one of {', '.join(HF_DTYPES)}, got {hf_dtype!r}")
     # No variants: a bundle of weights only (hf/), whose graphs Inkwell builds on first use.
@@ -94,21 +91,84 @@ def export_bundle(
 
     steps = ["load"] + [f"build {v}" for v in variants] + (["build fp32"] if "fp32" not in variants else [])
     steps += (["save hf"] if hf_dtype != "none" else []) + ["write"]
-    total = len(steps)
-    done = 0
-    started = time.monotonic()
-    emit({"event": "start", "source": str(src), "output": str(out), "variants": list(variants), "total_steps": total})
+    report = _Report(progress or (lambda event: None), len(steps))
+    report.emit({"event": "start", "source": str(src), "output": str(out), "variants": list(variants),
+                 "total_steps": report.total})
 
-    def stage(name: str, message: str) -> None:
+    source = _check_source(src, perplexity, provenance)
+    cfg, weights_file = source.cfg, source.weights_file
+    report.stage("load", f"reading {weights_file.name}")
+    tensors = read_tensors(weights_file)
+    source_dtype = _float_dtype(tensors)
+    model = build_gpt2(cfg, tensors, str(weights_file))
+    del tensors
+    report.step("load", f"loaded {weights_file.name} ({cfg.num_parameters() / 1e6:.1f}M parameters)")
+
+    spec = GraphSpec(cfg.n_layer, cfg.n_head, cfg.n_embd, cfg.vocab_size, cfg.n_positions, cfg.layer_norm_epsilon)
+    weights = {k: v.detach().float().numpy() for k, v in model.state_dict().items()}
+    quant = QuantOptions(block_size=block_size_for(cfg.n_embd), kv_cache="int8")
+    checker = _Checker(model, cfg, seed)
+
+    with BundleWriter(out, force=force) as writer:
+        # fp32 first: it is the reference the others are compared with, and the export fails
+        # on it before spending time on the rest.
+        results: dict[str, dict[str, Any]] = {}
+        for variant in ["fp32"] + [v for v in variants if v != "fp32"]:
+            results[variant] = _build_variant(variant, variant in variants, spec, weights, quant,
+                                              name or src.name, checker, writer, report, src)
+        if hf_dtype != "none":
+            _save_hf(model, hf_dtype, source_dtype, writer, report)
+        manifest = _manifest(source, name, licence, quant.block_size, results["fp32"]["max_abs_diff"])
+        bundle = writer.commit(manifest)
+        report.step("write", f"wrote {out}")
+    size = sum(p.stat().st_size for p in out.rglob("*") if p.is_file())
+    report.emit({"event": "done", "output": str(out), "bytes": size, "variants": list(variants),
+                 "elapsed_s": report.elapsed()})
+    return bundle
+
+
+class _Report:
+    """The export's progress events: ``stage`` when a slow part begins, ``progress`` when a step
+    is done, both with the step count and the time since the start."""
+
+    def __init__(self, emit: Progress, total: int):
+        self.emit = emit
+        self.total = total
+        self.done = 0
+        self.started = time.monotonic()
+
+    def elapsed(self) -> float:
+        return round(time.monotonic() - self.started, 2)
+
+    def stage(self, name: str, message: str) -> None:
         """Announce a slow part, so a progress display can say what is going on."""
-        emit({"event": "stage", "stage": name, "message": message, "step": done, "total_steps": total,
-              "elapsed_s": round(time.monotonic() - started, 2)})
+        self.emit({"event": "stage", "stage": name, "message": message, "step": self.done,
+                   "total_steps": self.total, "elapsed_s": self.elapsed()})
 
-    def step(stage: str, message: str) -> None:
-        nonlocal done
-        done += 1
-        emit({"event": "progress", "step": done, "total_steps": total, "stage": stage, "message": message,
-              "elapsed_s": round(time.monotonic() - started, 2)})
+    def step(self, stage: str, message: str) -> None:
+        self.done += 1
+        self.emit({"event": "progress", "step": self.done, "total_steps": self.total, "stage": stage,
+                   "message": message, "elapsed_s": self.elapsed()})
+
+
+@dataclasses.dataclass
+class _Source:
+    """A checkpoint folder that passed the checks, with what the manifest records of it."""
+
+    folder: Path
+    cfg: Any
+    weights_file: Path
+    perplexity: dict[str, Any] | None
+    provenance: dict[str, Any] | None
+
+
+def _check_source(src: Path, perplexity: dict[str, Any] | None,
+                  provenance: dict[str, Any] | None) -> _Source:
+    """Everything about ``src`` that can fail before the slow part: its config, the weights'
+    shapes against it, and the memory the export will take."""
+    from core.config import GPT2Config
+    from core.onnx_graph import shape_problem
+    from model.hf import find_weights
 
     if not src.exists():
         raise ModelError(f"{src}: no such folder")
@@ -143,108 +203,110 @@ def export_bundle(
         trained_ppl, trained_provenance = training_metadata(src)
         perplexity = trained_ppl if perplexity is None else perplexity
         provenance = trained_provenance if provenance is None else provenance
-    stage("load", f"reading {weights_file.name}")
-    tensors = read_tensors(weights_file)
-    source_dtype = _float_dtype(tensors)
-    model = build_gpt2(cfg, tensors, str(weights_file))
-    del tensors
-    step("load", f"loaded {weights_file.name} ({cfg.num_parameters() / 1e6:.1f}M parameters)")
+    return _Source(src, cfg, weights_file, perplexity, provenance)
 
-    spec = GraphSpec(cfg.n_layer, cfg.n_head, cfg.n_embd, cfg.vocab_size, cfg.n_positions, cfg.layer_norm_epsilon)
-    weights = {k: v.detach().float().numpy() for k, v in model.state_dict().items()}
-    quant = QuantOptions(block_size=block_size_for(cfg.n_embd), kv_cache="int8")
-    checker = _Checker(model, cfg, seed)
-    results: dict[str, dict[str, Any]] = {}
 
-    with BundleWriter(out, force=force) as writer:
-        # fp32 first: it is the reference the others are compared with, and the export fails
-        # on it before spending time on the rest.
-        order = ["fp32"] + [v for v in variants if v != "fp32"]
-        for variant in order:
-            stage(f"build {variant}", f"building the {variant} graph")
-            if variant == "int8":
-                weights.update(_int8_cache_scales(spec, weights, quant, writer.tmp, cfg))
-            graph = build_graph(spec, weights, variant, quant if variant == "int8" else QuantOptions(),
-                                name=name or src.name)
-            keep = variant in variants
-            path = writer.path(VARIANT_FILES[variant]) if keep else writer.tmp / "check.fp32.onnx"
-            extra_files = save_graph(graph, path)
-            del graph
-            stage(f"verify {variant}", f"checking the {variant} graph against PyTorch")
-            try:
-                session = _session(path)
-                diff = checker.parity(session) if variant == "fp32" else None
-                agreement = None if variant == "fp32" else checker.agreement(session, np.dtype(KV_DTYPES[variant]).type)
-            except ModelError:
-                raise
-            except Exception as exc:  # noqa: BLE001 - onnxruntime's own errors (e.g. a version without an operator)
-                raise _cannot_run(variant, exc) from None
-            if diff is not None:  # the fp32 graph
-                emit({"event": "verify", "variant": "fp32", "max_abs_diff": diff, "tolerance": PARITY_TOLERANCE})
-                if not diff <= PARITY_TOLERANCE:
-                    raise ModelError(
-                        f"{src}: the exported ONNX graph disagrees with PyTorch (max logit "
-                        f"difference {diff:.3g} > {PARITY_TOLERANCE}); nothing was written"
-                    )
-                results[variant] = {"max_abs_diff": diff}
-            else:
-                emit({"event": "verify", "variant": variant, "top1_agreement": agreement})
-                results[variant] = {"top1_agreement": agreement}
-            del session
-            if keep:
-                extra = {"top1_agreement": results[variant]["top1_agreement"]} if variant != "fp32" else {}
-                writer.add_variant(variant, KV_DTYPES[variant], **extra)
-                for rel in extra_files:
-                    writer.add_file(rel)
-            else:
-                for p in [path, *(path.parent / rel for rel in extra_files)]:
-                    p.unlink()
-            if variant == "fp32":
-                message = f"fp32 matches PyTorch (max logit difference {results[variant]['max_abs_diff']:.2g})"
-            else:
-                message = f"{variant}: top-1 agreement with PyTorch {results[variant]['top1_agreement']:.1%}"
-            step(f"build {variant}", message)
+def _build_variant(variant: str, keep: bool, spec: Any, weights: dict[str, np.ndarray], quant: Any,
+                   graph_name: str, checker: _Checker, writer: BundleWriter, report: _Report,
+                   src: Path) -> dict[str, Any]:
+    """Build ``variant``'s graph, verify it against PyTorch, and add it to the bundle if
+    ``keep`` (fp32 is always built, as the reference, but kept only when asked for).
+    Returns what the verification measured."""
+    from core.onnx_graph import QuantOptions, build_graph, save_graph
 
-        if hf_dtype != "none":
-            from model.hf import save_gpt2
+    report.stage(f"build {variant}", f"building the {variant} graph")
+    if variant == "int8":
+        weights.update(_int8_cache_scales(spec, weights, quant, writer.tmp, checker.cfg))
+    graph = build_graph(spec, weights, variant, quant if variant == "int8" else QuantOptions(), name=graph_name)
+    path = writer.path(VARIANT_FILES[variant]) if keep else writer.tmp / "check.fp32.onnx"
+    extra_files = save_graph(graph, path)
+    del graph
+    report.stage(f"verify {variant}", f"checking the {variant} graph against PyTorch")
+    result = _verify(variant, path, checker, report, src)
+    if keep:
+        extra = {"top1_agreement": result["top1_agreement"]} if variant != "fp32" else {}
+        writer.add_variant(variant, KV_DTYPES[variant], **extra)
+        for rel in extra_files:
+            writer.add_file(rel)
+    else:
+        for p in [path, *(path.parent / rel for rel in extra_files)]:
+            p.unlink()
+    if variant == "fp32":
+        message = f"fp32 matches PyTorch (max logit difference {result['max_abs_diff']:.2g})"
+    else:
+        message = f"{variant}: top-1 agreement with PyTorch {result['top1_agreement']:.1%}"
+    report.step(f"build {variant}", message)
+    return result
 
-            dtype = {"auto": source_dtype, "float32": torch.float32, "float16": torch.float16}[hf_dtype]
-            stage("save hf", "saving the Hugging Face checkpoint")
-            save_gpt2(model, writer.path("hf"), dtype=dtype)
-            for f in sorted(writer.path("hf").iterdir()):
-                writer.add_file(f"hf/{f.name}")
-            step("save hf", f"Hugging Face checkpoint saved as {str(dtype).removeprefix('torch.')}")
 
-        manifest = {
-            "name": name or src.absolute().name,
-            "architecture": {"n_layer": cfg.n_layer, "n_head": cfg.n_head, "n_embd": cfg.n_embd,
-                             "n_positions": cfg.n_positions, "vocab_size": cfg.vocab_size},
-            "tokenizer": "gpt2",
-            "context_length": cfg.n_positions,
-            "provenance": {
-                "source": str(src.absolute()),
-                "source_weights": weights_file.name,
-                "exported_by": f"inkwell {_version()} (model.export)",
-                "created": _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat(),
-                "torch": torch.__version__,
-                "onnxruntime": _ort_version(),
-                "graph": "fused (GroupQueryAttention with an in-place cache, SkipLayerNormalization, FastGelu), opset 17",
-                "int8_quantization": {"weights": "8-bit symmetric, one scale per block (MatMulNBits)",
-                                      "block_size": quant.block_size,
-                                      "activations": "int8 per block, on the fly (accuracy_level 4)"},
-                "fp32_max_abs_logit_diff": results["fp32"]["max_abs_diff"],
-                **(provenance or {}),
-            },
-            "perplexity": perplexity,
-            "licence": licence,
-            "parameters": cfg.num_parameters(),
-        }
-        bundle = writer.commit(manifest)
-        step("write", f"wrote {out}")
-    size = sum(p.stat().st_size for p in out.rglob("*") if p.is_file())
-    emit({"event": "done", "output": str(out), "bytes": size, "variants": list(variants),
-          "elapsed_s": round(time.monotonic() - started, 2)})
-    return bundle
+def _verify(variant: str, path: Path, checker: _Checker, report: _Report, src: Path) -> dict[str, Any]:
+    """The fp32 graph's largest difference from PyTorch (failing the export past
+    ``PARITY_TOLERANCE``), or a reduced-precision graph's top-1 agreement with it."""
+    try:
+        session = _session(path)
+        if variant == "fp32":
+            diff = checker.parity(session)
+        else:
+            agreement = checker.agreement(session, np.dtype(KV_DTYPES[variant]).type)
+    except ModelError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - onnxruntime's own errors (e.g. a version without an operator)
+        raise _cannot_run(variant, exc) from None
+    del session  # the graph file may be removed next
+    if variant != "fp32":
+        report.emit({"event": "verify", "variant": variant, "top1_agreement": agreement})
+        return {"top1_agreement": agreement}
+    report.emit({"event": "verify", "variant": "fp32", "max_abs_diff": diff, "tolerance": PARITY_TOLERANCE})
+    if not diff <= PARITY_TOLERANCE:
+        raise ModelError(
+            f"{src}: the exported ONNX graph disagrees with PyTorch (max logit "
+            f"difference {diff:.3g} > {PARITY_TOLERANCE}); nothing was written"
+        )
+    return {"max_abs_diff": diff}
+
+
+def _save_hf(model: Any, hf_dtype: str, source_dtype: Any, writer: BundleWriter, report: _Report) -> None:
+    import torch
+
+    from model.hf import save_gpt2
+
+    dtype = {"auto": source_dtype, "float32": torch.float32, "float16": torch.float16}[hf_dtype]
+    report.stage("save hf", "saving the Hugging Face checkpoint")
+    save_gpt2(model, writer.path("hf"), dtype=dtype)
+    for f in sorted(writer.path("hf").iterdir()):
+        writer.add_file(f"hf/{f.name}")
+    report.step("save hf", f"Hugging Face checkpoint saved as {str(dtype).removeprefix('torch.')}")
+
+
+def _manifest(source: _Source, name: str | None, licence: str, block_size: int,
+              fp32_diff: float) -> dict[str, Any]:
+    import torch
+
+    cfg = source.cfg
+    return {
+        "name": name or source.folder.absolute().name,
+        "architecture": {"n_layer": cfg.n_layer, "n_head": cfg.n_head, "n_embd": cfg.n_embd,
+                         "n_positions": cfg.n_positions, "vocab_size": cfg.vocab_size},
+        "tokenizer": "gpt2",
+        "context_length": cfg.n_positions,
+        "provenance": {
+            "source": str(source.folder.absolute()),
+            "source_weights": source.weights_file.name,
+            "exported_by": f"inkwell {_version()} (model.export)",
+            "created": _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat(),
+            "torch": torch.__version__,
+            "onnxruntime": _ort_version(),
+            "graph": "fused (GroupQueryAttention with an in-place cache, SkipLayerNormalization, FastGelu), opset 17",
+            "int8_quantization": {"weights": "8-bit symmetric, one scale per block (MatMulNBits)",
+                                  "block_size": block_size,
+                                  "activations": "int8 per block, on the fly (accuracy_level 4)"},
+            "fp32_max_abs_logit_diff": fp32_diff,
+            **(source.provenance or {}),
+        },
+        "perplexity": source.perplexity,
+        "licence": licence,
+        "parameters": cfg.num_parameters(),
+    }
 
 
 def _cannot_run(variant: str, exc: Exception) -> ModelError:
