@@ -193,134 +193,175 @@ def build_graph(spec: GraphSpec, weights: dict[str, np.ndarray], variant: str = 
     problem = shape_problem(spec.n_embd, spec.n_head)
     if problem:
         raise ValueError(problem)
-    b = _Builder(variant, quant)
-    n_head, head_dim = spec.n_head, spec.n_embd // spec.n_head
-    eps = float(spec.layer_norm_epsilon)
-    w = weights
-
-    def ln(prefix: str) -> tuple[str, str]:
-        return b.weight(prefix + ".weight", w[prefix + ".weight"]), b.weight(prefix + ".bias", w[prefix + ".bias"])
-
-    def bias(name: str) -> str:
-        return b.weight(name, w[name])
-
-    # Token embeddings. In int8 the LM head's quantized matrix serves the lookup too: gather the
-    # token's rows (or columns, in the per-channel layout) and scale them.
-    if variant == "int8" and quant.kernel == "nbits":
-        blob, bscale = quantize_blocks(w["wte.weight"], quant.block_size)
-        wte_blob = b.const("wte.weight.q", blob)
-        wte_bscale = b.const("wte.weight.scale", bscale)
-        rows = b.op("Gather", [wte_blob, "input_ids"])[0]  # [batch, seq, blocks, block]
-        rows = b.op("Cast", [rows], to=TensorProto.FLOAT)[0]
-        rows = b.op("Sub", [rows, b.const("zero_point", np.array(128, np.float32))])[0]
-        scales = b.op("Gather", [wte_bscale, "input_ids"])[0]
-        scales = b.op("Unsqueeze", [scales, b.const("axis_last", np.array([-1], np.int64))])[0]
-        rows = b.op("Mul", [rows, scales])[0]
-        tok = b.op("Reshape", [rows, b.const("shape_bsd", np.array([0, 0, -1], np.int64))])[0]
-        if blob.shape[1] * blob.shape[2] != spec.n_embd:  # drop the padding of the last block
-            tok = b.op("Slice", [tok, b.const("zero", np.array([0], np.int64)),
-                                 b.const("n_embd", np.array([spec.n_embd], np.int64)),
-                                 b.const("axis_last", np.array([-1], np.int64))])[0]
-    elif variant == "int8":
-        wte_q, wte_scale = quantize_columns(w["wte.weight"].T, quant.reduce_range)
-        wte_q_name = b.const("wte.q", wte_q)
-        wte_scale_name = b.const("wte.scale", wte_scale)
-        cols = b.op("Gather", [wte_q_name, "input_ids"], axis=1)[0]  # [n_embd, batch, seq]
-        cols = b.op("Cast", [cols], to=TensorProto.FLOAT)[0]
-        tok = b.op("Transpose", [cols], perm=[1, 2, 0])[0]
-        scales = b.op("Gather", [wte_scale_name, "input_ids"])[0]
-        scales = b.op("Unsqueeze", [scales, b.const("axis_last", np.array([-1], np.int64))])[0]
-        tok = b.op("Mul", [tok, scales])[0]
-    else:
-        wte_name = b.weight("wte.weight", w["wte.weight"])
-        tok = b.op("Gather", [wte_name, "input_ids"])[0]
-    pos = b.op("Gather", [b.weight("wpe.weight", w["wpe.weight"]), "position_ids"])[0]
-
-    # SkipLayerNormalization returns LN(input + skip + bias) and, as its 4th output, the sum
-    # itself: the residual stream.
-    g, beta = ln("h.0.ln_1")
-    h, _, _, x = b.op("SkipLayerNormalization", [tok, pos, g, beta], 4, domain=MS_DOMAIN, epsilon=eps)
-
-    seq_last = b.const("slice_last", np.array([-1], np.int64))
-    seq_end = b.const("slice_end", np.array([np.iinfo(np.int64).max], np.int64))
-    axis_seq = b.const("axis_seq", np.array([1], np.int64))
-
-    # GroupQueryAttention wants each row's length minus one (int32) and the longest length. A row
-    # holds positions 0..n-1, so both follow from the last position id.
-    last_pos = b.op("Gather", ["position_ids", b.const("minus_one", np.array(-1, np.int64))], axis=1)[0]
-    seqlens_k = b.op("Cast", [last_pos], to=TensorProto.INT32)[0]
-    total_len = b.op("Add", [b.op("ReduceMax", [seqlens_k], keepdims=0)[0], b.const("one_i32", np.array(1, np.int32))])[0]
-
-    # An int8 cache (int8 variant, quant.kv_cache "int8") holds keys and values in 8 bits with one
-    # fixed scale per head channel, calibrated at export (core/cache_calibration.py: the scales are
-    # h.{i}.attn.k_scale / v_scale in ``weights``). At long context the cache, not the weights, is
-    # what a decode step reads most; GroupQueryAttention quantizes new entries as it writes them.
-    int8_cache = variant == "int8" and quant.kv_cache == "int8"
-    attention_attrs: dict = {}
-    if int8_cache:
-        attention_attrs = {"k_quant_type": "PER_CHANNEL", "v_quant_type": "PER_CHANNEL", "kv_cache_bit_width": 8}
+    g = _Decoder(spec, weights, variant, quant)
+    h, x = g.embeddings()
+    lengths = g.cache_lengths()
     for i in range(spec.n_layer):
-        p = f"h.{i}"
         last = i == spec.n_layer - 1
-        qkv = b.linear(h, w[f"{p}.attn.c_attn.weight"], f"{p}.attn.c_attn.weight", bias(f"{p}.attn.c_attn.bias"))
-        attention_in = [qkv, "", "", f"past_key_values.{i}.key", f"past_key_values.{i}.value", seqlens_k, total_len]
-        if int8_cache:
+        h, x = g.attention(i, h, x, lengths, last)
+        h, x = g.mlp(i, h, x, last)
+    g.head(h)
+    return g.model(name)
+
+
+class _Decoder:
+    """GPT-2's decoder graph, one method per block; ``build_graph`` calls them in graph order,
+    which also fixes the node names, so one checkpoint always gives the same graph."""
+
+    def __init__(self, spec: GraphSpec, weights: dict[str, np.ndarray], variant: str, quant: QuantOptions):
+        self.b = _Builder(variant, quant)
+        self.spec, self.w, self.variant, self.quant = spec, weights, variant, quant
+        self.n_head, self.head_dim = spec.n_head, spec.n_embd // spec.n_head
+        self.eps = float(spec.layer_norm_epsilon)
+        self.nbits = variant == "int8" and quant.kernel == "nbits"
+        # An int8 cache (int8 variant, quant.kv_cache "int8") holds keys and values in 8 bits with
+        # one fixed scale per head channel, calibrated at export (core/cache_calibration.py: the
+        # scales are h.{i}.attn.k_scale / v_scale in ``weights``). At long context the cache, not
+        # the weights, is what a decode step reads most; GroupQueryAttention quantizes new entries
+        # as it writes them.
+        self.int8_cache = variant == "int8" and quant.kv_cache == "int8"
+        self.token_table: list[str] = []  # the token embedding as stored: the LM head reads it too
+
+    def ln(self, prefix: str) -> tuple[str, str]:
+        w = self.w
+        return (self.b.weight(prefix + ".weight", w[prefix + ".weight"]),
+                self.b.weight(prefix + ".bias", w[prefix + ".bias"]))
+
+    def bias(self, name: str) -> str:
+        return self.b.weight(name, self.w[name])
+
+    def skip_ln(self, a: str, x: str, ln_prefix: str, bias: str | None = None) -> tuple[str, str]:
+        """SkipLayerNormalization returns LN(a + x + bias) and, as its 4th output, the sum itself:
+        the residual stream. Returns (normalized, residual)."""
+        g, beta = self.ln(ln_prefix)
+        inputs = [a, x, g, beta] + ([self.bias(bias)] if bias else [])
+        h, _, _, x = self.b.op("SkipLayerNormalization", inputs, 4, domain=MS_DOMAIN, epsilon=self.eps)
+        return h, x
+
+    def embeddings(self) -> tuple[str, str]:
+        """Token plus position embeddings, normalized by the first block's ln_1."""
+        b = self.b
+        tok = self._tokens()
+        pos = b.op("Gather", [b.weight("wpe.weight", self.w["wpe.weight"]), "position_ids"])[0]
+        h, x = self.skip_ln(tok, pos, "h.0.ln_1")
+        self.seq_last = b.const("slice_last", np.array([-1], np.int64))
+        self.seq_end = b.const("slice_end", np.array([np.iinfo(np.int64).max], np.int64))
+        self.axis_seq = b.const("axis_seq", np.array([1], np.int64))
+        return h, x
+
+    def _tokens(self) -> str:
+        """The token embeddings. In int8 the LM head's quantized matrix serves the lookup too:
+        gather the token's rows (or columns, in the per-channel layout) and scale them."""
+        b, w, spec, quant = self.b, self.w, self.spec, self.quant
+        if self.nbits:
+            blob, bscale = quantize_blocks(w["wte.weight"], quant.block_size)
+            self.token_table = [b.const("wte.weight.q", blob), b.const("wte.weight.scale", bscale)]
+            rows = b.op("Gather", [self.token_table[0], "input_ids"])[0]  # [batch, seq, blocks, block]
+            rows = b.op("Cast", [rows], to=TensorProto.FLOAT)[0]
+            rows = b.op("Sub", [rows, b.const("zero_point", np.array(128, np.float32))])[0]
+            scales = b.op("Gather", [self.token_table[1], "input_ids"])[0]
+            scales = b.op("Unsqueeze", [scales, b.const("axis_last", np.array([-1], np.int64))])[0]
+            rows = b.op("Mul", [rows, scales])[0]
+            tok = b.op("Reshape", [rows, b.const("shape_bsd", np.array([0, 0, -1], np.int64))])[0]
+            if blob.shape[1] * blob.shape[2] != spec.n_embd:  # drop the padding of the last block
+                tok = b.op("Slice", [tok, b.const("zero", np.array([0], np.int64)),
+                                     b.const("n_embd", np.array([spec.n_embd], np.int64)),
+                                     b.const("axis_last", np.array([-1], np.int64))])[0]
+            return tok
+        if self.variant == "int8":
+            wte_q, wte_scale = quantize_columns(w["wte.weight"].T, quant.reduce_range)
+            self.token_table = [b.const("wte.q", wte_q), b.const("wte.scale", wte_scale)]
+            cols = b.op("Gather", [self.token_table[0], "input_ids"], axis=1)[0]  # [n_embd, batch, seq]
+            cols = b.op("Cast", [cols], to=TensorProto.FLOAT)[0]
+            tok = b.op("Transpose", [cols], perm=[1, 2, 0])[0]
+            scales = b.op("Gather", [self.token_table[1], "input_ids"])[0]
+            scales = b.op("Unsqueeze", [scales, b.const("axis_last", np.array([-1], np.int64))])[0]
+            return b.op("Mul", [tok, scales])[0]
+        self.token_table = [b.weight("wte.weight", w["wte.weight"])]
+        return b.op("Gather", [self.token_table[0], "input_ids"])[0]
+
+    def cache_lengths(self) -> tuple[str, str]:
+        """GroupQueryAttention wants each row's length minus one (int32) and the longest length.
+        A row holds positions 0..n-1, so both follow from the last position id."""
+        b = self.b
+        last_pos = b.op("Gather", ["position_ids", b.const("minus_one", np.array(-1, np.int64))], axis=1)[0]
+        seqlens_k = b.op("Cast", [last_pos], to=TensorProto.INT32)[0]
+        longest = b.op("ReduceMax", [seqlens_k], keepdims=0)[0]
+        total_len = b.op("Add", [longest, b.const("one_i32", np.array(1, np.int32))])[0]
+        return seqlens_k, total_len
+
+    def attention(self, i: int, h: str, x: str, lengths: tuple[str, str], last: bool) -> tuple[str, str]:
+        """Block ``i``'s attention, reading and writing its cache, and the residual add with ln_2."""
+        b, w, p = self.b, self.w, f"h.{i}"
+        qkv = b.linear(h, w[f"{p}.attn.c_attn.weight"], f"{p}.attn.c_attn.weight", self.bias(f"{p}.attn.c_attn.bias"))
+        attention_in = [qkv, "", "", f"past_key_values.{i}.key", f"past_key_values.{i}.value", *lengths]
+        attrs: dict[str, Any] = {}
+        if self.int8_cache:
+            attrs = {"k_quant_type": "PER_CHANNEL", "v_quant_type": "PER_CHANNEL", "kv_cache_bit_width": 8}
             kv_scales = [b.const(f"{p}.attn.{kind}_scale",
-                              _cache_scale(w, f"{p}.attn.{kind}_scale", n_head, head_dim)) for kind in ("k", "v")]
+                                 _cache_scale(w, f"{p}.attn.{kind}_scale", self.n_head, self.head_dim))
+                         for kind in ("k", "v")]
             attention_in += [""] * 5 + kv_scales  # inputs 7-11 (rotary caches, positions, bias, sink) stay empty
         out = b.op(
             "GroupQueryAttention", attention_in, [f"{p}.attn.out", f"present.{i}.key", f"present.{i}.value"],
-            domain=MS_DOMAIN, num_heads=n_head, kv_num_heads=n_head, scale=float(head_dim ** -0.5),
-            **attention_attrs,
+            domain=MS_DOMAIN, num_heads=self.n_head, kv_num_heads=self.n_head, scale=float(self.head_dim ** -0.5),
+            **attrs,
         )[0]
         if last:
             # Only the last position's logits leave the graph: the rest of the last layer runs
             # for one position.
-            out = b.op("Slice", [out, seq_last, seq_end, axis_seq])[0]
-            x = b.op("Slice", [x, seq_last, seq_end, axis_seq])[0]
+            out = b.op("Slice", [out, self.seq_last, self.seq_end, self.axis_seq])[0]
+            x = b.op("Slice", [x, self.seq_last, self.seq_end, self.axis_seq])[0]
         a = b.linear(out, w[f"{p}.attn.c_proj.weight"], f"{p}.attn.c_proj.weight")
-        g, beta = ln(f"{p}.ln_2")
-        h, _, _, x = b.op("SkipLayerNormalization", [a, x, g, beta, bias(f"{p}.attn.c_proj.bias")], 4,
-                          domain=MS_DOMAIN, epsilon=eps)
+        return self.skip_ln(a, x, f"{p}.ln_2", f"{p}.attn.c_proj.bias")
+
+    def mlp(self, i: int, h: str, x: str, last: bool) -> tuple[str, str]:
+        """Block ``i``'s MLP and the residual add with the next block's ln_1 (ln_f after the last)."""
+        b, w, p = self.b, self.w, f"h.{i}"
         m = b.linear(h, w[f"{p}.mlp.c_fc.weight"], f"{p}.mlp.c_fc.weight")
-        m = b.op("FastGelu", [m, bias(f"{p}.mlp.c_fc.bias")], domain=MS_DOMAIN)[0]
+        m = b.op("FastGelu", [m, self.bias(f"{p}.mlp.c_fc.bias")], domain=MS_DOMAIN)[0]
         m = b.linear(m, w[f"{p}.mlp.c_proj.weight"], f"{p}.mlp.c_proj.weight")
-        g, beta = ln("ln_f") if last else ln(f"h.{i + 1}.ln_1")
-        h, _, _, x = b.op("SkipLayerNormalization", [m, x, g, beta, bias(f"{p}.mlp.c_proj.bias")], 4,
-                          domain=MS_DOMAIN, epsilon=eps)
+        return self.skip_ln(m, x, "ln_f" if last else f"h.{i + 1}.ln_1", f"{p}.mlp.c_proj.bias")
 
-    h = b.op("Squeeze", [h, axis_seq])[0]  # [batch, n_embd]
-    if variant == "int8" and quant.kernel == "nbits":
-        b.op("MatMulNBits", [h, wte_blob, wte_bscale], ["logits"], domain=MS_DOMAIN, K=spec.n_embd,
-             N=spec.vocab_size, bits=8, block_size=quant.block_size, accuracy_level=4)
-    elif variant == "int8":
-        b.op("DynamicQuantizeMatMul", [h, wte_q_name, wte_scale_name], ["logits"], domain=MS_DOMAIN)
-    elif variant == "fp16":
-        lg = b.op("Gemm", [h, wte_name], transB=1)[0]
-        b.op("Cast", [lg], ["logits"], to=TensorProto.FLOAT)
-    else:
-        b.op("Gemm", [h, wte_name], ["logits"], transB=1)
+    def head(self, h: str) -> None:
+        """The LM head, tied to the token embedding: the last position's logits."""
+        b, spec = self.b, self.spec
+        h = b.op("Squeeze", [h, self.axis_seq])[0]  # [batch, n_embd]
+        if self.nbits:
+            b.op("MatMulNBits", [h, *self.token_table], ["logits"], domain=MS_DOMAIN, K=spec.n_embd,
+                 N=spec.vocab_size, bits=8, block_size=self.quant.block_size, accuracy_level=4)
+        elif self.variant == "int8":
+            b.op("DynamicQuantizeMatMul", [h, *self.token_table], ["logits"], domain=MS_DOMAIN)
+        elif self.variant == "fp16":
+            lg = b.op("Gemm", [h, self.token_table[0]], transB=1)[0]
+            b.op("Cast", [lg], ["logits"], to=TensorProto.FLOAT)
+        else:
+            b.op("Gemm", [h, self.token_table[0]], ["logits"], transB=1)
 
-    kv_type = TensorProto.INT8 if int8_cache else b.float_type
-    kv_shape: list[str | int] = ["batch", n_head, "past_sequence", head_dim]
-    inputs = [
-        helper.make_tensor_value_info("input_ids", TensorProto.INT64, ["batch", "sequence"]),
-        helper.make_tensor_value_info("position_ids", TensorProto.INT64, ["batch", "sequence"]),
-    ]
-    outputs = [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["batch", spec.vocab_size])]
-    present_shape: list[str | int] = ["batch", n_head, "total_sequence", head_dim]
-    for i in range(spec.n_layer):
-        for kind in ("key", "value"):
-            inputs.append(helper.make_tensor_value_info(f"past_key_values.{i}.{kind}", kv_type, kv_shape))
-            outputs.append(helper.make_tensor_value_info(f"present.{i}.{kind}", kv_type, present_shape))
-    graph = helper.make_graph(b.nodes, name, inputs, outputs, b.initializers)
-    model = helper.make_model(
-        graph,
-        opset_imports=[helper.make_opsetid("", OPSET), helper.make_opsetid(MS_DOMAIN, 1)],
-        producer_name="inkwell",
-    )
-    model.ir_version = 8
-    return model
+    def model(self, name: str) -> onnx.ModelProto:
+        """The graph's inputs and outputs (token and position ids in, logits out, and each
+        layer's cache both ways) around the nodes built."""
+        spec, n_head, head_dim = self.spec, self.n_head, self.head_dim
+        kv_type = TensorProto.INT8 if self.int8_cache else self.b.float_type
+        kv_shape: list[str | int] = ["batch", n_head, "past_sequence", head_dim]
+        inputs = [
+            helper.make_tensor_value_info("input_ids", TensorProto.INT64, ["batch", "sequence"]),
+            helper.make_tensor_value_info("position_ids", TensorProto.INT64, ["batch", "sequence"]),
+        ]
+        outputs = [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["batch", spec.vocab_size])]
+        present_shape: list[str | int] = ["batch", n_head, "total_sequence", head_dim]
+        for i in range(spec.n_layer):
+            for kind in ("key", "value"):
+                inputs.append(helper.make_tensor_value_info(f"past_key_values.{i}.{kind}", kv_type, kv_shape))
+                outputs.append(helper.make_tensor_value_info(f"present.{i}.{kind}", kv_type, present_shape))
+        graph = helper.make_graph(self.b.nodes, name, inputs, outputs, self.b.initializers)
+        model = helper.make_model(
+            graph,
+            opset_imports=[helper.make_opsetid("", OPSET), helper.make_opsetid(MS_DOMAIN, 1)],
+            producer_name="inkwell",
+        )
+        model.ir_version = 8
+        return model
 
 
 def _cache_scale(weights: dict[str, np.ndarray], name: str, n_head: int, head_dim: int) -> np.ndarray:
