@@ -11,7 +11,6 @@ fine-tune. A stopped one goes on with ``inkwell finetune --resume NAME``.
 from __future__ import annotations
 
 import argparse
-import json
 import shutil
 import sys
 from pathlib import Path
@@ -30,6 +29,7 @@ from app.finetune_cli import _resolve_base, train_and_install
 from core import paths
 from core.cli_support import fail
 from core.errors import ModelError
+from core.events import emit_json
 from core.names import printable
 
 DISTILL_ALPHA = 0.5  # the soft loss's share (Hinton et al. 2015 use a large one; half keeps the text's own)
@@ -99,14 +99,14 @@ def _main(args: argparse.Namespace) -> int:
     if Path(job["out"]).exists():
         raise FinetuneError(f"--name {args.name!r}: {job['out']} exists already; continue it with "
                             f"inkwell finetune --resume {printable(args.name)}, or choose another name")
-    pruned = paths.runs_dir() / f"{slug(args.name)}-pruned" / "hf"
+    pruned = paths.run_folder(f"{slug(args.name)}-pruned") / "hf"
     shutil.rmtree(pruned.parent, ignore_errors=True)  # a compress stopped while it pruned
     say = (lambda m: None) if args.json else (lambda m: print(m, file=sys.stderr))
     say(f"measuring what {printable(base.name)} needs on your texts and pruning it to {args.keep:.0%} ...")
     outcome = prune_checkpoint(Path(base.folder) / "hf", data, settings["line_breaks"], args.keep, pruned,
                                int(settings["seq_len"]), int(settings["seed"]))
     if args.json:
-        print(json.dumps({"event": "pruned", **outcome}), flush=True)
+        emit_json({"event": "pruned", **outcome})
     else:
         say(f"kept {outcome['plan']}: {outcome['parameters_after'] / 1e6:.1f}M of "
             f"{outcome['parameters'] / 1e6:.1f}M parameters; now learning from the original")

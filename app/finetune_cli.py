@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import errno
-import json
 import shutil
 import signal
 import sys
@@ -37,6 +36,7 @@ from app.finetune import (
 from core import paths
 from core.cli_support import fail, raise_interrupt
 from core.errors import ModelError
+from core.events import emit_json
 from core.fileio import DamagedFile, describe_os_error, read_json
 from core.names import printable
 from core.units import human_duration
@@ -245,7 +245,7 @@ def _main(args: argparse.Namespace) -> int:
 
         result = compare(run.job["init"], run.folder, args.prompt or "The", seed=int(run.job.get("seed", 0)))
         if args.json:
-            print(json.dumps({"event": "compare", **result}, ensure_ascii=False), flush=True)
+            emit_json({"event": "compare", **result})
         else:
             print(f"prompt: {printable(result['prompt'])}\n  base:       {result['base']!r}\n  fine-tuned: {result['tuned']!r}")
         return 0
@@ -255,10 +255,10 @@ def _main(args: argparse.Namespace) -> int:
 
     clear_abandoned(paths.models_dir())
     if args.resume:
-        run = read_run(paths.runs_dir() / slug(args.resume))
+        run = read_run(paths.run_folder(slug(args.resume)))
         if run is None:
             raise FinetuneError(f"--resume {args.resume!r}: no such fine-tune in {paths.runs_dir()}")
-        if run.finished and (paths.models_dir() / slug(str(run.job.get("name") or args.resume))).exists():
+        if run.finished and paths.model_folder(slug(str(run.job.get("name") or args.resume))).exists():
             raise FinetuneError(f"--resume {args.resume!r}: this fine-tune finished and is installed as a model "
                                 "already; there is nothing to continue (start a new one with another --name)")
         job, resume = dict(run.job), True
@@ -268,7 +268,7 @@ def _main(args: argparse.Namespace) -> int:
         from model.finetune import estimate
 
         result = estimate({k: v for k, v in job.items() if not k.startswith("_")})
-        print(json.dumps({"event": "estimate", **result}) if args.json else describe_estimate(result), flush=True)
+        emit_json({"event": "estimate", **result}) if args.json else print(describe_estimate(result), flush=True)
         return 0
     return train_and_install(job, resume, args)
 
@@ -295,7 +295,7 @@ def train_and_install(job: dict[str, Any], resume: bool, args: argparse.Namespac
     bundle = install(Path(job["out"]), job["name"], use=not args.no_use,
                      progress=None if args.json else lambda m: print(m, file=sys.stderr))
     if args.json:
-        print(json.dumps({"event": "installed", "folder": str(bundle)}), flush=True)
+        emit_json({"event": "installed", "folder": str(bundle)})
     if isinstance(events, _Bar):
         before, after = outcome.get("val_ppl_before"), outcome.get("val_ppl")
         if after is None:  # --val-share 0: no text was held out to measure it on
@@ -314,7 +314,7 @@ def install(run_dir: Path, name: str, use: bool = True, progress=None) -> Path:
     """Export a finished run to a bundle in models_dir(), and make it the active model."""
     from model.export import export_bundle
 
-    dest = paths.models_dir() / slug(name)
+    dest = paths.model_folder(slug(name))
     if progress:
         progress(f"exporting to {dest} ...")
     export_bundle(run_dir, dest, variants=EXPORT_VARIANTS, name=name, hf_dtype=EXPORT_HF_DTYPE)

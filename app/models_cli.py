@@ -14,7 +14,6 @@ non-zero); without it people get a progress line on stderr.
 from __future__ import annotations
 
 import argparse
-import json
 import signal
 import sys
 import threading
@@ -25,6 +24,7 @@ from app.installer import INSTALL_VARIANTS, SIZES, discard_download, download, i
 from core import paths
 from core.cli_support import fail, raise_interrupt
 from core.errors import ModelError
+from core.events import Emit, Event, Printer, Words, emit_json
 from core.names import printable
 from core.units import human_bytes
 
@@ -59,31 +59,23 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
-def _human(event: dict[str, Any]) -> None:
-    kind = event["event"]
-    end = "\n"
-    tty = sys.stderr.isatty()  # a terminal gets one updating progress line, a log one line each
-    if kind == "plan":
-        line = (f"{event['repo']} @ {event['commit'][:12]}: {human_bytes(event['total_bytes'])} "
-                f"({', '.join(f['name'] for f in event['files'])})")
-        if event["have_bytes"]:
-            line += f", {human_bytes(event['have_bytes'])} already downloaded"
-        line += (f"; needs {human_bytes(event['disk_needed'])} of disk, "
-                 f"{human_bytes(event['disk_free'])} free")
-    elif kind == "download":
-        line = ("\r" if tty else "") + f"  {progress_text(event)}"
-        end = "" if tty else "\n"
-    elif kind == "verified":
-        line = ("\n" if tty else "") + f"  {event['file']}: checksum matches the hub"
-    elif kind == "stage":
-        line = f"  {printable(event['message'])}…"
-    elif kind == "export":
-        line = f"  [{event['step']}/{event['total_steps']}] {printable(event['message'])}"
-    elif kind == "installed":
-        line = f"installed {printable(event['name'])} in {printable(event['folder'])}"
-    else:
-        return
-    print(line, end=end, file=sys.stderr, flush=True)
+def _plan_words(event: Event) -> str:
+    line = (f"{event['repo']} @ {event['commit'][:12]}: {human_bytes(event['total_bytes'])} "
+            f"({', '.join(f['name'] for f in event['files'])})")
+    if event["have_bytes"]:
+        line += f", {human_bytes(event['have_bytes'])} already downloaded"
+    return line + f"; needs {human_bytes(event['disk_needed'])} of disk, {human_bytes(event['disk_free'])} free"
+
+
+# app.installer's events for people; a terminal gets one updating progress line, a log one line each.
+WORDS: dict[str, Words] = {
+    "plan": _plan_words,
+    "download": lambda e: f"  {progress_text(e)}",
+    "verified": lambda e: f"  {e['file']}: checksum matches the hub",
+    "stage": lambda e: f"  {printable(e['message'])}…",
+    "export": lambda e: f"  [{e['step']}/{e['total_steps']}] {printable(e['message'])}",
+    "installed": lambda e: f"installed {printable(e['name'])} in {printable(e['folder'])}",
+}
 
 
 def model_record(m: models.InstalledModel, active: models.InstalledModel | None) -> dict[str, Any]:
@@ -100,7 +92,7 @@ def _list(as_json: bool) -> None:
     records = [(m, model_record(m, active)) for m in models.installed_models()]
     if as_json:
         for _, r in records:
-            print(json.dumps(r), flush=True)
+            emit_json(r)
         return
     if not records:
         print(f"no models installed (they go in {paths.models_dir()})")
@@ -148,10 +140,7 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     as_json = getattr(args, "json", False)
 
-    def emit_json(event: dict[str, Any]) -> None:
-        print(json.dumps(event), flush=True)
-
-    emit = emit_json if as_json else _human
+    emit: Emit = emit_json if as_json else Printer(WORDS, in_place=frozenset({"download"}))
     # QProcess.terminate() sends SIGTERM: unwind, so partial files are flushed and temporary
     # folders removed.
     in_main = threading.current_thread() is threading.main_thread()

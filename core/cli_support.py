@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from typing import Any
+
+from core.events import emit_json
 
 
 def raise_interrupt(signum: int, frame: Any) -> None:
@@ -24,7 +25,7 @@ def fail(prog: str, message: str, as_json: bool, code: int = 1) -> int:
     # A message may quote a name from a file (a manifest's): never a terminal's escape sequence.
     message = printable(message, limit=4000)
     if as_json:
-        print(json.dumps({"event": "error", "message": message}), flush=True)
+        emit_json({"event": "error", "message": message})
     elif code != 130:  # a cancel is no error
         log_error(f"{prog}: {message}")
     print(f"{prog}: error: {message}", file=sys.stderr, flush=True)

@@ -82,6 +82,13 @@ def _job_from_args(args: argparse.Namespace) -> tuple[Job, bool]:
     return Job.from_dict(data, args.job or "settings"), bool(args.resume)
 
 
+def _failed(events: Events, message: str) -> int:
+    """The error as an event for the program following the run, and in words for a person."""
+    events.emit("error", message=message)
+    events.log(f"error: {message}")
+    return 1
+
+
 def main(argv: list[str] | None = None) -> int:
     events = Events()
     args = _parser().parse_args(argv)
@@ -91,19 +98,11 @@ def main(argv: list[str] | None = None) -> int:
         job, resume = _job_from_args(args)
         result = Trainer(job, events, resume=resume, stop=stop).run()
     except ModelError as exc:
-        events.emit("error", message=str(exc))
-        events.log(f"error: {exc}")
-        return 1
+        return _failed(events, str(exc))
     except OSError as exc:
-        message = str(disk_error(exc, Path(exc.filename or args.out or ".")))
-        events.emit("error", message=message)
-        events.log(f"error: {message}")
-        return 1
+        return _failed(events, str(disk_error(exc, Path(exc.filename or args.out or "."))))
     except MemoryError:
-        message = "out of memory: lower batch_size or seq_len (grad_accum keeps the effective batch)"
-        events.emit("error", message=message)
-        events.log(f"error: {message}")
-        return 1
+        return _failed(events, "out of memory: lower batch_size or seq_len (grad_accum keeps the effective batch)")
     if result.get("stopped"):
         return 128 + result["signum"]
     return 0

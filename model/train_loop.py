@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import json
 import math
 import signal
 import sys
@@ -24,6 +23,7 @@ from typing import Any, Protocol, TextIO
 
 import numpy as np
 
+from core.events import emit_json
 from core.machine import limit_threads
 from core.runfolder import steps_for_epochs
 from core.units import human_duration
@@ -48,8 +48,7 @@ class Events:
         self.log_stream = log or sys.stderr
 
     def emit(self, event: str, **fields: Any) -> None:
-        self.stream.write(json.dumps({"event": event, **fields}, ensure_ascii=False) + "\n")
-        self.stream.flush()
+        emit_json({"event": event, **fields}, self.stream)
 
     def log(self, message: str) -> None:
         self.log_stream.write(message + "\n")
@@ -85,9 +84,9 @@ def cpu_has_fast_bf16() -> bool:
 
 
 def default_cache_dir() -> Path:
-    from core.paths import cache_dir  # torch-free; honours INKWELL_HOME
+    from core.paths import token_cache_dir  # torch-free; honours INKWELL_HOME
 
-    return cache_dir() / "tokens"
+    return token_cache_dir()
 
 
 @dataclass

@@ -7,7 +7,6 @@ editor never imports torch, stays responsive, and cancelling is ending the proce
 from __future__ import annotations
 
 import codecs
-import json
 import re
 import sys
 from collections import deque
@@ -16,6 +15,7 @@ from pathlib import Path
 from PySide6.QtCore import QObject, QProcess, QTimer, Signal
 
 from core import logs
+from core.events import read_line
 
 KILL_AFTER_MS = 5000  # after terminate(), how long a process may take to clean up
 LINE_LIMIT = 1 << 20  # characters a line may grow to before it is passed on as it is
@@ -116,11 +116,7 @@ class JsonProcess(QObject):
     def _stdout(self, final: bool = False) -> None:
         lines = self._out.feed(bytes(self.process.readAllStandardOutput().data()))
         for line in lines + (self._out.finish() if final else []):
-            try:
-                event = json.loads(line)
-            except (ValueError, RecursionError):
-                continue  # a stray print from a library
-            if isinstance(event, dict) and "event" in event:
+            if (event := read_line(line)) is not None:
                 if event["event"] == "error":
                     self._error_message = str(event.get("message", ""))
                 self.received.emit(event)
