@@ -1,13 +1,15 @@
 """What Inkwell is: its application id, version, the versions it runs on, and the licences of what it ships.
 
 Used by ``inkwell --version``, the About dialog and the self-test, so that all three say the same.
-Imports Qt and ONNX Runtime only when asked for their versions.
+Imports ONNX Runtime only when asked for its version, and never Qt: the window passes in Qt's own
+rows (app.ui.about.qt_versions), so that this module stays on the Qt-free side of app/.
 """
 
 from __future__ import annotations
 
 import platform
 import sys
+from collections.abc import Sequence
 
 from app import __version__
 
@@ -35,30 +37,29 @@ def frozen() -> bool:
     return bool(getattr(sys, "frozen", False))
 
 
-def versions() -> list[tuple[str, str]]:
-    """(component, version) of Inkwell and what it runs on."""
+def versions(toolkit: Sequence[tuple[str, str]] = ()) -> list[tuple[str, str]]:
+    """(component, version) of Inkwell and what it runs on; ``toolkit``: the window toolkit's own
+    rows, after Inkwell's (app.ui.about.qt_versions)."""
     import onnxruntime
-    import PySide6
-    from PySide6.QtCore import qVersion
 
     build = "standalone build" if frozen() else "from Python packages"
     return [
         ("Inkwell", f"{__version__} ({build})"),
-        ("Qt", qVersion()),
-        ("PySide6", PySide6.__version__),
+        *toolkit,
         ("ONNX Runtime", onnxruntime.__version__),
         ("Python", f"{platform.python_version()} ({platform.system()} {platform.machine()})"),
     ]
 
 
-def about_html() -> str:
-    """The About dialog's text: what Inkwell is, versions, where things live, licences."""
+def about_html(toolkit: Sequence[tuple[str, str]] = ()) -> str:
+    """The About dialog's text: what Inkwell is, versions (``toolkit``: as for ``versions``), where
+    things live, licences."""
     from html import escape
 
     from app import models
     from core import paths
 
-    rows = "".join(f"<tr><td>{escape(name)}</td><td>&nbsp;{escape(version)}</td></tr>" for name, version in versions())
+    rows = "".join(f"<tr><td>{escape(name)}</td><td>&nbsp;{escape(version)}</td></tr>" for name, version in versions(toolkit))
     credits = list(CREDITS)
     for model in models.installed_models():  # the manifest's own words, should the bundled model change
         if model.bundled and model.manifest.get("licence"):

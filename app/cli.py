@@ -73,7 +73,7 @@ def _main(argv: list[str]) -> int:
         print(f"inkwell {__version__}")
         return 0
     if argv and argv[0] == "--self-test":
-        from app.selftest import main as self_test
+        from app.ui.selftest import main as self_test
 
         return self_test(argv[1:])
     if argv and argv[0] in SUBCOMMANDS:
@@ -92,7 +92,7 @@ def _main(argv: list[str]) -> int:
     # A mistyped command would open the editor on a new file of that name.
     if argv and not argv[0].startswith("-") and not os.path.lexists(argv[0]) and (meant := _close_command(argv[0])):
         return _unknown(argv[0], meant)
-    from app.gui import run
+    from app.ui.gui import run
 
     return run(argv)
 

@@ -4,7 +4,7 @@
 
 Starts its own Xvfb (a real X server: the xcb platform, as on a desktop) unless DISPLAY is set,
 and times, from the moment the process is started, until the program prints that its main
-window has been exposed and painted (INKWELL_QUIT_WHEN_SHOWN, see app/gui.py) — the same moment
+window has been exposed and painted (INKWELL_QUIT_WHEN_SHOWN, see app/ui/gui.py) — the same moment
 for both. Each run gets a fresh INKWELL_HOME, as on a first start.
 
 - cold: the first run after asking the kernel to drop every file the program reads from the page

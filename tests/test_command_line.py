@@ -15,7 +15,7 @@ import pytest
 
 from app import models_cli
 from app.cli import main
-from app.gui import display_problem
+from app.ui.gui import display_problem
 from core import paths
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -188,7 +188,7 @@ def test_help_with_a_command_shows_its_options(capsys):
 
 def test_a_missing_xcb_cursor_library_is_said_before_qt_aborts(monkeypatch, capsys):
     """Issue 22.10: on a Linux without libxcb-cursor0, Qt aborts (rc 134) at the first start."""
-    from app.gui import display_problem
+    from app.ui.gui import display_problem
 
     cursor = "libxcb-cursor.so.0"
     missing = display_problem({"DISPLAY": ":0"}, "linux", missing_library=lambda: cursor)
@@ -199,12 +199,12 @@ def test_a_missing_xcb_cursor_library_is_said_before_qt_aborts(monkeypatch, caps
     assert display_problem({"QT_QPA_PLATFORM": "offscreen"}, "linux", missing_library=lambda: cursor) is None
     assert display_problem({"QT_QPA_PLATFORM": "xcb", "DISPLAY": ":0", "WAYLAND_DISPLAY": "w-0"}, "linux",
                            missing_library=lambda: cursor) is not None
-    import app.gui
+    import app.ui.gui
 
-    monkeypatch.setattr(app.gui, "missing_qt_library", lambda: cursor)
+    monkeypatch.setattr(app.ui.gui, "missing_qt_library", lambda: cursor)
     monkeypatch.setenv("DISPLAY", ":99")
     monkeypatch.setenv("QT_QPA_PLATFORM", "xcb")
-    assert app.gui.run([]) == 1
+    assert app.ui.gui.run([]) == 1
     assert "libxcb-cursor0" in capsys.readouterr().err
 
 
@@ -212,7 +212,7 @@ def test_a_missing_xcb_cursor_library_is_said_before_qt_aborts(monkeypatch, caps
 def test_the_x11_check_loads_the_plugin_and_names_the_first_missing_library(tmp_path):
     """Issue 22: the check tried libxcb-cursor alone; Qt's X11 plugin needs a dozen system
     libraries, any of which a minimal Linux may lack. A plugin linked to a library that is gone:"""
-    from app.gui import display_problem, missing_qt_library
+    from app.ui.gui import display_problem, missing_qt_library
 
     source = tmp_path / "empty.c"
     source.write_text("int inkwell_test_symbol(void) { return 0; }\n")

@@ -69,7 +69,7 @@ def test_a_log_that_fails_later_is_quiet(log_file, capsys):
 
 
 def test_an_engine_failure_is_logged(log_file, qtbot, tmp_path):
-    from app.worker import Generator
+    from app.ui.worker import Generator
 
     generator = Generator()
     try:

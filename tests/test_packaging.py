@@ -14,8 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from app import __version__, about, cli, selftest, tools
+from app import __version__, about, cli, tools
 from app.about import APP_ID
+from app.ui import selftest
 from core import paths
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -69,7 +70,7 @@ def test_window_signals_when_first_shown():
 
 
 def test_window_icon_has_every_size(qapp):
-    from app.gui import app_icon
+    from app.ui.gui import app_icon
 
     sizes = {s.width() for s in app_icon().availableSizes()}
     assert set(SIZES) <= sizes
@@ -80,7 +81,9 @@ def test_about_names_versions_and_licences(qapp):
     import PySide6
     from PySide6.QtCore import qVersion
 
-    text = about.about_html()
+    from app.ui.about import qt_versions
+
+    text = about.about_html(qt_versions())
     for needle in (f"{__version__}", qVersion(), PySide6.__version__, onnxruntime.__version__,
                    sys.version.split()[0], "Jane Austen", "public domain", "Project Gutenberg", "OpenAI",
                    "MIT", "inkwell-fiction", APP_ID):

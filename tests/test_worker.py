@@ -12,7 +12,7 @@ import pytest
 from PySide6.QtCore import Qt
 
 from app.engine.params import GenerationParams
-from app.worker import Generator
+from app.ui.worker import Generator
 
 ROOT = Path(__file__).resolve().parent.parent
 STORY = GenerationParams(max_new_tokens=200, temperature=1.0, stop_at_eot=False)

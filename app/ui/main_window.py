@@ -518,9 +518,9 @@ class MainWindow(QMainWindow):
                                 f"<table>{rows}</table><p>Change them in the settings panel.</p>")
 
     def _show_about(self) -> None:
-        from app.about import about_html
+        from app.ui.about import show_about
 
-        QMessageBox.about(self, "About Inkwell", about_html())
+        show_about(self)
 
     def closeEvent(self, event: QCloseEvent) -> None:
         if not self._closing and not self.files.maybe_save():

@@ -80,8 +80,9 @@ def _run() -> int:
 
 def _versions(state: dict) -> str:
     from app.about import versions
+    from app.ui.about import qt_versions
 
-    return ", ".join(f"{name} {version}" for name, version in versions())
+    return ", ".join(f"{name} {version}" for name, version in versions(qt_versions()))
 
 
 def _tokenizer(state: dict) -> str:
@@ -153,7 +154,7 @@ def _show_window(app, state: dict) -> str:
     from PySide6.QtCore import QEventLoop, QTimer
 
     from app.engine.params import GenerationParams
-    from app.gui import app_icon
+    from app.ui.gui import app_icon
     from app.ui.main_window import MainWindow
 
     icon = app_icon()

@@ -1,6 +1,6 @@
 """Suggestions and story mode: the one owner of the model, its requests and what they bring back.
 
-``SuggestionController`` owns the Generator (app.worker: the engine on its own thread), decides
+``SuggestionController`` owns the Generator (app.ui.worker: the engine on its own thread), decides
 which request is wanted (the suggestion the editor's GhostState waits for, or the story being
 written), measures its latency, and routes streamed pieces: a suggestion's to the editor's ghost
 text, a story's into the text. The window only shows what it reports (status, speed, story state)
@@ -19,7 +19,7 @@ from app.engine.params import GenerationParams
 from app.generation import params_for
 from app.settings import Settings
 from app.ui.editor import GhostEditor
-from app.worker import Generator
+from app.ui.worker import Generator
 from core import paths
 
 MODEL_KEYS = ("model", "provider", "threads")

@@ -1,6 +1,6 @@
 """The first start's welcome: the keys in one picture, a word on the small bundled model, and,
 when the network is there, GPT-2 to download with its size. Shown once (the ``welcome_shown``
-setting), by the application's start (app.gui), never by a window made for a test or a bench.
+setting), by the application's start (app.ui.gui), never by a window made for a test or a bench.
 
 Whether the network is there is learnt the way Model ▸ Manage models ▸ Download learns the
 size: by asking the hub for GPT-2's file list in a child process (app.models_cli --plan), so
