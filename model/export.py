@@ -24,7 +24,6 @@ import argparse
 import dataclasses
 import datetime as _dt
 import functools
-import json
 import signal
 import sys
 import threading
@@ -39,6 +38,7 @@ from core.bundle import KV_DTYPES, VARIANT_FILES, Bundle, BundleWriter, check_de
 from core.cache_calibration import cache_scales
 from core.cli_support import fail, raise_interrupt
 from core.errors import ModelError
+from core.events import Emit, Printer, Words, emit_json
 from core.machine import memory_problem
 from core.weights import check_config, export_memory, tensor_shapes
 
@@ -472,28 +472,18 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
-def _human(event: dict[str, Any]) -> None:
-    kind = event["event"]
-    if kind == "start":
-        line = f"exporting {event['source']} -> {event['output']} ({', '.join(event['variants']) or 'weights only'})"
-    elif kind == "stage":
-        line = f"      {event['message']}..."
-    elif kind == "progress":
-        line = f"[{event['step']}/{event['total_steps']}] {event['message']}"
-    elif kind == "done":
-        line = f"done: {event['output']} ({event['bytes'] / 1e6:.1f} MB, {event['elapsed_s']:.1f} s)"
-    else:
-        return
-    print(line, file=sys.stderr, flush=True)
+# The export's events for people.
+WORDS: dict[str, Words] = {
+    "start": lambda e: f"exporting {e['source']} -> {e['output']} ({', '.join(e['variants']) or 'weights only'})",
+    "stage": lambda e: f"      {e['message']}...",
+    "progress": lambda e: f"[{e['step']}/{e['total_steps']}] {e['message']}",
+    "done": lambda e: f"done: {e['output']} ({e['bytes'] / 1e6:.1f} MB, {e['elapsed_s']:.1f} s)",
+}
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-
-    def emit_json(event: dict[str, Any]) -> None:
-        print(json.dumps(event), flush=True)
-
-    emit = emit_json if args.json else _human
+    emit: Emit = emit_json if args.json else Printer(WORDS)
     # QProcess.terminate() sends SIGTERM: unwind normally so the temporary folder is removed.
     in_main_thread = threading.current_thread() is threading.main_thread()
     previous = signal.signal(signal.SIGTERM, raise_interrupt) if in_main_thread else None
