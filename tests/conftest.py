@@ -120,3 +120,22 @@ def unprivileged():
     if not usable:
         pytest.skip("running as root, and setpriv cannot drop the capability to write anywhere")
     return drop
+
+
+HUB_REPO = "openai-community/gpt2"
+
+
+@pytest.fixture
+def fake_hub(tiny_hf_dir, monkeypatch):
+    """The one stand-in for the Hugging Face Hub (tests/fake_hub.py), serving ``tiny_hf_dir`` as
+    ``HUB_REPO``, that downloads in this test reach (HF_ENDPOINT) and retry at once."""
+    from fake_hub import FakeHub
+
+    from app import hub
+
+    server = FakeHub().start()
+    server.add_folder(HUB_REPO, tiny_hf_dir)
+    monkeypatch.setenv("HF_ENDPOINT", server.url)
+    monkeypatch.setattr(hub, "BACKOFF_S", 0.0)
+    yield server
+    server.stop()

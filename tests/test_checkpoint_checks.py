@@ -91,22 +91,14 @@ def test_an_export_that_cannot_fit_in_memory_is_refused_first(tiny_hf_dir, tmp_p
     assert not (tmp_path / "out").exists()
 
 
-def test_a_download_too_big_to_export_is_refused_before_it_starts(tiny_hf_dir, monkeypatch):
-    from fake_hub import FakeHub
-
+def test_a_download_too_big_to_export_is_refused_before_it_starts(fake_hub, monkeypatch):
     import core.machine
 
-    server = FakeHub().start()
-    try:
-        server.add_folder("openai-community/gpt2", tiny_hf_dir)
-        monkeypatch.setenv("HF_ENDPOINT", server.url)
-        monkeypatch.setattr(core.machine, "available_memory", lambda: 200_000_000)
-        with pytest.raises(ModelError, match="installing openai-community/gpt2 .* needs about"):
-            installer.download("gpt2")
-        assert server.ranges("model.safetensors") == [] and server.ranges("config.json") == []
-    finally:
-        server.stop()
-    assert hub.endpoint() == server.url
+    monkeypatch.setattr(core.machine, "available_memory", lambda: 200_000_000)
+    with pytest.raises(ModelError, match="installing openai-community/gpt2 .* needs about"):
+        installer.download("gpt2")
+    assert fake_hub.ranges("model.safetensors") == [] and fake_hub.ranges("config.json") == []
+    assert hub.endpoint() == fake_hub.url
 
 
 def test_the_memory_estimate_covers_gpt2_xl():

@@ -11,22 +11,11 @@ import sys
 from pathlib import Path
 
 import pytest
-from fake_hub import FakeHub
 
 from app import hub, installer, models
 from core.errors import ModelError
 
 REPO = "openai-community/gpt2"
-
-
-@pytest.fixture
-def fake_hub(tiny_hf_dir, monkeypatch):
-    server = FakeHub().start()
-    server.add_folder(REPO, tiny_hf_dir)
-    monkeypatch.setenv("HF_ENDPOINT", server.url)
-    monkeypatch.setattr(hub, "BACKOFF_S", 0.0)
-    yield server
-    server.stop()
 
 
 def folder() -> Path:

@@ -15,17 +15,11 @@ REPO = "openai-community/gpt2"
 WEIGHTS = "model.safetensors"
 
 
-@pytest.fixture
-def fake_hub(tiny_hf_dir, monkeypatch):
-    server = FakeHub().start()
-    server.add_folder(REPO, tiny_hf_dir)
-    monkeypatch.setenv("HF_ENDPOINT", server.url)
-    monkeypatch.setattr(hub, "BACKOFF_S", 0.0)
+@pytest.fixture(autouse=True)
+def quick_stalls(monkeypatch):
     # Stalls are found in about a second here (30 s and 60 s in use).
     monkeypatch.setattr(hub, "READ_TIMEOUT_S", 1.0)
     monkeypatch.setattr(hub, "STALL_WINDOW_S", 1.0)
-    yield server
-    server.stop()
 
 
 def folder():

@@ -11,7 +11,6 @@ import sys
 
 import numpy as np
 import pytest
-from fake_hub import FakeHub
 
 from app import installer, models, models_cli
 from core import paths
@@ -118,7 +117,7 @@ def test_unknown_sources_are_refused(tmp_path):
 
 
 @pytest.mark.slow
-def test_a_transformers_checkpoint_from_the_hub_matches_the_source_logits(tmp_path, monkeypatch):
+def test_a_transformers_checkpoint_from_the_hub_matches_the_source_logits(tmp_path, fake_hub):
     """Hugging Face's own GPT-2 code writes a tiny checkpoint; it is downloaded from the fake hub,
     installed, and the installed graph gives transformers' logits."""
     import torch
@@ -130,13 +129,8 @@ def test_a_transformers_checkpoint_from_the_hub_matches_the_source_logits(tmp_pa
     config = transformers.GPT2Config(n_layer=2, n_embd=64, n_head=4, n_positions=128)
     source = transformers.GPT2LMHeadModel(config).eval()
     source.save_pretrained(tmp_path / "hf")
-    server = FakeHub().start()
-    try:
-        server.add_folder("someone/tiny-gpt2", tmp_path / "hf", licence="apache-2.0")
-        monkeypatch.setenv("HF_ENDPOINT", server.url)
-        dest = installer.download("someone/tiny-gpt2", variants=("fp32",))
-    finally:
-        server.stop()
+    fake_hub.add_folder("someone/tiny-gpt2", tmp_path / "hf", licence="apache-2.0")
+    dest = installer.download("someone/tiny-gpt2", variants=("fp32",))
     bundle = Bundle.load(dest)
     assert bundle.name == "tiny-gpt2" and bundle.manifest["licence"] == "apache-2.0"
     arch = bundle.architecture

@@ -94,17 +94,10 @@ def test_a_crashed_child_process_is_logged(log_file, qtbot, tmp_path, monkeypatc
     assert "ERROR" in log and "the test job (python -m dies) crashed" in log and "about to go" in log
 
 
-def test_a_download_error_on_the_command_line_is_logged(log_file, tiny_hf_dir, monkeypatch, capsys):
-    from fake_hub import FakeHub
-
+def test_a_download_error_on_the_command_line_is_logged(log_file, fake_hub, capsys):
     from app import models_cli
 
-    server = FakeHub().start()
-    try:
-        monkeypatch.setenv("HF_ENDPOINT", server.url)
-        assert models_cli.main(["download", "someone/missing"]) == 1
-    finally:
-        server.stop()
+    assert models_cli.main(["download", "someone/missing"]) == 1
     assert "inkwell models: someone/missing: no such repository" in text(log_file)
     assert "error: someone/missing: no such repository" in capsys.readouterr().err
 

@@ -7,7 +7,6 @@ import subprocess
 import sys
 
 import pytest
-from fake_hub import FakeHub
 from PySide6.QtWidgets import QInputDialog, QMessageBox
 
 from app import hub, installer, models
@@ -103,15 +102,6 @@ def test_a_killed_import_says_so_and_lists_nothing(qtbot, settings, tiny_hf_dir)
     qtbot.waitUntil(lambda: dialog.job is None, timeout=JOB_TIMEOUT_MS)
     assert "stopped unexpectedly" in dialog.status.text() and "nothing was installed" in dialog.status.text()
     assert not [m for m in models.installed_models() if not m.bundled]
-
-
-@pytest.fixture
-def fake_hub(tiny_hf_dir, monkeypatch):
-    server = FakeHub().start()
-    server.add_folder("openai-community/gpt2", tiny_hf_dir)
-    monkeypatch.setenv("HF_ENDPOINT", server.url)
-    yield server
-    server.stop()
 
 
 @pytest.mark.slow
