@@ -10,6 +10,7 @@ from pathlib import Path
 from app.engine.params import LENGTHS, GenerationParams
 from app.models import default_model, installed_models
 from app.models import find as find_model
+from core import checks
 from core.cli_support import log_error
 from core.errors import ModelError
 from core.fileio import describe_os_error, read_bytes
@@ -189,8 +190,10 @@ def main(argv: list[str]) -> int:
             raise _Failure(problem)
         prompt = _read_prompt(args)
         params = _suggestion_params(args) if args.suggestion else _params(args)
-        if args.threads < 0:
-            raise _Failure(f"--threads: must be 0 (automatic) or more (got {args.threads})")
+        try:
+            checks.whole("--threads", args.threads, low=0)  # 0: as many as suit the computer
+        except ValueError as exc:
+            raise _Failure(str(exc)) from None
         args.threads, note = limit_threads(args.threads, "--threads")
         if note:
             print(f"inkwell generate: {note}", file=sys.stderr)

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from app.generation import SHOW_LABELS
 from app.spelling import LANGUAGES
 from core import checks, paths
 from core.fileio import (
@@ -32,7 +33,6 @@ from core.fileio import (
     remove_stale_temps,
 )
 
-FILE_NAME = "settings.json"
 VERSION = 1
 MAX_BYTES = 16 * 1024 * 1024  # a settings file is a few KiB; a huge one is still read, then capped
 MAX_TEXT = 64 * 1024  # longest text value (window geometry is the longest real one, ~2 KiB)
@@ -46,6 +46,17 @@ class Spec:
     low: float | None = None
     high: float | None = None
     choices: tuple | None = None
+    labels: dict[str, str] | None = None  # each choice as the writer reads it (the panel, the menus)
+
+    def __post_init__(self) -> None:
+        if self.labels is not None and self.choices is None:
+            object.__setattr__(self, "choices", tuple(self.labels))
+
+
+# The choices of the settings that have a few, in the words the panel and the menus show.
+LENGTHS = {"word": "next word", "line": "end of line", "sentence": "end of sentence", "tokens": "token limit"}
+PROVIDERS = {"auto": "Automatic", "cpu": "CPU", "cuda": "CUDA (NVIDIA GPU)"}
+THEMES = {"light": "Light", "dark": "Dark"}
 
 
 SAMPLING_KEYS = ("temperature", "top_k", "top_p", "min_p", "repetition_penalty")
@@ -67,21 +78,21 @@ SPECS: dict[str, Spec] = {
     # suggestion behaviour
     "auto_suggest": Spec(True, bool),
     "delay_ms": Spec(250, int, 0, 5000),
-    "length": Spec("sentence", str, choices=("word", "line", "sentence", "tokens")),
+    "length": Spec("sentence", str, labels=LENGTHS),
     # end a suggestion before a new word once the model's mean probability per token falls below this
     "min_confidence": Spec(0.1, float, 0.0, 0.5),
     # show a suggestion at a pause "often" (always), "fairly sure" or "sure" (app.generation.SHOW_LEVELS)
-    "show_suggestions": Spec("fairly sure", str, choices=("often", "fairly sure", "sure")),
+    "show_suggestions": Spec("fairly sure", str, labels=SHOW_LABELS),
     "confidence_shading": Spec(True, bool),  # ghost text fades where the model was unsure
     # model
     "model": Spec("", str),  # folder of the active model; "" = the bundled default
-    "provider": Spec("auto", str, choices=("auto", "cpu", "cuda")),
+    "provider": Spec("auto", str, labels=PROVIDERS),
     "threads": Spec(0, int, 0, 256),
     # editor
     "font_family": Spec("", str),  # "" = a serif face chosen at start-up
     "font_size": Spec(14, int, 6, 72),
     "zoom": Spec(100, int, 30, 400),  # percent of font_size (View > Zoom, Ctrl+= / Ctrl+- / Ctrl+0)
-    "theme": Spec("light", str, choices=("light", "dark")),
+    "theme": Spec("light", str, labels=THEMES),
     "wrap": Spec(True, bool),
     "column_chars": Spec(72, int, 0, 400),  # width of the text column; 0 = the whole window
     "autosave_s": Spec(30, int, 1, 3600),
@@ -116,12 +127,10 @@ def _check(key: str, value: Any) -> Any:
     if key == "recent_files" and isinstance(value, list):
         value = _recent(value)
     value = _checked_kind(key, spec, value)
-    if isinstance(value, str) and len(value) > MAX_TEXT:
-        raise ValueError(f"{key}: the text is {len(value):,} characters long (at most {MAX_TEXT:,})")
-    if isinstance(value, dict) and len(value) > MAX_ITEMS:
-        raise ValueError(f"{key}: {len(value):,} entries (at most {MAX_ITEMS})")
-    if isinstance(value, dict) and not all(isinstance(k, str) and len(k) <= 200 for k in value):
-        raise ValueError(f"{key}: every name must be text of at most 200 characters")
+    if isinstance(value, str):
+        checks.text(key, value, MAX_TEXT)
+    if isinstance(value, dict):
+        checks.entries(key, value, MAX_ITEMS, 200)
     if key == "user_presets":
         for name, preset in value.items():
             if not isinstance(preset, dict) or set(preset) != set(SAMPLING_KEYS):
@@ -181,7 +190,7 @@ class Settings:
     """
 
     def __init__(self, path: Path | None = None):
-        self.path = path or paths.config_dir() / FILE_NAME
+        self.path = path or paths.settings_file()
         self.values: dict[str, Any] = {k: copy.deepcopy(s.default) for k, s in SPECS.items()}
         # Keys this version does not know (a newer Inkwell's): written back as they were read.
         self.unknown: dict[str, Any] = {}

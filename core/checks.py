@@ -5,6 +5,7 @@ own errors (a training job, the settings file) wrap the message.
     whole("top_k", value, low=0)                     -> "top_k must be at least 0 (got -1)"
     number("top_p", value, low=0, high=1, above=True) -> "top_p must be above 0 and at most 1 (got 0)"
     choice("device", value, ("auto", "cpu", "cuda"))  -> "device must be one of auto, cpu, cuda (got 'tpu')"
+    text("geometry", value, 65536)                    -> "geometry must be at most 65,536 characters long (got 70,000)"
 """
 
 from __future__ import annotations
@@ -78,6 +79,29 @@ def texts(name: str, value: Any) -> list[str]:
     if not isinstance(value, (list, tuple)) or not all(isinstance(s, str) and s for s in value):
         raise ValueError(f"{name} must be a list of non-empty strings (got {shown(value)})")
     return list(value)
+
+
+def text(name: str, value: Any, longest: int) -> str:
+    """``value`` when it is a string of at most ``longest`` characters."""
+    if not isinstance(value, str):
+        raise ValueError(f"{name} must be text (got {shown(value)})")
+    if len(value) > longest:
+        raise ValueError(f"{name} must be at most {longest:,} characters long (got {len(value):,})")
+    return value
+
+
+def entries(name: str, value: Any, most: int, longest_name: int) -> dict[str, Any]:
+    """``value`` when it is an object of at most ``most`` entries, each named by a string of at
+    most ``longest_name`` characters."""
+    if not isinstance(value, dict):
+        raise ValueError(f"{name} must be an object (got {shown(value)})")
+    if len(value) > most:
+        raise ValueError(f"{name} must have at most {most} entries (got {len(value):,})")
+    if not all(isinstance(k, str) and len(k) <= longest_name for k in value):
+        bad = next(k for k in value if not isinstance(k, str) or len(k) > longest_name)
+        raise ValueError(f"{name} must name every entry with text of at most {longest_name} characters "
+                         f"(got {shown(bad)})")
+    return value
 
 
 def _number(value: float | int) -> str:

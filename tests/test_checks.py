@@ -79,3 +79,18 @@ def test_the_editor_builds_typed_parameters_from_its_settings(inkwell_home):
     assert story.seed == 9  # a retry of a story with a fixed seed is a new sample
     # A suggestion never loops on itself; a story's phrases may recur.
     assert (suggestion.no_repeat_own_ngram_size, story.no_repeat_own_ngram_size) == (3, 0)
+
+
+def test_text_and_entries_say_the_limit_and_what_was_given():
+    from core import checks
+
+    assert checks.text("name", "abc", 3) == "abc"
+    with pytest.raises(ValueError, match=r"^name must be at most 3 characters long \(got 4\)$"):
+        checks.text("name", "abcd", 3)
+    with pytest.raises(ValueError, match=r"^name must be text \(got 4\)$"):
+        checks.text("name", 4, 3)
+    assert checks.entries("keys", {"a": 1}, 1, 5) == {"a": 1}
+    with pytest.raises(ValueError, match=r"^keys must have at most 1 entries \(got 2\)$"):
+        checks.entries("keys", {"a": 1, "b": 2}, 1, 5)
+    with pytest.raises(ValueError, match=r"^keys must name every entry with text of at most 5 characters \(got 'abcdef'\)$"):
+        checks.entries("keys", {"abcdef": 1}, 2, 5)

@@ -142,7 +142,7 @@ def test_desktop_entry_validates():
 
 
 @pytest.mark.slow
-def test_standalone_build_runs_its_self_test(tmp_path, tiny_hf_dir):
+def test_standalone_build_runs_its_self_test(tmp_path, fake_hub):
     """Build dist/inkwell with the spec (as the README says), then run the frozen program."""
     import PyInstaller  # noqa: F401 - in the dev extra: CI must build, not skip
 
@@ -179,19 +179,12 @@ def test_standalone_build_runs_its_self_test(tmp_path, tiny_hf_dir):
     assert checkpoint.returncode != 0
     assert json.loads(checkpoint.stdout.splitlines()[-1]) == {"event": "error", "message": tools.PYTORCH_NEEDED}
     # The Hub's size query works; a download, which must be exported, says what it needs first.
-    from fake_hub import FakeHub
-
-    server = FakeHub().start()
-    try:
-        server.add_folder("openai-community/gpt2", tiny_hf_dir)
-        download = subprocess.run([str(program), "-m", "app.models_cli", "download", "gpt2", "--json"],
-                                  capture_output=True, text=True, env={**env, "HF_ENDPOINT": server.url}, timeout=120)
-    finally:
-        server.stop()
+    download = subprocess.run([str(program), "-m", "app.models_cli", "download", "gpt2", "--json"],
+                              capture_output=True, text=True, env={**env, "HF_ENDPOINT": fake_hub.url}, timeout=120)
     events = [json.loads(line) for line in download.stdout.splitlines()]
     assert events[0]["event"] == "plan" and events[0]["files"]
     assert events[1:] == [{"event": "error", "message": tools.PYTORCH_NEEDED}]
-    assert [r for r in server.requests if "/resolve/" in r[1]] == []  # not one byte of weights fetched
+    assert [r for r in fake_hub.requests if "/resolve/" in r[1]] == []  # not one byte of weights fetched
     export = subprocess.run([str(program), "-m", "model.export", str(hf), str(tmp_path / "exported")],
                             capture_output=True, text=True, env=env)
     assert export.returncode == 2 and export.stderr.endswith(f"model.export: {tools.PYTORCH_NEEDED}\n")

@@ -4,7 +4,6 @@ its download size when the hub answers, shown once."""
 from __future__ import annotations
 
 import pytest
-from fake_hub import FakeHub
 from PySide6.QtCore import Qt
 
 from app.settings import Settings
@@ -17,22 +16,13 @@ def window(quiet_window):
     return quiet_window
 
 
-@pytest.fixture
-def fake_hub(tiny_hf_dir, monkeypatch):
-    server = FakeHub().start()
-    server.add_folder("openai-community/gpt2", tiny_hf_dir)
-    monkeypatch.setenv("HF_ENDPOINT", server.url)
-    yield server
-    server.stop()
-
-
 def test_offers_gpt2_with_its_size_when_the_hub_answers(qtbot, window, fake_hub, tiny_hf_dir, monkeypatch):
     wanted = []
     monkeypatch.setattr(window, "download_model", wanted.append)
     shown = welcome.show_first_run(window)
     assert shown is not None and shown.isVisible()
     assert "small" in shown.findChild(type(shown.network), "modelNote").text()
-    assert shown.keys.sizeHint().height() >= len(welcome.KEYS) * welcome.KeysPicture.ROW
+    assert shown.keys.sizeHint().height() >= len(welcome.SHOWN) * welcome.KeysPicture.ROW
     qtbot.waitUntil(lambda: shown._query is None, timeout=60_000)
     assert shown.plan is not None, shown.network.text()
     size = human_bytes((tiny_hf_dir / "model.safetensors").stat().st_size + (tiny_hf_dir / "config.json").stat().st_size)

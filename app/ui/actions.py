@@ -31,6 +31,7 @@ class ActionSpec:
     # shows (it keeps its usual meaning otherwise), the entry only shows it in its text.
     scope: str = "window"
     also: tuple = ()  # more keys for the same command (a platform's standard key, say)
+    label: str = ""  # its name in the key lists (settings panel, Help), where not its menu text
 
 
 ACTIONS: tuple[ActionSpec, ...] = (
@@ -60,7 +61,6 @@ ACTIONS: tuple[ActionSpec, ...] = (
     ActionSpec("zoom_reset", "&Reset zoom", "zoom_reset", "Ctrl+0"),
     ActionSpec("full_screen", "&Full screen", "full_screen", "F11", checkable=True, also=(S.FullScreen,)),
     # Generate
-    ActionSpec("suggest_now", "&Suggest now", "suggest_now", "Ctrl+Space", configurable=True),
     ActionSpec("accept", "Accept suggestion", "accept", "Tab", configurable=True, scope="ghost"),
     ActionSpec("accept_word", "Accept next word", "accept_word", "Ctrl+Right", configurable=True, scope="ghost"),
     ActionSpec("dismiss", "Dismiss suggestion", "dismiss", "Esc", configurable=True, scope="ghost"),
@@ -68,10 +68,11 @@ ACTIONS: tuple[ActionSpec, ...] = (
                scope="ghost"),
     ActionSpec("previous_alternative", "Previous alternative", "previous_alternative", "Alt+[",
                configurable=True, scope="ghost"),
+    ActionSpec("suggest_now", "&Suggest now", "suggest_now", "Ctrl+Space", configurable=True),
     ActionSpec("show_alternatives", "&List alternatives…", "show_alternatives", "Ctrl+Shift+Space",
                configurable=True),
     ActionSpec("toggle_auto", "&Automatic suggestions", "toggle_auto", "Ctrl+Shift+A", configurable=True,
-               checkable=True),
+               checkable=True, label="Automatic suggestions on/off"),
     ActionSpec("story_continue", "&Continue the story", "story_continue", "Ctrl+Return", configurable=True),
     ActionSpec("story_retry", "&Retry the continuation", "story_retry", "Ctrl+Shift+Return", configurable=True),
     ActionSpec("story_stop", "S&top writing", "story_stop", "Esc", configurable=True),
@@ -112,6 +113,20 @@ def _keys(*keys: str | QKeySequence.StandardKey) -> list[QKeySequence]:
 
 def _title(spec: ActionSpec) -> str:
     return spec.text.replace("&", "").rstrip("…")
+
+
+# The configurable commands, in the order the settings panel and the Help list show them.
+KEY_LABELS: dict[str, str] = {spec.name: spec.label or _title(spec) for spec in ACTIONS if spec.configurable}
+
+
+def default_key(name: str) -> str:
+    """The default key of the command ``name`` as portable text ("Ctrl+Right"; a standard key as
+    this platform has it); "" for a command without one."""
+    spec = next(spec for spec in ACTIONS if spec.name == name)
+    if isinstance(spec.key, str) or spec.key is None:
+        return spec.key or ""
+    sequences = _keys(spec.key)
+    return sequences[0].toString(QKeySequence.SequenceFormat.PortableText) if sequences else ""
 
 
 def _shown(key: str) -> str:

@@ -10,10 +10,8 @@ from PySide6.QtGui import QActionGroup, QDesktopServices
 from PySide6.QtWidgets import QMenu
 
 from app import models
-from app.settings import Settings
+from app.settings import PROVIDERS, Settings
 from core import paths
-
-PROVIDERS = (("auto", "Automatic"), ("cpu", "CPU"), ("cuda", "CUDA (NVIDIA GPU)"))
 
 
 def fill_model_menu(menu: QMenu, settings: Settings, manage: Callable[[], None], reload: Callable[[], None],
@@ -38,7 +36,7 @@ def fill_model_menu(menu: QMenu, settings: Settings, manage: Callable[[], None],
     menu.addSeparator()
     run_on = menu.addMenu("Run on")
     providers = QActionGroup(run_on)
-    for value, label in PROVIDERS:
+    for value, label in PROVIDERS.items():
         action = run_on.addAction(label)
         action.setCheckable(True)
         action.setChecked(settings["provider"] == value)

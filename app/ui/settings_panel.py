@@ -31,31 +31,13 @@ from PySide6.QtWidgets import (
 )
 
 from app import models
-from app.generation import SHOW_LABELS
-from app.settings import SAMPLING_KEYS, Settings
+from app.settings import LENGTHS, PROVIDERS, SAMPLING_KEYS, SPECS, THEMES, Settings
 from app.spelling import LANGUAGES
-from app.ui.actions import resolve_keys
+from app.ui.actions import KEY_LABELS, resolve_keys
 from app.ui.spell_check import system_language
 from app.ui.theme import default_editor_font
 from core.machine import cpu_count
 
-# action name -> label; the defaults live in app.ui.actions
-KEY_LABELS = {
-    "accept": "Accept suggestion",
-    "accept_word": "Accept next word",
-    "dismiss": "Dismiss suggestion",
-    "next_alternative": "Next alternative",
-    "previous_alternative": "Previous alternative",
-    "suggest_now": "Suggest now",
-    "show_alternatives": "List alternatives",
-    "toggle_auto": "Automatic suggestions on/off",
-    "story_continue": "Continue the story",
-    "story_retry": "Retry the continuation",
-    "story_stop": "Stop writing",
-}
-LENGTHS = {"word": "next word", "line": "end of line", "sentence": "end of sentence", "tokens": "token limit"}
-PROVIDERS = {"auto": "Automatic", "cpu": "CPU", "cuda": "CUDA (NVIDIA GPU)"}
-THEMES = {"light": "Light", "dark": "Dark"}
 # A new thread count reloads the model: it is applied once the spin box rests, not at each step.
 THREADS_SETTLE_MS = 600
 
@@ -254,7 +236,7 @@ class SettingsPanel(QDockWidget):
         form = self._section("Suggestions")
         form.addRow(self._check("auto_suggest", "Suggest automatically while I type"))
         form.addRow("After a pause of", self._spin("delay_ms", 0, 5000, 50, suffix=" ms"))
-        show = self._choice("show_suggestions", SHOW_LABELS)
+        show = self._choice("show_suggestions", SPECS["show_suggestions"].labels or {})
         show.setToolTip("Often: a suggestion at every pause. When fairly sure, or only when sure: fewer "
                         "suggestions, right more often (Ctrl+Space asks for one whatever the model's "
                         "confidence).")

@@ -15,21 +15,36 @@ from PySide6.QtWidgets import QDialog, QHBoxLayout, QLabel, QPushButton, QVBoxLa
 
 from app import hub, models
 from app.settings import Settings
+from app.ui.actions import default_key
 from app.ui.jobs import JsonProcess
 from core.units import human_bytes
 
 OFFERED = "gpt2"  # fast on any computer, and the best step up from the bundled model
-# (keys, what they do); keys are joined by "+" into keycaps
-KEYS = (
-    (("Tab",), "accept the suggestion"),
-    (("Ctrl", "→"), "accept its next word"),
-    (("Esc",), "dismiss it"),
-    (("Alt", "]"), "the next alternative"),
-    (("Ctrl", "Space"), "suggest now"),
-    (("Ctrl", "Enter"), "let the model write on"),
-    (("Ctrl", "F"), "find and replace"),
-    (("F1",), "the user guide"),
+# The commands the picture shows, with what they do; their keys are their defaults in the
+# actions table (app.ui.actions), cut into keycaps.
+SHOWN = (
+    ("accept", "accept the suggestion"),
+    ("accept_word", "accept its next word"),
+    ("dismiss", "dismiss it"),
+    ("next_alternative", "the next alternative"),
+    ("suggest_now", "suggest now"),
+    ("story_continue", "let the model write on"),
+    ("find", "find and replace"),
+    ("user_guide", "the user guide"),
 )
+_CAPS = {"Right": "→", "Return": "Enter"}  # as the keys are labelled
+
+
+def keycaps(name: str) -> tuple[str, ...]:
+    """The default key of the command ``name`` as the keycaps pressed together."""
+    key = default_key(name)
+    return tuple(_CAPS.get(cap, cap) for cap in key.split("+")) if key else ()
+
+
+def key_rows() -> tuple[tuple[tuple[str, ...], str], ...]:
+    """(keycaps, what they do) for each command shown. Asked once the application runs: a
+    platform's standard key (the user guide's) is known only then."""
+    return tuple((keycaps(name), meaning) for name, meaning in SHOWN)
 
 
 class KeysPicture(QWidget):
@@ -38,9 +53,9 @@ class KeysPicture(QWidget):
     ROW = 34
     GAP = 6
 
-    def __init__(self, keys=KEYS, parent: QWidget | None = None) -> None:
+    def __init__(self, keys=None, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.keys = keys
+        self.keys = keys or key_rows()
         self.setObjectName("keysPicture")
 
     def _cap_width(self, metrics: QFontMetrics, label: str) -> int:
