@@ -112,6 +112,7 @@ class Decoded:
         return self.bom + text.encode(self.codec)
 
 
+# Branchy on purpose: one ladder of guesses, from the surest (a byte-order mark) to the weakest, read top down.
 def decode_bytes(data: bytes, source: str | Path, allow_empty: bool = True) -> Decoded:
     """The text in ``data`` (the bytes of the file ``source``, named in messages)."""
     if not data.strip() and not allow_empty:

@@ -271,6 +271,7 @@ def _dedent(text: str) -> str:
     return "\n".join(line[common:] if line[:common].isspace() else line.lstrip(" ") for line in lines)
 
 
+# Long on purpose: one pipeline of cleaning passes, each a few lines, read in the order they run.
 def clean_book(raw: str) -> Cleaned:
     """A book's raw e-text as training text: see the module docstring."""
     removed: Counter = Counter()

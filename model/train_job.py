@@ -116,6 +116,7 @@ class Job:
         except ValueError as exc:
             raise TrainError(str(exc)) from None
 
+    # Branchy on purpose: a flat list of independent value checks, one or two lines per field.
     def _check(self) -> None:
         for name in ("steps", "batch_size", "grad_accum", "seq_len", "log_every"):
             checks.whole(name, getattr(self, name), low=1)

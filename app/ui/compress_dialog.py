@@ -32,6 +32,7 @@ DEFAULT_KEEP_PERCENT = 50
 
 
 class CompressDialog(QDialog):
+    # Long on purpose: lays out the dialog's widgets in the order they appear.
     def __init__(self, model: models.InstalledModel, parent: QWidget | None = None):
         super().__init__(parent)
         self.model = model

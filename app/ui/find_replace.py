@@ -282,6 +282,7 @@ class FindBar(QWidget):
 
     replaced = Signal(int)  # how many matches Replace all replaced
 
+    # Long on purpose: lays out the bar's widgets in the order they appear.
     def __init__(self, editor: GhostEditor, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.editor = editor

@@ -226,6 +226,7 @@ class DownloadDialog(QDialog):
 
 
 class ModelsDialog(QDialog):
+    # Long on purpose: lays out the dialog's widgets in the order they appear.
     def __init__(self, settings: Settings, parent: QWidget | None = None):
         super().__init__(parent)
         self.settings = settings

@@ -36,6 +36,7 @@ if TYPE_CHECKING:
 
 
 class MethodPage(QWizardPage):
+    # Long on purpose: lays out the page's widgets in the order they appear.
     def __init__(self, wizard: FinetuneWizard) -> None:
         super().__init__()
         self.w = wizard

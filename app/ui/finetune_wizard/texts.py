@@ -37,6 +37,7 @@ if TYPE_CHECKING:
 
 
 class TextsPage(QWizardPage):
+    # Long on purpose: lays out the page's widgets in the order they appear.
     def __init__(self, wizard: FinetuneWizard) -> None:
         super().__init__()
         self.w = wizard
