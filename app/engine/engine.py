@@ -181,116 +181,18 @@ class Engine:
         before: str = "",
         words: trust.Words | None = None,
     ) -> None:
-        sampler = Sampler(params, banned=() if params.stop_at_eot else (EOT_TOKEN,), prompt_length=len(prompt))
-        n = params.num_alternatives
-        history = np.array(prompt, dtype=np.int64)
-        scores = sampler.constrained(logits, [history], healed.allowed)
-        if n == 1:
-            tokens = sampler.sample(sampler.warp(scores))
-        else:
-            first = sampler.sample_distinct(scores, n)
-            tokens = np.resize(first, n)  # too few distinct starts: repeat them, later tokens differ
-        # Each row's text in the document's style (``before``: the text before the cursor).
-        texts = [SuggestionText(params.length, params.stop_strings, healed.prefix, style, before) for _ in range(n)]
-        # Each row's pieces wait until its first word is whole: shown only when it is a real word
-        # and the model is sure enough of it (trust.py).
-        gates = [_Gate(before, words or trust.Words(None, before), params.min_show) for _ in range(n)]
-        generated: list[list[int]] = [[] for _ in range(n)]
-        # Each row's prompt and tokens, written in place: the processors see views of it, not a
-        # history concatenated afresh at every step.
-        written = np.empty((n, len(prompt) + params.max_new_tokens), dtype=np.int64)
-        written[:, : len(prompt)] = history
-        probs: list[list[float]] = [[] for _ in range(n)]
-        log_prob = [0.0] * n  # the model's log-probability of each row's text so far
-        unsent = [[0.0, 0] for _ in range(n)]  # log-probability and count of tokens not yet in a piece
-        active = [True] * n
-        prompt_cache = self._cache
-        assert prompt_cache is not None  # the prompt ran first
-        if n == 1:
-            cache = prompt_cache
-        else:  # the prompt's cache stays as it is, for the next request
-            cache = self._alternatives = self.decoder.repeat(prompt_cache, len(prompt), n, self._alternatives)
-        pos = len(prompt)
-        # The first token's probability among those healing allows (the word's possible endings).
-        row_probs = _token_probs(scores, tokens)
+        decoding = _Decoding(self, prompt, logits, healed, params, style, before, words)
         steps, decode_time = 0, 0.0
-        while True:
-            for row in range(n):
-                if not active[row]:
-                    continue
-                token = int(tokens[row])
-                if token == EOT_TOKEN and params.stop_at_eot:
-                    active[row] = False
-                    continue
-                row_log_prob = log_prob[row] + math.log(max(float(row_probs[row]), 1e-30))
-                confidence = math.exp(row_log_prob / (len(generated[row]) + 1))
-                if _unsure(confidence, params.min_confidence, texts[row].text, token):
-                    active[row] = False  # the model is no longer sure: end before this word
-                    continue
-                log_prob[row] = row_log_prob
-                generated[row].append(token)
-                written[row, len(prompt) + len(generated[row]) - 1] = token
-                probs[row].append(float(row_probs[row]))
-                unsent[row][0] += math.log(max(float(row_probs[row]), 1e-30))
-                unsent[row][1] += 1
-                shown_before = texts[row].text
-                piece = texts[row].push(token_bytes(token))
-                ready = gates[row].push(shown_before, texts[row].text, float(row_probs[row]), texts[row].done)
-                if ready is False:
-                    active[row] = False  # a non-word, or too unsure: this row is not shown
-                    continue
-                if piece and on_token:
-                    gates[row].send(on_token, row, piece, _piece_probability(unsent[row], probs[row]))
-                if texts[row].done or len(generated[row]) >= params.max_new_tokens:
-                    active[row] = False
-            if not any(active):
-                break
+        while decoding.take(on_token):
             if cancel.is_set():
                 result.cancelled = True
                 break
             t0 = time.perf_counter()
-            if pos >= self.context_length:
-                if n > 1:
-                    break  # alternatives are short; only a single passage slides the window
-                slid, pos = self._slide(int(tokens[0]), cancel, result)
-                if slid is None:
-                    break
-                logits = slid
-            else:
-                ids = np.asarray(tokens, dtype=np.int64)[:, None]
-                logits = self.decoder.run(ids, np.full((n, 1), pos, dtype=np.int64), cache)
-                if n == 1:
-                    self._tokens.append(int(tokens[0]))
-                pos += 1
-            histories = [written[row, : len(prompt) + len(generated[row])] for row in range(n)]
-            if params.document_cache:
-                logits = doccache.mix(logits, histories)
-            tokens = sampler.sample(sampler.process(logits, histories))
-            row_probs = _token_probs(logits, tokens)
+            if not decoding.step(cancel, result):
+                break
             steps += 1
             decode_time += time.perf_counter() - t0
-        for row in range(n):
-            if gates[row].shown is False:
-                continue
-            piece = texts[row].finish()
-            if gates[row].push(texts[row].text, texts[row].text, 1.0, final=True) is False:
-                continue
-            if on_token and not result.cancelled:
-                gates[row].send(on_token, row, piece, _piece_probability(unsent[row], probs[row]) if piece else 1.0)
-        result.non_words += sum(g.reason == "non-word" for g in gates)
-        result.unsure += sum(g.reason == "unsure" for g in gates)
-        seen: set[str] = set()
-        for row in range(n):
-            if not gates[row].shown:
-                continue
-            key = _first_word(texts[row].text) if n > 1 else texts[row].text
-            if key in seen:
-                continue  # alternatives differ in their first words: a repeat is shown once
-            seen.add(key)
-            whole = math.exp(sum(math.log(max(p, 1e-30)) for p in probs[row]))
-            result.alternatives.append(Suggestion(texts[row].text, generated[row], probs[row], row,
-                                                  gates[row].confidence, math.exp(gates[row].log_p),
-                                                  trust.calibrated(whole, trust.WHOLE_FIT)))
+        decoding.finish(on_token, result)
         result.decode_tokens_per_s = steps / decode_time if decode_time > 0 else 0.0
 
     def _slide(self, token: int, cancel: threading.Event, result: GenerationResult) -> tuple[np.ndarray | None, int]:
@@ -305,6 +207,140 @@ class Engine:
         logits = self._prefill(keep, cancel, result)
         self._logits_after = {}  # not a prompt a later request can reuse
         return logits, len(keep)
+
+
+class _Decoding:
+    """One request's decoding after its prompt, as onnxruntime-genai's Generator: each row's
+    tokens, text and gate, the cache and the sampler. The engine drives it: ``take`` the sampled
+    tokens into the rows' texts, ``step`` the model once for the rows still going, ``finish``."""
+
+    def __init__(self, engine: Engine, prompt: list[int], logits: np.ndarray, healed: healing.Healed,
+                 params: GenerationParams, style: typography.Style | None, before: str,
+                 words: trust.Words | None):
+        self.engine, self.params = engine, params
+        self.sampler = sampler = Sampler(params, banned=() if params.stop_at_eot else (EOT_TOKEN,),
+                                         prompt_length=len(prompt))
+        self.n = n = params.num_alternatives
+        self.prompt_length = len(prompt)
+        history = np.array(prompt, dtype=np.int64)
+        scores = sampler.constrained(logits, [history], healed.allowed)
+        if n == 1:
+            self.tokens = sampler.sample(sampler.warp(scores))
+        else:
+            first = sampler.sample_distinct(scores, n)
+            self.tokens = np.resize(first, n)  # too few distinct starts: repeat them, later tokens differ
+        # Each row's text in the document's style (``before``: the text before the cursor).
+        self.texts = [SuggestionText(params.length, params.stop_strings, healed.prefix, style, before)
+                      for _ in range(n)]
+        # Each row's pieces wait until its first word is whole: shown only when it is a real word
+        # and the model is sure enough of it (trust.py).
+        self.gates = [_Gate(before, words or trust.Words(None, before), params.min_show) for _ in range(n)]
+        self.generated: list[list[int]] = [[] for _ in range(n)]
+        # Each row's prompt and tokens, written in place: the processors see views of it, not a
+        # history concatenated afresh at every step.
+        self.written = np.empty((n, len(prompt) + params.max_new_tokens), dtype=np.int64)
+        self.written[:, : len(prompt)] = history
+        self.probs: list[list[float]] = [[] for _ in range(n)]
+        self.log_prob = [0.0] * n  # the model's log-probability of each row's text so far
+        self.unsent = [[0.0, 0] for _ in range(n)]  # log-probability and count of tokens not yet in a piece
+        self.active = [True] * n
+        prompt_cache = engine._cache
+        assert prompt_cache is not None  # the prompt ran first
+        if n == 1:
+            self.cache = prompt_cache
+        else:  # the prompt's cache stays as it is, for the next request
+            self.cache = engine._alternatives = engine.decoder.repeat(prompt_cache, len(prompt), n,
+                                                                      engine._alternatives)
+        self.pos = len(prompt)
+        # The first token's probability among those healing allows (the word's possible endings).
+        self.row_probs = _token_probs(scores, self.tokens)
+
+    def take(self, on_token: OnToken | None) -> bool:
+        """Each going row takes its sampled token (or ends before it); the pieces that are safe
+        to show go to ``on_token``. Whether any row goes on."""
+        params, texts, gates, generated, probs = self.params, self.texts, self.gates, self.generated, self.probs
+        for row in range(self.n):
+            if not self.active[row]:
+                continue
+            token = int(self.tokens[row])
+            if token == EOT_TOKEN and params.stop_at_eot:
+                self.active[row] = False
+                continue
+            p = float(self.row_probs[row])
+            row_log_prob = self.log_prob[row] + math.log(max(p, 1e-30))
+            confidence = math.exp(row_log_prob / (len(generated[row]) + 1))
+            if _unsure(confidence, params.min_confidence, texts[row].text, token):
+                self.active[row] = False  # the model is no longer sure: end before this word
+                continue
+            self.log_prob[row] = row_log_prob
+            generated[row].append(token)
+            self.written[row, self.prompt_length + len(generated[row]) - 1] = token
+            probs[row].append(p)
+            self.unsent[row][0] += math.log(max(p, 1e-30))
+            self.unsent[row][1] += 1
+            shown_before = texts[row].text
+            piece = texts[row].push(token_bytes(token))
+            ready = gates[row].push(shown_before, texts[row].text, p, texts[row].done)
+            if ready is False:
+                self.active[row] = False  # a non-word, or too unsure: this row is not shown
+                continue
+            if piece and on_token:
+                gates[row].send(on_token, row, piece, _piece_probability(self.unsent[row], probs[row]))
+            if texts[row].done or len(generated[row]) >= params.max_new_tokens:
+                self.active[row] = False
+        return any(self.active)
+
+    def step(self, cancel: threading.Event, result: GenerationResult) -> bool:
+        """Run the model on each row's last token and sample the next; False when the passage
+        cannot go on (alternatives at the end of the context, or cancelled while sliding)."""
+        engine, n = self.engine, self.n
+        if self.pos >= engine.context_length:
+            if n > 1:
+                return False  # alternatives are short; only a single passage slides the window
+            slid, self.pos = engine._slide(int(self.tokens[0]), cancel, result)
+            if slid is None:
+                return False
+            logits = slid
+        else:
+            ids = np.asarray(self.tokens, dtype=np.int64)[:, None]
+            logits = engine.decoder.run(ids, np.full((n, 1), self.pos, dtype=np.int64), self.cache)
+            if n == 1:
+                engine._tokens.append(int(self.tokens[0]))
+            self.pos += 1
+        histories = [self.written[row, : self.prompt_length + len(self.generated[row])] for row in range(n)]
+        if self.params.document_cache:
+            logits = doccache.mix(logits, histories)
+        self.tokens = self.sampler.sample(self.sampler.process(logits, histories))
+        self.row_probs = _token_probs(logits, self.tokens)
+        return True
+
+    def finish(self, on_token: OnToken | None, result: GenerationResult) -> None:
+        """Send what each shown row still holds back, and add the rows worth showing to
+        ``result``'s alternatives."""
+        texts, gates, probs = self.texts, self.gates, self.probs
+        for row in range(self.n):
+            if gates[row].shown is False:
+                continue
+            piece = texts[row].finish()
+            if gates[row].push(texts[row].text, texts[row].text, 1.0, final=True) is False:
+                continue
+            if on_token and not result.cancelled:
+                gates[row].send(on_token, row, piece,
+                                _piece_probability(self.unsent[row], probs[row]) if piece else 1.0)
+        result.non_words += sum(g.reason == "non-word" for g in gates)
+        result.unsure += sum(g.reason == "unsure" for g in gates)
+        seen: set[str] = set()
+        for row in range(self.n):
+            if not gates[row].shown:
+                continue
+            key = _first_word(texts[row].text) if self.n > 1 else texts[row].text
+            if key in seen:
+                continue  # alternatives differ in their first words: a repeat is shown once
+            seen.add(key)
+            whole = math.exp(sum(math.log(max(p, 1e-30)) for p in probs[row]))
+            result.alternatives.append(Suggestion(texts[row].text, self.generated[row], probs[row], row,
+                                                  gates[row].confidence, math.exp(gates[row].log_p),
+                                                  trust.calibrated(whole, trust.WHOLE_FIT)))
 
 
 class _Gate:
