@@ -260,6 +260,21 @@ def _check_manifest(m: Any, source: str) -> None:
 
     if not isinstance(m, dict):
         raise bad("expected a JSON object")
+    _check_format(m, bad)
+    if not isinstance(m.get("name"), str) or not m["name"].strip():
+        raise bad("name is missing")
+    arch = _check_architecture(m.get("architecture"), bad)
+    if m.get("tokenizer") != "gpt2":
+        raise bad(f"tokenizer {m.get('tokenizer')!r} is not supported (only 'gpt2')")
+    if not _positive_int(m.get("context_length")):
+        raise bad(f"context_length must be a positive integer, got {m.get('context_length')!r}")
+    if m["context_length"] > arch["n_positions"]:
+        raise bad(f"context_length {m['context_length']} is more than the model's {arch['n_positions']} "
+                  "positions (architecture.n_positions)")
+    _check_contents(m, bad)
+
+
+def _check_format(m: dict[str, Any], bad: Callable[[str], ModelError]) -> None:
     if m.get("format") != FORMAT:
         raise bad(f"not an Inkwell model manifest (format is {m.get('format')!r}, expected {FORMAT!r})")
     version = m.get("format_version")
@@ -270,9 +285,9 @@ def _check_manifest(m: Any, source: str) -> None:
     if version < FORMAT_VERSION:
         raise bad(f"format_version {version}: exported by an earlier Inkwell whose ONNX graph this version no "
                   "longer runs; export the model again from its Hugging Face checkpoint (inkwell export)")
-    if not isinstance(m.get("name"), str) or not m["name"].strip():
-        raise bad("name is missing")
-    arch = m.get("architecture")
+
+
+def _check_architecture(arch: Any, bad: Callable[[str], ModelError]) -> dict[str, Any]:
     if not isinstance(arch, dict):
         raise bad("architecture is missing")
     for key in ARCHITECTURE_KEYS:
@@ -287,13 +302,11 @@ def _check_manifest(m: Any, source: str) -> None:
                   f"tokenizer (gpt2) has {TOKENIZER_VOCAB}: it was not trained with this tokenizer")
     if arch["n_embd"] % arch["n_head"]:
         raise bad("architecture.n_embd must be divisible by architecture.n_head")
-    if m.get("tokenizer") != "gpt2":
-        raise bad(f"tokenizer {m.get('tokenizer')!r} is not supported (only 'gpt2')")
-    if not _positive_int(m.get("context_length")):
-        raise bad(f"context_length must be a positive integer, got {m.get('context_length')!r}")
-    if m["context_length"] > arch["n_positions"]:
-        raise bad(f"context_length {m['context_length']} is more than the model's {arch['n_positions']} "
-                  "positions (architecture.n_positions)")
+    return arch
+
+
+def _check_contents(m: dict[str, Any], bad: Callable[[str], ModelError]) -> None:
+    """The manifest's variants and files: names, paths, checksums and sizes."""
     variants = m.get("variants")
     files = m.get("files", {})
     if not isinstance(files, dict):
