@@ -93,10 +93,27 @@ class _Unwritable(ModelError):
 
 
 def _build(bundle: Bundle, variant: str, folder: Path) -> None:
+    from core.onnx_graph import GraphSpec, QuantOptions, block_size_for, build_graph
+
+    cfg, weights = _checked_weights(bundle)
+    spec = GraphSpec(cfg.n_layer, cfg.n_head, cfg.n_embd, cfg.vocab_size, cfg.n_positions, cfg.layer_norm_epsilon)
+    quant = QuantOptions(block_size=block_size_for(cfg.n_embd))
+    try:
+        model = build_graph(spec, weights, variant, quant, name=bundle.name)
+        if variant == "int8":  # its cache's scales come from a pass of the float-cache graph just built
+            weights.update(_cache_scales(model, cfg))
+            model = build_graph(spec, weights, variant, replace(quant, kv_cache="int8"), name=bundle.name)
+    except KeyError as exc:
+        raise ModelError(f"{bundle.folder / WEIGHTS}: missing tensor {exc}") from None
+    _publish(model, bundle.name, variant, folder)
+
+
+def _checked_weights(bundle: Bundle) -> tuple[Any, dict[str, np.ndarray]]:
+    """The bundle's config and float32 weights, named as the graph builder wants them, once
+    the checkpoint matches its checksum and the manifest's architecture."""
     from safetensors.numpy import load_file
 
     from core.config import GPT2Config
-    from core.onnx_graph import GraphSpec, QuantOptions, block_size_for, build_graph, save_graph
     from core.weights import check_config, tensor_shapes
 
     expected = bundle.manifest["files"][WEIGHTS]["sha256"]
@@ -122,15 +139,12 @@ def _build(bundle: Bundle, variant: str, folder: Path) -> None:
         name = gpt2_name(key)
         if name is not None:
             weights[name] = np.ascontiguousarray((value.T if is_conv1d(name) else value).astype(np.float32))
-    spec = GraphSpec(cfg.n_layer, cfg.n_head, cfg.n_embd, cfg.vocab_size, cfg.n_positions, cfg.layer_norm_epsilon)
-    quant = QuantOptions(block_size=block_size_for(cfg.n_embd))
-    try:
-        model = build_graph(spec, weights, variant, quant, name=bundle.name)
-        if variant == "int8":  # its cache's scales come from a pass of the float-cache graph just built
-            weights.update(_cache_scales(model, cfg))
-            model = build_graph(spec, weights, variant, replace(quant, kv_cache="int8"), name=bundle.name)
-    except KeyError as exc:
-        raise ModelError(f"{bundle.folder / WEIGHTS}: missing tensor {exc}") from None
+    return cfg, weights
+
+
+def _publish(model: Any, model_name: str, variant: str, folder: Path) -> None:
+    from core.onnx_graph import save_graph
+
     # Built beside its final place and renamed into it: another Inkwell building the same graph
     # at the same time, or a crash half-way, never leaves a half-written graph under the key.
     tmp = None
@@ -139,7 +153,7 @@ def _build(bundle: Bundle, variant: str, folder: Path) -> None:
         tmp = Path(tempfile.mkdtemp(prefix=".build-", dir=folder.parent))
         file = VARIANT_FILES[variant]
         save_graph(model, tmp / file)
-        (tmp / "graph.json").write_text(json.dumps({"sha256": sha256_file(tmp / file), "model": bundle.name,
+        (tmp / "graph.json").write_text(json.dumps({"sha256": sha256_file(tmp / file), "model": model_name,
                                                     "variant": variant}), encoding="utf-8")
         shutil.rmtree(folder, ignore_errors=True)
         try:

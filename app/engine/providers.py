@@ -13,6 +13,7 @@ decoder contract. Threads are limited to the cores there are (core.machine.limit
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -49,38 +50,22 @@ def open_decoder(folder: Path, provider: str, threads: int, variant: str | None)
                        capacity=context_length)
 
     message = thread_note
-    notes: list[str] = []  # what the status should say about a graph built somewhere unusual
     if provider != "cpu":
         if _CUDA not in ort.get_available_providers():
             if provider == "cuda":
                 message = "; ".join(filter(None, ["CUDA was requested, but this onnxruntime has no CUDA support "
                                                   "(install onnxruntime-gpu); running on the CPU", thread_note]))
         else:
-            name = variant or bundle.preferred_variant("cuda")
-            # A bundle without a CUDA graph (the bundled model) has one built from hf/, once.
-            if variant is None and "fp16" not in bundle.variants and built_graphs.can_build(bundle):
-                name = "fp16"
             try:
                 # Inside the try: a damaged or missing fp16 graph means the CPU's int8, as any
                 # other CUDA failure does.
-                path, info = _checked(bundle, name) if name in bundle.variants else _built(bundle, name, notes)
-                with warnings.catch_warnings():  # the reason goes into the status, not a warning
-                    warnings.simplefilter("ignore")
-                    decoder = open_decoder(path, [_CUDA, _CPU])
-                if name in bundle.variants:
-                    _checked_cache_type(decoder, bundle, name)
-                if decoder.provider != _CUDA:
-                    raise RuntimeError("the CUDA provider did not start (are the CUDA libraries installed?)")
-                _smoke_test(decoder)
-                if "wpe.weight" not in info.initializers:
-                    _probe_last_position(decoder)
-                return decoder, EngineStatus("cuda", name, bundle.name,
-                                             "; ".join(filter(None, [thread_note, *notes]))), context_length
+                decoder, status = _on_cuda(bundle, variant, open_decoder, thread_note)
+                return decoder, status, context_length
             except Exception as exc:  # noqa: BLE001 - any CUDA failure means: use the CPU
                 message = "; ".join(filter(None, [f"CUDA could not be used ({first_line(exc)}); running on the CPU",
                                                   thread_note]))
     name = variant or bundle.preferred_variant("cpu")
-    notes.clear()
+    notes: list[str] = []  # what the status should say about a graph built somewhere unusual
     path, info = _checked(bundle, name) if name in bundle.variants else _built(bundle, name, notes)
     decoder = open_decoder(path, [_CPU])
     if name in bundle.variants:
@@ -88,6 +73,28 @@ def open_decoder(folder: Path, provider: str, threads: int, variant: str | None)
     if "wpe.weight" not in info.initializers:
         _probe_last_position(decoder)
     return decoder, EngineStatus("cpu", name, bundle.name, "; ".join(filter(None, [message, *notes]))), context_length
+
+
+def _on_cuda(bundle: Bundle, variant: str | None, make: Callable[[Path, list[str]], Decoder],
+             thread_note: str) -> tuple[Decoder, EngineStatus]:
+    """The decoder on CUDA, checked by a first run; raises whatever keeps CUDA from working."""
+    notes: list[str] = []
+    name = variant or bundle.preferred_variant("cuda")
+    # A bundle without a CUDA graph (the bundled model) has one built from hf/, once.
+    if variant is None and "fp16" not in bundle.variants and built_graphs.can_build(bundle):
+        name = "fp16"
+    path, info = _checked(bundle, name) if name in bundle.variants else _built(bundle, name, notes)
+    with warnings.catch_warnings():  # the reason goes into the status, not a warning
+        warnings.simplefilter("ignore")
+        decoder = make(path, [_CUDA, _CPU])
+    if name in bundle.variants:
+        _checked_cache_type(decoder, bundle, name)
+    if decoder.provider != _CUDA:
+        raise RuntimeError("the CUDA provider did not start (are the CUDA libraries installed?)")
+    _smoke_test(decoder)
+    if "wpe.weight" not in info.initializers:
+        _probe_last_position(decoder)
+    return decoder, EngineStatus("cuda", name, bundle.name, "; ".join(filter(None, [thread_note, *notes])))
 
 
 def _checked(bundle: Bundle, name: str) -> tuple[Path, GraphInfo]:
