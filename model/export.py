@@ -80,7 +80,6 @@ def export_bundle(
     Three stages: check the request and the checkpoint, build and verify each variant, write.
     """
     from core.onnx_graph import GraphSpec, QuantOptions, block_size_for
-    from model.hf import build_gpt2, read_tensors
 
     if hf_dtype not in HF_DTYPES:
         raise ModelError(f"--hf-dtype: expected one of {', '.join(HF_DTYPES)}, got {hf_dtype!r}")
@@ -89,20 +88,15 @@ def export_bundle(
     src, out = Path(src), Path(out).absolute()
     check_destination(out, force)  # fail before the slow part
 
-    steps = ["load"] + [f"build {v}" for v in variants] + (["build fp32"] if "fp32" not in variants else [])
-    steps += (["save hf"] if hf_dtype != "none" else []) + ["write"]
-    report = _Report(progress or (lambda event: None), len(steps))
+    # A step each: load, build every variant (fp32 always: the reference), save hf/, write.
+    total = 1 + len({"fp32", *variants}) + (hf_dtype != "none") + 1
+    report = _Report(progress or (lambda event: None), total)
     report.emit({"event": "start", "source": str(src), "output": str(out), "variants": list(variants),
                  "total_steps": report.total})
 
     source = _check_source(src, perplexity, provenance)
-    cfg, weights_file = source.cfg, source.weights_file
-    report.stage("load", f"reading {weights_file.name}")
-    tensors = read_tensors(weights_file)
-    source_dtype = _float_dtype(tensors)
-    model = build_gpt2(cfg, tensors, str(weights_file))
-    del tensors
-    report.step("load", f"loaded {weights_file.name} ({cfg.num_parameters() / 1e6:.1f}M parameters)")
+    cfg = source.cfg
+    model, source_dtype = _load(source, report)
 
     spec = GraphSpec(cfg.n_layer, cfg.n_head, cfg.n_embd, cfg.vocab_size, cfg.n_positions, cfg.layer_norm_epsilon)
     weights = {k: v.detach().float().numpy() for k, v in model.state_dict().items()}
@@ -204,6 +198,20 @@ def _check_source(src: Path, perplexity: dict[str, Any] | None,
         perplexity = trained_ppl if perplexity is None else perplexity
         provenance = trained_provenance if provenance is None else provenance
     return _Source(src, cfg, weights_file, perplexity, provenance)
+
+
+def _load(source: _Source, report: _Report) -> tuple[Any, Any]:
+    """The PyTorch model, and the precision its weights were stored in."""
+    from model.hf import build_gpt2, read_tensors
+
+    weights_file = source.weights_file
+    report.stage("load", f"reading {weights_file.name}")
+    tensors = read_tensors(weights_file)
+    source_dtype = _float_dtype(tensors)
+    model = build_gpt2(source.cfg, tensors, str(weights_file))
+    del tensors
+    report.step("load", f"loaded {weights_file.name} ({source.cfg.num_parameters() / 1e6:.1f}M parameters)")
+    return model, source_dtype
 
 
 def _build_variant(variant: str, keep: bool, spec: Any, weights: dict[str, np.ndarray], quant: Any,
