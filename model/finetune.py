@@ -5,6 +5,7 @@ the planning and the runs are the editor's (app.finetune).
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 import tempfile
@@ -23,10 +24,65 @@ def estimate(job_data: dict[str, Any], steps: int = ESTIMATE_STEPS) -> dict[str,
     """Time and disk for ``job_data``, measured by a warm-up run of a few steps of the same job
     (same model, method, batch and data) in a temporary folder."""
     from model.train_job import Job
-    from model.train_loop import Events, Trainer
 
     full = Job.from_dict(dict(job_data), "job")
     full.validate()
+    t = _trial(job_data, steps)
+    marks, info, step_times = t.marks, t.info, t.step_times
+    setup_s = t.startup_s + marks["start"] - t.t0
+    step_s = (step_times[steps] - step_times[1]) / (steps - 1)
+    tokens_per_step = info["tokens_per_step"]
+    train_tokens, val_tokens = info["train_tokens"], info["val_tokens"]
+    total_steps = full.steps
+    if full.epochs is not None:
+        total_steps = steps_for_epochs(full.epochs, train_tokens, full.seq_len, full.sequences_per_step)
+    # The first step (and a fine-tune's evaluation before it) pays once for what the later ones
+    # find ready (memory, kernels): timed as it was, the others at the warm pace.
+    first_s = step_times[1] - marks["start"]
+    train_s = first_s + (total_steps - 1) * step_s
+    eval_s = _eval_seconds(full, marks, val_tokens, train_s, total_steps)
+    checkpoint_s = max(marks.get("checkpoint", step_times[steps]) - step_times[steps], 0.0)
+    if full.checkpoint_every is None:
+        n_checkpoints = int(train_s // full.checkpoint_every_s) + 1
+        crash_cost_s = min(full.checkpoint_every_s, train_s)
+    else:
+        n_checkpoints = total_steps // full.checkpoint_every + 1
+        crash_cost_s = min(full.checkpoint_every, total_steps) * step_s
+    total_s = setup_s + train_s + eval_s + n_checkpoints * checkpoint_s
+    parameters = info["parameters"]
+    # The bundle: int8 ONNX (about a byte a weight) plus the fp16 checkpoint kept for re-training.
+    bundle_bytes = int(parameters * (1 + 2))
+    disk = t.checkpoint_bytes + t.model_bytes + bundle_bytes + 2 * (train_tokens + val_tokens)
+    return {
+        "seconds_per_step": round(step_s, 4), "tokens_per_s": round(tokens_per_step / step_s, 1),
+        "steps": total_steps, "setup_s": round(setup_s, 2), "train_s": round(train_s, 1),
+        "eval_s": round(eval_s, 2), "checkpoints": n_checkpoints, "checkpoint_s": round(checkpoint_s, 2),
+        "crash_cost_s": round(crash_cost_s, 1),
+        "total_s": round(total_s, 1), "checkpoint_bytes": t.checkpoint_bytes, "model_bytes": t.model_bytes,
+        "bundle_bytes": bundle_bytes, "disk_bytes": disk, "train_tokens": train_tokens, "val_tokens": val_tokens,
+        "parameters": parameters, "method": full.method, "device": info.get("device"),
+        "measured_steps": steps - 1,
+    }
+
+
+@dataclasses.dataclass
+class _Trial:
+    """What the warm-up run measured: when it started, each step ended and its last evaluation
+    and checkpoint happened, its ``start`` event's fields, and the files it wrote."""
+
+    t0: float
+    startup_s: float
+    marks: dict[str, float]
+    info: dict[str, Any]
+    step_times: dict[int, float]
+    checkpoint_bytes: int
+    model_bytes: int
+
+
+def _trial(job_data: dict[str, Any], steps: int) -> _Trial:
+    from model.train_job import Job
+    from model.train_loop import Events, Trainer
+
     marks: dict[str, float] = {}
     info: dict[str, Any] = {}
 
@@ -57,19 +113,12 @@ def estimate(job_data: dict[str, Any], steps: int = ESTIMATE_STEPS) -> dict[str,
         run = Path(tmp) / "run"
         checkpoint_bytes = (run / "checkpoints" / "last.pt").stat().st_size
         model_bytes = (run / "model.safetensors").stat().st_size
-    setup_s = startup_s + marks["start"] - t0
-    step_s = (step_times[steps] - step_times[1]) / (steps - 1)
-    tokens_per_step = info["tokens_per_step"]
-    train_tokens, val_tokens = info["train_tokens"], info["val_tokens"]
-    total_steps = full.steps
-    if full.epochs is not None:
-        total_steps = steps_for_epochs(full.epochs, train_tokens, full.seq_len, full.sequences_per_step)
-    # The first step (and a fine-tune's evaluation before it) pays once for what the later ones
-    # find ready (memory, kernels): timed as it was, the others at the warm pace.
-    first_s = step_times[1] - marks["start"]
-    train_s = first_s + (total_steps - 1) * step_s
-    # Evaluation, timed warm on a few windows at the end of the trial, scaled to the whole
-    # held-out text (before a fine-tune and at the end) and to the run's periodic evaluations.
+    return _Trial(t0, startup_s, marks, info, step_times, checkpoint_bytes, model_bytes)
+
+
+def _eval_seconds(full: Any, marks: dict[str, float], val_tokens: int, train_s: float, total_steps: int) -> float:
+    """Evaluation, timed warm on a few windows at the end of the trial, scaled to the whole
+    held-out text (before a fine-tune and at the end) and to the run's periodic evaluations."""
     val_windows = max(1, math.ceil(max(val_tokens - 1, 0) / full.seq_len)) if val_tokens else 0
     window_s = 0.0
     if "eval" in marks and val_windows:
@@ -81,28 +130,7 @@ def estimate(job_data: dict[str, Any], steps: int = ESTIMATE_STEPS) -> dict[str,
         eval_s += max(0.0, train_s - FIRST_EVAL_S) * full.eval_share / (1 - full.eval_share) if val_windows else 0.0
     else:
         eval_s += total_steps // full.eval_every * sample_windows * window_s
-    checkpoint_s = max(marks.get("checkpoint", step_times[steps]) - step_times[steps], 0.0)
-    if full.checkpoint_every is None:
-        n_checkpoints = int(train_s // full.checkpoint_every_s) + 1
-        crash_cost_s = min(full.checkpoint_every_s, train_s)
-    else:
-        n_checkpoints = total_steps // full.checkpoint_every + 1
-        crash_cost_s = min(full.checkpoint_every, total_steps) * step_s
-    total_s = setup_s + train_s + eval_s + n_checkpoints * checkpoint_s
-    parameters = info["parameters"]
-    # The bundle: int8 ONNX (about a byte a weight) plus the fp16 checkpoint kept for re-training.
-    bundle_bytes = int(parameters * (1 + 2))
-    disk = checkpoint_bytes + model_bytes + bundle_bytes + 2 * (train_tokens + val_tokens)
-    return {
-        "seconds_per_step": round(step_s, 4), "tokens_per_s": round(tokens_per_step / step_s, 1),
-        "steps": total_steps, "setup_s": round(setup_s, 2), "train_s": round(train_s, 1),
-        "eval_s": round(eval_s, 2), "checkpoints": n_checkpoints, "checkpoint_s": round(checkpoint_s, 2),
-        "crash_cost_s": round(crash_cost_s, 1),
-        "total_s": round(total_s, 1), "checkpoint_bytes": checkpoint_bytes, "model_bytes": model_bytes,
-        "bundle_bytes": bundle_bytes, "disk_bytes": disk, "train_tokens": train_tokens, "val_tokens": val_tokens,
-        "parameters": parameters, "method": full.method, "device": info.get("device"),
-        "measured_steps": steps - 1,
-    }
+    return eval_s
 
 
 def _process_age() -> float:

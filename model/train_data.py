@@ -158,20 +158,7 @@ def load_corpus(inputs: list[str | Path], holdout: dict, cache_dir: Path | None,
     eot = np.array([EOT_TOKEN], dtype=np.uint16)
     infos = []
     for t in texts:
-        if target is not None:
-            if t.path.name == target or str(t.path) == target:
-                cut = _line_starting_with(t.text, holdout["from"], t.path)
-                head, tail = t.text[:cut], t.text[cut:]
-                head_tokens = tokenize_cached(TextFile(t.path, head, t.encoding, _sha(head)), cache_dir)
-                tail_tokens = tokenize_cached(TextFile(t.path, tail, t.encoding, _sha(tail)), cache_dir)
-            else:
-                head_tokens, tail_tokens = tokenize_cached(t, cache_dir), np.zeros(0, np.uint16)
-        elif held_files:
-            head_tokens, tail_tokens = tokenize_cached(t, cache_dir), np.zeros(0, np.uint16)
-        else:
-            tokens = tokenize_cached(t, cache_dir)
-            n_val = int(round(len(tokens) * float(holdout.get("fraction", 0.0))))
-            head_tokens, tail_tokens = tokens[: len(tokens) - n_val], tokens[len(tokens) - n_val:]
+        head_tokens, tail_tokens = _split_file(t, holdout, bool(held_files), cache_dir)
         train_parts += [head_tokens, eot]
         if len(tail_tokens):
             val_parts += [tail_tokens, eot]
@@ -186,6 +173,25 @@ def load_corpus(inputs: list[str | Path], holdout: dict, cache_dir: Path | None,
     train = np.concatenate(train_parts) if train_parts else np.zeros(0, np.uint16)
     val = np.concatenate(val_parts) if val_parts else np.zeros(0, np.uint16)
     return Corpus(train, val, infos, described)
+
+
+def _split_file(t: TextFile, holdout: dict, other_files_held: bool,
+                cache_dir: Path | None) -> tuple[np.ndarray, np.ndarray]:
+    """A training file's tokens: (trained on, held out), as ``holdout`` says (see load_corpus)."""
+    target = holdout.get("file")
+    if target is not None:
+        if t.path.name == target or str(t.path) == target:
+            cut = _line_starting_with(t.text, holdout["from"], t.path)
+            head, tail = t.text[:cut], t.text[cut:]
+            head_tokens = tokenize_cached(TextFile(t.path, head, t.encoding, _sha(head)), cache_dir)
+            tail_tokens = tokenize_cached(TextFile(t.path, tail, t.encoding, _sha(tail)), cache_dir)
+            return head_tokens, tail_tokens
+        return tokenize_cached(t, cache_dir), np.zeros(0, np.uint16)
+    if other_files_held:
+        return tokenize_cached(t, cache_dir), np.zeros(0, np.uint16)
+    tokens = tokenize_cached(t, cache_dir)
+    n_val = int(round(len(tokens) * float(holdout.get("fraction", 0.0))))
+    return tokens[: len(tokens) - n_val], tokens[len(tokens) - n_val:]
 
 
 def _sha(text: str) -> str:
