@@ -420,8 +420,9 @@ def _sha(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def prepare(fiction: Path, austen: Path, out: Path, log=print) -> dict:
-    t0 = time.monotonic()
+def _jobs(fiction: Path, austen: Path) -> list[tuple[str, str, Book, str]]:
+    """Every book to clean, as (folder, output name, book, raw text): the fiction manifest's,
+    the held-out authors apart, and Austen's novels, the end of Persuasion held out."""
     books = read_manifest(fiction)
     authors = {b.author for b in books}
     missing = [a for a in HELDOUT_AUTHORS if a not in authors]
@@ -444,6 +445,12 @@ def prepare(fiction: Path, austen: Path, out: Path, log=print) -> dict:
             jobs.append(("heldout-austen", AUSTEN_HELDOUT_NAME, book, raw[cut:]))
         else:
             jobs.append(("train", out_name, book, raw))
+    return jobs
+
+
+def prepare(fiction: Path, austen: Path, out: Path, log=print) -> dict:
+    t0 = time.monotonic()
+    jobs = _jobs(fiction, austen)
 
     files: dict[str, dict] = {}
     total_removed: Counter = Counter()
