@@ -1,10 +1,12 @@
 """The suggestion shown at the cursor ("ghost text") as plain data: no Qt, no document.
 
-A suggestion belongs to one request and sits at one document position (``anchor``). Its
-alternatives stream in, each under the engine's row number, and the writer can type through it,
-accept it whole or word by word, cycle through the alternatives or dismiss it. ``GhostState``
-holds the one suggestion there is and says after each event what became of it; the editor only
-paints ``GhostState.text`` at ``GhostState.anchor`` and tells the state what the writer did.
+A suggestion sits at one place in the document (its ``Anchor``, which the editor makes: a text
+cursor, so that it follows every edit by itself). Its alternatives stream in, each under the
+engine's row number, and the writer can type through it, accept it whole or word by word, cycle
+through the alternatives or dismiss it. ``GhostState`` holds the one suggestion there is and says
+after each event what became of it; the editor only paints ``GhostState.text`` at
+``GhostState.anchor`` and tells the state what the writer did. Which request feeds it is not its
+business: the one who asked (app.ui.suggestions) passes on only the pieces still wanted.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import math
 import re
 from dataclasses import dataclass, field
 from enum import Enum
+from typing import Protocol
 
 _NEXT_WORD = re.compile(r"\s*[^\s]+")
 
@@ -32,6 +35,13 @@ def opacity(probability: float) -> float:
     return FAINTEST + (1 - FAINTEST) * level
 
 
+class Anchor(Protocol):
+    """A place in the document that moves with its edits by itself (the editor's QTextCursor):
+    text inserted at it, typed or accepted, leaves it after that text."""
+
+    def position(self) -> int: ...
+
+
 @dataclass
 class Ghost:
     """A suggestion at ``anchor``, as its alternatives stream in.
@@ -44,8 +54,7 @@ class Ghost:
     lands on its own alternative.
     """
 
-    request_id: int
-    anchor: int
+    anchor: Anchor
     streamed: dict[int, str] = field(default_factory=dict)  # engine row -> all the text it sent
     taken: str = ""  # the start of the suggestion the writer has typed or accepted
     dropped: set[int] = field(default_factory=set)  # rows that disagree with ``taken``
@@ -79,10 +88,9 @@ class Ghost:
         return spans
 
     def take(self, text: str) -> None:
-        """The writer typed or accepted ``text``, the start of what is shown."""
+        """The writer typed or accepted ``text``, the start of what is shown (the anchor has
+        moved past it by itself)."""
         self.taken += text
-        # The anchor is a position in Qt's document, which counts UTF-16 units: an emoji is two.
-        self.anchor += len(text.encode("utf-16-le")) // 2
         for row in list(self.streamed):
             self._check(row)
 
@@ -167,12 +175,8 @@ class GhostState:
         return self.ghost is not None
 
     @property
-    def request_id(self) -> int | None:
-        return self.ghost.request_id if self.ghost else None
-
-    @property
     def anchor(self) -> int | None:
-        return self.ghost.anchor if self.ghost else None
+        return self.ghost.anchor.position() if self.ghost else None
 
     @property
     def text(self) -> str:
@@ -191,29 +195,26 @@ class GhostState:
     def index(self) -> int:
         return self.ghost.index if self.ghost else 0
 
-    def _for(self, request_id: int) -> Ghost | None:
-        ghost = self.ghost
-        return ghost if ghost is not None and ghost.request_id == request_id else None
-
     # the request's stream --------------------------------------------------------------------
 
-    def expect(self, request_id: int, anchor: int) -> None:
-        """A suggestion for ``anchor`` has been asked for; pieces will follow."""
-        self.ghost = Ghost(request_id, anchor)
+    def expect(self, anchor: Anchor) -> None:
+        """A suggestion for ``anchor`` has been asked for; pieces will follow (any earlier
+        suggestion is gone)."""
+        self.ghost = Ghost(anchor)
 
-    def add(self, request_id: int, row: int, piece: str, probability: float = 1.0) -> bool:
+    def add(self, row: int, piece: str, probability: float = 1.0) -> bool:
         """``piece`` of the engine's row ``row``, which the model gave ``probability``; True when
         the shown text changed."""
-        ghost = self._for(request_id)
+        ghost = self.ghost
         if ghost is None:
-            return False  # a request no longer wanted
+            return False  # the suggestion was dropped while its piece was on its way
         ghost.add(row, piece, probability)
         return row == ghost.row
 
-    def finish(self, request_id: int, rows: set[int] | None = None) -> Outcome:
+    def finish(self, rows: set[int] | None = None) -> Outcome:
         """The request ended; ``rows``: the engine rows its result kept (None: keep all).
-        KEPT, DROPPED (nothing worth showing is left) or NONE (not this state's request)."""
-        ghost = self._for(request_id)
+        KEPT, DROPPED (nothing worth showing is left) or NONE (there is no suggestion)."""
+        ghost = self.ghost
         if ghost is None:
             return Outcome.NONE
         # Alternatives that came out empty, or the same as another, are no use to cycle through.
@@ -231,10 +232,12 @@ class GhostState:
     # what the writer does --------------------------------------------------------------------
 
     def may_type_into(self, position: int, removed: int, added: int) -> bool:
-        """Whether an edit at ``position`` could be typing into the shown text (then the editor
-        reads the added text and calls ``typed``)."""
+        """Whether an edit at ``position``, just made, could be typing into the shown text (then
+        the editor reads the added text and calls ``typed``): an insertion at the anchor, which
+        has moved past the ``added`` text by itself."""
         ghost = self.ghost
-        return ghost is not None and not removed and added > 0 and position == ghost.anchor and bool(ghost.text)
+        return ghost is not None and not removed and added > 0 and position + added == ghost.anchor.position() \
+            and bool(ghost.text)
 
     def typed(self, text: str) -> Outcome:
         """The writer typed ``text`` at the anchor: KEPT or USED_UP when it is the start of what
@@ -256,7 +259,7 @@ class GhostState:
 
     def moved(self, position: int, selection: bool) -> bool:
         """The cursor moved; True when that dropped the suggestion (it left the anchor)."""
-        if self.ghost is None or (not selection and position == self.ghost.anchor):
+        if self.ghost is None or (not selection and position == self.ghost.anchor.position()):
             return False
         self.ghost = None
         return True

@@ -117,7 +117,7 @@ def run(bundle: Path, seconds: float, suggestions: int, threads: int, rounds: in
         for i in range(suggestions):
             QTest.keyClicks(editor, " and" if i % 2 else " the")
             editor.ask_now()
-            wait(lambda: editor.pending_request is None or (editor.ghost_text and not window.generator.busy))
+            wait(lambda: not editor.ghost.active or (editor.ghost_text and not window.suggestions.busy))
             editor.clear_ghost()
         return f"{suggestions} suggestions"
 

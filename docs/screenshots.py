@@ -67,14 +67,14 @@ def main(out: str) -> int:
     editor = window.editor
     editor.setFocus()
     type_text(editor, OPENING)
-    wait(lambda: editor.ghost_text and not window.generator.busy)
+    wait(lambda: editor.ghost_text and not window.suggestions.busy)
     # A suggestion of a few words on the line shows the feature best; a lone "." does not.
     for _ in range(12):
         if len(editor.ghost_text.split()) >= 4 and "\n" not in editor.ghost_text:
             break
         editor.clear_ghost()
         editor.ask_now()
-        wait(lambda: editor.ghost_text and not window.generator.busy)
+        wait(lambda: editor.ghost_text and not window.suggestions.busy)
     spin(300)
     window.grab().save(str(folder / "ghost-text.png"))
     if len(editor.ghost_alternatives) > 1:

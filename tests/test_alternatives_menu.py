@@ -20,10 +20,10 @@ def window(qtbot):
     window.editor.setPlainText("She")
     window.editor.moveCursor(window.editor.textCursor().MoveOperation.End)
     # a suggestion with three alternatives, as the worker streams them
-    window.editor.expect_suggestion(5)
+    window.editor.expect_suggestion()
     for row, text in enumerate(ALTERNATIVES):
-        window.editor.add_piece(5, row, text)
-    window.editor.finish_suggestion(5, {0, 1, 2})
+        window.editor.add_piece(row, text)
+    window.editor.finish_suggestion({0, 1, 2})
     yield window
     window.editor.document().setModified(False)
     window.close()

@@ -8,6 +8,7 @@ import math
 import numpy as np
 import pytest
 from PySide6.QtWidgets import QCheckBox
+from test_ghost_state import Place
 
 from app.engine import Engine, GenerationParams
 from app.ghost import FAINTEST, GhostState, opacity
@@ -86,19 +87,19 @@ def test_opacity_fades_with_the_probability():
 
 def test_shades_follow_typing_through_and_alternatives():
     state = GhostState()
-    state.expect(1, anchor=10)
-    state.add(1, 0, " the", 0.9)
-    state.add(1, 0, " house", 0.05)
-    state.add(1, 1, " a", 0.3)
+    state.expect(Place(10))
+    state.add(0, " the", 0.9)
+    state.add(0, " house", 0.05)
+    state.add(1, " a", 0.3)
     assert state.text == " the house"
     assert state.shades == [(0, 4, 0.9), (4, 6, 0.05)]
     state.typed(" th")  # typed into the first piece: what is left of it keeps its probability
     assert state.text == "e house" and state.shades == [(0, 1, 0.9), (1, 6, 0.05)]
     state.clear()
-    state.expect(2, anchor=0)
-    state.add(2, 0, " x", 0.9)
-    state.add(2, 1, " y", 0.3)
-    state.add(2, 1, "z", 0.01)
+    state.expect(Place(0))
+    state.add(0, " x", 0.9)
+    state.add(1, " y", 0.3)
+    state.add(1, "z", 0.01)
     assert state.cycle(1) and state.shades == [(0, 2, 0.3), (2, 1, 0.01)]
 
 
@@ -129,9 +130,9 @@ def alpha(probability):
 
 
 def test_unsure_words_are_fainter(qtbot, editor):
-    editor.expect_suggestion(1)
+    editor.expect_suggestion()
     for piece, p in ((" a", 0.9), (" dark", 0.6), (" and", 0.1), (" stormy", 0.01), (" night", 0.7)):
-        editor.add_piece(1, 0, piece, p)
+        editor.add_piece(0, piece, p)
     at = len("It was")
     assert painted(editor) == [(at, 7, 1.0), (at + 7, 4, alpha(0.1)), (at + 11, 7, alpha(0.01)),
                                (at + 18, 6, 1.0)]
@@ -144,9 +145,9 @@ def test_unsure_words_are_fainter(qtbot, editor):
 
 
 def test_shading_can_be_turned_off(qtbot, editor):
-    editor.expect_suggestion(1)
-    editor.add_piece(1, 0, " a", 0.9)
-    editor.add_piece(1, 0, " storm", 0.01)
+    editor.expect_suggestion()
+    editor.add_piece(0, " a", 0.9)
+    editor.add_piece(0, " storm", 0.01)
     editor.set_confidence_shading(False)
     assert painted(editor) == [(len("It was"), 8, 1.0)]
     editor.set_confidence_shading(True)
@@ -154,9 +155,9 @@ def test_shading_can_be_turned_off(qtbot, editor):
 
 
 def test_an_emoji_counts_twice_in_qt_positions(qtbot, editor):
-    editor.expect_suggestion(1)
-    editor.add_piece(1, 0, " 🦊", 0.9)
-    editor.add_piece(1, 0, " ran", 0.01)
+    editor.expect_suggestion()
+    editor.add_piece(0, " 🦊", 0.9)
+    editor.add_piece(0, " ran", 0.01)
     at = len("It was")
     assert painted(editor) == [(at, 3, 1.0), (at + 3, 4, alpha(0.01))]
 
@@ -184,9 +185,9 @@ def test_the_window_keeps_every_shade_of_a_suggestion_with_an_emoji(qtbot):
     qtbot.addWidget(window)
     editor = window.editor
     qtbot.keyClicks(editor, "It was")
-    editor.expect_suggestion(1)
-    editor.add_piece(1, 0, " 🦊", 0.9)
-    editor.add_piece(1, 0, " ran", 0.01)
+    editor.expect_suggestion()
+    editor.add_piece(0, " 🦊", 0.9)
+    editor.add_piece(0, " ran", 0.01)
     at = len("It was")
     assert painted(editor) == [(at, 3, 1.0), (at + 3, 4, alpha(0.01))]
     editor.document().setModified(False)

@@ -25,12 +25,12 @@ def type_text(qtbot, editor, text):
     qtbot.keyClicks(editor, text)
 
 
-def show_ghost(editor, *alternatives, request_id=1):
-    editor.expect_suggestion(request_id)
+def show_ghost(editor, *alternatives):
+    editor.expect_suggestion()
     for index, text in enumerate(alternatives):
         for piece in (text[: len(text) // 2], text[len(text) // 2 :]):
-            editor.add_piece(request_id, index, piece)
-    editor.finish_suggestion(request_id)
+            editor.add_piece(index, piece)
+    editor.finish_suggestion()
 
 
 def preedit(editor):
@@ -85,7 +85,7 @@ def test_esc_and_cursor_move_dismiss(qtbot, editor):
     with qtbot.waitSignal(editor.ghost_cleared, timeout=1000):
         qtbot.keyClick(editor, Qt.Key.Key_Escape)
     assert editor.ghost_text == "" and preedit(editor) == ""
-    show_ghost(editor, " universally", request_id=2)
+    show_ghost(editor, " universally")
     qtbot.keyClick(editor, Qt.Key.Key_Left)
     assert editor.ghost_text == ""
     assert all(b.layout().preeditAreaText() == "" for b in _blocks(editor))
@@ -207,20 +207,20 @@ def test_pieces_after_typing_into_a_streaming_ghost_stay_on_their_alternative(qt
     """Typing into a suggestion still streaming filtered its alternatives, and the pieces that
     came after went by position into that filtered list: onto the wrong alternatives."""
     type_text(qtbot, editor, "It was")
-    editor.expect_suggestion(1)
+    editor.expect_suggestion()
     for row, piece in enumerate((" the", " a", " then")):
-        editor.add_piece(1, row, piece)
+        editor.add_piece(row, piece)
     type_text(qtbot, editor, " t")
     assert editor.ghost_alternatives == ["he", "hen"]
     for row, piece in enumerate((" morning", " day", " came")):
-        editor.add_piece(1, row, piece)
+        editor.add_piece(row, piece)
     assert editor.ghost_alternatives == ["he morning", "hen came"]
     assert editor.ghost_text == "he morning" and preedit(editor) == "he morning"
     qtbot.keyClick(editor, Qt.Key.Key_BracketRight, Qt.KeyboardModifier.AltModifier)
     assert editor.ghost_text == "hen came"
-    editor.add_piece(1, 2, " home")  # the shown alternative grows in place
+    editor.add_piece(2, " home")  # the shown alternative grows in place
     assert preedit(editor) == "hen came home"
-    editor.finish_suggestion(1)
+    editor.finish_suggestion()
     assert editor.ghost_alternatives == ["he morning", "hen came home"] and editor.ghost_index == 1
     qtbot.keyClick(editor, Qt.Key.Key_Tab)
     assert editor.toPlainText() == "It was then came home"
@@ -228,18 +228,18 @@ def test_pieces_after_typing_into_a_streaming_ghost_stay_on_their_alternative(qt
 
 def test_pieces_after_accepting_a_word_stay_on_their_alternative(qtbot, editor):
     type_text(qtbot, editor, "She")
-    editor.expect_suggestion(3)
+    editor.expect_suggestion()
     for row, piece in enumerate((" said yes", " said", " ran")):
-        editor.add_piece(3, row, piece)
+        editor.add_piece(row, piece)
     qtbot.keyClick(editor, Qt.Key.Key_Right, Qt.KeyboardModifier.ControlModifier)
     assert editor.toPlainText() == "She said"
     assert editor.ghost_alternatives == [" yes"]  # " ran" disagrees; " said" has nothing left yet
-    editor.add_piece(3, 1, " no")
-    editor.add_piece(3, 2, " away")
-    editor.add_piece(3, 0, " please")
+    editor.add_piece(1, " no")
+    editor.add_piece(2, " away")
+    editor.add_piece(0, " please")
     assert editor.ghost_alternatives == [" yes please", " no"]
     assert editor.ghost_text == " yes please"
-    editor.finish_suggestion(3)
+    editor.finish_suggestion()
     editor.choose(1)
     qtbot.keyClick(editor, Qt.Key.Key_Tab)
     assert editor.toPlainText() == "She said no"
@@ -248,19 +248,61 @@ def test_pieces_after_accepting_a_word_stay_on_their_alternative(qtbot, editor):
 def test_rows_the_engine_left_out_are_not_offered(qtbot, editor):
     """The engine keeps one alternative per first word; the ghost follows its result by row."""
     type_text(qtbot, editor, "She")
-    editor.expect_suggestion(4)
+    editor.expect_suggestion()
     for row, piece in enumerate((" said yes", " said no", " ran")):
-        editor.add_piece(4, row, piece)
+        editor.add_piece(row, piece)
     assert len(editor.ghost_alternatives) == 3
-    editor.finish_suggestion(4, {0, 2})
+    editor.finish_suggestion({0, 2})
     assert editor.ghost_alternatives == [" said yes", " ran"]
 
 
-def test_a_piece_of_an_older_request_is_ignored(qtbot, editor):
+def test_a_new_suggestion_replaces_the_one_before(qtbot, editor):
     type_text(qtbot, editor, "It")
-    editor.expect_suggestion(5)
-    editor.add_piece(5, 0, " was")
-    editor.expect_suggestion(6)
-    editor.add_piece(5, 0, " late")
-    editor.add_piece(6, 0, " is")
+    editor.expect_suggestion()
+    editor.add_piece(0, " was")
+    editor.expect_suggestion()
+    assert editor.ghost_text == "" and preedit(editor) == ""
+    editor.add_piece(0, " is")
     assert editor.ghost_text == " is"
+
+
+def test_an_emoji_typed_through_the_ghost_moves_its_anchor_in_qt_s_units(qtbot, editor):
+    type_text(qtbot, editor, "I")
+    show_ghost(editor, " \U0001F600 and a smile")
+    editor.textCursor().insertText(" \U0001F600")  # Qt counts the emoji as two positions
+    assert editor.ghost_text == " and a smile" and preedit(editor) == " and a smile"
+    assert editor.ghost.anchor == editor.textCursor().position() == 1 + 3
+
+
+def test_only_the_pieces_of_the_suggestion_wanted_reach_the_ghost(qtbot, editor, monkeypatch):
+    """The controller alone knows which request is wanted: an older one's pieces never reach the
+    ghost, and a request no longer wanted is cancelled. One signal per suggestion, editor to
+    controller, carries all it needs."""
+    from app.settings import Settings
+    from app.ui.suggestions import SuggestionController
+    from app.ui.worker import Request
+
+    controller = SuggestionController(editor, Settings.load())
+    made: list[Request] = []
+    monkeypatch.setattr(controller.generator, "ready", True)
+    monkeypatch.setattr(controller.generator, "request",
+                        lambda kind, text, params: made.append(Request(kind, text, params)) or made[-1])
+    try:
+        type_text(qtbot, editor, "It")
+        with qtbot.waitSignal(editor.suggestion_wanted) as wanted:
+            editor.ask_now()
+        older = made[-1]
+        assert wanted.args == ["It", 2] and older.text == "It" and editor.ghost.anchor == 2
+        controller._piece(older, 0, " was")
+        assert editor.ghost_text == " was"
+        editor.ask_now()
+        newer = made[-1]
+        assert older.stop.is_set() and not newer.stop.is_set() and editor.ghost_text == ""
+        controller._piece(older, 0, " late")
+        assert editor.ghost_text == ""
+        controller._piece(newer, 0, " is")
+        assert editor.ghost_text == " is" and controller.busy
+        qtbot.keyClick(editor, Qt.Key.Key_Escape)
+        assert newer.stop.is_set() and not controller.busy and not editor.ghost.active
+    finally:
+        controller.generator.shutdown()

@@ -29,10 +29,10 @@ def editor(qtbot):
     return widget
 
 
-def show(editor, text, request_id=1):
-    editor.expect_suggestion(request_id)
-    editor.add_piece(request_id, 0, text)
-    editor.finish_suggestion(request_id)
+def show(editor, text):
+    editor.expect_suggestion()
+    editor.add_piece(0, text)
+    editor.finish_suggestion()
 
 
 def next_block_top(editor):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from PySide6.QtCore import QMimeData, Qt
 
 from app.ui.suggestions import SuggestionController
+from app.ui.worker import Request
 
 ODD = "one\u2029two\ufdd0three\ufdd1four"
 
@@ -46,14 +47,14 @@ def test_undo_while_a_story_streams_stops_it_and_undoes_the_whole_passage_redo_b
     qtbot.keyClicks(editor, "Once upon a time")
     # the story, as the worker streams it (the controller fed its pieces directly)
     editor.begin_generated()
-    controller._story_request = 7
+    story = controller._story = Request("story", "Once upon a time", controller.params("story"))
     for piece in (" there", " was", " a"):
-        controller._piece(7, 0, piece)
+        controller._piece(story, 0, piece)
     assert editor.toPlainText() == "Once upon a time there was a" and controller.writing
     qtbot.keyClick(editor, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
     assert not controller.writing and not editor.generating  # the story stopped first
     assert editor.toPlainText() == "Once upon a time"  # the whole passage, one step
-    controller._piece(7, 0, " king.")  # a piece already on its way is dropped
+    controller._piece(story, 0, " king.")  # a piece already on its way is dropped
     assert editor.toPlainText() == "Once upon a time"
     editor.redo()
     assert editor.toPlainText() == "Once upon a time there was a"  # all of it back

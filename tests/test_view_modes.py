@@ -110,8 +110,8 @@ def test_esc_dismisses_a_suggestion_before_it_leaves_full_screen(qtbot, make_win
     editor = window.editor
     editor.setPlainText("It was")
     editor.moveCursor(editor.textCursor().MoveOperation.End)
-    editor.expect_suggestion(3)
-    editor.add_piece(3, 0, " late")
+    editor.expect_suggestion()
+    editor.add_piece(0, " late")
     assert editor.ghost_text == " late"
     qtbot.keyClick(editor, Qt.Key.Key_Escape)
     assert editor.ghost_text == "" and window.isFullScreen()

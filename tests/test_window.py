@@ -50,7 +50,7 @@ def open_window(qtbot):
 
 def type_and_wait_for_ghost(qtbot, window, text):
     qtbot.keyClicks(window.editor, text)
-    qtbot.waitUntil(lambda: window.editor.ghost_text != "" and not window.generator.busy, timeout=10000)
+    qtbot.waitUntil(lambda: window.editor.ghost_text != "" and not window.suggestions.busy, timeout=10000)
     return window.editor.ghost_text
 
 
@@ -62,7 +62,7 @@ def test_typing_brings_ghost_text(qtbot, open_window, tiny_bundle):
     document = window.editor.document()
     document.setModified(False)
     revision, undo_steps = document.revision(), document.availableUndoSteps()
-    qtbot.waitUntil(lambda: window.editor.ghost_text != "" and not window.generator.busy, timeout=10000)
+    qtbot.waitUntil(lambda: window.editor.ghost_text != "" and not window.suggestions.busy, timeout=10000)
     ghost = window.editor.ghost_text
     assert window.editor.toPlainText() == "It was a truth"
     # the ghost text is no edit: no change to the document, its undo history or its modified flag
@@ -289,7 +289,7 @@ def test_ask_now_and_automatic_toggle(qtbot, open_window, tiny_bundle):
     assert not window.editor._debounce.isActive()  # automatic suggestions are off: no pause is awaited
     with qtbot.assertNotEmitted(window.editor.suggestion_wanted):
         window.editor._debounce.timeout.emit()  # and a pause would not ask for one either
-    assert window.editor.pending_request is None
+    assert not window.editor.ghost.active
     window.commands["suggest_now"].trigger()  # Ctrl+Space
     qtbot.waitUntil(lambda: window.editor.ghost_text != "", timeout=10000)
     window.commands["toggle_auto"].trigger()
@@ -317,8 +317,8 @@ def test_settings_panel_changes_apply_at_once(qtbot, open_window):
     assert window.settings["keys"] == {"accept": "Ctrl+J"}
     window.editor.setPlainText("It was")
     window.editor.moveCursor(window.editor.textCursor().MoveOperation.End)
-    window.editor.expect_suggestion(99)
-    window.editor.add_piece(99, 0, " late")
+    window.editor.expect_suggestion()
+    window.editor.add_piece(0, " late")
     qtbot.keyClick(window.editor, Qt.Key.Key_J, Qt.KeyboardModifier.ControlModifier)
     assert window.editor.toPlainText() == "It was late"
     assert "Ctrl+J" in window.ghost_actions["accept"].text()

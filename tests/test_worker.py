@@ -28,11 +28,11 @@ def test_generation_runs_on_the_worker_thread(qtbot, tiny_bundle):
         generator._worker.piece.connect(lambda *a: threads.append(threading.get_ident()),
                                         type=Qt.ConnectionType.DirectConnection)
         pieces = []
-        generator.piece.connect(lambda rid, alt, piece, prob: pieces.append((rid, alt, piece, prob)))
+        generator.piece.connect(lambda handle, alt, piece, prob: pieces.append((handle, alt, piece, prob)))
         with qtbot.waitSignal(generator.finished, timeout=20000) as done:
             request = generator.request("suggestion", "It was a dark", GenerationParams(max_new_tokens=8, num_alternatives=2))
-        rid, result = done.args
-        assert rid == request and not result.cancelled and len(result.alternatives) >= 1
+        handle, result = done.args
+        assert handle is request and not result.cancelled and len(result.alternatives) >= 1
         assert {alt for _, alt, _, _ in pieces} <= {0, 1}
         first = result.alternatives[0]  # made by the pieces of its engine row
         assert "".join(p for _, alt, p, _ in pieces if alt == first.row) == first.text
@@ -42,19 +42,20 @@ def test_generation_runs_on_the_worker_thread(qtbot, tiny_bundle):
         generator.shutdown()
 
 
-def test_newest_request_cancels_older(qtbot, tiny_bundle):
+def test_a_cancelled_request_stops_and_the_next_one_runs(qtbot, tiny_bundle):
     generator = Generator()
     try:
         with qtbot.waitSignal(generator.loaded, timeout=30000):
             generator.load(str(tiny_bundle))
         finished = {}
-        generator.finished.connect(lambda rid, result: finished.__setitem__(rid, result))
+        generator.finished.connect(lambda handle, result: finished.__setitem__(handle, result))
         # The tiny model can write a whole story before the next request is made: hold the worker at
         # its first streamed piece until the newer request exists, so the race is decided, not timed.
         gate = threading.Event()
         generator._worker.piece.connect(lambda *a: gate.wait(10), type=Qt.ConnectionType.DirectConnection)
         first = generator.request("story", "Once upon a time", STORY)
         second = generator.request("suggestion", "Once upon a time there", GenerationParams(max_new_tokens=4))
+        first.cancel()  # (by the one who asked: the Generator keeps no "current" request of its own)
         gate.set()
         qtbot.waitUntil(lambda: second in finished, timeout=20000)
         assert not finished[second].cancelled
@@ -80,8 +81,8 @@ def test_engine_errors_are_reported_not_raised(qtbot, tiny_bundle, tmp_path):
             generator.load(str(tiny_bundle))
         with qtbot.waitSignal(generator.failed, timeout=5000) as bad:
             refused = generator.request("suggestion", "text", GenerationParams(top_p=0.0))
-            assert not generator.busy  # refused on the GUI thread: nothing went to the worker
-        assert bad.args[0] == refused and "top_p" in bad.args[1]
+            assert refused.refused  # refused on the GUI thread: nothing went to the worker
+        assert bad.args[0] is refused and "top_p" in bad.args[1]
     finally:
         generator.shutdown()
 

@@ -5,6 +5,7 @@ saving, watching, autosave, recovery). It owns no suggestion or file state of it
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, cast
 
@@ -101,6 +102,7 @@ class MainWindow(QMainWindow):
         self.wheel_zoom = CtrlWheelZoom(self.editor.viewport(), self.zoom)
         self._connect()
 
+        self._apply_setting = self._appliers()
         for key in ("theme", "font_family", "wrap", "column_chars", "delay_ms", "auto_suggest", "keys",
                     "autosave_s", "recent_files", "spell_check", "confidence_shading"):
             self._apply(key)
@@ -280,48 +282,57 @@ class MainWindow(QMainWindow):
     def _setting_changed(self, key: str, _value) -> None:
         self._apply(key)
 
+    def _appliers(self) -> dict[str, Callable[[], None]]:
+        """Setting -> what makes the window follow it."""
+        s, e = self.settings, self.editor
+        return {
+            "theme": self._apply_theme,
+            **dict.fromkeys(("font_family", "font_size", "zoom"), self._apply_font),
+            "wrap": self._apply_wrap,
+            "column_chars": lambda: e.set_column(s["column_chars"]),
+            "delay_ms": lambda: e.set_delay(s["delay_ms"]),
+            "auto_suggest": self._apply_auto_suggest,
+            "confidence_shading": lambda: e.set_confidence_shading(s["confidence_shading"]),
+            "keys": self._apply_keys,
+            "autosave_s": lambda: self.files.set_autosave_interval(s["autosave_s"]),
+            "recent_files": self._fill_recent_menu,
+            **dict.fromkeys(("spell_check", "spell_language"), self.spelling.apply),
+            **dict.fromkeys(MODEL_KEYS, self.suggestions.load_model),
+        }
+
     def _apply(self, key: str) -> None:
+        apply = self._apply_setting.get(key)
+        if apply is not None:
+            apply()
+
+    def _apply_theme(self) -> None:
+        theme = themes.apply(cast(QApplication, QApplication.instance()), self.settings["theme"])
+        self.editor.set_colors(QColor(theme.ghost), QColor(theme.mark))
+        self.highlighter.set_colors(QColor(theme.muted), QColor(theme.mark))
+        self.theme_actions[self.settings["theme"]].setChecked(True)
+        self.statusBar().setStyleSheet(f"QStatusBar {{ color: {theme.muted}; }}")
+        self.story_bar.setStyleSheet(f"#storyBar {{ background: {theme.mark}; }}")
+        self.notice_bar.setStyleSheet(f"#noticeBar {{ background: {theme.mark}; }}")
+
+    def _apply_font(self) -> None:
         s = self.settings
-        if key == "theme":
-            theme = themes.apply(cast(QApplication, QApplication.instance()), s["theme"])
-            self.editor.set_colors(QColor(theme.ghost), QColor(theme.mark))
-            self.highlighter.set_colors(QColor(theme.muted), QColor(theme.mark))
-            self.theme_actions[s["theme"]].setChecked(True)
-            self.statusBar().setStyleSheet(f"QStatusBar {{ color: {theme.muted}; }}")
-            self.story_bar.setStyleSheet(f"#storyBar {{ background: {theme.mark}; }}")
-            self.notice_bar.setStyleSheet(f"#noticeBar {{ background: {theme.mark}; }}")
-        elif key in ("font_family", "font_size", "zoom"):
-            font = QFont(s["font_family"], s["font_size"]) if s["font_family"] else \
-                themes.default_editor_font(s["font_size"])
-            font.setPointSizeF(s["font_size"] * s["zoom"] / 100)
-            self.editor.setFont(font)
-            self.commands["zoom_reset"].setText(f"&Reset zoom ({s['zoom']}%)")
-        elif key == "wrap":
-            mode = GhostEditor.LineWrapMode
-            self.editor.setLineWrapMode(mode.WidgetWidth if s["wrap"] else mode.NoWrap)
-            self.commands["wrap"].setChecked(s["wrap"])
-            self.editor.set_column(s["column_chars"])
-        elif key == "column_chars":
-            self.editor.set_column(s["column_chars"])
-        elif key == "delay_ms":
-            self.editor.set_delay(s["delay_ms"])
-        elif key == "auto_suggest":
-            self.editor.auto_suggest = s["auto_suggest"]
-            self.commands["toggle_auto"].setChecked(s["auto_suggest"])
-            if not s["auto_suggest"]:
-                self.editor.clear_ghost()
-        elif key == "confidence_shading":
-            self.editor.set_confidence_shading(s["confidence_shading"])
-        elif key == "keys":
-            self._apply_keys()
-        elif key == "autosave_s":
-            self.files.set_autosave_interval(s["autosave_s"])
-        elif key == "recent_files":
-            self._fill_recent_menu()
-        elif key in ("spell_check", "spell_language"):
-            self.spelling.apply()
-        elif key in MODEL_KEYS:
-            self.suggestions.load_model()
+        font = QFont(s["font_family"], s["font_size"]) if s["font_family"] else themes.default_editor_font(s["font_size"])
+        font.setPointSizeF(s["font_size"] * s["zoom"] / 100)
+        self.editor.setFont(font)
+        self.commands["zoom_reset"].setText(f"&Reset zoom ({s['zoom']}%)")
+
+    def _apply_wrap(self) -> None:
+        mode = GhostEditor.LineWrapMode
+        self.editor.setLineWrapMode(mode.WidgetWidth if self.settings["wrap"] else mode.NoWrap)
+        self.commands["wrap"].setChecked(self.settings["wrap"])
+        self.editor.set_column(self.settings["column_chars"])
+
+    def _apply_auto_suggest(self) -> None:
+        on = self.settings["auto_suggest"]
+        self.editor.auto_suggest = on
+        self.commands["toggle_auto"].setChecked(on)
+        if not on:
+            self.editor.clear_ghost()
 
     def _text_replacing(self) -> None:
         self.highlighter.paused = True  # spelling is checked once the text is in, screen first

@@ -151,7 +151,7 @@ def _window(state: dict) -> str:
 
 
 def _show_window(app, state: dict) -> str:
-    from PySide6.QtCore import QEventLoop, QTimer
+    from PySide6.QtCore import QEventLoop, QObject, QTimer
 
     from app.engine.params import GenerationParams
     from app.ui.gui import app_icon
@@ -168,22 +168,30 @@ def _show_window(app, state: dict) -> str:
     loop = QEventLoop()
     generator = window.generator
 
-    def finished(request_id, result) -> None:
-        events["result"] = result
-        loop.quit()
+    class Watch(QObject):
+        """(A QObject's methods: the worker's signals reach them on this thread.)"""
 
-    def load_failed(message: str) -> None:
-        events["error"] = message
-        loop.quit()
+        def loaded(self, _status) -> None:
+            params = GenerationParams(max_new_tokens=TOKENS, temperature=0, length="tokens", stop_at_eot=False)
+            events["request"] = generator.request("suggestion", PROMPT, params)
 
-    def loaded(_status) -> None:
-        generator.request("suggestion", PROMPT, GenerationParams(max_new_tokens=TOKENS, temperature=0, length="tokens",
-                                                                 stop_at_eot=False))
+        def finished(self, request, result) -> None:
+            if request is events.get("request"):
+                events["result"] = result
+                loop.quit()
 
-    generator.loaded.connect(loaded)
-    generator.load_failed.connect(load_failed)
-    generator.finished.connect(finished)
-    generator.failed.connect(load_failed)
+        def failed(self, _request, message: str) -> None:
+            self.load_failed(message)
+
+        def load_failed(self, message: str) -> None:
+            events["error"] = message
+            loop.quit()
+
+    watch = Watch()
+    generator.loaded.connect(watch.loaded)
+    generator.load_failed.connect(watch.load_failed)
+    generator.finished.connect(watch.finished)
+    generator.failed.connect(watch.failed)
     QTimer.singleShot(WAIT_S * 1000, loop.quit)
     loop.exec()
     window.close()

@@ -1,10 +1,10 @@
 """Suggestions and story mode: the one owner of the model, its requests and what they bring back.
 
-``SuggestionController`` owns the Generator (app.ui.worker: the engine on its own thread), decides
-which request is wanted (the suggestion the editor's GhostState waits for, or the story being
-written), measures its latency, and routes streamed pieces: a suggestion's to the editor's ghost
-text, a story's into the text. The window only shows what it reports (status, speed, story state)
-and triggers its actions.
+``SuggestionController`` owns the Generator (app.ui.worker: the engine on its own thread) and the
+handles of its requests: it alone decides which request is wanted (the suggestion the editor's
+ghost text waits for, or the story being written), cancels the others, measures latency, and routes
+streamed pieces by their handle: a suggestion's to the editor's ghost text, a story's into the
+text. The window only shows what it reports (status, speed, story state) and triggers its actions.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from app.engine.params import GenerationParams
 from app.generation import params_for
 from app.settings import Settings
 from app.ui.editor import GhostEditor
-from app.ui.worker import Generator
+from app.ui.worker import Generator, Request
 from core import paths
 
 MODEL_KEYS = ("model", "provider", "threads")
@@ -27,9 +27,9 @@ MODEL_KEYS = ("model", "provider", "threads")
 
 @dataclass
 class _Asked:
-    """The suggestion request being timed: when it was asked for, when its first piece came."""
+    """The suggestion wanted now: its request, when it was asked for, when its first piece came."""
 
-    request_id: int
+    request: Request
     at: float
     first_piece_ms: float | None = None
 
@@ -48,9 +48,9 @@ class SuggestionController(QObject):
         self.generator = Generator(self)
         self.model_name = ""
         self.status_detail = ""
-        self._asked: _Asked | None = None
+        self._asked: _Asked | None = None  # the suggestion wanted, if any
         self._asking = False  # the writer asked for this suggestion (Ctrl+Space): shown however unsure
-        self._story_request: int | None = None
+        self._story: Request | None = None  # the story being written, if any
         self.story_span: tuple[int, int] | None = None  # the last story's text, while it can be retried
         self._retries = 0
         editor.suggestion_wanted.connect(self.request_suggestion)
@@ -73,6 +73,7 @@ class SuggestionController(QObject):
     def load_model(self) -> None:
         model, notice = models.active_model(self.settings["model"])
         self.editor.clear_ghost()
+        self._drop_suggestion()  # (one typed to its end may still stream: the load waits for no one)
         if self.editor.generating:
             self.story_stop()
         if model is None:
@@ -109,6 +110,7 @@ class SuggestionController(QObject):
 
     def shutdown(self) -> None:
         self.story_stop()
+        self._drop_suggestion()
         self.generator.shutdown()
 
     # suggestions -----------------------------------------------------------------------------
@@ -129,43 +131,57 @@ class SuggestionController(QObject):
         finally:
             self._asking = False
 
-    def request_suggestion(self) -> None:
+    def request_suggestion(self, text: str, _anchor: int) -> None:
+        """The editor waits for a suggestion of ``text`` at ``_anchor`` (its ghost holds the place)."""
+        self._drop_suggestion()
         if not self.generator.ready or self.editor.generating:
+            self.editor.clear_ghost()  # none will come
             return
-        request = self.generator.request("suggestion", self.editor.text_before_cursor(),
-                                         self.params("suggestion", asked=self._asking))
+        request = self.generator.request("suggestion", text, self.params("suggestion", asked=self._asking))
         self._asked = _Asked(request, time.perf_counter())
-        self.editor.expect_suggestion(request)
+
+    def _drop_suggestion(self) -> None:
+        """The suggestion asked for is no longer wanted: its request stops, its pieces are ignored."""
+        asked, self._asked = self._asked, None
+        if asked is not None:
+            asked.request.cancel()
 
     def _ghost_cleared(self) -> None:
-        if self._story_request is None:
-            self.generator.cancel()
+        self._drop_suggestion()
 
-    def _piece(self, request_id: int, alternative: int, piece: str, probability: float = 1.0) -> None:
-        if request_id == self._story_request:
+    def _suggestion(self, request: Request) -> _Asked | None:
+        asked = self._asked
+        return asked if asked is not None and asked.request is request else None
+
+    def _piece(self, request: Request, alternative: int, piece: str, probability: float = 1.0) -> None:
+        if request is self._story:
             if alternative == 0:
                 self.editor.append_generated(piece)
             return
-        asked = self._asked
-        if asked is not None and asked.request_id == request_id and asked.first_piece_ms is None:
+        asked = self._suggestion(request)
+        if asked is None:
+            return  # a request no longer wanted
+        if asked.first_piece_ms is None:
             asked.first_piece_ms = (time.perf_counter() - asked.at) * 1e3
-        self.editor.add_piece(request_id, alternative, piece, probability)
+        self.editor.add_piece(alternative, piece, probability)
 
-    def _finished(self, request_id: int, result) -> None:
-        if request_id == self._story_request:
+    def _finished(self, request: Request, result) -> None:
+        if request is self._story:
             self._story_done()
             return
-        rows = None if result.cancelled else {alt.row for alt in result.alternatives}
-        self.editor.finish_suggestion(request_id, rows)  # (the editor ignores a request it no longer shows)
-        asked = self._asked
-        if not result.cancelled and asked is not None and asked.request_id == request_id \
-                and asked.first_piece_ms is not None:
+        asked = self._suggestion(request)
+        if asked is None:
+            return
+        self._asked = None
+        self.editor.finish_suggestion(None if result.cancelled else {alt.row for alt in result.alternatives})
+        if not result.cancelled and asked.first_piece_ms is not None:
             self.speed.emit(f"latency {asked.first_piece_ms:.0f} ms, {result.decode_tokens_per_s:.0f} tok/s")
 
-    def _failed(self, request_id: int, message: str) -> None:
-        if request_id == self._story_request:
+    def _failed(self, request: Request, message: str) -> None:
+        if request is self._story:
             self._story_done()
-        elif request_id == self.editor.pending_request:
+        elif self._suggestion(request) is not None:
+            self._asked = None
             self.editor.clear_ghost()
         self.message.emit(message, 10000)
 
@@ -177,7 +193,12 @@ class SuggestionController(QObject):
 
     @property
     def writing(self) -> bool:
-        return self._story_request is not None
+        return self._story is not None
+
+    @property
+    def busy(self) -> bool:
+        """A request of this controller's is still wanted (a suggestion streaming, or a story)."""
+        return self._asked is not None or self._story is not None
 
     def story_continue(self) -> None:
         if self.editor.generating or self.editor.isReadOnly():
@@ -202,16 +223,17 @@ class SuggestionController(QObject):
             self.editor.setTextCursor(cursor)
         prompt = self.editor.text_before_cursor()
         self.editor.begin_generated(replace)
-        self._story_request = self.generator.request("story", prompt, self.params("story"))
+        self._drop_suggestion()  # (one typed to its end may still stream: the story need not wait)
+        self._story = self.generator.request("story", prompt, self.params("story"))
         self.story_changed.emit()
 
     def story_stop(self) -> None:
-        if self._story_request is not None:
-            self.generator.cancel()
+        if self._story is not None:
+            self._story.cancel()
             self._story_done()
 
     def _story_done(self) -> None:
-        self._story_request = None
+        self._story = None
         self.story_span = self.editor.end_generated()
         self.story_changed.emit()
 
@@ -220,7 +242,7 @@ class SuggestionController(QObject):
         self.story_changed.emit()
 
     def _user_edited(self) -> None:
-        if self._story_request is not None:
+        if self._story is not None:
             self.story_stop()
         if self.story_span is not None and self.story_span not in self.editor.generated_ranges():
             # the writer changed the continuation: it is theirs now, nothing to retry

@@ -1,15 +1,15 @@
 """The generation engine on its own thread, so that typing never waits for the model.
 
 ``Generator`` lives on the GUI thread and is all the window talks to. It owns a QThread on which an
-``EngineWorker`` loads the Engine (app.engine) and runs requests one after another. A new request
-sets the cancel event of the one before, so the worker drops stale work within one decode step.
-Streamed pieces and results come back through queued signals, tagged with the request id, so the
-GUI can ignore anything that belongs to a request it no longer wants.
+``EngineWorker`` loads the Engine (app.engine) and runs requests one after another. ``request``
+returns the ``Request`` itself as the caller's handle: streamed pieces and results come back through
+queued signals to the GUI thread, each carrying its Request, so the one who asked
+(app.ui.suggestions) tells what is still wanted by the handle alone and cancels what is not (the
+worker then drops it within one decode step).
 """
 
 from __future__ import annotations
 
-import itertools
 import threading
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
@@ -23,13 +23,17 @@ if TYPE_CHECKING:
     from app.engine import Engine
 
 
-@dataclass
+@dataclass(eq=False)  # a handle: one request is equal to itself only
 class Request:
-    id: int
     kind: str  # "suggestion" | "story"
     text: str
     params: GenerationParams  # validated on the GUI thread, by Generator.request
-    cancel: threading.Event = field(default_factory=threading.Event)
+    stop: threading.Event = field(default_factory=threading.Event)
+    refused: str | None = None  # why the parameters cannot run (then it never reaches the worker)
+
+    def cancel(self) -> None:
+        """No longer wanted: the worker skips it, or stops it within one decode step."""
+        self.stop.set()
 
 
 class EngineWorker(QObject):
@@ -37,9 +41,9 @@ class EngineWorker(QObject):
 
     loaded = Signal(object)  # EngineStatus
     load_failed = Signal(str)
-    piece = Signal(int, int, str, float)  # request id, alternative index, text, its probability
-    finished = Signal(int, object)  # request id, GenerationResult
-    failed = Signal(int, str)  # request id, message
+    piece = Signal(object, int, str, float)  # Request, alternative index, text, its probability
+    finished = Signal(object, object)  # Request, GenerationResult
+    failed = Signal(object, str)  # Request, message
 
     def __init__(self) -> None:
         super().__init__()
@@ -76,32 +80,38 @@ class EngineWorker(QObject):
 
     @Slot(object)
     def generate(self, request: Request) -> None:
-        if request.cancel.is_set():
+        if request.stop.is_set():
             return  # superseded while it waited in the queue
         if self._engine is None:
-            self.failed.emit(request.id, "No model is loaded")
+            self.failed.emit(request, "No model is loaded")
             return
         try:
             result = self._engine.generate(
                 request.text, request.params,
-                on_token=lambda alt, piece, prob: self.piece.emit(request.id, alt, piece, prob),
-                cancel=request.cancel,
+                on_token=lambda alt, piece, prob: self.piece.emit(request, alt, piece, prob),
+                cancel=request.stop,
             )
         except Exception as exc:  # noqa: BLE001 - a failed suggestion is reported; the editor goes on
             logs.error("generation failed", exc_info=True)
-            self.failed.emit(request.id, f"Generation failed ({type(exc).__name__}: {exc})")
+            self.failed.emit(request, f"Generation failed ({type(exc).__name__}: {exc})")
         else:
-            self.finished.emit(request.id, result)
+            self.finished.emit(request, result)
 
 
 class Generator(QObject):
-    """The GUI's handle on the worker: load a model, ask for text, cancel, shut down."""
+    """The GUI's handle on the worker: load a model, ask for text, shut down.
+
+    Its signals are the worker's, emitted again here on the GUI thread: that is where everything
+    connected to them runs, plain functions (and pytest-qt's waitSignal) included, which PySide
+    would otherwise call on the worker's thread. Each carries the Request that ``request`` gave
+    out; which request is wanted is for the caller to say (``Request.cancel``), not for the
+    Generator, which keeps none."""
 
     loaded = Signal(object)  # EngineStatus
     load_failed = Signal(str)
-    piece = Signal(int, int, str, float)
-    finished = Signal(int, object)
-    failed = Signal(int, str)
+    piece = Signal(object, int, str, float)  # Request, alternative index, text, its probability
+    finished = Signal(object, object)  # Request, GenerationResult
+    failed = Signal(object, str)  # Request, message
 
     _load = Signal(str, str, int)
     _unload = Signal()
@@ -109,8 +119,6 @@ class Generator(QObject):
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
-        self._ids = itertools.count(1)
-        self._current: Request | None = None
         self.ready = False
         self._thread = QThread()
         self._thread.setObjectName("inkwell-engine")
@@ -122,53 +130,42 @@ class Generator(QObject):
         self._generate.connect(self._worker.generate)
         self._worker.loaded.connect(self._on_loaded)
         self._worker.load_failed.connect(self._on_load_failed)
-        self._worker.piece.connect(self.piece)
+        self._worker.piece.connect(self._on_piece)
         self._worker.finished.connect(self._on_finished)
         self._worker.failed.connect(self._on_failed)
         self._thread.start()
 
     def load(self, folder: str, provider: str = "auto", threads: int = 0) -> None:
-        self.cancel()
         self.ready = False
         self._load.emit(folder, provider, threads)
 
     def unload(self) -> None:
-        self.cancel()
         self.ready = False
         self._unload.emit()
 
-    def request(self, kind: str, text: str, params: GenerationParams) -> int:
-        """Queue a generation; any earlier one still running is cancelled. Returns its id.
+    def request(self, kind: str, text: str, params: GenerationParams) -> Request:
+        """Queue a generation; the Request returned is the caller's handle on it (to cancel it,
+        and to know its pieces and its end, which carry it).
 
         ``params`` are checked here, on the GUI thread: parameters that cannot run never reach
-        the worker, and are reported through ``failed`` (once the caller knows the id), as the
+        the worker, and are reported through ``failed`` (once the caller holds the handle), as the
         engine's own failures are."""
-        self.cancel()
-        request_id = next(self._ids)
+        request = Request(kind, text, params)
         try:
-            params = replace(params).validate()  # a copy: the worker's, whatever the caller does next
+            request.params = replace(params).validate()  # a copy: the worker's, whatever the caller does next
         except ValueError as exc:
             logs.warning("generation settings refused: %s", exc)
-            message = f"Generation settings: {exc}"
-            QTimer.singleShot(0, self, lambda: self.failed.emit(request_id, message))
-            return request_id
-        self._current = Request(request_id, kind, text, params)
-        self._generate.emit(self._current)
-        return self._current.id
-
-    def cancel(self) -> None:
-        if self._current is not None:
-            self._current.cancel.set()
-            self._current = None
-
-    @property
-    def busy(self) -> bool:
-        return self._current is not None
+            message = request.refused = f"Generation settings: {exc}"
+            QTimer.singleShot(0, self, lambda: self.failed.emit(request, message))
+            return request
+        self._generate.emit(request)
+        return request
 
     def shutdown(self) -> None:
-        self.cancel()
         self._thread.quit()
         self._thread.wait()
+
+    # (QObject methods: queued from the worker's thread to this one)
 
     def _on_loaded(self, status) -> None:
         self.ready = True
@@ -178,12 +175,11 @@ class Generator(QObject):
         self.ready = False
         self.load_failed.emit(message)
 
-    def _on_finished(self, request_id: int, result) -> None:
-        if self._current is not None and self._current.id == request_id:
-            self._current = None
-        self.finished.emit(request_id, result)
+    def _on_piece(self, request: Request, alternative: int, piece: str, probability: float) -> None:
+        self.piece.emit(request, alternative, piece, probability)
 
-    def _on_failed(self, request_id: int, message: str) -> None:
-        if self._current is not None and self._current.id == request_id:
-            self._current = None
-        self.failed.emit(request_id, message)
+    def _on_finished(self, request: Request, result) -> None:
+        self.finished.emit(request, result)
+
+    def _on_failed(self, request: Request, message: str) -> None:
+        self.failed.emit(request, message)
