@@ -296,8 +296,9 @@ class MainWindow(QMainWindow):
             "keys": self._apply_keys,
             "autosave_s": lambda: self.files.set_autosave_interval(s["autosave_s"]),
             "recent_files": self._fill_recent_menu,
-            **dict.fromkeys(("spell_check", "spell_language"), self.spelling.apply),
-            **dict.fromkeys(MODEL_KEYS, self.suggestions.load_model),
+            # Looked up when applied, not when the table is made: a replaced method is the one called.
+            **dict.fromkeys(("spell_check", "spell_language"), lambda: self.spelling.apply()),
+            **dict.fromkeys(MODEL_KEYS, lambda: self.suggestions.load_model()),
         }
 
     def _apply(self, key: str) -> None:
