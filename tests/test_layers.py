@@ -47,9 +47,6 @@ QT = {"PySide6", "shiboken6"}
 # The Qt line inside app/ is a package line: every module that imports Qt lives in app.ui, and
 # every other app module (app.engine is a layer of its own, below) runs without Qt.
 QT_PACKAGE = "app.ui"
-# app.recovery still takes Qt's QLockFile for its lock; it keeps its place beside the other
-# Qt-free modules and leaves this set once it takes the project's one lock instead.
-QT_OUTSIDE_ITS_PACKAGE = {"app.recovery"}
 
 
 def in_package(module: str, package: str) -> bool:
@@ -57,8 +54,7 @@ def in_package(module: str, package: str) -> bool:
 
 
 def app_without_qt() -> list[str]:
-    return [m for m in modules("app") if not in_package(m, QT_PACKAGE) and not in_package(m, "app.engine")
-            and m not in QT_OUTSIDE_ITS_PACKAGE]
+    return [m for m in modules("app") if not in_package(m, QT_PACKAGE) and not in_package(m, "app.engine")]
 
 
 LAYERS = {
@@ -171,11 +167,10 @@ def test_there_are_no_import_cycles():
 
 
 def test_only_the_window_package_imports_qt_even_lazily():
-    """Qt is imported only under app/ui (and app.recovery, see QT_OUTSIDE_ITS_PACKAGE), lazy
-    imports included: a module of the Qt-free side never needs Qt to do its work."""
+    """Qt is imported only under app/ui, lazy imports included: a module of the Qt-free side never needs Qt to do its work."""
     wrong = []
     for module in sorted(known_modules()):
-        if in_package(module, QT_PACKAGE) or module in QT_OUTSIDE_ITS_PACKAGE:
+        if in_package(module, QT_PACKAGE):
             continue
         path = ROOT / Path(*module.split("."))
         source = (path / "__init__.py") if path.is_dir() else path.with_suffix(".py")
