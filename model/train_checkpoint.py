@@ -109,6 +109,20 @@ def save(out: Path, job: Job, model: Any, optimizer: Any, sampler: Any, fingerpr
     return path
 
 
+def saved_config(out: Path) -> dict[str, Any] | None:
+    """The architecture (Hugging Face config dict) the checkpoint in ``out`` was written with,
+    or None where there is no readable one (``restore`` then says what is wrong)."""
+    import torch
+
+    try:
+        # mmap: the weights are not read, only the small config entry.
+        state = torch.load(str(out / CHECKPOINT), map_location="cpu", weights_only=True, mmap=True)
+    except Exception:  # noqa: BLE001 - restore reads it again and reports any failure in words
+        return None
+    config = state.get("config") if isinstance(state, dict) else None
+    return config if isinstance(config, dict) else None
+
+
 def restore(out: Path, job: Job, model: Any, optimizer: Any, sampler: Any, fingerprint: str, device: Any) -> Progress:
     """Load checkpoints/last.pt into ``model``, ``optimizer``, ``sampler`` and torch's random state."""
     import torch

@@ -359,7 +359,13 @@ class Trainer:
         from model.hf import load_gpt2
 
         job = self.job
-        if job.init:
+        # A full run resumes from its checkpoint alone: it holds the architecture (deepened, if
+        # the job deepens) and every weight, so the init folder need not exist any more. LoRA's
+        # checkpoint holds the adapters only, and still needs its base.
+        saved = checkpoint.saved_config(self.out) if self.resume and job.method == "full" else None
+        if saved is not None:
+            model = GPT2(GPT2Config.from_hf_dict(saved, source=str(self.out / checkpoint.CHECKPOINT)))
+        elif job.init:
             model = load_gpt2(job.init)
             if job.deepen_to:
                 from model.grow import deepen

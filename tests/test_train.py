@@ -6,6 +6,7 @@ import errno
 import io
 import json
 import math
+import shutil
 import signal
 import subprocess
 import sys
@@ -402,3 +403,25 @@ def test_fine_tune_from_a_hugging_face_checkpoint(tiny_hf_dir, corpus, tmp_path)
     from model.hf import load_gpt2
 
     assert load_gpt2(tmp_path / "ft").config.n_layer == TINY["n_layer"]
+
+
+@pytest.mark.slow
+def test_a_full_run_resumes_from_its_checkpoint_after_its_init_folder_is_gone(corpus, tiny_hf_dir, tmp_path):
+    from model.train_loop import StopRequest
+
+    init = tmp_path / "init"
+    shutil.copytree(tiny_hf_dir, init)
+    job = job_dict(corpus, tmp_path / "run", init=str(init), model=None, steps=8, checkpoint_every=100,
+                   eval_every=8, sample_every=100)
+    stop = StopRequest()
+
+    def interrupt(step):
+        if step == 4:
+            stop.signum = signal.SIGTERM
+
+    result, _ = run_in_process(job, on_step=interrupt, stop=stop)
+    assert result["stopped"] and result["step"] == 4
+    shutil.rmtree(init)  # e.g. a temporary copy that did not survive a restart
+    _, events = run_in_process(job, resume=True)
+    assert events[0]["event"] == "start" and events[0]["step"] == 4
+    assert events[-1]["event"] == "done" and events[-1]["steps"] == 8
