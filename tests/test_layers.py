@@ -86,19 +86,25 @@ def known_modules() -> set[str]:
     return {m for p in PACKAGES for m in modules(p)}
 
 
+def import_statements(module: str):
+    """(statement, whether ``module`` is a package) for each import statement in its source that
+    runs, lazy ones too (those under ``if TYPE_CHECKING:`` never do)."""
+    path = ROOT / Path(*module.split("."))
+    is_package = path.is_dir()
+    source = (path / "__init__.py") if is_package else path.with_suffix(".py")
+    tree = ast.parse(source.read_text(encoding="utf-8"))
+    hints = typing_only(tree)
+    for node in ast.walk(tree):
+        if id(node) not in hints and isinstance(node, (ast.Import, ast.ImportFrom)):
+            yield node, is_package
+
+
 def project_imports():
     """(module, imported module, line) for every import of the project's own modules, lazy ones
     too; ``from package import name`` imports the submodule ``name`` when there is one."""
     known = known_modules()
     for module in sorted(known):
-        path = ROOT / Path(*module.split("."))
-        is_package = path.is_dir()
-        source = (path / "__init__.py") if is_package else path.with_suffix(".py")
-        tree = ast.parse(source.read_text(encoding="utf-8"))
-        hints = typing_only(tree)
-        for node in ast.walk(tree):
-            if id(node) in hints:
-                continue
+        for node, is_package in import_statements(module):
             if isinstance(node, ast.Import):
                 names = [alias.name for alias in node.names]
             elif isinstance(node, ast.ImportFrom):
@@ -110,8 +116,6 @@ def project_imports():
                     parent = node.module or ""
                 subs = [f"{parent}.{alias.name}" for alias in node.names]
                 names = [s for s in subs if s in known] + ([parent] if any(s not in known for s in subs) else [])
-            else:
-                continue
             for name in names:
                 if name.split(".")[0] in PACKAGES:
                     yield module, name, node.lineno
@@ -167,21 +171,16 @@ def test_there_are_no_import_cycles():
 
 
 def test_only_the_window_package_imports_qt_even_lazily():
-    """Qt is imported only under app/ui, lazy imports included: a module of the Qt-free side never needs Qt to do its work."""
+    """Qt is imported only under app/ui, lazy imports included: a module of the Qt-free side
+    never needs Qt to do its work."""
     wrong = []
     for module in sorted(known_modules()):
         if in_package(module, QT_PACKAGE):
             continue
-        path = ROOT / Path(*module.split("."))
-        source = (path / "__init__.py") if path.is_dir() else path.with_suffix(".py")
-        tree = ast.parse(source.read_text(encoding="utf-8"))
-        hints = typing_only(tree)
-        for node in ast.walk(tree):
-            if id(node) in hints:
-                continue
+        for node, _ in import_statements(module):
             if isinstance(node, ast.Import):
                 names = [alias.name for alias in node.names]
-            elif isinstance(node, ast.ImportFrom) and not node.level:
+            elif not node.level:
                 names = [node.module or ""]
             else:
                 continue
