@@ -20,10 +20,11 @@ import re
 from collections.abc import Callable
 
 # sigmoid(A * ln(p) + B): the first word's, and the whole suggestion's (see the module's note).
-# Fitted on 1,784 pauses (584 first words right) with inkwell-fiction's weights of 6 December 2026:
-# calibrated 0-0.1: 6% right, 0.1-0.2: 15%, 0.2-0.3: 26%, 0.3-0.5: 31%, 0.5-1: 72%.
-FIRST_WORD_FIT = (1.667, 1.787)
-WHOLE_FIT = (1.120, 1.257)
+# Fitted on 1,079 suggestions (405 first words right) with the shipped inkwell-fiction (all 4500
+# steps): calibrated 0-0.1: 5% right, 0.1-0.2: 21%, 0.2-0.3: 19%, 0.3-0.5: 36%, 0.5-1: 74%; whole
+# suggestions 0-0.1: 1%, 0.1-0.2: 8%, 0.2-0.3: 19%, 0.3-0.5: 31%, 0.5-1: 84%.
+FIRST_WORD_FIT = (1.783, 2.031)
+WHOLE_FIT = (1.242, 1.754)
 
 Lexicon = Callable[[str], bool]
 _LETTERS = re.compile(r"[^\W\d_]+")
