@@ -348,6 +348,8 @@ def main() -> None:
         policies += [(f"new, no cache, show >= {t:.2f}", plain, t) for t in THRESHOLDS]
     for text in (("austen", "authors") if args.text == "both" else (args.text,)):
         texts = passages(text, args.chars)
+        for config in (today, new, plain):
+            config.memo.clear()  # memoised by passage and position: another text's would be taken
         rows = {}
         tallies = {}
         started = time.perf_counter()
