@@ -12,12 +12,11 @@ business: the one who asked (app.ui.suggestions) passes on only the pieces still
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Protocol
 
-_NEXT_WORD = re.compile(r"\s*[^\s]+")
+from app.engine.trust import WORD_OR_MARK
 
 # Confidence shading: text the model gave at least SURE is shown in the full ghost colour, text
 # at UNSURE or below at FAINTEST of it, in between in a few steps (by the logarithm of the
@@ -272,8 +271,8 @@ class GhostState:
         return text
 
     def next_word(self) -> str:
-        """The shown text's next word, with the blanks before it ("" when none is shown)."""
-        match = _NEXT_WORD.match(self.text)
+        """The shown text's next word or mark, with the blanks before it ("" when none is shown)."""
+        match = WORD_OR_MARK.match(self.text)
         return match.group(0) if match else ""
 
     def accept_word(self, word: str) -> Outcome:

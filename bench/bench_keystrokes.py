@@ -53,7 +53,7 @@ from core.prose import normalise_prose
 from core.tokenizer import encode
 
 WORD = re.compile(r"[^\W\d_]+(?:['\u2019][^\W\d_]+)*")
-PIECE = re.compile(r"\s*(?:[^\W_]+(?:['\u2019][^\W_]+)*|[^\w\s])")
+PIECE = trust.WORD_OR_MARK  # what Ctrl+Right takes
 THRESHOLDS = (0.0, 0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5)
 CONTEXT_CHARS = 2500  # of the paragraphs before a passage, already in the document
 CALIBRATION_SHARE = 0.3  # of each held-out author's book: calibration text, never scored

@@ -86,6 +86,8 @@ def test_enter_types_through_a_line_break_of_the_suggestion(qtbot, editor):
 def test_ctrl_right_takes_a_line_break_with_the_next_word(qtbot, editor):
     show(editor, " estate.\n\nIt is")
     qtbot.keyClick(editor, Qt.Key.Key_Right, Qt.KeyboardModifier.ControlModifier)
+    assert editor.ghost_text == ".\n\nIt is"  # a word, then its mark: one key each
+    qtbot.keyClick(editor, Qt.Key.Key_Right, Qt.KeyboardModifier.ControlModifier)
     assert editor.ghost_text == "\n\nIt is"
     qtbot.keyClick(editor, Qt.Key.Key_Right, Qt.KeyboardModifier.ControlModifier)
     assert editor.ghost_text == " is"

@@ -127,6 +127,17 @@ def test_accept_word_keeps_the_alternatives_that_begin_with_it():
     assert state.accept_word(state.next_word()) is Outcome.USED_UP and not state.active
 
 
+def test_a_word_and_the_mark_after_it_are_taken_one_at_a_time():
+    state = streamed(" her.\u201d She went")
+    assert state.next_word() == " her"  # the writer may go on with a comma, not a full stop
+    state.accept_word(" her")
+    assert state.next_word() == "."
+    state.accept_word(".")
+    assert state.next_word() == "\u201d"
+    state.accept_word("\u201d")
+    assert state.next_word() == " She"
+
+
 def test_cycling_wraps_and_needs_two():
     state = streamed(" one", " two", " three")
     assert state.cycle(-1) and state.text == " three" and state.index == 2

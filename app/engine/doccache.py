@@ -6,9 +6,10 @@ in the text (prompt plus what was generated) and counts what followed them there
 weigh more (ORDER_WEIGHTS). Its distribution is mixed with the model's:
 p = (1 - w) p_model + w p_cache, with w = WEIGHT scaled by how long the longest match is (a single
 repeated token says little, a repeated phrase much more), and no mixing at all where nothing
-matches. The mixed scores are returned in the logits' own scale (log p plus the logits' log-sum-
-exp): a token the cache says nothing about keeps its logit less log(1 / (1 - w)), so the
-repetition penalty and the other processors see almost what they saw before.
+matches. The mixed scores are returned in the logits' own scale: a token the cache says nothing
+about keeps its logit and those it predicts are raised, so the repetition penalty and the other
+processors see almost what they saw before. Only the writer's text is searched for what followed
+(not the suggestion being written), so the model's own inventions are not echoed back.
 
 WEIGHT was tuned on held-out text (bench/bench_keystrokes.py --tune-cache: the first part of the
 held-out authors' books, which the keystroke benchmark does not score): with inkwell-fiction's
@@ -27,45 +28,55 @@ LENGTH_SHARE = (0.0, 0.3, 0.7, 1.0, 1.0)  # of WEIGHT, by the longest match's le
 LOOK_BACK = 2048  # tokens searched (the context window is shorter: this bounds a long story)
 
 
-def cache_distribution(history: np.ndarray, vocab: int) -> tuple[np.ndarray | None, int]:
-    """The cache's next-token distribution after ``history`` and the longest match's length
-    (None, 0 where no earlier place matches even the last token)."""
+def cache_distribution(history: np.ndarray, writer: int | None = None) -> tuple[np.ndarray, np.ndarray, int]:
+    """The cache's next-token distribution after ``history``, as the tokens it gives a share and
+    their shares, and the longest match's length (empty, 0 where no earlier place matches even the
+    last token). Only what followed in the first ``writer`` tokens counts (all when None): the
+    writer's text, not what the model has just written after it, whose inventions the cache
+    would otherwise repeat back to it."""
     h = np.asarray(history[-LOOK_BACK:], dtype=np.int64)
     n = len(h)
-    if n < 2:
-        return None, 0
-    counts: dict[int, float] = {}
+    # places j (followed by h[j + 1]) that may be counted
+    places_end = n - 1 if writer is None else max(0, min(n - 1, writer - (len(history) - n) - 1))
+    none = np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float64), 0
+    if places_end < 1:
+        return none
+    ids: list[np.ndarray] = []
+    shares: list[np.ndarray] = []
     longest = 0
-    match = np.ones(n - 1, dtype=bool)  # candidate places j (followed by h[j + 1])
+    match = np.ones(places_end, dtype=bool)
     for order in range(1, MAX_ORDER + 1):
         if order > n - 1:
             break
         # place j matches at this order when h[j - order + 1 .. j] == h[n - order .. n - 1]
-        shifted = np.zeros(n - 1, dtype=bool)
         lo = order - 1
-        shifted[lo:] = h[: n - 1 - lo] == h[n - order]
-        match &= shifted
+        if lo >= places_end:
+            break
+        match[:lo] = False
+        match[lo:] &= h[: places_end - lo] == h[n - order]
         places = np.flatnonzero(match)
         if not len(places):
             break
         longest = order
         followers, number = np.unique(h[places + 1], return_counts=True)
-        share = ORDER_WEIGHTS[order] / len(places)
-        for token, count in zip(followers.tolist(), number.tolist()):
-            counts[token] = counts.get(token, 0.0) + share * count
-    if not counts:
-        return None, 0
-    dist = np.zeros(vocab, dtype=np.float64)
-    ids = np.fromiter(counts, dtype=np.int64)
-    keep = ids < vocab
-    dist[ids[keep]] = np.fromiter(counts.values(), dtype=np.float64)[keep]
-    total = dist.sum()
-    return (dist / total if total > 0 else None), longest
+        ids.append(followers)
+        shares.append(number * (ORDER_WEIGHTS[order] / len(places)))
+    if not longest:
+        return none
+    tokens, where = np.unique(np.concatenate(ids), return_inverse=True)
+    weights = np.bincount(where, weights=np.concatenate(shares))
+    return tokens, weights / weights.sum(), longest
 
 
-def mix(logits: np.ndarray, histories: list[np.ndarray], weight: float = WEIGHT) -> np.ndarray:
-    """``logits`` [rows, vocab] (or one row) with each row's cache mixed in; a new array where
-    anything changed, else ``logits`` itself."""
+def mix(logits: np.ndarray, histories: list[np.ndarray], weight: float = WEIGHT,
+        writer: int | None = None) -> np.ndarray:
+    """``logits`` [rows, vocab] (or one row) with each row's cache (over its first ``writer``
+    tokens) mixed in; a new array where anything changed, else ``logits`` itself.
+
+    Only the tokens the cache gives a share change: a token's mixed probability is
+    (1 - w) p + w c, which in the logits' scale, with the others left as they are (a softmax does
+    not see a common shift), is its logit plus log(1 + w c / ((1 - w) p)). So a step reads the
+    whole row once (its log-sum-exp), not the three times of a full mix."""
     if weight <= 0:
         return logits
     rows = np.asarray(logits, dtype=np.float32)
@@ -75,27 +86,19 @@ def mix(logits: np.ndarray, histories: list[np.ndarray], weight: float = WEIGHT)
         histories = histories * len(rows)
     out = None
     for r, history in enumerate(histories[: len(rows)]):
-        dist, longest = cache_distribution(history, rows.shape[-1])
-        if dist is None:
-            continue
+        ids, shares, longest = cache_distribution(history, writer)
         w = weight * LENGTH_SHARE[min(longest, MAX_ORDER)]
-        if w <= 0:
+        keep = ids < rows.shape[-1]
+        if w <= 0 or not keep.any():
             continue
+        ids, shares = ids[keep], shares[keep]
         if out is None:
             out = rows.copy()
-        # In float32, in place: a full-vocabulary float64 pass cost as much as the graph's step
-        # for the bundled model; the float32 log of a mixed probability is exact to ~1e-7.
         row = out[r]
-        top = row.max()
-        np.subtract(row, top, out=row)
-        np.exp(row, out=row)
-        z = row.sum(dtype=np.float64)
-        row *= np.float32((1.0 - w) / z)
-        ids = np.flatnonzero(dist)
-        row[ids] += (w * dist[ids]).astype(np.float32)
-        with np.errstate(divide="ignore"):
-            np.log(row, out=row)
-        row += np.float32(top + np.log(z))
+        top = float(row.max())
+        log_z = top + float(np.log(np.exp(row - top, dtype=np.float32).sum(dtype=np.float64)))
+        p = np.exp(row[ids].astype(np.float64) - log_z)
+        row[ids] += np.log1p(w * shares / ((1.0 - w) * np.maximum(p, 1e-300))).astype(np.float32)
     if out is None:
         return logits
     return out.reshape(-1) if single else out

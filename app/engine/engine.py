@@ -309,7 +309,7 @@ class _Decoding:
             self.pos += 1
         histories = [self.written[row, : self.prompt_length + len(self.generated[row])] for row in range(n)]
         if self.params.document_cache:
-            logits = doccache.mix(logits, histories)
+            logits = doccache.mix(logits, histories, writer=self.prompt_length)
         self.tokens = self.sampler.sample(self.sampler.process(logits, histories))
         self.row_probs = _token_probs(logits, self.tokens)
         return True

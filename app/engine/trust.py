@@ -30,8 +30,10 @@ Lexicon = Callable[[str], bool]
 _LETTERS = re.compile(r"[^\W\d_]+")
 _TRAILING = re.compile(r"[^\W\d_]+$")
 _LEADING = re.compile(r"[^\W\d_]+")
-# Where the first word of a suggestion ends: a run of letters (with inner apostrophes), or one mark.
-_FIRST_UNIT = re.compile(r"\s*(?:[^\W_]+(?:['\u2019][^\W_]+)*|[^\w\s])")
+# A word of a suggestion, with the blanks before it: a run of letters or digits (with inner
+# apostrophes), or one mark. The first one is what the confidence is about, and Ctrl+Right takes
+# one at a time, so a writer can take " her" of " her." when they go on with a comma.
+WORD_OR_MARK = re.compile(r"\s*(?:[^\W_]+(?:['\u2019][^\W_]+)*|[^\w\s])")
 
 
 def calibrated(probability: float, fit: tuple[float, float] = FIRST_WORD_FIT) -> float:
@@ -43,7 +45,7 @@ def calibrated(probability: float, fit: tuple[float, float] = FIRST_WORD_FIT) ->
 def first_word_end(text: str, final: bool) -> int | None:
     """Where the first word (or mark) of ``text`` ends once it is complete: something follows it,
     or ``final`` (no more text comes); None while it may still grow."""
-    m = _FIRST_UNIT.match(text)
+    m = WORD_OR_MARK.match(text)
     if not m or not m.group().strip():
         return len(text) if final and text.strip() else None
     if m.end() < len(text) or final:
