@@ -17,11 +17,10 @@ SAMPLING = ("temperature", "top_k", "top_p", "min_p", "repetition_penalty", "see
 # where phrases do recur, so it is left to the repetition penalty.
 SUGGESTION_OWN_NGRAM = 3
 # "Show suggestions": the least calibrated probability that a suggestion's first word is right
-# (app/engine/trust.py) for it to be shown; "often" shows every suggestion, as Inkwell did before.
-# Chosen with bench/bench_keystrokes.py and inkwell-fiction's weights of 6 December 2026: at 0.3
-# shown suggestions are right about twice as often as before (held-out authors 43% vs 21%, Austen
-# 47% vs 27%) for some keystroke saving (10.1% vs 12.8%, 17.7% vs 19.6%): no threshold kept both.
-SHOW_LEVELS = {"often": 0.0, "fairly sure": 0.3, "sure": 0.5}
+# (app/engine/trust.py) for it to be shown, for a word that begins anew and for one that completes
+# the word at the cursor (GenerationParams.min_show, min_show_completion); "often" shows every
+# suggestion, as Inkwell did before. LEVELS_NOTE
+SHOW_LEVELS = {"often": (0.0, 0.0), "fairly sure": (0.5, 0.1), "sure": (0.7, 0.3)}
 SHOW_LABELS = {"often": "often", "fairly sure": "when fairly sure", "sure": "only when sure"}
 
 
@@ -34,7 +33,7 @@ def params_for(settings: Settings, kind: str, retries: int = 0, asked: bool = Fa
         values.update(max_new_tokens=settings["suggestion_tokens"], num_alternatives=settings["alternatives"],
                       length=settings["length"], min_confidence=settings["min_confidence"],
                       no_repeat_own_ngram_size=SUGGESTION_OWN_NGRAM,
-                      min_show=0.0 if asked else SHOW_LEVELS[settings["show_suggestions"]])
+                      **show_thresholds(settings["show_suggestions"], asked))
     else:
         if settings["seed"] is not None:
             values["seed"] = settings["seed"] + retries
@@ -42,6 +41,13 @@ def params_for(settings: Settings, kind: str, retries: int = 0, asked: bool = Fa
         values.update(max_new_tokens=settings["story_tokens"], num_alternatives=1, length="tokens",
                       stop_at_eot=False, real_words=False)
     return GenerationParams(**values)
+
+
+def show_thresholds(level: str, asked: bool = False) -> dict[str, float]:
+    """GenerationParams' min_show and min_show_completion at the "Show suggestions" ``level``;
+    nothing is held back from a suggestion the writer ``asked`` for."""
+    new_word, completion = (0.0, 0.0) if asked else SHOW_LEVELS[level]
+    return {"min_show": new_word, "min_show_completion": completion}
 
 
 def lexicon(language: str = "en") -> Callable[[str], bool]:

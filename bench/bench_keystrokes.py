@@ -20,10 +20,13 @@ right) and otherwise type on. Reported per policy, side by side in one run:
   glued       of the pauses after a finished word, where the shown suggestion goes on with letters
   ms          median latency of a request (to its result; the first piece comes sooner)
 
-Policies: "today" (every suggestion shown, no word checks, no document cache: Inkwell before
-issue 21), and the new engine at each "Show suggestions" threshold, with and without the
+Policies: "today" (every suggestion shown, no word checks, no document cache, and Ctrl+Right
+taking everything up to the next blank, " her." at once: Inkwell before suggestions were judged;
+once more with today's Ctrl+Right, a word or a mark, to tell the two changes apart), and the new
+engine at each pair of "Show suggestions" thresholds (a word that begins anew, one that completes
+the word at the cursor: the app's levels, and others around them), with and without the
 document's n-gram cache. Suggestions are greedy with the app's other defaults (3 alternatives,
-sentence length); the shown one is the first alternative whose confidence reaches the threshold,
+sentence length); the shown one is the first alternative whose confidence reaches its threshold,
 as the engine decides. Calibration (--calibrate) uses the first 30% of the authors' books,
 which are never scored.
 """
@@ -48,13 +51,16 @@ import numpy as np
 from bench_suggestions import AUTHORS, BUNDLED, app_params, held_out_paragraphs
 
 from app.engine import Engine, GenerationParams, doccache, trust
-from app.generation import SHOW_LEVELS, lexicon
+from app.generation import SHOW_LEVELS, lexicon, show_thresholds
 from core.prose import normalise_prose
 from core.tokenizer import encode
 
 WORD = re.compile(r"[^\W\d_]+(?:['\u2019][^\W\d_]+)*")
 PIECE = trust.WORD_OR_MARK  # what Ctrl+Right takes
-THRESHOLDS = (0.0, 0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5)
+BLANK_TO_BLANK = re.compile(r"\s*\S+")  # what Ctrl+Right took before: " her." at once
+# (a new word's, a completion's): one threshold for both, then pairs around the app's levels
+THRESHOLDS = ((0.0, 0.0), (0.1, 0.1), (0.2, 0.2), (0.3, 0.3), (0.4, 0.4), (0.5, 0.5),
+              (0.4, 0.1), (0.5, 0.0), (0.5, 0.1), (0.5, 0.2), (0.6, 0.1), (0.6, 0.2), (0.7, 0.2), (0.7, 0.3))
 CONTEXT_CHARS = 2500  # of the paragraphs before a passage, already in the document
 CALIBRATION_SHARE = 0.3  # of each held-out author's book: calibration text, never scored
 ALTERNATIVES: dict[str, Any] = {}  # --alternatives
@@ -143,17 +149,18 @@ class Config:
         return self.memo[key]
 
 
-def shown(asked: Asked, threshold: float) -> str:
+def shown(asked: Asked, thresholds: tuple[float, float], document: str) -> str:
     for text, confidence, _p in asked.alternatives:
-        if confidence >= threshold and text:
+        if text and confidence >= thresholds[trust.completes(document, text)]:
             return text
     return ""
 
 
-def taken(suggestion: str, real: str) -> tuple[int, int, bool]:
-    """(characters taken, keys pressed to take them, first piece right) of ``suggestion``."""
+def taken(suggestion: str, real: str, unit: re.Pattern = PIECE) -> tuple[int, int, bool]:
+    """(characters taken, keys pressed to take them, first word or mark right) of ``suggestion``,
+    Ctrl+Right taking one ``unit`` at a time."""
     matched = keys = 0
-    for piece in PIECE.findall(suggestion):
+    for piece in unit.findall(suggestion):
         if real.startswith(piece, matched):
             matched += len(piece)
             keys += 1
@@ -161,7 +168,8 @@ def taken(suggestion: str, real: str) -> tuple[int, int, bool]:
             break
     if matched and matched == len(suggestion.rstrip()):
         keys = 1  # Tab: all of it
-    return matched, keys, matched > 0
+    first = PIECE.match(suggestion)
+    return matched, keys, bool(first) and real.startswith(first.group())
 
 
 @dataclass
@@ -190,8 +198,8 @@ class Tally:
         }
 
 
-def simulate(engine: Engine, config: Config, threshold: float, texts: list[tuple[str, str]],
-             words: trust.Words | None, tally: Tally) -> Tally:
+def simulate(engine: Engine, config: Config, thresholds: tuple[float, float], texts: list[tuple[str, str]],
+             words: trust.Words | None, tally: Tally, unit: re.Pattern = PIECE) -> Tally:
     for index, (before, text) in enumerate(texts):
         ends, firsts = pauses(text)
         tally.chars += len(text)
@@ -202,13 +210,13 @@ def simulate(engine: Engine, config: Config, threshold: float, texts: list[tuple
                 asked = config.ask(engine, before + text[:i], (index, i))
                 tally.asked += 1
                 tally.ms.append(asked.ms)
-                suggestion = shown(asked, threshold)
+                suggestion = shown(asked, thresholds, before + text[:i])
                 real = text[i:]
                 at_end = i in ends and not real[:1].isalpha()
                 tally.ends += at_end
                 if suggestion:
                     tally.shown += 1
-                    n, keys, right = taken(suggestion, real)
+                    n, keys, right = taken(suggestion, real, unit)
                     tally.right += right
                     tally.glued += at_end and suggestion[:1].isalpha()
                     document = before + text[:i]
@@ -233,9 +241,11 @@ def simulate(engine: Engine, config: Config, threshold: float, texts: list[tuple
 
 def calibrate(engine: Engine, chars: int) -> None:
     """Fit sigmoid(A ln p + B) to (first word's probability, first word right) at every pause of
-    the calibration text, and the same for the whole suggestion."""
-    params = app_params(temperature=0.0, min_show=0.0, **ALTERNATIVES)
+    the calibration text (apart, and together, where the first word completes the word at the
+    cursor and where it begins a new one), and the same for the whole suggestion."""
+    params = app_params(temperature=0.0, **show_thresholds("often"), **ALTERNATIVES)
     firsts: list[tuple[float, int]] = []
+    completions: list[tuple[float, int]] = []
     wholes: list[tuple[float, int]] = []
     for number, (before, text) in enumerate(calibration_passages(chars)):
         ends, starts = pauses(text)
@@ -246,10 +256,12 @@ def calibrate(engine: Engine, chars: int) -> None:
                 continue
             alt = result.alternatives[0]
             n, _keys, right = taken(alt.text, text[i:])
-            firsts.append((alt.first_probability, int(right)))
+            kind = completions if trust.completes(before + text[:i], alt.text) else firsts
+            kind.append((alt.first_probability, int(right)))
             whole = math.exp(sum(math.log(max(p, 1e-30)) for p in alt.probs))
             wholes.append((whole, int(n >= len(alt.text.rstrip()))))
-    for name, pairs in (("FIRST_WORD_FIT", firsts), ("WHOLE_FIT", wholes)):
+    for name, pairs in (("FIRST_WORD_FIT", firsts + completions), ("new words", firsts),
+                        ("completions", completions), ("WHOLE_FIT", wholes)):
         a, b = _platt(pairs)
         print(f"{name} = ({a:.3f}, {b:.3f})  # {len(pairs)} suggestions, {sum(y for _, y in pairs)} right")
         for lo, hi in ((0, 0.1), (0.1, 0.2), (0.2, 0.3), (0.3, 0.5), (0.5, 1.01)):
@@ -336,16 +348,19 @@ def main() -> None:
     if args.speed:
         _speed(engine, args.speed)
         return
-    today = Config("today", app_params(temperature=0.0, min_show=0.0, real_words=False, document_cache=False,
+    today = Config("today", app_params(temperature=0.0, **show_thresholds("often"), real_words=False, document_cache=False,
                                        **ALTERNATIVES))
-    new = Config("new", app_params(temperature=0.0, min_show=0.0, **ALTERNATIVES))
-    plain = Config("new, no cache", app_params(temperature=0.0, min_show=0.0, document_cache=False, **ALTERNATIVES))
+    new = Config("new", app_params(temperature=0.0, **show_thresholds("often"), **ALTERNATIVES))
+    plain = Config("new, no cache", app_params(temperature=0.0, **show_thresholds("often"), document_cache=False, **ALTERNATIVES))
     configs = args.configs.split(",")
-    policies = [("today: every suggestion", today, 0.0)] if "today" in configs else []
+    policies = []
+    if "today" in configs:
+        policies += [("today: every suggestion", today, (0.0, 0.0), BLANK_TO_BLANK),
+                     ("today, Ctrl+Right by word or mark", today, (0.0, 0.0), PIECE)]
     if "new" in configs:
-        policies += [(f"new, show >= {t:.2f}", new, t) for t in THRESHOLDS]
+        policies += [(f"new, show >= {t:.2f} / {c:.2f}", new, (t, c), PIECE) for t, c in THRESHOLDS]
     if "plain" in configs:
-        policies += [(f"new, no cache, show >= {t:.2f}", plain, t) for t in THRESHOLDS]
+        policies += [(f"new, no cache, show >= {t:.2f} / {c:.2f}", plain, (t, c), PIECE) for t, c in THRESHOLDS]
     for text in (("austen", "authors") if args.text == "both" else (args.text,)):
         texts = passages(text, args.chars)
         for config in (today, new, plain):
@@ -353,9 +368,9 @@ def main() -> None:
         rows = {}
         tallies = {}
         started = time.perf_counter()
-        for label, config, threshold in policies:
+        for label, config, thresholds, unit in policies:
             engine.reset()
-            tallies[label] = simulate(engine, config, threshold, texts, words, Tally())
+            tallies[label] = simulate(engine, config, thresholds, texts, words, Tally(), unit)
             rows[label] = tallies[label].row()
         loads = os.getloadavg()
         print(f"\n{text}: {sum(len(t) for _, t in texts)} characters in {len(texts)} passages, "
@@ -388,12 +403,13 @@ def _speed(engine: Engine, count: int) -> None:
               f"90th percentile {sorted(times)[int(0.9 * len(times))]:.0f} ms; load average {os.getloadavg()[0]:.2f}")
 
 
-def _examples(engine: Engine, before: Tally, new: Config, threshold: float, count: int) -> None:
+def _examples(engine: Engine, before: Tally, new: Config, thresholds: tuple[float, float], count: int) -> None:
     """Before/after at the same places: today's suggestion, the new one (or nothing shown)."""
-    print(f"\nbefore/after (new at the default threshold {threshold:.2f}): ...prompt end | today | new || real")
+    print(f"\nbefore/after (new at the default thresholds {thresholds[0]:.2f} / {thresholds[1]:.2f}): "
+          "...prompt end | today | new || real")
     step = max(1, len(before.examples) // count)
     for key, document, old, real in before.examples[::step][:count]:
-        after = shown(new.ask(engine, document, key), threshold)
+        after = shown(new.ask(engine, document, key), thresholds, document)
         print(f"  ...{document[-40:]!r} | {old or 'nothing shown'!r} | {after or 'nothing shown'!r} || {real[:40]!r}")
 
 

@@ -19,6 +19,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from app.engine import Engine
+from app.generation import show_thresholds
 from bench.bench_suggestions import BASELINE_COMMIT, BUNDLED, app_params, baseline_folder
 
 # (kind, text before the cursor): each ends after a finished word ("… the ") or inside one.
@@ -60,12 +61,13 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=0)
     args = ap.parse_args()
     greedy = app_params(temperature=0.0)
-    always = app_params(temperature=0.0, min_show=0.0)  # "Show suggestions: often": every one the model makes
+    always = app_params(temperature=0.0, **show_thresholds("often"))  # "Show suggestions: often": every one the model makes
     with tempfile.TemporaryDirectory() as tmp:
         old = Engine.load(baseline_folder(args.baseline, Path(tmp)), provider="cpu", threads=args.threads)
         new = Engine.load(Path(args.model), provider="cpu", threads=args.threads)
         print(f"Suggestions (greedy): ...prompt end | {old.status.model_name} (baseline) | {new.status.model_name}; "
-              f"each model's suggestion, and what the app shows by default (min_show {greedy.min_show})\n")
+              f"each model's suggestion, and what the app shows by default (min_show {greedy.min_show}, "
+              f"{greedy.min_show_completion} for a completion)\n")
         for kind, prompt in PROMPTS:
             shown = new.generate(prompt, greedy).text
             print(f"[{kind}] ...{prompt[-50:]!r}\n    old: {old.generate(prompt, always).text!r}\n"

@@ -36,7 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from app import settings as app_settings
 from app.engine import Engine, GenerationParams
-from app.generation import params_for
+from app.generation import params_for, show_thresholds
 from core.prose import normalise_prose
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -192,7 +192,7 @@ def main() -> None:
     own = {} if args.own_ngram is None else {"no_repeat_own_ngram_size": args.own_ngram}
     # Every suggestion the model makes (min_show 0): what the model writes, not what the app's
     # confidence threshold lets through (bench/bench_keystrokes.py measures that policy).
-    greedy = app_params(temperature=0.0, min_show=0.0, **own)
+    greedy = app_params(temperature=0.0, **show_thresholds("often"), **own)
     with tempfile.TemporaryDirectory() as tmp:
         models = {"baseline": baseline_folder(args.baseline, Path(tmp)), "model": Path(args.model)}
         rows = {}

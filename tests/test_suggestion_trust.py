@@ -148,6 +148,18 @@ def test_an_unsure_suggestion_is_not_shown_and_sends_nothing(tiny_bundle):
     assert hidden.text == "" and hidden.unsure == 1 and pieces == []
 
 
+def test_a_completion_and_a_new_word_have_their_own_thresholds(tiny_bundle):
+    def shown(text, **show):
+        engine = forced(tiny_bundle, text)
+        return engine.generate("It was", GenerationParams(max_new_tokens=len(encode(text)), heal=False, real_words=False,
+                                                          **show, **GREEDY)).text
+
+    assert shown(" the house was", min_show_completion=1.0) == " the house was"  # a new word
+    assert shown(" the house was", min_show=1.0) == ""
+    assert shown("ful and", min_show=1.0) == "ful and"  # completes "was" (as far as the test knows)
+    assert shown("ful and", min_show_completion=1.0) == ""
+
+
 def test_calibration_is_monotone_and_a_probability():
     values = [trust.calibrated(p) for p in (1e-6, 0.01, 0.1, 0.5, 1.0)]
     assert values == sorted(values) and all(0 <= v <= 1 for v in values)
@@ -157,11 +169,15 @@ def test_the_setting_in_words_and_ctrl_space(tmp_path):
     settings = Settings(tmp_path / "settings.json")
     assert settings["show_suggestions"] == "fairly sure"
     levels = generation.SHOW_LEVELS
-    assert levels["often"] == 0 < levels["fairly sure"] < levels["sure"]
-    assert generation.params_for(settings, "suggestion").min_show == levels["fairly sure"]
-    assert generation.params_for(settings, "suggestion", asked=True).min_show == 0.0  # Ctrl+Space
+    for kind in range(2):  # a new word's threshold, a completion's
+        assert levels["often"][kind] == 0 < levels["fairly sure"][kind] < levels["sure"][kind]
+    params = generation.params_for(settings, "suggestion")
+    assert (params.min_show, params.min_show_completion) == levels["fairly sure"]
+    asked = generation.params_for(settings, "suggestion", asked=True)  # Ctrl+Space
+    assert asked.min_show == asked.min_show_completion == 0.0
     settings.set("show_suggestions", "sure")
-    assert generation.params_for(settings, "suggestion").min_show == levels["sure"]
+    params = generation.params_for(settings, "suggestion")
+    assert (params.min_show, params.min_show_completion) == levels["sure"]
     with pytest.raises(ValueError):
         settings.set("show_suggestions", "always")
     assert set(generation.SHOW_LABELS.values()) == {"often", "when fairly sure", "only when sure"}
@@ -198,7 +214,7 @@ def test_generate_suggestion_prints_what_the_editor_shows(tiny_bundle, capsys):
 
 def test_generate_suggestion_prints_nothing_when_nothing_would_show(tiny_bundle, capsys, monkeypatch):
     _settings(show_suggestions="sure")
-    monkeypatch.setitem(generation.SHOW_LEVELS, "sure", 1.0)
+    monkeypatch.setitem(generation.SHOW_LEVELS, "sure", (1.0, 1.0))
     assert generate_cli.main(["--suggestion", "--model", str(tiny_bundle), "It was a truth"]) == 0
     assert capsys.readouterr().out == ""
 
@@ -235,7 +251,7 @@ def test_the_settings_panel_offers_the_setting_in_words(qtbot):
 def test_the_window_shows_nothing_unsure_at_a_pause_but_ctrl_space_asks_anyway(qtbot, tiny_bundle, monkeypatch):
     from app.ui.main_window import MainWindow
 
-    monkeypatch.setitem(generation.SHOW_LEVELS, "sure", 1.0)  # never sure enough
+    monkeypatch.setitem(generation.SHOW_LEVELS, "sure", (1.0, 1.0))  # never sure enough
     settings = Settings.load()
     settings.update({"model": str(tiny_bundle), "delay_ms": 30, "temperature": 0.0, "show_suggestions": "sure"})
     window = MainWindow(settings)

@@ -234,7 +234,8 @@ class _Decoding:
                       for _ in range(n)]
         # Each row's pieces wait until its first word is whole: shown only when it is a real word
         # and the model is sure enough of it (trust.py).
-        self.gates = [_Gate(before, words or trust.Words(None, before), params.min_show) for _ in range(n)]
+        self.gates = [_Gate(before, words or trust.Words(None, before), params.min_show, params.min_show_completion)
+                      for _ in range(n)]
         self.generated: list[list[int]] = [[] for _ in range(n)]
         # Each row's prompt and tokens, written in place: the processors see views of it, not a
         # history concatenated afresh at every step.
@@ -346,10 +347,12 @@ class _Decoding:
 class _Gate:
     """One row's first word, held back until it is whole: then shown (with what came before it)
     when it leaves the word at the cursor a real word and its calibrated confidence reaches
-    ``min_show``, else the row is dropped (``reason``: "non-word" or "unsure")."""
+    ``min_show`` (``min_show_completion`` where it completes that word), else the row is dropped
+    (``reason``: "non-word" or "unsure")."""
 
-    def __init__(self, before: str, words: trust.Words, min_show: float):
-        self.before, self.words, self.min_show = before, words, min_show
+    def __init__(self, before: str, words: trust.Words, min_show: float, min_show_completion: float):
+        self.before, self.words = before, words
+        self.min_show, self.min_show_completion = min_show, min_show_completion
         self.shown: bool | None = None  # None while the first word is not yet whole
         self.reason = ""
         self.log_p = 0.0  # the first word's tokens' log-probability
@@ -370,7 +373,7 @@ class _Gate:
             self.shown = True  # nothing to show: nothing to judge
         elif not self.words.extension_known(self.before, text[:end]):
             self.shown, self.reason = False, "non-word"
-        elif self.confidence < self.min_show:
+        elif self.confidence < (self.min_show_completion if trust.completes(self.before, text) else self.min_show):
             self.shown, self.reason = False, "unsure"
         else:
             self.shown = True

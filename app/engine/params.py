@@ -51,8 +51,12 @@ class GenerationParams:
     # clause, an unsure one a word.
     min_confidence: float = 0.0
     # Show a suggestion only when the calibrated probability that its first word is right
-    # (app/engine/trust.py) reaches this (0 = always): the settings' "Show suggestions".
+    # (app/engine/trust.py) reaches this (0 = always): the settings' "Show suggestions". The first
+    # for a word that begins anew (or a mark), the second for one that completes the word at the
+    # cursor: hiding a right new word costs the writer a letter (they are asked again after it),
+    # hiding a right completion the rest of the word.
     min_show: float = 0.0
+    min_show_completion: float = 0.0
     # A completion of the word at the cursor must make a word the engine's lexicon or the
     # document knows (off: any letters, as before).
     real_words: bool = True
@@ -68,6 +72,7 @@ class GenerationParams:
         checks.number("min_p", self.min_p, low=0, high=1)
         checks.number("min_confidence", self.min_confidence, low=0, high=1)
         checks.number("min_show", self.min_show, low=0, high=1)
+        checks.number("min_show_completion", self.min_show_completion, low=0, high=1)
         checks.flag("real_words", self.real_words)
         checks.flag("document_cache", self.document_cache)
         checks.number("repetition_penalty", self.repetition_penalty, low=0, above=True)

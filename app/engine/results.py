@@ -36,7 +36,7 @@ class GenerationResult:
     decode_tokens_per_s: float = 0.0  # decode steps per second (each step extends every alternative)
     total_ms: float = 0.0
     non_words: int = 0  # rows not shown: they made a word neither the dictionary nor the document knows
-    unsure: int = 0  # rows not shown: their first word's confidence was below min_show
+    unsure: int = 0  # rows not shown: their first word's confidence was below min_show(_completion)
 
     @property
     def text(self) -> str:

@@ -5,8 +5,9 @@ probabilities) is turned into the probability that the first word is what the wr
 type, by a logistic fit on held-out text (Platt scaling: sigmoid(A * ln p + B)); the same for the
 whole suggestion (all its tokens). The fits were made by bench/bench_keystrokes.py --calibrate on
 the first part of the held-out authors' books (text the keystroke benchmark does not score) with
-the model that ships (inkwell-fiction). ``GenerationParams.min_show`` is compared with the first
-word's calibrated confidence.
+the model that ships (inkwell-fiction). ``GenerationParams.min_show`` (``min_show_completion`` for
+a word that completes the one at the cursor) is compared with the first word's calibrated
+confidence.
 
 Real words: a suggestion that goes on with the letters of the word at the cursor (completing a
 word, or extending one that may be finished) must end that word on one the dictionary (the
@@ -22,7 +23,9 @@ from collections.abc import Callable
 # sigmoid(A * ln(p) + B): the first word's, and the whole suggestion's (see the module's note).
 # Fitted on 1,079 suggestions (405 first words right) with the shipped inkwell-fiction (all 4500
 # steps): calibrated 0-0.1: 5% right, 0.1-0.2: 21%, 0.2-0.3: 19%, 0.3-0.5: 36%, 0.5-1: 74%; whole
-# suggestions 0-0.1: 1%, 0.1-0.2: 8%, 0.2-0.3: 19%, 0.3-0.5: 31%, 0.5-1: 84%.
+# suggestions 0-0.1: 1%, 0.1-0.2: 8%, 0.2-0.3: 19%, 0.3-0.5: 31%, 0.5-1: 84%. Fitted apart, words
+# that complete the one at the cursor and words that begin a new one gave the same fit
+# ((1.889, 2.079) and (1.777, 2.071)): the model's probability already tells them apart.
 FIRST_WORD_FIT = (1.783, 2.031)
 WHOLE_FIT = (1.242, 1.754)
 
@@ -37,9 +40,15 @@ WORD_OR_MARK = re.compile(r"\s*(?:[^\W_]+(?:['\u2019][^\W_]+)*|[^\w\s])")
 
 
 def calibrated(probability: float, fit: tuple[float, float] = FIRST_WORD_FIT) -> float:
+    """sigmoid(A ln p + B) of ``fit`` (A, B)."""
     a, b = fit
     z = a * math.log(max(probability, 1e-12)) + b
     return 1.0 / (1.0 + math.exp(-z)) if z > -60 else 0.0
+
+
+def completes(before: str, text: str) -> bool:
+    """Whether ``text`` goes on with the letters of the word at the end of ``before``."""
+    return bool(trailing_word(before)) and bool(_LEADING.match(text))
 
 
 def first_word_end(text: str, final: bool) -> int | None:
