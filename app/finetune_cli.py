@@ -36,7 +36,7 @@ from app.finetune import (
 from core import paths
 from core.cli_support import fail, raise_interrupt
 from core.errors import ModelError
-from core.events import emit_json
+from core.events import Event, Printer, Words, emit_json
 from core.fileio import DamagedFile, describe_os_error, read_json
 from core.names import printable
 from core.units import human_duration
@@ -85,7 +85,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--compare", metavar="RUN", help="continue --prompt with a finished run's base model and with "
                    "the fine-tuned one, side by side")
     p.add_argument("--no-use", action="store_true", help="install the model but do not make it the active one")
-    p.add_argument("--json", action="store_true", help="JSON lines on stdout instead of a progress bar")
+    p.add_argument("--json", action="store_true", help="JSON lines on stdout instead of progress in words")
     return p
 
 
@@ -160,41 +160,37 @@ def _job_from_args(args: argparse.Namespace) -> dict[str, Any]:
     return job
 
 
-class _Bar:
-    """Training events drawn as a tqdm progress bar on stderr, with evaluations and samples."""
+def _progress_words(e: Event) -> str:
+    percent = 100 * e["step"] // max(e["total_steps"], 1)
+    return (f"fine-tuning: {percent:3d}%  step {e['step']}/{e['total_steps']}  loss {e['loss']:.3f}  "
+            f"{e['tokens_per_s']:,.0f} tok/s  eta {human_duration(e['eta_s'])}")
+
+
+TRAINING_WORDS: dict[str, Words] = {
+    "start": lambda e: f"fine-tuning {e['parameters'] / 1e6:.1f}M parameters on {e['device']} ({e['precision']}): "
+                       f"{e['total_steps']} steps" + (f", from step {e['step']}" if e["step"] else ""),
+    "progress": _progress_words,
+    "eval": lambda e: f"step {e['step']}: validation perplexity {e['val_ppl']:.2f}",
+    "error": lambda e: f"error: {e['message']}",
+}
+
+
+class _Words:
+    """A run's events in words on stderr, the running count on one line; its samples kept for the
+    before and after at the end."""
 
     def __init__(self) -> None:
-        self.bar = None
+        self.printer = Printer(TRAINING_WORDS, in_place=frozenset({"progress"}))
         self.before: dict[str, str] = {}
         self.after: dict[str, str] = {}
 
-    def emit(self, event: str, **f: Any) -> None:
-        from tqdm import tqdm
-
-        if event == "start":
-            self.bar = tqdm(total=f["total_steps"], initial=f["step"], unit="step", file=sys.stderr,
-                            dynamic_ncols=True, desc="fine-tuning")
-        elif event == "progress" and self.bar is not None:
-            self.bar.update(f["step"] - self.bar.n)
-            self.bar.set_postfix(loss=f"{f['loss']:.3f}", tok_s=f"{f['tokens_per_s']:,.0f}")
-        elif event == "eval":
-            self._write(f"step {f['step']}: validation perplexity {f['val_ppl']:.2f}")
-        elif event == "sample":
-            (self.before if f["step"] == 0 else self.after)[f["prompt"]] = f["text"]
-        elif event == "error":
-            self._write(f"error: {f['message']}")
+    def emit(self, event: Event) -> None:
+        if event["event"] == "sample":
+            (self.before if event["step"] == 0 else self.after)[event["prompt"]] = event["text"]
+        self.printer(event)
 
     def log(self, message: str) -> None:
-        pass
-
-    def _write(self, line: str) -> None:
-        from tqdm import tqdm
-
-        tqdm.write(line, file=sys.stderr) if self.bar is not None else print(line, file=sys.stderr)
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.close()
+        pass  # the trainer's detailed log is for `python -m model.train`; a person here follows the events
 
 
 def _free_bytes(folder: Path) -> int:
@@ -274,40 +270,45 @@ def _main(args: argparse.Namespace) -> int:
 
 
 def train_and_install(job: dict[str, Any], resume: bool, args: argparse.Namespace) -> int:
-    """Run ``job`` (new, or resumed) with a progress bar or JSON events, then install the result;
-    ``args`` holds json and no_use. The exit status."""
+    """Run ``job`` (new, or resumed) with its events in words or as JSON lines, then install the
+    result; ``args`` holds json and no_use. The exit status."""
     from model.train_job import Job
     from model.train_loop import Events, StopRequest, Trainer
 
-    events = Events() if args.json else _Bar()
+    events = Events() if args.json else _Words()
+    say = events.printer.say if isinstance(events, _Words) else lambda line: print(line, file=sys.stderr)
     stop = StopRequest()
     stop.install()
     base_folder = job.pop("_base", None) or str(Path(job["init"]).parent)
     try:
         outcome = Trainer(Job.from_dict(job, "job"), events, resume=resume, stop=stop).run()
     finally:
-        if isinstance(events, _Bar):
-            events.close()
+        if isinstance(events, _Words):
+            events.printer.end_line()
     if outcome.get("stopped"):
-        print(f"stopped at step {outcome['step']}; continue with: inkwell finetune --resume {printable(job['name'])}",
-              file=sys.stderr)
+        say(f"stopped at step {outcome['step']}; continue with: inkwell finetune --resume {printable(job['name'])}")
         return 128 + outcome["signum"]
-    bundle = install(Path(job["out"]), job["name"], use=not args.no_use,
-                     progress=None if args.json else lambda m: print(m, file=sys.stderr))
-    if args.json:
+    bundle = install(Path(job["out"]), job["name"], use=not args.no_use, progress=None if args.json else say)
+    if isinstance(events, _Words):
+        _print_outcome(outcome, events, Path(base_folder).name, bundle, args.no_use)
+    else:
         emit_json({"event": "installed", "folder": str(bundle)})
-    if isinstance(events, _Bar):
-        before, after = outcome.get("val_ppl_before"), outcome.get("val_ppl")
-        if after is None:  # --val-share 0: no text was held out to measure it on
-            print(f"\nno held-out text (--val-share 0), so no validation perplexity; trained in "
-                  f"{human_duration(outcome['training_time_s'])}")
-        else:
-            print(f"\nvalidation perplexity: {before or float('nan'):.2f} (base {Path(base_folder).name})"
-                  f" -> {after:.2f} (fine-tuned), {human_duration(outcome['training_time_s'])}")
-        for prompt, text in events.after.items():
-            print(f"\nprompt: {printable(prompt)}\n  before: {events.before.get(prompt, '')!r}\n  after:  {text!r}")
-        print(f"\ninstalled {printable(bundle)}" + ("" if args.no_use else " (now the active model)"))
     return 0
+
+
+def _print_outcome(outcome: dict[str, Any], words: _Words, base_name: str, bundle: Path, no_use: bool) -> None:
+    """What the fine-tune did, for the person who ran it: the perplexity before and after, the
+    samples before and after, and where the model went."""
+    before, after = outcome.get("val_ppl_before"), outcome.get("val_ppl")
+    if after is None:  # --val-share 0: no text was held out to measure it on
+        print(f"\nno held-out text (--val-share 0), so no validation perplexity; trained in "
+              f"{human_duration(outcome['training_time_s'])}")
+    else:
+        print(f"\nvalidation perplexity: {before or float('nan'):.2f} (base {base_name})"
+              f" -> {after:.2f} (fine-tuned), {human_duration(outcome['training_time_s'])}")
+    for prompt, text in words.after.items():
+        print(f"\nprompt: {printable(prompt)}\n  before: {words.before.get(prompt, '')!r}\n  after:  {text!r}")
+    print(f"\ninstalled {printable(bundle)}" + ("" if no_use else " (now the active model)"))
 
 
 def install(run_dir: Path, name: str, use: bool = True, progress=None) -> Path:

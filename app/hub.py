@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from core.events import Emit
 from core.fileio import parse_json, replace_with
 from core.units import human_bytes
 
@@ -263,7 +264,7 @@ def _have(folder: Path, f: HubFile) -> int:
 class _Meter:
     """Bytes done over the whole download, speed (over this session only) and time left."""
 
-    def __init__(self, total: int, done: int, emit: Callable[[dict[str, Any]], None]):
+    def __init__(self, total: int, done: int, emit: Emit):
         self.total, self.done, self.emit = total, done, emit
         self.started = time.monotonic()
         self.start_done = done
@@ -285,7 +286,7 @@ class _Meter:
                    "bytes_per_s": round(rate), "eta_s": None if eta is None else round(eta, 1)})
 
 
-def download(p: RepoPlan, folder: Path, emit: Callable[[dict[str, Any]], None] | None = None,
+def download(p: RepoPlan, folder: Path, emit: Emit | None = None,
              check_disk: bool = True, on_file: Callable[[Path], None] | None = None) -> Path:
     """Fetch every file of ``p`` into ``folder``, continuing partial files, each checked against
     the hub's checksum before it takes its final name. Returns ``folder``.
