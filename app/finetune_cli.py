@@ -18,7 +18,7 @@ import shutil
 import signal
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from app.finetune import (
     EXPORT_HF_DTYPE,
@@ -40,6 +40,9 @@ from core.events import Event, Printer, Words, emit_json
 from core.fileio import DamagedFile, describe_os_error, read_json
 from core.names import printable
 from core.units import human_duration
+
+if TYPE_CHECKING:
+    from app.models import InstalledModel
 
 
 def wrap_notes(paths) -> list[str]:
@@ -118,26 +121,54 @@ def _job_from_args(args: argparse.Namespace) -> dict[str, Any]:
     from model.train_data import load_corpus, read_text_file
 
     if args.job:
-        try:
-            job = read_json(args.job)
-        except DamagedFile as exc:
-            raise FinetuneError(f"{args.job}: cannot read the job ({exc.reason})") from None
-        except OSError as exc:
-            raise FinetuneError(f"{args.job}: cannot read the job ({describe_os_error(exc)})") from None
-        if not isinstance(job, dict):
-            raise FinetuneError(f"{args.job}: cannot read the job (it is not a JSON object)")
-        return job
-    if not args.data:
+        return _read_job(args.job)
+    _check_data(args.data)
+    base = _resolve_base(args.base)
+    name = _new_name(args, base.name)
+    settings = _settings(args, base)
+    corpus = load_corpus(args.data, {"fraction": settings["val_share"]}, None, settings["line_breaks"])
+    if not args.keep_line_breaks:
+        for note in wrap_notes(Path(f["path"]) for f in corpus.files):
+            print(f"inkwell finetune: {note}", file=sys.stderr)
+    prompt = args.prompt or sample_prompt_from(read_text_file(Path(corpus.files[0]["path"])).text[:20000])
+    job = make_job(name, base.folder, [str(Path(d).absolute()) for d in args.data], settings, len(corpus.train), prompt)
+    job["_base"] = str(base.folder)
+    return job
+
+
+def _read_job(path: str) -> dict[str, Any]:
+    """The job file the wizard wrote."""
+    try:
+        job = read_json(path)
+    except DamagedFile as exc:
+        raise FinetuneError(f"{path}: cannot read the job ({exc.reason})") from None
+    except OSError as exc:
+        raise FinetuneError(f"{path}: cannot read the job ({describe_os_error(exc)})") from None
+    if not isinstance(job, dict):
+        raise FinetuneError(f"{path}: cannot read the job (it is not a JSON object)")
+    return job
+
+
+def _check_data(data: list[str] | None) -> None:
+    if not data:
         raise FinetuneError("--data: give at least one text file or folder")
-    for given in args.data:  # before anything else is asked of the writer: a mistyped path first
+    for given in data:  # before anything else is asked of the writer: a mistyped path first
         if not Path(given).exists():
             raise FinetuneError(f"--data {given}: does not exist (no such file or folder)")
-    base = _resolve_base(args.base)
+
+
+def _new_name(args: argparse.Namespace, base_name: str) -> str:
+    """The new model's name (an estimate needs none, and gets one after its base)."""
     if not args.name and not args.estimate:
         raise FinetuneError("--name: give the new model a name")
-    name = args.name or f"{base.name}-estimate"
+    name = args.name or f"{base_name}-estimate"
     if not args.estimate and (problem := name_problem(name)):
         raise FinetuneError(f"--name: {problem}")
+    return str(name)
+
+
+def _settings(args: argparse.Namespace, base: InstalledModel) -> dict[str, Any]:
+    """The defaults for ``base``'s size with the settings given on the command line, checked."""
     arch = base.manifest.get("architecture", {})
     settings = default_settings(base.parameters or 0, int(arch.get("n_positions", 1024)),
                                 None if args.method == "auto" else args.method)
@@ -150,14 +181,7 @@ def _job_from_args(args: argparse.Namespace) -> dict[str, Any]:
     if problem := settings_problem(settings, {**arch, "vocab_size": arch.get("vocab_size", 50257)},
                                    base.parameters or 0):
         raise FinetuneError(problem)
-    corpus = load_corpus(args.data, {"fraction": settings["val_share"]}, None, settings["line_breaks"])
-    if not args.keep_line_breaks:
-        for note in wrap_notes(Path(f["path"]) for f in corpus.files):
-            print(f"inkwell finetune: {note}", file=sys.stderr)
-    prompt = args.prompt or sample_prompt_from(read_text_file(Path(corpus.files[0]["path"])).text[:20000])
-    job = make_job(name, base.folder, [str(Path(d).absolute()) for d in args.data], settings, len(corpus.train), prompt)
-    job["_base"] = str(base.folder)
-    return job
+    return settings
 
 
 def _progress_words(e: Event) -> str:

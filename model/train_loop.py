@@ -217,42 +217,60 @@ class Trainer:
             self._samples(s, 0)
         meter = _Meter(progress.elapsed_s)
         schedule = _Schedule(job)
-        tokens_per_step = job.tokens_per_step
         while progress.step < job.steps:
-            lr = lr_at(progress.step, job)
-            loss = self._step(s, lr)
-            progress.step += 1
-            step = progress.step
-            if not math.isfinite(loss):
-                raise TrainError(f"the loss became {loss} at step {step}; lower lr (now {job.lr}) and start again")
-            meter.add(loss, tokens_per_step)
-            if self.on_step:
-                self.on_step(step)
-            last = step == job.steps
-            if step % job.log_every == 0 or last:
-                self._progress(s, step, lr, meter)
-            if schedule.eval_due(step) and not last:
-                with schedule.evaluating():
-                    if s.val_windows:
-                        self._evaluate(s, progress, f"at step {step}", s.val_sample)
-                    if schedule.samples_with_eval:
-                        self._samples(s, step)
-            if schedule.sample_due(step) and not last:
-                self._samples(s, step)
-            signum = self.stop.signum
-            if schedule.checkpoint_due(step) or last or signum is not None:
-                progress.elapsed_s = meter.elapsed()
-                self._checkpoint(s, progress, "interval" if signum is None else "signal")
-                schedule.checkpointed()
-            if signum is not None:
-                self.events.log(f"stopped at step {step} ({signal.Signals(signum).name}); "
-                                f"continue with: python -m model.train --out {self.out} --resume")
-                return {"stopped": True, "step": step, "signum": signum}
+            self._train_step(s, progress, meter)
+            self._between_steps(s, progress, schedule)
+            if (stopped := self._checkpoint_if_due(s, progress, meter, schedule)) is not None:
+                return stopped
         if s.val_windows:
             self._evaluate(s, progress, f"at step {progress.step}", self._whole(s))
         self._samples(s, progress.step)
         progress.elapsed_s = meter.elapsed()
         return self._finish(s, progress)
+
+    def _train_step(self, s: _Setup, progress: Progress, meter: _Meter) -> None:
+        """One optimizer step, counted, timed and reported."""
+        job = self.job
+        lr = lr_at(progress.step, job)
+        loss = self._step(s, lr)
+        progress.step += 1
+        step = progress.step
+        if not math.isfinite(loss):
+            raise TrainError(f"the loss became {loss} at step {step}; lower lr (now {job.lr}) and start again")
+        meter.add(loss, job.tokens_per_step)
+        if self.on_step:
+            self.on_step(step)
+        if step % job.log_every == 0 or step == job.steps:
+            self._progress(s, step, lr, meter)
+
+    def _between_steps(self, s: _Setup, progress: Progress, schedule: _Schedule) -> None:
+        """The evaluation and samples that are due (the last step's come with the end)."""
+        step = progress.step
+        last = step == self.job.steps
+        if schedule.eval_due(step) and not last:
+            with schedule.evaluating():
+                if s.val_windows:
+                    self._evaluate(s, progress, f"at step {step}", s.val_sample)
+                if schedule.samples_with_eval:
+                    self._samples(s, step)
+        if schedule.sample_due(step) and not last:
+            self._samples(s, step)
+
+    def _checkpoint_if_due(self, s: _Setup, progress: Progress, meter: _Meter,
+                        schedule: _Schedule) -> dict[str, Any] | None:
+        """A checkpoint when one is due, at the last step or on a stop request; after a stop
+        request, what the run returns."""
+        step = progress.step
+        signum = self.stop.signum
+        if schedule.checkpoint_due(step) or step == self.job.steps or signum is not None:
+            progress.elapsed_s = meter.elapsed()
+            self._checkpoint(s, progress, "interval" if signum is None else "signal")
+            schedule.checkpointed()
+        if signum is None:
+            return None
+        self.events.log(f"stopped at step {step} ({signal.Signals(signum).name}); "
+                        f"continue with: python -m model.train --out {self.out} --resume")
+        return {"stopped": True, "step": step, "signum": signum}
 
     # --- set-up -------------------------------------------------------------------------------
 
