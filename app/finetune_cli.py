@@ -18,7 +18,7 @@ import shutil
 import signal
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from app.finetune import (
     EXPORT_HF_DTYPE,
@@ -36,10 +36,13 @@ from app.finetune import (
 from core import paths
 from core.cli_support import fail, raise_interrupt
 from core.errors import ModelError
-from core.events import emit_json
+from core.events import Event, Printer, Words, emit_json
 from core.fileio import DamagedFile, describe_os_error, read_json
 from core.names import printable
 from core.units import human_duration
+
+if TYPE_CHECKING:
+    from app.models import InstalledModel
 
 
 def wrap_notes(paths) -> list[str]:
@@ -85,7 +88,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--compare", metavar="RUN", help="continue --prompt with a finished run's base model and with "
                    "the fine-tuned one, side by side")
     p.add_argument("--no-use", action="store_true", help="install the model but do not make it the active one")
-    p.add_argument("--json", action="store_true", help="JSON lines on stdout instead of a progress bar")
+    p.add_argument("--json", action="store_true", help="JSON lines on stdout instead of progress in words")
     return p
 
 
@@ -118,26 +121,54 @@ def _job_from_args(args: argparse.Namespace) -> dict[str, Any]:
     from model.train_data import load_corpus, read_text_file
 
     if args.job:
-        try:
-            job = read_json(args.job)
-        except DamagedFile as exc:
-            raise FinetuneError(f"{args.job}: cannot read the job ({exc.reason})") from None
-        except OSError as exc:
-            raise FinetuneError(f"{args.job}: cannot read the job ({describe_os_error(exc)})") from None
-        if not isinstance(job, dict):
-            raise FinetuneError(f"{args.job}: cannot read the job (it is not a JSON object)")
-        return job
-    if not args.data:
+        return _read_job(args.job)
+    _check_data(args.data)
+    base = _resolve_base(args.base)
+    name = _new_name(args, base.name)
+    settings = _settings(args, base)
+    corpus = load_corpus(args.data, {"fraction": settings["val_share"]}, None, settings["line_breaks"])
+    if not args.keep_line_breaks:
+        for note in wrap_notes(Path(f["path"]) for f in corpus.files):
+            print(f"inkwell finetune: {note}", file=sys.stderr)
+    prompt = args.prompt or sample_prompt_from(read_text_file(Path(corpus.files[0]["path"])).text[:20000])
+    job = make_job(name, base.folder, [str(Path(d).absolute()) for d in args.data], settings, len(corpus.train), prompt)
+    job["_base"] = str(base.folder)
+    return job
+
+
+def _read_job(path: str) -> dict[str, Any]:
+    """The job file the wizard wrote."""
+    try:
+        job = read_json(path)
+    except DamagedFile as exc:
+        raise FinetuneError(f"{path}: cannot read the job ({exc.reason})") from None
+    except OSError as exc:
+        raise FinetuneError(f"{path}: cannot read the job ({describe_os_error(exc)})") from None
+    if not isinstance(job, dict):
+        raise FinetuneError(f"{path}: cannot read the job (it is not a JSON object)")
+    return job
+
+
+def _check_data(data: list[str] | None) -> None:
+    if not data:
         raise FinetuneError("--data: give at least one text file or folder")
-    for given in args.data:  # before anything else is asked of the writer: a mistyped path first
+    for given in data:  # before anything else is asked of the writer: a mistyped path first
         if not Path(given).exists():
             raise FinetuneError(f"--data {given}: does not exist (no such file or folder)")
-    base = _resolve_base(args.base)
+
+
+def _new_name(args: argparse.Namespace, base_name: str) -> str:
+    """The new model's name (an estimate needs none, and gets one after its base)."""
     if not args.name and not args.estimate:
         raise FinetuneError("--name: give the new model a name")
-    name = args.name or f"{base.name}-estimate"
+    name = args.name or f"{base_name}-estimate"
     if not args.estimate and (problem := name_problem(name)):
         raise FinetuneError(f"--name: {problem}")
+    return str(name)
+
+
+def _settings(args: argparse.Namespace, base: InstalledModel) -> dict[str, Any]:
+    """The defaults for ``base``'s size with the settings given on the command line, checked."""
     arch = base.manifest.get("architecture", {})
     settings = default_settings(base.parameters or 0, int(arch.get("n_positions", 1024)),
                                 None if args.method == "auto" else args.method)
@@ -150,51 +181,40 @@ def _job_from_args(args: argparse.Namespace) -> dict[str, Any]:
     if problem := settings_problem(settings, {**arch, "vocab_size": arch.get("vocab_size", 50257)},
                                    base.parameters or 0):
         raise FinetuneError(problem)
-    corpus = load_corpus(args.data, {"fraction": settings["val_share"]}, None, settings["line_breaks"])
-    if not args.keep_line_breaks:
-        for note in wrap_notes(Path(f["path"]) for f in corpus.files):
-            print(f"inkwell finetune: {note}", file=sys.stderr)
-    prompt = args.prompt or sample_prompt_from(read_text_file(Path(corpus.files[0]["path"])).text[:20000])
-    job = make_job(name, base.folder, [str(Path(d).absolute()) for d in args.data], settings, len(corpus.train), prompt)
-    job["_base"] = str(base.folder)
-    return job
+    return settings
 
 
-class _Bar:
-    """Training events drawn as a tqdm progress bar on stderr, with evaluations and samples."""
+def _progress_words(e: Event) -> str:
+    percent = 100 * e["step"] // max(e["total_steps"], 1)
+    return (f"fine-tuning: {percent:3d}%  step {e['step']}/{e['total_steps']}  loss {e['loss']:.3f}  "
+            f"{e['tokens_per_s']:,.0f} tok/s  eta {human_duration(e['eta_s'])}")
+
+
+TRAINING_WORDS: dict[str, Words] = {
+    "start": lambda e: f"fine-tuning {e['parameters'] / 1e6:.1f}M parameters on {e['device']} ({e['precision']}): "
+                       f"{e['total_steps']} steps" + (f", from step {e['step']}" if e["step"] else ""),
+    "progress": _progress_words,
+    "eval": lambda e: f"step {e['step']}: validation perplexity {e['val_ppl']:.2f}",
+    "error": lambda e: f"error: {e['message']}",
+}
+
+
+class _Words:
+    """A run's events in words on stderr, the running count on one line; its samples kept for the
+    before and after at the end."""
 
     def __init__(self) -> None:
-        self.bar = None
+        self.printer = Printer(TRAINING_WORDS, in_place=frozenset({"progress"}))
         self.before: dict[str, str] = {}
         self.after: dict[str, str] = {}
 
-    def emit(self, event: str, **f: Any) -> None:
-        from tqdm import tqdm
-
-        if event == "start":
-            self.bar = tqdm(total=f["total_steps"], initial=f["step"], unit="step", file=sys.stderr,
-                            dynamic_ncols=True, desc="fine-tuning")
-        elif event == "progress" and self.bar is not None:
-            self.bar.update(f["step"] - self.bar.n)
-            self.bar.set_postfix(loss=f"{f['loss']:.3f}", tok_s=f"{f['tokens_per_s']:,.0f}")
-        elif event == "eval":
-            self._write(f"step {f['step']}: validation perplexity {f['val_ppl']:.2f}")
-        elif event == "sample":
-            (self.before if f["step"] == 0 else self.after)[f["prompt"]] = f["text"]
-        elif event == "error":
-            self._write(f"error: {f['message']}")
+    def emit(self, event: Event) -> None:
+        if event["event"] == "sample":
+            (self.before if event["step"] == 0 else self.after)[event["prompt"]] = event["text"]
+        self.printer(event)
 
     def log(self, message: str) -> None:
-        pass
-
-    def _write(self, line: str) -> None:
-        from tqdm import tqdm
-
-        tqdm.write(line, file=sys.stderr) if self.bar is not None else print(line, file=sys.stderr)
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.close()
+        pass  # the trainer's detailed log is for `python -m model.train`; a person here follows the events
 
 
 def _free_bytes(folder: Path) -> int:
@@ -274,40 +294,45 @@ def _main(args: argparse.Namespace) -> int:
 
 
 def train_and_install(job: dict[str, Any], resume: bool, args: argparse.Namespace) -> int:
-    """Run ``job`` (new, or resumed) with a progress bar or JSON events, then install the result;
-    ``args`` holds json and no_use. The exit status."""
+    """Run ``job`` (new, or resumed) with its events in words or as JSON lines, then install the
+    result; ``args`` holds json and no_use. The exit status."""
     from model.train_job import Job
     from model.train_loop import Events, StopRequest, Trainer
 
-    events = Events() if args.json else _Bar()
+    events = Events() if args.json else _Words()
+    say = events.printer.say if isinstance(events, _Words) else lambda line: print(line, file=sys.stderr)
     stop = StopRequest()
     stop.install()
     base_folder = job.pop("_base", None) or str(Path(job["init"]).parent)
     try:
         outcome = Trainer(Job.from_dict(job, "job"), events, resume=resume, stop=stop).run()
     finally:
-        if isinstance(events, _Bar):
-            events.close()
+        if isinstance(events, _Words):
+            events.printer.end_line()
     if outcome.get("stopped"):
-        print(f"stopped at step {outcome['step']}; continue with: inkwell finetune --resume {printable(job['name'])}",
-              file=sys.stderr)
+        say(f"stopped at step {outcome['step']}; continue with: inkwell finetune --resume {printable(job['name'])}")
         return 128 + outcome["signum"]
-    bundle = install(Path(job["out"]), job["name"], use=not args.no_use,
-                     progress=None if args.json else lambda m: print(m, file=sys.stderr))
-    if args.json:
+    bundle = install(Path(job["out"]), job["name"], use=not args.no_use, progress=None if args.json else say)
+    if isinstance(events, _Words):
+        _print_outcome(outcome, events, Path(base_folder).name, bundle, args.no_use)
+    else:
         emit_json({"event": "installed", "folder": str(bundle)})
-    if isinstance(events, _Bar):
-        before, after = outcome.get("val_ppl_before"), outcome.get("val_ppl")
-        if after is None:  # --val-share 0: no text was held out to measure it on
-            print(f"\nno held-out text (--val-share 0), so no validation perplexity; trained in "
-                  f"{human_duration(outcome['training_time_s'])}")
-        else:
-            print(f"\nvalidation perplexity: {before or float('nan'):.2f} (base {Path(base_folder).name})"
-                  f" -> {after:.2f} (fine-tuned), {human_duration(outcome['training_time_s'])}")
-        for prompt, text in events.after.items():
-            print(f"\nprompt: {printable(prompt)}\n  before: {events.before.get(prompt, '')!r}\n  after:  {text!r}")
-        print(f"\ninstalled {printable(bundle)}" + ("" if args.no_use else " (now the active model)"))
     return 0
+
+
+def _print_outcome(outcome: dict[str, Any], words: _Words, base_name: str, bundle: Path, no_use: bool) -> None:
+    """What the fine-tune did, for the person who ran it: the perplexity before and after, the
+    samples before and after, and where the model went."""
+    before, after = outcome.get("val_ppl_before"), outcome.get("val_ppl")
+    if after is None:  # --val-share 0: no text was held out to measure it on
+        print(f"\nno held-out text (--val-share 0), so no validation perplexity; trained in "
+              f"{human_duration(outcome['training_time_s'])}")
+    else:
+        print(f"\nvalidation perplexity: {before or float('nan'):.2f} (base {base_name})"
+              f" -> {after:.2f} (fine-tuned), {human_duration(outcome['training_time_s'])}")
+    for prompt, text in words.after.items():
+        print(f"\nprompt: {printable(prompt)}\n  before: {words.before.get(prompt, '')!r}\n  after:  {text!r}")
+    print(f"\ninstalled {printable(bundle)}" + ("" if no_use else " (now the active model)"))
 
 
 def install(run_dir: Path, name: str, use: bool = True, progress=None) -> Path:

@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from core.events import Emit
 from core.fileio import parse_json, replace_with
 from core.units import human_bytes
 
@@ -263,7 +264,7 @@ def _have(folder: Path, f: HubFile) -> int:
 class _Meter:
     """Bytes done over the whole download, speed (over this session only) and time left."""
 
-    def __init__(self, total: int, done: int, emit: Callable[[dict[str, Any]], None]):
+    def __init__(self, total: int, done: int, emit: Emit):
         self.total, self.done, self.emit = total, done, emit
         self.started = time.monotonic()
         self.start_done = done
@@ -285,7 +286,7 @@ class _Meter:
                    "bytes_per_s": round(rate), "eta_s": None if eta is None else round(eta, 1)})
 
 
-def download(p: RepoPlan, folder: Path, emit: Callable[[dict[str, Any]], None] | None = None,
+def download(p: RepoPlan, folder: Path, emit: Emit | None = None,
              check_disk: bool = True, on_file: Callable[[Path], None] | None = None) -> Path:
     """Fetch every file of ``p`` into ``folder``, continuing partial files, each checked against
     the hub's checksum before it takes its final name. Returns ``folder``.
@@ -319,60 +320,9 @@ def _download_file(p: RepoPlan, f: HubFile, folder: Path, meter: _Meter) -> None
     final = folder / f.name
     if final.is_file() and not final.is_symlink() and final.stat().st_size == f.size:
         return  # checked when it got its final name
-    for stale in folder.glob(f"{f.name}.*.part"):  # an older revision's part: useless now
-        if stale != _part_path(folder, f):
-            stale.unlink()
-    part = _part_path(folder, f)
-    if part.is_symlink() or (part.exists() and not part.is_file()):
-        part.unlink()  # appending through a link or into a pipe would write somewhere else, or block
-    if part.is_file() and part.stat().st_size > f.size:
-        part.unlink()
-    digest = hashlib.sha256() if f.sha256 else hashlib.sha1(b"blob %d\0" % f.size)
-    if part.is_file():
-        with open(part, "rb") as existing:  # the digest continues over the bytes already here
-            while chunk := existing.read(CHUNK):
-                digest.update(chunk)
-    url = f"{p.endpoint}/{p.repo}/resolve/{p.commit}/{f.name}"
-    translate = _hub_errors(f"{p.repo}/{f.name}", p.endpoint)
-    attempt = 0
-    while True:
-        offset = part.stat().st_size if part.is_file() else 0
-        if offset == f.size:
-            break
-        try:
-            _fetch(url, part, offset, f, digest, meter)
-        except HubError:
-            raise
-        except _Lied as exc:
-            # What it sent cannot be trusted, nor the part it went into.
-            part.unlink(missing_ok=True)
-            raise HubError(f"{p.repo}/{f.name}: {exc}; the partial download was deleted. Try again later "
-                           "or use another mirror (HF_ENDPOINT)") from None
-        except Exception as exc:
-            if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
-                raise HubError(f"{part}: the disk is full; free some space and download again to "
-                               "continue where it stopped") from None
-            error = translate(exc)
-            if error is None:
-                if isinstance(exc, OSError):  # a local file problem, not the network
-                    raise HubError(f"{part}: cannot write ({exc.strerror or exc})") from None
-                raise
-            transient = _transient(exc)
-            attempt += 1
-            if not transient or attempt > RETRIES:
-                have = part.stat().st_size if part.is_file() else 0
-                raise HubError(f"{error}. {human_bytes(have)} of {human_bytes(f.size)} kept; download "
-                               "again to continue where it stopped") from None
-            time.sleep(min(BACKOFF_S * 2 ** (attempt - 1), 8))
-            continue
-        if part.is_file() and part.stat().st_size >= f.size:
-            break
-        # The server closed the stream early without an error: continue with the next attempt.
-        attempt += 1
-        if attempt > RETRIES:
-            have = part.stat().st_size if part.is_file() else 0
-            raise HubError(f"{p.repo}/{f.name}: the download keeps stopping early ({human_bytes(have)} of "
-                           f"{human_bytes(f.size)}); download again to continue where it stopped")
+    part = _usable_part(folder, f)
+    digest = _digest_so_far(part, f)
+    _fetch_rest(p, f, part, digest, meter)
     meter.emit({"event": "verify", "file": f.name})
     expected = f.sha256 or f.git_oid
     got = digest.hexdigest()
@@ -383,6 +333,79 @@ def _download_file(p: RepoPlan, f: HubFile, folder: Path, meter: _Meter) -> None
                        "corrupted on the way); the damaged file was deleted, download again")
     replace_with(part, final)
     meter.emit({"event": "verified", "file": f.name, ("sha256" if f.sha256 else "git_oid"): got})
+
+
+def _size(path: Path) -> int:
+    return path.stat().st_size if path.is_file() else 0
+
+
+def _usable_part(folder: Path, f: HubFile) -> Path:
+    """The partial file of ``f`` to continue, once every part that cannot be continued is gone."""
+    part = _part_path(folder, f)
+    for stale in folder.glob(f"{f.name}.*.part"):  # an older revision's part: useless now
+        if stale != part:
+            stale.unlink()
+    if part.is_symlink() or (part.exists() and not part.is_file()):
+        part.unlink()  # appending through a link or into a pipe would write somewhere else, or block
+    if part.is_file() and part.stat().st_size > f.size:
+        part.unlink()
+    return part
+
+
+def _digest_so_far(part: Path, f: HubFile) -> Any:
+    """The digest ``f`` is checked by, over the bytes already in ``part``: a download that
+    continues never reads what it has fetched again at the end."""
+    digest = hashlib.sha256() if f.sha256 else hashlib.sha1(b"blob %d\0" % f.size)
+    if part.is_file():
+        with open(part, "rb") as existing:
+            while chunk := existing.read(CHUNK):
+                digest.update(chunk)
+    return digest
+
+
+def _fetch_rest(p: RepoPlan, f: HubFile, part: Path, digest: Any, meter: _Meter) -> None:
+    """Fetch into ``part`` what it lacks of ``f``, again after a transient failure or a stream
+    that ended early, each attempt from where the last stopped."""
+    url = f"{p.endpoint}/{p.repo}/resolve/{p.commit}/{f.name}"
+    translate = _hub_errors(f"{p.repo}/{f.name}", p.endpoint)
+    attempt = 0
+    while _size(part) < f.size:
+        try:
+            _fetch(url, part, _size(part), f, digest, meter)
+        except HubError:
+            raise
+        except _Lied as exc:
+            # What it sent cannot be trusted, nor the part it went into.
+            part.unlink(missing_ok=True)
+            raise HubError(f"{p.repo}/{f.name}: {exc}; the partial download was deleted. Try again later "
+                           "or use another mirror (HF_ENDPOINT)") from None
+        except Exception as exc:  # noqa: BLE001 - _failed_attempt raises what is not worth another attempt
+            attempt += 1
+            _failed_attempt(exc, translate, part, f, attempt)
+            continue
+        if _size(part) < f.size:  # the server closed the stream early without an error
+            attempt += 1
+            if attempt > RETRIES:
+                raise HubError(f"{p.repo}/{f.name}: the download keeps stopping early ({human_bytes(_size(part))} of "
+                               f"{human_bytes(f.size)}); download again to continue where it stopped")
+
+
+def _failed_attempt(exc: Exception, translate: Callable[[BaseException], HubError | None], part: Path,
+                    f: HubFile, attempt: int) -> None:
+    """After the ``attempt``th failed fetch: wait before the next one when the failure is
+    transient, else raise it in words (``translate``: the hub's words for a failure of its own)."""
+    if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
+        raise HubError(f"{part}: the disk is full; free some space and download again to "
+                       "continue where it stopped") from None
+    error = translate(exc)
+    if error is None:
+        if isinstance(exc, OSError):  # a local file problem, not the network
+            raise HubError(f"{part}: cannot write ({exc.strerror or exc})") from None
+        raise exc
+    if not _transient(exc) or attempt > RETRIES:
+        raise HubError(f"{error}. {human_bytes(_size(part))} of {human_bytes(f.size)} kept; download "
+                       "again to continue where it stopped") from None
+    time.sleep(min(BACKOFF_S * 2 ** (attempt - 1), 8))
 
 
 def _transient(exc: BaseException) -> bool:

@@ -23,7 +23,6 @@ import os
 import re
 import shutil
 import tempfile
-from collections.abc import Callable
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -41,13 +40,13 @@ from core.bundle import (
 )
 from core.config import PRESETS, GPT2Config
 from core.errors import ModelError
+from core.events import Emit
 from core.locks import FileLock
 from core.machine import memory_problem
 from core.names import folder_name
 from core.units import human_bytes, human_duration
 from core.weights import export_memory, tensor_shapes
 
-Emit = Callable[[dict[str, Any]], None]
 SIZES = tuple(PRESETS)  # distilgpt2, gpt2, gpt2-medium, gpt2-large, gpt2-xl
 # What an import writes: int8 runs on CPUs, fp16 on GPUs; the fp32 graph is still built to check
 # the export, then dropped. The Hugging Face checkpoint in hf/ (for fine-tuning) is kept in fp16.

@@ -279,7 +279,7 @@ def _ratio(new: dict, old: dict) -> str:
     return ", ".join(parts)
 
 
-def main(argv: list[str] | None = None) -> int:
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(allow_abbrev=False, description=__doc__.splitlines()[0])
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--file", help=argparse.SUPPRESS)
@@ -292,15 +292,34 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--baseline-ref", default="f3eccae", help="the git commit to compare with")
     parser.add_argument("--baseline", type=Path, help="a folder with the baseline's app/ and model/ instead")
     parser.add_argument("--no-baseline", action="store_true")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
     if args.child:
         child(args)
         return 0
     cases = [c for c in args.cases.split(",") if c]
     modes = [m for m in args.modes.split(",") if m]
     load_before = os.getloadavg()
-    with tempfile.TemporaryDirectory(prefix="inkwell-bench-") as tmp:
-        tmp = Path(tmp)
+    labels, results = _measure(args, cases, modes)
+    load_after = os.getloadavg()
+    print(f"load average before: {' '.join(f'{x:.2f}' for x in load_before)}, after: "
+          f"{' '.join(f'{x:.2f}' for x in load_after)}; {os.cpu_count()} CPUs; baseline: "
+          f"{'none' if args.no_baseline else (args.baseline or args.baseline_ref)}")
+    _print_table(results, cases, modes, labels)
+    if not args.no_baseline:
+        _print_ratios(results, cases, modes)
+    _print_aim(results, cases, modes)
+    return 0
+
+
+def _measure(args: argparse.Namespace, cases: list[str], modes: list[str]) -> tuple[list[str], dict]:
+    """Every case, mode and code (the new one, the baseline) in a child each: the codes' labels
+    and the results by (case, mode, label)."""
+    with tempfile.TemporaryDirectory(prefix="inkwell-bench-") as tmp_name:
+        tmp = Path(tmp_name)
         docs = make_documents(tmp, args.corpus, cases)
         codes = [("new", ROOT)]
         if not args.no_baseline:
@@ -313,10 +332,10 @@ def main(argv: list[str] | None = None) -> int:
                     result = run_child(code, case, docs[case], mode, args.keys, args.timeout, tmp)
                     result["keys"] = args.keys
                     results[case, mode, label] = result
-    load_after = os.getloadavg()
-    print(f"load average before: {' '.join(f'{x:.2f}' for x in load_before)}, after: "
-          f"{' '.join(f'{x:.2f}' for x in load_after)}; {os.cpu_count()} CPUs; baseline: "
-          f"{'none' if args.no_baseline else (args.baseline or args.baseline_ref)}")
+    return [label for label, _ in codes], results
+
+
+def _print_table(results: dict, cases: list[str], modes: list[str], labels: list[str]) -> None:
     print()
     print("Per keystroke: median / p95 / max in ms; stall: the longest the event loop did not turn while typing.")
     print()
@@ -326,16 +345,22 @@ def main(argv: list[str] | None = None) -> int:
     print("|" + "|".join("---" for _ in header) + "|")
     for case in cases:
         for mode in modes:
-            for label, _ in codes:
+            for label in labels:
                 cells = _row(results[case, mode, label])
                 print("| " + " | ".join([CASES[case], mode, label] + cells) + " |")
-    if not args.no_baseline:
-        print()
-        print("Baseline / new (higher is better for the new code):")
-        for case in cases:
-            for mode in modes:
-                print(f"- {CASES[case]}, suggestions {mode}: "
-                      f"{_ratio(results[case, mode, 'new'], results[case, mode, 'baseline'])}")
+
+
+def _print_ratios(results: dict, cases: list[str], modes: list[str]) -> None:
+    print()
+    print("Baseline / new (higher is better for the new code):")
+    for case in cases:
+        for mode in modes:
+            print(f"- {CASES[case]}, suggestions {mode}: "
+                  f"{_ratio(results[case, mode, 'new'], results[case, mode, 'baseline'])}")
+
+
+def _print_aim(results: dict, cases: list[str], modes: list[str]) -> None:
+    """Whether the 10 MB document met the aim for a keystroke."""
     ten = [results["10mb", m, "new"] for m in modes
            if "10mb" in cases and "error" not in results["10mb", m, "new"]]
     if ten:
@@ -343,7 +368,6 @@ def main(argv: list[str] | None = None) -> int:
         print()
         print(f"p95 per keystroke at 10 MB (worst of end/middle, suggestions {'/'.join(modes)}): {worst:.1f} ms "
               f"(aim: at most {AIM_MS:.0f} ms) -> {'met' if worst <= AIM_MS else 'NOT met'}")
-    return 0
 
 
 if __name__ == "__main__":

@@ -158,7 +158,7 @@ class GPT2Config:
         return cls.from_hf_dict(data, source=str(path))
 
     def save(self, path: str | Path) -> None:
-        Path(path).write_text(json.dumps(self.to_hf_dict(), indent=2) + "\n", encoding="utf-8")
+        fileio.atomic_write_text(path, json.dumps(self.to_hf_dict(), indent=2) + "\n")
 
 
 # The OpenAI GPT-2 family, by Hugging Face repository name.

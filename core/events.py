@@ -72,3 +72,11 @@ class Printer:
         out.write(("\n" if self._open else "") + message + "\n")
         self._open = False
         out.flush()
+
+    def end_line(self) -> None:
+        """End a line updated in place, so that what is written next (an error) starts its own."""
+        if self._open:
+            out = self.stream or sys.stderr
+            out.write("\n")
+            self._open = False
+            out.flush()

@@ -134,6 +134,12 @@ def finetune_estimate_file() -> Path:
     return state_dir() / "finetune-estimate.json"
 
 
+def built_graph_dir(checkpoint_key: str, variant: str) -> Path:
+    """Where the ``variant`` graph built from a bundle's checkpoint is kept; ``checkpoint_key``
+    (from the checkpoint's hash) gives a changed checkpoint graphs of its own."""
+    return cache_dir() / "graphs" / checkpoint_key / variant
+
+
 def token_cache_dir() -> Path:
     """Training texts as tokens, made again when missing."""
     return cache_dir() / "tokens"

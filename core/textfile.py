@@ -18,6 +18,7 @@ was not edited keeps its bytes even when the guess was wrong.
 from __future__ import annotations
 
 import codecs
+import dataclasses
 import re
 import unicodedata
 from collections import Counter
@@ -112,33 +113,47 @@ class Decoded:
         return self.bom + text.encode(self.codec)
 
 
-# Branchy on purpose: one ladder of guesses, from the surest (a byte-order mark) to the weakest, read top down.
 def decode_bytes(data: bytes, source: str | Path, allow_empty: bool = True) -> Decoded:
     """The text in ``data`` (the bytes of the file ``source``, named in messages)."""
     if not data.strip() and not allow_empty:
         raise TextFileError(f"{source}: the file is empty", "empty")
+    # One ladder of guesses, from the surest (a byte-order mark) to the weakest.
+    found = _with_mark(data, source)
+    if found is None:
+        found = _with_zero_bytes(data, source) if b"\x00" in data else _guessed(data, source)
+    return dataclasses.replace(found, text=_checked(found.text, source, allow_empty))
+
+
+def _with_mark(data: bytes, source: str | Path) -> Decoded | None:
+    """The text after a byte-order mark; None without one."""
     for bom, name, codec in _BOMS:
         if data.startswith(bom):
             try:
-                text = data[len(bom):].decode(codec)
+                return Decoded(data[len(bom):].decode(codec), name, bom)
             except UnicodeDecodeError as exc:
                 raise TextFileError(f"{source}: starts like {ENCODING_NAMES[name]} text but is not valid "
                                     f"{ENCODING_NAMES[name]} ({exc.reason} at byte {exc.start + len(bom)}); "
                                     f"convert it to UTF-8", "encoding") from None
-            return Decoded(_checked(text, source, allow_empty), name, bom)
-    if b"\x00" in data:
-        # Zero bytes: UTF-16 or UTF-32 of mostly Latin text, or not text at all.
-        found = _without_mark(data, ("utf-32-le", "utf-32-be", "utf-16-le", "utf-16-be"), certain=True)
-        if found is not None:
-            return Decoded(_checked(found.text, source, allow_empty), found.encoding)
+    return None
+
+
+def _with_zero_bytes(data: bytes, source: str | Path) -> Decoded:
+    """Zero bytes: UTF-16 or UTF-32 of mostly Latin text, or not text at all."""
+    found = _without_mark(data, ("utf-32-le", "utf-32-be", "utf-16-le", "utf-16-be"), certain=True)
+    if found is None:
         raise TextFileError(f"{source}: this is a binary file, not text (it contains zero bytes)", "binary")
+    return Decoded(found.text, found.encoding)
+
+
+def _guessed(data: bytes, source: str | Path) -> Decoded:
+    """Text with neither a mark nor zero bytes: UTF-8, else the likeliest other encoding."""
     try:
-        return Decoded(_checked(data.decode("utf-8"), source, allow_empty), "utf-8")
+        return Decoded(data.decode("utf-8"), "utf-8")
     except UnicodeDecodeError as exc:
         utf8_error = exc.start
     western = _windows_1252(data)
     if western is not None and _reads_as_western(western, spaced=True):
-        return Decoded(_checked(western, source, allow_empty), "cp1252", certain=False, note=_mixed(data))
+        return Decoded(western, "cp1252", certain=False, note=_mixed(data))
     # CJK text in a legacy encoding can also read as UTF-16 CJK: it is refused, by name.
     legacy = _legacy(data)
     if legacy:
@@ -148,13 +163,13 @@ def decode_bytes(data: bytes, source: str | Path, allow_empty: bool = True) -> D
     # tried before the share of control bytes is judged: half of them are arbitrary.
     found = _without_mark(data, ("utf-16-le", "utf-16-be"), certain=False)
     if found is not None:
-        return Decoded(_checked(found.text, source, allow_empty), found.encoding, certain=False)
+        return Decoded(found.text, found.encoding, certain=False)
     if _control_share(data[:_SAMPLE]) > CONTROL_SHARE:
         raise TextFileError(f"{source}: this is a binary file, not text (neither UTF-8 nor Windows-1252)", "binary")
     # Windows-1252 decodes almost anything: accept it only when the result is mostly ASCII, as
     # Western prose is; Cyrillic, Greek or CJK in a legacy encoding read as Windows-1252 is not.
     if western is not None and _reads_as_western(western, spaced=False):
-        return Decoded(_checked(western, source, allow_empty), "cp1252", certain=False, note=_mixed(data))
+        return Decoded(western, "cp1252", certain=False, note=_mixed(data))
     raise TextFileError(f"{source}: is not UTF-8 text (invalid byte at offset {utf8_error}) and its encoding "
                         "could not be recognised (it may be in a legacy encoding such as Shift-JIS, GBK or "
                         "KOI8-R); convert it to UTF-8 and try again", "encoding")

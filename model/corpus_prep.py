@@ -271,10 +271,31 @@ def _dedent(text: str) -> str:
     return "\n".join(line[common:] if line[:common].isspace() else line.lstrip(" ") for line in lines)
 
 
-# Long on purpose: one pipeline of cleaning passes, each a few lines, read in the order they run.
 def clean_book(raw: str) -> Cleaned:
     """A book's raw e-text as training text: see the module docstring."""
     removed: Counter = Counter()
+    text = _plain_text(raw, removed)
+    blocks = [b.split("\n") for b in re.split(r"\n[ \t]*\n", text)]
+    blocks = [[line for line in b if line.strip()] for b in blocks]
+    blocks = [b for b in blocks if b]
+    start = _front_matter_end(blocks, len(text))
+    removed["front-matter lines"] += sum(len(b) for b in blocks[:start])
+    end = _back_matter_start(blocks, start)
+    if end < len(blocks):
+        removed["back-matter lines"] += sum(len(b) for b in blocks[end:])
+    kept = _running_text(blocks[:end], start, removed)
+    body = "\n\n".join("\n".join(b) for b in kept)
+    n_marks = len(_FOOTNOTE_MARK.findall(body)) + len(_STAR_MARK.findall(body))
+    if n_marks:
+        removed["footnote marks"] += n_marks
+        body = _STAR_MARK.sub("", _FOOTNOTE_MARK.sub("", body))
+    body = normalise_prose(body)
+    return Cleaned(canonical_characters(body).strip() + "\n", removed)
+
+
+def _plain_text(raw: str, removed: Counter) -> str:
+    """The e-text with plain line ends and spaces, without its common indent, bracketed
+    illustration marks, section-break lines and drop-cap marks."""
     text = raw.replace("\r\n", "\n").replace("\r", "\n")
     text = text.translate(INVISIBLE)
     text = text.translate(dict.fromkeys(map(ord, ODD_SPACES), " "))
@@ -287,14 +308,14 @@ def clean_book(raw: str) -> Cleaned:
     text, n = _DROP_CAP.subn("", text)
     if n:
         removed["drop-cap marks"] += n
-    blocks = [b.split("\n") for b in re.split(r"\n[ \t]*\n", text)]
-    blocks = [[line for line in b if line.strip()] for b in blocks]
-    blocks = [b for b in blocks if b]
+    return text
 
-    # Front matter: everything before the first paragraph of running text; when a table of
-    # contents follows a short preface near the start, everything up to the text after it.
-    window = max(len(text) // 10, 20000)
-    start, offset = 0, 0
+
+def _front_matter_end(blocks: list[list[str]], text_length: int) -> int:
+    """The first block of running text: the first paragraph of it or, when a table of
+    contents follows a short preface near the start, the first after that."""
+    window = max(text_length // 10, 20000)
+    offset = 0
     first_prose = next((i for i, b in enumerate(blocks) if _is_start(b)), 0)
     start = first_prose
     for i, b in enumerate(blocks):
@@ -303,10 +324,13 @@ def clean_book(raw: str) -> Cleaned:
         if _TOC_MARK.match(b[0]) or sum(bool(_PAGE_GAP.search(line)) for line in b) >= min(2, len(b)):
             start = next((j for j in range(i + 1, len(blocks)) if _is_start(blocks[j])), first_prose)
         offset += sum(len(line) + 1 for line in b) + 1
-    removed["front-matter lines"] += sum(len(b) for b in blocks[:start])
+    return start
 
-    # Back matter: everything after a last "THE END" or the first publisher's advertisement in
-    # the last part of the book.
+
+def _back_matter_start(blocks: list[list[str]], start: int) -> int:
+    """Where the back matter begins: after a last "THE END" or at the first publisher's
+    advertisement in the last part of the book, with the printer's imprint and the
+    advertisements' headings before them."""
     end = len(blocks)
     tail_from = start + int(0.8 * (len(blocks) - start))
     for j in range(len(blocks) - 1, tail_from - 1, -1):
@@ -316,70 +340,80 @@ def clean_book(raw: str) -> Cleaned:
     advert = next((j for j in range(max(tail_from, start), end) if _ADVERT.search(" ".join(blocks[j]))), None)
     if advert is not None:
         end = advert
-    # The printer's imprint and the advertisements' headings before them.
     while (end > start + 1 and len(blocks[end - 1]) <= 3
            and not _THE_END.match(blocks[end - 1][0])
            and (_IMPRINT.search(" ".join(blocks[end - 1])) or (end < len(blocks) and _is_heading(blocks[end - 1])))):
         end -= 1
-    if end < len(blocks):
-        removed["back-matter lines"] += sum(len(b) for b in blocks[end:])
-    blocks = blocks[:end]
+    return end
 
+
+_HEADING_KINDS = ("headings", "heading titles")
+
+
+def _running_text(blocks: list[list[str]], start: int, removed: Counter) -> list[list[str]]:
+    """The blocks from ``start`` that are the book's own text, each counted in ``removed`` by
+    what it was when it is not."""
     kept: list[list[str]] = []
     after_heading = True
     i = start
     while i < len(blocks):
         b = blocks[i]
         i += 1
-        first = b[0].strip()
-        if _TOC_MARK.match(first) or (_is_list(b) and sum(map(_is_heading_line, b)) >= 0.6 * len(b)):
+        if _is_contents(b):
             # A table of contents later on (a second volume): the mark and the list after it.
             removed["tables of contents"] += 1
             while i < len(blocks) and not _is_prose(blocks[i]):
                 removed["front-matter lines"] += len(blocks[i])
                 i += 1
             continue
-        if all(_BREAK.match(line) for line in b):
-            removed["section breaks"] += 1
+        kind = _not_text(b, i - 1 < start + 5, after_heading)
+        if kind is None:
+            kept.append(_without_headings(b, removed))
             after_heading = False
             continue
-        if len(b) == 1 and _THE_END.match(first):
-            removed["THE END"] += 1
-            continue
-        if first.startswith("[") and b[-1].rstrip().endswith("]"):
-            removed["editorial notes"] += 1
-            continue
-        if i - 1 < start + 5 and _CREDIT.search(" ".join(b)) and len(b) <= 6:
-            removed["front-matter lines"] += len(b)
-            continue
-        if _FOOTNOTE_BLOCK.match(first) and not _BREAK.match(first):
-            removed["footnote blocks"] += 1
-            continue
-        if _is_heading(b):
-            removed["headings"] += 1
+        removed[kind] += len(b) if kind == "front-matter lines" else 1
+        if kind in _HEADING_KINDS:
             after_heading = True
-            continue
-        if _is_single_title(b) and (after_heading or len(first.split()) >= 2):
-            removed["heading titles"] += 1
-            after_heading = True
-            continue
-        # A heading with no blank line between it and the paragraph before or after it.
-        if len(b) > 1 and _is_heading_line(b[0]) and not _is_title(b[1]):
-            removed["headings"] += 1
-            b = b[1:]
-        if len(b) > 1 and _BARE_NUMERAL.match(b[-1]):
-            removed["headings"] += 1
-            b = b[:-1]
-        after_heading = False
-        kept.append(b)
+        elif kind == "section breaks":
+            after_heading = False
+    return kept
 
-    body = "\n\n".join("\n".join(b) for b in kept)
-    n_marks = len(_FOOTNOTE_MARK.findall(body)) + len(_STAR_MARK.findall(body))
-    if n_marks:
-        removed["footnote marks"] += n_marks
-        body = _STAR_MARK.sub("", _FOOTNOTE_MARK.sub("", body))
-    body = normalise_prose(body)
-    return Cleaned(canonical_characters(body).strip() + "\n", removed)
+
+def _is_contents(b: list[str]) -> bool:
+    return bool(_TOC_MARK.match(b[0].strip())
+                or (_is_list(b) and sum(map(_is_heading_line, b)) >= 0.6 * len(b)))
+
+
+def _not_text(b: list[str], near_start: bool, after_heading: bool) -> str | None:
+    """What the block is when it is not the book's text (the key it is counted under in the
+    removed counts); None for text."""
+    first = b[0].strip()
+    if all(_BREAK.match(line) for line in b):
+        return "section breaks"
+    if len(b) == 1 and _THE_END.match(first):
+        return "THE END"
+    if first.startswith("[") and b[-1].rstrip().endswith("]"):
+        return "editorial notes"
+    if near_start and _CREDIT.search(" ".join(b)) and len(b) <= 6:
+        return "front-matter lines"
+    if _FOOTNOTE_BLOCK.match(first) and not _BREAK.match(first):
+        return "footnote blocks"
+    if _is_heading(b):
+        return "headings"
+    if _is_single_title(b) and (after_heading or len(first.split()) >= 2):
+        return "heading titles"
+    return None
+
+
+def _without_headings(b: list[str], removed: Counter) -> list[str]:
+    """A paragraph without the heading or bare numeral stuck to it (no blank line between)."""
+    if len(b) > 1 and _is_heading_line(b[0]) and not _is_title(b[1]):
+        removed["headings"] += 1
+        b = b[1:]
+    if len(b) > 1 and _BARE_NUMERAL.match(b[-1]):
+        removed["headings"] += 1
+        b = b[:-1]
+    return b
 
 
 # --- the corpus ---------------------------------------------------------------------------------

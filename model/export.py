@@ -28,7 +28,6 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -58,7 +57,6 @@ AGREEMENT_TEXT = (
     "made no answer. \"Do not you want to know who has taken it?\" cried his wife impatiently."
 )
 
-Progress = Callable[[dict[str, Any]], None]
 
 
 def export_bundle(
@@ -68,7 +66,7 @@ def export_bundle(
     name: str | None = None,
     force: bool = False,
     hf_dtype: str = "auto",
-    progress: Progress | None = None,
+    progress: Emit | None = None,
     licence: str = "unspecified",
     perplexity: dict[str, Any] | None = None,
     provenance: dict[str, Any] | None = None,
@@ -125,7 +123,7 @@ class _Report:
     """The export's progress events: ``stage`` when a slow part begins, ``progress`` when a step
     is done, both with the step count and the time since the start."""
 
-    def __init__(self, emit: Progress, total: int):
+    def __init__(self, emit: Emit, total: int):
         self.emit = emit
         self.total = total
         self.done = 0

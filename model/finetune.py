@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from core.events import Event
 from core.runfolder import steps_for_epochs
 
 ESTIMATE_STEPS = 4                    # the first is warm-up; the others are timed
@@ -87,14 +88,15 @@ def _trial(job_data: dict[str, Any], steps: int) -> _Trial:
     info: dict[str, Any] = {}
 
     class Timed(Events):
-        def emit(self, event: str, **fields: Any) -> None:
+        def emit(self, event: Event) -> None:
             now = time.perf_counter()
-            if event == "start":
+            kind = event["event"]
+            if kind == "start":
                 marks["start"] = now
-                info.update(fields)
-            elif event == "eval":
+                info.update(event)
+            elif kind == "eval":
                 marks["eval"] = now  # the last one: the trial's final evaluation, after its checkpoint
-            elif event == "checkpoint":
+            elif kind == "checkpoint":
                 marks["checkpoint"] = now
 
         def log(self, message: str) -> None:

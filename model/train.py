@@ -84,7 +84,7 @@ def _job_from_args(args: argparse.Namespace) -> tuple[Job, bool]:
 
 def _failed(events: Events, message: str) -> int:
     """The error as an event for the program following the run, and in words for a person."""
-    events.emit("error", message=message)
+    events.emit({"event": "error", "message": message})
     events.log(f"error: {message}")
     return 1
 

@@ -116,8 +116,16 @@ class Job:
         except ValueError as exc:
             raise TrainError(str(exc)) from None
 
-    # Branchy on purpose: a flat list of independent value checks, one or two lines per field.
     def _check(self) -> None:
+        # In the order a setting's first problem is reported.
+        self._check_counts()
+        self._check_optimizer()
+        self._check_start()
+        self._check_method()
+        self._check_machine()
+        self._check_files()
+
+    def _check_counts(self) -> None:
         for name in ("steps", "batch_size", "grad_accum", "seq_len", "log_every"):
             checks.whole(name, getattr(self, name), low=1)
         for name in ("eval_every", "sample_every", "checkpoint_every"):
@@ -127,6 +135,8 @@ class Job:
         checks.number("checkpoint_every_s", self.checkpoint_every_s, low=0, above=True)
         for name in ("warmup_steps", "threads", "sample_tokens", "eval_max_windows", "seed", "start_step"):
             checks.whole(name, getattr(self, name), low=0)
+
+    def _check_optimizer(self) -> None:
         checks.number("lr", self.lr, low=0, above=True)
         for name in ("min_lr", "weight_decay", "grad_clip"):
             checks.number(name, getattr(self, name), low=0)
@@ -136,6 +146,9 @@ class Job:
             checks.number(name, getattr(self, name), low=0, high=1, below=True)
         if self.dropout is not None:
             checks.number("dropout", self.dropout, low=0, high=1, below=True)
+
+    def _check_start(self) -> None:
+        """Where the run starts from: a step of saved weights, or a checkpoint to deepen."""
         if self.start_step and (not self.init or self.epochs is not None or self.start_step >= self.steps):
             raise TrainError(f"start_step ({self.start_step}) needs init (the weights saved at that step), "
                              f"steps rather than epochs, and fewer than steps ({self.steps})")
@@ -143,8 +156,10 @@ class Job:
             if not self.init:
                 raise TrainError("deepen_to needs init (the checkpoint to deepen) and a positive number of layers")
             checks.whole("deepen_to", self.deepen_to, low=1)
+
+    def _check_method(self) -> None:
         checks.choice("method", self.method, ("full", "lora"))
-        from core.weights import lora_rank_limit  # issue 22.2: no rank above the model's width
+        from core.weights import lora_rank_limit  # no rank above the model's width
 
         checks.whole("lora_rank", self.lora_rank, low=1, high=lora_rank_limit(self.init, self.model))
         checks.number("lora_alpha", self.lora_alpha, low=0, above=True)
@@ -154,8 +169,13 @@ class Job:
         checks.number("distill_temperature", self.distill_temperature, low=0, high=100, above=True)
         if self.teacher is not None and (not isinstance(self.teacher, str) or not self.teacher):
             raise TrainError("teacher: give the folder of the Hugging Face checkpoint to learn from")
+
+    def _check_machine(self) -> None:
         checks.choice("device", self.device, ("auto", "cpu", "cuda"))
         checks.choice("precision", self.precision, ("auto", "fp32", "bf16", "fp16"))
+
+    def _check_files(self) -> None:
+        """What the run reads and writes: its texts, the held-out part, the output and the export."""
         if not self.data:
             raise TrainError("data: give at least one training file or folder")
         if not self.out:

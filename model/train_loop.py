@@ -23,7 +23,7 @@ from typing import Any, Protocol, TextIO
 
 import numpy as np
 
-from core.events import emit_json
+from core.events import Event, emit_json
 from core.machine import limit_threads
 from core.runfolder import steps_for_epochs
 from core.units import human_duration
@@ -33,9 +33,10 @@ from model.train_job import SAMPLE_TEMPERATURE, SAMPLE_TOP_K, Job, TrainError, l
 
 
 class EventSink(Protocol):
-    """Where a run reports: events for programs, a log for people."""
+    """Where a run reports: events for programs (core.events' protocol: ``emit`` is an Emit), a
+    log in words for people."""
 
-    def emit(self, event: str, **fields: Any) -> None: ...
+    def emit(self, event: Event) -> None: ...
 
     def log(self, message: str) -> None: ...
 
@@ -47,8 +48,8 @@ class Events:
         self.stream = stream or sys.stdout
         self.log_stream = log or sys.stderr
 
-    def emit(self, event: str, **fields: Any) -> None:
-        emit_json({"event": event, **fields}, self.stream)
+    def emit(self, event: Event) -> None:
+        emit_json(event, self.stream)
 
     def log(self, message: str) -> None:
         self.log_stream.write(message + "\n")
@@ -216,42 +217,60 @@ class Trainer:
             self._samples(s, 0)
         meter = _Meter(progress.elapsed_s)
         schedule = _Schedule(job)
-        tokens_per_step = job.tokens_per_step
         while progress.step < job.steps:
-            lr = lr_at(progress.step, job)
-            loss = self._step(s, lr)
-            progress.step += 1
-            step = progress.step
-            if not math.isfinite(loss):
-                raise TrainError(f"the loss became {loss} at step {step}; lower lr (now {job.lr}) and start again")
-            meter.add(loss, tokens_per_step)
-            if self.on_step:
-                self.on_step(step)
-            last = step == job.steps
-            if step % job.log_every == 0 or last:
-                self._progress(s, step, lr, meter)
-            if schedule.eval_due(step) and not last:
-                with schedule.evaluating():
-                    if s.val_windows:
-                        self._evaluate(s, progress, f"at step {step}", s.val_sample)
-                    if schedule.samples_with_eval:
-                        self._samples(s, step)
-            if schedule.sample_due(step) and not last:
-                self._samples(s, step)
-            signum = self.stop.signum
-            if schedule.checkpoint_due(step) or last or signum is not None:
-                progress.elapsed_s = meter.elapsed()
-                self._checkpoint(s, progress, "interval" if signum is None else "signal")
-                schedule.checkpointed()
-            if signum is not None:
-                self.events.log(f"stopped at step {step} ({signal.Signals(signum).name}); "
-                                f"continue with: python -m model.train --out {self.out} --resume")
-                return {"stopped": True, "step": step, "signum": signum}
+            self._train_step(s, progress, meter)
+            self._between_steps(s, progress, schedule)
+            if (stopped := self._checkpoint_if_due(s, progress, meter, schedule)) is not None:
+                return stopped
         if s.val_windows:
             self._evaluate(s, progress, f"at step {progress.step}", self._whole(s))
         self._samples(s, progress.step)
         progress.elapsed_s = meter.elapsed()
         return self._finish(s, progress)
+
+    def _train_step(self, s: _Setup, progress: Progress, meter: _Meter) -> None:
+        """One optimizer step, counted, timed and reported."""
+        job = self.job
+        lr = lr_at(progress.step, job)
+        loss = self._step(s, lr)
+        progress.step += 1
+        step = progress.step
+        if not math.isfinite(loss):
+            raise TrainError(f"the loss became {loss} at step {step}; lower lr (now {job.lr}) and start again")
+        meter.add(loss, job.tokens_per_step)
+        if self.on_step:
+            self.on_step(step)
+        if step % job.log_every == 0 or step == job.steps:
+            self._progress(s, step, lr, meter)
+
+    def _between_steps(self, s: _Setup, progress: Progress, schedule: _Schedule) -> None:
+        """The evaluation and samples that are due (the last step's come with the end)."""
+        step = progress.step
+        last = step == self.job.steps
+        if schedule.eval_due(step) and not last:
+            with schedule.evaluating():
+                if s.val_windows:
+                    self._evaluate(s, progress, f"at step {step}", s.val_sample)
+                if schedule.samples_with_eval:
+                    self._samples(s, step)
+        if schedule.sample_due(step) and not last:
+            self._samples(s, step)
+
+    def _checkpoint_if_due(self, s: _Setup, progress: Progress, meter: _Meter,
+                        schedule: _Schedule) -> dict[str, Any] | None:
+        """A checkpoint when one is due, at the last step or on a stop request; after a stop
+        request, what the run returns."""
+        step = progress.step
+        signum = self.stop.signum
+        if schedule.checkpoint_due(step) or step == self.job.steps or signum is not None:
+            progress.elapsed_s = meter.elapsed()
+            self._checkpoint(s, progress, "interval" if signum is None else "signal")
+            schedule.checkpointed()
+        if signum is None:
+            return None
+        self.events.log(f"stopped at step {step} ({signal.Signals(signum).name}); "
+                        f"continue with: python -m model.train --out {self.out} --resume")
+        return {"stopped": True, "step": step, "signum": signum}
 
     # --- set-up -------------------------------------------------------------------------------
 
@@ -309,12 +328,13 @@ class Trainer:
         checkpoint.write_job(self.out, job)  # on resume too: a later --resume continues with the settings in force
         tokens_per_step = job.tokens_per_step
         params = s.model.config.num_parameters()
-        self.events.emit(
-            "start", total_steps=job.steps, step=progress.step, resumed=self.resume, device=s.device.type,
-            precision=s.precision, parameters=params, train_tokens=int(len(s.corpus.train)),
-            val_tokens=int(len(s.corpus.val)), tokens_per_step=tokens_per_step, files=s.corpus.files,
-            holdout=s.corpus.holdout, output=str(self.out),
-        )
+        self.events.emit({
+            "event": "start", "total_steps": job.steps, "step": progress.step, "resumed": self.resume,
+            "device": s.device.type, "precision": s.precision, "parameters": params,
+            "train_tokens": int(len(s.corpus.train)), "val_tokens": int(len(s.corpus.val)),
+            "tokens_per_step": tokens_per_step, "files": s.corpus.files, "holdout": s.corpus.holdout,
+            "output": str(self.out),
+        })
         trainable = sum(p.numel() for p in s.model.parameters() if p.requires_grad)
         self.events.log(f"model: {params / 1e6:.2f}M parameters on {s.device.type} ({s.precision}), "
                         f"{job.method} ({trainable:,} trained); {job.steps} steps of {tokens_per_step:,} tokens, "
@@ -442,9 +462,9 @@ class Trainer:
         total = self.job.steps
         loss, tps, eta = meter.report(step, total)
         sampler = s.sampler
-        self.events.emit("progress", step=step, total_steps=total, loss=round(loss, 5), lr=lr,
-                         tokens_per_s=round(tps, 1), eta_s=round(eta, 1) if eta is not None else None,
-                         epoch=sampler.epoch + sampler.index / max(sampler.windows_per_epoch, 1))
+        self.events.emit({"event": "progress", "step": step, "total_steps": total, "loss": round(loss, 5), "lr": lr,
+                          "tokens_per_s": round(tps, 1), "eta_s": round(eta, 1) if eta is not None else None,
+                          "epoch": sampler.epoch + sampler.index / max(sampler.windows_per_epoch, 1)})
         self.events.log(f"step {step}/{total}  loss {loss:.4f}  lr {lr:.2e}  {tps:,.0f} tok/s  eta {human_duration(eta)}")
 
     def _whole(self, s: _Setup) -> list[np.ndarray]:
@@ -455,8 +475,8 @@ class Trainer:
         val = self._held_out_loss(s, windows)
         whole = len(windows) == len(s.val_windows)
         progress.history.append({"step": progress.step, "val_loss": val, "windows": len(windows)})
-        self.events.emit("eval", step=progress.step, val_loss=round(val, 5), val_ppl=round(math.exp(val), 3),
-                         windows=len(windows), whole=whole)
+        self.events.emit({"event": "eval", "step": progress.step, "val_loss": round(val, 5),
+                          "val_ppl": round(math.exp(val), 3), "windows": len(windows), "whole": whole})
         self.events.log(f"eval {when}: loss {val:.4f}, perplexity {math.exp(val):.2f}"
                         + ("" if whole else f" ({len(windows)} of {len(s.val_windows)} held-out windows)"))
 
@@ -496,12 +516,12 @@ class Trainer:
             out = s.model.generate(ids, self.job.sample_tokens, temperature=SAMPLE_TEMPERATURE, top_k=SAMPLE_TOP_K,
                                    generator=torch.Generator().manual_seed(self.job.seed), stop_token=EOT_TOKEN)
             text = decode(out[0, ids.shape[1]:].tolist())
-            self.events.emit("sample", step=step, prompt=prompt, text=text)
+            self.events.emit({"event": "sample", "step": step, "prompt": prompt, "text": text})
             self.events.log(f"sample at step {step}: {prompt}|{text}")
 
     def _checkpoint(self, s: _Setup, progress: Progress, reason: str) -> None:
         path = checkpoint.save(self.out, self.job, s.model, s.optimizer, s.sampler, s.corpus.fingerprint, progress)
-        self.events.emit("checkpoint", step=progress.step, path=str(path), reason=reason)
+        self.events.emit({"event": "checkpoint", "step": progress.step, "path": str(path), "reason": reason})
         self.events.log(f"checkpoint at step {progress.step}: {path}")
 
     # --- the end --------------------------------------------------------------------------------
@@ -539,10 +559,10 @@ class Trainer:
         checkpoint.save_result(self.out, model, summary)
         bundle = self._export() if job.export else None
         ppl_before = summary["val_ppl_before"]
-        self.events.emit("done", output=str(self.out), val_ppl=round(val_ppl, 3) if val_ppl else None,
-                         val_ppl_before=round(ppl_before, 3) if ppl_before else None,
-                         val_loss=last_val, steps=job.steps, training_time_s=round(elapsed, 1),
-                         **({"bundle": bundle} if bundle else {}))
+        self.events.emit({"event": "done", "output": str(self.out), "val_ppl": round(val_ppl, 3) if val_ppl else None,
+                          "val_ppl_before": round(ppl_before, 3) if ppl_before else None,
+                          "val_loss": last_val, "steps": job.steps, "training_time_s": round(elapsed, 1),
+                          **({"bundle": bundle} if bundle else {})})
         self.events.log(f"done: {self.out} (held-out perplexity {val_ppl if val_ppl is None else round(val_ppl, 2)}, "
                         f"{human_duration(elapsed)})" + (f"; model bundle {bundle}" if bundle else ""))
         return summary
@@ -553,7 +573,7 @@ class Trainer:
         spec = self.job.export or {}
         self.events.log(f"exporting to {spec['dest']} ...")
 
-        def progress(e: dict[str, Any]) -> None:
+        def progress(e: Event) -> None:
             if e["event"] == "progress":
                 self.events.log(f"export: {e.get('message', e['event'])}")
 

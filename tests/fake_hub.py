@@ -126,46 +126,57 @@ class FakeHub:
         path = unquote(url.path)
         self.requests.append((h.command, path, h.headers.get("Range")))
         if self.status is not None:
-            if self.error_endless:
-                h.send_response(self.status)
-                h.send_header("Transfer-Encoding", "chunked")
-                h.end_headers()
-                try:
-                    for _ in range(self.endless_bytes >> 16):
-                        h.wfile.write(b"10000\r\n" + b"e" * (1 << 16) + b"\r\n")
-                except (BrokenPipeError, ConnectionResetError):
-                    pass
-                h.close_connection = True
-                return
-            return self._send(h, self.status, b'{"error": "unavailable"}', body)
+            return self._error(h, self.status, body)
         key = "api" if _API.match(path) else path.rsplit("/", 1)[-1]
         if key in self.header_drip or key in self.header_close or key in self.header_flood:
             return self._bad_headers(h, key)
         if m := _API.match(path):
-            repo = self.repos.get(m["repo"])
-            if repo is None:
-                return self._send(h, 404, b'{"error": "Repository not found"}', body,
-                                  {"X-Error-Code": "RepoNotFound"})
-            if self.api_drip is not None or self.api_endless:
-                return self._stream(h, b'{"id": "' + b" " * 100_000, self.api_drip, "api",
-                                    junk_after=self.endless_bytes if self.api_endless else 0)
-            if self.api_body is not None:
-                return self._send(h, 200, self.api_body, body, {"Content-Type": "application/json"})
-            blobs = parse_qs(url.query).get("blobs") == ["True"] or parse_qs(url.query).get("blobs") == ["true"]
-            return self._send(h, 200, json.dumps(self._info(m["repo"], repo, blobs)).encode(), body,
-                              {"Content-Type": "application/json"})
+            return self._api(h, m["repo"], url.query, body)
         if m := _RESOLVE.match(path):
-            repo = self.repos.get(m["repo"])
-            if repo is None:
-                return self._send(h, 404, b"Repository not found", body, {"X-Error-Code": "RepoNotFound"})
-            if m["file"] not in repo.files:
-                return self._send(h, 404, b"Entry not found", body,
-                                  {"X-Error-Code": "EntryNotFound", "X-Repo-Commit": repo.commit})
-            if target := self.redirect.get(m["file"]):
-                location = h.path if target == "loop" else target
-                return self._send(h, 302, b"", body, {"Location": location})
-            return self._file(h, repo, m["file"], body)
+            return self._resolve(h, m["repo"], m["file"], body)
         return self._send(h, 404, b"not found", body)
+
+    def _error(self, h: BaseHTTPRequestHandler, status: int, body: bool) -> None:
+        """An error page, or with ``error_endless`` one that never ends."""
+        if not self.error_endless:
+            return self._send(h, status, b'{"error": "unavailable"}', body)
+        h.send_response(status)
+        h.send_header("Transfer-Encoding", "chunked")
+        h.end_headers()
+        try:
+            for _ in range(self.endless_bytes >> 16):
+                h.wfile.write(b"10000\r\n" + b"e" * (1 << 16) + b"\r\n")
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+        h.close_connection = True
+
+    def _api(self, h: BaseHTTPRequestHandler, name: str, query: str, body: bool) -> None:
+        """The repository's file list."""
+        repo = self.repos.get(name)
+        if repo is None:
+            return self._send(h, 404, b'{"error": "Repository not found"}', body,
+                              {"X-Error-Code": "RepoNotFound"})
+        if self.api_drip is not None or self.api_endless:
+            return self._stream(h, b'{"id": "' + b" " * 100_000, self.api_drip, "api",
+                                junk_after=self.endless_bytes if self.api_endless else 0)
+        if self.api_body is not None:
+            return self._send(h, 200, self.api_body, body, {"Content-Type": "application/json"})
+        blobs = parse_qs(query).get("blobs") == ["True"] or parse_qs(query).get("blobs") == ["true"]
+        return self._send(h, 200, json.dumps(self._info(name, repo, blobs)).encode(), body,
+                          {"Content-Type": "application/json"})
+
+    def _resolve(self, h: BaseHTTPRequestHandler, name: str, fname: str, body: bool) -> None:
+        """A file of the repository, or what stands in its place."""
+        repo = self.repos.get(name)
+        if repo is None:
+            return self._send(h, 404, b"Repository not found", body, {"X-Error-Code": "RepoNotFound"})
+        if fname not in repo.files:
+            return self._send(h, 404, b"Entry not found", body,
+                              {"X-Error-Code": "EntryNotFound", "X-Repo-Commit": repo.commit})
+        if target := self.redirect.get(fname):
+            location = h.path if target == "loop" else target
+            return self._send(h, 302, b"", body, {"Location": location})
+        return self._file(h, repo, fname, body)
 
     def _bad_headers(self, h: BaseHTTPRequestHandler, key: str) -> None:
         """A status line and headers sent one byte at a time without end, cut in the middle,
@@ -244,8 +255,7 @@ class FakeHub:
         headers = {"X-Repo-Commit": repo.commit, "ETag": f'"{etag}"', "Accept-Ranges": "bytes"}
         if lfs:
             headers.update({"X-Linked-Etag": f'"{etag}"', "X-Linked-Size": str(len(data))})
-        start = 0
-        status = 200
+        status, start = 200, 0
         if rng := h.headers.get("Range"):
             m = re.match(r"bytes=(\d+)-$", rng)
             start = int(m[1]) if m else 0
@@ -257,30 +267,47 @@ class FakeHub:
                 start = 0
             headers["Content-Range"] = f"bytes {start}-{len(served) - 1}/{len(served)}"
         payload = served[start:]
-        if body and fname in self.endless:
-            return self._stream(h, payload, None, fname, headers, junk_after=self.endless_bytes)
-        if body and fname in self.chunked:
-            return self._stream(h, payload, None, fname, headers)
-        if body and fname in self.drip:
-            at_once, per_byte = self.drip[fname]
-            h.send_response(status)
-            for k, v in {**headers, "Content-Length": str(len(payload))}.items():
-                h.send_header(k, v)
-            h.end_headers()
-            try:
-                h.wfile.write(payload[:at_once])
+        if not (body and self._sent_oddly(h, fname, status, headers, payload)):
+            self._send_file(h, fname, status, headers, payload, body)
+
+    def _sent_oddly(self, h: BaseHTTPRequestHandler, fname: str, status: int, headers: dict[str, str],
+                    payload: bytes) -> bool:
+        """Whether the file's body went out another way than with its length: endless, chunked,
+        dripped or as a gzip bomb."""
+        if fname in self.endless:
+            self._stream(h, payload, None, fname, headers, junk_after=self.endless_bytes)
+        elif fname in self.chunked:
+            self._stream(h, payload, None, fname, headers)
+        elif fname in self.drip:
+            self._drip(h, status, {**headers, "Content-Length": str(len(payload))}, payload, *self.drip[fname])
+        elif fname in self.gzip_bomb:
+            self._send(h, status, self.gzip_bomb[fname], True, {**headers, "Content-Encoding": "gzip"})
+        else:
+            return False
+        return True
+
+    def _drip(self, h: BaseHTTPRequestHandler, status: int, headers: dict[str, str], payload: bytes,
+              at_once: int, per_byte: float) -> None:
+        h.send_response(status)
+        for k, v in headers.items():
+            h.send_header(k, v)
+        h.end_headers()
+        try:
+            h.wfile.write(payload[:at_once])
+            h.wfile.flush()
+            for i in range(at_once, len(payload)):
+                if self.release_event.wait(per_byte):
+                    break
+                h.wfile.write(payload[i:i + 1])
                 h.wfile.flush()
-                for i in range(at_once, len(payload)):
-                    if self.release_event.wait(per_byte):
-                        break
-                    h.wfile.write(payload[i:i + 1])
-                    h.wfile.flush()
-            except (BrokenPipeError, ConnectionResetError):
-                pass
-            h.close_connection = True
-            return
-        if body and fname in self.gzip_bomb:
-            return self._send(h, status, self.gzip_bomb[fname], body, {**headers, "Content-Encoding": "gzip"})
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+        h.close_connection = True
+
+    def _send_file(self, h: BaseHTTPRequestHandler, fname: str, status: int, headers: dict[str, str],
+                   payload: bytes, body: bool) -> None:
+        """The file with its length (or the length a test has it lie about), cut or held when a
+        test asks."""
         h.send_response(status)
         length = self.content_length.get(fname, len(payload))
         for k, v in {**headers, "Content-Length": str(length)}.items():

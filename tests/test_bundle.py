@@ -168,4 +168,4 @@ def test_an_hf_only_bundle_whose_checkpoint_disagrees_with_its_manifest_is_refus
                                                                    ))
     _edit_manifest(bundle_copy, lambda m: m.update(context_length=config["n_positions"] // 2))
     with pytest.raises(ModelError, match="n_positions"):
-        built_graphs.graph(Bundle.load(bundle_copy), "int8", tmp_path / "cache")
+        built_graphs.graph(Bundle.load(bundle_copy), "int8")

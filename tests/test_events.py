@@ -47,3 +47,12 @@ def test_on_a_terminal_a_running_count_updates_one_line():
     for event in ({"event": "progress", "done": 1}, {"event": "progress", "done": 2}, {"event": "done"}):
         printer(event)
     assert out.getvalue() == "\r1 of 10\r2 of 10\ndone\n"
+
+
+def test_a_line_updated_in_place_is_ended_before_others_write():
+    out = Terminal()
+    printer = Printer(WORDS, in_place=frozenset({"progress"}), stream=out)
+    printer({"event": "progress", "done": 3})
+    printer.end_line()
+    printer.end_line()  # once only
+    assert out.getvalue() == "\r3 of 10\n"

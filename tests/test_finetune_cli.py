@@ -97,7 +97,7 @@ def test_fine_tune_from_the_command_line_installs_a_model_that_generates(tiny_bu
                    "--steps", "6", "--seq-len", "32", "--batch-size", "4")
     assert proc.returncode == 0, proc.stderr
     assert "validation perplexity" in proc.stdout and "installed" in proc.stdout
-    assert "fine-tuning: 100%" in proc.stderr  # the progress bar
+    assert "fine-tuning: 100%" in proc.stderr  # the running count
     bundle = home / "data" / "models" / "My-voice"
     settings = json.loads((home / "config" / "settings.json").read_text())
     assert settings["model"] == str(bundle)
@@ -237,3 +237,23 @@ def test_a_full_disk_while_training_says_so(tiny_bundle, texts, capsys, monkeypa
                               "--batch-size", "4", "--steps", "2"])
     err = capsys.readouterr().err
     assert code == 1 and "the disk is full" in err and "--resume full" in err and "Traceback" not in err, err
+
+
+def test_a_fine_tune_in_words_keeps_its_samples_for_the_before_and_after(capsys):
+    from app.finetune_cli import _Words
+
+    words = _Words()
+    events = [{"event": "start", "total_steps": 40, "step": 0, "parameters": 7_100_000, "device": "cpu",
+               "precision": "fp32"},
+              {"event": "sample", "step": 0, "prompt": "The", "text": " old"},
+              {"event": "progress", "step": 20, "total_steps": 40, "loss": 3.25, "lr": 1e-4,
+               "tokens_per_s": 1234.5, "eta_s": 65.0},
+              {"event": "eval", "step": 40, "val_ppl": 21.5},
+              {"event": "sample", "step": 40, "prompt": "The", "text": " new"}]
+    for event in events:
+        words.emit(event)
+    err = capsys.readouterr().err.splitlines()
+    assert err == ["fine-tuning 7.1M parameters on cpu (fp32): 40 steps",
+                   "fine-tuning:  50%  step 20/40  loss 3.250  1,234 tok/s  eta 1 min 05 s",
+                   "step 40: validation perplexity 21.50"]
+    assert words.before == {"The": " old"} and words.after == {"The": " new"}

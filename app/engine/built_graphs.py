@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import atexit
 import json
-import os
 import shutil
 import tempfile
 from dataclasses import replace
@@ -23,23 +22,26 @@ from typing import Any
 
 import numpy as np
 
+from core import paths
 from core.bundle import VARIANT_FILES, Bundle, sha256_file
 from core.errors import ModelError
-from core.fileio import read_json
+from core.fileio import atomic_write_text, publish_folder, read_json, replace_with
 from core.hf_layout import gpt2_name, is_conv1d
 
 WEIGHTS = "hf/model.safetensors"
 # Part of the cache key: graphs built by an older Inkwell (an int8 graph with a float cache) are
 # built again rather than reused.
 GRAPH_FORMAT = "-kv8"
+GRAPH_RECORD = "graph.json"  # beside a built graph: its sha256, to tell a damaged one
 
 
 def can_build(bundle: Bundle) -> bool:
     return bundle.has_hf and WEIGHTS in bundle.manifest.get("files", {})
 
 
-def graph(bundle: Bundle, variant: str, cache: Path, notes: list[str] | None = None) -> Path:
-    """The bundle's ``variant`` graph in ``cache``, built first when it is not there (or damaged).
+def graph(bundle: Bundle, variant: str, notes: list[str] | None = None) -> Path:
+    """The bundle's ``variant`` graph in the cache folder (core.paths.built_graph_dir), built first
+    when it is not there (or damaged).
 
     A cache that cannot be written (read-only, a file in its place, INKWELL_HOME a file) does
     not stop the model: the graph is built in a temporary folder instead, used by this process
@@ -49,20 +51,34 @@ def graph(bundle: Bundle, variant: str, cache: Path, notes: list[str] | None = N
         raise ModelError(f"{bundle.folder}: no {variant} graph and no Hugging Face checkpoint to build one from")
     if variant not in VARIANT_FILES:
         raise ModelError(f"unknown variant {variant!r} (expected {', '.join(VARIANT_FILES)})")
-    key = bundle.manifest["files"][WEIGHTS]["sha256"][:24] + GRAPH_FORMAT
-    folder = cache / "graphs" / key / variant
+    folder = paths.built_graph_dir(bundle.manifest["files"][WEIGHTS]["sha256"][:24] + GRAPH_FORMAT, variant)
     path = folder / VARIANT_FILES[variant]
-    try:
-        recorded = read_json(folder / "graph.json")["sha256"]
-        if sha256_file(path) == recorded:
-            return path
-    except (OSError, ValueError, KeyError, TypeError):  # (core.fileio.DamagedFile is a ValueError)
-        pass  # absent or damaged: build it
+    if _intact(folder, path):
+        return path
     try:
         _build(bundle, variant, folder)
         return path
     except _Unwritable as exc:
         reason = exc
+    built = _build_temporary(bundle, variant, reason)
+    if notes is not None:
+        notes.append(f"the cache folder cannot be written ({reason}), so the model's {variant} graph was built "
+                     f"in a temporary folder and is built again at every start; make {paths.cache_dir()} writable "
+                     "to keep it")
+    return built
+
+
+def _intact(folder: Path, path: Path) -> bool:
+    """Whether the graph at ``path`` is the one its folder's graph.json recorded."""
+    try:
+        recorded = read_json(folder / GRAPH_RECORD)["sha256"]
+        return bool(sha256_file(path) == recorded)
+    except (OSError, ValueError, KeyError, TypeError):  # (core.fileio.DamagedFile is a ValueError)
+        return False  # absent or damaged: build it
+
+
+def _build_temporary(bundle: Bundle, variant: str, reason: _Unwritable) -> Path:
+    """The graph built in a temporary folder that goes at this process's exit."""
     try:
         temporary = Path(tempfile.mkdtemp(prefix="inkwell-graph-"))
     except OSError as exc:
@@ -72,9 +88,6 @@ def graph(bundle: Bundle, variant: str, cache: Path, notes: list[str] | None = N
         _build(bundle, variant, temporary / variant)
     except _Unwritable as exc:
         raise ModelError(f"{reason}; nor in a temporary folder ({exc})") from None
-    if notes is not None:
-        notes.append(f"the cache folder cannot be written ({reason}), so the model's {variant} graph was built "
-                     f"in a temporary folder and is built again at every start; make {cache} writable to keep it")
     return temporary / variant / VARIANT_FILES[variant]
 
 
@@ -143,21 +156,18 @@ def _checked_weights(bundle: Bundle) -> tuple[Any, dict[str, np.ndarray]]:
 
 
 def _publish(model: Any, model_name: str, variant: str, folder: Path) -> None:
-    from core.onnx_graph import save_graph
-
-    # Built beside its final place and renamed into it: another Inkwell building the same graph
+    # Built beside its final place and published whole: another Inkwell building the same graph
     # at the same time, or a crash half-way, never leaves a half-written graph under the key.
     tmp = None
+    file = VARIANT_FILES[variant]
     try:
         folder.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=".build-", dir=folder.parent))
-        file = VARIANT_FILES[variant]
-        save_graph(model, tmp / file)
-        (tmp / "graph.json").write_text(json.dumps({"sha256": sha256_file(tmp / file), "model": model_name,
-                                                    "variant": variant}), encoding="utf-8")
-        shutil.rmtree(folder, ignore_errors=True)
+        _save(model, tmp, file)
+        atomic_write_text(tmp / GRAPH_RECORD, json.dumps({"sha256": sha256_file(tmp / file), "model": model_name,
+                                                          "variant": variant}))
         try:
-            os.replace(tmp, folder)
+            publish_folder(tmp, folder)
         except OSError:
             if not (folder / file).is_file():  # else another Inkwell has just put it there
                 raise
@@ -167,3 +177,15 @@ def _publish(model: Any, model_name: str, variant: str, folder: Path) -> None:
     finally:
         if tmp is not None:
             shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _save(model: Any, folder: Path, file: str) -> None:
+    """The graph as ``file`` in ``folder`` (with its external data, if any), each file on the disk
+    before it takes its name, as every file Inkwell writes."""
+    from core.onnx_graph import save_graph
+
+    written = folder / ".written"
+    written.mkdir()
+    for name in [file, *save_graph(model, written / file)]:
+        replace_with(written / name, folder / name)
+    written.rmdir()

@@ -107,9 +107,7 @@ def _checked(bundle: Bundle, name: str) -> tuple[Path, GraphInfo]:
 def _built(bundle: Bundle, name: str, notes: list[str] | None = None) -> tuple[Path, GraphInfo]:
     """A graph the bundle does not ship, built from its hf/ checkpoint into the cache folder (or,
     when that cannot be written, a temporary one: ``notes`` gets a sentence saying so)."""
-    from core.paths import cache_dir
-
-    path = built_graphs.graph(bundle, name, cache_dir(), notes)
+    path = built_graphs.graph(bundle, name, notes)
     return path, _graph_checked(bundle, path, KV_DTYPES[name])
 
 
