@@ -57,6 +57,7 @@ class DocumentFiles(QObject):
         self._disk: DiskState | None = None  # the open file as last read or saved
         self._disk_notice = ""  # what the last check of the file on disk found, once said
         self.problem: str | None = None  # why autosave is off, for the window to show once
+        self.recovering = False  # recovery is being offered: its notices are not about the open text
         try:
             self._slot: SnapshotSlot | None = SnapshotSlot()
         except OSError as exc:
@@ -456,6 +457,13 @@ class DocumentFiles(QObject):
         return {"format": self._format.to_dict(), "disk": self._disk.to_dict() if self._disk else None}
 
     def offer_recovery(self) -> None:
+        self.recovering = True
+        try:
+            self._offer_snapshots()
+        finally:
+            self.recovering = False
+
+    def _offer_snapshots(self) -> None:
         snapshots, problems = scan_snapshots()
         for problem in problems:
             self.notice.emit(problem)
