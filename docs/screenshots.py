@@ -63,7 +63,7 @@ def main(out: str) -> int:
     window.resize(1180, 760)
     window.show()
     window.start()
-    wait(lambda: window.generator.ready)
+    wait(lambda: window.suggestions.generator.ready)
     editor = window.editor
     editor.setFocus()
     type_text(editor, OPENING)
@@ -88,7 +88,7 @@ def main(out: str) -> int:
     editor.clear_ghost()
     type_text(editor, STORY)
     editor.clear_ghost()
-    window.story_continue()
+    window.suggestions.story_continue()
     wait(lambda: not window.editor.generating, 60)
     spin(200)
     window.grab().save(str(folder / "story-mode.png"))

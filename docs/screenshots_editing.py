@@ -53,7 +53,7 @@ def main(out: str) -> int:
     window.resize(1180, 760)
     window.show()
     wait(lambda: window.spelling.speller is not None, 60)
-    window.load_file(str(chapter))
+    window.files.load_file(str(chapter))
     wait(lambda: not window.highlighter.rechecking)
     window.find_bar.show_find(replace=True)
     window.find_bar.find_edit.setText("rain")

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QTextCursor
+from PySide6.QtGui import QKeySequence, QTextCursor
 
+from app.ui.actions import DEFAULT_KEYS, GHOST_ACTIONS
 from app.ui.editor import GhostEditor
 
 
@@ -67,6 +68,12 @@ def test_tab_without_suggestion_inserts_tab(qtbot, editor):
     type_text(qtbot, editor, "a")
     qtbot.keyClick(editor, Qt.Key.Key_Tab)
     assert editor.toPlainText() == "a\t"
+
+
+def test_the_suggestion_s_keys_and_commands_are_the_action_table_s(editor):
+    assert {name: key.toString() for name, key in editor.keymap.items()} == \
+        {name: QKeySequence(DEFAULT_KEYS[name]).toString() for name in GHOST_ACTIONS}
+    assert set(editor.ghost_commands()) == set(GHOST_ACTIONS)
 
 
 def test_ctrl_right_accepts_next_word_and_keeps_rest(qtbot, editor):

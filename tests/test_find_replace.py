@@ -154,7 +154,7 @@ def test_opening_a_file_stops_a_running_replace_all(qtbot, window, tmp_path):
     path.write_text("b" * 100, encoding="utf-8")
     bar = window.find_bar
     _start_long_replace_all(qtbot, window)
-    assert window.load_file(str(path))
+    assert window.files.load_file(str(path))
     qtbot.wait(300)  # turns in which the old replace all would go on
     assert window.editor.toPlainText() == "b" * 100  # today: thousands of X in the new file
     assert not bar.replacing and not window.editor.document().isModified()

@@ -63,7 +63,7 @@ def prose(paragraphs: int) -> str:
 
 
 def words_shown(window) -> int:
-    return int(window.words_label.text().split()[0].replace(",", ""))
+    return int(window.status.words_label.text().split()[0].replace(",", ""))
 
 
 def whole_text(document) -> str:
@@ -85,8 +85,8 @@ def spy_on_whole_text(monkeypatch, window) -> list[str]:
 # ---- per keystroke ---------------------------------------------------------------------------------
 
 def test_typing_never_copies_the_whole_document(qtbot, window, monkeypatch):
-    window.loader.set_text(prose(3000))
-    qtbot.waitUntil(lambda: not window.loading, timeout=30000)
+    window.files.loader.set_text(prose(3000))
+    qtbot.waitUntil(lambda: not window.files.loading, timeout=30000)
     calls = spy_on_whole_text(monkeypatch, window)
     before = window.words.paragraphs_counted
     editor, keys = window.editor, 0
@@ -107,7 +107,7 @@ def test_typing_never_copies_the_whole_document(qtbot, window, monkeypatch):
 
 def test_word_count_follows_edits_across_paragraphs_undo_redo_and_paste(qtbot, window):
     editor = window.editor
-    window.loader.set_text(prose(400))
+    window.files.loader.set_text(prose(400))
     rng = random.Random(5)
 
     def check() -> None:
@@ -173,22 +173,22 @@ def test_big_file_opens_in_the_background_with_progress(qtbot, window, tmp_path,
     path.write_text(text, encoding="utf-8")
     ticks, progress, read_only, bar_shown, shown = [], [], [], [], []
     timer = QTimer(interval=0)
-    timer.timeout.connect(lambda: ticks.append(window.loading))
-    window.loader.progress.connect(lambda done, total: (progress.append(done / total),
+    timer.timeout.connect(lambda: ticks.append(window.files.loading))
+    window.files.loader.progress.connect(lambda done, total: (progress.append(done / total),
                                                         read_only.append(window.editor.isReadOnly()),
-                                                        bar_shown.append(window.load_label.isVisible()),
-                                                        shown.append(window.load_label.text())))
+                                                        bar_shown.append(window.status.load_label.isVisible()),
+                                                        shown.append(window.status.load_label.text())))
     timer.start()
-    assert window.load_file(str(path))
-    assert window.loading  # the window is back before the text is in
-    qtbot.waitUntil(lambda: not window.loading, timeout=60000)
+    assert window.files.load_file(str(path))
+    assert window.files.loading  # the window is back before the text is in
+    qtbot.waitUntil(lambda: not window.files.loading, timeout=60000)
     timer.stop()
     assert ticks.count(True) >= 20  # the event loop kept turning while the file went in
     assert len(progress) >= 20 and progress == sorted(progress) and progress[-1] == 1.0
     assert all(read_only) and all(bar_shown)  # read-only, with progress, until it is all there
     assert shown[0].startswith("Opening novel.txt… ") and shown[-2].endswith("%")
     assert window.editor.toPlainText() == text
-    assert not window.editor.isReadOnly() and not window.load_label.isVisible()
+    assert not window.editor.isReadOnly() and not window.status.load_label.isVisible()
     assert not window.editor.document().isModified()
     assert not window.editor.document().isUndoAvailable()
     assert words_shown(window) == count_words(text)
@@ -201,18 +201,18 @@ def test_saving_or_opening_another_file_while_one_loads(qtbot, window, tmp_path,
     big.write_text(prose(2000), encoding="utf-8")
     other = tmp_path / "other.txt"
     other.write_text("A short one.", encoding="utf-8")
-    window.load_file(str(big))
-    qtbot.waitUntil(lambda: window.loader.loading and window.editor.document().characterCount() > 10000)
+    window.files.load_file(str(big))
+    qtbot.waitUntil(lambda: window.files.loader.loading and window.editor.document().characterCount() > 10000)
     # Save As while only part of it is in the editor: the whole text is written
     copy = tmp_path / "copy.txt"
     assert window.files.write(str(copy))
     assert copy.read_text(encoding="utf-8") == big.read_text(encoding="utf-8")
     # another file, asked for meanwhile, replaces it cleanly
-    window.load_file(str(big))
-    window.load_file(str(other))
-    qtbot.waitUntil(lambda: not window.loading, timeout=60000)
+    window.files.load_file(str(big))
+    window.files.load_file(str(other))
+    qtbot.waitUntil(lambda: not window.files.loading, timeout=60000)
     assert window.editor.toPlainText() == "A short one."
-    assert window.path == str(other.resolve()) and not window.editor.isReadOnly()
+    assert window.files.path == str(other.resolve()) and not window.editor.isReadOnly()
     assert words_shown(window) == 3
 
 
@@ -222,7 +222,7 @@ def test_a_big_file_that_cannot_be_read_is_reported(qtbot, window, tmp_path, sma
     messages = []
     monkeypatch.setattr("app.ui.main_window.QMessageBox.warning", lambda *a: messages.append(a[2]))
     qtbot.keyClicks(window.editor, "kept")
-    window.load_file(str(path))
+    window.files.load_file(str(path))
     qtbot.waitUntil(lambda: bool(messages), timeout=20000)
     assert "binary" in messages[0]
     assert window.editor.toPlainText() == "kept" and not window.editor.isReadOnly()
@@ -237,8 +237,8 @@ def test_over_long_lines_are_broken_on_opening_with_a_notice(qtbot, window, tmp_
     original = f"Title\n{long_prose}\n{no_space}\nThe end."
     path = tmp_path / "lines.txt"
     path.write_text(original, encoding="utf-8")
-    assert window.load_file(str(path))
-    qtbot.waitUntil(lambda: not window.loading)
+    assert window.files.load_file(str(path))
+    qtbot.waitUntil(lambda: not window.files.loading)
     shown = window.editor.toPlainText()
     assert max(map(len, shown.split("\n"))) <= LONG_LINE
     assert shown.replace("\n", "") == original.replace("\n", "")  # only line breaks were added
@@ -256,8 +256,8 @@ def test_a_long_line_in_a_big_file_is_broken_too(qtbot, window, tmp_path, small_
     original = prose(100) + "\n" + "z" * 45_000 + "\n" + prose(100)
     path = tmp_path / "mixed.txt"
     path.write_text(original, encoding="utf-8")
-    window.load_file(str(path))
-    qtbot.waitUntil(lambda: not window.loading, timeout=60000)
+    window.files.load_file(str(path))
+    qtbot.waitUntil(lambda: not window.files.loading, timeout=60000)
     shown = window.editor.toPlainText()
     assert max(map(len, shown.split("\n"))) <= LONG_LINE
     assert shown.replace("\n", "") == original.replace("\n", "")
@@ -317,11 +317,11 @@ def _snapshot_texts() -> list[str]:
 def test_autosave_of_a_long_text_copies_in_steps_and_follows_edits(qtbot, window, monkeypatch, small_slices,
                                                                      tmp_path):
     editor = window.editor
-    window.loader.set_text(prose(1500))
-    qtbot.waitUntil(lambda: not window.loading, timeout=30000)
+    window.files.loader.set_text(prose(1500))
+    qtbot.waitUntil(lambda: not window.files.loading, timeout=30000)
     qtbot.keyClicks(editor, "Edited. ")  # unsaved changes, at the start
     calls = spy_on_whole_text(monkeypatch, window)
-    window.autosave()
+    window.files.autosave()
     assert window.files._autosaver.busy  # the window is back before the copy is done
     for position, typed in ((150_000, " middle "), (10, " start "), (None, " end")):
         cursor = editor.textCursor()
@@ -415,8 +415,8 @@ def test_a_file_of_many_empty_lines_goes_in_by_slices_of_lines_without_per_parag
     document = window.editor.document()
     grown = []  # paragraphs each change of the document added
     document.contentsChange.connect(lambda *_: grown.append(document.blockCount()))
-    assert window.load_file(str(path))
-    qtbot.waitUntil(lambda: not window.loading, timeout=60000)
+    assert window.files.load_file(str(path))
+    qtbot.waitUntil(lambda: not window.files.loading, timeout=60000)
     assert window.editor.toPlainText() == "\n" * 30_000 + "The end." and words_shown(window) == 2
     steps = [b - a for a, b in zip([1] + grown, grown)]
     assert len(steps) > 10 and max(steps) <= loading.SLICE_LINES  # a few milliseconds per turn

@@ -57,7 +57,7 @@ def test_markdown_file_is_highlighted_and_saved_as_typed(qtbot, window, tmp_path
     source = "# Title\n\nIt was *very* cold.\n\n- one\n- two\n\n```\n# code\n```\n"
     path = tmp_path / "chapter.md"
     path.write_text(source)
-    assert window.load_file(str(path))
+    assert window.files.load_file(str(path))
     doc = window.editor.document()
     assert {("#", True, False), (" Title", True, False)} <= formats_of(doc.findBlockByNumber(0))
     assert ("*very*", False, True) in formats_of(doc.findBlockByNumber(2))
@@ -73,14 +73,14 @@ def test_markdown_file_is_highlighted_and_saved_as_typed(qtbot, window, tmp_path
     last = doc.lastBlock().previous()
     shown = formats_of(last)
     assert ("##", True, False) in shown and ("_words_", True, True) in shown
-    assert window.save()
+    assert window.files.save()
     assert path.read_bytes() == (source + "## More **bold** _words_\n* item").encode()
 
 
 def test_plain_text_files_are_not_highlighted(qtbot, window, tmp_path):
     path = tmp_path / "notes.txt"
     path.write_text("# Not a title\n*not emphasis*\n")
-    assert window.load_file(str(path))
+    assert window.files.load_file(str(path))
     assert window.editor.document().firstBlock().layout().formats() == []
     # Saved under a Markdown name, the same text looks like Markdown.
     assert window.files.write(str(tmp_path / "notes.md"))

@@ -210,9 +210,9 @@ def test_the_model_menu_opens_the_dialog_and_use_switches_the_model(qtbot, mine,
     try:
         window._fill_model_menu()
         action = next(a for a in window.model_menu.actions() if a.text() == "Manage models…")
-        with qtbot.waitSignal(window.generator.loaded, timeout=30000):
+        with qtbot.waitSignal(window.suggestions.generator.loaded, timeout=30000):
             action.trigger()
-        assert window.settings["model"] == str(mine) and window.model_label.text().startswith("tiny-test")
+        assert window.settings["model"] == str(mine) and window.status.model_label.text().startswith("tiny-test")
     finally:
         window.close()
         window.deleteLater()

@@ -93,7 +93,7 @@ def test_text_of_a_killed_editor_is_recovered(qtbot, killed_editor, monkeypatch)
     asked = _answer_recovery(monkeypatch, "Recover")
     window = _window()
     try:
-        window.offer_recovery()
+        window.files.offer_recovery()
         assert len(asked) == 1 and "Untitled" in asked[0]
         assert window.editor.toPlainText() == TEXT
         assert window.editor.document().isModified()  # recovered, not yet saved anywhere
@@ -111,9 +111,9 @@ def test_discarded_snapshot_is_not_offered_again(qtbot, killed_editor, monkeypat
     asked = _answer_recovery(monkeypatch, "Discard")
     window = _window()
     try:
-        window.offer_recovery()
+        window.files.offer_recovery()
         assert len(asked) == 1 and window.editor.toPlainText() == ""
-        window.offer_recovery()
+        window.files.offer_recovery()
         assert len(asked) == 1
     finally:
         _close(window)
@@ -122,10 +122,10 @@ def test_discarded_snapshot_is_not_offered_again(qtbot, killed_editor, monkeypat
 def test_autosave_writes_only_unsaved_changes(qtbot, tmp_path):
     window = _window()
     try:
-        window.autosave()
+        window.files.autosave()
         assert _snapshot_texts() == []
         qtbot.keyClicks(window.editor, "Some words")
-        window.autosave()
+        window.files.autosave()
         assert _snapshot_texts() == ["Some words"]
         window.files.write(str(tmp_path / "saved.txt"))
         assert _snapshot_texts() == []  # saved: nothing to recover
@@ -205,20 +205,20 @@ def test_a_recovered_file_keeps_its_encoding_and_is_checked_against_the_disk(qtb
     path = tmp_path / "old.txt"
     path.write_bytes("café\r\n".encode("cp1252"))
     first = _window()
-    first.load_file(str(path))
+    first.files.load_file(str(path))
     first.editor.textCursor().insertText("Très ")  # (QTest types ASCII only)
-    first.autosave()
+    first.files.autosave()
     first.files._slot._lock.release()  # as if it had been killed: the slot is free for the next start
     path.write_bytes("changed elsewhere\r\n".encode("cp1252"))
     _answer_recovery(monkeypatch, "Recover")
     second = _window()
     try:
-        second.offer_recovery()
-        assert second.document_text() == "Très café\n" and second.path == str(path)
+        second.files.offer_recovery()
+        assert second.files.document_text() == "Très café\n" and second.files.path == str(path)
         assert second.files.format.encoding == "cp1252" and second.files.format.newline == "\r\n"
         asked = []
         monkeypatch.setattr(type(second.files), "_ask_changed_on_disk", lambda self: asked.append(1) or "overwrite")
-        assert second.save() and asked == [1]  # the file changed after the snapshot: asked first
+        assert second.files.save() and asked == [1]  # the file changed after the snapshot: asked first
         assert path.read_bytes() == "Très café\r\n".encode("cp1252")
     finally:
         first.files._slot = None

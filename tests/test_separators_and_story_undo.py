@@ -14,8 +14,8 @@ def test_separators_opened_and_saved_or_pasted_are_said_never_silently_changed(q
     w = quiet_window
     path = tmp_path / "odd.txt"
     path.write_text(ODD, encoding="utf-8")
-    w.load_file(str(path))
-    qtbot.waitUntil(lambda: not w.loading)
+    w.files.load_file(str(path))
+    qtbot.waitUntil(lambda: not w.files.loading)
     opened = w.notice_bar.label.text()
     assert "U+2029 (paragraph separator) (1), U+FDD0 (1), U+FDD1 (1)" in opened
     assert "Saving writes them as line breaks" in opened
@@ -67,13 +67,13 @@ def test_pasted_control_characters_are_left_out_and_said_so_the_saved_file_opens
     w = quiet_window
     path = tmp_path / "chapter.txt"
     path.write_text("My chapter.\n", encoding="utf-8")
-    w.load_file(str(path))
-    qtbot.waitUntil(lambda: not w.loading)
+    w.files.load_file(str(path))
+    qtbot.waitUntil(lambda: not w.files.loading)
     pasted = QMimeData()
     pasted.setText("\x1b[1mbold\x1b[0m output\x00\x07\tand a tab\r\n")
     w.editor.insertFromMimeData(pasted)
-    assert w.document_text() == "[1mbold[0m output\tand a tab\nMy chapter.\n"
+    assert w.files.document_text() == "[1mbold[0m output\tand a tab\nMy chapter.\n"
     assert "4 control characters" in w.notice_bar.label.text()
-    assert w.save()
+    assert w.files.save()
     w.editor.document().setModified(False)
-    assert w.load_file(str(path))  # today: "this is a binary file, not text" for its own saved file
+    assert w.files.load_file(str(path))  # today: "this is a binary file, not text" for its own saved file

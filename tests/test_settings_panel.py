@@ -15,7 +15,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.settings import Settings
-from app.ui.main_window import DEFAULT_KEYS
+from app.ui.actions import DEFAULT_KEYS
 from app.ui.settings_panel import SettingsPanel
 
 

@@ -235,7 +235,7 @@ def test_keystroke_accounting():
 def test_the_settings_panel_offers_the_setting_in_words(qtbot):
     from PySide6.QtWidgets import QComboBox
 
-    from app.ui.main_window import DEFAULT_KEYS
+    from app.ui.actions import DEFAULT_KEYS
     from app.ui.settings_panel import SettingsPanel
 
     settings = Settings.load()
@@ -258,10 +258,10 @@ def test_the_window_shows_nothing_unsure_at_a_pause_but_ctrl_space_asks_anyway(q
     try:
         window.show()
         qtbot.waitExposed(window)
-        with qtbot.waitSignal(window.generator.loaded, timeout=30000):
+        with qtbot.waitSignal(window.suggestions.generator.loaded, timeout=30000):
             window.start()
         window.editor.setFocus()
-        with qtbot.waitSignal(window.generator.finished, timeout=20000):
+        with qtbot.waitSignal(window.suggestions.generator.finished, timeout=20000):
             qtbot.keyClicks(window.editor, "The sea was calm and")
         assert window.editor.ghost_text == ""  # the pause's suggestion: the engine kept it back
         window.commands["suggest_now"].trigger()  # Ctrl+Space

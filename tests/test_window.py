@@ -33,7 +33,7 @@ def open_window(qtbot):
         window.show()
         qtbot.waitExposed(window)
         if wait_model and model is not None:
-            with qtbot.waitSignal(window.generator.loaded, timeout=30000):
+            with qtbot.waitSignal(window.suggestions.generator.loaded, timeout=30000):
                 window.start()
         else:
             window.start()
@@ -56,7 +56,7 @@ def type_and_wait_for_ghost(qtbot, window, text):
 
 def test_typing_brings_ghost_text(qtbot, open_window, tiny_bundle):
     window = open_window(tiny_bundle)
-    assert "tiny-test" in window.model_label.text()
+    assert "tiny-test" in window.status.model_label.text()
     qtbot.keyClicks(window.editor, "It was a truth")
     # (the suggestion is asked for only once the event loop runs the pause timer, below)
     document = window.editor.document()
@@ -68,7 +68,7 @@ def test_typing_brings_ghost_text(qtbot, open_window, tiny_bundle):
     # the ghost text is no edit: no change to the document, its undo history or its modified flag
     assert not document.isModified()
     assert (document.revision(), document.availableUndoSteps()) == (revision, undo_steps)
-    assert window.speed_label.text().endswith("tok/s")
+    assert window.status.speed_label.text().endswith("tok/s")
     # painted, not inserted: saving writes only what was typed
     assert ghost not in window.editor.toPlainText()
 
@@ -100,7 +100,7 @@ def test_typing_through_a_suggestion_needs_no_new_request(qtbot, open_window, ti
     qtbot.keyClicks(window.editor, ghost[:2])
     assert window.editor.ghost_text == ghost[2:]
     # the writer's pause comes (the timer's own signal): the suggestion shown is still wanted
-    with qtbot.assertNotEmitted(window.generator._generate):
+    with qtbot.assertNotEmitted(window.suggestions.generator._generate):
         window.editor._debounce.timeout.emit()
     assert window.editor.ghost_text == ghost[2:]
 
@@ -128,7 +128,7 @@ def test_no_model_editing_and_files_still_work(qtbot, open_window, tmp_path, mon
     window = open_window(tmp_path / "missing-model", wait_model=False)
     qtbot.keyClicks(window.editor, "Plain writing")
     assert window.editor.toPlainText() == "Plain writing"
-    assert "model" in window.model_label.text().lower()
+    assert "model" in window.status.model_label.text().lower()
     target = tmp_path / "plain.txt"
     window.files.write(str(target))
     assert target.read_text(encoding="utf-8") == "Plain writing"
@@ -142,18 +142,18 @@ def test_broken_model_is_reported(qtbot, open_window, tiny_bundle, tmp_path):
     onnx = broken / "model.int8.onnx"
     onnx.write_bytes(b"x" * onnx.stat().st_size)  # same size, so only loading it finds out
     window = open_window(broken, wait_model=False)
-    with qtbot.waitSignal(window.generator.load_failed, timeout=30000) as blocker:
-        window.load_model()
+    with qtbot.waitSignal(window.suggestions.generator.load_failed, timeout=30000) as blocker:
+        window.suggestions.load_model()
     assert "model.int8.onnx" in blocker.args[0]
-    assert window.model_label.text() == "Model not loaded"
-    assert "model.int8.onnx" in window.model_label.toolTip()
+    assert window.status.model_label.text() == "Model not loaded"
+    assert "model.int8.onnx" in window.status.model_label.toolTip()
     assert "model.int8.onnx" in window.notice_bar.label.text()
     qtbot.keyClicks(window.editor, "Still writing")
     assert window.editor.toPlainText() == "Still writing"
     # a bundle whose files do not match its manifest is not even tried: the notice says why
     onnx.write_bytes(b"short")
     window.notice_bar.dismiss()
-    window.load_model()
+    window.suggestions.load_model()
     assert "model.int8.onnx" in window.notice_bar.label.text()
 
 
@@ -164,7 +164,7 @@ def test_story_continue_stop_and_retry(qtbot, open_window, tiny_bundle):
     assert window.story_bar.isVisible() and window.story_bar.stop_button.isVisible()
     qtbot.waitUntil(lambda: len(window.editor.toPlainText()) > len("Once upon a time") + 5, timeout=10000)
     # The stopped request's result is the worker's last word on it (its pieces come before it).
-    with qtbot.waitSignal(window.generator.finished, timeout=20000) as stopped_result:
+    with qtbot.waitSignal(window.suggestions.generator.finished, timeout=20000) as stopped_result:
         window.story_bar.stop_button.click()
         assert not window.editor.generating
         stopped = window.editor.toPlainText()
@@ -174,8 +174,8 @@ def test_story_continue_stop_and_retry(qtbot, open_window, tiny_bundle):
     assert span == [(len("Once upon a time"), len(stopped))]
     assert window.story_bar.retry_button.isVisible()
     # Retry writes a new sample in its place, as one undo step back to the first one
-    with qtbot.waitSignal(window.generator.finished, timeout=20000):
-        window.story_retry()
+    with qtbot.waitSignal(window.suggestions.generator.finished, timeout=20000):
+        window.suggestions.story_retry()
     retried = window.editor.toPlainText()
     assert retried.startswith("Once upon a time") and retried != stopped
     window.editor.undo()
@@ -187,8 +187,8 @@ def test_story_continue_stop_and_retry(qtbot, open_window, tiny_bundle):
 def test_editing_story_text_ends_the_mark(qtbot, open_window, tiny_bundle):
     window = open_window(tiny_bundle, auto_suggest=False, story_tokens=20)
     qtbot.keyClicks(window.editor, "Once upon a time")
-    with qtbot.waitSignal(window.generator.finished, timeout=20000):
-        window.story_continue()
+    with qtbot.waitSignal(window.suggestions.generator.finished, timeout=20000):
+        window.suggestions.story_continue()
     assert len(window.editor.generated_ranges()) == 1
     cursor = window.editor.textCursor()
     cursor.setPosition(len("Once upon a time") + 2)
@@ -242,17 +242,17 @@ def test_unsaved_changes_prompt(qtbot, open_window, monkeypatch, tmp_path):
         return warning
 
     monkeypatch.setattr(QMessageBox, "warning", answer(QMessageBox.StandardButton.Cancel))
-    window.new_file()
+    window.files.new_file()
     assert window.editor.toPlainText() == "Draft" and len(asked) == 1
     assert not window.close()  # Cancel keeps the window
     monkeypatch.setattr(QMessageBox, "warning", answer(QMessageBox.StandardButton.Discard))
-    window.new_file()
+    window.files.new_file()
     assert window.editor.toPlainText() == "" and len(asked) == 3
     qtbot.keyClicks(window.editor, "Second draft")
     target = tmp_path / "draft.md"
     monkeypatch.setattr("app.ui.files.QFileDialog.getSaveFileName", lambda *a, **k: (str(target), ""))
     monkeypatch.setattr(QMessageBox, "warning", answer(QMessageBox.StandardButton.Save))
-    window.new_file()
+    window.files.new_file()
     assert target.read_text(encoding="utf-8") == "Second draft"
     assert window.editor.toPlainText() == ""
 
@@ -263,9 +263,9 @@ def test_open_and_recent_files(qtbot, open_window, tmp_path):
     latin = tmp_path / "two.txt"
     latin.write_bytes("Café crème".encode("cp1252"))
     window = open_window(None, wait_model=False)
-    assert window.load_file(str(first))
+    assert window.files.load_file(str(first))
     assert window.editor.toPlainText() == "First file" and window.windowTitle().startswith("one.txt")
-    assert window.load_file(str(latin))
+    assert window.files.load_file(str(latin))
     assert window.editor.toPlainText() == "Café crème"
     assert "Windows-1252" in window.notice_bar.label.text()
     assert window.settings["recent_files"][:2] == [str(latin), str(first)]
@@ -321,7 +321,7 @@ def test_settings_panel_changes_apply_at_once(qtbot, open_window):
     window.editor.add_piece(0, " late")
     qtbot.keyClick(window.editor, Qt.Key.Key_J, Qt.KeyboardModifier.ControlModifier)
     assert window.editor.toPlainText() == "It was late"
-    assert "Ctrl+J" in window.ghost_actions["accept"].text()
+    assert "Ctrl+J" in window.commands["accept"].text()
 
 
 def test_a_key_that_another_command_has_is_refused(qtbot, open_window):
@@ -399,17 +399,17 @@ def test_esc_stops_the_story(qtbot, open_window, tiny_bundle):
     # longer than the tiny model's context (256): the window slides, the story is as long as asked
     window = open_window(tiny_bundle, auto_suggest=False, story_tokens=1000, temperature=1.0)
     qtbot.keyClicks(window.editor, "Once upon a time")
-    with qtbot.waitSignal(window.generator.piece, timeout=20000):
-        window.story_continue()  # (stopped once it runs: one stopped in the queue never reports)
+    with qtbot.waitSignal(window.suggestions.generator.piece, timeout=20000):
+        window.suggestions.story_continue()  # (stopped once it runs: one stopped in the queue never reports)
     assert window.commands["story_stop"].isEnabled()
-    with qtbot.waitSignal(window.generator.finished, timeout=20000) as stopped:
+    with qtbot.waitSignal(window.suggestions.generator.finished, timeout=20000) as stopped:
         qtbot.keyClick(window.editor, Qt.Key.Key_Escape)
         assert not window.editor.generating and not window.commands["story_stop"].isEnabled()
         written = window.editor.toPlainText()
     assert stopped.args[1].cancelled  # the worker's last word on it: its pieces came before
     assert written.startswith("Once upon a time")
     assert window.editor.toPlainText() == written  # nothing arrives after Stop
-    with qtbot.waitSignal(window.generator.finished, timeout=20000) as done:
-        window.story_continue()
+    with qtbot.waitSignal(window.suggestions.generator.finished, timeout=20000) as done:
+        window.suggestions.story_continue()
     assert not done.args[1].cancelled
     assert len(done.args[1].alternatives[0].token_ids) == 1000

@@ -61,12 +61,12 @@ def test_utf16_cjk_without_a_mark_is_opened_and_saved_without_loss(qtbot, window
     path = tmp_path / "cjk.txt"
     path.write_bytes(CJK.encode("utf-16-le"))
     w = window()
-    assert w.load_file(str(path))
+    assert w.files.load_file(str(path))
     assert w.editor.toPlainText() == CJK  # today: Windows-1252 mojibake, saved over the file as UTF-8
     assert "UTF-16" in w.notice_bar.label.text() and "guess" in w.notice_bar.label.text()
-    assert w.format_label.text() == "UTF-16 LE? · LF"
+    assert w.status.format_label.text() == "UTF-16 LE? · LF"
     type_text(w, "。")
-    assert w.save()
+    assert w.files.save()
     assert path.read_bytes() == ("。" + CJK).encode("utf-16-le")
 
 
@@ -74,10 +74,10 @@ def test_crlf_line_ends_are_kept_and_shown(qtbot, window, tmp_path):
     path = tmp_path / "windows.txt"
     path.write_bytes(b"First line\r\nSecond line\r\n")
     w = window()
-    w.load_file(str(path))
-    assert w.format_label.text() == "UTF-8 · CRLF" and "CRLF line ends" in w.statusBar().currentMessage()
+    w.files.load_file(str(path))
+    assert w.status.format_label.text() == "UTF-8 · CRLF" and "CRLF line ends" in w.statusBar().currentMessage()
     qtbot.keyClicks(w.editor, "New ")
-    assert w.save()
+    assert w.files.save()
     assert path.read_bytes() == b"New First line\r\nSecond line\r\n"  # today: LF throughout, silently
 
 
@@ -86,9 +86,9 @@ def test_no_break_spaces_and_line_separators_survive_a_save(qtbot, window, tmp_p
     path = tmp_path / "fr.txt"
     path.write_text(text, encoding="utf-8")
     w = window()
-    w.load_file(str(path))
+    w.files.load_file(str(path))
     qtbot.keyClicks(w.editor, "X")
-    assert w.save()
+    assert w.files.save()
     assert path.read_text(encoding="utf-8") == "X" + text  # toPlainText() made them plain spaces
 
 
@@ -97,14 +97,14 @@ def test_a_character_the_encoding_cannot_hold_asks_before_converting(qtbot, wind
     data = "café\r\n".encode("cp1252")
     path.write_bytes(data)
     w = window()
-    w.load_file(str(path))
+    w.files.load_file(str(path))
     type_text(w, "→ ")
     asked = answer_box(monkeypatch, "Cancel")
-    assert not w.save() and "Windows-1252" in asked[0]
+    assert not w.files.save() and "Windows-1252" in asked[0]
     assert path.read_bytes() == data and w.editor.document().isModified()
     answer_box(monkeypatch, "Save as UTF-8")
-    assert w.save()
-    assert path.read_bytes() == "→ café\r\n".encode() and w.format_label.text() == "UTF-8 · CRLF"
+    assert w.files.save()
+    assert path.read_bytes() == "→ café\r\n".encode() and w.status.format_label.text() == "UTF-8 · CRLF"
 
 
 # --- a full disk ---------------------------------------------------------------------------------
@@ -115,11 +115,11 @@ def test_a_full_disk_is_named_and_the_text_kept(qtbot, window, small_disk, monke
     path.write_text("precious", encoding="utf-8")
     (small_disk / "filler").write_bytes(b"x" * (256 * 1024 - 8192))
     w = window()
-    w.load_file(str(path))
+    w.files.load_file(str(path))
     type_text(w, "A long new beginning. " * 20000)
     warned = []
     monkeypatch.setattr(QMessageBox, "warning", lambda *a, **k: warned.append(a[2]))
-    assert not w.save()
+    assert not w.files.save()
     assert "the disk is full" in warned[0] and "still here" in warned[0]  # today: "(Unknown error)"
     assert path.read_text(encoding="utf-8") == "precious" and w.editor.document().isModified()
 
@@ -148,20 +148,20 @@ def test_save_asks_when_another_program_changed_the_file(qtbot, window, tmp_path
     path = tmp_path / "shared.txt"
     path.write_text("Our first draft.", encoding="utf-8")
     w = window()
-    w.load_file(str(path))
+    w.files.load_file(str(path))
     qtbot.keyClicks(w.editor, "My edit. ")
     _write_from_another_process(path, "Their version.", how)
     qtbot.waitUntil(lambda: "changed by another program" in w.notice_bar.label.text(), timeout=10000)
     assert w.editor.toPlainText() == "My edit. Our first draft."  # ours is untouched
 
     asked = answer_box(monkeypatch, "Cancel")
-    assert not w.save() and "changed by another program" in asked[0]
+    assert not w.files.save() and "changed by another program" in asked[0]
     assert path.read_text() == "Their version."  # today: silently overwritten
 
     other = tmp_path / "mine.txt"
     monkeypatch.setattr("app.ui.files.QFileDialog.getSaveFileName", lambda *a, **k: (str(other), ""))
     answer_box(monkeypatch, "Save As…")
-    assert w.save()
+    assert w.files.save()
     assert path.read_text() == "Their version." and other.read_text() == "My edit. Our first draft."
 
 
@@ -169,16 +169,16 @@ def test_overwrite_and_reload_are_the_writers_choice(qtbot, window, tmp_path, mo
     path = tmp_path / "shared.txt"
     path.write_text("Start.", encoding="utf-8")
     w = window()
-    w.load_file(str(path))
+    w.files.load_file(str(path))
     qtbot.keyClicks(w.editor, "Mine. ")
     _write_from_another_process(path, "Theirs.")
     answer_box(monkeypatch, "Overwrite")
-    assert w.save() and path.read_text() == "Mine. Start."
-    assert w.save()  # our own save is not "another program": no question now
+    assert w.files.save() and path.read_text() == "Mine. Start."
+    assert w.files.save()  # our own save is not "another program": no question now
     qtbot.keyClicks(w.editor, "More. ")
     _write_from_another_process(path, "Theirs again.")
     answer_box(monkeypatch, "Reload")
-    assert not w.save()
+    assert not w.files.save()
     assert w.editor.toPlainText() == "Theirs again." and not w.editor.document().isModified()
 
 
@@ -186,7 +186,7 @@ def test_an_unmodified_document_follows_the_file(qtbot, window, tmp_path):
     path = tmp_path / "log.txt"
     path.write_text("one", encoding="utf-8")
     w = window()
-    w.load_file(str(path))
+    w.files.load_file(str(path))
     _write_from_another_process(path, "one two")
     qtbot.waitUntil(lambda: w.editor.toPlainText() == "one two", timeout=10000)
     _write_from_another_process(path, "one two three", "in place")  # still watched after the rename
@@ -197,20 +197,20 @@ def test_an_unmodified_document_follows_the_file(qtbot, window, tmp_path):
     _write_from_another_process(path, "back again")  # the folder's watch sees it return
     qtbot.waitUntil(lambda: w.editor.toPlainText() == "back again", timeout=10000)
     qtbot.keyClicks(w.editor, "four ")
-    assert w.save() and path.read_text() == "four back again"
+    assert w.files.save() and path.read_text() == "four back again"
 
 
 def test_two_windows_on_one_file_never_lose_either_text(qtbot, window, tmp_path, monkeypatch):
     path = tmp_path / "together.txt"
     path.write_text("Shared start.", encoding="utf-8")
     a, b = window(), window()
-    a.load_file(str(path))
-    b.load_file(str(path))
+    a.files.load_file(str(path))
+    b.files.load_file(str(path))
     qtbot.keyClicks(a.editor, "A wrote this. ")
     qtbot.keyClicks(b.editor, "B wrote that. ")
-    assert a.save()
+    assert a.files.save()
     asked = answer_box(monkeypatch, "Cancel")
-    assert not b.save() and len(asked) == 1
+    assert not b.files.save() and len(asked) == 1
     assert path.read_text() == "A wrote this. Shared start."
     assert b.editor.toPlainText() == "B wrote that. Shared start."
 
@@ -225,9 +225,9 @@ from app.settings import Settings
 from app.ui.main_window import MainWindow
 window = MainWindow(Settings.load())
 window.show()
-window.load_file(sys.argv[1])
+window.files.load_file(sys.argv[1])
 QTest.keyClicks(window.editor, "Second Inkwell was here. ")
-assert window.save()
+assert window.files.save()
 window.close()
 print("saved", flush=True)
 """
@@ -238,7 +238,7 @@ def test_a_second_inkwell_saving_the_same_file_is_noticed(qtbot, window, tmp_pat
     path = tmp_path / "novel.txt"
     path.write_text("Chapter one.", encoding="utf-8")
     w = window()
-    w.load_file(str(path))
+    w.files.load_file(str(path))
     qtbot.keyClicks(w.editor, "First Inkwell typing. ")
     env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "INKWELL_HOME": str(inkwell_home)}
     done = subprocess.run([sys.executable, "-c", SECOND_INKWELL, str(path)], cwd=ROOT, env=env,
@@ -246,7 +246,7 @@ def test_a_second_inkwell_saving_the_same_file_is_noticed(qtbot, window, tmp_pat
     assert done.stdout.strip() == "saved", done.stderr
     assert path.read_text() == "Second Inkwell was here. Chapter one."
     asked = answer_box(monkeypatch, "Cancel")
-    assert not w.save() and asked
+    assert not w.files.save() and asked
     assert path.read_text() == "Second Inkwell was here. Chapter one."
 
 
@@ -261,10 +261,10 @@ def test_a_config_folder_in_the_way_means_read_only_with_a_notice(qtbot, window,
     assert "not kept" in w.notice_bar.label.text() and "Autosave is off" in w.notice_bar.label.text()
     story = tmp_path / "story.txt"
     story.write_text("text", encoding="utf-8")
-    assert w.load_file(str(story))  # records a recent file: today an abort (rc 134)
+    assert w.files.load_file(str(story))  # records a recent file: today an abort (rc 134)
     w.settings.set("theme", "dark")
     assert w.settings["theme"] == "dark"
-    w.autosave()
+    w.files.autosave()
 
 
 DRIVER_555 = """
@@ -319,15 +319,15 @@ def test_a_file_swapped_for_a_link_is_never_written_through(qtbot, window, tmp_p
     path.write_text("My draft.", encoding="utf-8")
     victim.write_text("Someone else's file.", encoding="utf-8")
     w = window()
-    w.load_file(str(path))
+    w.files.load_file(str(path))
     type_text(w, "Edited. ")
     _swap_for_link(path, victim)
     asked = answer_box(monkeypatch, "Cancel")
-    assert not w.save()  # today: saved, into victim.txt, without a question
+    assert not w.files.save()  # today: saved, into victim.txt, without a question
     assert asked and "link" in asked[0] and str(victim) in asked[0]
     assert victim.read_text() == "Someone else's file." and path.is_symlink()
     answer_box(monkeypatch, "Replace the link")
-    assert w.save()
+    assert w.files.save()
     assert not path.is_symlink() and path.read_text() == "Edited. My draft."
     assert victim.read_text() == "Someone else's file."
 
@@ -339,11 +339,11 @@ def test_save_as_asks_before_the_added_extension_overwrites_a_file(qtbot, window
     type_text(w, "A new text.")
     monkeypatch.setattr("app.ui.files.QFileDialog.getSaveFileName", lambda *a, **k: (str(tmp_path / "notes"), ""))
     asked = answer_box(monkeypatch, "Cancel")
-    assert not w.save()  # today: notes.txt replaced without a question
+    assert not w.files.save()  # today: notes.txt replaced without a question
     assert asked and "notes.txt" in asked[0] and "already exists" in asked[0]
     assert notes.read_text() == "Precious notes." and w.editor.document().isModified()
     answer_box(monkeypatch, "Replace")
-    assert w.save() and notes.read_text() == "A new text." and w.path == str(notes)
+    assert w.files.save() and notes.read_text() == "A new text." and w.files.path == str(notes)
 
 
 @pytest.mark.parametrize("kind", ["fifo", "device", "link-to-device"])
@@ -365,11 +365,11 @@ def test_save_as_onto_a_pipe_or_device_is_refused(qtbot, window, tmp_path, monke
     monkeypatch.setattr("app.ui.files.QFileDialog.getSaveFileName", lambda *a, **k: (str(chosen), ""))
     warned = []
     monkeypatch.setattr(QMessageBox, "warning", lambda *a, **k: warned.append(a[2]))
-    assert not w.save()
+    assert not w.files.save()
     assert warned and "not a regular file" in warned[0] and "still here" in warned[0]
     mode = os.lstat(target).st_mode
     assert (mode & 0o170000) in (0o010000, 0o020000)  # still the pipe or the device
-    assert w.editor.document().isModified() and w.path is None
+    assert w.editor.document().isModified() and w.files.path is None
 
 
 IN_PLACE = """
@@ -408,7 +408,7 @@ def test_the_window_asks_before_writing_into_the_file(qtbot, window, tmp_path, m
     path = tmp_path / "doc.txt"
     path.write_text("old", encoding="utf-8")
     w = window()
-    w.load_file(str(path))
+    w.files.load_file(str(path))
     type_text(w, "new ")
 
     def no_folder(*_a, **_k):
@@ -418,9 +418,9 @@ def test_the_window_asks_before_writing_into_the_file(qtbot, window, tmp_path, m
     monkeypatch.setattr("core.fileio.tempfile.mkstemp", no_folder)
     monkeypatch.setattr("app.documents.os.access", lambda p, m: p != str(tmp_path) and real_access(p, m))
     asked = answer_box(monkeypatch, "Cancel")
-    assert not w.save() and "half" in asked[0] and path.read_text() == "old"
+    assert not w.files.save() and "half" in asked[0] and path.read_text() == "old"
     answer_box(monkeypatch, "Write into the file")
-    assert w.save() and path.read_text() == "new old" and not w.editor.document().isModified()
+    assert w.files.save() and path.read_text() == "new old" and not w.editor.document().isModified()
 
 
 def test_autosave_on_a_full_disk_is_a_notice_until_it_works_again(qtbot, window, monkeypatch):
@@ -436,15 +436,15 @@ def test_autosave_on_a_full_disk_is_a_notice_until_it_works_again(qtbot, window,
         raise OSError(errno.ENOSPC, "No space left on device")
 
     monkeypatch.setattr(SnapshotSlot, "write", full)
-    w.autosave()
+    w.files.autosave()
     assert "Autosave failed" in w.notice_bar.label.text()  # today: a status-bar message for 10 s
     assert "the disk is full" in w.notice_bar.label.text() and w.notice_bar.isVisible()
     type_text(w, " More.")
-    w.autosave()  # failing again: still one notice
+    w.files.autosave()  # failing again: still one notice
     assert w.notice_bar.label.text().count("Autosave failed") == 1
     monkeypatch.setattr(SnapshotSlot, "write", real_write)
     type_text(w, " And more.")
-    w.autosave()
+    w.files.autosave()
     assert "Autosave failed" not in w.notice_bar.label.text()
 
 
@@ -452,7 +452,7 @@ def test_characters_the_editor_turns_into_line_breaks_are_named(qtbot, window, t
     path = tmp_path / "odd.txt"
     path.write_text("one\u2029two\ufdd0three\ufdd1four", encoding="utf-8")
     w = window()
-    w.load_file(str(path))
+    w.files.load_file(str(path))
     notice = w.notice_bar.label.text()
     assert "U+2029" in notice and "U+FDD0" in notice and "U+FDD1" in notice  # today: silently lost
     assert "line break" in notice
@@ -465,17 +465,17 @@ def test_a_file_deleted_before_saving_is_written_again(qtbot, window, tmp_path):
     path = tmp_path / "gone.txt"
     path.write_text("text", encoding="utf-8")
     w = window()
-    w.load_file(str(path))
+    w.files.load_file(str(path))
     type_text(w, "more ")
     path.unlink()
-    assert w.save() and path.read_text() == "more text"
+    assert w.files.save() and path.read_text() == "more text"
 
 
 def test_a_folder_in_place_of_the_file_is_never_replaced(qtbot, window, tmp_path, monkeypatch):
     path = tmp_path / "doc.txt"
     path.write_text("text", encoding="utf-8")
     w = window()
-    w.load_file(str(path))
+    w.files.load_file(str(path))
     type_text(w, "more ")
     path.unlink()
     path.mkdir()
@@ -483,7 +483,7 @@ def test_a_folder_in_place_of_the_file_is_never_replaced(qtbot, window, tmp_path
     answer_box(monkeypatch, "Overwrite")
     warned = []
     monkeypatch.setattr(QMessageBox, "warning", lambda *a, **k: warned.append(a[2]))
-    assert not w.save()
+    assert not w.files.save()
     assert "a folder" in warned[0] and (path / "inside.txt").read_text() == "keep"
     assert w.editor.document().isModified()
 
@@ -492,12 +492,12 @@ def test_a_loop_of_links_in_place_of_the_file_is_asked_about(qtbot, window, tmp_
     path = tmp_path / "doc.txt"
     path.write_text("text", encoding="utf-8")
     w = window()
-    w.load_file(str(path))
+    w.files.load_file(str(path))
     type_text(w, "more ")
     path.unlink()
     path.symlink_to(path)  # a link to itself
     asked = answer_box(monkeypatch, "Replace the link")
-    assert w.save() and "link" in asked[0]
+    assert w.files.save() and "link" in asked[0]
     assert not path.is_symlink() and path.read_text() == "more text"
 
 
@@ -509,7 +509,7 @@ def test_a_folder_swapped_for_a_link_is_asked_about_and_never_written_through(qt
     (folder / "doc.txt").write_text("mine", encoding="utf-8")
     (elsewhere / "doc.txt").write_text("theirs", encoding="utf-8")
     w = window()
-    w.load_file(str(folder / "doc.txt"))
+    w.files.load_file(str(folder / "doc.txt"))
     type_text(w, "edit ")
     folder.rename(tmp_path / "book-moved")
     folder.symlink_to(elsewhere)
@@ -521,7 +521,7 @@ def test_a_folder_swapped_for_a_link_is_asked_about_and_never_written_through(qt
         return 0
 
     monkeypatch.setattr(QMessageBox, "exec", exec_)
-    assert not w.save()
+    assert not w.files.save()
     assert "Replace the link" not in offered and "Save As…" in offered  # a link in place of a folder
     assert (elsewhere / "doc.txt").read_text() == "theirs"
 
@@ -534,7 +534,7 @@ def test_save_as_a_name_whose_txt_is_a_folder_is_refused(qtbot, window, tmp_path
     answer_box(monkeypatch, "Replace")
     warned = []
     monkeypatch.setattr(QMessageBox, "warning", lambda *a, **k: warned.append(a[2]))
-    assert not w.save() and "a folder" in warned[0] and (tmp_path / "notes.txt").is_dir()
+    assert not w.files.save() and "a folder" in warned[0] and (tmp_path / "notes.txt").is_dir()
 
 
 def test_save_as_into_a_missing_folder_says_so(qtbot, window, tmp_path, monkeypatch):
@@ -544,7 +544,7 @@ def test_save_as_into_a_missing_folder_says_so(qtbot, window, tmp_path, monkeypa
     monkeypatch.setattr("app.ui.files.QFileDialog.getSaveFileName", lambda *a, **k: (str(target), ""))
     warned = []
     monkeypatch.setattr(QMessageBox, "warning", lambda *a, **k: warned.append(a[2]))
-    assert not w.save() and "no such file or folder" in warned[0]
+    assert not w.files.save() and "no such file or folder" in warned[0]
 
 
 READ_ONLY_FILE = """
@@ -581,10 +581,10 @@ def test_saving_clears_a_lasting_autosave_notice(qtbot, window, tmp_path, monkey
     w = window()
     type_text(w, "words")
     monkeypatch.setattr(SnapshotSlot, "write", full)
-    w.autosave()
+    w.files.autosave()
     assert "Autosave failed" in w.notice_bar.label.text()
     monkeypatch.setattr("app.ui.files.QFileDialog.getSaveFileName", lambda *a, **k: (str(tmp_path / "a.txt"), ""))
-    assert w.save()  # nothing unsaved: nothing autosave could lose
+    assert w.files.save()  # nothing unsaved: nothing autosave could lose
     assert "Autosave failed" not in w.notice_bar.label.text()
 
 
@@ -597,17 +597,17 @@ def test_notices_about_a_file_go_when_another_text_replaces_it(qtbot, window, tm
     plain.write_text("Plain UTF-8.\n", encoding="utf-8")
     w = window()
     w.show_notice("Settings: a value was reset")  # about no document: it stays
-    assert w.load_file(str(first)) and "first.txt was read as UTF-16" in w.notice_bar.label.text()
-    assert w.load_file(str(second))
+    assert w.files.load_file(str(first)) and "first.txt was read as UTF-16" in w.notice_bar.label.text()
+    assert w.files.load_file(str(second))
     assert "first.txt" not in w.notice_bar.label.text() and "second.txt was read as" in w.notice_bar.label.text()
-    assert w.load_file(str(plain))
+    assert w.files.load_file(str(plain))
     assert w.notice_bar.label.text() == "Settings: a value was reset"
-    assert w.load_file(str(first))
-    w.new_file()
+    assert w.files.load_file(str(first))
+    w.files.new_file()
     assert w.notice_bar.label.text() == "Settings: a value was reset"
     w.notice_bar.dismiss()
-    assert w.load_file(str(first))
-    assert w.load_file(str(first))  # the same file again: one notice
+    assert w.files.load_file(str(first))
+    assert w.files.load_file(str(first))  # the same file again: one notice
     assert w.notice_bar.label.text().count("was read as") == 1 and w.notice_bar.isVisible()
-    w.new_file()
+    w.files.new_file()
     assert not w.notice_bar.isVisible()

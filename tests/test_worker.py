@@ -103,10 +103,10 @@ settings.set("model", {str(tiny_bundle)!r})
 window = MainWindow(settings)
 window.show()
 window.start()
-while not window.generator.ready:
+while not window.suggestions.generator.ready:
     QTest.qWait(20)
 window.editor.setPlainText("Some text")
-window.story_continue()
+window.suggestions.story_continue()
 while window.editor.generating:
     QTest.qWait(20)
 window.editor.document().setModified(False)

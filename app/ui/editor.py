@@ -19,11 +19,12 @@ from collections.abc import Callable
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QEvent, QMimeData, Qt, QTimer, Signal
+from PySide6.QtCore import QEvent, QMimeData, QTimer, Signal
 from PySide6.QtGui import QColor, QKeyEvent, QKeySequence, QResizeEvent, QTextCursor
 from PySide6.QtWidgets import QApplication, QFrame, QMenu, QPlainTextEdit, QWidget
 
 from app.ghost import GhostState, Outcome
+from app.ui.actions import DEFAULT_KEYS, GHOST_ACTIONS
 from app.ui.ghost_paint import GhostPainter
 from app.ui.paste import plain_text, separators_in
 from app.ui.story_text import StoryText, undo_barrier
@@ -31,7 +32,6 @@ from app.ui.story_text import StoryText, undo_barrier
 if TYPE_CHECKING:
     from app.ui.highlighter import TextHighlighter
 
-GHOST_KEYS = ("accept", "accept_word", "dismiss", "next_alternative", "previous_alternative")
 # Suggestions are asked for only where text may follow: not in the middle of a word.
 _WORD_CHAR = re.compile(r"\w")
 PROMPT_CHARS = 6000  # the engine keeps the tail that fits its context; this bounds the copy
@@ -54,13 +54,8 @@ class GhostEditor(QPlainTextEdit):
         self.document().setModified(False)  # (changing the margin counts as a change)
         self.auto_suggest = True
         self.column_chars = 72
-        self.keymap: dict[str, QKeySequence] = {
-            "accept": QKeySequence(Qt.Key.Key_Tab),
-            "accept_word": QKeySequence("Ctrl+Right"),
-            "dismiss": QKeySequence(Qt.Key.Key_Escape),
-            "next_alternative": QKeySequence("Alt+]"),
-            "previous_alternative": QKeySequence("Alt+["),
-        }
+        # The suggestion's keys: the action table's defaults until the window applies the writer's.
+        self.keymap: dict[str, QKeySequence] = {name: QKeySequence(DEFAULT_KEYS[name]) for name in GHOST_ACTIONS}
         # What is shown at the cursor (app.ghost); this widget paints it and reports the edits.
         self.ghost = GhostState()
         self._accepting = False  # inserting an accepted word: not typing into the ghost
@@ -312,10 +307,21 @@ class GhostEditor(QPlainTextEdit):
         if not self.ghost_text:
             return None
         pressed = QKeySequence(event.keyCombination())
-        for name in GHOST_KEYS:
-            if self.keymap.get(name) and self.keymap[name].matches(pressed) == QKeySequence.SequenceMatch.ExactMatch:
+        for name, key in self.keymap.items():
+            if key and key.matches(pressed) == QKeySequence.SequenceMatch.ExactMatch:
                 return name
         return None
+
+    def ghost_commands(self) -> dict[str, Callable[[], object]]:
+        """The suggestion's commands (scope "ghost" in app.ui.actions) by name: what its keys do
+        here, and what its menu entries do."""
+        return {
+            "accept": self.accept,
+            "accept_word": self.accept_word,
+            "dismiss": self.clear_ghost,
+            "next_alternative": lambda: self.cycle(1),
+            "previous_alternative": lambda: self.cycle(-1),
+        }
 
     def event(self, event) -> bool:
         # While a suggestion shows, its keys belong to it (Tab would otherwise insert a tab, and a
@@ -341,13 +347,7 @@ class GhostEditor(QPlainTextEdit):
             return
         action = self._ghost_action(event)
         if action is not None:
-            {
-                "accept": self.accept,
-                "accept_word": self.accept_word,
-                "dismiss": self.clear_ghost,
-                "next_alternative": lambda: self.cycle(1),
-                "previous_alternative": lambda: self.cycle(-1),
-            }[action]()
+            self.ghost_commands()[action]()
             event.accept()
             return
         super().keyPressEvent(event)

@@ -57,6 +57,7 @@ class DocumentFiles(QObject):
         self._disk: DiskState | None = None  # the open file as last read or saved
         self._disk_notice = ""  # what the last check of the file on disk found, once said
         self.problem: str | None = None  # why autosave is off, for the window to show once
+        self.recovering = False  # recovery is being offered: its notices are not about the open text
         try:
             self._slot: SnapshotSlot | None = SnapshotSlot()
         except OSError as exc:
@@ -276,45 +277,59 @@ class DocumentFiles(QObject):
         return real if real != path or os.path.islink(path) else None  # (a loop of links resolves to itself)
 
     def write(self, path: str) -> bool:
-        follow_links = True
+        verdict = self._before_writing(path)
+        if verdict == "save_as":
+            return self.save_as()
+        if verdict not in ("write", "replace_link"):
+            return False
+        written = self._write_text(path, follow_links=verdict == "write")
+        if written is None:
+            return False
+        self._written(path, *written)
+        return True
+
+    def _before_writing(self, path: str) -> str:
+        """"write", "replace_link" (the link in the open file's place goes; what it leads to is
+        left alone), "save_as" or "cancel": what the writer chose where the file on disk is not
+        the one read or saved here."""
         own = self.path is not None and os.path.abspath(path) == self.path
         swapped = self._swapped(self.path) if own and self.path else None
         if swapped is not None:
             folder_same = os.path.realpath(os.path.dirname(path)) == os.path.dirname(path)
             choice = self._ask_swapped(swapped, folder_same)
-            if choice == "save_as":
-                return self.save_as()
-            if choice != "replace":
-                return False
-            follow_links = False  # the link goes; what it leads to is left alone
-        elif self.path and self._disk is not None and Path(path).resolve() == Path(self.path) \
+            return "replace_link" if choice == "replace" else choice
+        if self.path and self._disk is not None and Path(path).resolve() == Path(self.path) \
                 and changed_on_disk(path, self._disk) == "changed":
             # Another program, or another Inkwell, wrote the file since it was read or saved here.
             choice = self._ask_changed_on_disk()
             if choice == "reload":
                 self._reload()
-                return False
-            if choice == "save_as":
-                return self.save_as()
-            if choice != "overwrite":
-                return False
+                return "cancel"
+            return "write" if choice == "overwrite" else choice
+        return "write"
+
+    def _write_text(self, path: str, follow_links: bool) -> tuple[FileFormat, DiskState] | None:
+        """Save the text in the file's format, asking the writer's leave for UTF-8 or for writing
+        in place where these are needed; the format written and the file's state on disk, or
+        None when it was not saved."""
         fmt = self._format
         in_place = False
         while True:
             try:
-                disk = save_text(path, self.document_text(), fmt, follow_links=follow_links, in_place=in_place)
-                break
+                return fmt, save_text(path, self.document_text(), fmt, follow_links=follow_links, in_place=in_place)
             except UnencodableText as exc:
                 if not self._ask_convert(str(exc), fmt):
-                    return False
+                    return None
                 fmt = fmt.as_utf8()
             except FolderReadOnly as exc:
                 if not self._ask_in_place(str(exc)):
-                    return False
+                    return None
                 in_place = True
             except DocumentError as exc:
                 QMessageBox.warning(self.window, "Cannot save", f"{exc}\n\nYour text is still here, unsaved.")
-                return False
+                return None
+
+    def _written(self, path: str, fmt: FileFormat, disk: DiskState) -> None:
         self.path = str(Path(path).resolve())
         self._format, self._disk, self._disk_notice = fmt, disk, ""
         self._watch()
@@ -324,7 +339,6 @@ class DocumentFiles(QObject):
         self.settings.add_recent(self.path)
         self.changed.emit()
         self.message.emit(f"Saved {self.path}", 4000)
-        return True
 
     def _ask_swapped(self, leads_to: str, folder_same: bool) -> str:
         """"replace", "save_as" or "cancel": the open file's path became a link (to ``leads_to``)."""
@@ -443,6 +457,13 @@ class DocumentFiles(QObject):
         return {"format": self._format.to_dict(), "disk": self._disk.to_dict() if self._disk else None}
 
     def offer_recovery(self) -> None:
+        self.recovering = True
+        try:
+            self._offer_snapshots()
+        finally:
+            self.recovering = False
+
+    def _offer_snapshots(self) -> None:
         snapshots, problems = scan_snapshots()
         for problem in problems:
             self.notice.emit(problem)

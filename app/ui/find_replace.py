@@ -618,6 +618,7 @@ class FindBar(QWidget):
         return self._edits is not None
 
     def _replace_some(self) -> None:
+        """One turn of a Replace all: matches collected, then replaced, until the turn's time is up."""
         edits = self._edits
         if edits is None:
             return
@@ -627,32 +628,42 @@ class FindBar(QWidget):
             return
         started = time.perf_counter()
         deadline = started + (TURN_S if self._sliced else FIND_SYNC_S)
-        if self._collected >= 0:
-            try:
-                collected = self._collect_some(deadline)
-            except TooSlow:
-                collected = False
-                self._spent = TIME_BOX_S
-            self._spent += time.perf_counter() - started
-            if not collected and self._spent >= TIME_BOX_S:
-                self.stop_replacing(TOO_SLOW)  # nothing is replaced before every match is in
-                return
-            if not collected:
-                if not self._sliced:
-                    self._go_sliced()  # the rest between turns: the window keeps answering
-                self._say(f"Looking for matches… {100 * self._collected // self.editor.document().blockCount()}% "
-                          "(Esc stops)")
-                return
-            self._collected = -1  # all in: replacing from now on
-            if not edits:
-                self._finish_replacing()
-                self._say("No matches", bad=True)
-                return
-            highlighter = getattr(self.editor, "highlighter", None)
-            if highlighter is not None:
-                highlighter.paused = True  # spelling follows in slices, not over the whole text now
-            if self._sliced:
-                return  # the next turn replaces
+        if self._collected >= 0 and not self._collect_turn(started, deadline):
+            return
+        self._replace_until(edits, deadline)
+        if self._done < len(edits):
+            self._say(f"Replacing… {self._done:,} of {len(edits):,}")
+            return
+        self._all_replaced(len(edits))
+
+    def _collect_turn(self, started: float, deadline: float) -> bool:
+        """Collect matches until ``deadline``; True when the replacing may start in this turn."""
+        try:
+            collected = self._collect_some(deadline)
+        except TooSlow:
+            collected = False
+            self._spent = TIME_BOX_S
+        self._spent += time.perf_counter() - started
+        if not collected and self._spent >= TIME_BOX_S:
+            self.stop_replacing(TOO_SLOW)  # nothing is replaced before every match is in
+            return False
+        if not collected:
+            if not self._sliced:
+                self._go_sliced()  # the rest between turns: the window keeps answering
+            self._say(f"Looking for matches… {100 * self._collected // self.editor.document().blockCount()}% "
+                      "(Esc stops)")
+            return False
+        self._collected = -1  # all in: replacing from now on
+        if not self._edits:
+            self._finish_replacing()
+            self._say("No matches", bad=True)
+            return False
+        highlighter = getattr(self.editor, "highlighter", None)
+        if highlighter is not None:
+            highlighter.paused = True  # spelling follows in slices, not over the whole text now
+        return not self._sliced  # (sliced: the next turn replaces)
+
+    def _replace_until(self, edits: list[tuple[int, int, str]], deadline: float) -> None:
         cursor = QTextCursor(self.editor.document())
         if self._done:
             cursor.joinPreviousEditBlock()  # the same undo step as the slices before
@@ -671,17 +682,16 @@ class FindBar(QWidget):
         finally:
             cursor.endEditBlock()
         self._revision = self.editor.document().revision()
-        if self._done < len(edits):
-            self._say(f"Replacing… {self._done:,} of {len(edits):,}")
-            return
+
+    def _all_replaced(self, count: int) -> None:
         self._finish_replacing()
         highlighter = getattr(self.editor, "highlighter", None)
         if highlighter is not None:
             highlighter.paused = False
             highlighter.recheck()
-        self._count = len(edits)
-        self._say(f"Replaced {len(edits):,}")
-        self.replaced.emit(len(edits))
+        self._count = count
+        self._say(f"Replaced {count:,}")
+        self.replaced.emit(count)
 
     def _finish_replacing(self) -> None:
         self._replace_timer.stop()

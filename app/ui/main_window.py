@@ -25,14 +25,14 @@ from app.bigtext import LONG_LINE
 from app.markdown import is_markdown
 from app.settings import Settings
 from app.ui import theme as themes
-from app.ui.actions import DEFAULT_KEYS, GHOST_ACTIONS, PANEL_KEY, ActionRegistry, resolve_keys
+from app.ui.actions import DEFAULT_KEYS, GHOST_ACTIONS, KEY_LABELS, PANEL_KEY, ActionRegistry, resolve_keys
 from app.ui.bars import NoticeBar, StoryBar
 from app.ui.editor import GhostEditor
 from app.ui.files import DocumentFiles
 from app.ui.find_replace import FindBar
 from app.ui.highlighter import TextHighlighter
 from app.ui.model_menu import fill_model_menu
-from app.ui.settings_panel import KEY_LABELS, SettingsPanel
+from app.ui.settings_panel import SettingsPanel
 from app.ui.spell_check import SpellCheck
 from app.ui.status import StatusFields
 from app.ui.suggestions import MODEL_KEYS, SuggestionController
@@ -43,8 +43,6 @@ from core import paths
 if TYPE_CHECKING:
     from app.ui.finetune_wizard import FinetuneWizard
 
-__all__ = ["DEFAULT_KEYS", "MainWindow"]
-
 # Settings changes are written to disk once they have settled (a spin box held down makes dozens).
 SETTINGS_SAVE_MS = 400
 
@@ -52,16 +50,33 @@ SETTINGS_SAVE_MS = 400
 class MainWindow(QMainWindow):
     def __init__(self, settings: Settings | None = None) -> None:
         super().__init__()
-        self.settings = settings or Settings.load()
-        self.settings.save_later = self._save_settings_soon
         self._closing = False  # the writer closed the window; it closes once the fine-tune has stopped
-        self._recovering = False  # recovery is being offered: its problems are not about the open text
+        self.finetune_wizard: FinetuneWizard | None = None  # made when first opened
+        self._keep_settings(settings or Settings.load())
+        self.setObjectName("inkwell")
+        self._build_editor()
+        self._build_controllers()
+        self._build_panel()
+        self.status = StatusFields(self.statusBar())
+        self._build_commands()
+        self._connect_editor()
+        self._connect_files()
+        self._connect_suggestions()
+        self._follow_settings()
+        self._show_first_state()
+
+    # construction ----------------------------------------------------------------------------
+
+    def _keep_settings(self, settings: Settings) -> None:
+        """Changes are written once they settle, and at the latest when Inkwell quits."""
+        self.settings = settings
+        self.settings.save_later = self._save_settings_soon
         self._settings_timer = QTimer(self, singleShot=True, interval=SETTINGS_SAVE_MS)
         self._settings_timer.timeout.connect(self.settings.flush)
-        self.finetune_wizard: FinetuneWizard | None = None  # made when first opened
         cast(QApplication, QApplication.instance()).aboutToQuit.connect(self.settings.flush)
 
-        self.setObjectName("inkwell")
+    def _build_editor(self) -> None:
+        """The editor in a column: the notices above it, the find bar and the story bar below."""
         self.editor = GhostEditor()
         self.editor.setObjectName("editor")
         self.story_bar = StoryBar()
@@ -76,6 +91,9 @@ class MainWindow(QMainWindow):
         column.addWidget(self.find_bar)
         column.addWidget(self.story_bar)
         self.setCentralWidget(central)
+
+    def _build_controllers(self) -> None:
+        """The owners of what goes on in the editor: words, highlighting, spelling, the file, suggestions."""
         self.words = WordCounter(self.editor.document())
         # One highlighter for the document: Markdown's shape in .md files, and spelling.
         self.highlighter = TextHighlighter(self.editor.document(), self.editor)
@@ -84,95 +102,37 @@ class MainWindow(QMainWindow):
         self.files = DocumentFiles(self.editor, self.settings, self)
         self.suggestions = SuggestionController(self.editor, self.settings, self)
 
+    def _build_panel(self) -> None:
         self.panel = SettingsPanel(self.settings, DEFAULT_KEYS, self)
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.panel)
         self.panel.hide()
 
-        self.status = StatusFields(self.statusBar())
-        # (the fields by their old names: tests and tools read them)
-        self.model_label, self.speed_label, self.words_label = \
-            self.status.model_label, self.status.speed_label, self.status.words_label
-        self.cursor_label, self.format_label, self.load_label = \
-            self.status.cursor_label, self.status.format_label, self.status.load_label
+    def _build_commands(self) -> None:
+        """The actions, the menus that show them, and the view modes (full screen, Ctrl+wheel zoom)."""
         self.commands = ActionRegistry(self, self._handlers())
-        self.ghost_actions = {name: self.commands[name] for name in GHOST_ACTIONS}
         self._build_menus()
         self.full_screen = FullScreen(self)
         self.full_screen.toggled.connect(self.commands["full_screen"].setChecked)
         self.wheel_zoom = CtrlWheelZoom(self.editor.viewport(), self.zoom)
-        self._connect()
 
+    def _follow_settings(self) -> None:
         self._apply_setting = self._appliers()
         for key in ("theme", "font_family", "wrap", "column_chars", "delay_ms", "auto_suggest", "keys",
                     "autosave_s", "recent_files", "spell_check", "confidence_shading"):
             self._apply(key)
         self.settings.on_change(self._setting_changed)
         self.settings.on_problem(self.show_notice)
+
+    def _show_first_state(self) -> None:
         self._restore_geometry()
         self._update_title()
         self._update_format_label()
         self._update_cursor_label()
         self._show_words(self.words.total)
         self._story_changed()
-        if self.settings.notice:
-            self.show_notice(self.settings.notice)
-        if self.files.problem:
-            self.show_notice(self.files.problem)
-
-    # the parts, for those who drive the window (tests, the command line) ------------------------
-
-    @property
-    def generator(self):
-        return self.suggestions.generator
-
-    @property
-    def loader(self):
-        return self.files.loader
-
-    @property
-    def path(self) -> str | None:
-        return self.files.path
-
-    @property
-    def loading(self) -> bool:
-        """A file is being opened (read, or put into the editor)."""
-        return self.files.loading
-
-    def load_file(self, path: str) -> bool:
-        return self.files.load_file(path)
-
-    def new_file(self) -> None:
-        self.files.new_file()
-
-    def save(self) -> bool:
-        return self.files.save()
-
-    def autosave(self) -> None:
-        self.files.autosave()
-
-    def offer_recovery(self) -> None:
-        self._recovering = True
-        try:
-            self.files.offer_recovery()
-        finally:
-            self._recovering = False
-
-    def document_text(self) -> str:
-        return self.files.document_text()
-
-    def load_model(self) -> None:
-        self.suggestions.load_model()
-
-    def story_continue(self) -> None:
-        self.suggestions.story_continue()
-
-    def story_retry(self) -> None:
-        self.suggestions.story_retry()
-
-    def story_stop(self) -> None:
-        self.suggestions.story_stop()
-
-    # construction ----------------------------------------------------------------------------
+        for notice in (self.settings.notice, self.files.problem):
+            if notice:
+                self.show_notice(notice)
 
     def _handlers(self) -> dict:
         e, f, s = self.editor, self.files, self.suggestions
@@ -184,9 +144,7 @@ class MainWindow(QMainWindow):
             "find": self.find_bar.show_find, "replace": lambda: self.find_bar.show_find(replace=True),
             "find_next": self.find_bar.find_next, "find_previous": self.find_bar.find_previous,
             "choose_font": self._choose_font, "set_wrap": lambda on: self.settings.set("wrap", on),
-            "suggest_now": s.suggest_now, "accept": e.accept, "accept_word": e.accept_word,
-            "dismiss": e.clear_ghost, "next_alternative": lambda: e.cycle(1),
-            "previous_alternative": lambda: e.cycle(-1), "show_alternatives": self.show_alternatives,
+            "suggest_now": s.suggest_now, **e.ghost_commands(), "show_alternatives": self.show_alternatives,
             "toggle_auto": self._toggle_auto,
             "story_continue": s.story_continue, "story_retry": s.story_retry, "story_stop": s.story_stop,
             "zoom_in": lambda: self.zoom(1), "zoom_out": lambda: self.zoom(-1), "zoom_reset": lambda: self.zoom(0),
@@ -217,8 +175,8 @@ class MainWindow(QMainWindow):
 
         self.commands.build_menus(self.menuBar(), {"recent": recent, "panel": panel, "theme": theme, "model": model})
 
-    def _connect(self) -> None:
-        e, f, s, a = self.editor, self.files, self.suggestions, self.commands
+    def _connect_editor(self) -> None:
+        e, a = self.editor, self.commands
         e.ghost_changed.connect(self._ghost_shown)
         e.cursorPositionChanged.connect(self._update_cursor_label)
         e.long_lines_broken.connect(self._pasted_long_lines)
@@ -229,21 +187,27 @@ class MainWindow(QMainWindow):
             a[name].setEnabled(False)
         self._ghost_shown(False)
         self.words.changed.connect(self._show_words)
+        self.spelling.problem.connect(self.show_notice)
+
+    def _connect_files(self) -> None:
+        f = self.files
         f.changed.connect(self._update_title)
         f.changed.connect(self._update_format_label)
-        f.busy_changed.connect(self.load_label.setVisible)
-        f.progress.connect(self.load_label.setText)
+        f.busy_changed.connect(self.status.load_label.setVisible)
+        f.progress.connect(self.status.load_label.setText)
         f.ready.connect(lambda: self._show_words(self.words.total))
-        f.replacing.connect(s.reset)
+        f.replacing.connect(self.suggestions.reset)
         f.replacing.connect(self.find_bar.document_replaced)
         f.replacing.connect(self._text_replacing)
         f.replacing.connect(self.notice_bar.document_replaced)
         f.ready.connect(self._text_ready)
         f.changed.connect(lambda: self.highlighter.set_markdown(is_markdown(f.path)))
-        self.spelling.problem.connect(self.show_notice)
         f.notice.connect(self._file_notice)
         f.lasting_notice.connect(self.notice_bar.set_lasting)
         f.message.connect(self.statusBar().showMessage)
+
+    def _connect_suggestions(self) -> None:
+        s = self.suggestions
         s.model_status.connect(self._set_model_label)
         s.notice.connect(self.show_notice)
         s.message.connect(self.statusBar().showMessage)
@@ -260,7 +224,7 @@ class MainWindow(QMainWindow):
         self.suggestions.load_model()
         if file:
             self.files.load_file(file)
-        QTimer.singleShot(0, self.offer_recovery)
+        QTimer.singleShot(0, self.files.offer_recovery)
 
     def _restore_geometry(self) -> None:
         geometry = self.settings["geometry"]
@@ -410,8 +374,8 @@ class MainWindow(QMainWindow):
     # suggestions and story mode ------------------------------------------------------------------
 
     def _ghost_shown(self, shown: bool) -> None:
-        for action in self.ghost_actions.values():
-            action.setEnabled(shown)
+        for name in GHOST_ACTIONS:
+            self.commands[name].setEnabled(shown)
         self.commands["show_alternatives"].setEnabled(shown and len(self.editor.ghost_alternatives) > 1)
 
     def show_alternatives(self) -> None:
@@ -492,7 +456,7 @@ class MainWindow(QMainWindow):
     def _file_notice(self, text: str) -> None:
         # How the open file was read, or changed on disk, is said of it alone: it goes with it.
         # An autosaved text that could not be recovered is no part of the open one.
-        self.notice_bar.add(text, about_document=not self._recovering)
+        self.notice_bar.add(text, about_document=not self.files.recovering)
 
     def _update_cursor_label(self) -> None:
         self.status.show_cursor(self.editor.textCursor())

@@ -166,7 +166,7 @@ def _show_window(app, state: dict) -> str:
     window.start()
     events: dict = {}
     loop = QEventLoop()
-    generator = window.generator
+    generator = window.suggestions.generator
 
     class Watch(QObject):
         """(A QObject's methods: the worker's signals reach them on this thread.)"""
