@@ -82,8 +82,8 @@ def main() -> None:
         rows: list = []
         with Probe() as probe:
             started = time.perf_counter()
-            window.load_file(str(novel))
-            wait(lambda: not window.loading, 300)
+            window.files.load_file(str(novel))
+            wait(lambda: not window.files.loading, 300)
             opened = (time.perf_counter() - started) * 1e3
             wait(lambda: not window.highlighter.rechecking, 600)
             checked = (time.perf_counter() - started) * 1e3

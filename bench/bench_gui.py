@@ -101,13 +101,13 @@ def run(bundle: Path, seconds: float, suggestions: int, threads: int, rounds: in
     window.resize(1100, 760)
     window.show()
     window.start()
-    wait(lambda: window.generator.ready, 120)
+    wait(lambda: window.suggestions.generator.ready, 120)
     wait(lambda: not spelling or window.spelling.speller is not None, 120)
     editor = window.editor
     editor.setFocus()
     QTest.keyClicks(editor, PROSE * 3)
     pieces = []
-    window.generator.piece.connect(lambda *a: pieces.append(a))
+    window.suggestions.generator.piece.connect(lambda *a: pieces.append(a))
 
     def idle() -> str:
         spin(seconds * 1000)
@@ -132,7 +132,7 @@ def run(bundle: Path, seconds: float, suggestions: int, threads: int, rounds: in
         return f"{keys} keys"
 
     def story() -> str:
-        window.story_continue()
+        window.suggestions.story_continue()
         wait(lambda: not editor.generating, 300)
         return "1 continuation"
 

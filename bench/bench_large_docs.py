@@ -141,7 +141,7 @@ def child(args: argparse.Namespace) -> None:
     window.resize(1100, 760)
     window.show()
     window.start()
-    model_ready = wait(lambda: window.generator.ready, 120)
+    model_ready = wait(lambda: window.suggestions.generator.ready, 120)
     editor = window.editor
     editor.setFocus()
     spin(0.3)
@@ -152,8 +152,8 @@ def child(args: argparse.Namespace) -> None:
 
     # open
     t0 = time.perf_counter()
-    window.load_file(args.file)
-    wait(lambda: not getattr(window, "loading", False), args.timeout)
+    window.files.load_file(args.file)
+    wait(lambda: not window.files.loading, args.timeout)
     t1 = time.perf_counter()
     print("OPENED", flush=True)
     spin(0.5)
@@ -162,7 +162,7 @@ def child(args: argparse.Namespace) -> None:
     original = Path(args.file).read_text(encoding="utf-8")
     shown = editor.toPlainText()
     result["text_ok"] = shown.replace("\n", "") == original.replace("\n", "")
-    words = int(window.words_label.text().split()[0].replace(",", ""))
+    words = int(window.status.words_label.text().split()[0].replace(",", ""))
     result["words_ok"] = words == len(shown.split())
     del original, shown
 

@@ -54,11 +54,11 @@ def child(path: str, timeout: float) -> None:
     spin_until(lambda: False, 0.3)
     probe.start()
     wall0, cpu0, thread0 = time.perf_counter(), time.process_time(), time.thread_time()
-    window.load_file(path)
-    spin_until(lambda: not window.loading, timeout)
+    window.files.load_file(path)
+    spin_until(lambda: not window.files.loading, timeout)
     wall1, cpu1, thread1 = time.perf_counter(), time.process_time(), time.thread_time()
     marks = [(wall0, thread0)] + stamps + [(wall1, thread1)]
-    result = {"open_s": wall1 - wall0, "cpu_s": cpu1 - cpu0, "done": not window.loading,
+    result = {"open_s": wall1 - wall0, "cpu_s": cpu1 - cpu0, "done": not window.files.loading,
               "gap_ms": max((b[0] - a[0]) * 1e3 for a, b in zip(marks, marks[1:])),
               "turn_cpu_ms": max((b[1] - a[1]) * 1e3 for a, b in zip(marks, marks[1:]))}
     window.editor.document().setModified(False)
