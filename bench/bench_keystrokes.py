@@ -302,7 +302,7 @@ def tune_cache(engine: Engine, chars: int) -> None:
                 continue  # the document before the passage: the cache needs something to look at
             history = np.array(tokens[: pos + 1])
             for w in weights:
-                row = doccache.mix(logits, [history], w).astype(np.float64)
+                row = doccache.DocumentCache(history).mix(logits, [history], w).astype(np.float64)
                 top = row.max()
                 nll[w] -= row[tokens[pos + 1]] - top - math.log(np.exp(row - top).sum())
             count += 1

@@ -45,10 +45,11 @@ def forced(tiny_bundle, text, lexicon=None):
 
 def test_the_cache_predicts_what_followed_the_same_tokens_before():
     history = np.array(encode("He came in. Captain Wentworth sat. Then Captain Benwick. Captain"))
-    ids, shares, longest = doccache.cache_distribution(history)
+    ids, shares, longest = doccache.DocumentCache(history).distribution(history)
     went = encode(" Wentworth")[0]
     assert longest >= 2 and int(ids[np.argmax(shares)]) == went and np.isclose(shares.sum(), 1.0)
-    ids, shares, longest = doccache.cache_distribution(np.array(encode("no repeats here")))
+    plain = np.array(encode("no repeats here"))
+    ids, shares, longest = doccache.DocumentCache(plain).distribution(plain)
     assert len(ids) == len(shares) == longest == 0
 
 
@@ -56,28 +57,29 @@ def test_the_cache_counts_only_what_followed_in_the_writers_text():
     writer = encode("It rained. Mrs. Smith came.")
     history = np.array(writer + encode(" Mrs. Since sat. Mrs."))  # the model's words after the writer's
     since, smith = encode(" Since")[0], encode(" Smith")[0]
-    ids, _, _ = doccache.cache_distribution(history, writer=len(writer))
+    ids, _, _ = doccache.DocumentCache(writer).distribution(history)
     assert smith in ids.tolist() and since not in ids.tolist()  # the writer's name, not the invention
-    ids, _, _ = doccache.cache_distribution(history)
-    assert since in ids.tolist()  # the whole history: its own words counted
+    ids, _, _ = doccache.DocumentCache(history).distribution(history)
+    assert since in ids.tolist()  # all of it taken as the writer's: its own words counted
 
 
 def test_mixing_raises_the_documents_word_and_keeps_the_rest_in_scale():
     history = np.array(encode("Captain Wentworth came in. Later Captain Wentworth sat. Then Captain"))
     went = encode(" Wentworth")[0]
     logits = np.zeros(50257, dtype=np.float32)
-    mixed = doccache.mix(logits, [history], 0.2)
+    cache = doccache.DocumentCache(history)
+    mixed = cache.mix(logits, [history], 0.2)
     assert mixed[went] > logits[went] + 5  # from 1/50257 to a share of the cache's 0.2
     other = encode(" house")[0]
     assert mixed[other] == logits[other]  # the rest keep their logits
     p = np.exp(mixed - mixed.max())
     p /= p.sum()
     # the mixture (1 - w) p + w c, with the uniform p = 1 / vocab and w by the longest match
-    ids, shares, longest = doccache.cache_distribution(history)
+    ids, shares, longest = cache.distribution(history)
     w = 0.2 * doccache.LENGTH_SHARE[longest]
     assert np.isclose(p[other], (1 - w) / 50257, rtol=1e-4)
     assert np.isclose(p[went], (1 - w) / 50257 + w * shares[ids.tolist().index(went)], rtol=1e-4)
-    assert doccache.mix(logits, [history], 0.0) is logits
+    assert cache.mix(logits, [history], 0.0) is logits
 
 
 def test_the_engine_mixes_the_cache_only_when_asked(tiny_bundle):

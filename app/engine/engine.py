@@ -124,7 +124,7 @@ class Engine:
         """``logits`` with the document's n-gram cache mixed in (app/engine/doccache.py)."""
         if logits is None or not params.document_cache:
             return logits
-        return doccache.mix(logits, [np.asarray(history, dtype=np.int64)])
+        return doccache.DocumentCache(history).mix(logits, [np.asarray(history, dtype=np.int64)])
 
     @staticmethod
     def _ratio(words: trust.Words, before: str) -> float | None:
@@ -223,6 +223,7 @@ class _Decoding:
         self.n = n = params.num_alternatives
         self.prompt_length = len(prompt)
         history = np.array(prompt, dtype=np.int64)
+        self.document = doccache.DocumentCache(history) if params.document_cache else None
         scores = sampler.constrained(logits, [history], healed.allowed)
         if n == 1:
             self.tokens = sampler.sample(sampler.warp(scores))
@@ -309,8 +310,8 @@ class _Decoding:
                 engine._tokens.append(int(self.tokens[0]))
             self.pos += 1
         histories = [self.written[row, : self.prompt_length + len(self.generated[row])] for row in range(n)]
-        if self.params.document_cache:
-            logits = doccache.mix(logits, histories, writer=self.prompt_length)
+        if self.document is not None:
+            logits = self.document.mix(logits, histories)
         self.tokens = self.sampler.sample(self.sampler.process(logits, histories))
         self.row_probs = _token_probs(logits, self.tokens)
         return True
