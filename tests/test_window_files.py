@@ -611,3 +611,27 @@ def test_notices_about_a_file_go_when_another_text_replaces_it(qtbot, window, tm
     assert w.notice_bar.label.text().count("was read as") == 1 and w.notice_bar.isVisible()
     w.files.new_file()
     assert not w.notice_bar.isVisible()
+
+
+# --- a name given on the command line ----------------------------------------------------------------
+
+
+def test_a_name_that_is_not_a_file_yet_opens_a_new_document_saved_under_it(qtbot, window, tmp_path):
+    w = window()
+    target = tmp_path / "chapter one.txt"
+    w.start(str(target))
+    assert w.editor.toPlainText() == "" and w.files.path == str(target.resolve())
+    assert not target.exists()  # nothing written until the writer saves
+    assert "chapter one.txt" in w.windowTitle()
+    type_text(w, "It begins.")
+    assert w.files.save()
+    assert target.read_text(encoding="utf-8") == "It begins."
+
+
+def test_a_name_in_a_folder_that_does_not_exist_is_an_error_not_a_new_file(qtbot, window, tmp_path, monkeypatch):
+    warned = []
+    monkeypatch.setattr(QMessageBox, "warning", lambda *a, **k: warned.append(a[2]))
+    w = window()
+    w.start(str(tmp_path / "no such folder" / "story.txt"))
+    assert warned and "story.txt" in warned[0]
+    assert w.files.path is None

@@ -135,6 +135,16 @@ class DocumentFiles(QObject):
                 return
         self.load_file(path)
 
+    def open_or_create(self, path: str) -> bool:
+        """``inkwell NAME``: open NAME, or where no such file is yet but its folder is, start a new
+        document under that name (written on the first save), as text editors do."""
+        target = Path(path).expanduser()
+        if not os.path.lexists(target) and target.parent.is_dir():
+            self._set_document("", str(target.resolve()))
+            self.message.emit(f"{target.name} is a new file: it is written when you save", 10000)
+            return True
+        return self.load_file(path)
+
     def load_file(self, path: str) -> bool:
         """Open ``path``: a small file at once; a big one is read on a worker thread and goes into
         the editor in slices, with progress in the status bar (True: opened or opening)."""

@@ -223,7 +223,7 @@ class MainWindow(QMainWindow):
         """After the window is shown: load the model in the background, open a file, offer recovery."""
         self.suggestions.load_model()
         if file:
-            self.files.load_file(file)
+            self.files.open_or_create(file)
         QTimer.singleShot(0, self.files.offer_recovery)
 
     def _restore_geometry(self) -> None:
