@@ -386,21 +386,26 @@ def main() -> None:
 
 
 def _speed(engine: Engine, count: int) -> None:
+    """Latency of today's engine and the new one at the same pauses, the two taking turns (which
+    goes first alternates), so that a change in the machine's load falls on both alike."""
     before, text = passages("austen", 3000)[0]
     ends, firsts = pauses(text)
     places = sorted(ends | firsts)[:count]
-    for label, params in (("today", app_params(temperature=0.0, real_words=False, document_cache=False,
-                                               **ALTERNATIVES)),
-                          ("new", app_params(temperature=0.0, **ALTERNATIVES))):
-        engine.reset()
-        engine.generate(before, params)  # the document before: loaded once, as in the editor
-        times = []
-        for i in places:
+    engines = {"today": app_params(temperature=0.0, real_words=False, document_cache=False, **ALTERNATIVES),
+               "new": app_params(temperature=0.0, **ALTERNATIVES)}
+    times: dict[str, list[float]] = {label: [] for label in engines}
+    engine.reset()
+    engine.generate(before, engines["new"])  # the document before: loaded once, as in the editor
+    for n, i in enumerate(places):
+        for label in (("today", "new") if n % 2 == 0 else ("new", "today")):
             t0 = time.perf_counter()
-            engine.generate(before + text[:i], params)
-            times.append((time.perf_counter() - t0) * 1e3)
-        print(f"{label}: {len(times)} pauses, median {statistics.median(times):.0f} ms, "
-              f"90th percentile {sorted(times)[int(0.9 * len(times))]:.0f} ms; load average {os.getloadavg()[0]:.2f}")
+            engine.generate(before + text[:i], engines[label])
+            times[label].append((time.perf_counter() - t0) * 1e3)
+    for label, got in times.items():
+        print(f"{label}: {len(got)} pauses, median {statistics.median(got):.0f} ms, "
+              f"90th percentile {sorted(got)[int(0.9 * len(got))]:.0f} ms")
+    print(f"new / today, median: {statistics.median(times['new']) / statistics.median(times['today']):.2f}; "
+          f"load average {os.getloadavg()[0]:.2f}")
 
 
 def _examples(engine: Engine, before: Tally, new: Config, thresholds: tuple[float, float], count: int) -> None:
