@@ -32,7 +32,6 @@ DEFAULT_KEEP_PERCENT = 50
 
 
 class CompressDialog(QDialog):
-    # Long on purpose: lays out the dialog's widgets in the order they appear.
     def __init__(self, model: models.InstalledModel, parent: QWidget | None = None):
         super().__init__(parent)
         self.model = model
@@ -47,6 +46,15 @@ class CompressDialog(QDialog):
                        "first, then whole layers), then trains the smaller copy to write like the "
                        "original on your texts. The original stays as it is.")
         intro.setWordWrap(True)
+        self._build_keep()
+        text_buttons = self._build_texts()
+        self._build_name(model)
+        self._lay_out(intro, text_buttons)
+        self._connect()
+        self.resize(560, 420)
+        self._update()
+
+    def _build_keep(self) -> None:
         self.keep = QSpinBox()
         self.keep.setObjectName("keepPercent")
         self.keep.setRange(20, 90)
@@ -56,6 +64,9 @@ class CompressDialog(QDialog):
         self.expected = QLabel("")
         self.expected.setObjectName("expectedSpeedup")
         self.expected.setWordWrap(True)
+
+    def _build_texts(self) -> QHBoxLayout:
+        """The list of texts to learn from; returns the row of its buttons."""
         self.texts = QListWidget()
         self.texts.setObjectName("compressTexts")
         add_files = QPushButton("Add files…")
@@ -68,12 +79,16 @@ class CompressDialog(QDialog):
         for b in (add_files, add_folder, remove):
             text_buttons.addWidget(b)
         text_buttons.addStretch(1)
+        return text_buttons
+
+    def _build_name(self, model: models.InstalledModel) -> None:
         self.name = QLineEdit(f"{model.name} (faster)")
         self.name.setObjectName("compressName")
         self.problem = QLabel("")
         self.problem.setObjectName("compressProblem")
         self.problem.setWordWrap(True)
 
+    def _lay_out(self, intro: QLabel, text_buttons: QHBoxLayout) -> None:
         form = QFormLayout()
         form.addRow("Keep:", self.keep)
         form.addRow("", self.expected)
@@ -89,12 +104,12 @@ class CompressDialog(QDialog):
         column.addLayout(form)
         column.addWidget(self.problem)
         column.addWidget(self.buttons)
+
+    def _connect(self) -> None:
         self.keep.valueChanged.connect(self._update)
         self.name.textChanged.connect(self._update)
         self.texts.model().rowsInserted.connect(self._update)
         self.texts.model().rowsRemoved.connect(self._update)
-        self.resize(560, 420)
-        self._update()
 
     def args(self) -> list[str]:
         """The command's arguments for what the writer chose."""

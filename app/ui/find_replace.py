@@ -282,12 +282,20 @@ class FindBar(QWidget):
 
     replaced = Signal(int)  # how many matches Replace all replaced
 
-    # Long on purpose: lays out the bar's widgets in the order they appear.
     def __init__(self, editor: GhostEditor, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.editor = editor
         self.setObjectName("findBar")
         self.setAttribute(Qt.WidgetAttribute.WA_StyledBackground, True)
+        self._build_fields()
+        self._init_search(editor)
+        close = self._build_close_button()
+        self._lay_out(close)
+        self._set_tab_order(close)
+        self._connect(close)
+        self.hide()
+
+    def _build_fields(self) -> None:
         self.find_edit = QLineEdit(placeholderText="Find")
         self.find_edit.setObjectName("findText")
         self.find_edit.setClearButtonEnabled(True)
@@ -305,6 +313,9 @@ class FindBar(QWidget):
         self.message.setObjectName("findMessage")
         self.count_label = QLabel("")  # "3 of 17"
         self.count_label.setObjectName("findCount")
+
+    def _init_search(self, editor: GhostEditor) -> None:
+        """The state of a search, its count and a replace all, and their timers."""
         self._finder = Slicer(self, editor.document)
         self._counter = Slicer(self, editor.document)
         self._counted: tuple[tuple, int, array | None] | None = None  # (search, revision, starts)
@@ -320,6 +331,8 @@ class FindBar(QWidget):
         self._replace_timer.timeout.connect(self._replace_some)
         self._typed_timer = QTimer(self, singleShot=True, interval=TYPING_PAUSE_MS)
         self._typed_timer.timeout.connect(self._find_from_selection)
+
+    def _build_close_button(self) -> QToolButton:
         close = QToolButton()
         close.setText("✕")
         close.setToolTip("Close (Esc)")
@@ -327,7 +340,10 @@ class FindBar(QWidget):
         for widget in (self.case_box, self.words_box, self.regex_box, self.previous_button, self.next_button,
                        self.replace_button, self.replace_all_button, close):
             widget.setFocusPolicy(Qt.FocusPolicy.TabFocus)  # a click leaves the focus in the field
+        return close
 
+    def _lay_out(self, close: QToolButton) -> None:
+        """Two rows: find, Previous, Next, the options and close; the replacement and its buttons."""
         grid = QGridLayout(self)
         grid.setContentsMargins(16, 6, 8, 6)
         grid.setHorizontalSpacing(6)
@@ -355,12 +371,15 @@ class FindBar(QWidget):
         for field in (self.find_edit, self.replace_edit):
             field.setMinimumWidth(field.fontMetrics().averageCharWidth() * 24)
         self._replace_row = (self.replace_edit, self.replace_button, self.replace_all_button)
+
+    def _set_tab_order(self, close: QToolButton) -> None:
         # Tab: the find field, the replacement (when shown), then the buttons and the options.
         order = (self.find_edit, self.replace_edit, self.next_button, self.previous_button, self.replace_button,
                  self.replace_all_button, self.case_box, self.words_box, self.regex_box, close)
         for first, second in zip(order, order[1:]):
             QWidget.setTabOrder(first, second)
 
+    def _connect(self, close: QToolButton) -> None:
         self.find_edit.textEdited.connect(self._search_as_typed)
         self.find_edit.returnPressed.connect(self.find_next)
         self.replace_edit.returnPressed.connect(self.replace)
@@ -371,7 +390,6 @@ class FindBar(QWidget):
         self.replace_button.clicked.connect(self.replace)
         self.replace_all_button.clicked.connect(self.replace_all)
         close.clicked.connect(self.close_bar)
-        self.hide()
 
     # showing -------------------------------------------------------------------------------------
 

@@ -226,7 +226,6 @@ class DownloadDialog(QDialog):
 
 
 class ModelsDialog(QDialog):
-    # Long on purpose: lays out the dialog's widgets in the order they appear.
     def __init__(self, settings: Settings, parent: QWidget | None = None):
         super().__init__(parent)
         self.settings = settings
@@ -237,7 +236,22 @@ class ModelsDialog(QDialog):
         self._rows: list[models.InstalledModel] = []
         self.setWindowTitle("Models")
         self.setObjectName("modelsDialog")
+        self._build_table()
+        self._build_buttons()
+        self._build_import_menu()
+        self._connect_buttons()
+        top = self._top_row()
+        close = self._build_status()
+        column = QVBoxLayout(self)
+        column.addLayout(top, 1)
+        column.addWidget(self.pending)
+        column.addWidget(self.job_panel)
+        column.addWidget(self.status)
+        column.addWidget(close)
+        self.resize(900, 460)
+        self.refresh()
 
+    def _build_table(self) -> None:
         self.table = QTableWidget(0, len(COLUMNS))
         self.table.setObjectName("modelsTable")
         self.table.setHorizontalHeaderLabels(COLUMNS)
@@ -252,6 +266,7 @@ class ModelsDialog(QDialog):
         self.table.itemSelectionChanged.connect(self._update_buttons)
         self.table.itemDoubleClicked.connect(lambda *_: self.use_selected())
 
+    def _build_buttons(self) -> None:
         self.use_button = QPushButton("Use")
         self.use_button.setToolTip("Write with this model")
         self.rename_button = QPushButton("Rename…")
@@ -261,6 +276,8 @@ class ModelsDialog(QDialog):
         self.download_button = QPushButton("Download…")
         self.compress_button = QPushButton("Make a faster copy…")
         self.compress_button.setToolTip("A smaller copy of the selected model, trained on your texts to write like it")
+
+    def _build_import_menu(self) -> None:
         import_menu = QMenu(self.import_button)
         import_menu.setToolTipsVisible(True)
         # Without PyTorch (the standalone build) checkpoints cannot be converted: say so up front.
@@ -273,6 +290,8 @@ class ModelsDialog(QDialog):
         if self.torch_missing:
             self.download_button.setToolTip(self.torch_missing)
         self.import_button.setMenu(import_menu)
+
+    def _connect_buttons(self) -> None:
         self.use_button.clicked.connect(self.use_selected)
         self.rename_button.clicked.connect(self.rename_selected)
         self.delete_button.clicked.connect(self.delete_selected)
@@ -280,6 +299,8 @@ class ModelsDialog(QDialog):
         self.download_button.clicked.connect(self.choose_download)
         self.compress_button.clicked.connect(self.choose_compress)
 
+    def _top_row(self) -> QHBoxLayout:
+        """The table, and beside it the buttons: those for the selected model above, adding below."""
         side = QVBoxLayout()
         for button in (self.use_button, self.rename_button, self.delete_button, self.folder_button,
                        self.compress_button):
@@ -290,7 +311,10 @@ class ModelsDialog(QDialog):
         top = QHBoxLayout()
         top.addWidget(self.table, 1)
         top.addLayout(side)
+        return top
 
+    def _build_status(self) -> QDialogButtonBox:
+        """The lines under the table: pending downloads, the job's progress, the status; and Close."""
         self.pending = QLabel("")
         self.pending.setObjectName("pendingDownloads")
         self.pending.setWordWrap(True)
@@ -303,15 +327,7 @@ class ModelsDialog(QDialog):
         self.job_panel.hide()
         close = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
         close.rejected.connect(self.reject)
-
-        column = QVBoxLayout(self)
-        column.addLayout(top, 1)
-        column.addWidget(self.pending)
-        column.addWidget(self.job_panel)
-        column.addWidget(self.status)
-        column.addWidget(close)
-        self.resize(900, 460)
-        self.refresh()
+        return close
 
     # the list ------------------------------------------------------------------------------------
 

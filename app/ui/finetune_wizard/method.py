@@ -36,7 +36,6 @@ if TYPE_CHECKING:
 
 
 class MethodPage(QWizardPage):
-    # Long on purpose: lays out the page's widgets in the order they appear.
     def __init__(self, wizard: FinetuneWizard) -> None:
         super().__init__()
         self.w = wizard
@@ -45,6 +44,16 @@ class MethodPage(QWizardPage):
         self.setCommitPage(True)
         self.setButtonText(QWizard.WizardButton.CommitButton, "Start training")
         self.name = QLineEdit()
+        self._build_method()
+        self._build_duration()
+        self._build_settings()
+        self._build_estimate()
+        self._lay_out()
+        self._init_estimate_run()
+        self._connect()
+        self._job_file = paths.finetune_estimate_file()
+
+    def _build_method(self) -> None:
         self.full = QRadioButton("Full fine-tune (all weights)")
         self.lora = QRadioButton("LoRA (small adapters, faster for large models)")
         self.method_group = QButtonGroup(self)
@@ -52,6 +61,8 @@ class MethodPage(QWizardPage):
         self.method_group.addButton(self.lora)
         self.rank = QSpinBox()
         self.rank.setRange(1, 256)
+
+    def _build_duration(self) -> None:
         self.by_epochs = QRadioButton("Epochs")
         self.by_steps = QRadioButton("Steps")
         self.duration_group = QButtonGroup(self)
@@ -63,6 +74,9 @@ class MethodPage(QWizardPage):
         self.epochs.setDecimals(1)
         self.steps = QSpinBox()
         self.steps.setRange(1, 1_000_000)
+
+    def _build_settings(self) -> None:
+        """The learning rate, context, batch, validation share, seed and sample prompt."""
         self.lr = QDoubleSpinBox()
         self.lr.setDecimals(6)
         self.lr.setRange(0.000001, 0.1)
@@ -76,6 +90,9 @@ class MethodPage(QWizardPage):
         self.seed = QSpinBox()
         self.seed.setRange(0, 2**31 - 1)
         self.prompt = QLineEdit()
+
+    def _build_estimate(self) -> None:
+        """The problem line, and the estimate with its progress and Measure again."""
         self.problem = error_label()
         self.estimate_label = QLabel()
         self.estimate_label.setWordWrap(True)
@@ -87,6 +104,7 @@ class MethodPage(QWizardPage):
         self.measure.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Fixed)
         self.estimate: dict | None = None
 
+    def _lay_out(self) -> None:
         form = QFormLayout(self)
         form.addRow("Name of the new model:", self.name)
         method = QHBoxLayout()
@@ -116,11 +134,15 @@ class MethodPage(QWizardPage):
         for spin in (self.epochs, self.steps, self.lr, self.seq_len, self.batch, self.val_share, self.seed):
             spin.setMaximumWidth(160)
 
+    def _init_estimate_run(self) -> None:
+        """The warm-up child, none yet, and the pause after a change before it is asked again."""
         self.process: JsonProcess | None = None
         self.timer = QTimer(self)
         self.timer.setSingleShot(True)
         self.timer.setInterval(700)
         self.timer.timeout.connect(self.run_estimate)
+
+    def _connect(self) -> None:
         self.measure.clicked.connect(self.run_estimate)
         for spin in (self.rank, self.epochs, self.steps, self.lr, self.seq_len, self.batch, self.val_share, self.seed):
             spin.valueChanged.connect(self._changed)
@@ -128,7 +150,6 @@ class MethodPage(QWizardPage):
             button.toggled.connect(self._changed)
         self.lora.toggled.connect(self._method_toggled)
         self.name.textChanged.connect(lambda _: self.completeChanged.emit())
-        self._job_file = paths.finetune_estimate_file()
 
     def initializePage(self) -> None:
         base = self.w.base_page.chosen()

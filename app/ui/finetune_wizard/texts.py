@@ -37,7 +37,6 @@ if TYPE_CHECKING:
 
 
 class TextsPage(QWizardPage):
-    # Long on purpose: lays out the page's widgets in the order they appear.
     def __init__(self, wizard: FinetuneWizard) -> None:
         super().__init__()
         self.w = wizard
@@ -46,12 +45,23 @@ class TextsPage(QWizardPage):
                          "document you have open. Drop files here too.")
         self.setAcceptDrops(True)
         self.entries: list[TextEntry] = []
+        self._build_tree()
+        buttons = self._build_buttons()
+        self._build_options()
+        self._build_runs()
+        self._lay_out(buttons)
+        self.fill_runs()
+        self._update()
+
+    def _build_tree(self) -> None:
         self.tree = QTreeWidget()
         self.tree.setHeaderLabels(["File", "Size", "Tokens", "Note"])
         self.tree.setRootIsDecorated(False)
         self.tree.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
         self.tree.header().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
         self.tree.header().setSectionResizeMode(3, QHeaderView.ResizeMode.Stretch)
+
+    def _build_buttons(self) -> QHBoxLayout:
         buttons = QHBoxLayout()
         self.add_files = QPushButton("Add files…")
         self.add_folder = QPushButton("Add folder…")
@@ -65,6 +75,10 @@ class TextsPage(QWizardPage):
         self.add_document.clicked.connect(self.add_open_document)
         self.remove.clicked.connect(self._remove_selected)
         self.add_document.setEnabled(self.w.document is not None)
+        return buttons
+
+    def _build_options(self) -> None:
+        """The summary of the texts, how they are read, and what is wrong with them."""
         self.summary = QLabel()
         self.summary.setWordWrap(True)
         self.unwrap = QCheckBox("Join hard-wrapped lines into paragraphs")
@@ -75,6 +89,7 @@ class TextsPage(QWizardPage):
         self.unwrap.toggled.connect(lambda _on: self._update())
         self.warning = error_label(WARNING_STYLE)
 
+    def _build_runs(self) -> None:
         self.runs_box = QGroupBox("Earlier fine-tunes")
         self.runs = QComboBox()
         self.resume_button = QPushButton("Resume")
@@ -87,6 +102,7 @@ class TextsPage(QWizardPage):
         row.addWidget(self.resume_button)
         row.addWidget(self.rerun_button)
 
+    def _lay_out(self, buttons: QHBoxLayout) -> None:
         layout = QVBoxLayout(self)
         layout.addWidget(self.tree, 1)
         layout.addLayout(buttons)
@@ -98,8 +114,6 @@ class TextsPage(QWizardPage):
         self.unavailable.setText(self.w.unavailable or "")
         self.unavailable.setVisible(bool(self.w.unavailable))
         layout.addWidget(self.unavailable)
-        self.fill_runs()
-        self._update()
 
     # adding
     def _pick_files(self) -> None:
