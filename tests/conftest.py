@@ -56,6 +56,23 @@ def quiet_window(qtbot):
     w.deleteLater()
 
 
+@pytest.fixture
+def editor(qtbot):
+    """The ghost-text editor alone, shown and focused, not asking for suggestions by itself;
+    wide enough that a test's suggestion does not wrap (a test file adds its starting text by
+    overriding this fixture with one that takes it)."""
+    from app.ui.editor import GhostEditor
+
+    widget = GhostEditor()
+    widget.auto_suggest = False
+    qtbot.addWidget(widget)
+    widget.resize(700, 400)
+    widget.show()
+    qtbot.waitExposed(widget)
+    widget.setFocus()
+    return widget
+
+
 @pytest.fixture(scope="session")
 def tiny_hf_dir(tmp_path_factory):
     """A tiny randomly initialised GPT-2 (GPT-2 vocabulary) saved in Hugging Face format."""

@@ -12,7 +12,6 @@ from test_ghost_state import Place
 
 from app.engine import Engine, GenerationParams
 from app.ghost import FAINTEST, GhostState, opacity
-from app.ui.editor import GhostEditor
 from core.tokenizer import encode
 
 
@@ -107,16 +106,9 @@ def test_shades_follow_typing_through_and_alternatives():
 
 
 @pytest.fixture
-def editor(qtbot):
-    widget = GhostEditor()
-    widget.auto_suggest = False
-    qtbot.addWidget(widget)
-    widget.resize(600, 300)
-    widget.show()
-    qtbot.waitExposed(widget)
-    widget.setFocus()
-    qtbot.keyClicks(widget, "It was")
-    return widget
+def editor(editor, qtbot):
+    qtbot.keyClicks(editor, "It was")
+    return editor
 
 
 def painted(editor):

@@ -2,24 +2,10 @@
 
 from __future__ import annotations
 
-import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QKeySequence, QTextCursor
 
 from app.ui.actions import DEFAULT_KEYS, GHOST_ACTIONS
-from app.ui.editor import GhostEditor
-
-
-@pytest.fixture
-def editor(qtbot):
-    widget = GhostEditor()
-    widget.auto_suggest = False
-    qtbot.addWidget(widget)
-    widget.resize(500, 300)
-    widget.show()
-    qtbot.waitExposed(widget)
-    widget.setFocus()
-    return widget
 
 
 def type_text(qtbot, editor, text):

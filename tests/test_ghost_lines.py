@@ -6,27 +6,18 @@ from __future__ import annotations
 import pytest
 from PySide6.QtCore import Qt
 
-from app.ui.editor import GhostEditor
-
 BEFORE = "Dear Sir,\n\nI write to you today"
 AFTER = ", in haste."
 GHOST = " about the estate.\n\nIt is a long story;\nbut I shall be brief"
 
 
 @pytest.fixture
-def editor(qtbot):
-    widget = GhostEditor()
-    widget.auto_suggest = False
-    qtbot.addWidget(widget)
-    widget.resize(700, 400)  # wide enough that no line of the suggestion wraps
-    widget.show()
-    qtbot.waitExposed(widget)
-    widget.setFocus()
-    widget.setPlainText(BEFORE + AFTER + "\nThe next paragraph.")
-    cursor = widget.textCursor()
+def editor(editor):
+    editor.setPlainText(BEFORE + AFTER + "\nThe next paragraph.")
+    cursor = editor.textCursor()
     cursor.setPosition(len(BEFORE))
-    widget.setTextCursor(cursor)
-    return widget
+    editor.setTextCursor(cursor)
+    return editor
 
 
 def show(editor, text):
