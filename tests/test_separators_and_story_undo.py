@@ -33,16 +33,9 @@ def test_separators_opened_and_saved_or_pasted_are_said_never_silently_changed(q
     assert "U+2029 (paragraph separator) (1)" in w.notice_bar.label.text()
 
 
-def test_undo_while_a_story_streams_stops_it_and_undoes_the_whole_passage_redo_brings_it_back(qtbot):
+def test_undo_while_a_story_streams_stops_it_and_undoes_the_whole_passage_redo_brings_it_back(qtbot, editor):
     from app.settings import Settings
-    from app.ui.editor import GhostEditor
 
-    editor = GhostEditor()
-    editor.auto_suggest = False
-    qtbot.addWidget(editor)
-    editor.show()
-    qtbot.waitExposed(editor)
-    editor.setFocus()
     controller = SuggestionController(editor, Settings.load())
     qtbot.keyClicks(editor, "Once upon a time")
     # the story, as the worker streams it (the controller fed its pieces directly)
