@@ -46,7 +46,9 @@ class _HeadCrossEntropy(torch.autograd.Function):
         w = weight.to(dtype)
         need_h, need_w = ctx.needs_input_grad[0], ctx.needs_input_grad[1]
         grad_h = torch.empty_like(h) if need_h else None
-        grad_w = torch.zeros(weight.shape, dtype=torch.float32, device=weight.device) if need_w else None
+        # fp32 whatever the matmul's precision; the first slice's product is copied in, the others
+        # added with the cast on the way: no zero fill and no fp32 copy of each slice's product.
+        grad_w = torch.empty(weight.shape, dtype=torch.float32, device=weight.device) if need_w else None
         total = torch.zeros((), dtype=torch.float32, device=h.device)
         scale = 1.0 / max(count, 1)
         for start in range(0, h.shape[0], slice_rows):
@@ -72,17 +74,23 @@ class _HeadCrossEntropy(torch.autograd.Function):
             probs.scatter_add_(1, safe_t, -row_scale)
             g = probs.to(dtype)
             if grad_h is not None:
-                grad_h[rows] = (g @ w).to(h.dtype)
+                grad_h[rows] = g @ w
             if grad_w is not None:
-                grad_w += (g.t() @ hc).float()
+                part = g.t() @ hc
+                if start == 0:
+                    grad_w.copy_(part)
+                else:
+                    grad_w.add_(part)
         ctx.save_for_backward(grad_h, grad_w)
         return total * scale
 
     @staticmethod
     def backward(ctx: Any, grad_out: torch.Tensor) -> tuple[Any, ...]:
         grad_h, grad_w = ctx.saved_tensors
-        return (grad_h * grad_out if grad_h is not None else None,
-                grad_w * grad_out if grad_w is not None else None, None, None, None)
+        if grad_out.item() != 1.0:  # the loss scaled (gradient accumulation, a mixed loss)
+            grad_h = grad_h * grad_out if grad_h is not None else None
+            grad_w = grad_w * grad_out if grad_w is not None else None
+        return grad_h, grad_w, None, None, None
 
 
 def head_cross_entropy(h: torch.Tensor, weight: torch.Tensor, targets: torch.Tensor,
