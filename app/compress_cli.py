@@ -25,7 +25,7 @@ from app.finetune import (
     settings_problem,
     slug,
 )
-from app.finetune_cli import _resolve_base, train_and_install
+from app.finetune_cli import resolve_base, train_and_install
 from core import paths
 from core.cli_support import fail
 from core.errors import ModelError
@@ -78,7 +78,7 @@ def _main(args: argparse.Namespace) -> int:
             raise FinetuneError(f"--data {given}: does not exist (no such file or folder)")
     if problem := name_problem(args.name):
         raise FinetuneError(f"--name: {problem}")
-    base = _resolve_base(args.model)
+    base = resolve_base(args.model, "--model")
     arch = base.manifest.get("architecture", {})
     settings: dict[str, Any] = {**default_settings(base.parameters or 0, int(arch.get("n_positions", 1024)), "full"),
                                 "epochs": DEFAULT_EPOCHS}
@@ -112,7 +112,10 @@ def _main(args: argparse.Namespace) -> int:
             f"{outcome['parameters'] / 1e6:.1f}M parameters; now learning from the original")
     job.update(init=str(pruned), teacher=str(Path(base.folder) / "hf"), distill_alpha=DISTILL_ALPHA,
                distill_temperature=DISTILL_TEMPERATURE, _base=str(base.folder))
-    return train_and_install(job, False, args)
+    status = train_and_install(job, False, args)
+    if status == 0:  # installed: the pruned start is not needed any more (a stopped run resumes from its checkpoint)
+        shutil.rmtree(pruned.parent, ignore_errors=True)
+    return status
 
 
 if __name__ == "__main__":

@@ -92,14 +92,16 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
-def _resolve_base(base: str | None):
+def resolve_base(base: str | None, option: str = "--base"):
+    """The installed model ``base`` names (the active one when None) that can be trained from;
+    errors name the command line's ``option`` that gave it."""
     from app import models
     from app.settings import Settings
 
     if base is None:
         chosen, _ = models.active_model(Settings.load()["model"])
         if chosen is None:
-            raise FinetuneError("no model is installed; give --base")
+            raise FinetuneError(f"no model is installed; give {option}")
     else:
         installed = models.installed_models()
         matches = [m for m in installed if base in (m.name, m.folder.name, str(m.folder))]
@@ -107,10 +109,10 @@ def _resolve_base(base: str | None):
             matches = [models._read(Path(base), False)]
         if not matches:
             names = ", ".join(m.name for m in installed) or "none"
-            raise FinetuneError(f"--base {base!r}: no such installed model (installed: {names})")
+            raise FinetuneError(f"{option} {base!r}: no such installed model (installed: {names})")
         chosen = matches[0]
     if chosen.problem:
-        raise FinetuneError(f"--base: {chosen.problem}")
+        raise FinetuneError(f"{option}: {chosen.problem}")
     if not (chosen.folder / "hf" / "config.json").is_file():
         raise FinetuneError(f"{chosen.name}: this model has no Hugging Face weights (hf/), so it cannot be fine-tuned; "
                             "import a GPT-2 checkpoint or use the bundled model")
@@ -123,7 +125,7 @@ def _job_from_args(args: argparse.Namespace) -> dict[str, Any]:
     if args.job:
         return _read_job(args.job)
     _check_data(args.data)
-    base = _resolve_base(args.base)
+    base = resolve_base(args.base)
     name = _new_name(args, base.name)
     settings = _settings(args, base)
     corpus = load_corpus(args.data, {"fraction": settings["val_share"]}, None, settings["line_breaks"])

@@ -128,11 +128,24 @@ def _eval_seconds(full: Any, marks: dict[str, float], val_tokens: int, train_s: 
     whole_s = val_windows * window_s
     eval_s = whole_s * (2 if full.init else 1) - (min(TRIAL_EVAL_WINDOWS, val_windows) * window_s if full.init else 0)
     sample_windows = min(full.eval_max_windows or val_windows, val_windows)
-    if full.eval_every is None:   # held within eval_share of the time once the first is due
-        eval_s += max(0.0, train_s - FIRST_EVAL_S) * full.eval_share / (1 - full.eval_share) if val_windows else 0.0
+    if full.eval_every is None:
+        eval_s += _scheduled_evaluations(full, train_s, sample_windows * window_s) * sample_windows * window_s
     else:
         eval_s += total_steps // full.eval_every * sample_windows * window_s
     return eval_s
+
+
+def _scheduled_evaluations(full: Any, train_s: float, each_s: float) -> int:
+    """How many evaluations the run's schedule by time makes (model.train_loop._Schedule): every
+    ``wait`` seconds of training, which keeps them within eval_share, the first after the base
+    model's score for a fine-tune (else after FIRST_EVAL_S), and none within ``wait`` of the end."""
+    if each_s <= 0:
+        return 0
+    wait = each_s * (1 - full.eval_share) / full.eval_share
+    first = wait if full.init else FIRST_EVAL_S
+    if train_s - wait < first:
+        return 0
+    return int((train_s - wait - first) // wait) + 1
 
 
 def _process_age() -> float:

@@ -132,6 +132,12 @@ class _Meter:
         """Training time of the whole run, earlier processes included."""
         return self.elapsed_before + time.monotonic() - self.start
 
+    def seconds_left(self, step: int, total: int) -> float:
+        """The training time left at this process's pace so far (0 before its first step)."""
+        if not self.steps_here:
+            return 0.0
+        return (total - step) * (time.monotonic() - self.start) / self.steps_here
+
     def report(self, step: int, total: int) -> tuple[float, float, float | None]:
         """(mean loss, tokens per second, seconds left) since the last report; starts a new window."""
         now = time.monotonic()
@@ -154,7 +160,8 @@ def spread(windows: list[np.ndarray], count: int) -> list[np.ndarray]:
 class _Schedule:
     """When a run evaluates, shows samples and checkpoints: every so many steps where the job
     says so, else by time: evaluations (with their samples) as often as keeps them within
-    ``eval_share`` of the time, checkpoints every ``checkpoint_every_s`` seconds."""
+    ``eval_share`` of the time, but none when the run ends (and scores itself) before the next
+    would be due; checkpoints every ``checkpoint_every_s`` seconds."""
 
     FIRST_EVAL_S = 60.0  # training time before the first evaluation, whose cost is not yet known
 
@@ -165,18 +172,21 @@ class _Schedule:
         self._eval_done, self._eval_wait = now, self.FIRST_EVAL_S
         self._checkpoint_done = now
 
-    def eval_due(self, step: int) -> bool:
+    def eval_due(self, step: int, seconds_left: float) -> bool:
         if self.job.eval_every is not None:
             return step % self.job.eval_every == 0
-        return time.monotonic() - self._eval_done >= self._eval_wait
+        return time.monotonic() - self._eval_done >= self._eval_wait and seconds_left >= self._eval_wait
 
     @contextlib.contextmanager
-    def evaluating(self) -> Any:
+    def evaluating(self, scale: float = 1.0) -> Any:
+        """Time an evaluation: the next waits so that evaluations keep within their share.
+        ``scale``: the scheduled evaluations' size over this one's (the score of the base model
+        before a fine-tune is of the whole held-out text, the scheduled ones of a sample)."""
         start = time.monotonic()
         yield
         self._eval_done = time.monotonic()
         share = self.job.eval_share
-        self._eval_wait = (self._eval_done - start) * (1 - share) / share
+        self._eval_wait = (self._eval_done - start) * scale * (1 - share) / share
 
     def sample_due(self, step: int) -> bool:
         return self.job.sample_every is not None and step % self.job.sample_every == 0
@@ -213,15 +223,18 @@ class Trainer:
             check_destination(Path(job.export["dest"]).absolute(), False)  # before hours of training
         s = self._setup()
         progress = self._start(s)
+        schedule = _Schedule(job)
         if job.init and progress.step == 0 and s.val_windows:
-            # Fine-tuning: the base model's score and samples, the "before" of the comparison.
-            self._evaluate(s, progress, "before training", self._whole(s))
+            # Fine-tuning: the base model's score and samples, the "before" of the comparison;
+            # its time says when the first scheduled evaluation is worth its cost.
+            whole = self._whole(s)
+            with schedule.evaluating(scale=len(s.val_sample) / len(whole)):
+                self._evaluate(s, progress, "before training", whole)
             self._samples(s, 0)
         meter = _Meter(progress.elapsed_s)
-        schedule = _Schedule(job)
         while progress.step < job.steps:
             self._train_step(s, progress, meter)
-            self._between_steps(s, progress, schedule)
+            self._between_steps(s, progress, schedule, meter.seconds_left(progress.step, job.steps))
             if (stopped := self._checkpoint_if_due(s, progress, meter, schedule)) is not None:
                 return stopped
         if s.val_windows:
@@ -247,11 +260,11 @@ class Trainer:
         if step % job.log_every == 0 or step == job.steps:
             self._progress(s, step, lr, meter)
 
-    def _between_steps(self, s: _Setup, progress: Progress, schedule: _Schedule) -> None:
+    def _between_steps(self, s: _Setup, progress: Progress, schedule: _Schedule, seconds_left: float) -> None:
         """The evaluation and samples that are due (the last step's come with the end)."""
         step = progress.step
         last = step == self.job.steps
-        if schedule.eval_due(step) and not last:
+        if schedule.eval_due(step, seconds_left) and not last:
             with schedule.evaluating():
                 if s.val_windows:
                     self._evaluate(s, progress, f"at step {step}", s.val_sample)

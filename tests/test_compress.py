@@ -34,6 +34,7 @@ def test_compress_installs_a_smaller_model_that_generates(tiny_bundle, texts, tm
     monkeypatch.setenv("INKWELL_HOME", str(home))
     engine = Engine.load(bundle, provider="cpu")
     assert engine.generate("The lighthouse", GenerationParams(max_new_tokens=5, temperature=0)).alternatives[0].token_ids
+    assert not list(home.rglob("*-pruned"))  # the pruned start is removed once the copy is installed
 
 
 @pytest.mark.parametrize("args,message", [
@@ -47,3 +48,9 @@ def test_bad_requests_are_one_clear_message(tiny_bundle, texts, tmp_path, args, 
         argv += ["--data", str(texts)]
     proc = inkwell(tmp_path / "home", *argv)
     assert proc.returncode != 0 and message in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_an_unknown_model_is_named_by_the_option_that_gave_it(texts, tmp_path):  # noqa: F811
+    proc = inkwell(tmp_path / "home", "--model", "no-such-model", "--keep", "0.5", "--data", str(texts), "--name", "x")
+    assert proc.returncode != 0 and "--model 'no-such-model': no such installed model" in proc.stderr
+    assert "--base" not in proc.stderr

@@ -109,6 +109,35 @@ def test_a_small_eval_share_leaves_evaluation_to_the_end(corpus, tmp_path):  # n
     assert [e["step"] for e in events if e["event"] == "eval"] == [5]  # the first is due after a minute
 
 
+def test_no_evaluation_when_the_end_scores_the_model_before_the_next_would_be_due(corpus, tmp_path):  # noqa: F811
+    import time
+
+    from model import train_loop
+    from model.train_job import Job
+
+    job = Job.from_dict(job_dict(corpus, tmp_path / "run", eval_every=None, eval_share=0.5), "job")
+    schedule = train_loop._Schedule(job)
+    with schedule.evaluating(scale=2.0):  # the base model's score, on twice the sample's windows
+        time.sleep(0.05)
+    assert not schedule.eval_due(1, seconds_left=1000)  # not yet: as long again as it took, twice
+    schedule._eval_done -= 0.2
+    assert schedule.eval_due(1, seconds_left=1000)
+    assert not schedule.eval_due(1, seconds_left=0.05)  # the end comes first, and scores everything
+
+
+def test_the_estimate_counts_the_evaluations_the_schedule_makes():
+    from types import SimpleNamespace
+
+    from model.finetune import FIRST_EVAL_S, _scheduled_evaluations
+
+    fine_tune = SimpleNamespace(eval_share=0.05, init="base")
+    # each takes 1 s, so one every 19 s of training, none in the last 19: at 19, 38, 57 and 76 of 100
+    assert _scheduled_evaluations(fine_tune, 100.0, 1.0) == 4
+    assert _scheduled_evaluations(fine_tune, 37.0, 1.0) == 0  # a short run: only before and after
+    scratch = SimpleNamespace(eval_share=0.05, init=None)  # the first after FIRST_EVAL_S
+    assert _scheduled_evaluations(scratch, FIRST_EVAL_S + 19.0, 1.0) == 1
+
+
 def test_checkpoints_by_time(corpus, tmp_path):  # noqa: F811
     job = job_dict(corpus, tmp_path / "run", steps=4, eval_every=100, checkpoint_every=None,
                    checkpoint_every_s=1e-9)
