@@ -86,6 +86,20 @@ def test_heal_backs_off_the_partial_word_and_constrains_the_first_token():
     assert heal([]).prompt == []
 
 
+def test_an_unfinished_word_of_several_tokens_is_backed_off_whole():
+    tokens = encode("for some time bef")
+    assert decode(tokens[-2:]) == " bef"  # " be" + "f": no token begins with "f" and goes on as " before"
+    healed = heal(tokens, unfinished=True)
+    assert healed.prompt == tokens[:-2] and healed.prefix == b" bef" and healed.word is None
+    assert " before" in {decode([int(t)]) for t in healed.allowed}
+    assert heal(tokens).prompt == tokens[:-1]  # a stem that may be a word: only its last token
+    # No token goes on from the whole stem: the longest back-off that one does (" aston" "ish" "m").
+    tokens = encode("with great astonishm")
+    healed = heal(tokens, unfinished=True)
+    assert "ishment" in {decode([int(t)]) for t in healed.allowed}
+    assert decode(healed.prompt) + healed.prefix.decode() == "with great astonishm"
+
+
 def test_a_space_or_punctuation_at_the_end_always_heals():
     for text, prefix in (("She said ", b" "), ("She said,", b",")):
         healed = heal(encode(text))

@@ -98,9 +98,11 @@ class Engine:
         style = typography.detect_style(text_before_cursor)
         reach = text_before_cursor[-self.context_length * MODEL_CHARS_PER_TOKEN :]  # all the window can use
         tokens = self._window.tokens(typography.for_model(reach, style), budget)
-        healed = healing.heal(tokens, params.heal)
-        prompt = healed.prompt or [EOT_TOKEN]
         words = trust.Words(self.lexicon if params.real_words else None, text_before_cursor)
+        stem = trust.trailing_word(text_before_cursor)
+        # A stem that is no word yet can only go on: back off all its tokens ("bef": " be" + "f").
+        healed = healing.heal(tokens, params.heal, unfinished=words.checks and bool(stem) and not words.known(stem))
+        prompt = healed.prompt or [EOT_TOKEN]
         logits = self._mixed(self._prefill(prompt, cancel, result), prompt, params)
         if logits is not None and not healing.word_continues(logits, healed, self._ratio(words, text_before_cursor)):
             # The last word is finished: the suggestion starts after it, with the whole prompt.

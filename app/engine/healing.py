@@ -33,6 +33,9 @@ CONTINUE_RATIO = 10.0
 # much likelier than ending it (the engine's choice, with a lexicon; bench/bench_keystrokes.py's
 # "glued"), and the longer word must be a real one too (app/engine/trust.py).
 FINISHED_WORD_RATIO = 30.0
+# A word the writer is typing may span several tokens (" bef" is " be" + "f"); at most this many
+# are backed off, so that " before" can be what comes.
+MAX_BACK_OFF = 4
 
 
 @dataclass(frozen=True)
@@ -74,10 +77,30 @@ def _continuations(prefix: bytes) -> np.ndarray:
     return np.array([i for i in ids if len(b := token_bytes(int(i))) > n and is_letter(b[n])], dtype=np.int64)
 
 
-def heal(tokens: list[int], enabled: bool = True) -> Healed:
-    """Back off the last token of ``tokens`` (when there is one and healing is on)."""
+def _word_start(tokens: list[int]) -> int:
+    """Where the word the tokens end in begins: the index of its first token (at most
+    MAX_BACK_OFF from the end)."""
+    i = len(tokens) - 1
+    while i > 0 and len(tokens) - i < MAX_BACK_OFF:
+        first, before = token_bytes(tokens[i])[:1], token_bytes(tokens[i - 1])[-1:]
+        if not first or not is_letter(first[0]) or not before or not is_letter(before[0]):
+            break
+        i -= 1
+    return i
+
+
+def heal(tokens: list[int], enabled: bool = True, unfinished: bool = False) -> Healed:
+    """Back off the last token of ``tokens`` (when there is one and healing is on); all the tokens
+    of the last word when it is ``unfinished`` (not a word yet: it can only go on) and a token
+    goes on with all of it."""
     if not enabled or not tokens:
         return Healed(list(tokens), b"", None)
+    # The longest back-off that one token can go on from (" aston" + "ish" + "m": "ishment").
+    for start in range(_word_start(tokens) if unfinished else len(tokens) - 1, len(tokens) - 1):
+        prefix = b"".join(token_bytes(t) for t in tokens[start:])
+        allowed = _continuations(prefix)
+        if len(allowed):
+            return Healed(list(tokens[:start]), prefix, allowed)
     prefix = token_bytes(tokens[-1])
     if prefix and is_letter(prefix[-1]):
         return Healed(list(tokens[:-1]), prefix, _continuations(prefix), tokens[-1])
