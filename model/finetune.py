@@ -18,7 +18,6 @@ from core.runfolder import steps_for_epochs
 
 ESTIMATE_STEPS = 4                    # the first is warm-up; the others are timed
 TRIAL_EVAL_WINDOWS = 2                # held-out windows scored by the warm-up, to time one
-FIRST_EVAL_S = 60.0                   # model.train_loop._Schedule's first evaluation by time
 
 
 def estimate(job_data: dict[str, Any], steps: int = ESTIMATE_STEPS) -> dict[str, Any]:
@@ -139,9 +138,11 @@ def _scheduled_evaluations(full: Any, train_s: float, each_s: float) -> int:
     """How many evaluations the run's schedule by time makes (model.train_loop._Schedule): every
     ``wait`` seconds of training, which keeps them within eval_share, the first after the base
     model's score for a fine-tune (else after FIRST_EVAL_S), and none within ``wait`` of the end."""
+    from model.train_loop import FIRST_EVAL_S, eval_wait
+
     if each_s <= 0:
         return 0
-    wait = each_s * (1 - full.eval_share) / full.eval_share
+    wait = eval_wait(each_s, full.eval_share)
     first = wait if full.init else FIRST_EVAL_S
     if train_s - wait < first:
         return 0

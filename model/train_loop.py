@@ -140,10 +140,8 @@ class _Meter:
 
     def report(self, step: int, total: int) -> tuple[float, float, float | None]:
         """(mean loss, tokens per second, seconds left) since the last report; starts a new window."""
-        now = time.monotonic()
         tps = self.tokens / max(self.busy, 1e-9)
-        overall = self.steps_here / max(now - self.start, 1e-9)
-        eta = (total - step) / overall if overall > 0 else None
+        eta = self.seconds_left(step, total) if self.steps_here else None
         loss = self.loss / max(self.steps, 1)
         self._reset()
         return loss, tps, eta
@@ -157,19 +155,26 @@ def spread(windows: list[np.ndarray], count: int) -> list[np.ndarray]:
     return [windows[int(i)] for i in np.linspace(0, len(windows) - 1, count).round()]
 
 
+FIRST_EVAL_S = 60.0  # training time before the first evaluation by time, whose cost is not yet known
+
+
+def eval_wait(eval_s: float, share: float) -> float:
+    """The training time after an evaluation of ``eval_s`` seconds that keeps evaluations within
+    ``share`` of a run's time."""
+    return eval_s * (1 - share) / share
+
+
 class _Schedule:
     """When a run evaluates, shows samples and checkpoints: every so many steps where the job
     says so, else by time: evaluations (with their samples) as often as keeps them within
     ``eval_share`` of the time, but none when the run ends (and scores itself) before the next
     would be due; checkpoints every ``checkpoint_every_s`` seconds."""
 
-    FIRST_EVAL_S = 60.0  # training time before the first evaluation, whose cost is not yet known
-
     def __init__(self, job: Job) -> None:
         self.job = job
         self.samples_with_eval = job.sample_every is None
         now = time.monotonic()
-        self._eval_done, self._eval_wait = now, self.FIRST_EVAL_S
+        self._eval_done, self._eval_wait = now, FIRST_EVAL_S
         self._checkpoint_done = now
 
     def eval_due(self, step: int, seconds_left: float) -> bool:
@@ -185,8 +190,7 @@ class _Schedule:
         start = time.monotonic()
         yield
         self._eval_done = time.monotonic()
-        share = self.job.eval_share
-        self._eval_wait = (self._eval_done - start) * scale * (1 - share) / share
+        self._eval_wait = eval_wait((self._eval_done - start) * scale, self.job.eval_share)
 
     def sample_due(self, step: int) -> bool:
         return self.job.sample_every is not None and step % self.job.sample_every == 0

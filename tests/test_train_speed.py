@@ -87,7 +87,7 @@ def test_model_loss_equals_cross_entropy_of_its_logits():
 def test_evaluations_by_time_score_a_sample_and_the_last_scores_everything(corpus, tmp_path, monkeypatch):  # noqa: F811
     from model import train_loop
 
-    monkeypatch.setattr(train_loop._Schedule, "FIRST_EVAL_S", 0.0)  # the first evaluation after step 1
+    monkeypatch.setattr(train_loop, "FIRST_EVAL_S", 0.0)  # the first evaluation after step 1
     job = job_dict(corpus, tmp_path / "run", steps=6, eval_every=None, sample_every=None, checkpoint_every=None,
                    eval_max_windows=2, eval_share=0.999999)
     result, events = run_in_process(job)
@@ -128,7 +128,8 @@ def test_no_evaluation_when_the_end_scores_the_model_before_the_next_would_be_du
 def test_the_estimate_counts_the_evaluations_the_schedule_makes():
     from types import SimpleNamespace
 
-    from model.finetune import FIRST_EVAL_S, _scheduled_evaluations
+    from model.finetune import _scheduled_evaluations
+    from model.train_loop import FIRST_EVAL_S
 
     fine_tune = SimpleNamespace(eval_share=0.05, init="base")
     # each takes 1 s, so one every 19 s of training, none in the last 19: at 19, 38, 57 and 76 of 100

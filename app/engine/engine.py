@@ -103,30 +103,34 @@ class Engine:
         # A stem that is no word yet can only go on: back off all its tokens ("bef": " be" + "f").
         healed = healing.heal(tokens, params.heal, unfinished=words.checks and bool(stem) and not words.known(stem))
         prompt = healed.prompt or [EOT_TOKEN]
-        logits = self._mixed(self._prefill(prompt, cancel, result), prompt, params)
+        logits, document = self._prompt_logits(prompt, params, cancel, result)
         if logits is not None and not healing.word_continues(logits, healed, self._ratio(words, text_before_cursor)):
             # The last word is finished: the suggestion starts after it, with the whole prompt.
             healed, prompt = healing.heal(tokens, enabled=False), tokens
-            logits = self._mixed(self._prefill(prompt, cancel, result), prompt, params)
+            logits, document = self._prompt_logits(prompt, params, cancel, result)
         result.prefill_ms = (time.perf_counter() - started) * 1e3
         if logits is not None:
-            self._decode(prompt, logits, healed, params, on_token, cancel, result, style, text_before_cursor, words)
+            self._decode(prompt, logits, document, healed, params, on_token, cancel, result, style,
+                         text_before_cursor, words)
             if not result.alternatives and result.non_words and healed.word is not None and not result.cancelled:
                 # Every way of going on with the word made a non-word: the word is finished after all.
                 healed, prompt = healing.heal(tokens, enabled=False), tokens
-                logits = self._mixed(self._prefill(prompt, cancel, result), prompt, params)
+                logits, document = self._prompt_logits(prompt, params, cancel, result)
                 if logits is not None:
-                    self._decode(prompt, logits, healed, params, on_token, cancel, result, style,
+                    self._decode(prompt, logits, document, healed, params, on_token, cancel, result, style,
                                  text_before_cursor, words)
         result.total_ms = (time.perf_counter() - started) * 1e3
         return result
 
-    @staticmethod
-    def _mixed(logits: np.ndarray | None, history: list[int], params: GenerationParams) -> np.ndarray | None:
-        """``logits`` with the document's n-gram cache mixed in (app/engine/doccache.py)."""
-        if logits is None or not params.document_cache:
-            return logits
-        return doccache.DocumentCache(history).mix(logits, [np.asarray(history, dtype=np.int64)])
+    def _prompt_logits(self, prompt: list[int], params: GenerationParams, cancel: threading.Event,
+                       result: GenerationResult) -> tuple[np.ndarray | None, doccache.DocumentCache | None]:
+        """The logits after ``prompt`` with the document's n-gram cache (app/engine/doccache.py)
+        mixed in, and that cache, indexed once for the prompt's decoding too (None when off)."""
+        document = doccache.DocumentCache(prompt) if params.document_cache else None
+        logits = self._prefill(prompt, cancel, result)
+        if logits is None or document is None:
+            return logits, document
+        return document.mix(logits, [np.asarray(prompt, dtype=np.int64)]), document
 
     @staticmethod
     def _ratio(words: trust.Words, before: str) -> float | None:
@@ -174,6 +178,7 @@ class Engine:
         self,
         prompt: list[int],
         logits: np.ndarray,
+        document: doccache.DocumentCache | None,
         healed: healing.Healed,
         params: GenerationParams,
         on_token: OnToken | None,
@@ -183,7 +188,7 @@ class Engine:
         before: str = "",
         words: trust.Words | None = None,
     ) -> None:
-        decoding = _Decoding(self, prompt, logits, healed, params, style, before, words)
+        decoding = _Decoding(self, prompt, logits, document, healed, params, style, before, words)
         steps, decode_time = 0, 0.0
         while decoding.take(on_token):
             if cancel.is_set():
@@ -216,7 +221,8 @@ class _Decoding:
     tokens, text and gate, the cache and the sampler. The engine drives it: ``take`` the sampled
     tokens into the rows' texts, ``step`` the model once for the rows still going, ``finish``."""
 
-    def __init__(self, engine: Engine, prompt: list[int], logits: np.ndarray, healed: healing.Healed,
+    def __init__(self, engine: Engine, prompt: list[int], logits: np.ndarray,
+                 document: doccache.DocumentCache | None, healed: healing.Healed,
                  params: GenerationParams, style: typography.Style | None, before: str,
                  words: trust.Words | None):
         self.engine, self.params = engine, params
@@ -225,7 +231,7 @@ class _Decoding:
         self.n = n = params.num_alternatives
         self.prompt_length = len(prompt)
         history = np.array(prompt, dtype=np.int64)
-        self.document = doccache.DocumentCache(history) if params.document_cache else None
+        self.document = document  # the prompt's, mixed into every step (None: off)
         scores = sampler.constrained(logits, [history], healed.allowed)
         if n == 1:
             self.tokens = sampler.sample(sampler.warp(scores))
