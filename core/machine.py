@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 
 from core.units import human_bytes
 
@@ -86,3 +87,62 @@ def memory_problem(needed: int, what: str, available: int | None = None) -> str 
         return None
     return (f"{what} needs about {human_bytes(needed)} of memory, but only {human_bytes(available)} "
             "is available on this machine; close other programs or use a machine with more memory")
+
+
+class OtherPrograms:
+    """How many cores other programs kept busy between two readings: the machine's busy time
+    less this process's own (its threads, the GUI's included), per second of wall time.
+
+    Linux reads /proc/stat, where time a hypervisor gave to other machines ("steal") counts as
+    busy too: on a shared virtual machine that is contention like any other. Elsewhere the
+    one-minute load average stands in (slower to follow a change; it counts this process's
+    running threads, so their share is taken off). ``read`` gives None where neither exists, or
+    when the last reading is too recent to say anything (``min_interval_s``); the next reading
+    then covers the whole time since the last one that counted.
+    """
+
+    def __init__(self, min_interval_s: float = 0.25):
+        self.min_interval_s = min_interval_s
+        self._last = self._sample()
+
+    def read(self) -> float | None:
+        now = self._sample()
+        last = self._last
+        if now is None or last is None:
+            self._last = now
+            return None
+        wall = now[0] - last[0]
+        if wall < self.min_interval_s:
+            return None
+        self._last = now
+        own = (now[2] - last[2]) / wall
+        if now[1] is None or last[1] is None:  # the load average counts this process's running threads too
+            return max(0.0, os.getloadavg()[0] - own)
+        return max(0.0, (now[1] - last[1]) / wall - own)
+
+    @staticmethod
+    def _sample() -> tuple[float, float | None, float] | None:
+        """(wall seconds, the machine's busy CPU-seconds or None, this process's CPU-seconds)."""
+        times = os.times()
+        own = times.user + times.system
+        busy = _machine_busy_seconds()
+        if busy is None and not hasattr(os, "getloadavg"):
+            return None
+        return time.monotonic(), busy, own
+
+
+def _machine_busy_seconds() -> float | None:
+    """CPU-seconds all cores have spent busy since boot (Linux), else None."""
+    try:
+        with open("/proc/stat", encoding="ascii") as f:
+            fields = f.readline().split()
+    except OSError:
+        return None
+    if not fields or fields[0] != "cpu":
+        return None
+    try:
+        # user nice system idle iowait irq softirq steal (guest time is inside user already)
+        user, nice, system, _idle, _iowait, irq, softirq, steal = (int(x) for x in fields[1:9])
+    except ValueError:
+        return None
+    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")

@@ -4,6 +4,10 @@ the engine, `inkwell generate --threads`, the settings panel and training jobs."
 from __future__ import annotations
 
 import io
+import os
+import subprocess
+import sys
+import time
 
 import pytest
 
@@ -73,3 +77,74 @@ def test_a_training_job_uses_no_more_threads_than_cores(tmp_path):
     finally:
         torch.set_num_threads(before)
     assert f"note: threads 100000 is more than the {cpu_count()} CPU core" in log.getvalue()
+
+
+def test_the_plan_follows_what_other_programs_use():
+    from app.engine.cpu_share import IDLE, Plan, plan_for
+
+    assert plan_for(2, None, IDLE) == IDLE  # nothing known: as it was
+    assert plan_for(2, 0.0, Plan(1, "off")) == IDLE
+    assert plan_for(2, 1.0, IDLE) == Plan(1, "off")  # one core taken: one thread, on the other
+    assert plan_for(2, 0.6, IDLE) == Plan(1, "off")
+    assert plan_for(2, 2.5, IDLE) == Plan(1, "off")  # never fewer than one
+    assert plan_for(8, 1.0, IDLE) == Plan(7, "off")
+    assert plan_for(8, 0.5, IDLE) == Plan(8, "off")  # all cores, but threads that do not spin
+    # In between, the plan stays: a program that comes and goes does not flip it at each request.
+    assert plan_for(2, 0.4, IDLE) == IDLE
+    assert plan_for(2, 0.4, Plan(1, "off")) == Plan(1, "off")
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/stat"), reason="reads Linux's /proc/stat")
+def test_other_programs_are_measured_and_this_one_is_not():
+    """A second of another program's work reads about one core more than a second of this
+    process's own (whatever else the machine is doing meanwhile)."""
+    from core.machine import OtherPrograms
+
+    reader = OtherPrograms()
+    assert reader.read() is None  # too soon to say
+    start = time.process_time()
+    while time.process_time() - start < 1.0:  # this process busy: not another program
+        pass
+    own = reader.read()
+    busy = subprocess.Popen([sys.executable, "-c", "import time\nt = time.process_time()\n"
+                             "while time.process_time() - t < 1.0: pass"])
+    busy.wait()
+    other = reader.read()
+    assert own is not None and other is not None
+    assert other - own > 0.4, (own, other)
+
+
+class _Load:
+    """Stands in for core.machine.OtherPrograms: the readings a test gives."""
+
+    def __init__(self, *readings: float | None):
+        self.readings = list(readings)
+
+    def read(self) -> float | None:
+        return self.readings.pop(0)
+
+
+def test_automatic_threads_follow_the_load_and_write_the_same(tiny_bundle):
+    from app.engine import GenerationParams
+    from app.engine.cpu_share import IDLE, Plan
+
+    engine = Engine.load(tiny_bundle, provider="cpu", threads=0)
+    decoder = engine.decoder
+    idle_session = decoder.session
+    decoder._load = _Load(float(cpu_count()), float(cpu_count()), 0.0)
+    params = GenerationParams(max_new_tokens=6, temperature=0.0, stop_at_eot=False, real_words=False)
+    busy = engine.generate("It was a dark and", params)
+    assert decoder.plan == Plan(1, "off")
+    assert decoder.session.get_session_options().intra_op_num_threads == 1
+    assert decoder.session.get_session_options().get_session_config_entry("session.intra_op.allow_spinning") == "0"
+    busy_session = decoder.session
+    engine.reset()
+    assert engine.generate("It was a dark and", params).text == busy.text  # another thread count, same text
+    assert decoder.session is busy_session  # the plan held: no new session
+    engine.generate("It was a dark and", params)
+    assert decoder.plan == IDLE and decoder.session is idle_session
+
+
+def test_a_thread_count_the_writer_set_is_kept(tiny_bundle):
+    engine = Engine.load(tiny_bundle, provider="cpu", threads=1)
+    assert engine.decoder.fit_to_load().threads == 1 and engine.decoder._load is None

@@ -88,6 +88,7 @@ class Engine:
     ) -> GenerationResult:
         started = time.perf_counter()
         params = (params or GenerationParams()).validate()
+        self.decoder.fit_to_load()
         # Room for what is generated, up to half the context: a longer passage slides the
         # window as it goes (see _slide), so the prompt keeps at least half the context.
         budget = self.context_length - min(params.max_new_tokens, self.context_length // 2)

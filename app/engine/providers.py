@@ -47,7 +47,7 @@ def open_decoder(folder: Path, provider: str, threads: int, variant: str | None)
     def open_decoder(path: Path, providers: list[str]) -> Decoder:
         return Decoder(path, providers, threads, n_layer=int(arch["n_layer"]), n_head=int(arch["n_head"]),
                        head_dim=int(arch["n_embd"]) // int(arch["n_head"]), vocab_size=int(arch["vocab_size"]),
-                       capacity=context_length)
+                       capacity=context_length, fit_to_load=threads == 0)
 
     message = thread_note
     if provider != "cpu":

@@ -10,6 +10,10 @@ provider put it and bound through an IOBinding as both the past input and the pr
 the graph's attention then writes the new tokens' keys and values in place, so a decode step
 moves only what it adds instead of copying the whole cache, and forgetting the end of the cache
 (a rewind) costs nothing: the next run simply starts at an earlier position.
+
+With automatic threads on the CPU, ``fit_to_load`` picks the threads and spinning for each
+request from the load other programs put on the machine (app/engine/cpu_share.py); each plan
+runs in a session of its own, since a session's thread pool is fixed when it is made.
 """
 
 from __future__ import annotations
@@ -19,7 +23,9 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 
+from app.engine import cpu_share
 from core.errors import ModelError
+from core.machine import OtherPrograms, cpu_count, memory_problem
 
 # When idle intra-op threads spin: never, during a run only, or always (ONNX Runtime's default).
 SPINNING = ("off", "run", "always")
@@ -55,21 +61,49 @@ class Decoder:
 
     def __init__(
         self, path: Path, providers: list[str], threads: int, n_layer: int, n_head: int, head_dim: int,
-        vocab_size: int, capacity: int, spinning: str = "run",
+        vocab_size: int, capacity: int, spinning: str = "run", fit_to_load: bool = False,
     ):
         self.path = Path(path)
         self.n_layer, self.n_head, self.head_dim, self.vocab_size = n_layer, n_head, head_dim, vocab_size
         self.capacity = capacity
         self.past_names = _names(n_layer, "past_key_values")
         self.present_names = _names(n_layer, "present")
-        options = session_options(threads, spinning)
-        try:
-            self.session = ort.InferenceSession(str(self.path), options, providers=providers)
-        except Exception as exc:  # noqa: BLE001 - onnxruntime raises several unrelated types
-            raise ModelError(f"{self.path}: ONNX Runtime cannot load this model ({first_line(exc)})") from None
+        self._providers = providers
+        self.plan = cpu_share.Plan(threads, spinning)
+        self.session = self._open(self.plan)
         self.provider = self.session.get_providers()[0]
         self.device = "cuda" if self.provider == "CUDAExecutionProvider" else "cpu"
         self.kv_dtype = self._check_contract()
+        # With automatic threads on the CPU, each request's threads follow the load other
+        # programs put on the machine (app/engine/cpu_share.py); sessions by plan, kept.
+        self._load = OtherPrograms() if fit_to_load and self.device == "cpu" else None
+        self._sessions = {self.plan: self.session}
+
+    def _open(self, plan: cpu_share.Plan) -> ort.InferenceSession:
+        options = session_options(plan.threads, plan.spinning)
+        try:
+            return ort.InferenceSession(str(self.path), options, providers=self._providers)
+        except Exception as exc:  # noqa: BLE001 - onnxruntime raises several unrelated types
+            raise ModelError(f"{self.path}: ONNX Runtime cannot load this model ({first_line(exc)})") from None
+
+    def fit_to_load(self) -> cpu_share.Plan:
+        """Before a request: the threads and spinning for the load other programs put on the CPU
+        since the last request (a new session when the plan changes: a fraction of a second for
+        GPT-2 124M, once). Does nothing unless the decoder was made with ``fit_to_load``."""
+        if self._load is None:
+            return self.plan
+        plan = cpu_share.plan_for(cpu_count(), self._load.read(), self.plan)
+        if plan != self.plan:
+            session = self._sessions.get(plan)
+            if session is None:
+                # Another session holds the weights again: only where the memory is there.
+                if memory_problem(self.path.stat().st_size, "another session"):
+                    return self.plan
+                # The idle plan's session and the newest busy one: a third plan replaces the older.
+                self._sessions = {p: s for p, s in self._sessions.items() if p == cpu_share.IDLE}
+                session = self._sessions[plan] = self._open(plan)
+            self.plan, self.session = plan, session
+        return self.plan
 
     def _check_contract(self) -> type:
         """The graph's inputs and outputs as the contract says, else a ModelError naming them."""
