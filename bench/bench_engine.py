@@ -45,24 +45,27 @@ TARGET_KEYSTROKE_MS = 60.0
 
 _MAKE_CHECKPOINT = """
 import sys, torch
-from core.config import GPT2Config
+from core.config import PRESETS
 from model.gpt2 import GPT2
 from model.hf import save_gpt2
 torch.manual_seed(0)
-save_gpt2(GPT2(GPT2Config()).eval(), sys.argv[1])
+save_gpt2(GPT2(PRESETS[sys.argv[2]]).eval(), sys.argv[1])
 """
 
 
-def ensure_bundle() -> Path:
-    if (BUNDLE / "inkwell-model.json").exists():
-        return BUNDLE
+def ensure_bundle(preset: str = "gpt2", variants: str = "int8,fp32") -> Path:
+    """GPT-2 of the configuration ``preset`` (core.config.PRESETS) with random weights, exported
+    once into the cache (the 124M one as BUNDLE)."""
+    bundle = BUNDLE if preset == "gpt2" else CACHE / f"{preset}-random-{_EXPORTER.hexdigest()[:12]}"
+    if (bundle / "inkwell-model.json").exists():
+        return bundle
     CACHE.mkdir(parents=True, exist_ok=True)
-    print(f"exporting GPT-2 124M (random weights) to {BUNDLE} (once) ...", file=sys.stderr)
+    print(f"exporting {preset} (random weights) to {bundle} (once) ...", file=sys.stderr)
     with tempfile.TemporaryDirectory(dir=CACHE) as tmp:
-        subprocess.run([sys.executable, "-c", _MAKE_CHECKPOINT, tmp], check=True, cwd=ROOT)
-        subprocess.run([sys.executable, "-m", "model.export", tmp, str(BUNDLE), "--variants", "int8,fp32",
-                        "--hf-dtype", "none", "--name", "gpt2-124m-random"], check=True, cwd=ROOT)
-    return BUNDLE
+        subprocess.run([sys.executable, "-c", _MAKE_CHECKPOINT, tmp, preset], check=True, cwd=ROOT)
+        subprocess.run([sys.executable, "-m", "model.export", tmp, str(bundle), "--variants", variants,
+                        "--hf-dtype", "none", "--name", f"{preset}-random"], check=True, cwd=ROOT)
+    return bundle
 
 
 def context_text(n_tokens: int) -> str:
