@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import os
+import platform
 import statistics
 import subprocess
 import sys
@@ -72,6 +73,18 @@ def context_text(n_tokens: int) -> str:
     files = sorted(CORPUS.glob("*.txt")) if CORPUS else []
     source = files[0].read_text(encoding="utf-8")[20000:120000] if files else "The quick brown fox. " * 4000
     return decode(encode(source)[:n_tokens])
+
+
+def processor() -> str:
+    """The CPU's model name (what the figures depend on most), as the system says it."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
 
 
 def decode_rate(engine: Engine, ctx: int, repeats: int = 1, tokens: int = 64) -> float:
@@ -251,7 +264,7 @@ def main(argv: list[str] | None = None) -> int:
 
     print(f"Inkwell engine benchmark: {int8.status.model_name}, {int8.status.variant} on {int8.status.provider}, "
           f"threads={args.threads or 'auto'}, {args.rounds} rounds (rates: best, latencies: best and median), "
-          f"load average {load_before:.2f} at the start on {os.cpu_count()} CPUs")
+          f"load average {load_before:.2f} at the start on {os.cpu_count()} CPUs ({processor()})")
     header = ("measurement", "inkwell", "baseline", "ratio", "target")
     widths = [max(len(str(row[i])) for row in rows + [header]) for i in range(5)]
     line = "  ".join(f"{{:<{w}}}" for w in widths)

@@ -14,14 +14,14 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import statistics
 import sys
+from collections import Counter
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench_engine import decode_rate, ensure_bundle, keystroke_ms
+from bench_engine import decode_rate, ensure_bundle, keystroke_ms, processor
 
 from app.engine import Engine
 from core.bundle import Bundle
@@ -37,14 +37,16 @@ def main(argv: list[str] | None = None) -> int:
     load = os.getloadavg()[0]
     engines = {size: Engine.load(folder, provider="cpu", variant="int8") for size, folder in bundles.items()}
     m: dict[tuple[str, str], list[float]] = {}
+    plans: Counter[str] = Counter()  # the threads the engine chose (automatic: from the load)
     for _ in range(args.rounds):
         for size, engine in engines.items():
             for ctx in (64, 512, 960):
                 m.setdefault((size, f"d{ctx}"), []).append(decode_rate(engine, ctx, tokens=32))
+                plans[str(engine.decoder.plan)] += 1
             m.setdefault((size, "k512"), []).extend(keystroke_ms(engine, True, "th"))
             m.setdefault((size, "k1000"), []).extend(keystroke_ms(engine, True, "th", ctx=1000))
-    print(f"GPT-2 sizes, random weights, int8 on the CPU ({platform.processor() or platform.machine()}, "
-          f"{os.cpu_count()} CPUs), automatic threads, {args.rounds} rounds, load average {load:.2f} at the start")
+    print(f"GPT-2 sizes, random weights, int8 on the CPU ({processor()}, {os.cpu_count()} CPUs), automatic "
+          f"threads, {args.rounds} rounds, load average {load:.2f} at the start; plans used: {dict(plans)}")
     header = ("model", "parameters", "int8 file", "decode tok/s 64 ctx", "512 ctx", "960 ctx",
               "keystroke ms 512 ctx", "1000 ctx")
     rows = []
