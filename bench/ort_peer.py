@@ -6,15 +6,14 @@ What someone gets from ONNX Runtime's own tools, well used: ``torch.onnx.export`
 model with its cache as inputs and outputs (a new cache returned by every step), the language
 model head untied (its own matrix, so that it is quantized like the others) and only the last
 position's logits, then onnxruntime.transformers' optimizer (model_type "gpt2": it fuses
-LayerNormalization, SkipLayerNormalization and FastGelu; its attention fusion looks for the old
-Hugging Face export's pattern and leaves this attention as MatMul and Softmax), then int8 weights.
+LayerNormalization, SkipLayerNormalization and FastGelu, but recognises none of this export's
+attention, which stays MatMul and Softmax; peer.json lists what it fused), then int8 weights.
 
 Of the two int8 recipes, ``quantize_dynamic`` (``--quant dynamic``: MatMulInteger with int8
-weights, one scale per matrix, the embedding table too) was the faster on a 2-core AMD EPYC:
-decode 1.28x MatMulNBits' at 64 tokens of context, equal at 512, and its time to first token
-0.63-0.72x MatMulNBits' (``--quant nbits``: 8 bits in blocks of 32, int8 activations,
-accuracy_level 4). So the benchmark's peer is the dynamic one. Runs with torch (a subprocess of
-the benchmark).
+weights, one scale per matrix, the embedding table too) is the peer: on a 2-core AMD EPYC it
+decoded as fast as MatMulNBits (``--quant nbits``: 8 bits in blocks of 32, int8 activations,
+accuracy_level 4; 0.98x at 64 tokens of context, 1.07x at 512) and its time to first token was
+0.56x MatMulNBits' at 64 tokens and 0.88x at 512. Runs with torch (a subprocess of the benchmark).
 """
 
 from __future__ import annotations
