@@ -1,13 +1,23 @@
 """Engine benchmark on the GPT-2 124M configuration with random weights (same compute as GPT-2).
 
-    python bench/bench_engine.py [--bundle DIR] [--rounds N] [--threads N]
+    python bench/bench_engine.py [--bundle DIR] [--rounds N] [--threads N] [--peers]
 
 Without --bundle it exports the model once into ~/.cache/inkwell-bench (a torch subprocess;
-this process stays torch-free, like the editor). Everything is measured in one run, in rounds
-that each measure every figure once (so each gets the same chances of a quiet moment when other
-processes share the CPU), and printed as a table with ratios: rates are the best round,
-latencies the best and the median. The llama.cpp figures are the ones measured for Q8_0 on this
-machine class (quoted: llama.cpp is not installed here).
+this process stays torch-free, like the editor), keeping the Hugging Face checkpoint beside it.
+Everything is measured in one run, in rounds that each measure every figure once (so each gets
+the same chances of a quiet moment when other processes share the CPU), and printed as a table
+with ratios: rates are the best round, latencies the best and the median.
+
+--peers adds Inkwell's peers on the same weights, measured in the same rounds (bench/peers.py),
+with ratios Inkwell / peer: llama.cpp (llama-cpp-python, the ``bench`` extra) on a Q8_0 GGUF
+(bench/gguf_gpt2.py), with flash attention off and on, and the best plain ONNX Runtime int8 graph
+(bench/ort_peer.py; built once by a torch subprocess and cached). Each gets the bench's threads
+(--threads, default one per core). Decode: tokens per second of 64 greedy steps after 64 or 512
+tokens of context (Inkwell's through the engine, sampling and streaming included; the peers'
+a bare loop). Time to first token: from an empty cache, the prompt in, until the first new
+token is chosen (Inkwell's: engine.reset(), then a request for one token). A line says whether
+each peer computes the same model (its greedy tokens against Inkwell fp32's). Without
+llama-cpp-python, --peers measures the ONNX Runtime peer and says how to install the other.
 """
 
 from __future__ import annotations
@@ -16,16 +26,21 @@ import argparse
 import hashlib
 import os
 import platform
+import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # peers.py and its builders, beside this file
+
+import peers
 
 from app.engine import Engine, GenerationParams
 from app.engine.session import Decoder
@@ -34,15 +49,25 @@ from core.tokenizer import decode, encode
 
 ROOT = Path(__file__).resolve().parent.parent
 CACHE = Path.home() / ".cache" / "inkwell-bench"
+
+
+def _source_key(*files: str, extra: str = "") -> str:
+    """The first 12 hex digits of a hash of these source files: a changed builder builds afresh."""
+    digest = hashlib.sha256(b"".join((ROOT / f).read_bytes() for f in files) + extra.encode())
+    return digest.hexdigest()[:12]
+
+
 # Keyed by the exporter's source, so that a changed graph is exported afresh.
-_EXPORTER = hashlib.sha256(b"".join((ROOT / f).read_bytes() for f in ("model/export.py", "core/onnx_graph.py")))
-BUNDLE = CACHE / f"gpt2-124m-random-{_EXPORTER.hexdigest()[:12]}"
+_EXPORT_KEY = _source_key("model/export.py", "core/onnx_graph.py")
+BUNDLE = CACHE / f"gpt2-124m-random-{_EXPORT_KEY}"
 # The project's shared data sits beside the checkout (or beside the folder of worktrees).
 CORPUS = next((p / "shared" / "data" / "corpus" / "austen" for p in (ROOT.parent, ROOT.parent.parent)
                if (p / "shared" / "data" / "corpus" / "austen").is_dir()), None)
-LLAMA_CPP_Q8_0 = {64: 200.0, 512: 158.0}  # tokens/s, quoted
-TARGET_RATIO = 1.25
+TARGET_RATIO = 1.25  # decode against llama.cpp
+PEER_CONTEXTS = (64, 512)
+LATENCIES = ("warm", "cold", "batched", "sequential", "warm1000")
 TARGET_KEYSTROKE_MS = 60.0
+Figures = dict[str, list[float]]  # each figure's value in every round
 
 _MAKE_CHECKPOINT = """
 import sys, torch
@@ -52,21 +77,56 @@ from model.hf import save_gpt2
 torch.manual_seed(0)
 save_gpt2(GPT2(PRESETS[sys.argv[2]]).eval(), sys.argv[1])
 """
+CHECKPOINT = CACHE / f"gpt2-124m-random-hf-{_source_key('model/gpt2.py', 'model/hf.py', extra=_MAKE_CHECKPOINT)}"
+# The peers, keyed by their builders' sources and the checkpoint they are built from.
+ORT_PEER = CACHE / f"gpt2-124m-random-ort-peer-{_source_key('bench/ort_peer.py', extra=CHECKPOINT.name)}"
+GGUF = CACHE / f"gpt2-124m-random-gguf-{_source_key('bench/gguf_gpt2.py', extra=CHECKPOINT.name)}"
+
+
+def _build_once(final: Path, build: Callable[[Path], None]) -> Path:
+    """``build(folder)`` makes a folder that does not exist yet, in a temporary place beside
+    ``final``; it is renamed into place when complete, so that an interrupted build never leaves a
+    half-written cache entry."""
+    if final.exists():
+        return final
+    CACHE.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=CACHE, prefix=".building-"))
+    try:
+        build(tmp / final.name)
+        os.replace(tmp / final.name, final)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return final
+
+
+def ensure_checkpoint() -> Path:
+    """The bundle's Hugging Face checkpoint (the peers are built from it); the same seed makes the
+    same weights, so a bundle exported before the checkpoint was kept still matches it (the peers'
+    agreement line checks it)."""
+    def make(folder: Path) -> None:
+        print(f"saving GPT-2 124M (random weights) to {CHECKPOINT} (once) ...", file=sys.stderr)
+        subprocess.run([sys.executable, "-c", _MAKE_CHECKPOINT, str(folder), "gpt2"], check=True, cwd=ROOT)
+
+    return _build_once(CHECKPOINT, make)
 
 
 def ensure_bundle(preset: str = "gpt2", variants: str = "int8,fp32") -> Path:
     """GPT-2 of the configuration ``preset`` (core.config.PRESETS) with random weights, exported
-    once into the cache (the 124M one as BUNDLE)."""
-    bundle = BUNDLE if preset == "gpt2" else CACHE / f"{preset}-random-{_EXPORTER.hexdigest()[:12]}"
-    if (bundle / "inkwell-model.json").exists():
-        return bundle
-    CACHE.mkdir(parents=True, exist_ok=True)
-    print(f"exporting {preset} (random weights) to {bundle} (once) ...", file=sys.stderr)
-    with tempfile.TemporaryDirectory(dir=CACHE) as tmp:
-        subprocess.run([sys.executable, "-c", _MAKE_CHECKPOINT, tmp, preset], check=True, cwd=ROOT)
-        subprocess.run([sys.executable, "-m", "model.export", tmp, str(bundle), "--variants", variants,
-                        "--hf-dtype", "none", "--name", f"{preset}-random"], check=True, cwd=ROOT)
-    return bundle
+    once into the cache (the 124M one as BUNDLE, from CHECKPOINT, which is kept for the peers)."""
+    bundle = BUNDLE if preset == "gpt2" else CACHE / f"{preset}-random-{_EXPORT_KEY}"
+
+    def export(folder: Path) -> None:
+        print(f"exporting {preset} (random weights) to {bundle} (once) ...", file=sys.stderr)
+        with tempfile.TemporaryDirectory(dir=CACHE) as tmp:
+            if preset == "gpt2":
+                checkpoint = ensure_checkpoint()
+            else:
+                checkpoint = Path(tmp)
+                subprocess.run([sys.executable, "-c", _MAKE_CHECKPOINT, tmp, preset], check=True, cwd=ROOT)
+            subprocess.run([sys.executable, "-m", "model.export", str(checkpoint), str(folder), "--variants", variants,
+                            "--hf-dtype", "none", "--name", f"{preset}-random"], check=True, cwd=ROOT)
+
+    return _build_once(bundle, export)
 
 
 def context_text(n_tokens: int) -> str:
@@ -186,15 +246,78 @@ def alternatives_ms(engine: Engine, batched: bool, seed: int, n: int = 3, tokens
     return (time.perf_counter() - start) * 1e3
 
 
-def measure(bundle: Path, rounds: int, threads: int) -> tuple[dict[str, list[float]], Engine]:
+def first_token_ms(engine: Engine, ctx: int) -> float:
+    """Time to first token as for the peers (bench/peers.py): from an empty cache, the prompt in,
+    until the first new token is chosen; here the engine's whole request, its text handling and
+    its prefill in chunks of PREFILL_CHUNK tokens included."""
+    engine.reset()
+    params = GenerationParams(max_new_tokens=1, heal=False, stop_at_eot=False, seed=0)
+    return engine.generate(context_text(ctx), params).total_ms
+
+
+def ensure_ort_peer() -> Path:
+    def build(folder: Path) -> None:
+        print(f"building the plain ONNX Runtime int8 graph in {ORT_PEER} (once) ...", file=sys.stderr)
+        subprocess.run([sys.executable, str(ROOT / "bench" / "ort_peer.py"), str(ensure_checkpoint()), str(folder)],
+                       check=True, cwd=ROOT)
+
+    return _build_once(ORT_PEER, build)
+
+
+def ensure_gguf() -> Path:
+    from gguf_gpt2 import convert
+
+    def build(folder: Path) -> None:
+        print(f"converting the checkpoint to GGUF Q8_0 in {GGUF} (once) ...", file=sys.stderr)
+        folder.mkdir()
+        convert(ensure_checkpoint(), folder / "q8_0.gguf", "q8_0", "gpt2-124m-random")
+
+    return _build_once(GGUF, build) / "q8_0.gguf"
+
+
+def load_peers(threads: int) -> tuple[list[peers.Peer], list[str]]:
+    """The peers this machine can run, and a line for each one it cannot."""
+    import ort_peer
+
+    found: list[peers.Peer] = [peers.OrtPeer(ensure_ort_peer() / ort_peer.GRAPH, threads, ort_peer.LABEL)]
+    missing = peers.llama_missing()
+    if missing:
+        return found, [missing]
+    return found + peers.llama_peers(ensure_gguf(), threads), []
+
+
+def agreement(fp32: Engine | None, int8: Engine, found: list[peers.Peer], tokens: int = 32) -> str:
+    """Whether the peers compute the same model: their greedy tokens against Inkwell fp32's."""
+    if fp32 is None:
+        return "agreement not checked: the bundle has no fp32 variant"
+    ids = encode(context_text(64))[:64]
+    reference = peers.greedy(peers.InkwellGraph(fp32.decoder, "Inkwell fp32"), ids, tokens)
+    others = [peers.InkwellGraph(int8.decoder, "Inkwell int8"), *found]
+    same = ", ".join(f"{p.name} {peers.same_prefix(reference, peers.greedy(p, ids, tokens))}" for p in others)
+    return f"greedy tokens equal to Inkwell fp32's before the first difference (of {tokens}, 64-token prompt): {same}"
+
+
+def measure_peers(int8: Engine, found: list[peers.Peer], add: Callable[..., None]) -> None:
+    for ctx in PEER_CONTEXTS:
+        ids = encode(context_text(ctx))[:ctx]
+        add(f"ttft{ctx}", first_token_ms(int8, ctx))
+        for i, peer in enumerate(found):
+            add(f"peer{i}_d{ctx}", peers.decode_rate(peer, ids))
+            add(f"peer{i}_ttft{ctx}", peers.first_token_ms(peer, ids))
+
+
+def measure(bundle: Path, rounds: int, threads: int, with_peers: bool) -> tuple[Figures, Engine, list[str], list[str]]:
     """Every figure once per round, rounds one after another: each figure gets the same chances
-    of a quiet moment on a shared machine."""
+    of a quiet moment on a shared machine. Also the peers' names and lines to print about them."""
     int8 = Engine.load(bundle, provider="cpu", threads=threads, variant="int8")
     fp32 = Engine.load(bundle, provider="cpu", threads=threads, variant="fp32") if "fp32" in bundle_variants(bundle) else None
+    found, notes = load_peers(threads) if with_peers else ([], [])
+    if found:
+        notes.append(agreement(fp32, int8, found))
     policies = {name: Engine(_decoder(int8, threads, name), int8.status, int8.context_length)
                 for name in ("run", "off", "always")}
     policies["one"] = Engine(_decoder(int8, 1, "run"), int8.status, int8.context_length)
-    m: dict[str, list[float]] = {}
+    m: Figures = {}
 
     def add(key: str, *values: float) -> None:
         m.setdefault(key, []).extend(values)
@@ -220,32 +343,19 @@ def measure(bundle: Path, rounds: int, threads: int) -> tuple[dict[str, list[flo
         add("cold", *keystroke_ms(int8, False, "th"))
         add("batched", alternatives_ms(int8, True, r))
         add("sequential", alternatives_ms(int8, False, r))
-    return m, int8
+        measure_peers(int8, found, add)
+    return m, int8, [p.name for p in found], notes
 
 
-def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(allow_abbrev=False, description=__doc__.splitlines()[0])
-    ap.add_argument("--bundle", type=Path, help="an exported bundle (default: GPT-2 124M random, cached)")
-    ap.add_argument("--rounds", type=int, default=5)
-    ap.add_argument("--threads", type=int, default=0)
-    args = ap.parse_args(argv)
-    bundle = args.bundle or ensure_bundle()
-    load_before = os.getloadavg()[0]
-    m, int8 = measure(bundle, args.rounds, args.threads)
-    best = {k: (min(v) if k in ("warm", "cold", "batched", "sequential") else max(v)) for k, v in m.items()}
-    med = {k: statistics.median(v) for k, v in m.items()}
-    rows = []
-    for ctx in (64, 512):
-        value, base = best[f"d{ctx}"], LLAMA_CPP_Q8_0[ctx]
-        rows.append((f"decode tok/s, {ctx} ctx, int8", f"{value:.1f}", f"llama.cpp Q8_0 {base:.0f} (quoted)",
-                     f"{value / base:.2f}x", f">= {TARGET_RATIO}x"))
+def engine_rows(best: dict[str, float], med: dict[str, float], threads: int) -> list[tuple[str, ...]]:
+    rows: list[tuple[str, ...]] = []
     for ctx, target in ((512, 0.85), (960, 0.75)):
         if f"d{ctx}" in best:
             rows.append((f"decode tok/s, {ctx} ctx, int8", f"{best[f'd{ctx}']:.1f}", f"64 ctx {best['d64']:.1f}",
                          f"{best[f'd{ctx}'] / best['d64']:.2f}x", f">= {target}x"))
     rows.append(("decode tok/s, 64 ctx, int8", f"{best['d64']:.1f}", f"bare ORT loop {best['bare64']:.1f}",
                  f"{best['d64'] / best['bare64']:.2f}x", "engine overhead"))
-    rows += _thread_rows(best, med, args.threads)
+    rows += _thread_rows(best, med, threads)
     rows.append(("bare loop tok/s, 512 ctx, cache in place", f"{best['bare512']:.1f}",
                  f"new cache every step {best['new512']:.1f}", f"{best['bare512'] / best['new512']:.2f}x",
                  "cache passing"))
@@ -261,10 +371,28 @@ def main(argv: list[str] | None = None) -> int:
                      f"512 ctx {med['warm']:.1f}", f"{med['warm1000'] / med['warm']:.2f}x", ""))
     rows.append(("3 alternatives x 16 tok ms (best), 512 ctx", f"{best['batched']:.1f}",
                  f"3 sequential {best['sequential']:.1f}", f"{best['sequential'] / best['batched']:.2f}x faster", ""))
+    return rows
 
-    print(f"Inkwell engine benchmark: {int8.status.model_name}, {int8.status.variant} on {int8.status.provider}, "
-          f"threads={args.threads or 'auto'}, {args.rounds} rounds (rates: best, latencies: best and median), "
-          f"load average {load_before:.2f} at the start on {os.cpu_count()} CPUs ({processor()})")
+
+def peer_rows(best: dict[str, float], med: dict[str, float], names: list[str]) -> list[tuple[str, ...]]:
+    """Inkwell against each peer: decode rates (best round) and time to first token (best / median)."""
+    rows: list[tuple[str, ...]] = []
+    for i, name in enumerate(names):
+        llama = name.startswith("llama.cpp")
+        for ctx in PEER_CONTEXTS:
+            ours, theirs = best[f"d{ctx}"], best[f"peer{i}_d{ctx}"]
+            rows.append((f"decode tok/s, {ctx} ctx, int8", f"{ours:.1f}", f"{name} {theirs:.1f}",
+                         f"{ours / theirs:.2f}x", f">= {TARGET_RATIO if llama else 1.0}x"))
+        for ctx in PEER_CONTEXTS:
+            ours_key, theirs_key = f"ttft{ctx}", f"peer{i}_ttft{ctx}"
+            rows.append((f"first token ms (best / median), {ctx} ctx", f"{best[ours_key]:.1f} / {med[ours_key]:.1f}",
+                         f"{name} {best[theirs_key]:.1f} / {med[theirs_key]:.1f}",
+                         f"{best[ours_key] / best[theirs_key]:.2f}x / {med[ours_key] / med[theirs_key]:.2f}x",
+                         "" if llama else "<= 1.0x"))
+    return rows
+
+
+def print_table(rows: list[tuple[str, ...]]) -> None:
     header = ("measurement", "inkwell", "baseline", "ratio", "target")
     widths = [max(len(str(row[i])) for row in rows + [header]) for i in range(5)]
     line = "  ".join(f"{{:<{w}}}" for w in widths)
@@ -272,6 +400,31 @@ def main(argv: list[str] | None = None) -> int:
     print(line.format(*("-" * w for w in widths)))
     for row in rows:
         print(line.format(*row).rstrip())
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(allow_abbrev=False, description=__doc__.splitlines()[0])
+    ap.add_argument("--bundle", type=Path, help="an exported bundle (default: GPT-2 124M random, cached)")
+    ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--threads", type=int, default=0)
+    ap.add_argument("--peers", action="store_true",
+                    help="also measure llama.cpp (Q8_0, flash attention off and on) and the best plain ONNX Runtime "
+                         "int8 graph on the same weights, in the same rounds")
+    args = ap.parse_args(argv)
+    if args.peers and args.bundle:
+        ap.error("--peers measures the peers on the cached GPT-2 124M (random weights): leave out --bundle")
+    bundle = args.bundle or ensure_bundle()
+    load_before = os.getloadavg()[0]
+    m, int8, names, notes = measure(bundle, args.rounds, args.threads, args.peers)
+    best = {k: (min(v) if k in LATENCIES or "ttft" in k else max(v)) for k, v in m.items()}
+    med = {k: statistics.median(v) for k, v in m.items()}
+
+    print(f"Inkwell engine benchmark: {int8.status.model_name}, {int8.status.variant} on {int8.status.provider}, "
+          f"threads={args.threads or 'auto'}, {args.rounds} rounds (rates: best, latencies: best and median), "
+          f"load average {load_before:.2f} at the start on {os.cpu_count()} CPUs ({processor()})")
+    print_table(peer_rows(best, med, names) + engine_rows(best, med, args.threads))
+    for note in notes:
+        print(note)
     if load_before > 0.5:
         print("note: other processes were using the CPU; figures are lower bounds (rerun when idle)")
     return 0
@@ -285,7 +438,7 @@ def _thread_rows(best: dict[str, float], med: dict[str, float], threads: int) ->
     """The engine's threads (automatic: fitted to the load at each request) against each fixed
     choice, on an idle machine and with another program busy on a core (best and median rounds)."""
     label = "automatic" if threads == 0 else f"{threads} threads"
-    rows = []
+    rows: list[tuple[str, ...]] = []
     for prefix, where in (("", "idle"), ("busy_", "another program busy")):
         fixed = {key: best[f"{prefix}{key}64"] for key, _ in _POLICIES}
         # Idle, the automatic choice is the one that spins during runs: its speed unchanged.
