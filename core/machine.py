@@ -94,7 +94,8 @@ class OtherPrograms:
     less this process's own (its threads, the GUI's included), per second of wall time.
 
     Linux reads /proc/stat, where time a hypervisor gave to other machines ("steal") counts as
-    busy too: on a shared virtual machine that is contention like any other. Elsewhere the
+    busy too: on a shared virtual machine that is contention like any other; the time of programs
+    running at a lower priority does not. Elsewhere the
     one-minute load average stands in (slower to follow a change; it counts this process's
     running threads, so their share is taken off). ``read`` gives None where neither exists, or
     when the last reading is too recent to say anything (``min_interval_s``); the next reading
@@ -142,7 +143,9 @@ def _machine_busy_seconds() -> float | None:
         return None
     try:
         # user nice system idle iowait irq softirq steal (guest time is inside user already)
-        user, nice, system, _idle, _iowait, irq, softirq, steal = (int(x) for x in fields[1:9])
+        user, _nice, system, _idle, _iowait, irq, softirq, steal = (int(x) for x in fields[1:9])
     except ValueError:
         return None
-    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
+    # Programs at a lower priority ("nice": a background build, an indexer) give way to Inkwell's
+    # threads whenever these want a core, so their time is not competition.
+    return (user + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
