@@ -328,13 +328,6 @@ def measure(bundle: Path, rounds: int, threads: int, with_peers: bool) -> tuple[
         if int8.context_length >= 1024:
             add("d960", decode_rate(int8, 960, 1))  # 64 new tokens fill the 1024-token window
             add("warm1000", *keystroke_ms(int8, True, ctx=1000))
-        add("bare64", bare_rate(int8, 64, 1))
-        for name, policy in policies.items():
-            add(f"{name}64", bare_rate(policy, 64, 1))
-        with BusyCore(int8):
-            add("busy_bare64", bare_rate(int8, 64, 1))
-            for name, policy in policies.items():
-                add(f"busy_{name}64", bare_rate(policy, 64, 1))
         add("bare512", bare_rate(int8, 512, 1))
         add("new512", new_cache_rate(int8, 512, 1))
         if fp32 is not None:
@@ -344,7 +337,23 @@ def measure(bundle: Path, rounds: int, threads: int, with_peers: bool) -> tuple[
         add("batched", alternatives_ms(int8, True, r))
         add("sequential", alternatives_ms(int8, False, r))
         measure_peers(int8, found, add)
+    measure_threads(int8, policies, rounds, add)
     return m, int8, [p.name for p in found], notes
+
+
+def measure_threads(int8: Engine, policies: dict[str, Engine], rounds: int, add: Callable[..., None]) -> None:
+    """The engine's threads against each fixed choice, idle and then beside a busy core: rounds of
+    their own, each choice in a different place of each round (a loop that runs after other work
+    is ~10% slower than one after a loop like it)."""
+    choices = [("bare64", int8), *((f"{name}64", policy) for name, policy in policies.items())]
+    turns = [choices[r % len(choices):] + choices[: r % len(choices)] for r in range(rounds)]
+    for turn in turns:
+        for key, engine in turn:
+            add(key, bare_rate(engine, 64, 1))
+    with BusyCore(int8):
+        for turn in turns:
+            for key, engine in turn:
+                add(f"busy_{key}", bare_rate(engine, 64, 1))
 
 
 def engine_rows(best: dict[str, float], med: dict[str, float], threads: int) -> list[tuple[str, ...]]:
