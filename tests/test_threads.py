@@ -161,3 +161,18 @@ def test_automatic_threads_follow_the_load_and_write_the_same(tiny_bundle):
 def test_a_thread_count_the_writer_set_is_kept(tiny_bundle):
     engine = Engine.load(tiny_bundle, provider="cpu", threads=1)
     assert engine.decoder.fit_to_load().threads == 1 and engine.decoder._load is None
+
+
+def test_a_busy_plan_that_cannot_open_keeps_the_one_there_is(tiny_bundle, monkeypatch):
+    from app.engine.cpu_share import IDLE
+    from core.errors import ModelError
+
+    engine = Engine.load(tiny_bundle, provider="cpu", threads=0)
+    decoder, session = engine.decoder, engine.decoder.session
+
+    def no_memory(plan):
+        raise ModelError("out of memory")
+
+    monkeypatch.setattr(decoder, "_open", no_memory)
+    decoder._load = _Load(float(cpu_count()))
+    assert decoder.fit_to_load() == IDLE and decoder.session is session

@@ -103,9 +103,13 @@ class Decoder:
                 # Another session holds the weights again: only where the memory is there.
                 if memory_problem(self.path.stat().st_size, "another session"):
                     return self.plan
+                try:
+                    session = self._open(plan)
+                except ModelError:  # (memory ran out after all): the plan there is still works
+                    return self.plan
                 # The idle plan's session and the newest busy one: a third plan replaces the older.
                 self._sessions = {p: s for p, s in self._sessions.items() if p == cpu_share.IDLE}
-                session = self._sessions[plan] = self._open(plan)
+                self._sessions[plan] = session
             self.plan, self.session = plan, session
         return self.plan
 
