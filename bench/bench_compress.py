@@ -16,8 +16,11 @@ from scratch and distilled from a random start, with the same CPU-seconds each.
    threads) after every step; the mean CPU-seconds of the steps after the first two sets the
    number of steps that the budget (less the pruning's CPU) buys. The tables print the CPU the
    real run's steps then took, so any miss shows. Probes, loading and the final checkpoint are
-   not counted (the same for all three). CPU time, not wall time: another process on the machine
-   slows all three alike in wall time but leaves their CPU-seconds as they are.
+   not counted (the same for all three). A step's CPU-seconds are not constant on a shared
+   machine (torch's threads spin while they wait for a descheduled peer), so a probe taken under
+   load overestimates and its student spends less than the budget: compare "CPU-s used". CPU
+   time, not wall time: another process on the machine slows all three alike in wall time but
+   leaves their CPU-seconds about as they are.
    Every student uses the product's settings (app.finetune.default_settings for the model's size:
    lr 1e-3, batch 8 x 256 tokens, the same warm-up and cosine decay), and the same texts (a
    spread of the corpus's training books).
