@@ -273,3 +273,11 @@ def describe_estimate(e: dict[str, Any]) -> str:
             f"trained weights {human_bytes(e['model_bytes'])}, model for the editor {human_bytes(e['bundle_bytes'])}). "
             f"A crash or a power cut loses at most {human_duration(e['crash_cost_s'])} of training (the run "
             f"saves a checkpoint that often and goes on from it). Measured by a warm-up of {e['measured_steps']} steps.")
+
+
+def describe_compress_estimate(e: dict[str, Any]) -> str:
+    """``inkwell compress --estimate``'s figures in words (the Make a faster copy… dialog shows them)."""
+    return (f"About {human_duration(e['total_s'])} in all on this computer: {human_duration(e['prune_s'])} to measure "
+            f"what the model needs, then {e['steps']:,} steps of learning from the original "
+            f"({e['seconds_per_step']:.2f} s a step), and the copy's install and measurement. "
+            f"Each word should then come about {e['speedup']:.2f}× as fast.")

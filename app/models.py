@@ -11,12 +11,13 @@ import os
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from core import paths
 from core.bundle import MANIFEST, Bundle
 from core.config import read_json
 from core.errors import ModelError
-from core.fileio import atomic_write_text
+from core.fileio import atomic_write_text, is_finite_number
 
 
 @dataclass(frozen=True)
@@ -64,6 +65,21 @@ class InstalledModel:
         return text.strip() if isinstance(text, str) else ""
 
     @property
+    def compression(self) -> str:
+        """A faster copy's measured figures against its original, in words ("" for other models)."""
+        c = self.manifest.get("compression")
+        if not isinstance(c, dict) or not _numbers(c, "keystroke_ms_copy", "keystroke_ms_original", "speedup"):
+            return ""
+        words = (f"a faster copy of {c.get('original', 'another model')}: {c['speedup']:.2f}× as fast per keystroke "
+                 f"({c['keystroke_ms_copy']:.0f} ms against {c['keystroke_ms_original']:.0f} ms)")
+        if _numbers(c, "parameters_copy", "parameters_original"):
+            words += f", {c['parameters_copy'] / 1e6:.1f}M of {c['parameters_original'] / 1e6:.1f}M parameters"
+        if _numbers(c, "perplexity_copy", "perplexity_original"):
+            words += (f", held-out perplexity {c['perplexity_copy']:.1f} against {c['perplexity_original']:.1f} "
+                      "on the text the training held out")
+        return words
+
+    @property
     def provenance(self) -> str:
         """Where the model came from, in a few words."""
         prov = self.manifest.get("provenance") or {}
@@ -71,10 +87,17 @@ class InstalledModel:
             return "bundled with Inkwell"
         if prov.get("hub_repo"):
             return f"downloaded: {prov['hub_repo']}"
+        c = self.manifest.get("compression")
+        if self.compression and isinstance(c, dict):
+            return f"faster copy of {c.get('original', 'a model')} ({c['speedup']:.1f}× as fast)"
         if prov.get("training"):
             return "fine-tuned in Inkwell"
         source = prov.get("imported_from") or prov.get("source")
         return f"imported: {Path(source).name}" if source else "unknown"
+
+
+def _numbers(d: dict, *keys: str) -> bool:
+    return all(is_finite_number(d.get(k)) and d[k] > 0 for k in keys)
 
 
 def _read(folder: Path, bundled: bool) -> InstalledModel:
@@ -135,6 +158,15 @@ def rename(model: InstalledModel, name: str) -> InstalledModel:
     manifest["name"] = name
     atomic_write_text(path, json.dumps(manifest, indent=2) + "\n")
     return _read(model.folder, False)
+
+
+def record(folder: Path, key: str, value: Any) -> None:
+    """Set ``key`` of a user model's manifest (measured figures, added after the install); the
+    manifest is replaced atomically, like a rename's."""
+    path = folder / MANIFEST
+    manifest = read_json(path)
+    manifest[key] = value
+    atomic_write_text(path, json.dumps(manifest, indent=2) + "\n")
 
 
 def remove(model: InstalledModel) -> None:

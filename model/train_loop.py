@@ -155,6 +155,31 @@ def spread(windows: list[np.ndarray], count: int) -> list[np.ndarray]:
     return [windows[int(i)] for i in np.linspace(0, len(windows) - 1, count).round()]
 
 
+def held_out_loss(model: Any, windows: list[np.ndarray], seq_len: int, batch_size: int, device: Any = "cpu",
+                  autocast: Callable[[], AbstractContextManager[Any]] = contextlib.nullcontext) -> float:
+    """Mean loss per token of ``model`` over held-out ``windows`` (perplexity = exp of it): full
+    windows of ``seq_len`` + 1 tokens in batches, a shorter last one alone."""
+    import torch
+
+    was_training = model.training
+    model.eval()
+    total, count = 0.0, 0
+    full = [w for w in windows if len(w) == seq_len + 1]
+    short = [w for w in windows if len(w) != seq_len + 1]
+    groups = [np.stack(full[i: i + batch_size]) for i in range(0, len(full), batch_size)]
+    groups += [w[None, :] for w in short]
+    with torch.no_grad():
+        for g in groups:
+            batch = torch.from_numpy(g).to(device)
+            x, y = batch[:, :-1], batch[:, 1:]
+            with autocast():
+                loss = model.loss(x, y)
+            total += loss.item() * y.numel()
+            count += y.numel()
+    model.train(was_training)
+    return total / count
+
+
 FIRST_EVAL_S = 60.0  # training time before the first evaluation by time, whose cost is not yet known
 
 
@@ -503,26 +528,7 @@ class Trainer:
                         + ("" if whole else f" ({len(windows)} of {len(s.val_windows)} held-out windows)"))
 
     def _held_out_loss(self, s: _Setup, windows: list[np.ndarray]) -> float:
-        """Mean loss per token over held-out ``windows`` (perplexity = exp of it)."""
-        import torch
-
-        job, model = self.job, s.model
-        model.eval()
-        total, count = 0.0, 0
-        full = [w for w in windows if len(w) == job.seq_len + 1]
-        short = [w for w in windows if len(w) != job.seq_len + 1]
-        groups = [np.stack(full[i: i + job.batch_size]) for i in range(0, len(full), job.batch_size)]
-        groups += [w[None, :] for w in short]
-        with torch.no_grad():
-            for g in groups:
-                batch = torch.from_numpy(g).to(s.device)
-                x, y = batch[:, :-1], batch[:, 1:]
-                with s.autocast():
-                    loss = model.loss(x, y)
-                total += loss.item() * y.numel()
-                count += y.numel()
-        model.train()
-        return total / count
+        return held_out_loss(s.model, windows, self.job.seq_len, self.job.batch_size, s.device, s.autocast)
 
     def _samples(self, s: _Setup, step: int) -> None:
         if not self.job.sample_tokens or not self.job.sample_prompts:

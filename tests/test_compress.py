@@ -10,6 +10,8 @@ import pytest
 from test_finetune_cli import inkwell as _inkwell
 from test_finetune_cli import texts  # noqa: F401 - a fixture
 
+from app.compress_cli import DISTILL_ALPHA
+
 inkwell = partial(_inkwell, command="compress")
 
 
@@ -28,7 +30,14 @@ def test_compress_installs_a_smaller_model_that_generates(tiny_bundle, texts, tm
     assert (small["n_layer"], small["n_inner"]) == (len(pruned["layers"]), pruned["n_inner"])
     assert small["n_layer"] * small["n_inner"] < original["n_layer"] * (original.get("n_inner") or 4 * original["n_embd"])
     recipe = json.loads((bundle / "inkwell-model.json").read_text())["provenance"]["training"]["recipe"]
-    assert recipe["teacher"] == str(tiny_bundle / "hf") and recipe["distill_alpha"] == 0.5
+    assert recipe["teacher"] == str(tiny_bundle / "hf") and recipe["distill_alpha"] == DISTILL_ALPHA
+    measured = next(e for e in events if e["event"] == "measured")
+    figures = json.loads((bundle / "inkwell-model.json").read_text())["compression"]
+    assert figures == {k: v for k, v in measured.items() if k != "event"}
+    assert figures["original"] == "tiny-test" and figures["keep"] == 0.4
+    assert figures["parameters_copy"] == pruned["parameters_after"] and figures["parameters_original"] == pruned["parameters"]
+    assert figures["keystroke_ms_copy"] > 0 and figures["keystroke_ms_original"] > 0 and figures["speedup"] > 0
+    assert figures["perplexity_copy"] > 1 and figures["perplexity_original"] > 1 and figures["perplexity_tokens"] > 0
     from app.engine import Engine, GenerationParams
 
     monkeypatch.setenv("INKWELL_HOME", str(home))

@@ -90,3 +90,26 @@ def test_new_private_files_stay_private(tmp_path):
 
     atomic_write_text(tmp_path / "snapshot.json", "{}", private=True)  # autosaved text, settings: the user's only
     assert stat.S_IMODE((tmp_path / "snapshot.json").stat().st_mode) == 0o600
+
+
+def test_a_faster_copys_figures_are_recorded_and_told(tiny_bundle):
+    folder = paths.models_dir() / "quick"
+    shutil.copytree(tiny_bundle, folder)
+    figures = {"original": "tiny-test", "keep": 0.5, "parameters_copy": 1_500_000, "parameters_original": 2_000_000,
+               "keystroke_ms_copy": 10.0, "keystroke_ms_original": 16.0, "speedup": 1.6,
+               "perplexity_copy": 110.0, "perplexity_original": 100.0}
+    models.record(folder, "compression", figures)
+    copy = next(m for m in models.installed_models() if m.folder == folder)
+    assert copy.manifest["compression"] == figures and copy.problem is None  # the bundle still loads
+    assert copy.provenance == "faster copy of tiny-test (1.6× as fast)"
+    assert copy.compression == ("a faster copy of tiny-test: 1.60× as fast per keystroke (10 ms against 16 ms), "
+                                "1.5M of 2.0M parameters, held-out perplexity 110.0 against 100.0 on the text "
+                                "the training held out")
+
+
+def test_damaged_figures_of_a_copy_are_left_out(tiny_bundle):
+    folder = paths.models_dir() / "quick"
+    shutil.copytree(tiny_bundle, folder)
+    models.record(folder, "compression", {"original": "x", "keystroke_ms_copy": "fast", "speedup": 1e400})
+    copy = next(m for m in models.installed_models() if m.folder == folder)
+    assert copy.compression == "" and copy.provenance.startswith("imported")

@@ -283,7 +283,7 @@ def test_make_a_faster_copy_asks_for_texts_then_runs_and_installs_it(qtbot, sett
     assert ask.config.speedup_when_pruned(0.3) > ask.config.speedup_when_pruned(0.5) > 1
     ask.keep.setValue(30)
     texts = tmp_path / "texts.txt"
-    texts.write_text(PROSE * 10, encoding="utf-8")
+    texts.write_text(PROSE * 30, encoding="utf-8")  # a batch of the estimate's 8 x 256 tokens
     ask.add_text(str(texts))
     ask.add_text(str(texts))  # once only
     ask.name.setText("tiny-test")
@@ -292,8 +292,25 @@ def test_make_a_faster_copy_asks_for_texts_then_runs_and_installs_it(qtbot, sett
     assert ask.start_button.isEnabled() and ask.problem.text() == ""
     args = ask.args()
     assert args[args.index("--keep") + 1] == "0.3" and args.count("--data") == 1
+    ask.estimate_button.click()  # the time, measured by a warm-up in a child process
+    qtbot.waitUntil(lambda: ask.estimate_label.text().startswith("About"), timeout=JOB_TIMEOUT_MS)
+    assert "steps of learning from the original" in ask.estimate_label.text()
+    assert "as fast" in ask.estimate_label.text()
     dialog.start_compress(args + ["--steps", "3", "--seq-len", "32", "--batch-size", "2"], "Tiny quick")
     assert not dialog.compress_button.isEnabled()  # one job at a time
     qtbot.waitUntil(lambda: dialog.job is None, timeout=JOB_TIMEOUT_MS)
     assert "Installed Tiny quick" in dialog.status.text(), dialog.status.text()
     assert dialog.selected() is not None and dialog.selected().name == "Tiny quick"
+    assert dialog.selected().compression.startswith("a faster copy of tiny-test")  # measured once installed
+
+
+def test_a_faster_copy_shows_its_measured_figures(qtbot, settings, mine):
+    models.record(mine, "compression", {"original": "inkwell-fiction", "keep": 0.5, "keystroke_ms_copy": 12.0,
+                                        "keystroke_ms_original": 18.0, "speedup": 1.5, "perplexity_copy": 105.0,
+                                        "perplexity_original": 97.0})
+    dialog = ModelsDialog(settings)
+    qtbot.addWidget(dialog)
+    row = row_of(dialog, "tiny-test")
+    assert cell(dialog, row, "Source") == "faster copy of inkwell-fiction (1.5× as fast)"
+    tip = dialog.table.item(row, COLUMNS.index("Source")).toolTip()
+    assert "12 ms against 18 ms" in tip and "perplexity 105.0 against 97.0" in tip

@@ -1,8 +1,10 @@
 """Models ▸ Make a faster copy…: what ``inkwell compress`` is to be asked (app/compress_cli.py).
 
 The writer picks how much of the model to keep and the texts the copy learns from (their own, so
-it keeps their voice); the dialog says how much faster a token should come and what it costs.
-The Models dialog runs the command and shows its progress.
+it keeps their voice); the dialog says how much faster a token should come and, on request, how
+long making the copy takes (``inkwell compress --estimate``: a warm-up of the pruning and of the
+training, in a child process like the fine-tune wizard's). The Models dialog runs the command and
+shows its progress.
 """
 
 from __future__ import annotations
@@ -24,7 +26,9 @@ from PySide6.QtWidgets import (
 )
 
 from app import models
-from app.finetune import name_problem
+from app.finetune import describe_compress_estimate, name_problem
+from app.ui.finetune_wizard.children import start_child, stop
+from app.ui.jobs import JsonProcess
 from core.config import GPT2Config
 from core.errors import ModelError
 
@@ -49,6 +53,7 @@ class CompressDialog(QDialog):
         self._build_keep()
         text_buttons = self._build_texts()
         self._build_name(model)
+        self._build_estimate()
         self._lay_out(intro, text_buttons)
         self._connect()
         self.resize(560, 420)
@@ -64,6 +69,16 @@ class CompressDialog(QDialog):
         self.expected = QLabel("")
         self.expected.setObjectName("expectedSpeedup")
         self.expected.setWordWrap(True)
+
+    def _build_estimate(self) -> None:
+        self.estimate_button = QPushButton("Estimate the time")
+        self.estimate_button.setObjectName("compressEstimate")
+        self.estimate_button.setToolTip("A short warm-up on this computer: measures how long the copy takes")
+        self.estimate_button.clicked.connect(self.run_estimate)
+        self.estimate_label = QLabel("")
+        self.estimate_label.setObjectName("compressEstimateText")
+        self.estimate_label.setWordWrap(True)
+        self.process: JsonProcess | None = None
 
     def _build_texts(self) -> QHBoxLayout:
         """The list of texts to learn from; returns the row of its buttons."""
@@ -95,6 +110,8 @@ class CompressDialog(QDialog):
         form.addRow("Learn from:", self.texts)
         form.addRow("", text_buttons)
         form.addRow("Name:", self.name)
+        form.addRow("Time:", self.estimate_button)
+        form.addRow("", self.estimate_label)
         self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Cancel)
         self.start_button = self.buttons.addButton("Make the copy", QDialogButtonBox.ButtonRole.AcceptRole)
         self.buttons.accepted.connect(self.accept)
@@ -119,6 +136,27 @@ class CompressDialog(QDialog):
         return ["--model", str(self.model.folder), "--keep", f"{self.keep.value() / 100:g}", *data,
                 "--name", self.name.text().strip(), "--no-use", "--json"]
 
+    def run_estimate(self) -> None:
+        """Measure the time in a child process (``inkwell compress --estimate``); the answer
+        replaces the label's text when it comes."""
+        stop(self.process)
+        self.estimate_label.setText("Measuring with a short warm-up run…")
+        self.process = start_child(self, "app.compress_cli", [*self.args(), "--estimate"], self._estimate_event,
+                                   self._estimate_ended, "the estimate")
+
+    def _estimate_event(self, event: dict) -> None:
+        if event["event"] == "estimate" and self.sender() in (None, self.process):
+            self.estimate_label.setText(describe_compress_estimate(event))
+
+    def _estimate_ended(self, proc: JsonProcess, outcome: str, message: str) -> None:
+        if proc is self.process and outcome in ("error", "crashed"):
+            self.estimate_label.setText(f"The estimate failed: {message}" if outcome == "error" else
+                                        "The warm-up did not finish; the time cannot be estimated.")
+
+    def done(self, result: int) -> None:
+        stop(self.process)  # a warm-up still running is not needed any more
+        super().done(result)
+
     def add_text(self, path: str) -> None:
         if path and not self.texts.findItems(path, Qt.MatchFlag.MatchExactly):
             self.texts.addItem(path)
@@ -141,7 +179,7 @@ class CompressDialog(QDialog):
             self.expected.setText(
                 f"About {kept / 1e6:.1f}M of {self.config.num_parameters() / 1e6:.1f}M parameters; each word "
                 f"should come about {speedup:.2f}× as fast (from the sizes; the copy is measured when it is "
-                f"installed).{little} The training takes about as long as a full fine-tune on the same texts.")
+                f"installed).{little} Estimate the time to measure how long making it takes.")
         problem = name_problem(self.name.text().strip()) if self.name.text().strip() else "give the copy a name"
         if problem is None and self.name.text().strip() in {m.name for m in models.installed_models()}:
             problem = "a model of that name is installed already"
@@ -149,3 +187,8 @@ class CompressDialog(QDialog):
             problem = "add the texts the copy learns from (your own, so it keeps your voice)"
         self.problem.setText(problem[:1].upper() + problem[1:] + "." if problem else "")
         self.start_button.setEnabled(problem is None)
+        self.estimate_button.setEnabled(problem is None)
+        if self.estimate_label.text() and self.process is not None:
+            stop(self.process)  # the choices changed: the estimate was for others
+            self.process = None
+            self.estimate_label.setText("")

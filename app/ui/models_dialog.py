@@ -380,6 +380,8 @@ class ModelsDialog(QDialog):
         lines = [f"{k}: {prov[k]}" for k in ("source", "hub_commit", "imported_from", "created", "downloaded")
                  if isinstance(prov.get(k), str)]
         lines.append(f"licence: {m.manifest.get('licence', 'unspecified')}")
+        if m.compression:
+            lines.append(m.compression[:1].upper() + m.compression[1:] + " (measured when it was installed)")
         return "\n".join(lines)
 
     def _show_pending(self) -> None:
