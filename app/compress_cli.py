@@ -33,6 +33,9 @@ from core.errors import ModelError
 from core.events import emit_json
 from core.names import printable
 
+KEYSTROKE_ROUNDS = 3  # interleaved: each round times the copy and the original once
+KEYSTROKE_CHARS = "thea"
+
 # The soft loss's share and its temperature. Measured (bench/bench_compress.py: the bundled model's
 # 50% copy, 150 CPU-s of distillation each, 14 steps, held-out authors): alpha 0.9 at T 1 reached a
 # perplexity of 232, the earlier 0.5 at T 2 644. Most of the signal is in the original's own
@@ -157,7 +160,10 @@ def _measure_and_record(copy: Path, base: Any, job: dict[str, Any], args: argpar
         emit_json({"event": "stage", "stage": "measure", "message": "Measuring the copy against the original"})
     say("measuring the copy against the original (keystroke latency, held-out perplexity) ...")
     try:
-        figures = {"original": base.name, "keep": args.keep, **measure_copy(copy, base.folder, job)}
+        scores, context = measure_copy(copy, base.folder, job)
+        copy_ms, original_ms = keystroke_latencies(copy, Path(base.folder), context)
+        figures = {"original": base.name, "keep": args.keep, **scores, "keystroke_ms_copy": round(copy_ms, 2),
+                   "keystroke_ms_original": round(original_ms, 2), "speedup": round(original_ms / copy_ms, 3)}
         record(copy, "compression", figures)
     except (ModelError, OSError, ValueError) as exc:
         say(f"could not measure the copy ({exc}); it is installed without its figures")
@@ -169,6 +175,38 @@ def _measure_and_record(copy: Path, base: Any, job: dict[str, Any], args: argpar
                if "perplexity_copy" in figures else "")
         say(f"a keystroke's suggestion: {figures['keystroke_ms_copy']:.0f} ms against "
             f"{figures['keystroke_ms_original']:.0f} ms ({figures['speedup']:.2f}x as fast){ppl}")
+
+
+def keystroke_latencies(copy: Path, original: Path, context: list[int]) -> tuple[float, float]:
+    """Median milliseconds of a keystroke's suggestion with the copy and with the original (int8
+    engines, one character typed after ``context``, an 8-token suggestion), in interleaved rounds."""
+    import statistics
+
+    from app.engine import Engine
+    from core.tokenizer import decode
+
+    text = decode(context)
+    engines = [Engine.load(copy, provider="cpu"), Engine.load(original, provider="cpu")]
+    times: list[list[float]] = [[], []]
+    for r in range(KEYSTROKE_ROUNDS):
+        for i in ((0, 1) if r % 2 == 0 else (1, 0)):
+            times[i] += keystroke_ms(engines[i], text)
+    return statistics.median(times[0]), statistics.median(times[1])
+
+
+def keystroke_ms(engine: Any, text: str, chars: str = KEYSTROKE_CHARS) -> list[float]:
+    """Type ``chars`` one at a time after ``text`` (its suggestion already made, as in the
+    editor); the milliseconds until each 8-token suggestion is complete."""
+    from app.engine import GenerationParams
+
+    params = GenerationParams(max_new_tokens=8, stop_at_eot=False, seed=0)
+    engine.reset()
+    engine.generate(text, params)
+    times = []
+    for char in chars:
+        text += char
+        times.append(engine.generate(text, params).total_ms)
+    return times
 
 
 if __name__ == "__main__":

@@ -103,17 +103,14 @@ def estimate(job: dict[str, Any], original: str | Path, keep: float) -> dict[str
 # --- the copy measured against the original, for its manifest ----------------------------------
 
 MEASURE_WINDOWS = 32     # held-out windows scored, the same ones for the copy and the original
-KEYSTROKE_ROUNDS = 3     # interleaved: each round times the copy and the original once
-KEYSTROKE_CONTEXT = 500  # tokens of the writer's text before the caret
-KEYSTROKE_CHARS = "thea"
+KEYSTROKE_CONTEXT = 500  # tokens of the writer's text before the caret, for the keystroke timing
 
 
-def measure_copy(copy: str | Path, original: str | Path, job: dict[str, Any]) -> dict[str, Any]:
-    """The installed copy against the original it was cut from: parameters, keystroke latency
-    (int8 engine, one character typed after KEYSTROKE_CONTEXT tokens of the writer's text, an
-    8-token suggestion; the median over interleaved rounds) and the held-out perplexity of both
-    on the same windows of the text the training held out (fp32: the training's own figure may
-    be bf16)."""
+def measure_copy(copy: str | Path, original: str | Path, job: dict[str, Any]) -> tuple[dict[str, Any], list[int]]:
+    """The installed copy against the original it was cut from: parameters and the held-out
+    perplexity of both on the same windows of the text the training held out (fp32: the
+    training's own figure may be bf16). Also KEYSTROKE_CONTEXT tokens of the writer's text, for
+    the keystroke timing the app side does with its engine (app/compress_cli.py)."""
     import math
 
     from model.hf import load_gpt2
@@ -133,38 +130,4 @@ def measure_copy(copy: str | Path, original: str | Path, job: dict[str, Any]) ->
     if windows:
         figures["perplexity_tokens"] = int(sum(len(w) - 1 for w in windows))
     text = corpus.val if len(corpus.val) >= KEYSTROKE_CONTEXT else corpus.train
-    copy_ms, original_ms = keystroke_latencies(copy, original, [int(t) for t in text[:KEYSTROKE_CONTEXT]])
-    figures.update(keystroke_ms_copy=round(copy_ms, 2), keystroke_ms_original=round(original_ms, 2),
-                   speedup=round(original_ms / copy_ms, 3))
-    return figures
-
-
-def keystroke_latencies(copy: Path, original: Path, context: list[int]) -> tuple[float, float]:
-    """Median milliseconds of a keystroke's suggestion with the copy and with the original."""
-    import statistics
-
-    from app.engine import Engine
-    from core.tokenizer import decode
-
-    text = decode(context)
-    engines = [Engine.load(copy, provider="cpu"), Engine.load(original, provider="cpu")]
-    times: list[list[float]] = [[], []]
-    for r in range(KEYSTROKE_ROUNDS):
-        for i in ((0, 1) if r % 2 == 0 else (1, 0)):
-            times[i] += keystroke_ms(engines[i], text)
-    return statistics.median(times[0]), statistics.median(times[1])
-
-
-def keystroke_ms(engine: Any, text: str, chars: str = KEYSTROKE_CHARS) -> list[float]:
-    """Type ``chars`` one at a time after ``text`` (its suggestion already made, as in the
-    editor); the milliseconds until each 8-token suggestion is complete."""
-    from app.engine import GenerationParams
-
-    params = GenerationParams(max_new_tokens=8, stop_at_eot=False, seed=0)
-    engine.reset()
-    engine.generate(text, params)
-    times = []
-    for char in chars:
-        text += char
-        times.append(engine.generate(text, params).total_ms)
-    return times
+    return figures, [int(t) for t in text[:KEYSTROKE_CONTEXT]]
