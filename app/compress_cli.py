@@ -194,9 +194,10 @@ def keystroke_latencies(copy: Path, original: Path, context: list[int]) -> tuple
     return statistics.median(times[0]), statistics.median(times[1])
 
 
-def keystroke_ms(engine: Any, text: str, chars: str = KEYSTROKE_CHARS) -> list[float]:
+def keystroke_ms(engine: Any, text: str, chars: str = KEYSTROKE_CHARS, reuse: bool = True) -> list[float]:
     """Type ``chars`` one at a time after ``text`` (its suggestion already made, as in the
-    editor); the milliseconds until each 8-token suggestion is complete."""
+    editor); the milliseconds until each 8-token suggestion is complete. ``reuse=False`` forgets
+    the cache before each (a cold prompt; bench/bench_engine.py compares the two)."""
     from app.engine import GenerationParams
 
     params = GenerationParams(max_new_tokens=8, stop_at_eot=False, seed=0)
@@ -205,6 +206,8 @@ def keystroke_ms(engine: Any, text: str, chars: str = KEYSTROKE_CHARS) -> list[f
     times = []
     for char in chars:
         text += char
+        if not reuse:
+            engine.reset()
         times.append(engine.generate(text, params).total_ms)
     return times
 

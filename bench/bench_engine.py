@@ -42,6 +42,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))  # peers.py and its bui
 
 import peers
 
+from app import compress_cli
 from app.engine import Engine, GenerationParams
 from app.engine.session import Decoder
 from core.bundle import Bundle
@@ -222,18 +223,9 @@ class BusyCore:
 
 
 def keystroke_ms(engine: Engine, reuse: bool, chars: str = "thea", ctx: int = 512) -> list[float]:
-    """Add one character to a ``ctx``-token context; time until an 8-token suggestion is complete."""
-    text = context_text(ctx)
-    params = GenerationParams(max_new_tokens=8, stop_at_eot=False, seed=0)
-    engine.reset()
-    engine.generate(text, params)
-    times = []
-    for char in chars:
-        text += char
-        if not reuse:
-            engine.reset()
-        times.append(engine.generate(text, params).total_ms)
-    return times
+    """Add one character to a ``ctx``-token context; time until an 8-token suggestion is complete
+    (as ``inkwell compress`` times a copy)."""
+    return compress_cli.keystroke_ms(engine, context_text(ctx), chars, reuse)
 
 
 def alternatives_ms(engine: Engine, batched: bool, seed: int, n: int = 3, tokens: int = 16) -> float:
