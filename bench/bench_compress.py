@@ -339,7 +339,7 @@ def gpt2_copies(b: Bench) -> dict[str, tuple[Path, float]]:
         folder = b.work / f"gpt2-{keep:g}"
         if not (folder / "config.json").exists():
             save_gpt2(prune(model, importance, chosen).eval(), folder)
-        share = model.config.block_parameters(len(chosen.layers), chosen.inner) / model.config.block_parameters()
+        share = chosen.block_share(model.config)
         bundles[f"{keep:.0%}: {len(chosen.layers)} x {chosen.inner}"] = (b.export(folder, f"gpt2-{keep:g}"), share)
     return bundles
 

@@ -61,7 +61,7 @@ def cut_checkpoint(model: Any, importance: Any, keep: float, dest: str | Path) -
         "n_inner": chosen.inner,
         "parameters": cfg.num_parameters(),
         "parameters_after": small.config.num_parameters(),
-        "block_share": round(cfg.block_parameters(len(chosen.layers), chosen.inner) / cfg.block_parameters(), 4),
+        "block_share": round(chosen.block_share(cfg), 4),
         "loss_before": round(importance.base_loss, 4),
     }
 
@@ -95,7 +95,7 @@ def estimate(job: dict[str, Any], original: str | Path, keep: float) -> dict[str
     student = {k: v for k, v in job.items() if not k.startswith("_") and k != "init"}
     student.update(model=shape, teacher=str(original))
     result = finetune_estimate(student)
-    share = cfg.block_parameters(len(chosen.layers), chosen.inner) / cfg.block_parameters()
+    share = chosen.block_share(cfg)
     return {**result, "prune_s": round(prune_s, 1), "total_s": round(result["total_s"] + prune_s, 1),
             "speedup": round(cfg.speedup_when_pruned(share), 3), "plan": chosen.describe(cfg)}
 

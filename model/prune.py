@@ -52,6 +52,10 @@ class Plan:
     layers: tuple[int, ...]  # the layers kept, in order
     inner: int  # MLP neurons kept in each of them
 
+    def block_share(self, cfg: GPT2Config) -> float:
+        """The share of ``cfg``'s block parameters this plan keeps."""
+        return cfg.block_parameters(len(self.layers), self.inner) / cfg.block_parameters()
+
     def describe(self, cfg: GPT2Config) -> str:
         return (f"{len(self.layers)} of {cfg.n_layer} layers, MLP width {self.inner} of {cfg.inner_dim}"
                 f" (removed layers: {', '.join(str(i) for i in range(cfg.n_layer) if i not in self.layers) or 'none'})")
