@@ -1,7 +1,8 @@
 """``inkwell compress``: a faster copy of an installed model.
 
-The model is pruned to a share of its blocks' parameters (model/prune.py: narrower MLPs first,
-then the least needed layers), then trained to match the original's next-token distributions on
+The model is pruned to a share of its work per word (core/prune_plan.py: the shapes that fit, from
+fewer heads and a narrower model to fewer layers; model/prune.py: the one whose cut loses least on
+the texts), then trained to match the original's next-token distributions on
 the given texts (model/distill.py) with the fine-tune's training engine, and installed like a
 fine-tune. A stopped one goes on with ``inkwell finetune --resume NAME``.
 
@@ -48,9 +49,9 @@ DEFAULT_EPOCHS = 1.0
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="inkwell compress", description=__doc__.split("\n\n")[1] if __doc__ else None)
     p.add_argument("--model", help="installed model (name or folder) with Hugging Face weights; default: the active one")
-    p.add_argument("--keep", type=float, required=True, help="share of the layers' parameters to keep, e.g. 0.5")
+    p.add_argument("--keep", type=float, required=True, help="share of the model's work per word to keep, e.g. 0.5")
     p.add_argument("--data", action="append", help="text file or folder to learn from (repeat for more)")
-    p.add_argument("--name", required=True, help="name of the new model")
+    p.add_argument("--name", help="name of the new model (not needed with --estimate)")
     p.add_argument("--epochs", type=float, help=f"passes over the text (default {DEFAULT_EPOCHS:g})")
     p.add_argument("--steps", type=int, help="optimizer steps instead of epochs")
     p.add_argument("--lr", type=float, help="learning rate")
@@ -78,14 +79,27 @@ def main(argv: list[str] | None = None) -> int:
 def _check_request(args: argparse.Namespace) -> None:
     """A FinetuneError naming the option when ``args`` cannot make a copy."""
     if not 0 < args.keep < 1:
-        raise FinetuneError(f"--keep: a share between 0 and 1 of the model's layers to keep, got {args.keep}")
+        raise FinetuneError(f"--keep: a share between 0 and 1 of the model's work to keep, got {args.keep}")
     if not args.data:
         raise FinetuneError("--data: give at least one text file or folder")
     for given in args.data:
         if not Path(given).exists():
             raise FinetuneError(f"--data {given}: does not exist (no such file or folder)")
+    if not args.estimate and not args.name:
+        raise FinetuneError("--name: give the new model a name")
     if not args.estimate and (problem := name_problem(args.name)):
         raise FinetuneError(f"--name: {problem}")
+
+
+def _check_share(folder: Path, keep: float) -> None:
+    """A FinetuneError when ``keep`` is below the smallest copy the model in ``folder`` allows."""
+    from core.config import GPT2Config
+    from core.prune_plan import smallest_share
+
+    least = smallest_share(GPT2Config.load(folder / "hf" / "config.json"))
+    if keep < least:
+        raise FinetuneError(f"--keep {keep:g}: the smallest copy of this model (one layer, one head) does "
+                            f"{least:.2f} of its work; keep at least that")
 
 
 def _main(args: argparse.Namespace) -> int:
@@ -94,6 +108,7 @@ def _main(args: argparse.Namespace) -> int:
 
     _check_request(args)
     base = resolve_base(args.model, "--model")
+    _check_share(Path(base.folder), args.keep)
     arch = base.manifest.get("architecture", {})
     settings: dict[str, Any] = {**default_settings(base.parameters or 0, int(arch.get("n_positions", 1024)), "full"),
                                 "epochs": DEFAULT_EPOCHS}
@@ -110,7 +125,7 @@ def _main(args: argparse.Namespace) -> int:
     inputs: list[str | Path] = list(data)
     corpus = load_corpus(inputs, {"fraction": settings["val_share"]}, None, settings["line_breaks"])
     prompt = sample_prompt_from(read_text_file(Path(corpus.files[0]["path"])).text[:20000])
-    job = make_job(args.name, base.folder, data, settings, len(corpus.train), prompt)
+    job = make_job(args.name or "estimate", base.folder, data, settings, len(corpus.train), prompt)
     if args.estimate:
         return _estimate(job, base, args)
     if Path(job["out"]).exists():
@@ -160,8 +175,9 @@ def _measure_and_record(copy: Path, base: Any, job: dict[str, Any], args: argpar
         emit_json({"event": "stage", "stage": "measure", "message": "Measuring the copy against the original"})
     say("measuring the copy against the original (keystroke latency, held-out perplexity) ...")
     try:
-        scores, context = measure_copy(copy, base.folder, job)
-        copy_ms, original_ms = keystroke_latencies(copy, Path(base.folder), context)
+        original = Path(base.folder)
+        scores, context = measure_copy(copy, original, job)
+        copy_ms, original_ms = keystroke_latencies(copy, original, context)
         figures = {"original": base.name, "keep": args.keep, **scores, "keystroke_ms_copy": round(copy_ms, 2),
                    "keystroke_ms_original": round(original_ms, 2), "speedup": round(original_ms / copy_ms, 3)}
         record(copy, "compression", figures)

@@ -280,4 +280,4 @@ def describe_compress_estimate(e: dict[str, Any]) -> str:
     return (f"About {human_duration(e['total_s'])} in all on this computer: {human_duration(e['prune_s'])} to measure "
             f"what the model needs, then {e['steps']:,} steps of learning from the original "
             f"({e['seconds_per_step']:.2f} s a step), and the copy's install and measurement. "
-            f"Each word should then come about {e['speedup']:.2f}× as fast.")
+            f"The copy then does about {e['speedup']:.1f}× less work per word.")

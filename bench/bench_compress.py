@@ -3,8 +3,10 @@ from scratch and distilled from a random start, with the same CPU-seconds each.
 
     python bench/bench_compress.py [--budget CPU_S] [--sweep-budget CPU_S] [--rounds N]
 
-1. The bundled model (resources/models/inkwell-fiction) cut to 75%, 50% and 33% of its blocks'
-   parameters (model/prune.plan's ``keep``). For each share, three students of the same shape,
+1. The bundled model (resources/models/inkwell-fiction) cut to 75%, 50% and 33% of its work per
+   token (``keep``: core/prune_plan.py; the shape each share gets is model/prune.choose's, whose
+   candidates and their losses right after the cut are printed). For each share, three students of
+   the same shape,
    each given ``--budget`` CPU-seconds:
    a. pruned + distilled (the product path: model/compress.prune_checkpoint, then the training
       engine with the original as teacher); pruning's importance measurement counts against the
@@ -36,8 +38,13 @@ from scratch and distilled from a random start, with the same CPU-seconds each.
 2. Unstructured magnitude pruning, once: half of each block's weights (the smallest) set to zero,
    no retraining: its held-out perplexity and decode speed.
 3. GPT-2 124M (core.config.PRESETS["gpt2"], random weights), speed only: importance on a few corpus
-   windows, plans at the same shares, int8, decode tok/s at 64 and 512 context and keystroke
-   latency against the unpruned model, interleaved.
+   windows, the shapes chosen at the same shares, int8, decode tok/s at 64 and 512 context and
+   keystroke latency against the unpruned model, interleaved.
+4. What a layer costs beyond its multiply-adds (core.config.LAYER_COST).
+   Random-weight models of the bundled model's family (widths 64-192, 6-16 layers), int8, timed
+   like the copies; the keystroke latency fitted by least squares to a constant, the layers, the
+   blocks' multiply-adds and the LM head's; a layer's cost in multiply-adds is the ratio of the
+   first two slopes.
 """
 
 from __future__ import annotations
@@ -98,12 +105,12 @@ def prune_child(shares: str, data_file: str, work: str, out: str) -> None:
     from model.compress import cut_checkpoint, measure_checkpoint
 
     start = time.process_time()
-    model, importance = measure_checkpoint(ORIGINAL / "hf", read(Path(data_file)), "keep", seq_len=256)
+    measured_model = measure_checkpoint(ORIGINAL / "hf", read(Path(data_file)), "keep", seq_len=256)
     measured = time.process_time() - start
     outcomes = {}
     for keep in shares.split(","):
         start = time.process_time()
-        outcome = cut_checkpoint(model, importance, float(keep), Path(work) / f"pruned-{keep}")
+        outcome = cut_checkpoint(measured_model, float(keep), Path(work) / f"pruned-{keep}")
         outcomes[keep] = {**outcome, "cpu_s": measured + time.process_time() - start, "importance_cpu_s": measured}
     Path(out).write_text(json.dumps(outcomes))
 
@@ -208,7 +215,7 @@ class Bench:
         done = self.work / "runs" / f"{name}.result.json"
         if done.exists():
             return read(done)
-        probe_name = f"probe-{kind}-{shape['n_layer']}x{shape['n_inner']}"
+        probe_name = f"probe-{kind}-{shape['n_embd']}x{shape['n_layer']}x{shape['n_inner']}"
         probe_file = self.work / "runs" / f"{probe_name}.result.json"
         if not probe_file.exists():
             probe = self.run_job(self.job(probe_name, kind, shape, init, PROBE_STEPS, mix))
@@ -322,7 +329,7 @@ def gpt2_copies(b: Bench) -> dict[str, tuple[Path, float]]:
     from core.config import PRESETS
     from model.gpt2 import GPT2
     from model.hf import save_gpt2
-    from model.prune import measure_importance, plan, prune
+    from model.prune import choose, measure_importance, prune
     from model.train_data import WindowSampler, load_corpus
     from model.train_loop import default_cache_dir
 
@@ -333,15 +340,21 @@ def gpt2_copies(b: Bench) -> dict[str, tuple[Path, float]]:
     n_batches, batch, seq = GPT2_IMPORTANCE
     sampler = WindowSampler(load_corpus(b.data[:2], {"fraction": 0.0}, default_cache_dir(), "keep").train, seq, 0)
     windows = [torch.from_numpy(sampler.next_batch(batch)) for _ in range(n_batches)]
-    importance = measure_importance(model, [(w[:, :-1], w[:, 1:]) for w in windows])
+    batches = [(w[:, :-1], w[:, 1:]) for w in windows]
+    importance = measure_importance(model, batches)
     for keep in SHARES:
-        chosen = plan(model.config, importance, keep)
+        chosen, _ = choose(model, importance, keep, batches)
         folder = b.work / f"gpt2-{keep:g}"
         if not (folder / "config.json").exists():
             save_gpt2(prune(model, importance, chosen).eval(), folder)
-        share = chosen.block_share(model.config)
-        bundles[f"{keep:.0%}: {len(chosen.layers)} x {chosen.inner}"] = (b.export(folder, f"gpt2-{keep:g}"), share)
+        small = chosen.config(model.config)
+        bundles[f"{keep:.0%}: {shape_label(small.n_embd, small.n_layer, small.inner_dim)}"] = (
+            b.export(folder, f"gpt2-{keep:g}"), chosen.cost_share(model.config))
     return bundles
+
+
+def shape_label(width: int, layers: int, inner: int) -> str:
+    return f"{width} wide, {layers} x {inner}"
 
 
 # --- tables ------------------------------------------------------------------------------------
@@ -362,7 +375,7 @@ def quality_rows(original_ppl: float, results: dict[float, dict[str, dict[str, A
               "distilled": "c. random, distilled"}
     for keep, runs in results.items():
         o = runs["pruned"]["outcome"]
-        shape = f"{len(o['layers'])} x {o['n_inner']}"
+        shape = shape_label(o["n_embd"], len(o["layers"]), o["n_inner"])
         rows.append((f"{keep:.0%} pruned, untrained ({shape})", f"{o['parameters_after'] / 1e6:.2f}M", "0",
                      f"{runs['pruned']['prune_cpu']:.0f}", "-", f"{runs['pruned']['pruned_ppl']:.2f}",
                      f"{runs['pruned']['pruned_ppl'] / original_ppl:.2f}x"))
@@ -391,7 +404,7 @@ def speed_header(contexts: list[int]) -> tuple[str, ...]:
     cols = ["model", f"keystroke ms ({KEYSTROKE_CTX} ctx +1 char, 8 tok, median)", "speed-up"]
     for ctx in contexts:
         cols += [f"decode tok/s {ctx} ctx (best)", "ratio"]
-    return (*cols, "expected (sizes)")
+    return (*cols, "expected (work)")
 
 
 def verdict(original_ppl: float, runs: dict[str, dict[str, Any]], speedup: float) -> str:
@@ -413,16 +426,16 @@ def part_one(b: Bench) -> None:
     magnitude, magnitude_ppl = magnitude_pruned(b)
     original_ppl = b.perplexity(ORIGINAL / "hf")
     bundles = {"original": b.export(ORIGINAL / "hf", "original")}
-    names = {"original": f"original ({cfg.n_layer} x {cfg.inner_dim})"}
+    names = {"original": f"original ({shape_label(cfg.n_embd, cfg.n_layer, cfg.inner_dim)})"}
     expected = {}
     for keep, runs in results.items():
         o = runs["pruned"]["outcome"]
         key = f"{keep:g}"
         bundles[key] = b.export(runs["pruned"]["folder"], f"copy-{key}")
-        names[key] = f"{keep:.0%} copy ({len(o['layers'])} x {o['n_inner']})"
-        expected[key] = cfg.speedup_when_pruned(o["block_share"])
+        names[key] = f"{keep:.0%} copy ({shape_label(o['n_embd'], len(o['layers']), o['n_inner'])})"
+        expected[key] = 1 / o["cost_share"]
     bundles["magnitude"] = b.export(magnitude, "magnitude-50")
-    names["magnitude"] = "magnitude 50% zeros (16 x 768)"
+    names["magnitude"] = f"magnitude 50% zeros ({shape_label(cfg.n_embd, cfg.n_layer, cfg.inner_dim)})"
     contexts = [64, 448]  # 448 + 64 new tokens fill the 512-token window
     b.log("timing the bundles")
     speed = b.timings(bundles, contexts, "fiction")
@@ -438,6 +451,11 @@ def part_one(b: Bench) -> None:
            *quality_rows(original_ppl, results),
            (names["magnitude"], f"{cfg.num_parameters() / 1e6:.2f}M", "0", "-", "-", f"{magnitude_ppl:.2f}",
             f"{magnitude_ppl / original_ppl:.2f}x")])
+    table("Shapes tried for each share (model/prune.choose): loss on the measured batches right after the cut",
+          ("share", "shape", "work", "loss", "chosen"),
+          [(f"{keep:.0%}", t["plan"], f"{t['cost_share']:.2f}", f"{t['loss']:.3f}",
+            "yes" if t["plan"] == runs["pruned"]["outcome"]["plan"] else "")
+           for keep, runs in results.items() for t in runs["pruned"]["outcome"]["tried"]])
     table(f"Speed, int8, {b.args.rounds} interleaved rounds in one run (students of one shape share its graph)",
           speed_header(contexts), speed_rows(speed, names, expected, contexts))
     if 0.5 in results:
@@ -446,16 +464,56 @@ def part_one(b: Bench) -> None:
 
 
 def part_gpt2(b: Bench) -> None:
-    from core.config import PRESETS
-
-    cfg = PRESETS["gpt2"]
     copies = gpt2_copies(b)
     keys = {name: ("original" if i == 0 else f"g{i}") for i, name in enumerate(copies)}
     b.log("timing GPT-2 124M and its copies")
     speed = b.timings({keys[n]: bundle for n, (bundle, _) in copies.items()}, [64, 512], "gpt2")
-    expected = {keys[n]: cfg.speedup_when_pruned(share) for n, (_, share) in copies.items()}
-    table(f"GPT-2 124M, random weights, int8, {b.args.rounds} interleaved rounds in one run (layers x MLP width)",
+    expected = {keys[n]: 1 / share for n, (_, share) in copies.items()}
+    table(f"GPT-2 124M, random weights, int8, {b.args.rounds} interleaved rounds in one run",
           speed_header([64, 512]), speed_rows(speed, {keys[n]: n for n in copies}, expected, [64, 512]))
+
+
+LAYER_COST_SHAPES = [(192, 16, 768), (192, 8, 384), (128, 16, 512), (128, 12, 512), (128, 10, 384),
+                     (128, 8, 512), (96, 6, 384), (64, 16, 256)]  # (width, layers, MLP width); head_dim 64 or 48
+
+
+def part_layer_cost(b: Bench) -> None:
+    """Fit the keystroke latency of random-weight shapes of the bundled model's family to a
+    constant, their layers, their blocks' and their LM head's multiply-adds."""
+    import dataclasses
+
+    import numpy as np
+    import torch
+
+    from core.config import LAYER_COST, GPT2Config
+    from model.gpt2 import GPT2
+    from model.hf import save_gpt2
+
+    base = GPT2Config.load(ORIGINAL / "hf" / "config.json")
+    bundles, work = {}, {}
+    for d, layers, inner in LAYER_COST_SHAPES:
+        key = "original" if (d, layers, inner) == (base.n_embd, base.n_layer, base.inner_dim) else f"{d}-{layers}-{inner}"
+        folder = b.work / "layer-cost" / key
+        if not (folder / "config.json").exists():
+            torch.manual_seed(0)
+            cfg = dataclasses.replace(base, n_embd=d, n_head=max(1, d // 64), n_layer=layers, n_inner=inner)
+            save_gpt2(GPT2(cfg).eval(), folder)
+        bundles[key] = b.export(folder, f"layer-cost-{key}")
+        work[key] = (layers, layers * (4 * d * d + 2 * d * inner) / 1e6, base.vocab_size * d / 1e6)
+    b.log("timing the shapes")
+    speed = b.timings(bundles, [64], "layer-cost")
+    keys = list(bundles)
+    x = np.array([[1.0, *work[k]] for k in keys])
+    y = np.array([speed[k]["keystroke"] for k in keys])
+    coef, *_ = np.linalg.lstsq(x, y, rcond=None)
+    fitted = x @ coef
+    table(f"Layer cost: random-weight shapes of the bundled model's family, int8, {b.args.rounds} interleaved rounds",
+          ("shape", "layers", "block Mmul-adds", "head Mmul-adds", "keystroke ms", "fit ms"),
+          [(k, str(work[k][0]), f"{work[k][1]:.2f}", f"{work[k][2]:.2f}", f"{y[i]:.2f}", f"{fitted[i]:.2f}")
+           for i, k in enumerate(keys)])
+    print(f"\nfit: {coef[0]:.2f} ms + {coef[1]:.3f} ms a layer + {coef[2]:.3f} ms per M block multiply-adds "
+          f"+ {coef[3]:.4f} ms per M head multiply-adds; a layer costs {coef[1] / coef[2] * 1e6:,.0f} "
+          f"multiply-adds beyond its own (core.config.LAYER_COST: {LAYER_COST:,})")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -469,7 +527,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--train-books", type=int, default=8, help="training books, spread over the corpus")
     ap.add_argument("--eval-windows", type=int, default=EVAL_WINDOWS)
     ap.add_argument("--work", default=str(Path(tempfile.gettempdir()) / "inkwell-bench-compress"))
-    ap.add_argument("--skip", action="append", default=[], choices=["fiction", "gpt2"])
+    ap.add_argument("--skip", action="append", default=[], choices=["layer-cost", "fiction", "gpt2"])
     args = ap.parse_args(argv)
     os.environ.setdefault("INKWELL_HOME", str(Path(args.work) / "home"))
     started = time.monotonic()
@@ -477,6 +535,8 @@ def main(argv: list[str] | None = None) -> int:
           f"({_cpu_name()}), {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f} at the start; "
           f"budget {args.budget:.0f} CPU-s per student, threads {args.threads}", flush=True)
     b = Bench(args)
+    if "layer-cost" not in args.skip:
+        part_layer_cost(b)
     if "gpt2" not in args.skip:  # first: minutes, where the rest takes most of an hour
         part_gpt2(b)
     if "fiction" not in args.skip:

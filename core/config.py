@@ -35,6 +35,14 @@ def read_json(path: Path) -> Any:
         raise ModelError(str(exc)) from None
 
 
+# What a transformer layer costs the ONNX Runtime CPU engine beyond its weights' multiply-adds (its
+# ~25 graph nodes: dispatch, LayerNorms, attention over the cache), in multiply-add equivalents.
+# Fitted to keystroke latencies of eight shapes of the bundled model's family, int8, 2 threads
+# (bench/bench_compress.py's notes): about 0.19M; small models spend half their time here, so
+# pruning plans count it, and a copy with fewer layers is faster than its multiply-adds say.
+LAYER_COST = 200_000
+
+
 @dataclass(frozen=True)
 class GPT2Config:
     vocab_size: int = 50257
@@ -89,11 +97,14 @@ class GPT2Config:
         per_layer = 4 * d + (d * 3 * d + 3 * d) + (d * d + d) + (d * f + f) + (f * d + d)
         return (self.n_layer if n_layer is None else n_layer) * per_layer
 
-    def speedup_when_pruned(self, keep: float) -> float:
-        """The expected speed-up per token of keeping ``keep`` of the blocks' parameters: the
-        multiply-adds of a token are about its blocks' weights plus the LM head (n_embd x vocab)."""
-        head = self.vocab_size * self.n_embd
-        return (self.block_parameters() + head) / (keep * self.block_parameters() + head)
+    def token_cost(self, n_layer: int | None = None, n_embd: int | None = None, inner: int | None = None) -> float:
+        """The work of one token, in multiply-adds, for this config or a smaller shape of it: the LM
+        head (n_embd x vocab) plus, per layer, its weights' multiply-adds and LAYER_COST for what a
+        layer costs beyond them (pruning plans by this; see LAYER_COST)."""
+        d = self.n_embd if n_embd is None else n_embd
+        f = self.inner_dim if inner is None else inner
+        layers = self.n_layer if n_layer is None else n_layer
+        return self.vocab_size * d + layers * (4 * d * d + 2 * d * f + LAYER_COST)
 
     # --- Hugging Face config.json -------------------------------------------------------------
 

@@ -1,29 +1,38 @@
 """The PyTorch side of ``inkwell compress`` (app/compress_cli.py): the pruned starting point.
 
-The original checkpoint's neuron and layer importances are measured on windows of the writer's
-texts (or the corpus), the plan for the share of parameters asked for is made, and the smaller
-model is saved as a Hugging Face checkpoint, from which the training engine then distils.
+The original checkpoint's importances (neurons, heads, channels, layers) are measured on windows
+of the writer's texts (or the corpus), the shapes for the share of its work asked for are each cut
+and judged on those windows, and the best is saved as a Hugging Face checkpoint, from which the
+training engine then distils.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 IMPORTANCE_BATCHES = 8
 IMPORTANCE_BATCH_SIZE = 4
+JUDGE_BATCHES = 4  # of those, scoring each candidate shape's cut (model.prune.choose)
 
 
 def prune_checkpoint(src: str | Path, data: list[str], line_breaks: str, keep: float, dest: str | Path,
                      seq_len: int, seed: int = 0) -> dict[str, Any]:
     """Save the pruned model of ``src`` in ``dest``; what was kept, in numbers and words."""
-    model, importance = measure_checkpoint(src, data, line_breaks, seq_len, seed)
-    return cut_checkpoint(model, importance, keep, dest)
+    return cut_checkpoint(measure_checkpoint(src, data, line_breaks, seq_len, seed), keep, dest)
+
+
+@dataclass
+class Measured:
+    model: Any  # model.gpt2.GPT2
+    importance: Any  # model.prune.Importance
+    batches: list[Any]  # the (input_ids, targets) it was measured on, which also judge the cuts
 
 
 def measure_checkpoint(src: str | Path, data: list[str], line_breaks: str, seq_len: int,
-                       seed: int = 0) -> tuple[Any, Any]:
-    """The model in ``src`` and its neuron and layer importances on windows of ``data``."""
+                       seed: int = 0) -> Measured:
+    """The model in ``src`` and its importances on windows of ``data``."""
     import torch
 
     from model.hf import load_gpt2
@@ -43,26 +52,32 @@ def measure_checkpoint(src: str | Path, data: list[str], line_breaks: str, seq_l
     for _ in range(IMPORTANCE_BATCHES):
         window = torch.from_numpy(sampler.next_batch(IMPORTANCE_BATCH_SIZE))
         batches.append((window[:, :-1], window[:, 1:]))
-    return model, measure_importance(model, batches)
+    return Measured(model, measure_importance(model, batches), batches)
 
 
-def cut_checkpoint(model: Any, importance: Any, keep: float, dest: str | Path) -> dict[str, Any]:
-    """Plan the shape for ``keep``, cut ``model`` to it and save it in ``dest``; what was kept."""
+def cut_checkpoint(measured: Measured, keep: float, dest: str | Path) -> dict[str, Any]:
+    """Cut the measured model to the best shape for ``keep`` (model.prune.choose) and save it in
+    ``dest``; what was kept, and the shapes tried with their losses."""
     from model.hf import save_gpt2
-    from model.prune import plan, prune
+    from model.prune import choose, prune
 
+    model, importance = measured.model, measured.importance
     cfg = model.config
-    chosen = plan(cfg, importance, keep)
+    chosen, tried = choose(model, importance, keep, measured.batches[:JUDGE_BATCHES])
     small = prune(model, importance, chosen)
     save_gpt2(small.eval(), dest)
     return {
         "plan": chosen.describe(cfg),
         "layers": list(chosen.layers),
         "n_inner": chosen.inner,
+        "n_head": chosen.heads,
+        "n_embd": chosen.width(cfg),
         "parameters": cfg.num_parameters(),
         "parameters_after": small.config.num_parameters(),
-        "block_share": round(chosen.block_share(cfg), 4),
+        "cost_share": round(chosen.cost_share(cfg), 4),
         "loss_before": round(importance.base_loss, 4),
+        "tried": [{"plan": p.describe(cfg), "cost_share": round(p.cost_share(cfg), 4), "loss": round(loss, 4)}
+                  for p, loss in tried],
     }
 
 
@@ -72,32 +87,37 @@ def estimate(job: dict[str, Any], original: str | Path, keep: float) -> dict[str
     ``original`` (a random start of the same shape: the same cost per step)."""
     import time
 
-    import numpy as np
     import torch
 
+    from core.prune_plan import candidates, plan
     from model.finetune import estimate as finetune_estimate
     from model.hf import load_gpt2
-    from model.prune import Importance, measure_importance, plan
+    from model.prune import Importance, measure_importance, prune
 
     model = load_gpt2(original)
     cfg = model.config
     seq_len = min(int(job["seq_len"]), cfg.n_positions)
-    # The shape does not depend on which layers go, only on how many: any importances plan it.
-    blank = Importance([np.zeros(cfg.inner_dim) for _ in range(cfg.n_layer)], np.zeros(cfg.n_layer), 0.0, 1)
-    chosen = plan(cfg, blank, keep)
+    # The cost of a shape does not depend on which parts go: any importances plan it.
+    blank = Importance.blank(cfg)
+    chosen = plan(cfg, keep)
     ids = torch.randint(0, cfg.vocab_size, (IMPORTANCE_BATCH_SIZE, seq_len + 1), generator=torch.Generator().manual_seed(0))
+    batch = [(ids[:, :-1], ids[:, 1:])]
     start = time.perf_counter()
-    measure_importance(model, [(ids[:, :-1], ids[:, 1:])])
-    prune_s = (time.perf_counter() - start) * IMPORTANCE_BATCHES
+    measure_importance(model, batch)
+    measure_s = time.perf_counter() - start
+    start = time.perf_counter()
+    with torch.no_grad():
+        prune(model, blank, chosen).loss(*batch[0])  # a candidate's cut and its judging, on one batch
+    judge_s = (time.perf_counter() - start) * JUDGE_BATCHES * len(candidates(cfg, keep))
+    prune_s = measure_s * IMPORTANCE_BATCHES + judge_s
     del model
-    shape = {**{k: getattr(cfg, k) for k in ("n_embd", "n_head", "n_positions", "vocab_size")},
-             "n_layer": len(chosen.layers), "n_inner": chosen.inner}
+    small = chosen.config(cfg)
+    shape = {k: getattr(small, k) for k in ("n_embd", "n_head", "n_positions", "vocab_size", "n_layer", "n_inner")}
     student = {k: v for k, v in job.items() if not k.startswith("_") and k != "init"}
     student.update(model=shape, teacher=str(original))
     result = finetune_estimate(student)
-    share = chosen.block_share(cfg)
     return {**result, "prune_s": round(prune_s, 1), "total_s": round(result["total_s"] + prune_s, 1),
-            "speedup": round(cfg.speedup_when_pruned(share), 3), "plan": chosen.describe(cfg)}
+            "speedup": round(1 / chosen.cost_share(cfg), 3), "plan": chosen.describe(cfg)}
 
 
 # --- the copy measured against the original, for its manifest ----------------------------------

@@ -1,13 +1,15 @@
 """Models ▸ Make a faster copy…: what ``inkwell compress`` is to be asked (app/compress_cli.py).
 
-The writer picks how much of the model to keep and the texts the copy learns from (their own, so
-it keeps their voice); the dialog says how much faster a token should come and, on request, how
+The writer picks how much of the model's work per word to keep and the texts the copy learns from
+(their own, so it keeps their voice); the dialog says what the copy will be and, on request, how
 long making the copy takes (``inkwell compress --estimate``: a warm-up of the pruning and of the
 training, in a child process like the fine-tune wizard's). The Models dialog runs the command and
 shows its progress.
 """
 
 from __future__ import annotations
+
+import math
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
@@ -31,6 +33,7 @@ from app.ui.finetune_wizard.children import start_child, stop
 from app.ui.jobs import JsonProcess
 from core.config import GPT2Config
 from core.errors import ModelError
+from core.prune_plan import plan, smallest_share
 
 DEFAULT_KEEP_PERCENT = 50
 
@@ -46,9 +49,10 @@ class CompressDialog(QDialog):
         except ModelError:
             self.config = None
 
-        intro = QLabel("Inkwell removes the parts of the model your texts need least (narrower layers "
-                       "first, then whole layers), then trains the smaller copy to write like the "
-                       "original on your texts. The original stays as it is.")
+        intro = QLabel("Inkwell removes the parts of the model your texts need least (attention heads "
+                       "and the width they carry, MLP neurons, whole layers: of the mixes that fit, the "
+                       "one that loses least), then trains the smaller copy to write like the original "
+                       "on your texts. The original stays as it is.")
         intro.setWordWrap(True)
         self._build_keep()
         text_buttons = self._build_texts()
@@ -64,7 +68,7 @@ class CompressDialog(QDialog):
         self.keep.setObjectName("keepPercent")
         self.keep.setRange(20, 90)
         self.keep.setSingleStep(5)
-        self.keep.setSuffix(" % of its layers")
+        self.keep.setSuffix(" % of its work")
         self.keep.setValue(DEFAULT_KEEP_PERCENT)
         self.expected = QLabel("")
         self.expected.setObjectName("expectedSpeedup")
@@ -171,16 +175,23 @@ class CompressDialog(QDialog):
 
     def _update(self) -> None:
         keep = self.keep.value() / 100
+        share_problem = None
         if self.config is not None:
-            speedup = self.config.speedup_when_pruned(keep)
-            kept = self.config.num_parameters() - (1 - keep) * self.config.block_parameters()
-            little = (" Most of this model is its table of words, which stays whole, so a copy gains little."
-                      if speedup < 1.15 else "")
-            self.expected.setText(
-                f"About {kept / 1e6:.1f}M of {self.config.num_parameters() / 1e6:.1f}M parameters; each word "
-                f"should come about {speedup:.2f}× as fast (from the sizes; the copy is measured when it is "
-                f"installed).{little} Estimate the time to measure how long making it takes.")
-        problem = name_problem(self.name.text().strip()) if self.name.text().strip() else "give the copy a name"
+            try:
+                shape = plan(self.config, keep)
+            except ValueError:
+                share_problem = (f"keep at least {math.ceil(smallest_share(self.config) * 100)} %: the smallest "
+                                 f"copy of this model (one layer, one head) does that much of its work")
+                self.expected.setText("")
+            else:
+                total = self.config.num_parameters() / 1e6
+                self.expected.setText(
+                    f"About {shape.config(self.config).num_parameters() / 1e6:.1f}M of {total:.1f}M parameters, "
+                    f"doing about {1 / shape.cost_share(self.config):.1f}× less work per word (the shape is chosen "
+                    f"on your texts; how much sooner a suggestion comes is measured when the copy is installed). "
+                    f"Estimate the time to measure how long making it takes.")
+        problem = share_problem or (name_problem(self.name.text().strip()) if self.name.text().strip()
+                                    else "give the copy a name")
         if problem is None and self.name.text().strip() in {m.name for m in models.installed_models()}:
             problem = "a model of that name is installed already"
         if problem is None and not self.texts.count():
