@@ -37,9 +37,10 @@ def read_json(path: Path) -> Any:
 
 # What a transformer layer costs the ONNX Runtime CPU engine beyond its weights' multiply-adds (its
 # ~25 graph nodes: dispatch, LayerNorms, attention over the cache), in multiply-add equivalents.
-# Fitted to keystroke latencies of eight shapes of the bundled model's family, int8, 2 threads
-# (bench/bench_compress.py's notes): about 0.19M; small models spend half their time here, so
-# pruning plans count it, and a copy with fewer layers is faster than its multiply-adds say.
+# Fitted to the keystroke latencies of eight shapes of the bundled model's family, int8, 2 threads
+# (bench/bench_compress.py, part 4): 0.12M and 0.19M in two runs on one machine; the higher is
+# used, so plans err toward fewer layers, which the measured copies favour. Small models spend
+# about half their time here, so a copy with fewer layers is faster than its multiply-adds say.
 LAYER_COST = 200_000
 
 
