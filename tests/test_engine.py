@@ -691,3 +691,20 @@ def test_a_healed_suggestion_opens_its_quote_after_the_text_on_screen(tiny_bundl
     result = engine.generate(CURLY_DOC, GenerationParams(max_new_tokens=len(tokens)))
     assert result.alternatives[0].token_ids == tokens
     assert result.text == "\u201cHello,\u201d she"
+
+
+def test_a_cache_binds_its_buffers_once_and_each_run_gets_its_own_logits(fp32):
+    """The cache's buffers are bound to the session once (app/engine/session.KVCache.binding); the
+    logits a run returns stay as they were after the next run, and stepping through one bound
+    cache gives the logits of a whole-prompt run."""
+    decoder = fp32.decoder
+    tokens = encode(TEXT)[:6]
+    cache = decoder.new_cache()
+    stepped = [decoder.run(np.array([[t]]), np.array([[i]]), cache) for i, t in enumerate(tokens)]
+    kept = [s.copy() for s in stepped]
+    assert cache.binding(decoder.session, decoder.past_names, decoder.present_names) is \
+        cache.binding(decoder.session, decoder.past_names, decoder.present_names)
+    for before, after in zip(kept, stepped):
+        np.testing.assert_array_equal(before, after)
+    assert not np.array_equal(stepped[0], stepped[-1])
+    np.testing.assert_allclose(stepped[-1], full_logits(decoder, tokens), atol=1e-4)

@@ -117,6 +117,8 @@ def test_other_programs_are_measured_but_not_this_one_nor_lower_priority_ones():
     while time.time() - start < 1.0:  # this process busy: not another program
         pass
     own = reader.read()
+    if own is not None and own > (os.cpu_count() or 1) - 1.2:
+        pytest.skip(f"other programs keep {own:.1f} cores busy: no core is free to see one more")
     _busy_child(nice=5)
     niced = reader.read()
     assert own is not None and niced is not None
