@@ -100,10 +100,14 @@ def read(path: Path) -> Any:
 
 # --- children: pruning, training, timing -------------------------------------------------------
 
-def prune_child(shares: str, data_file: str, work: str, out: str) -> None:
+def prune_child(shares: str, data_file: str, work: str, out: str, threads: str) -> None:
     """Measure the original's importances once and cut it to each share; the CPU-seconds of each
-    copy as the product pays them (the measurement, then the plan and the cut)."""
+    copy as the product pays them (the measurement, then the candidates' cuts and judging)."""
+    import torch
+
     from model.compress import cut_checkpoint, measure_checkpoint
+
+    torch.set_num_threads(int(threads))
 
     start = time.process_time()
     measured_model = measure_checkpoint(ORIGINAL / "hf", read(Path(data_file)), "keep", seq_len=256)
@@ -174,7 +178,8 @@ class Bench:
         out = self.work / "pruned.json"
         if not out.exists():
             shares = sorted({*self.args.shares, 0.5})
-            child("prune", ",".join(f"{k:g}" for k in shares), str(self.data_file), str(self.work), str(out))
+            child("prune", ",".join(f"{k:g}" for k in shares), str(self.data_file), str(self.work), str(out),
+                  str(self.args.threads))
         return self.work / f"pruned-{keep:g}", read(out)[f"{keep:g}"]
 
     def job(self, name: str, kind: str, shape: dict[str, int], init: Path | None, steps: int,

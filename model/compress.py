@@ -14,6 +14,7 @@ from typing import Any
 
 IMPORTANCE_BATCHES = 8
 IMPORTANCE_BATCH_SIZE = 4
+LAYER_BATCHES = 3  # of those, the ones each layer is skipped on (model.prune.measure_importance)
 JUDGE_BATCHES = 4  # of those, scoring each candidate shape's cut (model.prune.choose)
 
 
@@ -52,7 +53,7 @@ def measure_checkpoint(src: str | Path, data: list[str], line_breaks: str, seq_l
     for _ in range(IMPORTANCE_BATCHES):
         window = torch.from_numpy(sampler.next_batch(IMPORTANCE_BATCH_SIZE))
         batches.append((window[:, :-1], window[:, 1:]))
-    return Measured(model, measure_importance(model, batches), batches)
+    return Measured(model, measure_importance(model, batches, LAYER_BATCHES), batches)
 
 
 def cut_checkpoint(measured: Measured, keep: float, dest: str | Path) -> dict[str, Any]:
@@ -103,13 +104,16 @@ def estimate(job: dict[str, Any], original: str | Path, keep: float) -> dict[str
     ids = torch.randint(0, cfg.vocab_size, (IMPORTANCE_BATCH_SIZE, seq_len + 1), generator=torch.Generator().manual_seed(0))
     batch = [(ids[:, :-1], ids[:, 1:])]
     start = time.perf_counter()
+    measure_importance(model, batch, 0)
+    gradients_s = time.perf_counter() - start
+    start = time.perf_counter()
     measure_importance(model, batch)
-    measure_s = time.perf_counter() - start
+    skips_s = time.perf_counter() - start - gradients_s
     start = time.perf_counter()
     with torch.no_grad():
         prune(model, blank, chosen).loss(*batch[0])  # a candidate's cut and its judging, on one batch
     judge_s = (time.perf_counter() - start) * JUDGE_BATCHES * len(candidates(cfg, keep))
-    prune_s = measure_s * IMPORTANCE_BATCHES + judge_s
+    prune_s = gradients_s * IMPORTANCE_BATCHES + skips_s * LAYER_BATCHES + judge_s
     del model
     small = chosen.config(cfg)
     shape = {k: getattr(small, k) for k in ("n_embd", "n_head", "n_positions", "vocab_size", "n_layer", "n_inner")}

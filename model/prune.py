@@ -55,15 +55,19 @@ class Importance:
                    np.zeros(cfg.n_layer), 0.0, 0)
 
 
-def measure_importance(model: GPT2, batches: Iterable[tuple[torch.Tensor, torch.Tensor]]) -> Importance:
-    """Neuron, head, channel and layer importances over ``batches`` of (input_ids, targets)."""
+def measure_importance(model: GPT2, batches: Iterable[tuple[torch.Tensor, torch.Tensor]],
+                       layer_batches: int | None = None) -> Importance:
+    """Neuron, head, channel and layer importances over ``batches`` of (input_ids, targets); the
+    layers' over the first ``layer_batches`` of them only (all by default). Skipping each layer
+    in turn is a forward pass per layer, most of the measurement's cost, and a layer's loss rise
+    is large beside its noise, where the neurons' and heads' gradients need every batch."""
     was_training = model.training
     model.eval()
     n_layer = model.config.n_layer
     taps = _Taps(model)
     skipped = np.zeros(n_layer)
     base = 0.0
-    count = 0
+    count = skip_count = 0
     try:
         for ids, targets in batches:
             model.zero_grad(set_to_none=True)
@@ -71,9 +75,11 @@ def measure_importance(model: GPT2, batches: Iterable[tuple[torch.Tensor, torch.
             loss.backward()
             taps.add_gradients()
             base += loss.item()
-            with torch.no_grad():
-                for i in range(n_layer):
-                    skipped[i] += float(_loss_without(model, i, ids, targets))
+            if layer_batches is None or count < layer_batches:
+                with torch.no_grad():
+                    for i in range(n_layer):
+                        skipped[i] += float(_loss_without(model, i, ids, targets) - loss.detach())
+                skip_count += 1
             count += 1
     finally:
         taps.remove()
@@ -82,7 +88,7 @@ def measure_importance(model: GPT2, batches: Iterable[tuple[torch.Tensor, torch.
     if not count:
         raise ValueError("no batches to measure importance on")
     return Importance([n.numpy() for n in taps.neurons], [h.numpy() for h in taps.heads],
-                      (taps.channels / max(1, taps.norms)).numpy(), skipped / count - base / count, base / count, count)
+                      (taps.channels / max(1, taps.norms)).numpy(), skipped / max(1, skip_count), base / count, count)
 
 
 class _Taps:

@@ -55,6 +55,14 @@ def test_importance_ranks_the_neurons_and_the_layer_that_do_nothing_last(model):
     assert all(p.grad is None for p in model.parameters())  # nothing left behind for a later step
 
 
+def test_layers_can_be_skipped_on_fewer_batches_than_the_gradients_use(model):
+    two = _batches(n=2)
+    first = prune.measure_importance(model, two[:1])
+    both = prune.measure_importance(model, two, layer_batches=1)
+    np.testing.assert_allclose(both.layers, first.layers, rtol=1e-5, atol=1e-6)  # the first batch's
+    assert both.batches == 2 and not np.allclose(both.neurons[0], first.neurons[0])  # every batch's
+
+
 def test_removing_what_does_nothing_leaves_the_output_unchanged(model):
     imp = prune.measure_importance(model, _batches())
     chosen = Plan(layers=(0, 1, 3), inner=model.config.inner_dim // 2, heads=2)
