@@ -184,12 +184,11 @@ class Decoder:
     def run(self, input_ids: np.ndarray, position_ids: np.ndarray, cache: KVCache) -> np.ndarray:
         """Logits [batch, vocab] of the last position; the tokens' keys and values are written
         into ``cache`` at their positions. Several new tokens after a past need batch 1."""
-        binding = cache.binding(self.session, self.past_names, self.present_names)
+        binding, logits = cache.binding(self.session, self.past_names, self.present_names, self.vocab_size)
         binding.bind_cpu_input("input_ids", np.ascontiguousarray(input_ids, dtype=np.int64))
         binding.bind_cpu_input("position_ids", np.ascontiguousarray(position_ids, dtype=np.int64))
-        binding.bind_output("logits", "cpu")  # a new array each run: the last one's may still be read
         self.session.run_with_iobinding(binding)
-        return binding.get_outputs()[0].numpy()
+        return logits.copy()  # the next run writes into the same array
 
 
 def check_in_place(decoder: Decoder, tokens: list[int]) -> np.ndarray:
@@ -221,20 +220,23 @@ class KVCache:
     def __init__(self, values: list[ort.OrtValue], host: list[np.ndarray] | None):
         self.values = values
         self.host = host
-        self._bound: tuple[ort.InferenceSession, ort.IOBinding] | None = None
+        self._bound: tuple[ort.InferenceSession, ort.IOBinding, np.ndarray] | None = None
 
-    def binding(self, session: ort.InferenceSession, past_names: list[str], present_names: list[str]) -> ort.IOBinding:
-        """``session``'s binding with these buffers as every layer's past and present, made once:
-        binding two buffers per layer at every token cost a small model ~4% of a keystroke. Only the
-        newest session's is kept (a decoder that changed sessions rebinds once)."""
+    def binding(self, session: ort.InferenceSession, past_names: list[str], present_names: list[str],
+                vocab_size: int) -> tuple[ort.IOBinding, np.ndarray]:
+        """``session``'s binding with these buffers as every layer's past and present and a host
+        array as the logits, made once, and that array: binding two buffers per layer and fetching
+        every output at each token cost a small model ~10% of a keystroke. Only the newest
+        session's is kept (a decoder that changed sessions binds again once)."""
         if self._bound is None or self._bound[0] is not session:
             binding = session.io_binding()
-            binding.bind_output("logits", "cpu")  # first: get_outputs()[0]; bound again at each run
+            logits = np.empty((self.rows, vocab_size), dtype=np.float32)
+            binding.bind_ortvalue_output("logits", ort.OrtValue.ortvalue_from_numpy(logits))
             for past, present, value in zip(past_names, present_names, self.values):
                 binding.bind_ortvalue_input(past, value)
                 binding.bind_ortvalue_output(present, value)
-            self._bound = (session, binding)
-        return self._bound[1]
+            self._bound = (session, binding, logits)
+        return self._bound[1], self._bound[2]
 
     @property
     def rows(self) -> int:
