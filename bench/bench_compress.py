@@ -38,7 +38,8 @@ from scratch and distilled from a random start, with the same CPU-seconds each.
 2. Unstructured magnitude pruning, once: half of each block's weights (the smallest) set to zero,
    no retraining: its held-out perplexity and decode speed.
 3. GPT-2 124M (core.config.PRESETS["gpt2"], random weights), speed only: importance on a few corpus
-   windows, the shapes chosen at the same shares, int8, decode tok/s at 64 and 512 context and
+   windows, the shapes at the same shares (core.prune_plan.plan's: random weights have no loss to
+   choose between them by), int8, decode tok/s at 64 and 512 context and
    keystroke latency against the unpruned model, interleaved.
 4. What a layer costs beyond its multiply-adds (core.config.LAYER_COST).
    Random-weight models of the bundled model's family (widths 64-192, 6-16 layers), int8, timed
@@ -169,7 +170,9 @@ class Bench:
         self.data_file = self.work / "data.json"
         self.data_file.write_text(json.dumps(self.data))
         self.heldout = corpus / "heldout-authors"
-        self.mix = (0.5, 2.0)
+        from app.compress_cli import DISTILL_ALPHA, DISTILL_TEMPERATURE
+
+        self.mix = (DISTILL_ALPHA, DISTILL_TEMPERATURE)  # the product's, unless --sweep-budget picks
 
     def log(self, message: str) -> None:
         print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
@@ -333,9 +336,10 @@ def gpt2_copies(b: Bench) -> dict[str, tuple[Path, float]]:
     import torch
 
     from core.config import PRESETS
+    from core.prune_plan import plan
     from model.gpt2 import GPT2
     from model.hf import save_gpt2
-    from model.prune import choose, measure_importance, prune
+    from model.prune import measure_importance, prune
     from model.train_data import WindowSampler, load_corpus
     from model.train_loop import default_cache_dir
 
@@ -349,7 +353,7 @@ def gpt2_copies(b: Bench) -> dict[str, tuple[Path, float]]:
     batches = [(w[:, :-1], w[:, 1:]) for w in windows]
     importance = measure_importance(model, batches)
     for keep in SHARES:
-        chosen, _ = choose(model, importance, keep, batches)
+        chosen = plan(model.config, keep, importance.layers)  # random weights: no loss to judge shapes by
         folder = b.work / f"gpt2-{keep:g}"
         if not (folder / "config.json").exists():
             save_gpt2(prune(model, importance, chosen).eval(), folder)

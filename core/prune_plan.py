@@ -24,6 +24,8 @@ from core.config import GPT2Config
 MIN_INNER_RATIO = 1.0  # MLP width kept at least the (new) model width
 INNER_MULTIPLE = 8  # MLP widths rounded to a multiple of this (kernels prefer it)
 LAYER_CHOICES = 4  # layer counts tried per head count (spread from the most to the fewest)
+BUDGET_USE = 0.9  # a candidate does at least this share of the work asked for: a far smaller copy is
+# another request (and on a model whose losses are all alike, random weights, it could win)
 
 
 @dataclass(frozen=True)
@@ -62,9 +64,10 @@ def smallest_share(cfg: GPT2Config) -> float:
 
 
 def candidates(cfg: GPT2Config, keep: float, layer_scores: Sequence[float] | np.ndarray | None = None) -> list[Plan]:
-    """The shapes that keep at most ``keep`` (0-1] of ``cfg``'s work per token, each as wide as the
-    budget allows; the layers with the highest ``layer_scores`` (how much each is missed; by
-    default the first ones) are kept. Keeping everything is the one plan for 1."""
+    """The shapes that keep at most ``keep`` (0-1] of ``cfg``'s work per token and at least
+    BUDGET_USE of that (or, where none does, the one closest to it), each as wide as the budget
+    allows; the layers with the highest ``layer_scores`` (how much each is missed; by default the
+    first ones) are kept. Keeping everything is the one plan for 1."""
     if not 0 < keep <= 1:
         raise ValueError(f"keep must be a fraction in (0, 1], got {keep}")
     if keep == 1:
@@ -88,7 +91,8 @@ def candidates(cfg: GPT2Config, keep: float, layer_scores: Sequence[float] | np.
     if not plans:
         raise ValueError(f"keep {keep:g} is below the smallest copy this model allows "
                          f"(one layer, one head: {smallest_share(cfg):.2f})")
-    return plans
+    near = [p for p in plans if p.cost_share(cfg) >= BUDGET_USE * keep]
+    return near or [max(plans, key=lambda p: p.cost_share(cfg))]
 
 
 def plan(cfg: GPT2Config, keep: float, layer_scores: Sequence[float] | np.ndarray | None = None) -> Plan:
