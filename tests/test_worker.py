@@ -32,7 +32,9 @@ def test_generation_runs_on_the_worker_thread(qtbot, tiny_bundle):
         pieces = []
         generator.piece.connect(lambda handle, alt, piece, prob: pieces.append((handle, alt, piece, prob)))
         with qtbot.waitSignal(generator.finished, timeout=20000) as done:
-            request = generator.request("suggestion", "It was a dark", GenerationParams(max_new_tokens=8, num_alternatives=2))
+            # (Every word shown: a random model's two sampled rows may both be non-words, and gated.)
+            request = generator.request("suggestion", "It was a dark",
+                                        GenerationParams(max_new_tokens=8, num_alternatives=2, real_words=False))
         handle, result = done.args
         assert handle is request and not result.cancelled and len(result.alternatives) >= 1
         assert {alt for _, alt, _, _ in pieces} <= {0, 1}
