@@ -152,9 +152,9 @@ def _main(args: argparse.Namespace) -> int:
 
 
 def _estimate(job: dict[str, Any], base: Any, args: argparse.Namespace) -> int:
-    """The time the copy will take, measured: one batch of the pruning's importance measurement,
-    and the fine-tune's warm-up (model.finetune.estimate) of the copy's shape learning from the
-    original; with the expected speed-up from the sizes."""
+    """The time the copy will take, measured: one batch of the pruning's importance measurement
+    and of a candidate's judging, and the fine-tune's warm-up (model.finetune.estimate) of the
+    copy's shape learning from the original; with how much less work per word the copy does."""
     from model.compress import estimate
 
     result = estimate(job, Path(base.folder) / "hf", args.keep)

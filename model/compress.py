@@ -104,11 +104,12 @@ def estimate(job: dict[str, Any], original: str | Path, keep: float) -> dict[str
     ids = torch.randint(0, cfg.vocab_size, (IMPORTANCE_BATCH_SIZE, seq_len + 1), generator=torch.Generator().manual_seed(0))
     batch = [(ids[:, :-1], ids[:, 1:])]
     start = time.perf_counter()
-    measure_importance(model, batch, 0)
+    measure_importance(model, batch, 0)  # the gradient pass, without the layer skips
     gradients_s = time.perf_counter() - start
     start = time.perf_counter()
-    measure_importance(model, batch)
-    skips_s = time.perf_counter() - start - gradients_s
+    with torch.no_grad():
+        model.loss(*batch[0])  # one forward pass: skipping each layer in turn is n_layer of them
+    skips_s = (time.perf_counter() - start) * cfg.n_layer
     start = time.perf_counter()
     with torch.no_grad():
         prune(model, blank, chosen).loss(*batch[0])  # a candidate's cut and its judging, on one batch
