@@ -177,3 +177,25 @@ def test_extreme_repetition_penalties_sample(penalty):
     if penalty < 1:  # the seen, likely token is favoured without end, not dropped as an infinity
         assert np.isfinite(scores[0, 0]) and sampler.sample(scores)[0] == 0
     assert sampler.sample(scores).shape == (1,)
+
+
+@pytest.mark.parametrize("temperature", [0.8, 1.7, 1e-30, 5e-324])
+def test_top_k_first_keeps_what_temperature_then_top_k_keeps(temperature):
+    """warp finds top-k's tokens before the temperature and warps only them: the same distribution
+    as the processors one after another, on rows with filtered tokens and ties at the k-th."""
+    rng = np.random.default_rng(3)
+    params = GenerationParams(temperature=temperature, top_k=40, top_p=0.9, min_p=0.01)
+    for _ in range(20):
+        rows = np.round(rng.standard_normal((2, 50257)) * 3, 1).astype(np.float32)  # many ties
+        rows[0, rng.choice(50257, 40000, replace=False)] = s.NEG_INF
+        expected = s.min_p(s.top_p(s.top_k(s.temperature(rows.copy(), temperature), 40), 0.9), 0.01)
+        np.testing.assert_allclose(s.probabilities(s.Sampler(params).warp(rows)), s.probabilities(expected),
+                                   rtol=1e-6, atol=0)
+
+
+def test_top_k_keeps_k_tokens_where_the_temperature_would_make_all_scores_equal():
+    rows = (np.random.default_rng(4).standard_normal((1, 50257)) * 3).astype(np.float32)
+    warped = s.Sampler(GenerationParams(temperature=1e300, top_k=40, top_p=1.0)).warp(rows)
+    kept = np.flatnonzero(np.isfinite(warped[0]))
+    assert set(kept.tolist()) == set(np.argsort(-rows[0])[:40].tolist())
+    np.testing.assert_allclose(s.probabilities(warped)[0, kept], 1 / 40, rtol=1e-6)

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from app import generate_cli, generation
-from app.engine import Engine, GenerationParams, doccache, healing, trust
+from app.engine import Engine, GenerationParams, doccache, healing, sampling, trust
 from app.settings import Settings
 from core.tokenizer import encode
 
@@ -80,6 +80,20 @@ def test_mixing_raises_the_documents_word_and_keeps_the_rest_in_scale():
     assert np.isclose(p[other], (1 - w) / 50257, rtol=1e-4)
     assert np.isclose(p[went], (1 - w) / 50257 + w * shares[ids.tolist().index(went)], rtol=1e-4)
     assert cache.mix(logits, [history], 0.0) is logits
+
+
+def test_mixing_with_the_rows_normalizer_gives_the_same_scores_and_the_mixed_normalizer():
+    """A step reads each row's log-sum-exp once and hands it to the cache's mix, which keeps it
+    true for the mixed row (the tokens' probabilities are read from it)."""
+    history = np.array(encode("Captain Wentworth came in. Later Captain Wentworth sat. Then Captain"))
+    rows = (np.random.default_rng(0).standard_normal((2, 50257)) * 3).astype(np.float32)
+    cache = doccache.DocumentCache(history)
+    log_z = sampling.log_sum_exp(rows)
+    other = np.array(encode(" a purple elephant"))  # its last token is not in the writer's text
+    mixed = cache.mix(rows, [history, other], log_z=log_z)
+    assert np.array_equal(mixed, cache.mix(rows, [history, other]))
+    assert not np.array_equal(mixed[0], rows[0]) and np.array_equal(mixed[1], rows[1])  # row 1: no match
+    np.testing.assert_allclose(log_z, sampling.log_sum_exp(mixed), rtol=0, atol=1e-5)
 
 
 def test_the_engine_mixes_the_cache_only_when_asked(tiny_bundle):

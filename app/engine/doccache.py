@@ -21,6 +21,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from app.engine.sampling import log_sum_exp
+
 MAX_ORDER = 4
 ORDER_WEIGHTS = (0.0, 0.25, 1.0, 2.0, 4.0)  # by match length 0..MAX_ORDER (orders that matched)
 WEIGHT = 0.2  # the cache's share at a full-length match; see the module's note
@@ -71,9 +73,12 @@ class DocumentCache:
         weights = np.bincount(where, weights=np.concatenate(shares))
         return tokens, weights / weights.sum(), longest
 
-    def mix(self, logits: np.ndarray, histories: list[np.ndarray], weight: float = WEIGHT) -> np.ndarray:
+    def mix(self, logits: np.ndarray, histories: list[np.ndarray], weight: float = WEIGHT,
+            log_z: np.ndarray | None = None) -> np.ndarray:
         """``logits`` [rows, vocab] (or one row) with each row's cache mixed in; a new array where
-        anything changed, else ``logits`` itself.
+        anything changed, else ``logits`` itself. ``log_z``, each row's log-sum-exp where the caller
+        has it (a step needs it for its tokens' probabilities too), is used instead of reading the
+        row again, and updated in place to the mixed rows'.
 
         Only the tokens the cache gives a share change: a token's mixed probability is
         (1 - w) p + w c, which in the logits' scale, with the others left as they are (a softmax
@@ -97,10 +102,11 @@ class DocumentCache:
             if out is None:
                 out = rows.copy()
             row = out[r]
-            top = float(row.max())
-            log_z = top + float(np.log(np.exp(row - top, dtype=np.float32).sum(dtype=np.float64)))
-            p = np.exp(row[ids].astype(np.float64) - log_z)
+            z = float(log_z[r]) if log_z is not None else log_sum_exp(row[None, :])[0]
+            p = np.exp(row[ids].astype(np.float64) - z)
             row[ids] += np.log1p(w * shares / ((1.0 - w) * np.maximum(p, 1e-300))).astype(np.float32)
+            if log_z is not None:  # each raised exp(logit) gains Z w c / (1 - w), and the shares sum to this
+                log_z[r] = z + np.log1p(w / (1.0 - w) * float(shares.sum()))
         if out is None:
             return logits
         return out.reshape(-1) if single else out

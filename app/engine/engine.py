@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from app.engine import context, doccache, healing, trust
+from app.engine import context, doccache, healing, sampling, trust
 from app.engine.params import GenerationParams
 from app.engine.providers import open_decoder
 from app.engine.results import EngineStatus, GenerationResult, Suggestion
@@ -319,10 +319,11 @@ class _Decoding:
                 engine._tokens.append(int(self.tokens[0]))
             self.pos += 1
         histories = [self.written[row, : self.prompt_length + len(self.generated[row])] for row in range(n)]
+        log_z = sampling.log_sum_exp(logits)  # read once, for the cache's mix and the tokens' probabilities
         if self.document is not None:
-            logits = self.document.mix(logits, histories)
+            logits = self.document.mix(logits, histories, log_z=log_z)
         self.tokens = self.sampler.sample(self.sampler.process(logits, histories))
-        self.row_probs = _token_probs(logits, self.tokens)
+        self.row_probs = _token_probs(logits, self.tokens, log_z)
         return True
 
     def finish(self, on_token: OnToken | None, result: GenerationResult) -> None:
@@ -426,12 +427,14 @@ def _first_word(text: str) -> str:
     return words[0] if words else text
 
 
-def _token_probs(logits: np.ndarray, tokens: np.ndarray) -> np.ndarray:
+def _token_probs(logits: np.ndarray, tokens: np.ndarray, log_z: np.ndarray | None = None) -> np.ndarray:
+    """Each row's probability of its token under softmax(``logits``) (one row: shared by all);
+    ``log_z``: the rows' log-sum-exp where the caller has it."""
     rows = logits if len(logits) == len(tokens) else np.broadcast_to(logits, (len(tokens), logits.shape[-1]))
     rows = rows.astype(np.float32, copy=False)
-    top = rows.max(axis=-1)
-    chosen = rows[np.arange(len(tokens)), tokens]
-    return np.exp(chosen - top) / np.exp(rows - top[:, None]).sum(axis=-1)
+    if log_z is None:
+        log_z = sampling.log_sum_exp(rows)
+    return np.exp(rows[np.arange(len(tokens)), tokens].astype(np.float64) - log_z)
 
 
 def _common_prefix(a: list[int], b: list[int]) -> int:

@@ -82,15 +82,16 @@ def top_k(scores: np.ndarray, k: int) -> np.ndarray:
     if k <= 0 or k >= vocab:
         return scores
     for row in scores:
-        keep = np.flatnonzero(row >= _kth_largest(row, k))
+        keep = _top_k_indices(row, k)
         kept = row[keep]
         row.fill(NEG_INF)  # cheaper than masking the ~50k dropped entries
         row[keep] = kept
     return scores
 
 
-def _kth_largest(row: np.ndarray, k: int) -> np.float32:
-    """The k-th largest value, without partitioning the whole vocabulary every step.
+def _top_k_indices(row: np.ndarray, k: int) -> np.ndarray:
+    """Where the ``k`` highest finite scores of ``row`` are, with any tied with the k-th, in
+    ascending order, without partitioning the whole vocabulary every step.
 
     The k-th largest of every 16th score is a lower bound of the true one (k scores at least as
     large exist), so only the few scores above that bound need partitioning. Filtered (-inf)
@@ -98,10 +99,11 @@ def _kth_largest(row: np.ndarray, k: int) -> np.float32:
     """
     sample = row[::16]
     bound = np.partition(sample, len(sample) - k)[len(sample) - k] if len(sample) >= 4 * k else NEG_INF
-    row = row[row >= bound] if bound > NEG_INF else row[row > NEG_INF]
-    if len(row) <= k:
-        return row.min() if len(row) else NEG_INF
-    return np.partition(row, len(row) - k)[len(row) - k]
+    where = np.flatnonzero(row >= bound) if bound > NEG_INF else np.flatnonzero(row > NEG_INF)
+    if len(where) <= k:
+        return where
+    values = row[where]
+    return where[values >= np.partition(values, len(values) - k)[len(values) - k]]
 
 
 def top_p(scores: np.ndarray, p: float) -> np.ndarray:
@@ -149,6 +151,14 @@ def _softmax(x: np.ndarray) -> np.ndarray:
     return e / e.sum()
 
 
+def log_sum_exp(rows: np.ndarray) -> np.ndarray:
+    """Each row's log of the summed exp of its scores [rows], in float64: a softmax's normalizer."""
+    top = rows.max(axis=-1, keepdims=True)
+    with np.errstate(over="ignore"):
+        total = np.exp(rows - top, dtype=np.float32).sum(axis=-1)  # pairwise: float32 is exact enough
+    return top[:, 0].astype(np.float64) + np.log(total.astype(np.float64))
+
+
 def probabilities(scores: np.ndarray) -> np.ndarray:
     """Softmax over the last axis; -inf scores get probability 0."""
     with np.errstate(over="ignore"):
@@ -181,12 +191,25 @@ class Sampler:
         return constrain(scores, allowed, self.banned)
 
     def warp(self, scores: np.ndarray) -> np.ndarray:
-        """Steps 4-7 on a copy (nothing when greedy)."""
+        """Steps 4-7 on a copy (nothing when greedy).
+
+        With top-k on, its k tokens are found first and only they go through the other steps:
+        a positive temperature divides every score alike, so the same k are the highest before
+        and after it, and a step then touches ~k scores instead of the whole vocabulary (a
+        keystroke's suggestion is 8 such steps). Where dividing would make distinct scores equal
+        in float32 (a temperature of 1e300 makes them all 0), top-k still keeps k tokens, where
+        dividing first would keep them all."""
         p = self.params
         if p.temperature == 0:
             return scores
-        scores = temperature(scores.copy(), p.temperature)
-        return min_p(top_p(top_k(scores, p.top_k), p.top_p), p.min_p)
+        if not 0 < p.top_k < scores.shape[-1]:
+            return min_p(top_p(temperature(scores.copy(), p.temperature), p.top_p), p.min_p)
+        out = np.full_like(scores, NEG_INF)
+        for r, row in enumerate(scores):
+            keep = _top_k_indices(row, p.top_k)
+            kept = temperature(row[keep][None, :], p.temperature)
+            out[r, keep] = min_p(top_p(kept, p.top_p), p.min_p)[0]
+        return out
 
     def process(
         self, logits: np.ndarray, histories: Sequence[np.ndarray], allowed: np.ndarray | None = None
