@@ -405,6 +405,21 @@ def test_fine_tune_from_a_hugging_face_checkpoint(tiny_hf_dir, corpus, tmp_path)
     assert load_gpt2(tmp_path / "ft").config.n_layer == TINY["n_layer"]
 
 
+def test_the_score_before_and_after_a_fine_tune_reads_a_spread_of_a_large_held_out_text(
+        tiny_hf_dir, corpus, tmp_path, monkeypatch):
+    """A corpus's held-out tenth can be millions of tokens: the before and after scores read at
+    most HELD_OUT_SCORE_TOKENS of it, spread over all of it."""
+    from model import train_loop
+
+    monkeypatch.setattr(train_loop, "HELD_OUT_SCORE_TOKENS", 3 * 32)
+    job = job_dict(corpus, tmp_path / "ft", init=str(tiny_hf_dir), steps=2, eval_every=None, sample_every=None,
+                   holdout={"fraction": 0.5})
+    job.pop("model")
+    _, events = run_in_process(job)
+    scores = [e for e in events if e["event"] == "eval"]
+    assert [e["step"] for e in scores] == [0, 2] and all(e["windows"] == 3 for e in scores)
+
+
 @pytest.mark.slow
 def test_a_full_run_resumes_from_its_checkpoint_after_its_init_folder_is_gone(corpus, tiny_hf_dir, tmp_path):
     from model.train_loop import StopRequest
