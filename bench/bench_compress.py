@@ -483,8 +483,9 @@ def part_gpt2(b: Bench) -> None:
           speed_header([64, 512]), speed_rows(speed, {keys[n]: n for n in copies}, expected, [64, 512]))
 
 
-LAYER_COST_SHAPES = [(192, 16, 768), (192, 8, 384), (128, 16, 512), (128, 12, 512), (128, 10, 384),
-                     (128, 8, 512), (96, 6, 384), (64, 16, 256)]  # (width, layers, MLP width); head_dim 64 or 48
+LAYER_COST_SHAPES = [(192, 16, 768), (192, 8, 384), (192, 6, 768), (192, 4, 768), (192, 1, 768),
+                     (128, 16, 512), (128, 12, 512), (128, 10, 384), (128, 8, 512), (96, 6, 384), (64, 16, 256),
+                     (64, 2, 256)]  # (width, layers, MLP width); head_dim 64 or 48
 
 
 def part_layer_cost(b: Bench) -> None:
@@ -495,7 +496,7 @@ def part_layer_cost(b: Bench) -> None:
     import numpy as np
     import torch
 
-    from core.config import LAYER_COST, GPT2Config
+    from core.config import HEAD_RATE, LAYER_COST, GPT2Config
     from model.gpt2 import GPT2
     from model.hf import save_gpt2
 
@@ -513,7 +514,7 @@ def part_layer_cost(b: Bench) -> None:
     b.log("timing the shapes")
     speed = b.timings(bundles, [64], "layer-cost")
     keys = list(bundles)
-    x = np.array([[1.0, *work[k][:2]] for k in keys])
+    x = np.array([[1.0, *work[k]] for k in keys])
     y = np.array([speed[k]["keystroke"] for k in keys])
     coef, *_ = np.linalg.lstsq(x, y, rcond=None)
     fitted = x @ coef
@@ -521,9 +522,10 @@ def part_layer_cost(b: Bench) -> None:
           ("shape", "layers", "block Mmul-adds", "head Mmul-adds", "keystroke ms", "fit ms"),
           [(k, str(work[k][0]), f"{work[k][1]:.2f}", f"{work[k][2]:.2f}", f"{y[i]:.2f}", f"{fitted[i]:.2f}")
            for i, k in enumerate(keys)])
-    print(f"\nfit: {coef[0]:.2f} ms + {coef[1]:.3f} ms a layer + {coef[2]:.3f} ms per M block multiply-adds; "
-          f"a layer costs {coef[1] / coef[2] * 1e6:,.0f} multiply-adds beyond its own "
-          f"(core.config.LAYER_COST: {LAYER_COST:,})")
+    print(f"\nfit: {coef[0]:.2f} ms + {coef[1]:.3f} ms a layer + {coef[2]:.3f} ms per M block multiply-adds "
+          f"+ {coef[3]:.3f} ms per M head multiply-adds; a layer costs {coef[1] / coef[2] * 1e6:,.0f} "
+          f"multiply-adds beyond its own (core.config.LAYER_COST: {LAYER_COST:,}), and a head multiply-add "
+          f"{coef[3] / coef[2]:.2f} of a block's (core.config.HEAD_RATE: {HEAD_RATE})")
 
 
 def main(argv: list[str] | None = None) -> int:

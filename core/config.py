@@ -35,13 +35,18 @@ def read_json(path: Path) -> Any:
         raise ModelError(str(exc)) from None
 
 
-# What a transformer layer costs the ONNX Runtime CPU engine beyond its weights' multiply-adds (its
-# ~25 graph nodes: dispatch, LayerNorms, attention over the cache), in multiply-add equivalents.
-# Fitted to the keystroke latencies of eight shapes of the bundled model's family, int8, 2 threads
-# (bench/bench_compress.py, part 4): 0.12M and 0.19M in two runs on one machine; the higher is
-# used, so plans err toward fewer layers, which the measured copies favour. Small models spend
-# about half their time here, so a copy with fewer layers is faster than its multiply-adds say.
-LAYER_COST = 200_000
+# What a token costs the ONNX Runtime CPU engine, in block multiply-add equivalents, fitted to the
+# keystroke latencies of twelve random-weight shapes of the bundled model's family, int8, 2 threads
+# (bench/bench_compress.py, part 4; AMD EPYC, 7 December 2026): 0.083 ms a layer, 0.728 ms per
+# million block multiply-adds, 0.082 ms per million LM-head multiply-adds, and 4.6 ms the app's own.
+# LAYER_COST: what a layer costs beyond its weights' multiply-adds (~8 graph nodes: dispatch,
+# LayerNorms, attention over the cache); earlier fits gave 0.12M and 0.19M.
+# HEAD_RATE: what the LM head's multiply-add costs against a block's: the head is one large
+# matrix, which the int8 kernel runs near the memory's speed, where a block is many small ones.
+# Counted at 1, the head made the bundled model's 50% copy narrower (128 wide) for a speed that its
+# layers, not its head, decide; its perplexity after distillation was 1.45x the original's.
+LAYER_COST = 115_000
+HEAD_RATE = 0.11
 
 
 @dataclass(frozen=True)
@@ -99,13 +104,13 @@ class GPT2Config:
         return (self.n_layer if n_layer is None else n_layer) * per_layer
 
     def token_cost(self, n_layer: int | None = None, n_embd: int | None = None, inner: int | None = None) -> float:
-        """The work of one token, in multiply-adds, for this config or a smaller shape of it: the LM
-        head (n_embd x vocab) plus, per layer, its weights' multiply-adds and LAYER_COST for what a
-        layer costs beyond them (pruning plans by this; see LAYER_COST)."""
+        """The work of one token, in block multiply-add equivalents, for this config or a smaller
+        shape of it: the LM head (n_embd x vocab) at HEAD_RATE plus, per layer, its weights'
+        multiply-adds and LAYER_COST for what a layer costs beyond them (pruning plans by this)."""
         d = self.n_embd if n_embd is None else n_embd
         f = self.inner_dim if inner is None else inner
         layers = self.n_layer if n_layer is None else n_layer
-        return self.vocab_size * d + layers * (4 * d * d + 2 * d * f + LAYER_COST)
+        return HEAD_RATE * self.vocab_size * d + layers * (4 * d * d + 2 * d * f + LAYER_COST)
 
     # --- Hugging Face config.json -------------------------------------------------------------
 

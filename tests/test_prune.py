@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from core import prune_plan
-from core.config import LAYER_COST, GPT2Config
+from core.config import HEAD_RATE, LAYER_COST, GPT2Config
 from core.prune_plan import BUDGET_USE, INNER_MULTIPLE, Plan, candidates, plan
 from model import prune
 from model.gpt2 import GPT2
@@ -104,8 +104,10 @@ def test_every_candidate_fits_the_share_of_the_work_asked_for(model, keep):
 def test_the_cost_counts_each_layer_beyond_its_multiply_adds():
     cfg = GPT2Config(**SHAPE)
     d, f = cfg.n_embd, cfg.inner_dim
-    assert cfg.token_cost() == cfg.vocab_size * d + cfg.n_layer * (4 * d * d + 2 * d * f + LAYER_COST)
-    assert cfg.token_cost(2, 16, 64) == cfg.vocab_size * 16 + 2 * (4 * 16 * 16 + 2 * 16 * 64 + LAYER_COST)
+    assert cfg.token_cost() == pytest.approx(HEAD_RATE * cfg.vocab_size * d
+                                             + cfg.n_layer * (4 * d * d + 2 * d * f + LAYER_COST))
+    assert cfg.token_cost(2, 16, 64) == pytest.approx(HEAD_RATE * cfg.vocab_size * 16
+                                                      + 2 * (4 * 16 * 16 + 2 * 16 * 64 + LAYER_COST))
 
 
 def test_a_share_below_the_smallest_copy_is_refused(model):
