@@ -185,8 +185,7 @@ class Decoder:
         """Logits [batch, vocab] of the last position; the tokens' keys and values are written
         into ``cache`` at their positions. Several new tokens after a past need batch 1."""
         binding, logits = cache.binding(self.session, self.past_names, self.present_names, self.vocab_size)
-        binding.bind_cpu_input("input_ids", np.ascontiguousarray(input_ids, dtype=np.int64))
-        binding.bind_cpu_input("position_ids", np.ascontiguousarray(position_ids, dtype=np.int64))
+        cache.bind_inputs(binding, input_ids, position_ids)
         self.session.run_with_iobinding(binding)
         return logits.copy()  # the next run writes into the same array
 
@@ -221,6 +220,7 @@ class KVCache:
         self.values = values
         self.host = host
         self._bound: tuple[ort.InferenceSession, ort.IOBinding, np.ndarray] | None = None
+        self._inputs: tuple[np.ndarray, np.ndarray] | None = None  # bound, for one token a row
 
     def binding(self, session: ort.InferenceSession, past_names: list[str], present_names: list[str],
                 vocab_size: int) -> tuple[ort.IOBinding, np.ndarray]:
@@ -236,7 +236,23 @@ class KVCache:
                 binding.bind_ortvalue_input(past, value)
                 binding.bind_ortvalue_output(present, value)
             self._bound = (session, binding, logits)
+            self._inputs = None
         return self._bound[1], self._bound[2]
+
+    def bind_inputs(self, binding: ort.IOBinding, input_ids: np.ndarray, position_ids: np.ndarray) -> None:
+        """The tokens and positions as ``binding``'s inputs. A decode step's (one token a row) go
+        into arrays bound once, as the cache is: binding anew costs two copies a token."""
+        if input_ids.shape != (self.rows, 1):
+            self._inputs = None
+            binding.bind_cpu_input("input_ids", np.ascontiguousarray(input_ids, dtype=np.int64))
+            binding.bind_cpu_input("position_ids", np.ascontiguousarray(position_ids, dtype=np.int64))
+            return
+        if self._inputs is None:
+            self._inputs = (np.empty((self.rows, 1), dtype=np.int64), np.empty((self.rows, 1), dtype=np.int64))
+            binding.bind_ortvalue_input("input_ids", ort.OrtValue.ortvalue_from_numpy(self._inputs[0]))
+            binding.bind_ortvalue_input("position_ids", ort.OrtValue.ortvalue_from_numpy(self._inputs[1]))
+        self._inputs[0][...] = input_ids
+        self._inputs[1][...] = position_ids
 
     @property
     def rows(self) -> int:
