@@ -39,10 +39,18 @@ class DocumentCache:
     def __init__(self, writer: np.ndarray | list[int]):
         tokens = np.asarray(writer, dtype=np.int64)[-LOOK_BACK:]
         self.tokens = tokens
-        # Each token's places that have a follower in the writer's text (all but the last).
-        places = np.argsort(tokens[:-1], kind="stable")
-        values, starts = np.unique(tokens[:-1][places], return_index=True)
-        self._places = dict(zip(values.tolist(), np.split(places, starts[1:]))) if len(values) else {}
+        # Each token's places that have a follower in the writer's text (all but the last): the
+        # places sorted by token, and where each token's run of them starts (looked up by binary
+        # search: splitting them into an array per token cost more than a step's lookups).
+        self._order = np.argsort(tokens[:-1], kind="stable")
+        self._values, starts = np.unique(tokens[:-1][self._order], return_index=True)
+        self._starts = np.append(starts, len(self._order))
+
+    def _places(self, token: int) -> np.ndarray | None:
+        i = int(np.searchsorted(self._values, token))
+        if i == len(self._values) or self._values[i] != token:
+            return None
+        return self._order[self._starts[i] : self._starts[i + 1]]
 
     def distribution(self, history: np.ndarray | list[int]) -> tuple[np.ndarray, np.ndarray, int]:
         """What followed the end of ``history`` (the writer's text and what was written after it)
@@ -50,7 +58,7 @@ class DocumentCache:
         length (empty, 0 where not even the last token was used before)."""
         n = len(history)
         none = np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float64), 0
-        places = self._places.get(int(history[-1])) if n >= 2 else None
+        places = self._places(int(history[-1])) if n >= 2 else None
         if places is None:
             return none
         ids: list[np.ndarray] = []
