@@ -7,6 +7,7 @@ Order (the order of ``transformers``' ``generate`` with sampling):
   3. constraints: token healing's allowed first tokens, end-of-text suppressed without stop_at_eot
   4. temperature (temperature 0: greedy, argmax of the scores after steps 1-3, no warpers)
   5. top-k   6. top-p   7. min-p
+(top-k's tokens are found before step 4 and only they are warped: see Sampler.warp)
 then one token is drawn from the softmax of what is left. Each function takes ``scores``
 [batch, vocab] float32 and returns it changed (in place where possible); filtered tokens get -inf.
 """
