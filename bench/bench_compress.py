@@ -41,12 +41,12 @@ from scratch and distilled from a random start, with the same CPU-seconds each.
    windows, the shapes at the same shares (core.prune_plan.plan's: random weights have no loss to
    choose between them by), int8, decode tok/s at 64 and 512 context and
    keystroke latency against the unpruned model, interleaved.
-4. What a layer costs beyond its multiply-adds (core.config.LAYER_COST).
-   Random-weight models of the bundled model's family (widths 64-192, 6-16 layers), int8, timed
-   like the copies; the keystroke latency fitted by least squares to a constant, the layers and the
-   blocks' multiply-adds; a layer's cost in multiply-adds is the ratio of the two slopes. (The LM
-   head's multiply-adds, fitted too, get a slope indistinguishable from zero at these sizes, its
-   weights staying in the processor's cache; the plan still counts them, as larger models must.)
+4. What a layer costs beyond its multiply-adds, and what the LM head's multiply-add costs against
+   a block's (core.config.LAYER_COST, HEAD_RATE). Random-weight models of the bundled model's
+   family (widths 64-192, 1-16 layers), int8, timed like the copies; the keystroke latency fitted
+   by least squares to a constant, the layers, the blocks' and the head's multiply-adds; a layer's
+   cost in multiply-adds is the ratio of the layer slope to the blocks', HEAD_RATE the ratio of
+   the head's to the blocks'.
 """
 
 from __future__ import annotations
