@@ -120,10 +120,10 @@ def _trial(job_data: dict[str, Any], steps: int) -> _Trial:
 def _eval_seconds(full: Any, marks: dict[str, float], val_tokens: int, train_s: float, total_steps: int) -> float:
     """Evaluation, timed warm on a few windows at the end of the trial, scaled to the held-out
     score's windows (before a fine-tune and at the end) and to the run's periodic evaluations."""
-    from model.train_loop import HELD_OUT_SCORE_TOKENS
+    from model.train_loop import held_out_score_windows
 
     every = max(1, math.ceil(max(val_tokens - 1, 0) / full.seq_len)) if val_tokens else 0
-    val_windows = min(every, max(1, HELD_OUT_SCORE_TOKENS // full.seq_len))  # what the score reads
+    val_windows = min(every, held_out_score_windows(full.seq_len))
     window_s = 0.0
     if "eval" in marks and val_windows:
         window_s = (marks["eval"] - marks["checkpoint"]) / min(TRIAL_EVAL_WINDOWS, val_windows)

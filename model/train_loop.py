@@ -155,6 +155,11 @@ class _Meter:
 HELD_OUT_SCORE_TOKENS = 131_072
 
 
+def held_out_score_windows(seq_len: int) -> int:
+    """The most held-out windows of ``seq_len`` tokens the score before and after a run reads."""
+    return max(1, HELD_OUT_SCORE_TOKENS // seq_len)
+
+
 def spread(windows: list[np.ndarray], count: int) -> list[np.ndarray]:
     """``count`` windows spread evenly over ``windows`` (all of them when count is 0 or more):
     the same ones at every evaluation, so the figures compare."""
@@ -350,7 +355,7 @@ class Trainer:
         if job.epochs is not None:
             job.steps = steps_for_epochs(job.epochs, len(corpus.train), job.seq_len, job.sequences_per_step)
         every = eval_windows(corpus.val, job.seq_len)
-        val_windows = spread(every, max(1, HELD_OUT_SCORE_TOKENS // job.seq_len))
+        val_windows = spread(every, held_out_score_windows(job.seq_len))
         val_sample = spread(val_windows, job.eval_max_windows)
         for f in corpus.files:
             if f["encoding"] not in ("utf-8", "utf-8-sig"):
