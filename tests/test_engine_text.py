@@ -230,6 +230,41 @@ def test_long_document_is_not_tokenized_in_full(monkeypatch):
     assert sum(seen) < 40_000  # characters tokenized for these two requests
 
 
+def test_typing_tokenizes_only_the_end_and_gives_the_tokens_of_the_whole_window(monkeypatch):
+    """Each request re-tokenizes only what follows the previous text's last split, and the
+    window's tokens are still those of its whole text, through typing, deleting, spaces, line
+    breaks and an edit further back."""
+    rng = random.Random(5)
+    text = prose()[:3000]
+    seen = []
+    real = context.encode
+    monkeypatch.setattr(context, "encode", lambda s: (seen.append(len(s)), real(s))[1])
+    window = context.ContextWindow()
+    window.tokens(text, 1000)
+    typed = []
+    for step in range(400):
+        choice = rng.random()
+        if choice < 0.6:
+            text += rng.choice("abcdefgh  \n.,'\u201c-")
+        elif choice < 0.8:
+            text = text[:-1]
+        elif choice < 0.85:  # an edit further back
+            at = rng.randrange(len(text) - 200, len(text))
+            text = text[:at] + rng.choice(" xy\n") + text[at:]
+        seen.clear()
+        tokens = window.tokens(text, 1000)
+        assert tokens == real(text[len(text) - window._distance :]), step
+        if choice < 0.6:
+            typed.append(sum(seen))
+    assert sum(typed) / len(typed) < 40  # characters tokenized per typed one, of a ~3,000-character window
+    # A letter typed just before the last split joins the word before it ("word" + "s" + " next").
+    text = text.rstrip() + " word next"
+    window.tokens(text, 1000)
+    at = text.rindex(" next")
+    for edit in (text[:at] + "s" + text[at:], text[:at] + text[at + 1 :]):
+        assert window.tokens(edit, 1000) == real(edit[len(edit) - window._distance :])
+
+
 def test_dense_text_still_fills_the_window():
     text = "中文字符" * 3000  # no spaces: about a token per character
     tokens = context.window(text, 300)

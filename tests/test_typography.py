@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import random
+import re
 
 import pytest
 
 from app.engine.stopping import SuggestionText
+from core import typography
 from core.typography import CANONICAL, DETECT_CHARS, Style, Styler, apply_style, canonical, detect_style, for_model
 
 DASH = "\u2014"
@@ -142,6 +144,59 @@ def test_styled_text_has_no_straight_quotes_in_a_curly_document():
     for text in SAMPLES:
         styled = apply_style(text, CURLY, "x ")
         assert '"' not in styled and "'" not in styled
+
+
+# The plain forms of canonical, detect_style and for_model (every pattern run over the whole
+# text), which the module's versions skip where the characters a pattern needs are absent.
+def _plain_canonical(text: str) -> str:
+    text = text.translate(typography.INVISIBLE).translate(typography._QUOTES)
+    text = re.sub(r"(?<!\d)\u2013|\u2013(?!\d)", typography.EM_DASH, text)
+    text = re.sub(r"-{2,}|\u2014+", typography.EM_DASH, text)
+    return re.sub(r"(?<=\S) +\u2014 +(?=\S)", typography.EM_DASH, text)
+
+
+def _plain_detect_dashes(text: str) -> dict[str, int]:
+    counts = dict.fromkeys(typography.DASHES, 0)
+    for pattern, unspaced, spaced in ((r"(?<!-)(?P<pre>[ \t]?)-{2,3}(?P<post>[ \t]?)(?!-)", "--", " -- "),
+                                      (r"(?P<pre>[ \t]?)\u2014+(?P<post>[ \t]?)", typography.EM_DASH, " \u2014 ")):
+        for m in re.finditer(pattern, text):
+            counts[spaced if m["pre"] and m["post"] else unspaced] += 1
+    counts[" \u2013 "] = len(re.findall(r"(?<=\S)[ \t]\u2013[ \t](?=\S)", text))
+    counts[" - "] = len(re.findall(r"(?<=\S)[ \t]-[ \t](?=\S)", text))
+    return counts
+
+
+def _plain_for_model(text: str, style: Style) -> str:
+    text = _plain_canonical(text)
+    if style.dash == " - ":
+        text = re.sub(r"(?<=\S)[ \t]-[ \t](?=\S)", typography.EM_DASH, text)
+        text = typography._END_HYPHEN_DASH.sub(typography.EM_DASH, text)
+    return re.sub(r"(?<=\S)[ \t]+\u2014[ \t]*\Z", typography.EM_DASH, text)
+
+
+def test_the_quick_forms_give_what_every_pattern_over_the_whole_text_gives():
+    """canonical, detect_style and for_model skip a pattern where its characters are absent and
+    scan from the first character a match can start with: the same results as the plain forms,
+    on texts made of the characters they look at."""
+    rng = random.Random(7)
+    alphabet = ["a", "Bc", "1", " ", " ", "\t", "\n", "-", "--", "\u2014", "\u2013", "\u2015", '"', "'",
+                "\u201c", "\u201d", "\u2018", "\u2019", "\u00ad", "\u00a0", "\u200b", "\u2033", ".", "word ",
+                " \u2014 ", "---", "----", " -- "]
+    for _ in range(5000):
+        text = "".join(rng.choice(alphabet) for _ in range(rng.randrange(0, 24)))
+        if rng.random() < 0.3:
+            text = "plain ascii prose, " * rng.randrange(1, 4) + text
+        assert canonical(text) == _plain_canonical(text), repr(text)
+        style = detect_style(text)
+        counts = _plain_detect_dashes(text)
+        quick = dict.fromkeys(typography.DASHES, 0)
+        typography._count_runs(text, quick)
+        assert {d: quick[d] for d in ("--", " -- ", "\u2014", " \u2014 ")} == \
+            {d: counts[d] for d in ("--", " -- ", "\u2014", " \u2014 ")}, repr(text)
+        dash = max(typography.DASHES, key=lambda d: (counts[d], -typography.DASHES.index(d)))
+        assert style.dash == (dash if counts[dash] else typography.EM_DASH), repr(text)
+        for s in (style, Style(dash=" - "), CANONICAL):
+            assert for_model(text, s) == _plain_for_model(text, s), repr(text)
 
 
 def test_for_model_makes_the_context_canonical():
