@@ -199,3 +199,19 @@ def test_top_k_keeps_k_tokens_where_the_temperature_would_make_all_scores_equal(
     kept = np.flatnonzero(np.isfinite(warped[0]))
     assert set(kept.tolist()) == set(np.argsort(-rows[0])[:40].tolist())
     np.testing.assert_allclose(s.probabilities(warped)[0, kept], 1 / 40, rtol=1e-6)
+
+
+@pytest.mark.parametrize("temperature, top_k, top_p, min_p", [
+    (0.8, 40, 0.95, 0.0), (1.3, 5, 1.0, 0.05), (1e-30, 40, 0.9, 0.0), (0.7, 1, 1.0, 0.0), (0.8, 0, 0.9, 0.0),
+    (0, 40, 0.95, 0.0),
+])
+def test_drawing_from_top_k_alone_draws_what_the_whole_warped_rows_give(temperature, top_k, top_p, min_p):
+    """draw skips making whole warped rows: the same tokens as sample(warp(.)) from the same
+    seed, on rows with ties at the k-th score and filtered tokens."""
+    rng = np.random.default_rng(11)
+    params = GenerationParams(temperature=temperature, top_k=top_k, top_p=top_p, min_p=min_p, seed=5)
+    quick, whole = s.Sampler(params), s.Sampler(params)
+    for _ in range(200):
+        rows = np.round(rng.standard_normal((2, 50257)) * 3, 1).astype(np.float32)
+        rows[1, rng.choice(50257, 50000, replace=False)] = s.NEG_INF
+        assert quick.draw(rows).tolist() == whole.sample(whole.warp(rows)).tolist()

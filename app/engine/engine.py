@@ -235,7 +235,7 @@ class _Decoding:
         self.document = document  # the prompt's, mixed into every step (None: off)
         scores = sampler.constrained(logits, [history], healed.allowed)
         if n == 1:
-            self.tokens = sampler.sample(sampler.warp(scores))
+            self.tokens = sampler.draw(scores)
         else:
             first = sampler.sample_distinct(scores, n)
             self.tokens = np.resize(first, n)  # too few distinct starts: repeat them, later tokens differ
@@ -322,7 +322,7 @@ class _Decoding:
         log_z = sampling.log_sum_exp(logits)  # read once, for the cache's mix and the tokens' probabilities
         if self.document is not None:
             logits = self.document.mix(logits, histories, log_z=log_z)
-        self.tokens = self.sampler.sample(self.sampler.process(logits, histories))
+        self.tokens = self.sampler.draw(self.sampler.constrained(logits, histories))
         self.row_probs = _token_probs(logits, self.tokens, log_z)
         return True
 

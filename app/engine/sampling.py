@@ -207,10 +207,29 @@ class Sampler:
             return min_p(top_p(temperature(scores.copy(), p.temperature), p.top_p), p.min_p)
         out = np.full_like(scores, NEG_INF)
         for r, row in enumerate(scores):
-            keep = _top_k_indices(row, p.top_k)
-            kept = temperature(row[keep][None, :], p.temperature)
-            out[r, keep] = min_p(top_p(kept, p.top_p), p.min_p)[0]
+            keep, kept = self._warp_top_k(row)
+            out[r, keep] = kept
         return out
+
+    def _warp_top_k(self, row: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Top-k's tokens of one row (ascending) and their scores after steps 4-7."""
+        p = self.params
+        keep = _top_k_indices(row, p.top_k)
+        kept = temperature(row[keep][None, :], p.temperature)
+        return keep, min_p(top_p(kept, p.top_p), p.min_p)[0]
+
+    def draw(self, scores: np.ndarray) -> np.ndarray:
+        """``sample(warp(scores))`` for scores after steps 1-3: with top-k on, the same tokens
+        from the same random state, drawn from top-k's few tokens without making whole rows
+        (two passes over the vocabulary fewer for each token)."""
+        p = self.params
+        if p.temperature == 0 or not 0 < p.top_k < scores.shape[-1]:
+            return self.sample(self.warp(scores))
+        tokens = []
+        for row in scores:
+            keep, kept = self._warp_top_k(row)
+            tokens.append(keep[self._draw(kept)])  # keep is ascending, as a whole row's live tokens are
+        return np.array(tokens, dtype=np.int64)
 
     def process(
         self, logits: np.ndarray, histories: Sequence[np.ndarray], allowed: np.ndarray | None = None
