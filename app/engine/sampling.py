@@ -29,7 +29,7 @@ def repetition_penalty(scores: np.ndarray, histories: Sequence[np.ndarray], pena
     if penalty == 1.0:
         return scores
     for row, history in enumerate(histories):
-        ids = np.unique(history)
+        ids = history  # a token seen twice gets the same value twice: no need to sort them out
         seen = scores[row, ids].astype(np.float64)
         # In float64 and kept within float32's range: a penalty such as 1e-40 must not turn a
         # likely token's score into an infinity (taken for a filtered token, or nan later).
