@@ -63,6 +63,46 @@ def test_the_cache_counts_only_what_followed_in_the_writers_text():
     assert since in ids.tolist()  # all of it taken as the writer's: its own words counted
 
 
+def _distribution_in_numpy(cache: doccache.DocumentCache, history: np.ndarray):
+    """The cache's distribution as one numpy call per order and a bincount over them all."""
+    places = cache._places(int(history[-1])) if len(history) >= 2 else None
+    if places is None:
+        return np.empty(0, dtype=np.int64), np.empty(0), 0
+    ids, shares, longest = [], [], 0
+    for order in range(1, min(doccache.MAX_ORDER, len(history) - 1) + 1):
+        if order > 1:
+            places = places[places - (order - 1) >= 0]
+            places = places[cache.tokens[places - (order - 1)] == history[-order]]
+        if not len(places):
+            break
+        longest = order
+        followers, number = np.unique(cache.tokens[places + 1], return_counts=True)
+        ids.append(followers)
+        shares.append(number * (doccache.ORDER_WEIGHTS[order] / len(places)))
+    if not longest:
+        return np.empty(0, dtype=np.int64), np.empty(0), 0
+    tokens, where = np.unique(np.concatenate(ids), return_inverse=True)
+    weights = np.bincount(where, weights=np.concatenate(shares))
+    return tokens, weights / weights.sum(), longest
+
+
+def test_the_distribution_is_the_same_as_summed_over_numpy_arrays():
+    """distribution sums each token's shares in plain Python: the same numbers, bit for bit, as
+    the per-order numpy lists and a bincount, on a writer's text and on what a model wrote after it."""
+    rng = np.random.default_rng(3)
+    writer = encode("It was a dark and stormy night; the rain fell in torrents, except at occasional "
+                    "intervals, when it was checked by a violent gust of wind. " * 3
+                    + "Captain Wentworth came in. Later Captain Wentworth sat. Then Captain")
+    cache = doccache.DocumentCache(writer)
+    for _ in range(500):
+        end = int(rng.integers(1, len(writer) + 1))
+        written = rng.choice(writer, size=int(rng.integers(0, 3))).tolist()
+        history = np.array(writer[:end] + written, dtype=np.int64)
+        got, expected = cache.distribution(history), _distribution_in_numpy(cache, history)
+        assert np.array_equal(got[0], expected[0]) and np.array_equal(got[1], expected[1]), history[-4:]
+        assert got[2] == expected[2]
+
+
 def test_mixing_raises_the_documents_word_and_keeps_the_rest_in_scale():
     history = np.array(encode("Captain Wentworth came in. Later Captain Wentworth sat. Then Captain"))
     went = encode(" Wentworth")[0]
