@@ -107,14 +107,14 @@ class OtherPrograms:
         self._last = self._sample()
 
     def read(self) -> float | None:
-        now = self._sample()
         last = self._last
+        if last is not None and time.monotonic() - last[0] < self.min_interval_s:
+            return None  # not even read: the kernel writes all of /proc/stat for its first line, ~0.2 ms
+        now = self._sample()
         if now is None or last is None:
             self._last = now
             return None
         wall = now[0] - last[0]
-        if wall < self.min_interval_s:
-            return None
         self._last = now
         own = (now[2] - last[2]) / wall
         if now[1] is None or last[1] is None:  # the load average counts this process's running threads too
