@@ -22,6 +22,7 @@ from app.engine.params import GenerationParams
 
 NEG_INF = np.float32(-np.inf)
 FLOAT32_MAX = float(np.finfo(np.float32).max)
+SAMPLE = 4096  # scores that bound top-k's (see _top_k_indices)
 
 
 def repetition_penalty(scores: np.ndarray, histories: Sequence[np.ndarray], penalty: float) -> np.ndarray:
@@ -94,11 +95,14 @@ def _top_k_indices(row: np.ndarray, k: int) -> np.ndarray:
     """Where the ``k`` highest finite scores of ``row`` are, with any tied with the k-th, in
     ascending order, without partitioning the whole vocabulary every step.
 
-    The k-th largest of every 16th score is a lower bound of the true one (k scores at least as
-    large exist), so only the few scores above that bound need partitioning. Filtered (-inf)
-    scores are left out first: partitioning thousands of equal values is slow.
+    The k-th largest of the first SAMPLE scores is a lower bound of the true one (k scores at
+    least as large exist), so only the few scores above that bound need partitioning. GPT-2's
+    BPE numbers its tokens in the order their merges were learned, most frequent first, so the
+    likely ones are mostly among the first few thousand: on the bundled model's prose ~40
+    scores pass that bound, against ~560 for every 16th score (a sample spread over the row).
+    Filtered (-inf) scores are left out first: partitioning thousands of equal values is slow.
     """
-    sample = row[::16]
+    sample = row[:SAMPLE]
     bound = np.partition(sample, len(sample) - k)[len(sample) - k] if len(sample) >= 4 * k else NEG_INF
     where = np.flatnonzero(row >= bound) if bound > NEG_INF else np.flatnonzero(row > NEG_INF)
     if len(where) <= k:
