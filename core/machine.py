@@ -123,13 +123,23 @@ class OtherPrograms:
 
     @staticmethod
     def _sample() -> tuple[float, float | None, float] | None:
-        """(wall seconds, the machine's busy CPU-seconds or None, this process's CPU-seconds)."""
+        """(wall seconds, the machine's busy CPU-seconds or None, this process's CPU-seconds
+        among them)."""
         times = os.times()
-        own = times.user + times.system
         busy = _machine_busy_seconds()
         if busy is None and not hasattr(os, "getloadavg"):
             return None
+        # Run at a lower priority itself (started with nice), this process's user time is in
+        # /proc/stat's nice column, which busy leaves out: only its system time is in busy.
+        own = times.system if busy is not None and _niced() else times.user + times.system
         return time.monotonic(), busy, own
+
+
+def _niced() -> bool:
+    try:
+        return os.getpriority(os.PRIO_PROCESS, 0) > 0
+    except (AttributeError, OSError):
+        return False
 
 
 def _machine_busy_seconds() -> float | None:

@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -127,6 +128,36 @@ def test_other_programs_are_measured_but_not_this_one_nor_lower_priority_ones():
         _busy_child()
         other = reader.read()
         assert other is not None and other - own > 0.4, (own, other)
+
+
+_OWN_SECOND = """
+import sys, time
+sys.path.insert(0, {root!r})
+from core.machine import OtherPrograms
+reader = OtherPrograms()
+start = time.time()
+while time.time() - start < 1.0:
+    pass
+print(reader.read())
+"""
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/stat"), reason="reads Linux's /proc/stat")
+def test_a_process_started_at_a_lower_priority_does_not_read_its_own_work_as_less_than_nothing():
+    """Started with nice, the process's own user time goes to /proc/stat's nice column, which the
+    reading leaves out: it must not be taken off the others' work a second time. A second of its
+    own work reads the same at both priorities (as what the rest of the machine did meanwhile)."""
+    script = _OWN_SECOND.format(root=str(Path(__file__).resolve().parent.parent))
+
+    def reading(nice: int) -> float:
+        done = subprocess.run([sys.executable, "-c", script], check=True, capture_output=True, text=True,
+                              preexec_fn=(lambda: os.nice(nice)) if nice else None)
+        return float(done.stdout.strip())
+
+    plain, niced, plain_again = reading(0), reading(5), reading(0)
+    if abs(plain - plain_again) > 0.3:
+        pytest.skip(f"the machine's other work changed while measuring ({plain:.2f}, then {plain_again:.2f})")
+    assert abs(niced - (plain + plain_again) / 2) < 0.4, (plain, niced, plain_again)
 
 
 class _Load:
