@@ -104,8 +104,9 @@ def main() -> int:
         subprocess.run(["git", "worktree", "add", "--detach", str(base), args.baseline], cwd=ROOT, check=True,
                        capture_output=True)
         try:
+            text = editor_text()
             text_file = Path(tmp) / "text.txt"
-            text_file.write_text(editor_text(), encoding="utf-8")
+            text_file.write_text(text, encoding="utf-8")
             rows = []
             for model in models:
                 seen: dict[str, list[tuple[float, float]]] = {"now": [], "baseline": []}
@@ -116,7 +117,7 @@ def main() -> int:
         finally:
             subprocess.run(["git", "worktree", "remove", "--force", str(base)], cwd=ROOT, check=False,
                            capture_output=True)
-    print(f"keystroke after {len(editor_text())} characters, {len(TYPED)} keystrokes x {args.rounds} rounds, "
+    print(f"keystroke after {len(text)} characters, {len(TYPED)} keystrokes x {args.rounds} rounds, "
           f"threads {args.threads or 'automatic'}, load average {os.getloadavg()[0]:.2f}")
     print(f"{'model':22s} {'code':9s} {'keystroke ms':>13s} {'ONNX Runtime ms':>16s} {'app ms':>8s} "
           f"{'keystroke ratio':>16s} {'app ratio':>10s}")

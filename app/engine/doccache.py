@@ -77,9 +77,8 @@ class DocumentCache:
                 break
             longest = order
             share = ORDER_WEIGHTS[order] / len(places)
-            counts = Counter(tokens[places + 1].tolist())
-            for token in sorted(counts):
-                totals[token] = totals.get(token, 0.0) + counts[token] * share
+            for token, count in Counter(tokens[places + 1].tolist()).items():
+                totals[token] = totals.get(token, 0.0) + count * share
         if not longest:
             return none
         ids = sorted(totals)
